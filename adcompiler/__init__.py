@@ -1,0 +1,8 @@
+"""adcompiler: source-to-source reverse-mode automatic differentiation of Python and NumPy, compiled
+with Numba. `grad`, `value_and_grad` and `vjp` transform a function; `show` prints the code."""
+__version__ = "0.1.0"
+
+from .api import grad, show, value_and_grad, vjp  # noqa: E402
+from .errors import CompileError  # noqa: E402
+
+__all__ = ["grad", "value_and_grad", "vjp", "show", "CompileError", "__version__"]

@@ -1,0 +1,188 @@
+"""The user's verbs: `grad`, `value_and_grad`, `vjp` and `show`.
+
+A transformed function is checked (parsed and fenced) when it is made, and specialised on first
+call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
+builds and compiles its own forward and backward.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from typing import Callable, Sequence, Union
+
+import numpy as np
+from numba.core.errors import NumbaError
+
+from .errors import CompileError
+from .ir import Type
+from .pipeline import Build, build, check, load
+
+Wrt = Union[int, str, Sequence[Union[int, str]]]
+SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
+
+
+class Transformed:
+    """`kind` of `function` ("grad", "value_and_grad" or "vjp") with respect to `wrt`."""
+
+    def __init__(self, function: Callable, wrt: Wrt, jit: bool, kind: str):
+        self.function = function
+        self.parsed = check(function)
+        self.names = list(inspect.signature(function).parameters)
+        self.signature = inspect.signature(function)
+        self.wrt, self.single = _positions(wrt, self.names, self.parsed.name)
+        self.jit = jit
+        self.kind = kind
+        self._specialisations: dict = {}
+        self._lock = threading.Lock()
+        functools.update_wrapper(self, function)
+
+    def specialise(self, arg_types: tuple) -> tuple:
+        """(Build, compiled module) for these argument types, made once (thread-safe)."""
+        with self._lock:
+            if arg_types not in self._specialisations:
+                built = build(self.parsed, list(arg_types), self.wrt, scalar_output=self.kind != "vjp")
+                self._specialisations[arg_types] = (built, load(built, self.jit))
+            return self._specialisations[arg_types]
+
+    def __call__(self, *args, **kwargs):
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        originals = list(bound.arguments.values())
+        values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
+            if originals else ((), ())
+        built, module = self.specialise(tuple(types))
+        name = self.parsed.name
+        if self.kind == "vjp":
+            out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
+            backward = getattr(module, f"{name}_backward")
+            return _output(out, built), functools.partial(self._pullback, backward, residuals, built, originals)
+        value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
+        grads = self._gradients(grads, originals)
+        return grads if self.kind == "grad" else (_output(value, built), grads)
+
+    def _pullback(self, backward, residuals, built, originals, cotangent):
+        out = built.adjoint.forward.entry.terminator.values[0].type
+        seed = np.asarray(cotangent, dtype=out.dtype)
+        if seed.ndim != out.ndim:
+            raise ValueError(f"the cotangent of {self.parsed.name}'s output must have rank {out.ndim}, "
+                             f"got shape {seed.shape}")
+        seed = seed[()] if seed.ndim == 0 else seed
+        return self._gradients(self._run(backward, (*residuals, seed), built), originals)
+
+    def _gradients(self, grads, originals):
+        grads = tuple(_like(g, originals[i]) for g, i in zip(grads, self.wrt))
+        return grads[0] if self.single else grads
+
+    def _run(self, compiled, values, built: Build):
+        """Call generated code; a failure inside it is reported with the user's function and shapes."""
+        try:
+            return compiled(*values)
+        except NumbaError as error:
+            raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
+                               f"({built.path}): {error}", built.primal.loc,
+                               "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None
+        except (ValueError, IndexError, ZeroDivisionError, AssertionError) as error:
+            shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(self.names, values))
+            raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
+                             f"{error}") from error
+
+
+def _positions(wrt: Wrt, names: list, function_name: str) -> tuple:
+    """The positions named by `wrt` (indices or parameter names) and whether it named just one."""
+    single = isinstance(wrt, (int, str))
+    positions = []
+    for item in ([wrt] if single else list(wrt)):
+        if isinstance(item, str):
+            if item not in names:
+                raise ValueError(f"wrt={item!r}: {function_name} has no parameter {item!r} (it has {names})")
+            item = names.index(item)
+        if not isinstance(item, int) or not 0 <= item < len(names):
+            raise ValueError(f"wrt={item!r}: {function_name} has {len(names)} parameters {names}")
+        if item in positions:
+            raise ValueError(f"wrt names the parameter {names[item]!r} twice")
+        positions.append(item)
+    if not positions:
+        raise ValueError("wrt names no parameter")
+    return tuple(positions), single
+
+
+def _argument(value, name: str, differentiated: bool):
+    """(the value to pass to generated code, its Type); refuses what generated code cannot take."""
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if isinstance(value, bool):
+        kind = Type("bool")
+    elif isinstance(value, int):
+        kind = Type("int64")
+    elif isinstance(value, float):
+        kind = Type("float64")
+    elif isinstance(value, (np.ndarray, np.generic)):
+        kind = Type(str(value.dtype), value.ndim)
+        if value.ndim == 0:
+            value = value[()]
+    else:
+        raise TypeError(f"argument {name!r} is a {type(value).__name__}; pass a number or a NumPy array")
+    if kind.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"argument {name!r} has dtype {kind.dtype}; supported: {', '.join(SUPPORTED_DTYPES)}")
+    if differentiated and not kind.is_float:
+        raise TypeError(f"cannot differentiate with respect to {name!r}: it is {kind.dtype}, not a float; "
+                        f"pass a float (such as 3.0) or a float array")
+    return value, kind
+
+
+def _like(gradient, original):
+    """`gradient` as the same kind of object as the argument it belongs to."""
+    if isinstance(original, float):
+        return float(gradient)
+    if isinstance(original, np.generic):
+        return original.dtype.type(gradient)
+    if isinstance(original, np.ndarray) and original.ndim == 0:
+        return np.array(gradient, dtype=original.dtype)
+    return gradient
+
+
+def _output(value, built: Build):
+    out = built.adjoint.forward.entry.terminator.values[0].type
+    if out.ndim == 0:
+        return np.float32(value) if out.dtype == "float32" else float(value)
+    return value
+
+
+def _transform(kind: str, function, wrt, jit):
+    if function is None:
+        return lambda f: Transformed(f, wrt, jit, kind)
+    return Transformed(function, wrt, jit, kind)
+
+
+def grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The gradient of scalar-valued `function` with respect to the parameters `wrt` (positions or
+    names): one array per parameter, with its shape and dtype; a tuple when `wrt` is a sequence.
+    Use as `grad(f)`, `@grad` or `@grad(wrt=("W", "b"))`. `jit=False` runs the generated code as
+    plain Python and NumPy."""
+    return _transform("grad", function, wrt, jit)
+
+
+def value_and_grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """Like `grad`, but the result is `(value, gradients)`."""
+    return _transform("value_and_grad", function, wrt, jit)
+
+
+def vjp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """`vjp(f)(*args)` returns `(value, pullback)`; `pullback(cotangent)` returns the
+    vector-Jacobian products for the parameters `wrt`. The value may be an array."""
+    return _transform("vjp", function, wrt, jit)
+
+
+def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
+    """The SSA IR of `function`, its forward and backward IR, and the generated Python, for
+    arguments like `args` (every parameter a float64 scalar when none are given)."""
+    transformed = function if isinstance(function, Transformed) else Transformed(function, wrt, False, "vjp")
+    if not args:
+        args = tuple(0.0 for _ in transformed.names)
+    types = tuple(_argument(v, n, i in transformed.wrt)[1] for i, (n, v) in enumerate(zip(transformed.names, args)))
+    built = build(transformed.parsed, list(types), transformed.wrt, scalar_output=False)
+    text = built.describe()
+    if print_it:
+        print(text)
+    return text

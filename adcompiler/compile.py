@@ -1,0 +1,52 @@
+"""Compilation: generated source is written to a file in the cache folder and imported from there.
+
+The file's name holds a hash of its source, and the source names the adcompiler, NumPy and Numba
+versions, so a change to the user's function, to a constant it reads or to a library version makes a
+new file; an unchanged one is reused, and with it Numba's on-disk cache (`cache=True`, kept in the
+`__pycache__` folder beside the file): a second process does not compile again.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import numba
+
+CACHE_ENVIRONMENT_VARIABLE = "ADCOMPILER_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """`$ADCOMPILER_CACHE_DIR`, or `~/.cache/adcompiler`."""
+    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "adcompiler"
+
+
+def module_path(source: str, stem: str) -> Path:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return cache_dir() / f"{stem}_{digest}.py"
+
+
+def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
+    """Import `source` from its cache file; its `@jit` is numba.njit(cache=True) or, with
+    `jit=False`, the identity (the same code then runs as plain Python and NumPy)."""
+    path = module_path(source, stem)
+    if not path.exists() or path.read_text() != source:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "w") as file:
+            file.write(source)
+        os.replace(temporary, path)  # atomic: concurrent writers of one source agree
+    name = path.stem + ("" if jit else "_python")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.jit = numba.njit(cache=True) if jit else _identity
+    spec.loader.exec_module(module)
+    return module
+
+
+def _identity(function):
+    return function

@@ -1,0 +1,30 @@
+"""The one exception the compiler raises for programs it refuses, with the user's location."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in the user's source: file, 1-based line, 0-based column, enclosing function."""
+
+    file: str
+    line: int
+    col: int = 0
+    function: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class CompileError(Exception):
+    """A construct adcompiler cannot compile: says what, where (file and line) and what to do instead."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str = ""):
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        text = message if loc is None else f"{loc}: in {loc.function}(): {message}"
+        if hint:
+            text += f"\n  hint: {hint}"
+        super().__init__(text)

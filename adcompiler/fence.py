@@ -1,0 +1,94 @@
+"""The fence: refuse, before lowering, every construct adcompiler does not compile yet.
+
+Each refused construct has a row in `REFUSED`: what to call it in the message and what to do
+instead. Anything not in `ALLOWED` and not in `REFUSED` is refused by its gast node name.
+"""
+from __future__ import annotations
+
+import gast
+
+from .errors import CompileError
+from .parse import ParsedFunction
+
+_LOOP_HINT = ("loops are not supported yet; write the computation with NumPy array operations "
+              "(np.sum, @, elementwise functions)")
+_BRANCH_HINT = ("branches are not supported yet; for piecewise functions use np.maximum, "
+                "np.minimum or np.abs")
+
+REFUSED = {
+    gast.For: ("a `for` loop", _LOOP_HINT),
+    gast.AsyncFor: ("an `async for` loop", _LOOP_HINT),
+    gast.While: ("a `while` loop", _LOOP_HINT),
+    gast.Break: ("`break`", _LOOP_HINT),
+    gast.Continue: ("`continue`", _LOOP_HINT),
+    gast.If: ("an `if` statement", _BRANCH_HINT),
+    gast.IfExp: ("a conditional expression (`a if c else b`)", _BRANCH_HINT),
+    gast.BoolOp: ("`and` / `or`", _BRANCH_HINT),
+    gast.ClassDef: ("a class definition", "define classes outside the differentiated function"),
+    gast.FunctionDef: ("a nested function definition", "define helpers at module level"),
+    gast.AsyncFunctionDef: ("an async function", "differentiate a plain `def` function"),
+    gast.Lambda: ("a lambda", "write the expression inline"),
+    gast.Try: ("a `try` statement", "check inputs before calling the differentiated function"),
+    gast.Raise: ("a `raise` statement", "check inputs before calling the differentiated function"),
+    gast.Assert: ("an `assert` statement", "check inputs before calling the differentiated function"),
+    gast.With: ("a `with` statement", "move the context manager outside the function"),
+    gast.AsyncWith: ("an `async with` statement", "move the context manager outside the function"),
+    gast.GeneratorExp: ("a generator expression", _LOOP_HINT),
+    gast.ListComp: ("a list comprehension", _LOOP_HINT),
+    gast.SetComp: ("a set comprehension", _LOOP_HINT),
+    gast.DictComp: ("a dict comprehension", _LOOP_HINT),
+    gast.Yield: ("a generator (`yield`)", "return a value instead"),
+    gast.YieldFrom: ("a generator (`yield from`)", "return a value instead"),
+    gast.Await: ("`await`", "differentiate a plain, synchronous function"),
+    gast.Global: ("a `global` statement", "pass the value as an argument and return the new one"),
+    gast.Nonlocal: ("a `nonlocal` statement", "pass the value as an argument and return the new one"),
+    gast.Starred: ("star-arguments (`*args`)", "pass each argument by name"),
+    gast.Import: ("an import inside the function", "import at module level"),
+    gast.ImportFrom: ("an import inside the function", "import at module level"),
+    gast.Delete: ("a `del` statement", "leave the name unused instead"),
+    gast.Subscript: ("indexing (`x[...]`)", "indexing is not supported yet; use whole-array operations"),
+    gast.List: ("a list literal", "use np.array outside the function and pass it as an argument"),
+    gast.Dict: ("a dict literal", "pass the values as separate arguments"),
+    gast.Set: ("a set literal", "pass the values as separate arguments"),
+    gast.JoinedStr: ("an f-string", "compute strings outside the differentiated function"),
+    gast.NamedExpr: ("an assignment expression (`:=`)", "assign with a separate statement"),
+    gast.Match: ("a `match` statement", _BRANCH_HINT),
+}
+
+ALLOWED = (
+    gast.arguments, gast.Name, gast.Load, gast.Store, gast.Assign, gast.AugAssign, gast.AnnAssign,
+    gast.Return, gast.Expr, gast.Pass, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
+    gast.Attribute, gast.Constant, gast.Tuple, gast.keyword, gast.operator, gast.unaryop,
+    gast.cmpop, gast.expr_context,
+)
+
+
+def fence(parsed: ParsedFunction) -> ParsedFunction:
+    """Raise CompileError at the first refused construct of `parsed`; return it unchanged otherwise."""
+    args = parsed.tree.args
+    if args.vararg is not None or args.kwarg is not None:
+        refuse(parsed, args.vararg or args.kwarg, *REFUSED[gast.Starred])
+    if args.kwonlyargs:
+        refuse(parsed, args.kwonlyargs[0], "a keyword-only parameter",
+               "make it an ordinary positional parameter")
+    body = parsed.tree.body
+    for position, statement in enumerate(body):
+        if isinstance(statement, gast.Return) and position != len(body) - 1:
+            refuse(parsed, body[position + 1], "code after `return`", "remove the unreachable code")
+        if isinstance(statement, gast.Expr) and not _is_docstring(statement):
+            refuse(parsed, statement, "an expression statement whose value is unused",
+                   "assign the value to a name, or remove the statement")
+        for node in gast.walk(statement):
+            if isinstance(node, ALLOWED):
+                continue
+            construct, hint = REFUSED.get(type(node), (f"`{type(node).__name__}`", ""))
+            refuse(parsed, node, construct, hint)
+    return parsed
+
+
+def refuse(parsed: ParsedFunction, node, construct: str, hint: str):
+    raise CompileError(f"{construct} is not supported", parsed.loc(node), hint)
+
+
+def _is_docstring(statement: gast.Expr) -> bool:
+    return isinstance(statement.value, gast.Constant) and isinstance(statement.value.value, str)

@@ -1,0 +1,90 @@
+"""Simplification of a forward/backward pair: common subexpressions, dead code, unused residuals.
+
+After `simplify`: no two ops of a pass compute the same primitive on the same operands; a backward
+op that repeats a forward op reads the forward's result instead (a rule's `cos(x)` reuses a `cos(x)`
+the user computed); every op's result is used; every residual is read by the backward.
+"""
+from __future__ import annotations
+
+from .ir import Block, Const, Function, Op, Return, Value
+from .reverse import Adjoint
+
+
+def simplify(adjoint: Adjoint) -> Adjoint:
+    """Common-subexpression and dead-code elimination on both passes, then residual pruning."""
+    forward, backward = adjoint.forward, adjoint.backward
+    forward_ops, rename = _deduplicate(forward.entry.ops, known={}, translate={})
+    forward_values = _renamed_values(forward.entry.terminator.values, rename)
+    out, sources = forward_values[0], forward_values[1:]
+    residuals = list(zip(sources, backward.params[:-1]))
+
+    known = {_key(op, {}): op.result for op in forward_ops}
+    stands_for = {id(param): source for source, param in residuals}
+    backward_ops, rename = _deduplicate(backward.entry.ops, known, stands_for)
+    forward_defined = {id(v) for v in forward.params} | {id(op.result) for op in forward_ops}
+    param_of = {id(source): param for source, param in residuals}
+    for value in list(rename.values()):
+        if id(value) in forward_defined and id(value) not in param_of:
+            # The forward computed it: the backward reads it as a residual.
+            param_of[id(value)] = Value(value.type, value.hint)
+            residuals.append((value, param_of[id(value)]))
+    rename = {dropped: param_of.get(id(value), value) for dropped, value in rename.items()}
+    rename.update((id(source), param_of[id(source)]) for source, _ in residuals)
+    backward_ops = [_renamed(op, rename) for op in backward_ops]
+    grads = _renamed_values(backward.entry.terminator.values, rename)
+    backward_ops = _live(backward_ops, grads)
+
+    read = {id(v) for v in grads} | {id(a) for op in backward_ops for a in op.args}
+    residuals = [(source, param) for source, param in residuals if id(param) in read]
+    forward_values = (out,) + tuple(source for source, _ in residuals)
+    forward = Function(forward.name, [Block(
+        forward.params, _live(forward_ops, forward_values),
+        Return(forward_values, forward.entry.terminator.loc))], forward.loc)
+    backward = Function(backward.name, [Block(
+        [param for _, param in residuals] + [backward.params[-1]], backward_ops,
+        Return(grads, backward.entry.terminator.loc))], backward.loc)
+    return Adjoint(forward, backward, adjoint.wrt)
+
+
+def _key(op: Op, translate: dict):
+    """What `op` computes: primitive, operands (through `translate`) and params."""
+    args = tuple(a if isinstance(a, Const) else id(translate.get(id(a), a)) for a in op.args)
+    return (op.prim, args, op.params)
+
+
+def _deduplicate(ops, known: dict, translate: dict):
+    """`ops` without repeats, and the renaming {dropped result id: value that holds it}. An op
+    whose key is in `known` is dropped too, renamed to the known value."""
+    seen = dict(known)
+    rename: dict[int, Value] = {}
+    kept = []
+    for op in ops:
+        op = _renamed(op, rename)
+        key = _key(op, translate)
+        if key in seen:
+            rename[id(op.result)] = seen[key]
+            continue
+        seen[key] = op.result
+        kept.append(op)
+    return kept, rename
+
+
+def _renamed(op: Op, rename: dict) -> Op:
+    if not any(isinstance(a, Value) and id(a) in rename for a in op.args):
+        return op
+    return Op(op.prim, _renamed_values(op.args, rename), op.result, op.loc, op.params)
+
+
+def _renamed_values(values, rename: dict) -> tuple:
+    return tuple(rename.get(id(v), v) if isinstance(v, Value) else v for v in values)
+
+
+def _live(ops, roots) -> list:
+    """`ops` without those whose results nothing (transitively) reads."""
+    needed = {id(v) for v in roots if isinstance(v, Value)}
+    kept = []
+    for op in reversed(ops):
+        if id(op.result) in needed:
+            kept.append(op)
+            needed.update(id(a) for a in op.args if isinstance(a, Value))
+    return kept[::-1]
