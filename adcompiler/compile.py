@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,7 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     module.jit = numba.njit(cache=True) if jit else _identity
+    sys.modules[name] = module  # Numba's cache re-imports a function's module by name
     spec.loader.exec_module(module)
     return module
 

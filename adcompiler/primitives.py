@@ -244,7 +244,7 @@ unbroadcast.defvjp(lambda g, x, like, out: broadcast_like(g, x), None)
 total = Primitive("sum", 1, "np.sum(_0)", _reduction_type)
 total.defvjp(lambda g, x, out: broadcast_like(g, x) if x.type.ndim else g)
 mean = Primitive("mean", 1, "np.mean(_0)", lambda x: floating(_reduction_type(x)))
-mean.defvjp(lambda g, x, out: broadcast_like(g / size(x), x) if x.type.ndim else g)
+mean.defvjp(lambda g, x, out: broadcast_like(g / cast(size(x), dtype=g.type.dtype), x) if x.type.ndim else g)
 
 zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, vjps=(None,))
 

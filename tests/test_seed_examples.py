@@ -629,10 +629,10 @@ def net221_vec(V, w, x, y):
     return loss
 
 
-def net221_matrix(W, w):
+def net221_matrix(W, w, x):
     # W = V.T (row j = hidden neuron j), as in the notes' "nabla_W L = delta x^T";
-    # input and label are the module-level constants X_221, Y_221.
-    h = 1.0 / (1.0 + np.exp(-(W @ X_221)))
+    # the label is read from the module-level number Y_221.
+    h = 1.0 / (1.0 + np.exp(-(W @ x)))
     y_hat = 1.0 / (1.0 + np.exp(-np.dot(w, h)))
     loss = -(Y_221 * np.log(y_hat) + (1.0 - Y_221) * np.log(1.0 - y_hat))
     return loss
@@ -787,13 +787,13 @@ def test_seed002_tiny_network_221_vectorised(jit):
         assert_note(g, -0.139)
     assert_matches_fd((gV, gw), fd_grad(net221_vec, (V_221, W_OUT_221, X_221, Y_221), (0, 1)))
 
-    # W @ x form (W = V^T), input and label read from module-level constants
-    loss_m, (gW, gw_m) = value_and_grad(net221_matrix, wrt=(0, 1), jit=jit)(V_221.T.copy(), W_OUT_221)
+    # W @ x form (W = V^T), label read from a module-level constant
+    loss_m, (gW, gw_m) = value_and_grad(net221_matrix, wrt=(0, 1), jit=jit)(V_221.T.copy(), W_OUT_221, X_221)
     assert_exact(loss_m, ref["loss"])
     assert_exact(gW, np.outer(delta, X_221))  # nabla_W L = delta x^T
     assert_exact(gW, np.asarray(gV).T)
     assert_exact(gw_m, np.asarray(gw))
-    assert_matches_fd((gW, gw_m), fd_grad(net221_matrix, (V_221.T.copy(), W_OUT_221), (0, 1)))
+    assert_matches_fd((gW, gw_m), fd_grad(net221_matrix, (V_221.T.copy(), W_OUT_221, X_221), (0, 1)))
 
 
 # ---------------------------------------------------------------------------
