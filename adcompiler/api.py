@@ -15,11 +15,10 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from .errors import CompileError
-from .ir import Type
+from .ir import SUPPORTED_DTYPES, Type
 from .pipeline import Build, build, check, load
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
-SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
 
 
 class Transformed:
@@ -52,6 +51,7 @@ class Transformed:
         values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
             if originals else ((), ())
         built, module = self.specialise(tuple(types))
+        values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)

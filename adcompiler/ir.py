@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .primitives import Primitive
 
 FLOAT_DTYPES = ("float32", "float64")
+SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,13 @@ class Block:
 
 @dataclass(eq=False)
 class Function:
-    """A function of the IR. `params` are the entry block's arguments."""
+    """A function of the IR. `params` are the entry block's arguments; the last `len(captured)` of
+    them are bound to `captured`, arrays read from the user's globals or closure at compile time."""
 
     name: str
     blocks: list
     loc: Loc
+    captured: tuple = ()
 
     @property
     def params(self) -> list:

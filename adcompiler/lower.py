@@ -16,7 +16,7 @@ import numpy as np
 from . import primitives as P
 from .builder import Builder
 from .errors import CompileError
-from .ir import Block, Function, Return, Type, Value
+from .ir import SUPPORTED_DTYPES, Block, Function, Return, Type, Value
 from .parse import ParsedFunction
 from .primitives import Sym
 
@@ -66,6 +66,7 @@ class _Lowering:
         function = parsed.function
         closure = zip(function.__code__.co_freevars, function.__closure__ or ())
         self.nonlocals = {name: cell.cell_contents for name, cell in closure}
+        self.captured: dict[int, tuple] = {}  # id(array) -> (its parameter, the array)
 
     def run(self) -> Function:
         result = None
@@ -79,8 +80,10 @@ class _Lowering:
                         "return the value to differentiate at the end of the function")
         values = result if isinstance(result, tuple) else (result,)
         terminator = Return(tuple(self.operand(v, last).operand for v in values), self.parsed.loc(last))
-        block = Block(self.params, self.builder.ops, terminator)
-        return Function(self.parsed.name, [block], self.parsed.loc(self.parsed.tree))
+        captured = list(self.captured.values())
+        block = Block(self.params + [param for param, _ in captured], self.builder.ops, terminator)
+        return Function(self.parsed.name, [block], self.parsed.loc(self.parsed.tree),
+                        tuple(array for _, array in captured))
 
     # ------------------------------------------------------------ statements
 
@@ -256,9 +259,18 @@ class _Lowering:
         if isinstance(obj, (np.floating, np.integer, np.bool_)):
             return Sym(obj.item())
         if isinstance(obj, np.ndarray):
-            self.refuse(node, f"the global array `{self.dotted(node)}`",
-                        "pass arrays as arguments (global numbers are read at compile time)")
+            return self.capture(obj, node)
         return Static(obj)
+
+    def capture(self, array: np.ndarray, node) -> Sym:
+        """A global or closure array: a hidden parameter, bound to this array at every call."""
+        if str(array.dtype) not in SUPPORTED_DTYPES:
+            self.refuse(node, f"the global array `{self.dotted(node)}` of dtype {array.dtype}",
+                        f"use one of {', '.join(SUPPORTED_DTYPES)}")
+        if id(array) not in self.captured:
+            param = Value(Type(str(array.dtype), array.ndim), self.dotted(node).replace(".", "_"))
+            self.captured[id(array)] = (param, array)
+        return Sym(self.captured[id(array)][0])
 
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):

@@ -126,5 +126,6 @@ def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
     params = [residual_of[id(v)] for v in sources] + [seed]
     backward = Function(f"{fn.name}_backward", [Block(params, builder.ops, Return(results, loc))], fn.loc)
     forward_return = Return(tuple(fn.entry.terminator.values) + tuple(sources), loc)
-    forward = Function(f"{fn.name}_forward", [Block(fn.params, list(fn.entry.ops), forward_return)], fn.loc)
+    forward = Function(f"{fn.name}_forward", [Block(fn.params, list(fn.entry.ops), forward_return)], fn.loc,
+                       fn.captured)
     return Adjoint(forward, backward, tuple(wrt))

@@ -39,7 +39,7 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     forward_values = (out,) + tuple(source for source, _ in residuals)
     forward = Function(forward.name, [Block(
         forward.params, _live(forward_ops, forward_values),
-        Return(forward_values, forward.entry.terminator.loc))], forward.loc)
+        Return(forward_values, forward.entry.terminator.loc))], forward.loc, forward.captured)
     backward = Function(backward.name, [Block(
         [param for _, param in residuals] + [backward.params[-1]], backward_ops,
         Return(grads, backward.entry.terminator.loc))], backward.loc)
