@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import copy
 import functools
-import os
 
 import gast
 
@@ -44,7 +43,7 @@ def _function_source(py_name: str, fn: Function, name: Namer) -> str:
                        fn.entry.terminator.loc))
     for statement, loc in statements:
         code = ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(statement)))
-        lines.append(f"{INDENT}{code:<44} # {os.path.basename(loc.file)}:{loc.line}")
+        lines.append(f"{INDENT}{code:<44} # {loc.short}")
     return "\n".join(lines)
 
 

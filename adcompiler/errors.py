@@ -1,6 +1,7 @@
 """The one exception the compiler raises for programs it refuses, with the user's location."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -15,6 +16,11 @@ class Loc:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def short(self) -> str:
+        """`file.py:line` without the folder, as generated code and printed IR show it."""
+        return f"{os.path.basename(self.file)}:{self.line}"
 
 
 class CompileError(Exception):

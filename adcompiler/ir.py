@@ -167,7 +167,7 @@ def print_function(fn: Function) -> str:
             args = ", ".join(format_operand(a, name) for a in op.args)
             params_text = "".join(f", {k}={v!r}" for k, v in op.params)
             text = f"  %{name(op.result)} = {op.prim.name} {args}{params_text} : {op.result.type}"
-            lines.append(f"{text:<60} # {op.loc}")
+            lines.append(f"{text:<60} # {op.loc.short}")
         values = ", ".join(format_operand(v, name) for v in block.terminator.values)
         lines.append(f"  return {values}")
     lines.append("}")
