@@ -21,43 +21,51 @@ INDENT = "    "
 
 
 def emit_python(adjoint: Adjoint, name: str, header: str) -> str:
-    """Module source for `adjoint`; its functions are named after `name`. The two passes share one
-    namer, so a residual has the same name in the backward as in the forward."""
+    """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
+    `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
+    (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
+    same name in the backward as in the forward, and the fused body needs no renaming."""
     forward, backward = adjoint.forward, adjoint.backward
     namer = Namer()
-    forward_source = _function_source(f"{name}_forward", forward, namer)
+    forward_lines = _body(forward, namer)
     for source, param in adjoint.residuals:
         namer.alias(param, source)
-    backward_source = _function_source(f"{name}_backward", backward, namer)
-    glue = _value_and_grad_source(name, forward, backward, Namer())
+    backward_lines = _body(backward, namer)
+    seed = backward.params[-1]
+    fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
+             backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
+                                    f"{_text(backward.entry.terminator.values, namer)}"])
     imports = "import numpy as np\n\nfrom adcompiler import runtime as rt"
-    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, forward_source, backward_source, glue]) + "\n"
+    return "\n\n\n".join([
+        header.rstrip("\n") + "\n\n" + imports,
+        _function(f"{name}_forward", forward, namer, forward_lines),
+        _function(f"{name}_backward", backward, namer, backward_lines),
+        _function(f"{name}_value_and_grad", forward, namer, fused)]) + "\n"
 
 
-def _function_source(py_name: str, fn: Function, name: Namer) -> str:
-    params = ", ".join(name(p) for p in fn.params)
-    lines = ["@jit", f"def {py_name}({params}):"]
-    statements = [(_assignment(op, name), op.loc) for op in fn.entry.ops]
-    values = [_operand(v, name, None) for v in fn.entry.terminator.values]
+def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
+    params = ", ".join(namer(p) for p in fn.params)
+    return "\n".join(["@jit", f"def {py_name}({params}):"] + lines)
+
+
+def _body(fn: Function, namer: Namer) -> list:
+    """One line per op and a final `return`, each with the user's file:line."""
+    statements = [(_assignment(op, namer), op.loc) for op in fn.entry.ops]
+    values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     statements.append((gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())),
                        fn.entry.terminator.loc))
-    for statement, loc in statements:
-        code = ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(statement)))
-        lines.append(f"{INDENT}{code:<44} # {loc.short}")
-    return "\n".join(lines)
+    return [f"{INDENT}{_unparse(statement):<44} # {loc.short}" for statement, loc in statements]
 
 
-def _value_and_grad_source(name: str, forward: Function, backward: Function, namer: Namer) -> str:
-    params = ", ".join(namer(p) for p in forward.params)
-    results = [namer(v) if isinstance(v, Value) else "_" for v in forward.entry.terminator.values]
-    out, residuals = results[0], results[1:]
-    seed = _seed_literal(backward.params[-1].type.dtype)
-    return "\n".join([
-        "@jit",
-        f"def {name}_value_and_grad({params}):",
-        f"{INDENT}{', '.join(results)}{',' if len(results) == 1 else ''} = {name}_forward({params})",
-        f"{INDENT}return {out}, {name}_backward({''.join(r + ', ' for r in residuals)}{seed})",
-    ])
+def _text(values, namer: Namer) -> str:
+    """Python text of one operand, or of a tuple of several."""
+    nodes = [_operand(v, namer, None) for v in values]
+    return _unparse(nodes[0] if len(nodes) == 1 and not isinstance(values, tuple) else
+                    gast.Tuple(elts=nodes, ctx=gast.Load()))
+
+
+def _unparse(node) -> str:
+    return ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(node)))
 
 
 def _seed_literal(dtype: str) -> str:

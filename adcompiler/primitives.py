@@ -281,7 +281,8 @@ def _outer_type(a: Type, b: Type) -> Type:
     return Type(promote(a, b).dtype, 2)
 
 
-outer = Primitive("outer", 2, "np.outer(_0, _1)", _outer_type)
+# Not np.outer: Numba takes about 2 s to compile it, and 0.3 s to compile this.
+outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type)
 outer.defvjp(lambda g, a, b, out: g @ b, lambda g, a, b, out: a @ g)
 
 
