@@ -45,9 +45,11 @@ class Transformed:
             return self._specialisations[arg_types]
 
     def __call__(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        originals = list(bound.arguments.values())
+        if kwargs or len(args) != len(self.names):
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = tuple(bound.arguments.values())
+        originals = args
         values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
             if originals else ((), ())
         built, module = self.specialise(tuple(types))
@@ -118,7 +120,7 @@ def _argument(value, name: str, differentiated: bool):
     elif isinstance(value, float):
         kind = Type("float64")
     elif isinstance(value, (np.ndarray, np.generic)):
-        kind = Type(str(value.dtype), value.ndim)
+        kind = _array_type(value.dtype, value.ndim)
         if value.ndim == 0:
             value = value[()]
     else:
@@ -129,6 +131,11 @@ def _argument(value, name: str, differentiated: bool):
         raise TypeError(f"cannot differentiate with respect to {name!r}: it is {kind.dtype}, not a float; "
                         f"pass a float (such as 3.0) or a float array")
     return value, kind
+
+
+@functools.lru_cache(maxsize=None)
+def _array_type(dtype: np.dtype, ndim: int) -> Type:
+    return Type(str(dtype), ndim)
 
 
 def _like(gradient, original):
