@@ -19,8 +19,6 @@ REFUSED = {
     gast.For: ("a `for` loop", _LOOP_HINT),
     gast.AsyncFor: ("an `async for` loop", _LOOP_HINT),
     gast.While: ("a `while` loop", _LOOP_HINT),
-    gast.Break: ("`break`", _LOOP_HINT),
-    gast.Continue: ("`continue`", _LOOP_HINT),
     gast.If: ("an `if` statement", _BRANCH_HINT),
     gast.IfExp: ("a conditional expression (`a if c else b`)", _BRANCH_HINT),
     gast.BoolOp: ("`and` / `or`", _BRANCH_HINT),
@@ -42,12 +40,10 @@ REFUSED = {
     gast.Await: ("`await`", "differentiate a plain, synchronous function"),
     gast.Global: ("a `global` statement", "pass the value as an argument and return the new one"),
     gast.Nonlocal: ("a `nonlocal` statement", "pass the value as an argument and return the new one"),
-    gast.Starred: ("star-arguments (`*args`)", "pass each argument by name"),
+    gast.Starred: ("star-arguments (`f(*args)`)", "pass each argument separately"),
     gast.Import: ("an import inside the function", "import at module level"),
     gast.ImportFrom: ("an import inside the function", "import at module level"),
     gast.Delete: ("a `del` statement", "leave the name unused instead"),
-    gast.Subscript: ("indexing (`x[...]`)", "indexing is not supported yet; use whole-array operations"),
-    gast.List: ("a list literal", "use np.array outside the function and pass it as an argument"),
     gast.Dict: ("a dict literal", "pass the values as separate arguments"),
     gast.Set: ("a set literal", "pass the values as separate arguments"),
     gast.JoinedStr: ("an f-string", "compute strings outside the differentiated function"),
@@ -58,7 +54,8 @@ REFUSED = {
 ALLOWED = (
     gast.arguments, gast.Name, gast.Load, gast.Store, gast.Assign, gast.AugAssign, gast.AnnAssign,
     gast.Return, gast.Expr, gast.Pass, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
-    gast.Attribute, gast.Constant, gast.Tuple, gast.keyword, gast.operator, gast.unaryop,
+    gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.keyword,
+    gast.operator, gast.unaryop,
     gast.cmpop, gast.expr_context,
 )
 
@@ -66,8 +63,10 @@ ALLOWED = (
 def fence(parsed: ParsedFunction) -> ParsedFunction:
     """Raise CompileError at the first refused construct of `parsed`; return it unchanged otherwise."""
     args = parsed.tree.args
-    if args.vararg is not None or args.kwarg is not None:
-        refuse(parsed, args.vararg or args.kwarg, *REFUSED[gast.Starred])
+    if args.vararg is not None:
+        refuse(parsed, args.vararg, "a `*args` parameter", "give each parameter a name")
+    if args.kwarg is not None:
+        refuse(parsed, args.kwarg, "a `**kwargs` parameter", "give each parameter a name")
     if args.kwonlyargs:
         refuse(parsed, args.kwonlyargs[0], "a keyword-only parameter",
                "make it an ordinary positional parameter")
@@ -75,14 +74,15 @@ def fence(parsed: ParsedFunction) -> ParsedFunction:
     for position, statement in enumerate(body):
         if isinstance(statement, gast.Return) and position != len(body) - 1:
             refuse(parsed, body[position + 1], "code after `return`", "remove the unreachable code")
+        for node in gast.walk(statement):
+            if isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store):
+                refuse(parsed, node, "a starred assignment (`a, *b = ...`)", "unpack into plain names")
+            if not isinstance(node, ALLOWED):
+                construct, hint = REFUSED.get(type(node), (f"`{type(node).__name__}`", ""))
+                refuse(parsed, node, construct, hint)
         if isinstance(statement, gast.Expr) and not _is_docstring(statement):
             refuse(parsed, statement, "an expression statement whose value is unused",
                    "assign the value to a name, or remove the statement")
-        for node in gast.walk(statement):
-            if isinstance(node, ALLOWED):
-                continue
-            construct, hint = REFUSED.get(type(node), (f"`{type(node).__name__}`", ""))
-            refuse(parsed, node, construct, hint)
     return parsed
 
 

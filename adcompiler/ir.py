@@ -196,7 +196,7 @@ def verify(fn: Function) -> Function:
         for arg in block.args:
             define(arg, fn.loc)
         for op in block.ops:
-            if len(op.args) != op.prim.arity:
+            if op.prim.arity is not None and len(op.args) != op.prim.arity:
                 fail(f"{op.prim.name} takes {op.prim.arity} operands, got {len(op.args)}", op.loc)
             for arg in op.args:
                 use(arg, op.loc)

@@ -2,28 +2,27 @@
 
 Straight-line code needs only an environment from names to SSA values; a reassigned name simply
 gets a new value. Names that are not local are read at compile time from the function's closure,
-its module globals and the builtins: numbers become constants, NumPy and math functions become
-primitives. Anything else is refused with the user's line.
+its module globals and the builtins: numbers become constants, arrays hidden parameters, NumPy and
+math functions primitives (`primitives.FUNCTIONS`) or small lowerings (`calls.CALLS`). Anything
+else is refused with the user's line.
 """
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+import inspect
 
 import gast
 import numpy as np
 
 from . import primitives as P
 from .builder import Builder
+from .calls import CALLS, METHODS, Method, Static
 from .errors import CompileError
-from .ir import SUPPORTED_DTYPES, Block, Function, Return, Type, Value
+from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Type, Value
 from .parse import ParsedFunction
 from .primitives import Sym
 
-BINARY_OPERATORS = {
-    gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power,
-    gast.MatMult: None,  # lowered by `_matmul`, which first makes the operand dtypes agree
-}
+BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power}
 COMPARISONS = {
     gast.Lt: P.less, gast.LtE: P.less_equal, gast.Gt: P.greater, gast.GtE: P.greater_equal,
     gast.Eq: P.equal, gast.NotEq: P.not_equal,
@@ -33,30 +32,17 @@ OPERATOR_SYMBOLS = {
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
-CASTS = {float: "float64", np.float64: "float64", np.float32: "float32"}
-
-
-@dataclass(frozen=True)
-class Static:
-    """A Python object known at compile time (a module, a function, a bound method)."""
-
-    obj: object
-
-
-@dataclass(frozen=True)
-class Method:
-    """`receiver.name`, waiting to be called."""
-
-    receiver: Sym
-    name: str
+LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
 def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`."""
-    return _Lowering(parsed, arg_types).run()
+    return Lowering(parsed, arg_types).run()
 
 
-class _Lowering:
+class Lowering:
+    """The state of lowering one function: the builder and the names in scope."""
+
     def __init__(self, parsed: ParsedFunction, arg_types: list[Type]):
         self.parsed = parsed
         self.builder = Builder(parsed.loc(parsed.tree))
@@ -67,16 +53,16 @@ class _Lowering:
         closure = zip(function.__code__.co_freevars, function.__closure__ or ())
         self.nonlocals = {name: cell.cell_contents for name, cell in closure}
         self.captured: dict[int, tuple] = {}  # id(array) -> (its parameter, the array)
+        self.node = parsed.tree  # the node being lowered, for messages
 
     def run(self) -> Function:
         result = None
         with self.builder.active():
             for statement in self.parsed.tree.body:
-                self.builder.loc = self.parsed.loc(statement)
                 result = self.statement(statement)
         last = self.parsed.tree.body[-1]
         if not isinstance(last, gast.Return) or last.value is None:
-            self.refuse(last, "a function without `return value`",
+            self.refuse(last, "the function does not return a value",
                         "return the value to differentiate at the end of the function")
         values = result if isinstance(result, tuple) else (result,)
         terminator = Return(tuple(self.operand(v, last).operand for v in values), self.parsed.loc(last))
@@ -88,6 +74,7 @@ class _Lowering:
     # ------------------------------------------------------------ statements
 
     def statement(self, node):
+        self.at(node)
         if isinstance(node, gast.Assign):
             value = self.expression(node.value)
             for target in node.targets:
@@ -97,9 +84,11 @@ class _Lowering:
                 self.assign(node.target, self.expression(node.value))
         elif isinstance(node, gast.AugAssign):
             if not isinstance(node.target, gast.Name):
-                self.refuse(node.target, "augmented assignment to this target", "assign to a name")
-            current = self.read(node.target.id, node.target)
-            self.assign(node.target, self.binary(node.op, current, self.expression(node.value), node))
+                self.refuse(node.target, "augmented assignment to an element or attribute is not supported yet",
+                            "assign to a name: `y = y + ...`")
+            current = self.operand(self.read(node.target.id, node.target), node.target)
+            value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
+            self.assign(node.target, value)
         elif isinstance(node, gast.Return):
             return self.expression(node.value) if node.value is not None else None
         return None
@@ -111,27 +100,42 @@ class _Lowering:
             self.env[target.id] = value
         elif isinstance(target, gast.Tuple):
             if not isinstance(value, tuple):
-                self.refuse(target, "unpacking a value that is not a tuple",
-                            "unpack only tuples written in the function, such as `a, b = x, y`")
+                self.refuse(target, "unpacking a value that is not a tuple is not supported",
+                            "unpack only tuples, such as `a, b = x, y` or `n, m = X.shape`")
             if len(value) != len(target.elts):
-                self.refuse(target, f"unpacking {len(value)} values into {len(target.elts)} names")
+                self.refuse(target, f"{len(value)} values cannot be unpacked into {len(target.elts)} names")
             for element, item in zip(target.elts, value):
                 self.assign(element, item)
+        elif isinstance(target, gast.Subscript):
+            self.refuse(target, "assignment to an element (`x[...] = ...`) is not supported yet",
+                        "build the array with np.where, np.concatenate or arithmetic instead")
         else:
-            self.refuse(target, f"assignment to `{type(target).__name__}`", "assign to a name")
+            self.refuse(target, f"assignment to `{type(target).__name__}` is not supported", "assign to a name")
 
     # ------------------------------------------------------------ expressions
 
     def expression(self, node):
+        """Lower `node`; ops made for it carry its line (restored after its operands are lowered)."""
         method = getattr(self, "expr_" + type(node).__name__, None)
         if method is None:
-            self.refuse(node, f"`{type(node).__name__}`")
-        return method(node)
+            self.refuse(node, f"`{type(node).__name__}` is not supported")
+        saved = self.builder.loc, self.node
+        self.at(node)
+        try:
+            return method(node)
+        finally:
+            self.builder.loc, self.node = saved
+
+    def at(self, node):
+        self.builder.loc = self.parsed.loc(node)
+        self.node = node
 
     def expr_Constant(self, node):
+        if node.value is None:
+            return Static(None)
         if isinstance(node.value, (bool, int, float)):
             return Sym(node.value)
-        self.refuse(node, f"the constant {node.value!r}", "use numbers only")
+        self.refuse(node, f"the constant {node.value!r} is not supported", "use numbers only")
 
     def expr_Name(self, node):
         return self.read(node.id, node)
@@ -139,28 +143,34 @@ class _Lowering:
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
 
+    expr_List = expr_Tuple
+
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
         if isinstance(node.op, gast.USub):
             return -operand
         if isinstance(node.op, gast.UAdd):
             return operand
-        self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(node.op)]}`")
+        self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(node.op)]}` is not supported")
 
     def expr_BinOp(self, node):
-        return self.binary(node.op, self.expression(node.left), self.expression(node.right), node)
+        left = self.operand(self.expression(node.left), node.left)
+        return self.binary(node.op, left, self.operand(self.expression(node.right), node.right), node)
 
-    def binary(self, op, left, right, node):
-        left, right = self.operand(left, node), self.operand(right, node)
+    def binary(self, op, left: Sym, right: Sym, node):
         if isinstance(op, gast.MatMult):
+            if left.type.ndim == 0 or right.type.ndim == 0:
+                self.refuse(node, "`@` with a scalar operand is not supported (NumPy refuses it too)",
+                            "multiply by a scalar with `*`")
             return self.matmul(left, right)
         prim = BINARY_OPERATORS.get(type(op))
         if prim is None:
-            self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(op)]}`",
-                        "use + - * / ** and @ (and np functions)")
+            self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(op)]}` is not supported",
+                        "use + - * / ** and @, and NumPy functions")
         return prim(left, right)
 
     def matmul(self, left: Sym, right: Sym) -> Sym:
+        """`left @ right` (np.dot with a scalar is a product), operands made one float dtype."""
         if left.type.ndim == 0 or right.type.ndim == 0:
             return left * right
         common = P.promote(left.type, right.type)
@@ -170,80 +180,137 @@ class _Lowering:
 
     def expr_Compare(self, node):
         if len(node.ops) != 1:
-            self.refuse(node, "a chained comparison", "compare two values at a time")
+            self.refuse(node, "a chained comparison is not supported", "compare two values at a time")
         prim = COMPARISONS.get(type(node.ops[0]))
         if prim is None:
-            self.refuse(node, f"the comparison `{OPERATOR_SYMBOLS[type(node.ops[0])]}`")
-        left = self.operand(self.expression(node.left), node)
-        return prim(left, self.operand(self.expression(node.comparators[0]), node))
+            self.refuse(node, f"the comparison `{OPERATOR_SYMBOLS[type(node.ops[0])]}` is not supported")
+        left = self.operand(self.expression(node.left), node.left)
+        return prim(left, self.operand(self.expression(node.comparators[0]), node.comparators[0]))
 
     def expr_Attribute(self, node):
         base = self.expression(node.value)
         if isinstance(base, Static):
             if not hasattr(base.obj, node.attr):
-                self.refuse(node, f"`{self.dotted(node)}`, which does not exist")
+                self.refuse(node, f"`{self.dotted(node)}` does not exist")
             return self.static(getattr(base.obj, node.attr), node)
         operand = self.operand(base, node.value)
         if node.attr == "T":
             return operand.T
-        if node.attr in ("sum", "mean", "dot"):
+        if node.attr == "shape":
+            return tuple(P.dim(operand, axis=axis) for axis in range(operand.type.ndim))
+        if node.attr == "ndim":
+            return Sym(operand.type.ndim)
+        if node.attr == "size":
+            return P.size(operand) if operand.type.ndim else Sym(1)
+        if node.attr in METHODS:
             return Method(operand, node.attr)
-        self.refuse(node, f"the attribute `.{node.attr}`", "use .T, .sum(), .mean() or .dot()")
+        self.refuse(node, f"the attribute `.{node.attr}` is not supported",
+                    f"supported: .T, .shape, .ndim, .size and the methods {', '.join(sorted(METHODS))}")
 
     def expr_Call(self, node):
         callee = self.expression(node.func)
-        if node.keywords:
-            self.refuse(node, f"the keyword argument `{node.keywords[0].arg}=` in a call",
-                        "keyword arguments are not supported yet; pass arguments by position")
-        args = [self.operand(self.expression(a), a) for a in node.args]
+        args = [self.expression(a) for a in node.args]
+        kwargs = {k.arg: self.expression(k.value) for k in node.keywords}
+        if None in kwargs:
+            self.refuse(node, "`**` arguments are not supported", "pass each argument by name")
         if isinstance(callee, Method):
-            return self.call_method(callee, args, node)
+            return self.call(METHODS[callee.name], f".{callee.name}()", [callee.receiver, *args], kwargs, node)
         if not isinstance(callee, Static):
-            self.refuse(node, "calling a value that is not a function")
-        return self.call_function(callee.obj, args, node)
+            self.refuse(node, "calling a value that is not a function is not supported")
+        return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)
 
-    def call_function(self, function, args, node):
-        name = self.dotted(node.func)
+    def call(self, function, name: str, args, kwargs, node):
         prim = P.FUNCTIONS.get(function) if _hashable(function) else None
         if prim is not None:
-            self.check_arity(name, args, prim.arity, node)
-            return prim(*args)
-        if function in (np.sum, np.mean):
-            self.check_arity(name, args, 1, node)
-            return self.reduce(function.__name__, args[0])
-        if function is np.dot:
-            self.check_arity(name, args, 2, node)
-            return self.matmul(*args)
-        if function is np.square:
-            self.check_arity(name, args, 1, node)
-            return args[0] * args[0]
-        if _hashable(function) and function in CASTS:
-            self.check_arity(name, args, 1, node)
-            return P.cast(args[0], dtype=CASTS[function])
-        if callable(function) and getattr(function, "__module__", "").startswith("numpy"):
+            if kwargs:
+                self.refuse(node, f"`{name}` takes no keyword arguments here (got `{next(iter(kwargs))}=`)",
+                            "pass its operands by position")
+            if len(args) != prim.arity:
+                self.refuse(node, f"`{name}` takes {prim.arity} arguments here, not {len(args)}")
+            return prim(*(self.operand(a, node) for a in args))
+        lowering = CALLS.get(function) if _hashable(function) else None
+        if lowering is not None:
+            try:
+                inspect.signature(lowering).bind(self, *args, **kwargs)
+            except TypeError as error:
+                self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
+                            "see docs/supported.md for the supported arguments")
+            return lowering(self, *args, **kwargs)
+        module = getattr(function, "__module__", None) or ""
+        if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
             self.refuse(node, f"`{name}` has no derivative rule",
-                        "see docs/supported.md for the supported NumPy functions")
-        self.refuse(node, f"a call to `{name}`",
-                    "calls to your own functions are not supported yet; inline the helper's body")
+                        "see docs/supported.md for the supported functions, or declare a rule")
+        self.refuse(node, f"calling your own function `{name}` is not supported yet",
+                    "inline the helper's body into this function")
 
-    def call_method(self, method: Method, args, node):
-        if method.name == "dot":
-            self.check_arity(f".{method.name}()", args, 1, node)
-            return self.matmul(method.receiver, args[0])
-        self.check_arity(f".{method.name}()", args, 0, node)
-        return self.reduce(method.name, method.receiver)
+    def expr_Subscript(self, node):
+        base = self.expression(node.value)
+        items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, tuple):
+            index = self.constant(self.expression(node.slice), "a tuple index")
+            return base[index]
+        return self.index(self.operand(base, node.value), items, node)
 
-    def reduce(self, name: str, x: Sym) -> Sym:
-        if x.type.ndim == 0:
-            return x if name == "sum" else P.cast(x, dtype=P.floating(x.type).dtype)
-        return (P.total if name == "sum" else P.mean)(x)
+    def expr_Slice(self, node):
+        parts = [None if p is None else self.expression(p) for p in (node.lower, node.upper, node.step)]
+        return slice(*parts)
 
-    def check_arity(self, name, args, arity, node):
-        if len(args) != arity:
-            self.refuse(node, f"`{name}` with {len(args)} arguments (expected {arity})",
-                        "axis=, keepdims= and other optional arguments are not supported yet")
+    def index(self, x: Sym, items, node) -> Sym:
+        """`x[items]`: basic indexing (integers, slices, None) or one integer or boolean array."""
+        structure, operands, new_axes, position = [], [], [], 0
+        for item in items:
+            value = self.expression(item)
+            if isinstance(value, Static) and value.obj is None:
+                new_axes.append(position)
+                position += 1
+            elif isinstance(value, slice):
+                parts = [value.start, value.stop, value.step]
+                structure.append(("slice", *(p is not None and not _is_none(p) for p in parts)))
+                operands += [self.integer(p, item) for p in parts if p is not None and not _is_none(p)]
+                position += 1
+            else:
+                value = self.operand(value, item)
+                if value.type.ndim == 0:
+                    structure.append(("int",))
+                    operands.append(self.integer(value, item))
+                else:
+                    if len(items) != 1 or (value.type.dtype == "bool" and value.type.ndim != x.type.ndim) \
+                            or value.type.dtype not in ("bool", "int64") or (value.type.dtype == "int64" and value.type.ndim != 1):
+                        self.refuse(item, "this array index is not supported",
+                                    "index with one 1-D integer array, or one boolean mask of the array's shape")
+                    structure.append(("array",))
+                    operands.append(value)
+                    position += 1
+        if len(structure) > x.type.ndim:
+            self.refuse(node, f"too many indices for a {x.type.ndim}-D array")
+        result = P.getitem(x, *operands, index=tuple(structure)) if structure else x
+        for axis in new_axes:
+            result = P.expand_dims(result, axis=axis)
+        return result
 
-    # ------------------------------------------------------------ names
+    # ------------------------------------------------------------ values
+
+    def integer(self, value, node) -> Sym:
+        value = self.operand(value, node)
+        if value.type.dtype not in ("int64", "bool") or value.type.ndim:
+            self.refuse(node, f"an index must be an integer, not {value.type}")
+        return value
+
+    def constant(self, value, what: str):
+        """The compile-time Python value of `value` (numbers, None, tuples of them, dtypes)."""
+        if value is None or isinstance(value, (bool, int, float)):  # a default of a lowering
+            return value
+        if isinstance(value, tuple):
+            return tuple(self.constant(v, what) for v in value)
+        if isinstance(value, Static):
+            return value.obj
+        if isinstance(value, slice):
+            return slice(*(self.constant(p, what) if p is not None else None
+                           for p in (value.start, value.stop, value.step)))
+        if isinstance(value, Sym) and isinstance(value.operand, Const):
+            return value.operand.value
+        self.refuse(self.node, f"{what} must be a constant known at compile time",
+                    "write it as a literal or a module-level constant")
 
     def read(self, name: str, node):
         if name in self.env:
@@ -251,7 +318,7 @@ class _Lowering:
         for scope in (self.nonlocals, self.parsed.function.__globals__, vars(builtins)):
             if name in scope:
                 return self.static(scope[name], node)
-        self.refuse(node, f"the name `{name}`, which is not defined")
+        self.refuse(node, f"the name `{name}` is not defined", "define it before the function or pass it in")
 
     def static(self, obj, node):
         if isinstance(obj, (bool, int, float)):
@@ -265,7 +332,7 @@ class _Lowering:
     def capture(self, array: np.ndarray, node) -> Sym:
         """A global or closure array: a hidden parameter, bound to this array at every call."""
         if str(array.dtype) not in SUPPORTED_DTYPES:
-            self.refuse(node, f"the global array `{self.dotted(node)}` of dtype {array.dtype}",
+            self.refuse(node, f"the global array `{self.dotted(node)}` has dtype {array.dtype}, which is not supported",
                         f"use one of {', '.join(SUPPORTED_DTYPES)}")
         if id(array) not in self.captured:
             param = Value(Type(str(array.dtype), array.ndim), self.dotted(node).replace(".", "_"))
@@ -276,15 +343,19 @@ class _Lowering:
         if isinstance(value, Sym):
             return value
         what = "a tuple" if isinstance(value, tuple) else f"`{self.dotted(node)}`"
-        self.refuse(node, f"{what} used as a number or array")
+        self.refuse(node, f"{what} cannot be used as a number or array")
 
     def dotted(self, node) -> str:
         if isinstance(node, gast.Attribute):
             return f"{self.dotted(node.value)}.{node.attr}"
         return node.id if isinstance(node, gast.Name) else type(node).__name__
 
-    def refuse(self, node, construct: str, hint: str = ""):
-        raise CompileError(f"{construct} is not supported", self.parsed.loc(node), hint)
+    def refuse(self, node, message: str, hint: str = ""):
+        raise CompileError(message, self.parsed.loc(node), hint)
+
+
+def _is_none(value) -> bool:
+    return isinstance(value, Static) and value.obj is None
 
 
 def _hashable(obj) -> bool:
@@ -293,4 +364,3 @@ def _hashable(obj) -> bool:
     except TypeError:
         return False
     return True
-

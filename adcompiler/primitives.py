@@ -48,7 +48,7 @@ class Primitive:
     a callable template receives the operand types and the params and returns that text."""
 
     name: str
-    arity: int
+    arity: Optional[int]  # None: variadic
     template: Union[str, Callable[..., str]]
     type_rule: Callable[..., Type]
     broadcasts: bool = False
@@ -62,12 +62,14 @@ class Primitive:
         return self.template if isinstance(self.template, str) else self.template(types, **params)
 
     def defvjp(self, *rules) -> None:
-        assert len(rules) == self.arity, f"{self.name}: one rule per operand"
+        """One rule per operand; a variadic primitive (arity None) gives rules for its leading
+        operands, and the operands after them get no gradient (shapes, indices)."""
+        assert self.arity is None or len(rules) == self.arity, f"{self.name}: one rule per operand"
         self.vjps = rules
 
-    @property
-    def differentiable(self) -> bool:
-        return any(rule is not None for rule in self.vjps)
+    def rule(self, position: int):
+        """The derivative rule of operand `position`, or None when it gets no gradient."""
+        return self.vjps[position] if position < len(self.vjps) else None
 
     def __call__(self, *args, hint: str = "t", **params) -> "Sym":
         operands = [as_operand(a) for a in args]
@@ -286,6 +288,193 @@ outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type)
 outer.defvjp(lambda g, a, b, out: g @ b, lambda g, a, b, out: a @ g)
 
 
+# ---------------------------------------------------------------- more elementwise functions
+
+exp2 = _function("exp2")
+exp2.defvjp(lambda g, x, out: g * (out * math.log(2.0)))
+log2 = _function("log2")
+log2.defvjp(lambda g, x, out: g / (x * math.log(2.0)))
+log10 = _function("log10")
+log10.defvjp(lambda g, x, out: g / (x * math.log(10.0)))
+
+where = Primitive("where", 3, "np.where(_0, _1, _2)", lambda c, x, y: promote(x, y, Type("bool", c.ndim)),
+                  broadcasts=True)
+where.defvjp(None, lambda g, c, x, y, out: where(c, g, 0.0), lambda g, c, x, y, out: where(c, 0.0, g))
+
+
+# ---------------------------------------------------------------- reductions along an axis
+
+def _axis_type(result_dtype):
+    def rule(x: Type, axis: int, keepdims: bool) -> Type:
+        return Type(result_dtype(x), x.ndim if keepdims else x.ndim - 1)
+    return rule
+
+
+def _sum_dtype(x: Type) -> str:
+    return x.dtype if x.is_float else "int64"
+
+
+def _axis_reduction(name, result_dtype):
+    return Primitive(f"{name}_axis", 1, lambda types, axis, keepdims: f"rt.{name}_axis(_0, {axis}, {keepdims})",
+                     _axis_type(result_dtype))
+
+
+def _restored(g, axis, keepdims):
+    """A reduced array `g` with its reduced axis back (of length 1)."""
+    return g if keepdims else expand_dims(g, axis=axis)
+
+
+def _extremum_vjp(g, x, out, axis=None, keepdims=False):
+    """The gradient goes to the extremal elements, split evenly among ties."""
+    if axis is None:
+        mask = equal(x, out)
+        return g * mask / cast(total(mask), dtype=g.type.dtype)
+    mask = equal(x, _restored(out, axis, keepdims))
+    count = cast(sum_axis(mask, axis=axis, keepdims=True), dtype=g.type.dtype)
+    return _restored(g, axis, keepdims) * mask / count
+
+
+sum_axis = _axis_reduction("sum", _sum_dtype)
+sum_axis.defvjp(lambda g, x, out, axis, keepdims: broadcast_like(_restored(g, axis, keepdims), x))
+mean_axis = _axis_reduction("mean", lambda x: floating(x).dtype)
+mean_axis.defvjp(lambda g, x, out, axis, keepdims: broadcast_like(
+    _restored(g / cast(dim(x, axis=axis), dtype=g.type.dtype), axis, keepdims), x))
+max_axis = _axis_reduction("max", lambda x: x.dtype)
+min_axis = _axis_reduction("min", lambda x: x.dtype)
+max_axis.defvjp(_extremum_vjp)
+min_axis.defvjp(_extremum_vjp)
+prod_axis = _axis_reduction("prod", _sum_dtype)
+prod_axis.defvjp(lambda g, x, out, axis, keepdims: _restored(g, axis, keepdims) * prod_others(x, axis=axis))
+
+amax = Primitive("max", 1, "np.max(_0)", lambda x: Type(x.dtype))
+amin = Primitive("min", 1, "np.min(_0)", lambda x: Type(x.dtype))
+amax.defvjp(_extremum_vjp)
+amin.defvjp(_extremum_vjp)
+prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)))
+prod.defvjp(lambda g, x, out: g * prod_others(x, axis=None))
+# No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
+prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type)
+
+
+# ---------------------------------------------------------------- shapes
+
+def _dim_type(x: Type, axis: int) -> Type:
+    return Type("int64")
+
+
+dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", _dim_type, vjps=(None,))
+expand_dims = Primitive("expand_dims", 1, lambda types, axis: f"rt.expand_dims(_0, {axis})",
+                        lambda x, axis: Type(x.dtype, x.ndim + 1))
+squeeze = Primitive("squeeze", 1, lambda types, axis: f"rt.squeeze(_0, {axis})",
+                    lambda x, axis: Type(x.dtype, x.ndim - 1))
+expand_dims.defvjp(lambda g, x, out, axis: squeeze(g, axis=axis))
+squeeze.defvjp(lambda g, x, out, axis: expand_dims(g, axis=axis))
+
+
+def _shape_of(x: Sym) -> list:
+    return [dim(x, axis=axis) for axis in range(x.type.ndim)]
+
+
+def _reshape_template(types):
+    dims = ", ".join(f"_{i}" for i in range(1, len(types)))
+    return f"rt.reshape(_0, ({dims}{',' if len(types) == 2 else ''}))"
+
+
+def _reshape_type(x: Type, *dims: Type) -> Type:
+    if any(d.dtype != "int64" or d.ndim for d in dims):
+        raise TypeRuleError("a shape must be made of integers")
+    return Type(x.dtype, len(dims))
+
+
+reshape = Primitive("reshape", None, _reshape_template, _reshape_type)
+reshape.defvjp(lambda g, x, *dims, out: reshape(g, *_shape_of(x)))
+
+permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})", lambda x, axes: same_type(x))
+permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))))
+
+
+# ---------------------------------------------------------------- indexing
+# An index is a tuple of items, each "int", "array" or ("slice", start?, stop?, step?) with a flag
+# for each slice part that is given; the operands after the array are the items' values in order.
+
+def _index_text(types, index) -> str:
+    operand = iter(range(1, len(types)))
+    parts = []
+    for item in index:
+        if item[0] == "slice":
+            bounds = [f"_{next(operand)}" if given else "" for given in item[1:]]
+            parts.append(":".join(bounds[:2]) + (f":{bounds[2]}" if item[3] else ""))
+        else:
+            parts.append(f"_{next(operand)}")
+    return ", ".join(parts) or "()"
+
+
+def _slice_objects(types, index) -> str:
+    operand = iter(range(2, len(types)))
+    parts = []
+    for item in index:
+        if item[0] == "slice":
+            bounds = [f"_{next(operand)}" if given else "None" for given in item[1:]]
+            parts.append(f"slice({', '.join(bounds)})")
+        else:
+            parts.append(f"_{next(operand)}")
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _getitem_type(x: Type, *items: Type, index) -> Type:
+    values = iter(items)
+    ndim = x.ndim
+    for item in index:
+        if item[0] == "int":
+            next(values)
+            ndim -= 1
+        elif item[0] == "array":
+            array = next(values)
+            ndim = 1 if array.dtype == "bool" else ndim - 1 + array.ndim
+        else:
+            for given in item[1:]:
+                if given:
+                    next(values)
+    return Type(x.dtype, ndim)
+
+
+getitem = Primitive("getitem", None, lambda types, index: f"_0[{_index_text(types, index)}]", _getitem_type)
+index_add = Primitive("index_add", None,
+                      lambda types, index: f"rt.index_add(_0, _1, {_slice_objects(types, index)})",
+                      lambda like, g, *items, index: Type(g.dtype, like.ndim))
+getitem.defvjp(lambda g, x, *items, out, index: index_add(x, g, *items, index=index))
+index_add.defvjp(None, lambda g, like, gg, *items, out, index: getitem(g, *items, index=index))
+
+
+# ---------------------------------------------------------------- creation (no gradient flows)
+
+def _shape_text(first: int, count: int) -> str:
+    dims = [f"_{i}" for i in range(first, first + count)]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _filled_type(*dims: Type, dtype: str) -> Type:
+    return Type(dtype, len(dims))
+
+
+zeros = Primitive("zeros", None, lambda types, dtype: f"np.zeros({_shape_text(0, len(types))}, np.{dtype})",
+                  _filled_type, vjps=(None,))
+ones = Primitive("ones", None, lambda types, dtype: f"np.ones({_shape_text(0, len(types))}, np.{dtype})",
+                 _filled_type, vjps=(None,))
+full = Primitive("full", None,
+                 lambda types, dtype: f"np.full({_shape_text(1, len(types) - 1)}, _0, np.{dtype})",
+                 lambda fill, *dims, dtype: Type(dtype, len(dims)))
+full.defvjp(lambda g, fill, *dims, out, dtype: total(g) if g.type.ndim else g)
+ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, vjps=(None,))
+eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
+                lambda n, dtype: Type(dtype, 2), vjps=(None,))
+arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",
+                   lambda *bounds: Type(promote(*bounds).dtype if all(b.dtype != "bool" for b in bounds)
+                                        else "int64", 1), vjps=(None, None, None))
+linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1),
+                     vjps=(None, None, None))
+
+
 # ---------------------------------------------------------------- what user code may call
 
 # NumPy and math functions that are one primitive each (the rest are lowered in lower.py).
@@ -299,5 +488,6 @@ FUNCTIONS = {
     math.fabs: absolute, np.sign: sign, np.maximum: maximum, np.minimum: minimum,
     np.power: power, math.pow: power, np.add: add, np.subtract: sub, np.multiply: mul,
     np.divide: div, np.negative: neg, np.matmul: matmul, np.outer: outer,
-    np.transpose: transpose,
+    np.exp2: exp2, np.log2: log2, math.log2: log2, np.log10: log10, math.log10: log10,
+    np.where: where, np.ones_like: ones_like,
 }

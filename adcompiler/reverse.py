@@ -44,7 +44,7 @@ def analyze_activity(fn: Function, wrt) -> set:
         if not op.prim.vjps:
             raise CompileError(f"`{op.prim.name}` has no derivative rule", op.loc,
                                "declare one with defvjp in adcompiler/primitives.py")
-        if op.result.type.is_float and any(op.prim.vjps[i] is not None for i in reached):
+        if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
             active.add(id(op.result))
     return active
 
@@ -65,7 +65,8 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
                 continue
             builder.loc = op.loc
             operands = [Sym(a) for a in op.args]
-            for arg, operand, rule in zip(op.args, operands, op.prim.vjps):
+            for position, (arg, operand) in enumerate(zip(op.args, operands)):
+                rule = op.prim.rule(position)
                 if rule is None or not (isinstance(arg, Value) and id(arg) in active):
                     continue
                 share = rule(g, *operands, out=Sym(op.result), **op.param_dict)

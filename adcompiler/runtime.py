@@ -10,6 +10,7 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
+from numba.np.unsafe.ndarray import to_fixed_tuple
 
 
 def unbroadcast(g, like):
@@ -70,3 +71,245 @@ def _broadcast_like_numba(g, like):
     if isinstance(g, types.Array):
         return lambda g, like: np.broadcast_to(g, like.shape).copy()
     return lambda g, like: np.full(like.shape, g)
+
+
+# ---------------------------------------------------------------- reductions along one axis
+# Numba compiles neither `keepdims=` nor np.max/np.min/np.mean with `axis`: these helpers take the
+# axis and keepdims as literals (generated code writes them as constants) and loop over a
+# (before, axis, after) view of the array.
+
+
+def _literal(value, what):
+    if not isinstance(value, (types.IntegerLiteral, types.BooleanLiteral)):
+        raise numba.core.errors.TypingError(f"{what} must be a constant")
+    return value.literal_value
+
+
+def _shape_with(shape, axis, size, ndim):
+    """Numba: `shape` with its `axis` set to `size` (dropped when `size` is -1) as an array."""
+    dims = np.empty(ndim, np.int64)
+    j = 0
+    for i in range(len(shape)):
+        if i != axis:
+            dims[j] = shape[i]
+            j += 1
+        elif size >= 0:
+            dims[j] = size
+            j += 1
+    return dims
+
+
+_shape_with_numba = numba.njit(_shape_with)
+
+
+def _as_three_axes(x, axis):
+    """Numba: a contiguous (before, along, after) view of `x` around `axis`."""
+    shape = x.shape
+    before = 1
+    for i in range(axis):
+        before *= shape[i]
+    after = 1
+    for i in range(axis + 1, len(shape)):
+        after *= shape[i]
+    return np.ascontiguousarray(x).reshape((before, shape[axis], after))
+
+
+_as_three_axes_numba = numba.njit(_as_three_axes)
+
+
+def _axis_reduction(name: str, combine, initial=None, finish=None):
+    """Define `<name>_axis(x, axis, keepdims)`, NumPy's np.<name>, and its Numba twin, which folds
+    `combine` along the axis from `initial` (from the first element when None: an empty axis is then
+    an error, as in NumPy) and applies `finish(acc, n)` if given."""
+    numpy_function = getattr(np, name)
+    combine = numba.njit(combine)
+    finish = numba.njit(finish or (lambda acc, n: acc))
+
+    def reference(x, axis, keepdims):
+        return numpy_function(x, axis=axis, keepdims=keepdims)
+
+    reference.__name__ = reference.__qualname__ = f"{name}_axis"
+    reference.__doc__ = f"np.{name}(x, axis=axis, keepdims=keepdims), with a Numba twin."
+
+    @overload(reference, prefer_literal=True)
+    def _numba(x, axis, keepdims):
+        along, keep = _literal(axis, "axis"), _literal(keepdims, "keepdims")
+        ndim = x.ndim if keep else x.ndim - 1
+        kind = x.dtype if isinstance(x.dtype, types.Float) else (
+            types.float64 if name == "mean" else x.dtype if initial is None else types.int64)
+        dtype = numba.np.numpy_support.as_dtype(kind)
+        first = 1 if initial is None else 0
+
+        def impl(x, axis, keepdims):
+            y = _as_three_axes_numba(x, along)
+            before, n, after = y.shape
+            if first and n == 0:
+                raise ValueError("zero-size array to reduction operation which has no identity")
+            out = np.empty((before, after), dtype)
+            for i in range(before):
+                for k in range(after):
+                    acc = y[i, 0, k] if first else initial
+                    for j in range(first, n):
+                        acc = combine(acc, y[i, j, k])
+                    out[i, k] = finish(acc, n)
+            dims = _shape_with_numba(x.shape, along, 1 if keep else -1, ndim)
+            return out.reshape(to_fixed_tuple(dims, ndim))
+
+        return impl
+
+    return reference
+
+
+def _larger(acc, value):
+    return value if value > acc or value != value else acc  # NaN wins, as in np.max
+
+
+def _smaller(acc, value):
+    return value if value < acc or value != value else acc
+
+
+sum_axis = _axis_reduction("sum", lambda acc, value: acc + value, initial=0)
+mean_axis = _axis_reduction("mean", lambda acc, value: acc + value, initial=0.0, finish=lambda acc, n: acc / n)
+prod_axis = _axis_reduction("prod", lambda acc, value: acc * value, initial=1)
+max_axis = _axis_reduction("max", _larger)
+min_axis = _axis_reduction("min", _smaller)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def expand_dims(x, axis):
+    """np.expand_dims(x, axis) for one literal axis."""
+    return np.expand_dims(x, axis)
+
+
+@overload(expand_dims, prefer_literal=True)
+def _expand_dims_numba(x, axis):
+    along = _literal(axis, "axis")
+    ndim = x.ndim + 1
+
+    def impl(x, axis):
+        dims = np.ones(ndim, np.int64)
+        j = 0
+        for i in range(ndim):
+            if i != along:
+                dims[i] = x.shape[j]
+                j += 1
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, ndim))
+
+    return impl
+
+
+def squeeze(x, axis):
+    """np.squeeze(x, axis) for one literal axis (of length 1)."""
+    return np.squeeze(x, axis)
+
+
+@overload(squeeze, prefer_literal=True)
+def _squeeze_numba(x, axis):
+    along = _literal(axis, "axis")
+    ndim = x.ndim - 1
+    if ndim == 0:
+        return lambda x, axis: x.reshape(-1)[0]
+
+    def impl(x, axis):
+        dims = _shape_with_numba(x.shape, along, -1, ndim)
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, ndim))
+
+    return impl
+
+
+def reshape(x, shape):
+    """np.reshape; the Numba twin first makes `x` contiguous, which Numba's reshape requires."""
+    return np.reshape(x, shape)
+
+
+@overload(reshape)
+def _reshape_numba(x, shape):
+    if not isinstance(x, types.Array):
+        return lambda x, shape: np.full(shape, x)
+    return lambda x, shape: np.ascontiguousarray(x).reshape(shape)
+
+
+# ---------------------------------------------------------------- gradients of indexing and products
+
+
+def index_add(like, g, index):
+    """A new array of `like`'s shape, zero but for `g` added at `index` (repeated integer indices
+    accumulate, as np.add.at does)."""
+    out = np.zeros(np.shape(like), np.result_type(g))
+    np.add.at(out, index, g)
+    return out
+
+
+@overload(index_add)
+def _index_add_numba(like, g, index):
+    dtype = g.dtype if isinstance(g, types.Array) else g
+    items = index.types if isinstance(index, types.BaseTuple) else (index,)
+    gathers = [item for item in items if isinstance(item, types.Array)]
+    if not gathers:
+        def basic(like, g, index):
+            out = np.zeros(like.shape, dtype)
+            out[index] += g
+            return out
+        return basic
+    if len(items) != 1:
+        raise numba.core.errors.TypingError("an integer or boolean array index must be the only index")
+    if isinstance(gathers[0].dtype, types.Boolean):
+        def masked(like, g, index):
+            out = np.zeros(like.shape, dtype)
+            flat = out.reshape(-1)
+            mask = np.ascontiguousarray(index[0]).reshape(-1)
+            k = 0
+            for i in range(mask.size):
+                if mask[i]:
+                    flat[i] += g[k]
+                    k += 1
+            return out
+        return masked
+
+    def gathered(like, g, index):
+        out = np.zeros(like.shape, dtype)
+        rows = index[0]
+        for k in range(rows.shape[0]):
+            out[rows[k]] += g[k]
+        return out
+    return gathered
+
+
+def prod_others(x, axis):
+    """For each element, the product of the other elements along `axis` (all of `x` when None):
+    the gradient of np.prod, right also where `x` has zeros."""
+    x = np.asarray(x)
+    y = x.reshape(1, -1, 1) if axis is None else _as_three_axes(x, axis)
+    if y.shape[1] == 0:
+        return np.zeros_like(x)
+    ones = np.ones_like(y[:, :1, :])
+    before = np.cumprod(np.concatenate([ones, y[:, :-1, :]], axis=1), axis=1)
+    after = np.cumprod(np.concatenate([ones, y[:, :0:-1, :]], axis=1), axis=1)[:, ::-1, :]
+    return (before * after).reshape(x.shape)
+
+
+@numba.njit
+def _products_of_others(y):
+    out = np.empty_like(y)
+    before, n, after = y.shape
+    for i in range(before):
+        for k in range(after):
+            acc = 1
+            for j in range(n):
+                out[i, j, k] = acc
+                acc *= y[i, j, k]
+            acc = 1
+            for j in range(n - 1, -1, -1):
+                out[i, j, k] *= acc
+                acc *= y[i, j, k]
+    return out
+
+
+@overload(prod_others, prefer_literal=True)
+def _prod_others_numba(x, axis):
+    if isinstance(axis, (types.NoneType, types.Omitted)):
+        return lambda x, axis: _products_of_others(np.ascontiguousarray(x).reshape((1, x.size, 1))).reshape(x.shape)
+    along = _literal(axis, "axis")
+    return lambda x, axis: _products_of_others(_as_three_axes_numba(x, along)).reshape(x.shape)
