@@ -3,6 +3,7 @@ with Numba. `grad`, `value_and_grad` and `vjp` transform a function; `show` prin
 __version__ = "0.1.0"
 
 from .api import grad, show, value_and_grad, vjp  # noqa: E402
+from .custom import custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
 
-__all__ = ["grad", "value_and_grad", "vjp", "show", "CompileError", "__version__"]
+__all__ = ["grad", "value_and_grad", "vjp", "show", "custom_vjp", "CompileError", "__version__"]

@@ -46,7 +46,10 @@ class Transformed:
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.names):
-            bound = self.signature.bind(*args, **kwargs)
+            try:
+                bound = self.signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise TypeError(f"{self.parsed.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
         originals = args
@@ -58,17 +61,18 @@ class Transformed:
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
-            return _output(out, built), functools.partial(self._pullback, backward, residuals, built, originals)
+            pullback = functools.partial(self._pullback, backward, residuals, built, originals, np.shape(out))
+            return _output(out, built), pullback
         value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
         grads = self._gradients(grads, originals)
         return grads if self.kind == "grad" else (_output(value, built), grads)
 
-    def _pullback(self, backward, residuals, built, originals, cotangent):
+    def _pullback(self, backward, residuals, built, originals, shape, cotangent):
         out = built.adjoint.forward.entry.terminator.values[0].type
         seed = np.asarray(cotangent, dtype=out.dtype)
-        if seed.ndim != out.ndim:
-            raise ValueError(f"the cotangent of {self.parsed.name}'s output must have rank {out.ndim}, "
-                             f"got shape {seed.shape}")
+        if seed.shape != shape:
+            raise ValueError(f"the cotangent of {self.parsed.name}'s output must have its shape {shape}, "
+                             f"not {seed.shape}")
         seed = seed[()] if seed.ndim == 0 else seed
         return self._gradients(self._run(backward, (*residuals, seed), built), originals)
 
@@ -93,8 +97,12 @@ class Transformed:
 def _positions(wrt: Wrt, names: list, function_name: str) -> tuple:
     """The positions named by `wrt` (indices or parameter names) and whether it named just one."""
     single = isinstance(wrt, (int, str))
+    if not single and not isinstance(wrt, (tuple, list)):
+        raise TypeError(f"wrt must be a position, a parameter name or a tuple of them, not {wrt!r}")
     positions = []
     for item in ([wrt] if single else list(wrt)):
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise TypeError(f"wrt must be a position, a parameter name or a tuple of them, not {item!r}")
         if isinstance(item, str):
             if item not in names:
                 raise ValueError(f"wrt={item!r}: {function_name} has no parameter {item!r} (it has {names})")

@@ -50,7 +50,12 @@ def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
 
 def _body(fn: Function, namer: Namer) -> list:
     """One line per op and a final `return`, each with the user's file:line."""
-    statements = [(_assignment(op, namer), op.loc) for op in fn.entry.ops]
+    statements = []
+    for op in fn.entry.ops:
+        if op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
+            namer.alias(op.result, op.args[0])
+        else:
+            statements.append((_assignment(op, namer), op.loc))
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     statements.append((gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())),
                        fn.entry.terminator.loc))

@@ -9,17 +9,20 @@ else is refused with the user's line.
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 
 import gast
 import numpy as np
 
 from . import primitives as P
-from .builder import Builder
+from .builder import Builder, current_builder
 from .calls import CALLS, METHODS, Method, Static
+from .custom import CustomVJP
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Type, Value
-from .parse import ParsedFunction
+from .fence import fence
+from .parse import ParsedFunction, parse
 from .primitives import Sym
 
 BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power}
@@ -37,39 +40,68 @@ LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`."""
-    return Lowering(parsed, arg_types).run()
+    lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={})
+    params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    with lowering.builder.active():
+        result = lowering.body([Sym(p) for p in params])
+    last = parsed.tree.body[-1]
+    values = result if isinstance(result, tuple) else (result,)
+    terminator = Return(tuple(lowering.operand(v, last).operand for v in values), parsed.loc(last))
+    captured = list(lowering.captured.values())
+    block = Block(params + [param for param, _ in captured], lowering.builder.ops, terminator)
+    return Function(parsed.name, [block], parsed.loc(parsed.tree), tuple(array for _, array in captured))
+
+
+def inline(function, args: list) -> object:
+    """Lower a call of `function` (a plain Python function) on the symbols `args` into the
+    current builder, as a derivative rule does; its result is a symbol or a tuple of them."""
+    lowering = Lowering(_checked(function), current_builder(), captured=None)
+    return lowering.body(list(args))
 
 
 class Lowering:
-    """The state of lowering one function: the builder and the names in scope."""
+    """The state of lowering one function body into `builder`: the names in scope. Calls of the
+    user's own functions are lowered inline by child lowerings that share the builder, the
+    captured arrays (None where arrays cannot be captured) and the stack of functions being lowered,
+    which detects recursion."""
 
-    def __init__(self, parsed: ParsedFunction, arg_types: list[Type]):
+    def __init__(self, parsed: ParsedFunction, builder: Builder, captured: dict | None, stack: tuple = ()):
         self.parsed = parsed
-        self.builder = Builder(parsed.loc(parsed.tree))
-        names = [a.id for a in parsed.tree.args.posonlyargs + parsed.tree.args.args]
-        self.params = [Value(t, name) for name, t in zip(names, arg_types)]
-        self.env: dict[str, object] = {name: Sym(p) for name, p in zip(names, self.params)}
+        self.builder = builder
+        self.names = [a.id for a in parsed.tree.args.posonlyargs + parsed.tree.args.args]
         function = parsed.function
         closure = zip(function.__code__.co_freevars, function.__closure__ or ())
         self.nonlocals = {name: cell.cell_contents for name, cell in closure}
-        self.captured: dict[int, tuple] = {}  # id(array) -> (its parameter, the array)
+        self.captured = captured  # id(array) -> (its hidden parameter, the array)
+        self.stack = stack + (function,)
+        self.env: dict[str, object] = {}
         self.node = parsed.tree  # the node being lowered, for messages
 
-    def run(self) -> Function:
+    def body(self, args: list):
+        """Lower the body with its parameters bound to `args`; the returned value."""
+        self.env = dict(zip(self.names, args))
         result = None
-        with self.builder.active():
-            for statement in self.parsed.tree.body:
-                result = self.statement(statement)
+        for statement in self.parsed.tree.body:
+            result = self.statement(statement)
         last = self.parsed.tree.body[-1]
         if not isinstance(last, gast.Return) or last.value is None:
             self.refuse(last, "the function does not return a value",
                         "return the value to differentiate at the end of the function")
-        values = result if isinstance(result, tuple) else (result,)
-        terminator = Return(tuple(self.operand(v, last).operand for v in values), self.parsed.loc(last))
-        captured = list(self.captured.values())
-        block = Block(self.params + [param for param, _ in captured], self.builder.ops, terminator)
-        return Function(self.parsed.name, [block], self.parsed.loc(self.parsed.tree),
-                        tuple(array for _, array in captured))
+        return result
+
+    def call_user(self, function, name: str, args, kwargs, node):
+        """A call of the user's own function, lowered inline."""
+        if function in self.stack:
+            self.refuse(node, f"`{name}` calls itself (recursion) and cannot be differentiated",
+                        "write the recursion as a loop")
+        parsed = _checked(function)
+        try:
+            bound = inspect.signature(function).bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        values = [v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node) for v in bound.arguments.values()]
+        return Lowering(parsed, self.builder, self.captured, self.stack).body(values)
 
     # ------------------------------------------------------------ statements
 
@@ -240,8 +272,11 @@ class Lowering:
         if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
             self.refuse(node, f"`{name}` has no derivative rule",
                         "see docs/supported.md for the supported functions, or declare a rule")
-        self.refuse(node, f"calling your own function `{name}` is not supported yet",
-                    "inline the helper's body into this function")
+        if isinstance(function, CustomVJP):
+            return function.lower_call(self, [self.operand(a, node) for a in args], kwargs, node)
+        if inspect.isfunction(function):
+            return self.call_user(function, name, args, kwargs, node)
+        self.refuse(node, f"calling `{name}` is not supported", "call NumPy functions or your own functions")
 
     def expr_Subscript(self, node):
         base = self.expression(node.value)
@@ -334,6 +369,9 @@ class Lowering:
         if str(array.dtype) not in SUPPORTED_DTYPES:
             self.refuse(node, f"the global array `{self.dotted(node)}` has dtype {array.dtype}, which is not supported",
                         f"use one of {', '.join(SUPPORTED_DTYPES)}")
+        if self.captured is None:
+            self.refuse(node, f"the global array `{self.dotted(node)}` cannot be read in a derivative rule",
+                        "pass it to the function as an argument")
         if id(array) not in self.captured:
             param = Value(Type(str(array.dtype), array.ndim), self.dotted(node).replace(".", "_"))
             self.captured[id(array)] = (param, array)
@@ -352,6 +390,11 @@ class Lowering:
 
     def refuse(self, node, message: str, hint: str = ""):
         raise CompileError(message, self.parsed.loc(node), hint)
+
+
+@functools.lru_cache(maxsize=None)
+def _checked(function) -> ParsedFunction:
+    return fence(parse(function))
 
 
 def _is_none(value) -> bool:

@@ -39,6 +39,10 @@ def parse(function: Callable) -> ParsedFunction:
                            "decorate a function defined with `def` in a file")
     code = function.__code__
     where = Loc(code.co_filename, code.co_firstlineno, 0, function.__name__)
+    if (function.__module__ or "").split(".")[0] in ("numpy", "scipy", "math"):
+        raise CompileError(f"{function.__module__}.{function.__name__} is a library function, not yours", where,
+                           f"differentiate your own function that calls it, such as "
+                           f"`def f(x): return {function.__name__}(x)`")
     if function.__name__ == "<lambda>":
         raise CompileError("a lambda cannot be differentiated", where,
                            "define the function with `def` at module level")

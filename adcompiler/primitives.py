@@ -475,6 +475,9 @@ linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: T
                      vjps=(None, None, None))
 
 
+stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))
+
+
 # ---------------------------------------------------------------- what user code may call
 
 # NumPy and math functions that are one primitive each (the rest are lowered in lower.py).

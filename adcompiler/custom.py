@@ -1,0 +1,80 @@
+"""Custom derivative rules: `@custom_vjp` declares the gradient of a user's own function.
+
+    @custom_vjp
+    def softplus(x):
+        return np.log1p(np.exp(x))
+
+    @softplus.defvjp
+    def softplus_vjp(g, x, out):
+        return g * (1.0 - np.exp(-out))     # a tuple when the function has several parameters
+
+Inside a differentiated function, `softplus(z)` is lowered inline with its operands cut off from
+the gradient (`stop_gradient`), and a `custom_vjp[softplus]` op carries the rule: the reverse pass
+lowers the rule inline in the backward (it is plain Python/NumPy too), so it compiles with the
+rest. Outside, `softplus` is the plain Python function.
+"""
+from __future__ import annotations
+
+import functools
+
+from . import primitives as P
+from .errors import CompileError
+
+
+class CustomVJP:
+    """A function with a user-declared vector-Jacobian product."""
+
+    def __init__(self, function):
+        self.function = function
+        self.rule = None
+        functools.update_wrapper(self, function)
+
+    def defvjp(self, rule):
+        """Declare `rule(g, *args, out)`, returning one gradient per parameter (a tuple for several)."""
+        self.rule = rule
+        return rule
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+    @functools.cached_property
+    def primitive(self) -> P.Primitive:
+        arity = self.function.__code__.co_argcount
+        prim = P.Primitive(f"custom_vjp[{self.function.__name__}]", arity + 1, "_0",
+                           lambda body, *inputs: P.same_type(body))
+        prim.defvjp(None, *(functools.partial(self._share, position) for position in range(arity)))
+        return prim
+
+    def lower_call(self, lowering, args, kwargs, node):
+        """The call `self(*args)` lowered: the body, cut off from the gradient, and the rule's op."""
+        from .lower import inline  # lower imports this module
+
+        if self.rule is None:
+            lowering.refuse(node, f"`{self.function.__name__}` is a custom_vjp without a rule",
+                            f"declare one with @{self.function.__name__}.defvjp")
+        if kwargs or len(args) != self.function.__code__.co_argcount:
+            lowering.refuse(node, f"`{self.function.__name__}` must be called with its "
+                                  f"{self.function.__code__.co_argcount} arguments by position")
+        body = inline(self.function, [P.stop_gradient(a) for a in args])
+        if not isinstance(body, P.Sym):
+            lowering.refuse(node, f"`{self.function.__name__}` must return one value to have a custom_vjp")
+        return self.primitive(body, *args)
+
+    def _share(self, position, g, body, *inputs, out):
+        from .lower import inline  # lower imports this module
+
+        shares = inline(self.rule, [g, *inputs, out])
+        shares = shares if isinstance(shares, tuple) else (shares,)
+        if len(shares) != len(inputs):
+            raise CompileError(f"the rule of `{self.function.__name__}` returns {len(shares)} gradients "
+                               f"for {len(inputs)} parameters", None, "return one per parameter, as a tuple")
+        share = shares[position]
+        if share.type.ndim != inputs[position].type.ndim:
+            raise CompileError(f"the rule of `{self.function.__name__}` gives a {share.type.ndim}-D gradient "
+                               f"for the {inputs[position].type.ndim}-D parameter {position}", None)
+        return share
+
+
+def custom_vjp(function) -> CustomVJP:
+    """Declare that `function`'s gradient is given by a rule (see `CustomVJP.defvjp`)."""
+    return CustomVJP(function)
