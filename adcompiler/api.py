@@ -148,10 +148,10 @@ def _array_type(dtype: np.dtype, ndim: int) -> Type:
 
 def _like(gradient, original):
     """`gradient` as the same kind of object as the argument it belongs to."""
+    if isinstance(original, np.generic):  # before float: np.float64 is a float
+        return original.dtype.type(gradient)
     if isinstance(original, float):
         return float(gradient)
-    if isinstance(original, np.generic):
-        return original.dtype.type(gradient)
     if isinstance(original, np.ndarray) and original.ndim == 0:
         return np.array(gradient, dtype=original.dtype)
     return gradient

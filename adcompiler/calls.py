@@ -118,7 +118,7 @@ def copy(lo, a):
 def reshape(lo, a, *shape):
     x = lo.operand(a, lo.node)
     dims = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
-    dims = [lo.integer(d, lo.node) for d in dims]
+    dims = [lo.integer(d, lo.node, "a dimension") for d in dims]
     if x.type.ndim == 0 or not dims:
         lo.refuse(lo.node, "reshaping to or from a scalar is not supported", "use x.ravel() or x.sum()")
     return P.reshape(x, *dims)
@@ -212,7 +212,7 @@ def _dtype(lo, dtype, default):
 
 def _shape(lo, shape) -> list:
     dims = shape if isinstance(shape, tuple) else (shape,)
-    return [lo.integer(d, lo.node) for d in dims]
+    return [lo.integer(d, lo.node, "a dimension") for d in dims]
 
 
 def zeros(lo, shape, dtype=Static(None)):
@@ -247,7 +247,7 @@ def _filled_like(lo, a, dtype, prim, scalar: float) -> Sym:
 
 
 def eye(lo, N, dtype=Static(None)):
-    return P.eye(lo.integer(N, lo.node), dtype=_dtype(lo, dtype, "float64"))
+    return P.eye(lo.integer(N, lo.node, "a dimension"), dtype=_dtype(lo, dtype, "float64"))
 
 
 def arange(lo, start, stop=Static(None), step=Sym(1)):
@@ -256,7 +256,7 @@ def arange(lo, start, stop=Static(None), step=Sym(1)):
 
 
 def linspace(lo, start, stop, num=Sym(50)):
-    return P.linspace(*(lo.operand(v, lo.node) for v in (start, stop)), lo.integer(num, lo.node))
+    return P.linspace(*(lo.operand(v, lo.node) for v in (start, stop)), lo.integer(num, lo.node, "a number of points"))
 
 
 def _is_none(value) -> bool:

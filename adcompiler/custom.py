@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 
 from . import primitives as P
+from .builder import current_builder
 from .errors import CompileError
 
 
@@ -67,11 +68,13 @@ class CustomVJP:
         shares = shares if isinstance(shares, tuple) else (shares,)
         if len(shares) != len(inputs):
             raise CompileError(f"the rule of `{self.function.__name__}` returns {len(shares)} gradients "
-                               f"for {len(inputs)} parameters", None, "return one per parameter, as a tuple")
+                               f"for {len(inputs)} parameters", current_builder().loc,
+                               "return one per parameter, as a tuple")
         share = shares[position]
         if share.type.ndim != inputs[position].type.ndim:
             raise CompileError(f"the rule of `{self.function.__name__}` gives a {share.type.ndim}-D gradient "
-                               f"for the {inputs[position].type.ndim}-D parameter {position}", None)
+                               f"for the {inputs[position].type.ndim}-D parameter {position}", current_builder().loc,
+                               "return a gradient of the parameter's shape")
         return share
 
 

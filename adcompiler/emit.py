@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import math
 
 import gast
 
@@ -90,10 +91,16 @@ def _operand(operand, name: Namer, dtype):
     Numba would otherwise promote the op to float64."""
     if isinstance(operand, Value):
         return gast.Name(id=name(operand), ctx=gast.Load(), annotation=None, type_comment=None)
-    literal = gast.Constant(value=operand.value, kind=None)
-    if dtype == "float32" and not isinstance(operand.value, bool):
-        return gast.parse(f"np.float32({operand.value!r})").body[0].value
-    return literal
+    value = operand.value
+    if isinstance(value, float) and not math.isfinite(value):
+        text = "np.nan" if math.isnan(value) else "np.inf" if value > 0 else "-np.inf"
+    else:
+        text = repr(value)
+    if dtype == "float32" and not isinstance(value, bool):
+        text = f"np.float32({text})"
+    elif value < 0:
+        text = f"({text})"  # a negative literal is an operand, never a negation of what follows
+    return _template(text)
 
 
 @functools.lru_cache(maxsize=None)

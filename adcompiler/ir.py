@@ -38,6 +38,10 @@ class Type:
             return f"weak {short}"
         return short if self.ndim == 0 else f"{short}[{self.ndim}d]"
 
+    def describe(self) -> str:
+        """In words, as NumPy says it: `a float64 scalar`, `a 2-D float32 array`."""
+        return f"a {self.dtype} scalar" if self.ndim == 0 else f"a {self.ndim}-D {self.dtype} array"
+
     @property
     def tag(self) -> str:
         """A name-safe spelling, such as `f64_2d`."""

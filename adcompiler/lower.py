@@ -93,7 +93,7 @@ class Lowering:
         """A call of the user's own function, lowered inline."""
         if function in self.stack:
             self.refuse(node, f"`{name}` calls itself (recursion) and cannot be differentiated",
-                        "write the recursion as a loop")
+                        "write it without recursion, for example as NumPy array operations")
         parsed = _checked(function)
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
@@ -283,6 +283,8 @@ class Lowering:
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if isinstance(base, tuple):
             index = self.constant(self.expression(node.slice), "a tuple index")
+            if isinstance(index, int) and not -len(base) <= index < len(base):
+                self.refuse(node, f"index {index} is out of range for a tuple of {len(base)} values")
             return base[index]
         return self.index(self.operand(base, node.value), items, node)
 
@@ -325,10 +327,10 @@ class Lowering:
 
     # ------------------------------------------------------------ values
 
-    def integer(self, value, node) -> Sym:
+    def integer(self, value, node, what: str = "an index") -> Sym:
         value = self.operand(value, node)
         if value.type.dtype not in ("int64", "bool") or value.type.ndim:
-            self.refuse(node, f"an index must be an integer, not {value.type}")
+            self.refuse(node, f"{what} must be an integer, not {value.type.describe()}")
         return value
 
     def constant(self, value, what: str):
@@ -380,7 +382,8 @@ class Lowering:
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = "a tuple" if isinstance(value, tuple) else f"`{self.dotted(node)}`"
+        what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+                else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")
 
     def dotted(self, node) -> str:

@@ -53,6 +53,9 @@ def parse(function: Callable) -> ParsedFunction:
                            "define the function in a .py file, not in an interactive session") from None
     module = gast.parse(source)
     tree = module.body[0]
+    if isinstance(tree, gast.AsyncFunctionDef):
+        raise CompileError(f"{function.__name__} is an async function, which cannot be differentiated",
+                           where, "differentiate a plain `def` function")
     if not isinstance(tree, gast.FunctionDef):
         raise CompileError(f"{function.__name__} is not defined with `def`", where)
     return ParsedFunction(function, tree, source, code.co_filename, code.co_firstlineno - 1)

@@ -1,8 +1,8 @@
 """The primitive table: each primitive with its Python template, type rule and derivative rules.
 
 A derivative rule is declared right after its primitive with `defvjp`, one rule per operand:
-`rule(g, *operands, out, **params)` returns that operand's share of the gradient, given the
-incoming gradient `g` and the forward output `out`. Rules are written with primitives themselves
+`rule(g, *operands, out, **params)` returns that operand's share of the gradient (None for an
+exact zero), given the incoming gradient `g` and the forward output `out`. Rules are written with primitives themselves
 (through `Sym` operators), so what they build is IR again, typed and differentiable. An operand
 whose rule is `None` gets no gradient (comparisons, sizes, `sign`). The reverse pass sums the
 share of an operand of a broadcasting primitive back to the operand's shape.
@@ -150,6 +150,8 @@ div.defvjp(lambda g, x, y, out: g / y, lambda g, x, y, out: -(g * out) / y)
 def _power_base_vjp(g, x, y, out):
     if is_const(y):
         exponent = y.operand.value
+        if exponent == 0:
+            return None  # x ** 0 is constant, also at x = 0
         if exponent == 2:
             return g * (2 * x)
         return g * (exponent * x ** (exponent - 1))

@@ -70,6 +70,8 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
                 if rule is None or not (isinstance(arg, Value) and id(arg) in active):
                     continue
                 share = rule(g, *operands, out=Sym(op.result), **op.param_dict)
+                if share is None:
+                    continue
                 if op.prim.broadcasts and _may_be_broadcast(arg, op):
                     share = P.unbroadcast(share, operand)
                 _accumulate(adjoints, arg, share, builder)

@@ -22,7 +22,14 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     stands_for = {id(param): source for source, param in residuals}
     backward_ops, rename = _deduplicate(backward.entry.ops, known, stands_for)
     forward_defined = {id(v) for v in forward.params} | {id(op.result) for op in forward_ops}
-    param_of = {id(source): param for source, param in residuals}
+    param_of, duplicates, unique = {}, {}, []
+    for source, param in residuals:  # forward CSE can make two residuals one value
+        if id(source) in param_of:
+            duplicates[id(param)] = param_of[id(source)]
+        else:
+            param_of[id(source)] = param
+            unique.append((source, param))
+    residuals = unique
     for value in list(rename.values()):
         if id(value) in forward_defined and id(value) not in param_of:
             # The forward computed it: the backward reads it as a residual.
@@ -30,6 +37,7 @@ def simplify(adjoint: Adjoint) -> Adjoint:
             residuals.append((value, param_of[id(value)]))
     rename = {dropped: param_of.get(id(value), value) for dropped, value in rename.items()}
     rename.update((id(source), param_of[id(source)]) for source, _ in residuals)
+    rename.update(duplicates)
     backward_ops = [_renamed(op, rename) for op in backward_ops]
     grads = _renamed_values(backward.entry.terminator.values, rename)
     backward_ops = _live(backward_ops, grads)

@@ -64,3 +64,36 @@ def exp_weighted(x, y):
 
 def int_scaled(x, n):
     return np.sum(x * n - np.sqrt(x))
+
+
+def sin_cos(x):
+    return np.sum(np.sin(x) * 2.0 + np.cos(x))
+
+
+def const_output(x, y):
+    return y * 3.0
+
+
+def repeated_exp(x):
+    return np.sum(np.exp(x) + np.exp(x))
+
+
+def alternating(n, x):
+    return (-1.0) ** n * x
+
+
+def clip_below(x):
+    return np.sum(np.maximum(x, -np.inf) * 2.0)
+
+
+def mixed_broadcast(A, v, s):
+    return np.sum(np.exp(A * v) * s)
+
+
+def slice_none(y, w):
+    return np.sum(y[1:3, None] * w)
+
+
+def param_named_t(t, x):
+    a = t
+    return a * x

@@ -8,11 +8,16 @@ This module is never differentiated successfully; most functions are not even va
 to run (they are only parsed).
 """
 # flake8: noqa
+import functools
 import math
 
 import numpy as np
 
-GLOBAL_ARRAY = np.array([1.0, 2.0, 3.0])
+from adcompiler import custom_vjp
+
+DOUBLE = functools.partial(np.multiply, 2.0)
+GLOBAL_INT32 = np.array([1, 2, 3], dtype=np.int32)
+OPTIONS = {"axis": 0}
 counter = 0.0
 
 
@@ -194,6 +199,16 @@ def yield_value(x):
     return z
 
 
+def yield_from_statement(x):
+    y = x * 2.0
+    yield from (y, x)  # <- HERE
+
+
+async def coroutine_function(x):  # <- HERE
+    y = x * 2.0
+    return y
+
+
 # ----------------------------------------------------------------- signatures and calls
 
 def star_args_in_call(x):
@@ -217,13 +232,49 @@ def keyword_only_parameter(x, *,
 
 def keyword_argument(x):
     y = x * 2.0
-    s = np.sum(x, axis=0)  # <- HERE
+    z = np.exp(y, out=y)  # <- HERE
+    return np.sum(z)
+
+
+def unsupported_keyword(x):
+    y = x * 2.0
+    s = np.sum(y, dtype=np.float32)  # <- HERE
     return s
 
 
-def user_function_call(x):
+def double_star_in_call(x):
     y = x * 2.0
-    z = helper(y)  # <- HERE
+    s = np.sum(y, **OPTIONS)  # <- HERE
+    return s
+
+
+def axis_from_argument(x, n):
+    y = x * 2.0
+    s = np.sum(y, axis=n)  # <- HERE
+    return np.sum(s)
+
+
+def axis_out_of_range(x):
+    y = x * 2.0
+    s = np.sum(y, axis=1)  # <- HERE
+    return np.sum(s)
+
+
+def recursive_call(x):
+    y = x * 2.0
+    z = recursive_call(y)  # <- HERE
+    return z
+
+
+def helper_called_wrongly(x):
+    y = x * 2.0
+    z = helper(y, y)  # <- HERE
+    return z
+
+
+def callable_object_call(x):
+    y = x * 2.0
+    z = DOUBLE(y)  # <- HERE
     return z
 
 
@@ -245,24 +296,90 @@ def undefined_name(x):
     return z
 
 
-def global_array(x):
+def global_int32_array(x):
     y = x * 2.0
-    z = y * GLOBAL_ARRAY  # <- HERE
+    z = y * GLOBAL_INT32  # <- HERE
+    return np.sum(z)
+
+
+def builtin_call(x, y):
+    z = x * y
+    m = max(x, y)  # <- HERE
+    return z + m
+
+
+def math_call(x):
+    y = x * 2.0
+    z = math.floor(y)  # <- HERE
+    return z
+
+
+def function_used_as_value(x):
+    y = x * 2.0
+    z = y * np.sin  # <- HERE
     return np.sum(z)
 
 
 # ----------------------------------------------------------------- literals and subscripts
 
-def indexing(x):
+def element_assignment(x):
     y = x * 2.0
-    z = y[0]  # <- HERE
+    y[0] = 1.0  # <- HERE
+    return np.sum(y)
+
+
+def element_augmented_assignment(x):
+    y = x * 2.0
+    y[0] += 1.0  # <- HERE
+    return np.sum(y)
+
+
+def integer_array_index_2d(x, idx):
+    y = x * 2.0
+    z = y[idx]  # <- HERE
+    return np.sum(z)
+
+
+def float_index(x):
+    y = x * 2.0
+    z = y[1.5]  # <- HERE
     return z
+
+
+def mask_of_wrong_rank(X, mask):
+    Y = X * 2.0
+    z = Y[mask]  # <- HERE
+    return np.sum(z)
+
+
+def too_many_indices(x):
+    y = x * 2.0
+    z = y[0, 1]  # <- HERE
+    return z
+
+
+def shape_index_out_of_range(x):
+    y = x * 2.0
+    z = y * x.shape[3]  # <- HERE
+    return np.sum(z)
+
+
+def reshape_scalar(x):
+    y = x * 2.0
+    z = np.reshape(y, (1,))  # <- HERE
+    return np.sum(z)
+
+
+def concatenate_ranks(x, X):
+    y = x * 2.0
+    z = np.concatenate([y, X])  # <- HERE
+    return np.sum(z)
 
 
 def list_literal(x):
     y = x * 2.0
-    z = [x, y]  # <- HERE
-    return y
+    z = y * [x, y]  # <- HERE
+    return np.sum(z)
 
 
 def dict_literal(x):
@@ -301,6 +418,20 @@ def matmul_3d(a, b):
     c = a * 2.0
     d = c @ b  # <- HERE
     return np.sum(d)
+
+
+def matmul_scalar(a):
+    c = a * 2.0
+    d = c @ 2.0  # <- HERE
+    return np.sum(d)
+
+
+# ----------------------------------------------------------------- assignments
+
+def starred_assignment(x):
+    y = x * 2.0
+    a, *b = y, x, x  # <- HERE
+    return a
 
 
 # ----------------------------------------------------------------- statements and returns
@@ -345,6 +476,87 @@ def returns_int(x, n):
 def returns_bool(x):
     y = x * 2.0
     return y > 1.0  # <- HERE
+
+
+# ----------------------------------------------------------------- statements spanning lines:
+# the error must point at the line of the construct, not at the statement's first line
+
+def multiline_fence(x):
+    y = (x * 2.0 +
+         {"a": x})  # <- HERE
+    return y
+
+
+def multiline_lowering(x):
+    y = (x * 2.0 +
+         x % 3.0)  # <- HERE
+    return y
+
+
+def multiline_call(x):
+    y = (x * 2.0 +
+         np.sort(x))  # <- HERE
+    return np.sum(y)
+
+
+def multiline_matmul_3d(a, b):
+    d = (a * 2.0 +
+         a @ b)  # <- HERE
+    return np.sum(d)
+
+
+def multiline_matmul_scalar(a):
+    d = (a * 2.0 +
+         a @ 2.0)  # <- HERE
+    return np.sum(d)
+
+
+def multiline_axis(x, n):
+    y = (x * 2.0 +
+         np.sum(x,  # <- HERE
+                axis=n))
+    return np.sum(y)
+
+
+# ----------------------------------------------------------------- refusals inside the user's own
+# functions: the error points into the function that holds the construct
+
+def helper_with_loop(x):
+    y = x
+    for _ in range(3):  # <- HERE
+        y = y * x
+    return y
+
+
+def calls_helper_with_loop(x):
+    y = x * 2.0
+    z = helper_with_loop(y)
+    return z
+
+
+def ping(x):
+    return pong(x * 2.0)
+
+
+def pong(x):
+    z = ping(x)  # <- HERE
+    return z + 1.0
+
+
+@custom_vjp
+def two_shares(x):
+    return np.sin(x)
+
+
+@two_shares.defvjp
+def two_shares_vjp(g, x, out):
+    return g, g  # <- HERE rule
+
+
+def calls_two_shares(x):
+    y = x * 2.0
+    z = two_shares(y)  # <- HERE call
+    return np.sum(z)
 
 
 # ----------------------------------------------------------------- a lambda given to grad itself

@@ -1,0 +1,79 @@
+"""Finite differences for the tests: independent of adcompiler (they call the plain Python function).
+
+All differences are central, in float64, with one Richardson extrapolation step:
+    D(h) = (f(x + h v) - f(x - h v)) / 2h,   D = (4 D(h/2) - D(h)) / 3,
+whose truncation error is O(h^4), so a fairly large step (1e-3) keeps round-off near 1e-13.
+Keep the inputs at least ~10 h away from kinks and domain edges.
+
+    directional_derivative(f, args, directions)  J v (the output's shape), one or several args moved
+    fd_grad(f, args, k)                           the full gradient of scalar f w.r.t. args[k]
+    dot_product_check(lhs, rhs, scale)            assert <u, J v> (FD) == <J^T u, v> (AD)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+STEP = 1e-3
+RTOL = 1e-7
+
+
+def _moved(args, directions, t):
+    """`args` with each `args[k]` replaced by `args[k] + t * directions[k]` (None: not moved), in
+    float64: a Python float stays a Python float, a NumPy scalar a NumPy scalar, an array an array."""
+    out = list(args)
+    for k, d in enumerate(directions):
+        if d is None:
+            continue
+        a = args[k]
+        if isinstance(a, np.ndarray):
+            out[k] = np.asarray(a, np.float64) + t * np.asarray(d, np.float64)
+        elif isinstance(a, np.generic):
+            out[k] = np.float64(float(a) + t * float(d))
+        else:
+            out[k] = float(a) + t * float(d)
+    return out
+
+
+def directional_derivative(f, args, directions, h=STEP):
+    """d/dt f(*(args + t directions)) at t = 0, the Jacobian-vector product J v, as float64.
+    `directions` has one entry per argument: an array/float of that argument's shape, or None."""
+    def at(t):
+        return np.asarray(f(*_moved(args, directions, t)), dtype=np.float64)
+
+    def central(step):
+        return (at(step) - at(-step)) / (2.0 * step)
+
+    return (4.0 * central(h / 2) - central(h)) / 3.0
+
+
+def fd_grad(f, args, k, h=STEP):
+    """The gradient of scalar-valued f(*args) with respect to args[k], one coordinate at a time."""
+    x = args[k]
+    if np.ndim(x) == 0:
+        directions = [None] * len(args)
+        directions[k] = 1.0
+        return float(directional_derivative(f, args, directions, h))
+    x = np.asarray(x, dtype=np.float64)
+    out = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[index] = 1.0
+        directions = [None] * len(args)
+        directions[k] = e
+        out[index] = float(directional_derivative(f, args, directions, h))
+    return out
+
+
+def inner(a, b) -> float:
+    """<a, b> in float64 (scalars and arrays of one shape)."""
+    return float(np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64)))
+
+
+def dot_product_check(lhs: float, rhs: float, scale: float = 0.0, rtol: float = RTOL, what: str = ""):
+    """Assert that <u, J v> from finite differences (`lhs`) equals <J^T u, v> from AD (`rhs`) to
+    `rtol` relative. `scale` (the sum of |terms| of lhs) sets a floor for the tolerance, so a
+    product that cancels to near zero is not held to more digits than its terms carry."""
+    tol = rtol * max(abs(lhs), abs(rhs)) + 1e-3 * rtol * scale + 1e-14
+    assert abs(lhs - rhs) <= tol, (
+        f"{what}: <u, J v> by finite differences = {lhs!r}, <J^T u, v> by adcompiler = {rhs!r}, "
+        f"difference {abs(lhs - rhs):.3e} > tolerance {tol:.3e}")

@@ -1,0 +1,264 @@
+"""Tests of the on-disk cache: generated modules in $ADCOMPILER_CACHE_DIR and Numba's cache beside them.
+
+(a) A second Python process differentiating the same function does not compile again: in the child
+    process, the Numba dispatcher of the generated `<name>_value_and_grad` reports a cache hit and no
+    cache miss, and no file appears in the cache folder.
+(b) Changing the function's source, or a module-level constant it reads, makes a new generated file
+    and gives the new gradient.
+(c) Two argument signatures compile two specialisations, each in its own file.
+
+Each test points ADCOMPILER_CACHE_DIR at its own temporary folder.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adcompiler
+from adcompiler.compile import CACHE_ENVIRONMENT_VARIABLE
+
+REPO = Path(adcompiler.__file__).resolve().parent.parent
+
+LOSS_SOURCE = textwrap.dedent("""\
+    import numpy as np
+
+    SCALE = {scale!r}
+
+
+    def loss(x, w):
+        return np.sum(SCALE * np.tanh(x * w) {extra})
+    """)
+
+CHILD = textwrap.dedent("""\
+    import json
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, sys.argv[1])
+    import user_loss
+    import adcompiler
+    from adcompiler.ir import Type
+
+    value_and_grad = adcompiler.value_and_grad(user_loss.loss, wrt=(0, 1))
+    x = np.linspace(-1.0, 1.0, 5)
+    w = np.linspace(0.5, 1.5, 5)
+    value, (gx, gw) = value_and_grad(x, w)
+    built, module = value_and_grad.specialise((Type("float64", 1), Type("float64", 1)))
+    stats = module.loss_value_and_grad.stats
+    print(json.dumps({
+        "value": value, "gx": gx.tolist(), "gw": gw.tolist(), "path": str(built.path),
+        "module_file": module.__file__,
+        "hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
+    }))
+    """)
+
+
+def write_loss(folder: Path, scale=2.0, extra="", name="user_loss") -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(LOSS_SOURCE.format(scale=scale, extra=extra))
+    return path
+
+
+def import_fresh(path: Path):
+    """Import the file at `path` as a new module object (a fresh name each time)."""
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_{uuid.uuid4().hex}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def files(folder: Path) -> set:
+    return {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
+
+
+def expected_gradients(x, w, scale, cube=False):
+    """Gradients of sum(scale * tanh(x * w)) [+ sum(x ** 3)] with respect to x and w."""
+    d = scale * (1 - np.tanh(x * w) ** 2)
+    return d * w + (3 * x ** 2 if cube else 0), d * x
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENVIRONMENT_VARIABLE, str(folder))
+    return folder
+
+
+def run_child(user_folder: Path, cache_folder: Path, package_root: Path = REPO) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env[CACHE_ENVIRONMENT_VARIABLE] = str(cache_folder)
+    env["PYTHONPATH"] = os.pathsep.join([str(package_root), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run([sys.executable, "-c", CHILD, str(user_folder)], env=env, cwd=user_folder,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- (a) a second process reuses the cache
+
+
+def test_second_process_does_not_recompile(tmp_path):
+    user, cache_folder = tmp_path / "user", tmp_path / "cache"
+    user.mkdir()
+    write_loss(user)
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    gx, gw = expected_gradients(x, w, 2.0)
+
+    first = run_child(user, cache_folder)
+    assert first["misses"] >= 1 and first["hits"] == 0, first
+    assert Path(first["path"]).parent == cache_folder
+    assert Path(first["module_file"]) == Path(first["path"])
+    after_first = files(cache_folder)
+    assert Path(first["path"]).relative_to(cache_folder) in after_first
+    assert any(p.parts[0] == "__pycache__" and p.suffix == ".nbi" for p in after_first), after_first
+
+    second = run_child(user, cache_folder)
+    assert second["hits"] >= 1 and second["misses"] == 0, second
+    assert second["path"] == first["path"]
+    assert files(cache_folder) == after_first  # nothing new: no new source, no new Numba cache entry
+
+    for result in (first, second):
+        assert result["value"] == pytest.approx(np.sum(2.0 * np.tanh(x * w)), rel=1e-12)
+        np.testing.assert_allclose(result["gx"], gx, rtol=1e-12)
+        np.testing.assert_allclose(result["gw"], gw, rtol=1e-12)
+
+
+# The runtime helpers (`rt.broadcast_like`, ...) are compiled into the cached machine code of the
+# generated functions. This replaces `broadcast_like` (what `np.sum`'s rule calls) by one that doubles
+# its operand, in a copy of the package, as an edit of adcompiler/runtime.py would.
+DOUBLED_BROADCAST = textwrap.dedent("""
+
+    # --- appended by tests/test_cache.py: broadcast_like now doubles its operand
+    from numba.extending import overload as _overload
+
+    _original_broadcast_like = broadcast_like
+
+
+    def broadcast_like(g, like):
+        return _original_broadcast_like(2 * g, like)
+
+
+    @_overload(broadcast_like)
+    def _doubled_broadcast_like(g, like):
+        return lambda g, like: _original_broadcast_like(2 * g, like)
+    """)
+
+
+def test_edited_runtime_is_not_served_from_the_cache(tmp_path):
+    """After an edit of the adcompiler runtime (same version number), a second process must not run
+    the machine code that Numba cached with the old runtime compiled into it."""
+    user, cache_folder, package = tmp_path / "user", tmp_path / "cache", tmp_path / "package"
+    user.mkdir()
+    write_loss(user, scale=1.0, extra="- x * w")
+    shutil.copytree(Path(adcompiler.__file__).parent, package / "adcompiler",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    gx, gw = expected_gradients(x, w, 1.0)
+    gx, gw = gx - w, gw - x
+
+    before = run_child(user, cache_folder, package)
+    np.testing.assert_allclose(before["gx"], gx, rtol=1e-12)
+
+    runtime = package / "adcompiler" / "runtime.py"
+    runtime.write_text(runtime.read_text() + DOUBLED_BROADCAST)
+    after = run_child(user, cache_folder, package)
+    # The sum's gradient is broadcast once, through the edited helper: every gradient doubles.
+    np.testing.assert_allclose(after["gx"], 2 * gx, rtol=1e-12,
+                               err_msg=f"stale compiled code from the cache (hits={after['hits']})")
+    np.testing.assert_allclose(after["gw"], 2 * gw, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- (b) a change makes a new file
+
+
+def test_changed_source_makes_new_file_and_new_gradient(tmp_path, cache):
+    path = write_loss(tmp_path)
+    x, w = np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)
+
+    old = adcompiler.grad(import_fresh(path).loss, wrt=(0, 1))
+    for got, want in zip(old(x, w), expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    generated = set(cache.glob("*.py"))
+    assert len(generated) == 1
+
+    write_loss(tmp_path, extra="+ x ** 3")  # the same file, edited
+    new = adcompiler.grad(import_fresh(path).loss, wrt=(0, 1))
+    for got, want in zip(new(x, w), expected_gradients(x, w, 2.0, cube=True)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    now = set(cache.glob("*.py"))
+    assert len(now) == 2 and generated < now
+    (new_file,) = now - generated
+    assert "x ** 3" in new_file.read_text()
+
+    # The transformed function made before the edit keeps its own compiled code.
+    for got, want in zip(old(x, w), expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_changed_module_constant_makes_new_file_and_new_gradient(tmp_path, cache):
+    path = write_loss(tmp_path, scale=2.0)
+    x, w = np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)
+    module = import_fresh(path)
+
+    first = adcompiler.grad(module.loss, wrt=(0, 1))(x, w)
+    for got, want in zip(first, expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    generated = set(cache.glob("*.py"))
+
+    module.SCALE = 3.5  # the constant changes (as if the file had been edited)
+    second = adcompiler.grad(module.loss, wrt=(0, 1))(x, w)
+    for got, want in zip(second, expected_gradients(x, w, 3.5)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    now = set(cache.glob("*.py"))
+    assert len(now) == 2 and generated < now
+    (new_file,) = now - generated
+    assert "3.5" in new_file.read_text()
+
+    write_loss(tmp_path, scale=0.25)  # and in the file itself
+    third = adcompiler.grad(import_fresh(path).loss, wrt=(0, 1))(x, w)
+    for got, want in zip(third, expected_gradients(x, w, 0.25)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert len(set(cache.glob("*.py"))) == 3
+
+
+# ---------------------------------------------------------------- (c) one specialisation per signature
+
+
+def test_two_signatures_compile_two_specialisations(tmp_path, cache):
+    path = write_loss(tmp_path)
+    grad = adcompiler.grad(import_fresh(path).loss, wrt=(0, 1))
+    x, w = np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)
+
+    g64 = grad(x, w)
+    g32 = grad(x.astype(np.float32), w.astype(np.float32))
+    for got in g64:
+        assert got.dtype == np.float64
+    for got in g32:
+        assert got.dtype == np.float32
+    for got64, got32, want in zip(g64, g32, expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got64, want, rtol=1e-12)
+        np.testing.assert_allclose(got32, want, rtol=1e-5)
+
+    generated = sorted(p.name for p in cache.glob("*.py"))
+    assert len(generated) == 2, generated
+    assert any(name.startswith("loss__f64_1d__f64_1d_") for name in generated), generated
+    assert any(name.startswith("loss__f32_1d__f32_1d_") for name in generated), generated
+
+    grad(x + 1.0, w)  # the float64 signature again: no third specialisation
+    assert len(list(cache.glob("*.py"))) == 2
+    assert len(grad._specialisations) == 2
+    modules = [module for _, module in grad._specialisations.values()]
+    assert modules[0] is not modules[1]
+    for module in modules:
+        assert len(module.loss_value_and_grad.signatures) == 1

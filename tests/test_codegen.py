@@ -1,0 +1,394 @@
+"""Tests of the generated Python: it computes what the user's function computes, Numba and plain
+Python agree, the backward reuses the forward's values, subscripts print as valid Python, and
+`show` shows every stage.
+
+Each program is built once per test module (`built` / `compiled` below are cached at module level),
+so that each distinct function is compiled by Numba only once.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import re
+
+import gast
+import numpy as np
+import pytest
+
+import adcompiler
+from adcompiler import primitives as P
+from adcompiler.emit import emit_python
+from adcompiler.errors import Loc
+from adcompiler.ir import Block, Const, Function, Op, Return, Type, Value, print_function
+from adcompiler.lower import lower
+from adcompiler.pipeline import build, check, load
+from adcompiler.reverse import Adjoint
+
+try:
+    from tests import programs
+except ImportError:  # pytest put tests/ itself on sys.path
+    import programs
+
+
+def _positive(rng, *shape):
+    return rng.uniform(0.5, 2.0, size=shape)
+
+
+def _normal(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+# name -> (function, make the arguments from a Generator, wrt)
+PROGRAMS = {
+    "add_mul": (programs.add_mul, lambda r: (r.normal(), r.normal(), r.normal()), (0, 1, 2)),
+    "reuse": (programs.reuse, lambda r: (r.normal(), r.normal()), (0, 1)),
+    "reassign": (programs.reassign, lambda r: (r.normal(), r.normal()), (0, 1)),
+    "unpack": (programs.unpack, lambda r: (r.uniform(0.5, 2), r.uniform(0.5, 2)), (0, 1)),
+    "tanh_layer": (programs.tanh_layer, lambda r: (_normal(r, 3, 4), _normal(r, 4), _normal(r, 3)), (0, 1, 2)),
+    "float32_mean": (programs.float32_mean, lambda r: (_normal(r, 5).astype(np.float32),), (0,)),
+    "broadcast": (programs.broadcast, lambda r: (_normal(r, 3, 1), _normal(r, 1, 4)), (0, 1)),
+    "sigmoid": (programs.sigmoid, lambda r: (r.normal(), r.normal(), r.normal()), (0, 1, 2)),
+    "log_pow_div": (programs.log_pow_div, lambda r: (_normal(r, 6), _positive(r, 6)), (0, 1)),
+    "relu_dot": (programs.relu_dot, lambda r: (_normal(r, 7), _normal(r, 7)), (0, 1)),
+    "matmul_mse": (programs.matmul_mse, lambda r: (_normal(r, 2, 3), _normal(r, 3, 4), _normal(r, 2, 4)), (0, 1, 2)),
+    "exp_weighted": (programs.exp_weighted, lambda r: (_normal(r, 5), _normal(r, 5)), (0,)),
+    "int_scaled": (programs.int_scaled, lambda r: (_positive(r, 4), 3), (0,)),
+    "sin_cos": (programs.sin_cos, lambda r: (_normal(r, 5),), (0,)),
+    "const_output": (programs.const_output, lambda r: (_normal(r, 3), r.normal()), (0,)),
+    "repeated_exp": (programs.repeated_exp, lambda r: (_normal(r, 4),), (0,)),
+    "alternating": (programs.alternating, lambda r: (2, r.normal()), (1,)),
+    "clip_below_f32": (programs.clip_below, lambda r: (_normal(r, 4).astype(np.float32),), (0,)),
+    "mixed_broadcast": (programs.mixed_broadcast, lambda r: (_normal(r, 3, 4), _normal(r, 4), r.normal()), (0, 1, 2)),
+    "slice_none": (programs.slice_none, lambda r: (_normal(r, 5), _normal(r, 2, 3)), (0, 1)),
+}
+JIT = pytest.mark.parametrize("jit", [True, False], ids=["jit", "python"])
+
+
+def type_of(value) -> Type:
+    if isinstance(value, float):
+        return Type("float64")
+    if isinstance(value, int):
+        return Type("int64")
+    return Type(str(value.dtype), value.ndim)
+
+
+def arguments(name: str, seed: int = 0):
+    function, make, wrt = PROGRAMS[name]
+    return make(np.random.default_rng(seed))
+
+
+@functools.lru_cache(maxsize=None)
+def built(name: str):
+    function, make, wrt = PROGRAMS[name]
+    types = [type_of(a) for a in arguments(name)]
+    return build(check(function), types, wrt, scalar_output=True)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(name: str, jit: bool):
+    return load(built(name), jit)
+
+
+def entry(name: str, jit: bool, which: str):
+    function = PROGRAMS[name][0]
+    return getattr(compiled(name, jit), f"{function.__name__}_{which}")
+
+
+def tolerance(value):
+    return 2e-6 if np.asarray(value).dtype == np.float32 else 1e-12
+
+
+# ---------------------------------------------------------------- (a) the forward is the function
+
+
+@JIT
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_forward_equals_original(name, jit):
+    function = PROGRAMS[name][0]
+    for seed in (0, 1):
+        args = arguments(name, seed)
+        expected = function(*args)
+        out, *residuals = entry(name, jit, "forward")(*args)
+        assert np.shape(out) == np.shape(expected)
+        np.testing.assert_allclose(out, expected, rtol=tolerance(expected) * 100, atol=1e-13)
+
+
+@JIT
+def test_float32_program_stays_float32(jit):
+    x, = arguments("float32_mean")
+    out, *residuals = entry("float32_mean", jit, "forward")(x)
+    if not jit:  # (Numba boxes a float32 scalar result as a Python float)
+        assert np.asarray(out).dtype == np.float32
+    assert residuals and all(r.dtype == np.float32 for r in residuals)
+    value, (grad,) = entry("float32_mean", jit, "value_and_grad")(x)
+    assert grad.dtype == np.float32
+    public = adcompiler.value_and_grad(programs.float32_mean, jit=jit)(x)
+    assert type(public[0]) is np.float32 and public[1].dtype == np.float32
+
+
+def test_forward_residuals_are_what_the_ir_says():
+    """The forward returns exactly the values its IR returns: output first, then the residuals."""
+    adjoint = built("tanh_layer").adjoint
+    W, x, b = arguments("tanh_layer")
+    results = entry("tanh_layer", False, "forward")(W, x, b)
+    assert len(results) == len(adjoint.forward.entry.terminator.values)
+    assert len(results) - 1 == len(adjoint.backward.params) - 1  # every residual, then the seed g
+    for value, ir_value in zip(results, adjoint.forward.entry.terminator.values):
+        assert np.ndim(value) == ir_value.type.ndim
+
+
+# ---------------------------------------------------------------- (b) Numba and Python agree
+
+
+def finite_difference(function, args, k, h=1e-6):
+    args = list(args)
+    x0 = np.asarray(args[k], dtype=np.float64)
+    out = np.zeros_like(x0)
+    for index in np.ndindex(x0.shape):
+        step = h * max(1.0, abs(x0[index]))
+        plus, minus = x0.copy(), x0.copy()
+        plus[index] += step
+        minus[index] -= step
+        args[k] = plus if x0.ndim else float(plus)
+        f_plus = float(function(*args))
+        args[k] = minus if x0.ndim else float(minus)
+        f_minus = float(function(*args))
+        out[index] = (f_plus - f_minus) / (2 * step)
+    return out
+
+
+# All but `slice_none`, whose gradient (rt.index_add) alone takes Numba 6-8 s to compile; its forward
+# is compared under Numba above and its gradient in plain Python below.
+JIT_GRADIENT_PROGRAMS = sorted(set(PROGRAMS) - {"slice_none"})
+
+
+@pytest.mark.parametrize("name", JIT_GRADIENT_PROGRAMS)
+def test_jit_and_python_agree_on_gradients(name):
+    args = arguments(name)
+    value_jit, grads_jit = entry(name, True, "value_and_grad")(*args)
+    value_py, grads_py = entry(name, False, "value_and_grad")(*args)
+    wrt = PROGRAMS[name][2]
+    assert len(grads_jit) == len(grads_py) == len(wrt)
+    np.testing.assert_allclose(value_jit, value_py, rtol=tolerance(value_py) * 10)
+    for g_jit, g_py, i in zip(grads_jit, grads_py, wrt):
+        assert np.shape(g_jit) == np.shape(g_py) == np.shape(args[i])
+        np.testing.assert_allclose(g_jit, g_py, rtol=tolerance(g_py) * 10, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_python_gradients_match_finite_differences(name):
+    function, _, wrt = PROGRAMS[name]
+    args = arguments(name, seed=3)
+    if any(np.asarray(a).dtype == np.float32 for a in args):
+        args = tuple(np.asarray(a, dtype=np.float64) for a in args)
+        module = load(build(check(function), [type_of(a) for a in args], wrt, True), jit=False)
+        value_and_grad = getattr(module, f"{function.__name__}_value_and_grad")
+    else:
+        value_and_grad = entry(name, False, "value_and_grad")
+    _, grads = value_and_grad(*args)
+    for g, i in zip(grads, wrt):
+        assert np.asarray(g).dtype == np.asarray(args[i]).dtype
+        expected = finite_difference(function, args, i)
+        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-7)
+
+
+@JIT
+def test_public_api_matches_generated_module(jit):
+    """`value_and_grad(f, wrt, jit)` returns what the generated module computes."""
+    W, x, b = arguments("tanh_layer")
+    value, (dW, dx, db) = adcompiler.value_and_grad(programs.tanh_layer, wrt=(0, 1, 2), jit=jit)(W, x, b)
+    expected_value, expected = entry("tanh_layer", jit, "value_and_grad")(W, x, b)
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    for got, want in zip((dW, dx, db), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    d = 1 - np.tanh(W @ x + b) ** 2
+    np.testing.assert_allclose(db, d, rtol=1e-12)
+    np.testing.assert_allclose(dW, np.outer(d, x), rtol=1e-12)
+    np.testing.assert_allclose(dx, W.T @ d, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- (c) the backward reuses the forward
+
+
+def generated_function(source: str, name: str) -> ast.FunctionDef:
+    tree = ast.parse(source)
+    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    return function
+
+
+def parameters(function: ast.FunctionDef) -> list:
+    return [a.arg for a in function.args.args]
+
+
+def body_source(function: ast.FunctionDef) -> str:
+    return "\n".join(ast.unparse(statement) for statement in function.body)
+
+
+def assigned_by(function: ast.FunctionDef, pattern: str) -> list:
+    """Names assigned, in `function`, an expression whose source matches `pattern`."""
+    names = []
+    for statement in function.body:
+        if isinstance(statement, ast.Assign) and re.fullmatch(pattern, ast.unparse(statement.value)):
+            names += [t.id for t in statement.targets]
+    return names
+
+
+def forward_and_backward(name: str):
+    source = built(name).source
+    function = PROGRAMS[name][0].__name__
+    return (generated_function(source, f"{function}_forward"),
+            generated_function(source, f"{function}_backward"))
+
+
+@pytest.mark.parametrize("name, call", [("exp_weighted", "np.exp"), ("tanh_layer", "np.tanh")])
+def test_backward_reads_elementwise_output_instead_of_recomputing(name, call):
+    forward, backward = forward_and_backward(name)
+    (output,) = assigned_by(forward, re.escape(call) + r"\(.*\)")
+    returned = [ast.unparse(e) for e in forward.body[-1].value.elts]
+    assert output in returned[1:], "the forward returns the function's output as a residual"
+    assert output in parameters(backward)
+    assert call + "(" not in body_source(backward)
+    source = built(name).source
+    fused = generated_function(source, f"{PROGRAMS[name][0].__name__}_value_and_grad")
+    assert body_source(fused).count(call + "(") == 1, "value_and_grad calls it once"
+    # It is read, not just passed: some backward statement uses it.
+    assert re.search(rf"\b{output}\b", body_source(backward))
+
+
+def test_exp_backward_multiplies_by_the_forward_output():
+    forward, backward = forward_and_backward("exp_weighted")
+    (output,) = assigned_by(forward, r"np\.exp\(x\)")
+    products = [ast.unparse(s.value) for s in backward.body if isinstance(s, ast.Assign)]
+    assert any(re.fullmatch(rf"\w+ \* {output}|{output} \* \w+", p) for p in products), products
+
+
+@pytest.mark.parametrize("name, operands", [("tanh_layer", ("W", "x")), ("matmul_mse", ("A", "B"))])
+def test_backward_of_matmul_reads_the_forward_operands(name, operands):
+    forward, backward = forward_and_backward(name)
+    left, right = operands
+    assert assigned_by(forward, rf"{left} @ {right}")
+    assert {left, right} <= set(parameters(backward))
+    assert not re.search(rf"\b{left} @ {right}\b", body_source(backward))
+    assert re.search(rf"\b{left}\b", body_source(backward)) and re.search(rf"\b{right}\b", body_source(backward))
+
+
+def test_backward_reuses_sin_and_cos_computed_by_the_user():
+    """sin's rule needs cos(x), cos's rule sin(x): both were computed by the forward."""
+    forward, backward = forward_and_backward("sin_cos")
+    assert assigned_by(forward, r"np\.sin\(x\)") and assigned_by(forward, r"np\.cos\(x\)")
+    assert "np.sin(" not in body_source(backward)
+    assert "np.cos(" not in body_source(backward)
+
+
+def test_residual_sources_are_the_forward_ops_in_the_ir():
+    adjoint = built("exp_weighted").adjoint
+    (exp_op,) = [op for op in adjoint.forward.entry.ops if op.prim is P.exp]
+    assert any(source is exp_op.result for source, _ in adjoint.residuals)
+    assert not any(op.prim is P.exp for op in adjoint.backward.entry.ops)
+
+
+# ---------------------------------------------------------------- (d) subscripts print as valid Python
+
+
+@pytest.mark.parametrize("text", ["y[1:3, None]", "y[:, None]", "y[None, ::2]", "y[..., 1:]"])
+def test_gast_round_trips_subscripts_with_slices_and_none(text):
+    printed = ast.unparse(gast.gast_to_ast(gast.parse(text)))
+    assert printed == text
+    compile(printed, "<test>", "eval")
+
+
+def emit_one_op(prim, operands, **params):
+    """`emit_python` of a forward made of the single op `prim(*operands)` (its Value operands are the
+    parameters) and a trivial backward; returns the source and the plain-Python forward."""
+    loc = Loc("emitted.py", 1, 0, "f")
+    params_ = [a for a in operands if isinstance(a, Value)]
+    result_type = prim.infer_type(*(a.type for a in operands), **params)
+    result = Value(result_type, "y")
+    op = Op(prim, tuple(operands), result, loc, tuple(sorted(params.items())))
+    forward = Function("f_forward", [Block(params_, [op], Return((result,), loc))], loc)
+    g = Value(result_type, "g")
+    backward = Function("f_backward", [Block([g], [], Return((Const(0.0),), loc))], loc)
+    source = emit_python(Adjoint(forward, backward, (0,)), "f", "# test\n")
+    namespace = {"jit": lambda f: f, "np": np}
+    exec(compile(source.replace("from adcompiler import runtime as rt", ""), "<generated>", "exec"), namespace)
+    return source, namespace["f_forward"]
+
+
+def test_emitter_prints_a_subscript_template_as_valid_python():
+    """A primitive whose template indexes with a slice and None goes through the emitter's gast →
+    ast → ast.unparse path (`emit_python`) and gives Python that runs."""
+    expand = P.Primitive("expand", 1, "_0[1:3, None]", lambda x: Type(x.dtype, x.ndim + 1))
+    source, forward = emit_one_op(expand, [Value(Type("float64", 1), "x")])
+    assert re.search(r"^    y = x\[1:3, None\] +# emitted\.py:1$", source, re.M), source
+    data = np.arange(5.0)
+    (result,) = forward(data)
+    np.testing.assert_array_equal(result, data[1:3, None])
+
+
+@pytest.mark.parametrize("base", [-1.0, -2, -0.5])
+def test_emitter_keeps_a_negative_literal_base_of_a_power(base):
+    """`(-1.0) ** n` must not be printed as `-1.0 ** n`, which Python reads as `-(1.0 ** n)`."""
+    n = Value(Type("int64"), "n")
+    source, forward = emit_one_op(P.power, [Const(base), n])
+    for k in (2, 3):
+        (result,) = forward(k)
+        assert result == base ** k, source
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("literal", [-np.inf, np.inf, 1e-300, -0.0])
+def test_emitter_writes_float_literals_as_valid_python(dtype, literal):
+    """A literal operand (`np.maximum(x, -np.inf)`) is written as Python that evaluates to it, in
+    float32 code (where it is wrapped as `np.float32(...)`) as in float64 code."""
+    x = Value(Type(dtype, 1), "x")
+    source, forward = emit_one_op(P.maximum, [x, Const(literal)])
+    data = np.array([-1.0, 0.0, 2.0], dtype=dtype)
+    (result,) = forward(data)
+    np.testing.assert_array_equal(result, np.maximum(data, np.array(literal, dtype=dtype)))
+    assert result.dtype == dtype
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_generated_source_is_canonical_python(name):
+    """Every statement made from an op (a line ending in the user's `# file.py:line`) is valid Python
+    that `ast.unparse` prints back unchanged, and the module defines the three functions."""
+    source = built(name).source
+    statements = re.findall(r"^    (\S.*?) +# programs\.py:\d+$", source, re.M)
+    assert statements
+    for code in statements:
+        assert ast.unparse(ast.parse(code)) == code
+    tree = ast.parse(source)
+    function = PROGRAMS[name][0].__name__
+    defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert defined == [f"{function}_forward", f"{function}_backward", f"{function}_value_and_grad"]
+
+
+# ---------------------------------------------------------------- (e) show
+
+
+def test_show_contains_every_stage(capsys):
+    W, x, b = arguments("tanh_layer")
+    text = adcompiler.show(programs.tanh_layer, W, x, b, wrt=(0, 1, 2), print_it=False)
+    assert capsys.readouterr().out == ""
+    stages = ["# SSA", "func tanh_layer(%W: f64[2d], %x: f64[1d], %b: f64[1d])",
+              "func tanh_layer_forward(", "func tanh_layer_backward(",
+              "# generated Python", "def tanh_layer_forward(W, x, b):", "def tanh_layer_backward(",
+              "def tanh_layer_value_and_grad(W, x, b):"]
+    positions = [text.find(stage) for stage in stages]
+    assert all(p >= 0 for p in positions), [s for s, p in zip(stages, positions) if p < 0]
+    assert positions == sorted(positions)
+    assert print_function(lower(check(programs.tanh_layer), [type_of(a) for a in (W, x, b)])) in text
+    assert built("tanh_layer").source in text
+
+
+def test_show_prints_and_defaults_to_scalars(capsys):
+    text = adcompiler.show(programs.add_mul)
+    assert capsys.readouterr().out.strip() == text.strip()
+    assert "func add_mul(%x: f64, %y: f64, %z: f64)" in text
+    assert "func add_mul_backward(" in text and "def add_mul_value_and_grad(x, y, z):" in text
+
+
+def test_show_accepts_a_transformed_function():
+    text = adcompiler.show(adcompiler.grad(programs.reuse, wrt=1), 1.0, 2.0, print_it=False)
+    assert "func reuse(%x: f64, %y: f64)" in text
+    assert "gradient with respect to y." in text
