@@ -2,8 +2,8 @@
 with Numba. `grad`, `value_and_grad` and `vjp` transform a function; `show` prints the code."""
 __version__ = "0.1.0"
 
-from .api import grad, show, value_and_grad, vjp  # noqa: E402
+from .api import grad, jit, show, value_and_grad, vjp  # noqa: E402
 from .custom import custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
 
-__all__ = ["grad", "value_and_grad", "vjp", "show", "custom_vjp", "CompileError", "__version__"]
+__all__ = ["grad", "value_and_grad", "vjp", "jit", "show", "custom_vjp", "CompileError", "__version__"]

@@ -22,27 +22,34 @@ Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad" or "vjp") with respect to `wrt`."""
+    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`."""
 
     def __init__(self, function: Callable, wrt: Wrt, jit: bool, kind: str):
         self.function = function
         self.parsed = check(function)
         self.names = list(inspect.signature(function).parameters)
         self.signature = inspect.signature(function)
-        self.wrt, self.single = _positions(wrt, self.names, self.parsed.name)
+        self.wrt, self.single = _positions(wrt, self.names, self.parsed.name) if kind != "jit" else ((), False)
         self.jit = jit
         self.kind = kind
         self._specialisations: dict = {}
         self._lock = threading.Lock()
         functools.update_wrapper(self, function)
 
-    def specialise(self, arg_types: tuple) -> tuple:
-        """(Build, compiled module) for these argument types, made once (thread-safe)."""
+    def build_for(self, arg_types: tuple) -> Build:
+        """The IR and source for these argument types (what a caller compiled by adcompiler splices)."""
+        return self.specialise(arg_types, compiled=False)[0]
+
+    def specialise(self, arg_types: tuple, compiled: bool = True) -> tuple:
+        """(Build, compiled module or None) for these argument types, made once (thread-safe)."""
         with self._lock:
-            if arg_types not in self._specialisations:
-                built = build(self.parsed, list(arg_types), self.wrt, scalar_output=self.kind != "vjp")
-                self._specialisations[arg_types] = (built, load(built, self.jit))
-            return self._specialisations[arg_types]
+            built, module = self._specialisations.get(arg_types, (None, None))
+            if built is None:
+                built = build(self.parsed, list(arg_types), self.wrt, self.kind)
+            if compiled and module is None:
+                module = load(built, self.jit)
+            self._specialisations[arg_types] = (built, module)
+            return built, module
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.names):
@@ -58,6 +65,8 @@ class Transformed:
         built, module = self.specialise(tuple(types))
         values = (*values, *built.primal.captured)
         name = self.parsed.name
+        if self.kind == "jit":
+            return self._run(getattr(module, name), values, built)
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
@@ -68,7 +77,7 @@ class Transformed:
         return grads if self.kind == "grad" else (_output(value, built), grads)
 
     def _pullback(self, backward, residuals, built, originals, shape, cotangent):
-        out = built.adjoint.forward.entry.terminator.values[0].type
+        out = built.program.forward.entry.terminator.values[0].type
         seed = np.asarray(cotangent, dtype=out.dtype)
         if seed.shape != shape:
             raise ValueError(f"the cotangent of {self.parsed.name}'s output must have its shape {shape}, "
@@ -158,7 +167,7 @@ def _like(gradient, original):
 
 
 def _output(value, built: Build):
-    out = built.adjoint.forward.entry.terminator.values[0].type
+    out = built.program.forward.entry.terminator.values[0].type
     if out.ndim == 0:
         return np.float32(value) if out.dtype == "float32" else float(value)
     return value
@@ -189,6 +198,12 @@ def vjp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return _transform("vjp", function, wrt, jit)
 
 
+def jit(function: Callable = None, jit: bool = True):
+    """`function` compiled as it is, without differentiation: for code that calls gradients, such
+    as a whole training step (`grad(loss)(...)` inside it is computed in the compiled code)."""
+    return _transform("jit", function, 0, jit)
+
+
 def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     """The SSA IR of `function`, its forward and backward IR, and the generated Python, for
     arguments like `args` (every parameter a float64 scalar when none are given)."""
@@ -196,7 +211,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     if not args:
         args = tuple(0.0 for _ in transformed.names)
     types = tuple(_argument(v, n, i in transformed.wrt)[1] for i, (n, v) in enumerate(zip(transformed.names, args)))
-    built = build(transformed.parsed, list(types), transformed.wrt, scalar_output=False)
+    built = build(transformed.parsed, list(types), transformed.wrt, transformed.kind if transformed.kind == "jit" else "vjp")
     text = built.describe()
     if print_it:
         print(text)

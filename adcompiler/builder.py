@@ -30,7 +30,7 @@ class Builder:
         self.ops: list[Op] = []
         self.loc = loc
 
-    def emit(self, prim, args, params: dict, hint: str = "t"):
+    def emit(self, prim, args, params: dict, hint: str = ""):
         """Append `prim(*args, **params)` and return its result (a Const when it folds)."""
         if prim.fold is not None and all(isinstance(a, Const) for a in args):
             return Const(prim.fold(*(a.value for a in args)))

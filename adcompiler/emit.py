@@ -21,7 +21,23 @@ from .reverse import Adjoint
 INDENT = "    "
 
 
-def emit_python(adjoint: Adjoint, name: str, header: str) -> str:
+def emit_python(program, name: str, header: str) -> str:
+    """Module source for `program`: a Function becomes one function `name`; an Adjoint becomes the
+    three functions of `_adjoint_module`."""
+    imports = "import numpy as np\n\nfrom adcompiler import runtime as rt"
+    if isinstance(program, Function):
+        namer = Namer()
+        lines = _body(program, namer)
+        values = program.entry.terminator.values
+        if len(values) == 1:
+            lines[-1] = f"{INDENT}{'return ' + _text([values[0]], namer):<44} # {program.entry.terminator.loc.short}"
+        functions = [_function(name, program, namer, lines)]
+    else:
+        functions = _adjoint_module(program, name)
+    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *functions]) + "\n"
+
+
+def _adjoint_module(adjoint: Adjoint, name: str) -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
     `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
@@ -36,12 +52,9 @@ def emit_python(adjoint: Adjoint, name: str, header: str) -> str:
     fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
              backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
                                     f"{_text(backward.entry.terminator.values, namer)}"])
-    imports = "import numpy as np\n\nfrom adcompiler import runtime as rt"
-    return "\n\n\n".join([
-        header.rstrip("\n") + "\n\n" + imports,
-        _function(f"{name}_forward", forward, namer, forward_lines),
-        _function(f"{name}_backward", backward, namer, backward_lines),
-        _function(f"{name}_value_and_grad", forward, namer, fused)]) + "\n"
+    return [_function(f"{name}_forward", forward, namer, forward_lines),
+            _function(f"{name}_backward", backward, namer, backward_lines),
+            _function(f"{name}_value_and_grad", forward, namer, fused)]
 
 
 def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
@@ -64,10 +77,9 @@ def _body(fn: Function, namer: Namer) -> list:
 
 
 def _text(values, namer: Namer) -> str:
-    """Python text of one operand, or of a tuple of several."""
+    """Python text of the one operand in a list, or of a tuple of the operands in a tuple."""
     nodes = [_operand(v, namer, None) for v in values]
-    return _unparse(nodes[0] if len(nodes) == 1 and not isinstance(values, tuple) else
-                    gast.Tuple(elts=nodes, ctx=gast.Load()))
+    return _unparse(gast.Tuple(elts=nodes, ctx=gast.Load()) if isinstance(values, tuple) else nodes[0])
 
 
 def _unparse(node) -> str:

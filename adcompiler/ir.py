@@ -56,10 +56,11 @@ F64 = Type("float64")
 
 @dataclass(eq=False)
 class Value:
-    """An SSA value. `hint` is the user's variable name (or a role such as `t`), never an identity."""
+    """An SSA value. `hint` is the user's variable name (empty for a temporary, printed `t`), never
+    an identity."""
 
     type: Type
-    hint: str = "t"
+    hint: str = ""
 
     def __repr__(self) -> str:
         return f"Value({self.hint}: {self.type})"
@@ -147,10 +148,11 @@ class Namer:
     def __call__(self, value: Value) -> str:
         key = id(value)
         if key not in self.names:
-            name, n = value.hint, 0
+            base = value.hint or "t"
+            name, n = base, 0
             while name in self.used:
                 n += 1
-                name = f"{value.hint}_{n}"
+                name = f"{base}_{n}"
             self.used.add(name)
             self.names[key] = name
             self.keep.append(value)
@@ -161,9 +163,10 @@ def format_operand(operand: Operand, name: Namer) -> str:
     return repr(operand.value) if isinstance(operand, Const) else "%" + name(operand)
 
 
-def print_function(fn: Function) -> str:
-    """Stable text of `fn`: one op a line, with its type and the user's file:line."""
-    name = Namer()
+def print_function(fn: Function, name: Namer | None = None) -> str:
+    """Stable text of `fn`: one op a line, with its type and the user's file:line. Passes that
+    share a `name`r print shared values under one name (a residual as in the forward)."""
+    name = name or Namer()
     params = ", ".join(f"%{name(p)}: {p.type}" for p in fn.params)
     lines = [f"func {fn.name}({params}) {{"]
     for block in fn.blocks:
@@ -189,24 +192,26 @@ def verify(fn: Function) -> Function:
         if not isinstance(value, Value):
             fail(f"{value!r} is defined but is not a Value", loc)
         if id(value) in defined:
-            fail(f"%{value.hint} is defined twice", loc)
+            fail(f"%{value.hint or 't'} is defined twice", loc)
         defined.add(id(value))
 
     def use(operand, loc):
+        if not isinstance(operand, (Value, Const)):
+            fail(f"{operand!r} is an operand but neither a Value nor a Const", loc)
         if isinstance(operand, Value) and id(operand) not in defined:
-            fail(f"%{operand.hint} is used before it is defined", loc)
+            fail(f"%{operand.hint or 't'} is used before it is defined", loc)
 
     for block in fn.blocks:
         for arg in block.args:
             define(arg, fn.loc)
         for op in block.ops:
             if op.prim.arity is not None and len(op.args) != op.prim.arity:
-                fail(f"{op.prim.name} takes {op.prim.arity} operands, got {len(op.args)}", op.loc)
+                fail(f"{op.prim.name} takes {op.prim.arity} operand(s), got {len(op.args)}", op.loc)
             for arg in op.args:
                 use(arg, op.loc)
             expected = op.prim.infer_type(*(a.type for a in op.args), **op.param_dict)
             if expected != op.result.type:
-                fail(f"{op.prim.name} gives {expected}, but %{op.result.hint} is {op.result.type}", op.loc)
+                fail(f"{op.prim.name} gives {expected}, but %{op.result.hint or 't'} is {op.result.type}", op.loc)
             define(op.result, op.loc)
         if not isinstance(block.terminator, Return):
             fail("a block has no terminator", fn.loc)

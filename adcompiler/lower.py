@@ -127,7 +127,7 @@ class Lowering:
 
     def assign(self, target, value):
         if isinstance(target, gast.Name):
-            if isinstance(value, Sym) and isinstance(value.operand, Value) and value.operand.hint == "t":
+            if isinstance(value, Sym) and isinstance(value.operand, Value) and not value.operand.hint:
                 value.operand.hint = target.id  # name a new result after the user's variable
             self.env[target.id] = value
         elif isinstance(target, gast.Tuple):
@@ -272,11 +272,54 @@ class Lowering:
         if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
             self.refuse(node, f"`{name}` has no derivative rule",
                         "see docs/supported.md for the supported functions, or declare a rule")
+        if getattr(function, "build_for", None) is not None:  # an adcompiler transform
+            return self.call_transformed(function, name, args, kwargs, node)
         if isinstance(function, CustomVJP):
             return function.lower_call(self, [self.operand(a, node) for a in args], kwargs, node)
         if inspect.isfunction(function):
             return self.call_user(function, name, args, kwargs, node)
         self.refuse(node, f"calling `{name}` is not supported", "call NumPy functions or your own functions")
+
+    def call_transformed(self, transformed, name: str, args, kwargs, node):
+        """`grad(f)(...)` or `value_and_grad(f)(...)` inside compiled code: f's forward and backward
+        IR, spliced here with the call's arguments (so gradients of gradients are IR too)."""
+        if transformed.kind not in ("grad", "value_and_grad"):
+            self.refuse(node, f"calling `{name}` ({transformed.kind}) inside compiled code is not supported",
+                        "call grad or value_and_grad transforms")
+        try:
+            bound = transformed.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        operands = [self.operand(v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node), node)
+                    for v in bound.arguments.values()]
+        for position in transformed.wrt:
+            if not operands[position].type.is_float:
+                self.refuse(node, f"`{name}` differentiates parameter {position}, "
+                                  f"which is {operands[position].type.describe()} here")
+        adjoint = transformed.build_for(tuple(Type(o.type.dtype, o.type.ndim) for o in operands)).program
+        forward, backward = adjoint.forward, adjoint.backward
+        hidden = forward.params[len(operands):]
+        value_of = {id(p): o.operand for p, o in zip(forward.params, operands)}
+        value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, forward.captured))
+        self.splice(forward.entry.ops, value_of)
+        out, *sources = forward.entry.terminator.values
+        value_of.update((id(p), _lookup(value_of, s)) for p, s in zip(backward.params, sources))
+        seed = backward.params[-1]
+        value_of[id(seed)] = Const(1.0) if seed.type.dtype == "float64" else P.cast(Sym(1.0), dtype=seed.type.dtype).operand
+        self.splice(backward.entry.ops, value_of)
+        grads = tuple(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
+        grads = grads[0] if transformed.single else grads
+        return grads if transformed.kind == "grad" else (Sym(_lookup(value_of, out)), grads)
+
+    def splice(self, ops, value_of: dict) -> None:
+        """Re-make `ops` here (typed and folded again), their operands looked up in `value_of`."""
+        saved = self.builder.loc
+        for op in ops:
+            self.builder.loc = op.loc
+            args = [_lookup(value_of, a) for a in op.args]
+            value_of[id(op.result)] = self.builder.emit(op.prim, args, op.param_dict, op.result.hint)
+        self.builder.loc = saved
 
     def expr_Subscript(self, node):
         base = self.expression(node.value)
@@ -398,6 +441,10 @@ class Lowering:
 @functools.lru_cache(maxsize=None)
 def _checked(function) -> ParsedFunction:
     return fence(parse(function))
+
+
+def _lookup(value_of: dict, operand):
+    return operand if isinstance(operand, Const) else value_of[id(operand)]
 
 
 def _is_none(value) -> bool:

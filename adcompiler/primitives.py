@@ -71,7 +71,7 @@ class Primitive:
         """The derivative rule of operand `position`, or None when it gets no gradient."""
         return self.vjps[position] if position < len(self.vjps) else None
 
-    def __call__(self, *args, hint: str = "t", **params) -> "Sym":
+    def __call__(self, *args, hint: str = "", **params) -> "Sym":
         operands = [as_operand(a) for a in args]
         return Sym(current_builder().emit(self, operands, params, hint))
 

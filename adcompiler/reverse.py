@@ -92,8 +92,8 @@ def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> Non
     previous = adjoints.get(id(arg))
     total = share if previous is None else previous + share
     made = builder.ops[-1].result if builder.ops else None
-    if total.operand is made and made.hint == "t":
-        made.hint = "d_" + arg.hint
+    if total.operand is made and not made.hint:
+        made.hint = "d_" + (arg.hint or "t")
     adjoints[id(arg)] = total
 
 

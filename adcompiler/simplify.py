@@ -10,8 +10,16 @@ from .ir import Block, Const, Function, Op, Return, Value
 from .reverse import Adjoint
 
 
-def simplify(adjoint: Adjoint) -> Adjoint:
-    """Common-subexpression and dead-code elimination on both passes, then residual pruning."""
+def simplify(program):
+    """Common-subexpression and dead-code elimination: of a Function, or of both passes of an
+    Adjoint, followed by residual pruning."""
+    if isinstance(program, Function):
+        ops, rename = _deduplicate(program.entry.ops, known={}, translate={})
+        values = _renamed_values(program.entry.terminator.values, rename)
+        return Function(program.name, [Block(program.params, _live(ops, values),
+                                             Return(values, program.entry.terminator.loc))],
+                        program.loc, program.captured)
+    adjoint = program
     forward, backward = adjoint.forward, adjoint.backward
     forward_ops, rename = _deduplicate(forward.entry.ops, known={}, translate={})
     forward_values = _renamed_values(forward.entry.terminator.values, rename)
