@@ -81,7 +81,7 @@ def arguments(name: str, seed: int = 0):
 def built(name: str):
     function, make, wrt = PROGRAMS[name]
     types = [type_of(a) for a in arguments(name)]
-    return build(check(function), types, wrt, scalar_output=True)
+    return build(check(function), types, wrt, "value_and_grad")
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,7 +128,7 @@ def test_float32_program_stays_float32(jit):
 
 def test_forward_residuals_are_what_the_ir_says():
     """The forward returns exactly the values its IR returns: output first, then the residuals."""
-    adjoint = built("tanh_layer").adjoint
+    adjoint = built("tanh_layer").program
     W, x, b = arguments("tanh_layer")
     results = entry("tanh_layer", False, "forward")(W, x, b)
     assert len(results) == len(adjoint.forward.entry.terminator.values)
@@ -181,7 +181,7 @@ def test_python_gradients_match_finite_differences(name):
     args = arguments(name, seed=3)
     if any(np.asarray(a).dtype == np.float32 for a in args):
         args = tuple(np.asarray(a, dtype=np.float64) for a in args)
-        module = load(build(check(function), [type_of(a) for a in args], wrt, True), jit=False)
+        module = load(build(check(function), [type_of(a) for a in args], wrt, "value_and_grad"), jit=False)
         value_and_grad = getattr(module, f"{function.__name__}_value_and_grad")
     else:
         value_and_grad = entry(name, False, "value_and_grad")
@@ -281,7 +281,7 @@ def test_backward_reuses_sin_and_cos_computed_by_the_user():
 
 
 def test_residual_sources_are_the_forward_ops_in_the_ir():
-    adjoint = built("exp_weighted").adjoint
+    adjoint = built("exp_weighted").program
     (exp_op,) = [op for op in adjoint.forward.entry.ops if op.prim is P.exp]
     assert any(source is exp_op.result for source, _ in adjoint.residuals)
     assert not any(op.prim is P.exp for op in adjoint.backward.entry.ops)

@@ -233,14 +233,14 @@ def test_wrong_arity():
     x, t = Value(F64, "x"), Value(F64, "t")
     fn = function([x], [op(P.add, [x], t)], [t])
     error = refused(fn)
-    assert error.message == "IR verification failed in broken: add takes 2 operands, got 1"
+    assert error.message == "IR verification failed in broken: add takes 2 operand(s), got 1"
     assert error.loc == OP_LOC
 
 
 def test_wrong_arity_too_many():
     x, t = Value(F64, "x"), Value(F64, "t")
     fn = function([x], [op(P.exp, [x, x], t)], [t])
-    assert refused(fn).message == "IR verification failed in broken: exp takes 1 operands, got 2"
+    assert refused(fn).message == "IR verification failed in broken: exp takes 1 operand(s), got 2"
 
 
 def test_wrong_result_dtype():
