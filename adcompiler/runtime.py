@@ -74,19 +74,16 @@ def _broadcast_like_numba(g, like):
 
 
 # ---------------------------------------------------------------- reductions along one axis
-# Numba compiles neither `keepdims=` nor np.max/np.min/np.mean with `axis`: these helpers take the
-# axis and keepdims as literals (generated code writes them as constants) and loop over a
-# (before, axis, after) view of the array.
+# Numba compiles neither `keepdims=` nor np.max/np.min/np.mean with `axis`. These helpers loop over
+# a (before, along, after) view of the array. The axis is an ordinary integer argument, so one
+# compilation serves every axis of a given array type; keepdims is in the helper's name, since it
+# decides the rank of the result.
 
 
-def _literal(value, what):
-    if not isinstance(value, (types.IntegerLiteral, types.BooleanLiteral)):
-        raise numba.core.errors.TypingError(f"{what} must be a constant")
-    return value.literal_value
-
-
-def _shape_with(shape, axis, size, ndim):
-    """Numba: `shape` with its `axis` set to `size` (dropped when `size` is -1) as an array."""
+@numba.njit
+def _shape_with_numba(shape, axis, size, ndim):
+    """Numba: `shape` with its `axis` set to `size` (dropped when `size` is -1), as an array of
+    `ndim` dimensions (for `to_fixed_tuple` with a constant length)."""
     dims = np.empty(ndim, np.int64)
     j = 0
     for i in range(len(shape)):
@@ -99,11 +96,8 @@ def _shape_with(shape, axis, size, ndim):
     return dims
 
 
-_shape_with_numba = numba.njit(_shape_with)
-
-
 def _as_three_axes(x, axis):
-    """Numba: a contiguous (before, along, after) view of `x` around `axis`."""
+    """A contiguous (before, along, after) view of `x` around `axis`."""
     shape = x.shape
     before = 1
     for i in range(axis):
@@ -118,30 +112,34 @@ _as_three_axes_numba = numba.njit(_as_three_axes)
 
 
 def _axis_reduction(name: str, combine, initial=None, finish=None):
-    """Define `<name>_axis(x, axis, keepdims)`, NumPy's np.<name>, and its Numba twin, which folds
-    `combine` along the axis from `initial` (from the first element when None: an empty axis is then
-    an error, as in NumPy) and applies `finish(acc, n)` if given."""
+    """Define `<name>_axis(x, axis)` and `<name>_axis_keepdims(x, axis)` (NumPy's np.<name>) with
+    Numba twins that fold `combine` along the axis from `initial` (from the first element when
+    None: an empty axis is then an error, as in NumPy) and apply `finish(acc, n)` if given."""
     numpy_function = getattr(np, name)
     combine = numba.njit(combine)
     finish = numba.njit(finish or (lambda acc, n: acc))
+    return [_axis_reduction_helper(name, numpy_function, combine, finish, initial, keepdims)
+            for keepdims in (False, True)]
 
-    def reference(x, axis, keepdims):
+
+def _axis_reduction_helper(name, numpy_function, combine, finish, initial, keepdims):
+    first = 1 if initial is None else 0
+
+    def reference(x, axis):
         return numpy_function(x, axis=axis, keepdims=keepdims)
 
-    reference.__name__ = reference.__qualname__ = f"{name}_axis"
-    reference.__doc__ = f"np.{name}(x, axis=axis, keepdims=keepdims), with a Numba twin."
+    reference.__name__ = reference.__qualname__ = f"{name}_axis" + ("_keepdims" if keepdims else "")
+    reference.__doc__ = f"np.{name}(x, axis=axis, keepdims={keepdims}), with a Numba twin."
 
-    @overload(reference, prefer_literal=True)
-    def _numba(x, axis, keepdims):
-        along, keep = _literal(axis, "axis"), _literal(keepdims, "keepdims")
-        ndim = x.ndim if keep else x.ndim - 1
+    @overload(reference)
+    def _numba(x, axis):
+        ndim = x.ndim if keepdims else x.ndim - 1
         kind = x.dtype if isinstance(x.dtype, types.Float) else (
             types.float64 if name == "mean" else x.dtype if initial is None else types.int64)
         dtype = numba.np.numpy_support.as_dtype(kind)
-        first = 1 if initial is None else 0
 
-        def impl(x, axis, keepdims):
-            y = _as_three_axes_numba(x, along)
+        def impl(x, axis):
+            y = _as_three_axes_numba(x, axis)
             before, n, after = y.shape
             if first and n == 0:
                 raise ValueError("zero-size array to reduction operation which has no identity")
@@ -152,7 +150,7 @@ def _axis_reduction(name: str, combine, initial=None, finish=None):
                     for j in range(first, n):
                         acc = combine(acc, y[i, j, k])
                     out[i, k] = finish(acc, n)
-            dims = _shape_with_numba(x.shape, along, 1 if keep else -1, ndim)
+            dims = _shape_with_numba(x.shape, axis, 1 if keepdims else -1, ndim)
             return out.reshape(to_fixed_tuple(dims, ndim))
 
         return impl
@@ -168,31 +166,31 @@ def _smaller(acc, value):
     return value if value < acc or value != value else acc
 
 
-sum_axis = _axis_reduction("sum", lambda acc, value: acc + value, initial=0)
-mean_axis = _axis_reduction("mean", lambda acc, value: acc + value, initial=0.0, finish=lambda acc, n: acc / n)
-prod_axis = _axis_reduction("prod", lambda acc, value: acc * value, initial=1)
-max_axis = _axis_reduction("max", _larger)
-min_axis = _axis_reduction("min", _smaller)
+sum_axis, sum_axis_keepdims = _axis_reduction("sum", lambda acc, value: acc + value, initial=0)
+mean_axis, mean_axis_keepdims = _axis_reduction("mean", lambda acc, value: acc + value, initial=0.0,
+                                                finish=lambda acc, n: acc / n)
+prod_axis, prod_axis_keepdims = _axis_reduction("prod", lambda acc, value: acc * value, initial=1)
+max_axis, max_axis_keepdims = _axis_reduction("max", _larger)
+min_axis, min_axis_keepdims = _axis_reduction("min", _smaller)
 
 
 # ---------------------------------------------------------------- shapes
 
 
 def expand_dims(x, axis):
-    """np.expand_dims(x, axis) for one literal axis."""
+    """np.expand_dims(x, axis) for one axis."""
     return np.expand_dims(x, axis)
 
 
-@overload(expand_dims, prefer_literal=True)
+@overload(expand_dims)
 def _expand_dims_numba(x, axis):
-    along = _literal(axis, "axis")
     ndim = x.ndim + 1
 
     def impl(x, axis):
         dims = np.ones(ndim, np.int64)
         j = 0
         for i in range(ndim):
-            if i != along:
+            if i != axis:
                 dims[i] = x.shape[j]
                 j += 1
         return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, ndim))
@@ -201,22 +199,17 @@ def _expand_dims_numba(x, axis):
 
 
 def squeeze(x, axis):
-    """np.squeeze(x, axis) for one literal axis (of length 1)."""
+    """np.squeeze(x, axis) for one axis (of length 1)."""
     return np.squeeze(x, axis)
 
 
-@overload(squeeze, prefer_literal=True)
+@overload(squeeze)
 def _squeeze_numba(x, axis):
-    along = _literal(axis, "axis")
     ndim = x.ndim - 1
     if ndim == 0:
         return lambda x, axis: x.reshape(-1)[0]
-
-    def impl(x, axis):
-        dims = _shape_with_numba(x.shape, along, -1, ndim)
-        return np.ascontiguousarray(x).reshape(to_fixed_tuple(dims, ndim))
-
-    return impl
+    return lambda x, axis: np.ascontiguousarray(x).reshape(
+        to_fixed_tuple(_shape_with_numba(x.shape, axis, -1, ndim), ndim))
 
 
 def reshape(x, shape):
@@ -278,16 +271,20 @@ def _index_add_numba(like, g, index):
 
 
 def prod_others(x, axis):
-    """For each element, the product of the other elements along `axis` (all of `x` when None):
-    the gradient of np.prod, right also where `x` has zeros."""
-    x = np.asarray(x)
-    y = x.reshape(1, -1, 1) if axis is None else _as_three_axes(x, axis)
+    """For each element, the product of the other elements along `axis`: the gradient of np.prod,
+    right also where `x` has zeros."""
+    y = _as_three_axes(np.asarray(x), axis)
     if y.shape[1] == 0:
         return np.zeros_like(x)
     ones = np.ones_like(y[:, :1, :])
     before = np.cumprod(np.concatenate([ones, y[:, :-1, :]], axis=1), axis=1)
     after = np.cumprod(np.concatenate([ones, y[:, :0:-1, :]], axis=1), axis=1)[:, ::-1, :]
-    return (before * after).reshape(x.shape)
+    return (before * after).reshape(np.shape(x))
+
+
+def prod_others_all(x):
+    """prod_others over all of `x`: the gradient of np.prod without an axis."""
+    return prod_others(np.reshape(x, -1), 0).reshape(np.shape(x))
 
 
 @numba.njit
@@ -307,9 +304,11 @@ def _products_of_others(y):
     return out
 
 
-@overload(prod_others, prefer_literal=True)
+@overload(prod_others)
 def _prod_others_numba(x, axis):
-    if isinstance(axis, (types.NoneType, types.Omitted)):
-        return lambda x, axis: _products_of_others(np.ascontiguousarray(x).reshape((1, x.size, 1))).reshape(x.shape)
-    along = _literal(axis, "axis")
-    return lambda x, axis: _products_of_others(_as_three_axes_numba(x, along)).reshape(x.shape)
+    return lambda x, axis: _products_of_others(_as_three_axes_numba(x, axis)).reshape(x.shape)
+
+
+@overload(prod_others_all)
+def _prod_others_all_numba(x):
+    return lambda x: _products_of_others(np.ascontiguousarray(x).reshape((1, x.size, 1))).reshape(x.shape)
