@@ -137,7 +137,7 @@ def _argument(value, name: str, differentiated: bool):
     elif isinstance(value, float):
         kind = Type("float64")
     elif isinstance(value, (np.ndarray, np.generic)):
-        kind = _array_type(value.dtype, value.ndim)
+        kind = _array_type(value.dtype, tuple(n == 1 for n in value.shape))
         if value.ndim == 0:
             value = value[()]
     else:
@@ -151,8 +151,10 @@ def _argument(value, name: str, differentiated: bool):
 
 
 @functools.lru_cache(maxsize=None)
-def _array_type(dtype: np.dtype, ndim: int) -> Type:
-    return Type(str(dtype), ndim)
+def _array_type(dtype: np.dtype, units: tuple) -> Type:
+    """The type of arrays of `dtype` whose axes of length 1 are `units` (generated code sums a
+    broadcast gradient over exactly the axes that broadcasting stretched, known from these)."""
+    return Type(str(dtype), len(units), False, units)
 
 
 def _like(gradient, original):

@@ -27,16 +27,27 @@ class Type:
     dtype: str
     ndim: int = 0
     weak: bool = False
+    units: tuple = None  # per axis: True (length 1), False (not 1) or None (unknown); None: all unknown
+
+    def __post_init__(self):
+        if self.units is None:
+            object.__setattr__(self, "units", (None,) * self.ndim)
+        assert len(self.units) == self.ndim, (self.units, self.ndim)
 
     @property
     def is_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
 
+    def with_dtype(self, dtype: str) -> "Type":
+        """The same shape with another dtype (never weak)."""
+        return Type(dtype, self.ndim, False, self.units)
+
     def __str__(self) -> str:
         short = _SHORT_DTYPES[self.dtype]
         if self.weak:
             return f"weak {short}"
-        return short if self.ndim == 0 else f"{short}[{self.ndim}d]"
+        axes = ",".join({True: "1", False: "n", None: "?"}[u] for u in self.units)
+        return short if self.ndim == 0 else f"{short}[{axes}]"
 
     def describe(self) -> str:
         """In words, as NumPy says it: `a float64 scalar`, `a 2-D float32 array`."""

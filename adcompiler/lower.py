@@ -297,7 +297,7 @@ class Lowering:
             if not operands[position].type.is_float:
                 self.refuse(node, f"`{name}` differentiates parameter {position}, "
                                   f"which is {operands[position].type.describe()} here")
-        adjoint = transformed.build_for(tuple(Type(o.type.dtype, o.type.ndim) for o in operands)).program
+        adjoint = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands)).program
         forward, backward = adjoint.forward, adjoint.backward
         hidden = forward.params[len(operands):]
         value_of = {id(p): o.operand for p, o in zip(forward.params, operands)}
@@ -418,7 +418,8 @@ class Lowering:
             self.refuse(node, f"the global array `{self.dotted(node)}` cannot be read in a derivative rule",
                         "pass it to the function as an argument")
         if id(array) not in self.captured:
-            param = Value(Type(str(array.dtype), array.ndim), self.dotted(node).replace(".", "_"))
+            units = tuple(n == 1 for n in array.shape)
+            param = Value(Type(str(array.dtype), array.ndim, False, units), self.dotted(node).replace(".", "_"))
             self.captured[id(array)] = (param, array)
         return Sym(self.captured[id(array)][0])
 

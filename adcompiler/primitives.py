@@ -24,22 +24,30 @@ _WEAK_SAMPLE = {"bool": True, "int64": 0, "float64": 0.0}
 
 
 def promote(*types: Type) -> Type:
-    """NumPy 2 promotion (NEP 50: literals are weak) with broadcasting of ranks."""
-    ndim = max(t.ndim for t in types)
+    """NumPy 2 promotion (NEP 50: literals are weak) with broadcasting of shapes."""
+    units = broadcast_units(*types)
     strong = [np.dtype(t.dtype) for t in types if not t.weak]
     if not strong:
-        return Type(max((t.dtype for t in types), key=_KIND_ORDER.__getitem__), ndim)
+        return Type(max((t.dtype for t in types), key=_KIND_ORDER.__getitem__), len(units), False, units)
     weak = [_WEAK_SAMPLE[t.dtype] for t in types if t.weak]
-    return Type(str(np.result_type(*strong, *weak)), ndim)
+    return Type(str(np.result_type(*strong, *weak)), len(units), False, units)
+
+
+def broadcast_units(*types: Type) -> tuple:
+    """Which axes of the broadcast of `types` have length 1: an axis is 1 where every operand's is
+    (a missing axis counts as 1), not 1 where some operand's is not 1, and unknown otherwise."""
+    ndim = max(t.ndim for t in types)
+    padded = [(True,) * (ndim - t.ndim) + t.units for t in types]
+    return tuple(False if False in axis else True if all(axis) else None for axis in zip(*padded))
 
 
 def floating(t: Type) -> Type:
     """The type of a float function of `t`: ints and bools become float64."""
-    return Type(t.dtype if t.is_float else "float64", t.ndim)
+    return t.with_dtype(t.dtype if t.is_float else "float64")
 
 
 def same_type(t: Type, **_) -> Type:
-    return Type(t.dtype, t.ndim)
+    return t.with_dtype(t.dtype)
 
 
 @dataclass(eq=False)
@@ -166,7 +174,7 @@ neg.defvjp(lambda g, x, out: -g)
 
 
 def _comparison(name, symbol):
-    return Primitive(name, 2, f"_0 {symbol} _1", lambda x, y: Type("bool", promote(x, y).ndim),
+    return Primitive(name, 2, f"_0 {symbol} _1", lambda x, y: promote(x, y).with_dtype("bool"),
                      broadcasts=True, vjps=(None, None))
 
 
@@ -227,7 +235,7 @@ def _cast_template(types, dtype):
     return f"np.{dtype}(_0)" if types[0].ndim == 0 else f"_0.astype(np.{dtype})"
 
 
-cast = Primitive("cast", 1, _cast_template, lambda x, dtype: Type(dtype, x.ndim))
+cast = Primitive("cast", 1, _cast_template, lambda x, dtype: x.with_dtype(dtype))
 cast.defvjp(lambda g, x, out, dtype: cast(g, dtype=x.type.dtype) if x.type.is_float else None)
 
 
@@ -239,9 +247,9 @@ def _reduction_type(x: Type) -> Type:
 
 size = Primitive("size", 1, "_0.size", lambda x: Type("int64"), vjps=(None,))
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
-                           lambda g, like: Type(g.dtype, like.ndim))
+                           lambda g, like: like.with_dtype(g.dtype))
 unbroadcast = Primitive("unbroadcast", 2, "rt.unbroadcast(_0, _1)",
-                        lambda g, like: Type(g.dtype, like.ndim))
+                        lambda g, like: like.with_dtype(g.dtype))
 broadcast_like.defvjp(lambda g, x, like, out: unbroadcast(g, x), None)
 unbroadcast.defvjp(lambda g, x, like, out: broadcast_like(g, x), None)
 
@@ -252,7 +260,7 @@ mean.defvjp(lambda g, x, out: broadcast_like(g / cast(size(x), dtype=g.type.dtyp
 
 zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, vjps=(None,))
 
-transpose = Primitive("transpose", 1, "_0.T", same_type)
+transpose = Primitive("transpose", 1, "_0.T", lambda x: Type(x.dtype, x.ndim, False, x.units[::-1]))
 transpose.defvjp(lambda g, x, out: transpose(g))
 
 
@@ -262,7 +270,8 @@ def _matmul_type(a: Type, b: Type) -> Type:
                             "use 1-D or 2-D arrays; multiply by a scalar with `*`")
     if a.dtype != b.dtype or not a.is_float:
         raise TypeRuleError(f"`@` needs two float operands of one dtype, got {a} and {b}")
-    return Type(a.dtype, a.ndim + b.ndim - 2)
+    units = a.units[:-1] + (b.units[-1:] if b.ndim == 2 else ())
+    return Type(a.dtype, len(units), False, units)
 
 
 def _matmul_left_vjp(g, a, b, out):
@@ -282,7 +291,7 @@ matmul.defvjp(_matmul_left_vjp, _matmul_right_vjp)
 
 
 def _outer_type(a: Type, b: Type) -> Type:
-    return Type(promote(a, b).dtype, 2)
+    return Type(promote(Type(a.dtype), Type(b.dtype)).dtype, 2, False, a.units + b.units)
 
 
 # Not np.outer: Numba takes about 2 s to compile it, and 0.3 s to compile this.
@@ -299,7 +308,7 @@ log2.defvjp(lambda g, x, out: g / (x * math.log(2.0)))
 log10 = _function("log10")
 log10.defvjp(lambda g, x, out: g / (x * math.log(10.0)))
 
-where = Primitive("where", 3, "np.where(_0, _1, _2)", lambda c, x, y: promote(x, y, Type("bool", c.ndim)),
+where = Primitive("where", 3, "np.where(_0, _1, _2)", lambda c, x, y: promote(x, y, c.with_dtype("bool")),
                   broadcasts=True)
 where.defvjp(None, lambda g, c, x, y, out: where(c, g, 0.0), lambda g, c, x, y, out: where(c, 0.0, g))
 
@@ -308,7 +317,8 @@ where.defvjp(None, lambda g, c, x, y, out: where(c, g, 0.0), lambda g, c, x, y, 
 
 def _axis_type(result_dtype):
     def rule(x: Type, axis: int, keepdims: bool) -> Type:
-        return Type(result_dtype(x), x.ndim if keepdims else x.ndim - 1)
+        units = x.units[:axis] + ((True,) if keepdims else ()) + x.units[axis + 1:]
+        return Type(result_dtype(x), len(units), False, units)
     return rule
 
 
@@ -317,8 +327,8 @@ def _sum_dtype(x: Type) -> str:
 
 
 def _axis_reduction(name, result_dtype):
-    return Primitive(f"{name}_axis", 1, lambda types, axis, keepdims: f"rt.{name}_axis(_0, {axis}, {keepdims})",
-                     _axis_type(result_dtype))
+    return Primitive(f"{name}_axis", 1, lambda types, axis, keepdims:
+                     f"rt.{name}_axis{'_keepdims' if keepdims else ''}(_0, {axis})", _axis_type(result_dtype))
 
 
 def _restored(g, axis, keepdims):
@@ -353,9 +363,10 @@ amin = Primitive("min", 1, "np.min(_0)", lambda x: Type(x.dtype))
 amax.defvjp(_extremum_vjp)
 amin.defvjp(_extremum_vjp)
 prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)))
-prod.defvjp(lambda g, x, out: g * prod_others(x, axis=None))
+prod.defvjp(lambda g, x, out: g * prod_others_all(x))
 # No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
 prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type)
+prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type)
 
 
 # ---------------------------------------------------------------- shapes
@@ -366,9 +377,9 @@ def _dim_type(x: Type, axis: int) -> Type:
 
 dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", _dim_type, vjps=(None,))
 expand_dims = Primitive("expand_dims", 1, lambda types, axis: f"rt.expand_dims(_0, {axis})",
-                        lambda x, axis: Type(x.dtype, x.ndim + 1))
+                        lambda x, axis: Type(x.dtype, x.ndim + 1, False, x.units[:axis] + (True,) + x.units[axis:]))
 squeeze = Primitive("squeeze", 1, lambda types, axis: f"rt.squeeze(_0, {axis})",
-                    lambda x, axis: Type(x.dtype, x.ndim - 1))
+                    lambda x, axis: Type(x.dtype, x.ndim - 1, False, x.units[:axis] + x.units[axis + 1:]))
 expand_dims.defvjp(lambda g, x, out, axis: squeeze(g, axis=axis))
 squeeze.defvjp(lambda g, x, out, axis: expand_dims(g, axis=axis))
 
@@ -391,7 +402,8 @@ def _reshape_type(x: Type, *dims: Type) -> Type:
 reshape = Primitive("reshape", None, _reshape_template, _reshape_type)
 reshape.defvjp(lambda g, x, *dims, out: reshape(g, *_shape_of(x)))
 
-permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})", lambda x, axes: same_type(x))
+permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})",
+                    lambda x, axes: Type(x.dtype, x.ndim, False, tuple(x.units[a] for a in axes)))
 permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))))
 
 
@@ -425,25 +437,26 @@ def _slice_objects(types, index) -> str:
 
 def _getitem_type(x: Type, *items: Type, index) -> Type:
     values = iter(items)
-    ndim = x.ndim
-    for item in index:
+    units = []
+    for axis, item in enumerate(index):
         if item[0] == "int":
             next(values)
-            ndim -= 1
         elif item[0] == "array":
             array = next(values)
-            ndim = 1 if array.dtype == "bool" else ndim - 1 + array.ndim
+            if array.dtype == "bool":
+                return Type(x.dtype, 1)
+            units += array.units
         else:
-            for given in item[1:]:
-                if given:
-                    next(values)
-    return Type(x.dtype, ndim)
+            given = [next(values) for flag in item[1:] if flag]
+            units.append(None if given else x.units[axis])
+    units += x.units[len(index):]
+    return Type(x.dtype, len(units), False, tuple(units))
 
 
 getitem = Primitive("getitem", None, lambda types, index: f"_0[{_index_text(types, index)}]", _getitem_type)
 index_add = Primitive("index_add", None,
                       lambda types, index: f"rt.index_add(_0, _1, {_slice_objects(types, index)})",
-                      lambda like, g, *items, index: Type(g.dtype, like.ndim))
+                      lambda like, g, *items, index: like.with_dtype(g.dtype))
 getitem.defvjp(lambda g, x, *items, out, index: index_add(x, g, *items, index=index))
 index_add.defvjp(None, lambda g, like, gg, *items, out, index: getitem(g, *items, index=index))
 

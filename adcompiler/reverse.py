@@ -54,7 +54,7 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
     (out,) = fn.entry.terminator.values
     active = analyze_activity(fn, wrt)
     builder = Builder(fn.loc)
-    seed = Value(Type(out.type.dtype if out.type.is_float else "float64", out.type.ndim), "g")
+    seed = Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"), "g")
     adjoints: dict[int, Sym] = {}
     if isinstance(out, Value) and id(out) in active:
         adjoints[id(out)] = Sym(seed)
@@ -72,19 +72,35 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
                 share = rule(g, *operands, out=Sym(op.result), **op.param_dict)
                 if share is None:
                     continue
-                if op.prim.broadcasts and _may_be_broadcast(arg, op):
-                    share = P.unbroadcast(share, operand)
+                if op.prim.broadcasts:
+                    share = _summed_back(share, operand)
                 _accumulate(adjoints, arg, share, builder)
         builder.loc = fn.entry.terminator.loc
         grads = [_gradient(adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
     return _split(fn, builder, seed, grads, wrt)
 
 
-def _may_be_broadcast(arg: Value, op) -> bool:
-    """Whether `arg` may have a smaller shape than `op`'s result (then its share is summed back)."""
-    if arg.type.ndim < op.result.type.ndim:
-        return True
-    return arg.type.ndim > 0 and any(a is not arg and a.type.ndim > 0 for a in op.args)
+def _summed_back(share: Sym, operand: Sym) -> Sym:
+    """`share`, shaped like a broadcast result, summed over the axes that broadcasting added to or
+    stretched in `operand`: statically where the axes of length 1 are known from the argument
+    shapes, with the runtime's `unbroadcast` where they are not."""
+    target, source = operand.type, share.type
+    if target.ndim == 0:
+        return P.total(share) if source.ndim else share
+    if source.ndim < target.ndim:
+        return P.broadcast_like(share, operand)
+    lead = source.ndim - target.ndim
+    stretched = []
+    for axis, (unit, result_unit) in enumerate(zip(target.units, source.units[lead:])):
+        if (unit is True and result_unit is None) or (unit is None and result_unit is not True):
+            return P.unbroadcast(share, operand)  # only the run time knows
+        if unit is True and result_unit is False:
+            stretched.append(axis)
+    for _ in range(lead):
+        share = P.sum_axis(share, axis=0, keepdims=False)
+    for axis in stretched:
+        share = P.sum_axis(share, axis=axis, keepdims=True)
+    return share
 
 
 def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> None:

@@ -80,7 +80,7 @@ def _broadcast_like_numba(g, like):
 # decides the rank of the result.
 
 
-@numba.njit
+@numba.njit(inline="always")
 def _shape_with_numba(shape, axis, size, ndim):
     """Numba: `shape` with its `axis` set to `size` (dropped when `size` is -1), as an array of
     `ndim` dimensions (for `to_fixed_tuple` with a constant length)."""
@@ -108,7 +108,7 @@ def _as_three_axes(x, axis):
     return np.ascontiguousarray(x).reshape((before, shape[axis], after))
 
 
-_as_three_axes_numba = numba.njit(_as_three_axes)
+_as_three_axes_numba = numba.njit(inline="always")(_as_three_axes)
 
 
 def _axis_reduction(name: str, combine, initial=None, finish=None):
@@ -116,8 +116,8 @@ def _axis_reduction(name: str, combine, initial=None, finish=None):
     Numba twins that fold `combine` along the axis from `initial` (from the first element when
     None: an empty axis is then an error, as in NumPy) and apply `finish(acc, n)` if given."""
     numpy_function = getattr(np, name)
-    combine = numba.njit(combine)
-    finish = numba.njit(finish or (lambda acc, n: acc))
+    combine = numba.njit(inline="always")(combine)
+    finish = numba.njit(inline="always")(finish or (lambda acc, n: acc))
     return [_axis_reduction_helper(name, numpy_function, combine, finish, initial, keepdims)
             for keepdims in (False, True)]
 

@@ -69,7 +69,7 @@ def type_of(value) -> Type:
         return Type("float64")
     if isinstance(value, int):
         return Type("int64")
-    return Type(str(value.dtype), value.ndim)
+    return Type(str(value.dtype), value.ndim, units=tuple(n == 1 for n in value.shape))
 
 
 def arguments(name: str, seed: int = 0):
@@ -370,7 +370,7 @@ def test_show_contains_every_stage(capsys):
     W, x, b = arguments("tanh_layer")
     text = adcompiler.show(programs.tanh_layer, W, x, b, wrt=(0, 1, 2), print_it=False)
     assert capsys.readouterr().out == ""
-    stages = ["# SSA", "func tanh_layer(%W: f64[2d], %x: f64[1d], %b: f64[1d])",
+    stages = ["# SSA", "func tanh_layer(%W: f64[n,n], %x: f64[n], %b: f64[n])",
               "func tanh_layer_forward(", "func tanh_layer_backward(",
               "# generated Python", "def tanh_layer_forward(W, x, b):", "def tanh_layer_backward(",
               "def tanh_layer_value_and_grad(W, x, b):"]
