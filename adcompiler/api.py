@@ -36,6 +36,12 @@ class Transformed:
         self._lock = threading.Lock()
         functools.update_wrapper(self, function)
 
+    @property
+    def specialisations(self) -> dict:
+        """{argument types: (Build, compiled module or None)} of the signatures seen so far."""
+        with self._lock:
+            return dict(self._specialisations)
+
     def build_for(self, arg_types: tuple) -> Build:
         """The IR and source for these argument types (what a caller compiled by adcompiler splices)."""
         return self.specialise(arg_types, compiled=False)[0]

@@ -48,13 +48,12 @@ CHILD = textwrap.dedent("""\
     sys.path.insert(0, sys.argv[1])
     import user_loss
     import adcompiler
-    from adcompiler.ir import Type
 
     value_and_grad = adcompiler.value_and_grad(user_loss.loss, wrt=(0, 1))
     x = np.linspace(-1.0, 1.0, 5)
     w = np.linspace(0.5, 1.5, 5)
     value, (gx, gw) = value_and_grad(x, w)
-    built, module = value_and_grad.specialise((Type("float64", 1), Type("float64", 1)))
+    ((built, module),) = value_and_grad.specialisations.values()
     stats = module.loss_value_and_grad.stats
     print(json.dumps({
         "value": value, "gx": gx.tolist(), "gw": gw.tolist(), "path": str(built.path),
@@ -252,13 +251,13 @@ def test_two_signatures_compile_two_specialisations(tmp_path, cache):
 
     generated = sorted(p.name for p in cache.glob("*.py"))
     assert len(generated) == 2, generated
-    assert any(name.startswith("loss__f64_1d__f64_1d_") for name in generated), generated
-    assert any(name.startswith("loss__f32_1d__f32_1d_") for name in generated), generated
+    assert any(name.startswith("loss__grad__f64_1d__f64_1d_") for name in generated), generated
+    assert any(name.startswith("loss__grad__f32_1d__f32_1d_") for name in generated), generated
 
     grad(x + 1.0, w)  # the float64 signature again: no third specialisation
     assert len(list(cache.glob("*.py"))) == 2
-    assert len(grad._specialisations) == 2
-    modules = [module for _, module in grad._specialisations.values()]
+    assert len(grad.specialisations) == 2
+    modules = [module for _, module in grad.specialisations.values()]
     assert modules[0] is not modules[1]
     for module in modules:
         assert len(module.loss_value_and_grad.signatures) == 1

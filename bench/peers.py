@@ -1,0 +1,98 @@
+"""The same workloads written for the peers: PyTorch (eager), JAX (jit of value_and_grad) and HIPS
+autograd. Each builder returns (forward, value_and_grad) on the peer's own arrays, or raises
+ImportError when the peer is not installed."""
+import numpy as np
+
+
+def _softmax_ce(xp, z, Y, keep):
+    shifted = z - xp.max(z, axis=1, **keep)
+    log_p = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, **keep))
+    return -xp.mean(xp.sum(Y * log_p, axis=1))
+
+
+def numpy_like_losses(xp):
+    keep = {"keepdims": True}
+
+    def mlp1(W1, b1, W2, b2, X, Y):
+        return _softmax_ce(xp, xp.tanh(X @ W1 + b1) @ W2 + b2, Y, keep)
+
+    def mlp2(W1, b1, W2, b2, W3, b3, X, Y):
+        h1 = xp.maximum(X @ W1 + b1, 0.0)
+        h2 = xp.maximum(h1 @ W2 + b2, 0.0)
+        return _softmax_ce(xp, h2 @ W3 + b3, Y, keep)
+
+    def toy(x):
+        return xp.sum(2.0 / xp.sin(xp.exp(-x)))
+
+    return {"W1": mlp1, "W2": mlp2, "W4": toy}
+
+
+def torch_tools(workload, n_params):
+    import torch
+
+    torch.set_default_dtype(torch.float64)
+
+    def softmax_ce(z, Y):
+        return -(Y * torch.log_softmax(z, dim=1)).sum(dim=1).mean()
+
+    losses = {
+        "W1": lambda W1, b1, W2, b2, X, Y: softmax_ce(torch.tanh(X @ W1 + b1) @ W2 + b2, Y),
+        "W2": lambda W1, b1, W2, b2, W3, b3, X, Y: softmax_ce(
+            torch.relu(torch.relu(X @ W1 + b1) @ W2 + b2) @ W3 + b3, Y),
+        "W4": lambda x: (2.0 / torch.sin(torch.exp(-x))).sum(),
+    }
+    loss = losses[workload]
+
+    def convert(inputs):
+        return [torch.tensor(a, requires_grad=i < n_params) for i, a in enumerate(inputs)]
+
+    def forward(*inputs):
+        with torch.no_grad():
+            return loss(*inputs).item()
+
+    def value_and_grad(*inputs):
+        value = loss(*inputs)
+        grads = torch.autograd.grad(value, inputs[:n_params])
+        return value.item(), [g.numpy() for g in grads]
+
+    return convert, forward, value_and_grad, f"PyTorch {torch.__version__} eager, {torch.get_num_threads()} threads"
+
+
+def jax_tools(workload, n_params):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    loss = numpy_like_losses(jnp)[workload]
+    forward_jit = jax.jit(loss)
+    grad_jit = jax.jit(jax.value_and_grad(loss, argnums=tuple(range(n_params))))
+
+    def convert(inputs):
+        return [jnp.asarray(a) for a in inputs]
+
+    def forward(*inputs):
+        return float(forward_jit(*inputs).block_until_ready())
+
+    def value_and_grad(*inputs):
+        value, grads = grad_jit(*inputs)
+        return float(value), [np.asarray(g.block_until_ready()) for g in grads]
+
+    return convert, forward, value_and_grad, f"JAX {jax.__version__} jit(value_and_grad), CPU"
+
+
+def autograd_tools(workload, n_params):
+    import autograd
+    import autograd.numpy as anp
+
+    loss = numpy_like_losses(anp)[workload]
+    gradient = autograd.value_and_grad(lambda *a: loss(*a), argnum=list(range(n_params)))
+
+    def value_and_grad(*inputs):
+        value, grads = gradient(*inputs)
+        return float(value), list(grads)
+
+    return list, (lambda *inputs: float(loss(*inputs))), value_and_grad, "HIPS autograd"
+
+
+PEERS = {"PyTorch": torch_tools, "JAX": jax_tools, "autograd": autograd_tools}

@@ -1,0 +1,144 @@
+"""Regression on scikit-learn's diabetes data (442 patients, 10 features, a disease-progression
+score) with a 10-32-1 tanh MLP whose gradients adcompiler derives: trained once with the mean
+squared error and once with the mean absolute error, each with a compiled Adam step.
+
+Features and target are standardised with the training set's mean and standard deviation, so a
+model that always predicts the mean has an MSE and a variance of about 1.
+
+Run: python examples/regression.py [--epochs 150] [--hidden 32] [--batch-size 32] [--lr 3e-3]
+"""
+import argparse
+import sys
+import time
+
+import numpy as np
+from sklearn.datasets import load_diabetes
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+import adcompiler
+from adcompiler import nn
+
+
+def predict(W1, b1, W2, b2, X):
+    """The network's output for a batch: X (batch, 10) -> (batch, 1)."""
+    return nn.dense(nn.tanh(nn.dense(X, W1, b1)), W2, b2)
+
+
+def mse_loss(W1, b1, W2, b2, X, y):
+    return nn.mse(predict(W1, b1, W2, b2, X), y)
+
+
+def mae_loss(W1, b1, W2, b2, X, y):
+    return nn.mae(predict(W1, b1, W2, b2, X), y)
+
+
+LOSSES = {"mse": mse_loss, "mae": mae_loss}
+
+
+def make_train_step(loss):
+    """A compiled training step for `loss`: forward, backward and Adam update of one batch."""
+    loss_and_grads = adcompiler.value_and_grad(loss, wrt=("W1", "b1", "W2", "b2"))
+
+    @adcompiler.jit
+    def train_step(W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2, X, y, step, lr):
+        value, (gW1, gb1, gW2, gb2) = loss_and_grads(W1, b1, W2, b2, X, y)
+        W1, mW1, vW1 = nn.adam(W1, gW1, mW1, vW1, step, lr)
+        b1, mb1, vb1 = nn.adam(b1, gb1, mb1, vb1, step, lr)
+        W2, mW2, vW2 = nn.adam(W2, gW2, mW2, vW2, step, lr)
+        b2, mb2, vb2 = nn.adam(b2, gb2, mb2, vb2, step, lr)
+        return value, W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2
+
+    return train_step
+
+
+TRAIN_STEPS = {name: make_train_step(loss) for name, loss in LOSSES.items()}
+
+
+def load_data(seed):
+    """(X_train, X_test, y_train, y_test), standardised; y is a column (n, 1) like the output."""
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y.reshape(-1, 1), test_size=0.2, random_state=seed)
+    x_mean, x_std = X_train.mean(axis=0), X_train.std(axis=0)
+    y_mean, y_std = y_train.mean(), y_train.std()
+    return ((X_train - x_mean) / x_std, (X_test - x_mean) / x_std,
+            (y_train - y_mean) / y_std, (y_test - y_mean) / y_std)
+
+
+def init_params(rng, n_in, hidden):
+    W1, b1 = nn.init_dense(rng, n_in, hidden, "tanh")
+    W2, b2 = nn.init_dense(rng, hidden, 1, "identity")
+    return [W1, b1, W2, b2]
+
+
+def errors(prediction, y):
+    """(MSE, MAE) of a prediction."""
+    return float(np.mean((prediction - y) ** 2)), float(np.mean(np.abs(prediction - y)))
+
+
+def progress(done, total, width=30):
+    filled = int(width * done / total)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def train(loss="mse", epochs=150, hidden=32, batch_size=32, lr=3e-3, seed=0, data=None, log=print):
+    """Train with `loss` ("mse" or "mae"); return (parameters, history of (epoch, train loss,
+    test MSE, test MAE)). `data` is load_data's tuple (a subset in the tests)."""
+    X_train, X_test, y_train, y_test = load_data(seed) if data is None else data
+    train_step = TRAIN_STEPS[loss]
+    rng = np.random.default_rng(seed)
+    params = init_params(rng, X_train.shape[1], hidden)
+    state = [np.zeros_like(p) for p in params for _ in (0, 1)]
+    history, step = [], 0
+    # Small matrices: one BLAS thread is faster, and far faster on a busy machine.
+    with threadpool_limits(limits=1):
+        for epoch in range(1, epochs + 1):
+            order = rng.permutation(len(X_train))
+            losses = []
+            for i in range(0, len(order), batch_size):
+                batch = order[i:i + batch_size]
+                step += 1
+                value, *rest = train_step(*params, *state, X_train[batch], y_train[batch], float(step), lr)
+                params, state = rest[:4], rest[4:]
+                losses.append(value)
+            test_mse, test_mae = errors(predict(*params, X_test), y_test)
+            history.append((epoch, float(np.mean(losses)), test_mse, test_mae))
+            if log:
+                log(f"\r{loss.upper()} epoch {epoch:4d}/{epochs} {progress(epoch, epochs)} "
+                    f"train loss {np.mean(losses):.4f}  test MSE {test_mse:.4f}  test MAE {test_mae:.4f}",
+                    end="\n" if epoch == epochs else "", flush=True)
+    return params, history
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    options = parser.parse_args(argv)
+
+    data = load_data(options.seed)
+    X_train, X_test, y_train, y_test = data
+    print(f"diabetes: {len(X_train)} training and {len(X_test)} test patients, 10 standardised features; "
+          f"MLP 10-{options.hidden}-1 with tanh, Adam (lr {options.lr}), batches of {options.batch_size}")
+    results = {}
+    for loss in LOSSES:
+        start = time.perf_counter()
+        params, _ = train(loss, options.epochs, options.hidden, options.batch_size, options.lr, options.seed, data)
+        results[loss] = (errors(predict(*params, X_train), y_train), errors(predict(*params, X_test), y_test),
+                         time.perf_counter() - start)
+
+    print(f"\n{'trained with':<14}{'train MSE':>10}{'test MSE':>10}{'train MAE':>11}{'test MAE':>10}{'seconds':>9}")
+    (train_mse, train_mae), (test_mse, test_mae) = errors(0.0 * y_train, y_train), errors(0.0 * y_test, y_test)
+    print(f"{'(the mean)':<14}{train_mse:>10.4f}{test_mse:>10.4f}{train_mae:>11.4f}{test_mae:>10.4f}")
+    for loss, ((train_mse, train_mae), (test_mse, test_mae), seconds) in results.items():
+        print(f"{loss.upper():<14}{train_mse:>10.4f}{test_mse:>10.4f}{train_mae:>11.4f}{test_mae:>10.4f}"
+              f"{seconds:>9.1f}")
+    print("(standardised target; the first run of each loss includes its compilation)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
