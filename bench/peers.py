@@ -1,6 +1,8 @@
 """The same workloads written for the peers: PyTorch (eager), JAX (jit of value_and_grad) and HIPS
 autograd. Each builder returns (forward, value_and_grad) on the peer's own arrays, or raises
 ImportError when the peer is not installed."""
+import os
+
 import numpy as np
 
 
@@ -31,6 +33,7 @@ def torch_tools(workload, n_params):
     import torch
 
     torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
     def softmax_ce(z, Y):
         return -(Y * torch.log_softmax(z, dim=1)).sum(dim=1).mean()

@@ -18,7 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+
+def _threads_from_argv() -> str:
+    """Thread counts must be set before NumPy, Numba, PyTorch or JAX start: read --threads early."""
+    argv = sys.argv[1:]
+    return argv[argv.index("--threads") + 1] if "--threads" in argv else "1"
+
+
+THREADS = _threads_from_argv()
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[variable] = THREADS
+os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if THREADS != '1' else 'false'}"
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
@@ -155,7 +167,7 @@ print(imported - start, time.perf_counter() - imported)
 def compile_times():
     """First call of W1's gradient in a fresh process with an empty cache, then in a second one."""
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, ADCOMPILER_CACHE_DIR=cache)
+        env = dict(os.environ, ADCOMPILER_CACHE_DIR=cache)  # with the thread settings above
         probe = COMPILE_PROBE.format(bench=str(Path(__file__).resolve().parent))
         results = []
         for _ in ("cold", "cached"):
@@ -214,6 +226,7 @@ def main(argv=None):
     parser.add_argument("--only", default="W1,W2,W4,step", help="comma-separated workloads")
     parser.add_argument("--json", default=str(Path(__file__).with_name("results.json")))
     parser.add_argument("--png", default=str(Path(__file__).with_name("ratios.png")))
+    parser.add_argument("--threads", default="1", help="BLAS, OpenMP, Numba and PyTorch threads (default 1)")
     options = parser.parse_args(argv)
     budget = 0.3 if options.quick else 2.0
     chosen = options.only.split(",")
@@ -221,7 +234,8 @@ def main(argv=None):
     if "step" in chosen:
         tables.append(run_training_step(budget))
     compile_info = compile_times()
-    threads = f"NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS', 'default')}, {os.cpu_count()} cores"
+    threads = (f"{THREADS} (OpenBLAS, OpenMP, MKL, Numba and PyTorch threads; XLA's Eigen pool "
+               f"{'on' if THREADS != '1' else 'off'}), on a machine of {os.cpu_count()} cores")
     print(markdown(tables, compile_info, threads))
     Path(options.json).write_text(json.dumps({"tables": [{"description": d, "rows": r} for d, r in tables],
                                               "compile": compile_info, "threads": threads}, indent=1))
