@@ -12,7 +12,7 @@ from .parse import ParsedFunction
 
 _LOOP_HINT = ("loops are not supported yet; write the computation with NumPy array operations "
               "(np.sum, @, elementwise functions)")
-_BRANCH_HINT = ("branches are not supported yet; for piecewise functions use np.maximum, "
+_BRANCH_HINT = ("branches are not supported yet; for piecewise functions use np.where, np.maximum, "
                 "np.minimum or np.abs")
 
 REFUSED = {

@@ -2,10 +2,11 @@
 score) with a 10-32-1 tanh MLP whose gradients adcompiler derives: trained once with the mean
 squared error and once with the mean absolute error, each with a compiled Adam step.
 
-Features and target are standardised with the training set's mean and standard deviation, so a
-model that always predicts the mean has an MSE and a variance of about 1.
+Features and target are standardised with the training set's mean and standard deviation, so
+predicting the mean has a training MSE of 1. The table ends with scikit-learn's linear least
+squares for reference: this data set is nearly linear, and a small network does about as well.
 
-Run: python examples/regression.py [--epochs 150] [--hidden 32] [--batch-size 32] [--lr 3e-3]
+Run: python examples/regression.py [--epochs 50] [--hidden 32] [--batch-size 32] [--lr 1e-3]
 """
 import argparse
 import sys
@@ -13,6 +14,7 @@ import time
 
 import numpy as np
 from sklearn.datasets import load_diabetes
+from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
@@ -81,7 +83,7 @@ def progress(done, total, width=30):
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def train(loss="mse", epochs=150, hidden=32, batch_size=32, lr=3e-3, seed=0, data=None, log=print):
+def train(loss="mse", epochs=50, hidden=32, batch_size=32, lr=1e-3, seed=0, data=None, log=print):
     """Train with `loss` ("mse" or "mae"); return (parameters, history of (epoch, train loss,
     test MSE, test MAE)). `data` is load_data's tuple (a subset in the tests)."""
     X_train, X_test, y_train, y_test = load_data(seed) if data is None else data
@@ -112,10 +114,10 @@ def train(loss="mse", epochs=150, hidden=32, batch_size=32, lr=3e-3, seed=0, dat
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args(argv)
 
@@ -136,6 +138,10 @@ def main(argv=None):
     for loss, ((train_mse, train_mae), (test_mse, test_mae), seconds) in results.items():
         print(f"{loss.upper():<14}{train_mse:>10.4f}{test_mse:>10.4f}{train_mae:>11.4f}{test_mae:>10.4f}"
               f"{seconds:>9.1f}")
+    linear = LinearRegression().fit(X_train, y_train)
+    (train_mse, train_mae), (test_mse, test_mae) = (errors(linear.predict(X_train), y_train),
+                                                    errors(linear.predict(X_test), y_test))
+    print(f"{'(linear)':<14}{train_mse:>10.4f}{test_mse:>10.4f}{train_mae:>11.4f}{test_mae:>10.4f}")
     print("(standardised target; the first run of each loss includes its compilation)")
     return 0
 
