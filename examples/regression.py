@@ -78,6 +78,12 @@ def errors(prediction, y):
     return float(np.mean((prediction - y) ** 2)), float(np.mean(np.abs(prediction - y)))
 
 
+def batches(rng, n, batch_size):
+    """A shuffled split of range(n) into batches of about `batch_size`, all of nearly one size:
+    a batch of one example would have a new type (an axis of length 1) and compile a new step."""
+    return np.array_split(rng.permutation(n), max(1, round(n / batch_size)))
+
+
 def progress(done, total, width=30):
     filled = int(width * done / total)
     return "[" + "#" * filled + "." * (width - filled) + "]"
@@ -95,10 +101,8 @@ def train(loss="mse", epochs=50, hidden=32, batch_size=32, lr=1e-3, seed=0, data
     # Small matrices: one BLAS thread is faster, and far faster on a busy machine.
     with threadpool_limits(limits=1):
         for epoch in range(1, epochs + 1):
-            order = rng.permutation(len(X_train))
             losses = []
-            for i in range(0, len(order), batch_size):
-                batch = order[i:i + batch_size]
+            for batch in batches(rng, len(X_train), batch_size):
                 step += 1
                 value, *rest = train_step(*params, *state, X_train[batch], y_train[batch], float(step), lr)
                 params, state = rest[:4], rest[4:]
