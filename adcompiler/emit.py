@@ -63,13 +63,29 @@ def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
 
 
 def _body(fn: Function, namer: Namer) -> list:
-    """One line per op and a final `return`, each with the user's file:line."""
+    """One line per op and a final `return`, each with the user's file:line. A ufunc whose result
+    only one other ufunc reads is written inside that one's expression (`2.0 / np.sin(np.exp(-x))`),
+    which Numba compiles to one loop without temporary arrays."""
+    identities = {id(op.result): op.args[0] for op in fn.entry.ops if op.prim.template == "_0"}
+    readers: dict[int, list] = {}
+    for op in fn.entry.ops:
+        for arg in op.args:
+            readers.setdefault(id(identities.get(id(arg), arg)), []).append(op)
+    for value in fn.entry.terminator.values:
+        readers.setdefault(id(identities.get(id(value), value)), []).append(None)
+    nested: dict[int, object] = {}  # id(value) -> the expression it is written as
     statements = []
     for op in fn.entry.ops:
         if op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
             namer.alias(op.result, op.args[0])
+            continue
+        expression = _expression(op, namer, nested)
+        (reader, *others) = readers.get(id(op.result), [None, None])
+        if op.prim.ufunc and not others and reader is not None and reader.prim.ufunc:
+            nested[id(op.result)] = expression
         else:
-            statements.append((_assignment(op, namer), op.loc))
+            target = gast.Name(id=namer(op.result), ctx=gast.Store(), annotation=None, type_comment=None)
+            statements.append((gast.Assign(targets=[target], value=expression, type_comment=None), op.loc))
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     statements.append((gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())),
                        fn.entry.terminator.loc))
@@ -90,12 +106,12 @@ def _seed_literal(dtype: str) -> str:
     return "1.0" if dtype == "float64" else f"np.{dtype}(1.0)"
 
 
-def _assignment(op: Op, name: Namer):
-    target = gast.Name(id=name(op.result), ctx=gast.Store(), annotation=None, type_comment=None)
+def _expression(op: Op, name: Namer, nested: dict):
+    """`op`'s template filled with its operands (an operand in `nested` as its own expression)."""
     template = _template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
-    operands = [_operand(a, name, op.result.type.dtype) for a in op.args]
-    return gast.Assign(targets=[target], value=_Substitute(operands).visit(copy.deepcopy(template)),
-                       type_comment=None)
+    operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, op.result.type.dtype)
+                for a in op.args]
+    return _Substitute(operands).visit(copy.deepcopy(template))
 
 
 def _operand(operand, name: Namer, dtype):

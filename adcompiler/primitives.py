@@ -61,6 +61,7 @@ class Primitive:
     type_rule: Callable[..., Type]
     broadcasts: bool = False
     fold: Optional[Callable] = None
+    ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
     vjps: tuple = field(default=())
 
     def infer_type(self, *types: Type, **params) -> Type:
@@ -138,7 +139,7 @@ def is_const(x: Sym, value=None) -> bool:
 # ---------------------------------------------------------------- elementwise arithmetic
 
 def _arithmetic(name, symbol, fold):
-    return Primitive(name, 2, f"_0 {symbol} _1", promote, broadcasts=True, fold=fold)
+    return Primitive(name, 2, f"_0 {symbol} _1", promote, broadcasts=True, fold=fold, ufunc=True)
 
 
 add = _arithmetic("add", "+", operator.add)
@@ -151,7 +152,7 @@ mul = _arithmetic("mul", "*", operator.mul)
 mul.defvjp(lambda g, x, y, out: g * y, lambda g, x, y, out: g * x)
 
 div = Primitive("div", 2, "_0 / _1", lambda x, y: floating(promote(x, y)), broadcasts=True,
-                fold=operator.truediv)
+                fold=operator.truediv, ufunc=True)
 div.defvjp(lambda g, x, y, out: g / y, lambda g, x, y, out: -(g * out) / y)
 
 
@@ -166,16 +167,16 @@ def _power_base_vjp(g, x, y, out):
     return g * (y * x ** (y - 1))
 
 
-power = Primitive("power", 2, "_0 ** _1", promote, broadcasts=True, fold=operator.pow)
+power = Primitive("power", 2, "_0 ** _1", promote, broadcasts=True, fold=operator.pow, ufunc=True)
 power.defvjp(_power_base_vjp, lambda g, x, y, out: g * (out * log(x)))
 
-neg = Primitive("neg", 1, "-_0", same_type, fold=operator.neg)
+neg = Primitive("neg", 1, "-_0", same_type, fold=operator.neg, ufunc=True)
 neg.defvjp(lambda g, x, out: -g)
 
 
 def _comparison(name, symbol):
     return Primitive(name, 2, f"_0 {symbol} _1", lambda x, y: promote(x, y).with_dtype("bool"),
-                     broadcasts=True, vjps=(None, None))
+                     broadcasts=True, vjps=(None, None), ufunc=True)
 
 
 less = _comparison("less", "<")
@@ -185,17 +186,17 @@ greater_equal = _comparison("greater_equal", ">=")
 equal = _comparison("equal", "==")
 not_equal = _comparison("not_equal", "!=")
 
-maximum = Primitive("maximum", 2, "np.maximum(_0, _1)", promote, broadcasts=True)
+maximum = Primitive("maximum", 2, "np.maximum(_0, _1)", promote, broadcasts=True, ufunc=True)
 # Ties send the gradient to the second operand, so ReLU `np.maximum(x, 0.0)` has slope 0 at 0.
 maximum.defvjp(lambda g, x, y, out: g * (x > y), lambda g, x, y, out: g * (x <= y))
-minimum = Primitive("minimum", 2, "np.minimum(_0, _1)", promote, broadcasts=True)
+minimum = Primitive("minimum", 2, "np.minimum(_0, _1)", promote, broadcasts=True, ufunc=True)
 minimum.defvjp(lambda g, x, y, out: g * (x < y), lambda g, x, y, out: g * (x >= y))
 
 
 # ---------------------------------------------------------------- elementwise functions
 
 def _function(name, numpy_name=None):
-    return Primitive(name, 1, f"np.{numpy_name or name}(_0)", floating)
+    return Primitive(name, 1, f"np.{numpy_name or name}(_0)", floating, ufunc=True)
 
 
 exp = _function("exp")
@@ -226,8 +227,8 @@ arccos = _function("arccos")
 arccos.defvjp(lambda g, x, out: -g / sqrt(1 - x * x))
 arctan = _function("arctan")
 arctan.defvjp(lambda g, x, out: g / (1 + x * x))
-sign = Primitive("sign", 1, "np.sign(_0)", same_type, vjps=(None,))
-absolute = Primitive("abs", 1, "np.abs(_0)", same_type)
+sign = Primitive("sign", 1, "np.sign(_0)", same_type, vjps=(None,), ufunc=True)
+absolute = Primitive("abs", 1, "np.abs(_0)", same_type, ufunc=True)
 absolute.defvjp(lambda g, x, out: g * sign(x))
 
 
