@@ -266,28 +266,49 @@ transpose.defvjp(lambda g, x, out: transpose(g))
 
 
 def _matmul_type(a: Type, b: Type) -> Type:
-    if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+    batched = 3 in (a.ndim, b.ndim)
+    if not (1 <= a.ndim <= 3 and 1 <= b.ndim <= 3) or (batched and 1 in (a.ndim, b.ndim)):
         raise TypeRuleError(f"`@` of a {a.ndim}-D and a {b.ndim}-D operand is not supported",
-                            "use 1-D or 2-D arrays; multiply by a scalar with `*`")
+                            "use 1-D or 2-D operands, or 3-D stacks of matrices with 2-D or 3-D ones")
     if a.dtype != b.dtype or not a.is_float:
         raise TypeRuleError(f"`@` needs two float operands of one dtype, got {a} and {b}")
-    units = a.units[:-1] + (b.units[-1:] if b.ndim == 2 else ())
+    if batched:
+        batch = (a if a.ndim == 3 else b).units[:1]
+        units = batch + a.units[-2:-1] + b.units[-1:]
+    else:
+        units = a.units[:-1] + (b.units[-1:] if b.ndim == 2 else ())
     return Type(a.dtype, len(units), False, units)
+
+
+def _swap_last(x: Sym) -> Sym:
+    """The matrices of a 2-D or 3-D array transposed."""
+    return x.T if x.type.ndim == 2 else permute(x, axes=(0, 2, 1))
 
 
 def _matmul_left_vjp(g, a, b, out):
     if b.type.ndim == 1:
         return outer(g, b) if a.type.ndim == 2 else g * b
-    return b @ g if a.type.ndim == 1 else g @ b.T
+    if a.type.ndim == 1:
+        return b @ g
+    share = g @ _swap_last(b)
+    return sum_axis(share, axis=0, keepdims=False) if share.type.ndim > a.type.ndim else share
 
 
 def _matmul_right_vjp(g, a, b, out):
     if a.type.ndim == 1:
         return outer(a, g) if b.type.ndim == 2 else g * a
-    return g @ a if b.type.ndim == 1 else a.T @ g
+    if b.type.ndim == 1:
+        return g @ a
+    share = _swap_last(a) @ g
+    return sum_axis(share, axis=0, keepdims=False) if share.type.ndim > b.type.ndim else share
 
 
-matmul = Primitive("matmul", 2, "_0 @ _1", _matmul_type)
+def _matmul_template(types):
+    return "rt.matmul(_0, _1)" if 3 in (types[0].ndim, types[1].ndim) else "_0 @ _1"
+
+
+# Numba's `@` stops at 2-D; stacks of matrices go through the runtime's loop over the stack.
+matmul = Primitive("matmul", 2, _matmul_template, _matmul_type)
 matmul.defvjp(_matmul_left_vjp, _matmul_right_vjp)
 
 

@@ -312,3 +312,38 @@ def _prod_others_numba(x, axis):
 @overload(prod_others_all)
 def _prod_others_all_numba(x):
     return lambda x: _products_of_others(np.ascontiguousarray(x).reshape((1, x.size, 1))).reshape(x.shape)
+
+
+# ---------------------------------------------------------------- stacks of matrices
+
+
+def matmul(a, b):
+    """np.matmul for stacks of matrices (3-D with 2-D or 3-D), which Numba's `@` does not take."""
+    return np.matmul(a, b)
+
+
+@overload(matmul)
+def _matmul_numba(a, b):
+    if a.ndim == 3 and b.ndim == 3:
+        def stacks(a, b):
+            if a.shape[0] != b.shape[0]:
+                raise ValueError("matmul: stacks of different lengths")
+            out = np.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+            for i in range(a.shape[0]):
+                out[i] = np.ascontiguousarray(a[i]) @ np.ascontiguousarray(b[i])
+            return out
+        return stacks
+    if a.ndim == 3:
+        def stack_by_matrix(a, b):
+            out = np.empty((a.shape[0], a.shape[1], b.shape[1]), a.dtype)
+            for i in range(a.shape[0]):
+                out[i] = np.ascontiguousarray(a[i]) @ b
+            return out
+        return stack_by_matrix
+
+    def matrix_by_stack(a, b):
+        out = np.empty((b.shape[0], a.shape[0], b.shape[2]), a.dtype)
+        for i in range(b.shape[0]):
+            out[i] = a @ np.ascontiguousarray(b[i])
+        return out
+    return matrix_by_stack

@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import adcompiler
-from adcompiler import nn
-from fd import fd_grad
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: adcompiler and examples/
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import adcompiler  # noqa: E402
+from adcompiler import nn  # noqa: E402
 from examples import binary_classification, multilabel, regression, tiny_network, train_mlp  # noqa: E402
+from fd import fd_grad  # noqa: E402
 
 FD_STEP = 1e-5   # small, so that no finite difference reaches across a kink (ReLU, |r|) checked below
 FD_RTOL, FD_ATOL = 1e-6, 1e-9
@@ -264,11 +264,22 @@ def hand_computed():
             "dL/dv11 = dL/dv12": delta * x1, "dL/dv21 = dL/dv22": delta * x2}
 
 
+# The figures printed in 002_d0f46ccbd70fcfde.txt, Steps 1-6 (z1 = z2, h1 = h2, ... as in the notes).
+NOTES_002 = [("z1 = z2", 0.75), ("h1 = h2", 0.679), ("z_out", 1.358), ("y_hat", 0.796), ("L", 0.228),
+             ("delta_out = dL/dz_out", -0.204), ("dL/dw1 = dL/dw2", -0.139), ("sigma'(z1) = sigma'(z2)", 0.218),
+             ("delta_j = dL/dz_j", -0.044), ("dL/dv11 = dL/dv12", -0.022), ("dL/dv21 = dL/dv22", -0.044)]
+
+
 def test_tiny_network_matches_the_notes():
     T = tiny_network
+    assert [(name, note) for name, note, _ in T.NOTES] == NOTES_002
+    np.testing.assert_array_equal(T.X, [[0.5, 1.0]])
+    np.testing.assert_array_equal(T.Y, [[1.0]])
+    np.testing.assert_array_equal(T.V, np.full((2, 2), 0.5))
+    np.testing.assert_array_equal(T.W, np.ones((2, 1)))
     result = T.backprop(T.V, T.W, T.X, T.Y, jit=False)
     exact = hand_computed()
-    assert set(exact) == {name for name, _, _ in T.NOTES}
+    assert set(exact) == {name for name, _ in NOTES_002}
     for name, note, correct in T.NOTES:
         assert result[name] == pytest.approx(exact[name], rel=1e-12, abs=1e-15), name
         if correct is None:
