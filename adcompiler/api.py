@@ -33,8 +33,21 @@ class Transformed:
         self.jit = jit
         self.kind = kind
         self._specialisations: dict = {}
+        self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
         self._lock = threading.Lock()
         functools.update_wrapper(self, function)
+
+    def _signature(self, types: tuple) -> tuple:
+        """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
+        ranks is compiled for exactly that pattern (static broadcasting); any other pattern (a last
+        batch of one, say) shares one version that checks broadcasting at run time, so the number
+        of compilations per dtype and rank signature is at most two."""
+        if types in self._specialisations:
+            return types
+        general = tuple(Type(t.dtype, t.ndim) for t in types)
+        with self._lock:
+            first = self._first_pattern.setdefault(general, types)
+        return types if first == types else general
 
     @property
     def specialisations(self) -> dict:
@@ -68,7 +81,7 @@ class Transformed:
         originals = args
         values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
             if originals else ((), ())
-        built, module = self.specialise(tuple(types))
+        built, module = self.specialise(self._signature(tuple(types)))
         values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "jit":

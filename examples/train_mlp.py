@@ -11,6 +11,7 @@ import time
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 import adcompiler
 from adcompiler import nn
@@ -125,7 +126,10 @@ def main(argv=None):
     print(f"digits: 1797 images of 8x8 pixels, 10 classes; MLP 64-{options.hidden}-10 with ReLU, "
           f"softmax cross-entropy and Adam (lr {options.lr}), batches of {options.batch_size}")
     start = time.perf_counter()
-    _, history, step_seconds = train(options.epochs, options.hidden, options.batch_size, options.lr, options.seed)
+    # The matrices are small: one BLAS thread is faster than several (and far faster on a busy machine).
+    with threadpool_limits(limits=1):
+        _, history, step_seconds = train(options.epochs, options.hidden, options.batch_size, options.lr,
+                                         options.seed)
     total = time.perf_counter() - start
     print(f"final test accuracy: {history[-1][2]:.3f}")
     print(f"time per training step (forward, backward and Adam update of {options.batch_size} examples, "

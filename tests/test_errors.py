@@ -168,7 +168,7 @@ CONSTRUCTS = [
     ("chained_comparison", (1.5,), "chained comparison", "two values"),
     ("floor_division", (1.5,), "`//`", "+ - * /"),
     ("modulo", (1.5,), "`%`", "+ - * /"),
-    ("matmul_3d", (np.ones((2, 2, 2)), np.ones((2, 2))), ["`@`", "3-D"], "2-D"),
+    ("matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D", "1-D"], "2-D"),  # stacks @ vectors
     ("matmul_scalar", (ARRAY,), "`@` with a scalar operand is not supported", "`*`"),
     # assignments
     ("starred_assignment", (1.5,), "starred assignment (`a, *b = ...`)", "plain names"),
@@ -185,7 +185,7 @@ CONSTRUCTS = [
     ("multiline_fence", (1.5,), "dict literal", "separate arguments"),
     ("multiline_lowering", (1.5,), "`%`", "+ - * /"),
     ("multiline_call", (ARRAY,), "`np.sort`", "supported"),
-    ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones((2, 2))), ["`@`", "3-D"], "2-D"),
+    ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
     ("multiline_matmul_scalar", (ARRAY,), ["`@`", "scalar operand"], "`*`"),
     ("multiline_axis", (ARRAY, 0), ["axis", "constant"], "literal"),  # the call's line
     # a lambda given to grad
