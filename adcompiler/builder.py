@@ -29,18 +29,45 @@ class Builder:
     def __init__(self, loc: Loc):
         self.ops: list[Op] = []
         self.loc = loc
+        self.producers: dict[int, Op] = {}  # id(result) -> the op of this builder that made it
 
     def emit(self, prim, args, params: dict, hint: str = ""):
-        """Append `prim(*args, **params)` and return its result (a Const when it folds)."""
+        """Append `prim(*args, **params)` and return its result: a Const when it folds; the
+        operand itself for `-(-x)`; a negation moves out of products and quotients (`(-a) * b` is
+        made `-(a * b)`), so that negations meet and cancel, and into sums (`a + (-b)` is made
+        `a - b`)."""
         if prim.fold is not None and all(isinstance(a, Const) for a in args):
             return Const(prim.fold(*(a.value for a in args)))
+        negated = [self._negated(a) for a in args]
+        if prim.name == "neg" and negated[0] is not None:
+            return negated[0]
+        if prim.name in ("add", "sub") and (negated[1] is not None or
+                                            (prim.name == "add" and negated[0] is not None)):
+            from .primitives import add, sub  # the primitives are built with this builder
+
+            if negated[1] is not None:
+                return self.emit(sub if prim.name == "add" else add, [args[0], negated[1]], params, hint)
+            return self.emit(sub, [args[1], negated[0]], params, hint)
+        if prim.name in ("mul", "div") and any(n is not None for n in negated):
+            position = 0 if negated[0] is not None else 1
+            if prim.name == "mul" or position == 0:
+                inner = list(args)
+                inner[position] = negated[position]
+                product = self.emit(prim, inner, params, hint)
+                return self.emit(self.producers[id(args[position])].prim, [product], {}, hint)
         try:
             result_type = prim.infer_type(*(a.type for a in args), **params)
         except TypeRuleError as error:
             raise CompileError(str(error), self.loc, error.hint) from None
         result = Value(result_type, hint)
         self.ops.append(Op(prim, tuple(args), result, self.loc, tuple(sorted(params.items()))))
+        self.producers[id(result)] = self.ops[-1]
         return result
+
+    def _negated(self, operand):
+        """`x` when `operand` is a result of `-x` made here, else None."""
+        producer = self.producers.get(id(operand))
+        return producer.args[0] if producer is not None and producer.prim.name == "neg" else None
 
     @contextlib.contextmanager
     def active(self):

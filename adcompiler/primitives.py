@@ -433,27 +433,29 @@ permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(ax
 # An index is a tuple of items, each "int", "array" or ("slice", start?, stop?, step?) with a flag
 # for each slice part that is given; the operands after the array are the items' values in order.
 
-def _index_text(types, index) -> str:
-    operand = iter(range(1, len(types)))
+def _index_parts(index, first: int, slice_text) -> list:
+    """The text of each index item, its operands numbered from `first`; a slice's three bounds
+    (None where not given) are written by `slice_text`."""
+    operand = iter(range(first, first + 3 * len(index)))
     parts = []
     for item in index:
         if item[0] == "slice":
-            bounds = [f"_{next(operand)}" if given else "" for given in item[1:]]
-            parts.append(":".join(bounds[:2]) + (f":{bounds[2]}" if item[3] else ""))
+            parts.append(slice_text(*(f"_{next(operand)}" if given else None for given in item[1:])))
         else:
             parts.append(f"_{next(operand)}")
+    return parts
+
+
+def _index_text(types, index) -> str:
+    """Subscript syntax, `_0[_1:_2, _3]`'s inside."""
+    parts = _index_parts(index, 1, lambda *bounds: ":".join(b or "" for b in bounds[:2]) +
+                         (f":{bounds[2]}" if bounds[2] else ""))
     return ", ".join(parts) or "()"
 
 
 def _slice_objects(types, index) -> str:
-    operand = iter(range(2, len(types)))
-    parts = []
-    for item in index:
-        if item[0] == "slice":
-            bounds = [f"_{next(operand)}" if given else "None" for given in item[1:]]
-            parts.append(f"slice({', '.join(bounds)})")
-        else:
-            parts.append(f"_{next(operand)}")
+    """The same index as a tuple of values, `(slice(_2, _3, None), _4)`, for rt.index_add."""
+    parts = _index_parts(index, 2, lambda *bounds: f"slice({', '.join(b or 'None' for b in bounds)})")
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
