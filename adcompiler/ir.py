@@ -62,9 +62,6 @@ class Type:
 _SHORT_DTYPES = {"float64": "f64", "float32": "f32", "int64": "i64", "bool": "bool"}
 
 
-F64 = Type("float64")
-
-
 @dataclass(eq=False)
 class Value:
     """An SSA value. `hint` is the user's variable name (empty for a temporary, printed `t`), never
