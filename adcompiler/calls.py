@@ -32,8 +32,8 @@ class Method:
 # ---------------------------------------------------------------- reductions
 
 FULL_REDUCTIONS = {"sum": P.total, "mean": P.mean, "max": P.amax, "min": P.amin, "prod": P.prod}
-AXIS_REDUCTIONS = {"sum": P.sum_axis, "mean": P.mean_axis, "max": P.max_axis, "min": P.min_axis,
-                   "prod": P.prod_axis}
+AXIS_REDUCTIONS = {"sum": P.sum_axes, "mean": P.mean_axes, "max": P.max_axes, "min": P.min_axes,
+                   "prod": P.prod_axes}
 
 
 def _reduction(name):
@@ -45,8 +45,10 @@ def _reduction(name):
             return P.cast(x, dtype=P.floating(x.type).dtype) if name == "mean" else x
         if len(axes) == x.type.ndim and not keepdims:
             return FULL_REDUCTIONS[name](x)
-        for axis in sorted(axes, reverse=True):  # from the last, so the other axes keep their numbers
-            x = AXIS_REDUCTIONS[name](x, axis=axis, keepdims=keepdims)
+        if name != "prod":
+            return AXIS_REDUCTIONS[name](x, axes=axes, keepdims=keepdims)
+        for axis in reversed(axes):  # from the last, so the other axes keep their numbers
+            x = P.prod_axes(x, axes=(axis,), keepdims=keepdims)
         return x
     lowering.__name__ = name
     return lowering

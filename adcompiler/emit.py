@@ -109,8 +109,11 @@ def _seed_literal(dtype: str) -> str:
 def _expression(op: Op, name: Namer, nested: dict):
     """`op`'s template filled with its operands (an operand in `nested` as its own expression)."""
     template = _template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
-    operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, op.result.type.dtype)
-                for a in op.args]
+    # Numba promotes float32 with a Python number to float64: in arithmetic, write such operands
+    # as float32 (elsewhere, an index or a dimension, they stay integers).
+    arithmetic = op.prim.broadcasts or op.prim.ufunc
+    dtype = op.result.type.dtype if arithmetic else None
+    operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, dtype) for a in op.args]
     return _Substitute(operands).visit(copy.deepcopy(template))
 
 
@@ -118,6 +121,8 @@ def _operand(operand, name: Namer, dtype):
     """A gast expression for `operand`; a literal in a float32 op is written `np.float32(c)`, since
     Numba would otherwise promote the op to float64."""
     if isinstance(operand, Value):
+        if dtype == "float32" and operand.type.weak:
+            return _template(f"np.float32({name(operand)})")
         return gast.Name(id=name(operand), ctx=gast.Load(), annotation=None, type_comment=None)
     value = operand.value
     if isinstance(value, float) and not math.isfinite(value):

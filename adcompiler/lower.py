@@ -363,6 +363,9 @@ class Lowering:
                     position += 1
         if len(structure) > x.type.ndim:
             self.refuse(node, f"too many indices for a {x.type.ndim}-D array")
+        if structure == [("array",)] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
+            # Numba takes 1-D masks only: index the flattened array with the flattened mask.
+            x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
         result = P.getitem(x, *operands, index=tuple(structure)) if structure else x
         for axis in new_axes:
             result = P.expand_dims(result, axis=axis)

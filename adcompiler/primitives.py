@@ -27,8 +27,9 @@ def promote(*types: Type) -> Type:
     """NumPy 2 promotion (NEP 50: literals are weak) with broadcasting of shapes."""
     units = broadcast_units(*types)
     strong = [np.dtype(t.dtype) for t in types if not t.weak]
-    if not strong:
-        return Type(max((t.dtype for t in types), key=_KIND_ORDER.__getitem__), len(units), False, units)
+    if not strong:  # Python numbers with Python numbers give a Python number
+        kind = max((t.dtype for t in types), key=_KIND_ORDER.__getitem__)
+        return Type(kind, len(units), not units, units)
     weak = [_WEAK_SAMPLE[t.dtype] for t in types if t.weak]
     return Type(str(np.result_type(*strong, *weak)), len(units), False, units)
 
@@ -42,12 +43,12 @@ def broadcast_units(*types: Type) -> tuple:
 
 
 def floating(t: Type) -> Type:
-    """The type of a float function of `t`: ints and bools become float64."""
-    return t.with_dtype(t.dtype if t.is_float else "float64")
+    """The type of a float function of `t`: ints and bools become float64 (weak stays weak)."""
+    return Type(t.dtype if t.is_float else "float64", t.ndim, t.weak, t.units)
 
 
 def same_type(t: Type, **_) -> Type:
-    return t.with_dtype(t.dtype)
+    return Type(t.dtype, t.ndim, t.weak, t.units)
 
 
 @dataclass(eq=False)
@@ -112,7 +113,10 @@ class Sym:
 
     @property
     def T(self) -> "Sym":
-        return transpose(self) if self.type.ndim == 2 else self
+        ndim = self.type.ndim
+        if ndim <= 1:
+            return self
+        return transpose(self) if ndim == 2 else permute(self, axes=tuple(reversed(range(ndim))))
 
     def __add__(self, other): return add(self, other)
     def __radd__(self, other): return add(other, self)
@@ -246,7 +250,8 @@ def _reduction_type(x: Type) -> Type:
     return Type(x.dtype if x.dtype != "bool" else "int64", 0)
 
 
-size = Primitive("size", 1, "_0.size", lambda x: Type("int64"), vjps=(None,))
+# Sizes and dimensions are Python ints in NumPy: weak, so `x32 / x.size` stays float32.
+size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), vjps=(None,))
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
                            lambda g, like: like.with_dtype(g.dtype))
 unbroadcast = Primitive("unbroadcast", 2, "rt.unbroadcast(_0, _1)",
@@ -291,7 +296,7 @@ def _matmul_left_vjp(g, a, b, out):
     if a.type.ndim == 1:
         return b @ g
     share = g @ _swap_last(b)
-    return sum_axis(share, axis=0, keepdims=False) if share.type.ndim > a.type.ndim else share
+    return sum_axes(share, axes=(0,), keepdims=False) if share.type.ndim > a.type.ndim else share
 
 
 def _matmul_right_vjp(g, a, b, out):
@@ -300,7 +305,7 @@ def _matmul_right_vjp(g, a, b, out):
     if b.type.ndim == 1:
         return g @ a
     share = _swap_last(a) @ g
-    return sum_axis(share, axis=0, keepdims=False) if share.type.ndim > b.type.ndim else share
+    return sum_axes(share, axes=(0,), keepdims=False) if share.type.ndim > b.type.ndim else share
 
 
 def _matmul_template(types):
@@ -337,11 +342,25 @@ where.defvjp(None, lambda g, c, x, y, out: where(c, g, 0.0), lambda g, c, x, y, 
 
 # ---------------------------------------------------------------- reductions along an axis
 
-def _axis_type(result_dtype):
-    def rule(x: Type, axis: int, keepdims: bool) -> Type:
-        units = x.units[:axis] + ((True,) if keepdims else ()) + x.units[axis + 1:]
+# A reduction over the sorted `axes` of an array, written as nested one-axis runtime reductions
+# from the last axis (so the others keep their numbers). np.prod is reduced one axis at a time
+# (its gradient composes exactly); sum, mean, max and min over several axes are one op, so that
+# ties of max and min are split evenly over the whole group.
+
+def _axes_type(result_dtype):
+    def rule(x: Type, axes: tuple, keepdims: bool) -> Type:
+        units = tuple(True if a in axes else u for a, u in enumerate(x.units) if keepdims or a not in axes)
         return Type(result_dtype(x), len(units), False, units)
     return rule
+
+
+def _axes_template(name):
+    def template(types, axes, keepdims):
+        text = "_0"
+        for axis in reversed(axes):
+            text = f"rt.{name}_axis{'_keepdims' if keepdims else ''}({text}, {axis})"
+        return text
+    return template
 
 
 def _sum_dtype(x: Type) -> str:
@@ -349,36 +368,44 @@ def _sum_dtype(x: Type) -> str:
 
 
 def _axis_reduction(name, result_dtype):
-    return Primitive(f"{name}_axis", 1, lambda types, axis, keepdims:
-                     f"rt.{name}_axis{'_keepdims' if keepdims else ''}(_0, {axis})", _axis_type(result_dtype))
+    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype))
 
 
-def _restored(g, axis, keepdims):
-    """A reduced array `g` with its reduced axis back (of length 1)."""
-    return g if keepdims else expand_dims(g, axis=axis)
+def _restored(g, axes, keepdims):
+    """A reduced array `g` with its reduced axes back (of length 1)."""
+    for axis in (() if keepdims else axes):
+        g = expand_dims(g, axis=axis)
+    return g
 
 
-def _extremum_vjp(g, x, out, axis=None, keepdims=False):
+def _extremum_vjp(g, x, out, axes=None, keepdims=False):
     """The gradient goes to the extremal elements, split evenly among ties."""
-    if axis is None:
+    if axes is None:
         mask = equal(x, out)
         return g * mask / cast(total(mask), dtype=g.type.dtype)
-    mask = equal(x, _restored(out, axis, keepdims))
-    count = cast(sum_axis(mask, axis=axis, keepdims=True), dtype=g.type.dtype)
-    return _restored(g, axis, keepdims) * mask / count
+    mask = equal(x, _restored(out, axes, keepdims))
+    count = cast(sum_axes(mask, axes=axes, keepdims=True), dtype=g.type.dtype)
+    return _restored(g, axes, keepdims) * mask / count
 
 
-sum_axis = _axis_reduction("sum", _sum_dtype)
-sum_axis.defvjp(lambda g, x, out, axis, keepdims: broadcast_like(_restored(g, axis, keepdims), x))
-mean_axis = _axis_reduction("mean", lambda x: floating(x).dtype)
-mean_axis.defvjp(lambda g, x, out, axis, keepdims: broadcast_like(
-    _restored(g / cast(dim(x, axis=axis), dtype=g.type.dtype), axis, keepdims), x))
-max_axis = _axis_reduction("max", lambda x: x.dtype)
-min_axis = _axis_reduction("min", lambda x: x.dtype)
-max_axis.defvjp(_extremum_vjp)
-min_axis.defvjp(_extremum_vjp)
-prod_axis = _axis_reduction("prod", _sum_dtype)
-prod_axis.defvjp(lambda g, x, out, axis, keepdims: _restored(g, axis, keepdims) * prod_others(x, axis=axis))
+def _group_size(x: Sym, axes, dtype: str) -> Sym:
+    size = dim(x, axis=axes[0])
+    for axis in axes[1:]:
+        size = size * dim(x, axis=axis)
+    return cast(size, dtype=dtype)
+
+
+sum_axes = _axis_reduction("sum", _sum_dtype)
+sum_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(_restored(g, axes, keepdims), x))
+mean_axes = _axis_reduction("mean", lambda x: floating(x).dtype)
+mean_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(
+    _restored(g / _group_size(x, axes, g.type.dtype), axes, keepdims), x))
+max_axes = _axis_reduction("max", lambda x: x.dtype)
+min_axes = _axis_reduction("min", lambda x: x.dtype)
+max_axes.defvjp(_extremum_vjp)
+min_axes.defvjp(_extremum_vjp)
+prod_axes = _axis_reduction("prod", _sum_dtype)
+prod_axes.defvjp(lambda g, x, out, axes, keepdims: _restored(g, axes, keepdims) * prod_others(x, axis=axes[0]))
 
 amax = Primitive("max", 1, "np.max(_0)", lambda x: Type(x.dtype))
 amin = Primitive("min", 1, "np.min(_0)", lambda x: Type(x.dtype))
@@ -394,7 +421,7 @@ prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same
 # ---------------------------------------------------------------- shapes
 
 def _dim_type(x: Type, axis: int) -> Type:
-    return Type("int64")
+    return Type("int64", weak=True)
 
 
 dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", _dim_type, vjps=(None,))
@@ -509,9 +536,14 @@ eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
                 lambda n, dtype: Type(dtype, 2), vjps=(None,))
 arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",
                    lambda *bounds: Type(promote(*bounds).dtype if all(b.dtype != "bool" for b in bounds)
-                                        else "int64", 1), vjps=(None, None, None))
-linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1),
-                     vjps=(None, None, None))
+                                        else "int64", 1))
+# start + k * step: the stop only decides how many values there are (a zero gradient).
+arange.defvjp(lambda g, start, stop, step, out: total(g), None,
+              lambda g, start, stop, step, out: total(g * arange(0, dim(out, axis=0), 1)))
+linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1))
+# start + (stop - start) * t with t = linspace(0, 1, num).
+linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n))),
+                lambda g, a, b, n, out: total(g * linspace(0.0, 1.0, n)), None)
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))
@@ -529,7 +561,7 @@ FUNCTIONS = {
     np.arctan: arctan, math.atan: arctan, np.abs: absolute, np.absolute: absolute, abs: absolute,
     math.fabs: absolute, np.sign: sign, np.maximum: maximum, np.minimum: minimum,
     np.power: power, math.pow: power, np.add: add, np.subtract: sub, np.multiply: mul,
-    np.divide: div, np.negative: neg, np.matmul: matmul, np.outer: outer,
+    np.divide: div, np.negative: neg, np.matmul: matmul,
     np.exp2: exp2, np.log2: log2, math.log2: log2, np.log10: log10, math.log10: log10,
-    np.where: where, np.ones_like: ones_like,
+    np.where: where,
 }

@@ -96,10 +96,10 @@ def _summed_back(share: Sym, operand: Sym) -> Sym:
             return P.unbroadcast(share, operand)  # only the run time knows
         if unit is True and result_unit is False:
             stretched.append(axis)
-    for _ in range(lead):
-        share = P.sum_axis(share, axis=0, keepdims=False)
-    for axis in stretched:
-        share = P.sum_axis(share, axis=axis, keepdims=True)
+    if lead:
+        share = P.sum_axes(share, axes=tuple(range(lead)), keepdims=False)
+    if stretched:
+        share = P.sum_axes(share, axes=tuple(stretched), keepdims=True)
     return share
 
 

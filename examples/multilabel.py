@@ -8,16 +8,13 @@ accuracy (all 5 labels right) and the Hamming loss (the fraction of wrong labels
 
 Run: python examples/multilabel.py [--epochs 20] [--hidden 32] [--batch-size 32]
 """
-import argparse
 import sys
-import time
 
 import numpy as np
 from sklearn.datasets import make_multilabel_classification
 from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
-import adcompiler
+import mlp  # examples/mlp.py: the compiled step and the training loop
 from adcompiler import nn
 
 N_FEATURES, N_LABELS = 20, 5
@@ -33,18 +30,7 @@ def loss(W1, b1, W2, b2, X, Y):
     return nn.binary_cross_entropy_with_logits(logits(W1, b1, W2, b2, X), Y)
 
 
-loss_and_grads = adcompiler.value_and_grad(loss, wrt=("W1", "b1", "W2", "b2"))
-
-
-@adcompiler.jit
-def train_step(W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2, X, Y, step, lr):
-    """Forward, backward and Adam update of one batch, all in compiled code."""
-    value, (gW1, gb1, gW2, gb2) = loss_and_grads(W1, b1, W2, b2, X, Y)
-    W1, mW1, vW1 = nn.adam(W1, gW1, mW1, vW1, step, lr)
-    b1, mb1, vb1 = nn.adam(b1, gb1, mb1, vb1, step, lr)
-    W2, mW2, vW2 = nn.adam(W2, gW2, mW2, vW2, step, lr)
-    b2, mb2, vb2 = nn.adam(b2, gb2, mb2, vb2, step, lr)
-    return value, W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2
+train_step = mlp.make_train_step(loss)
 
 
 def predict(W1, b1, W2, b2, X):
@@ -69,64 +55,32 @@ def load_data(seed, n_samples=1000):
 
 
 def init_params(rng, n_in, hidden, n_out):
-    W1, b1 = nn.init_dense(rng, n_in, hidden, "tanh")
-    W2, b2 = nn.init_dense(rng, hidden, n_out, "sigmoid")
-    return [W1, b1, W2, b2]
-
-
-def batches(rng, n, batch_size):
-    """A shuffled split of range(n) into batches of about `batch_size`, all of nearly one size:
-    a batch of one example would have a new type (an axis of length 1) and compile a new step."""
-    return np.array_split(rng.permutation(n), max(1, round(n / batch_size)))
-
-
-def progress(done, total, width=30):
-    filled = int(width * done / total)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
+    return mlp.init_params(rng, n_in, hidden, n_out, "tanh", "sigmoid")
 
 
 def train(epochs=20, hidden=32, batch_size=32, lr=3e-3, seed=0, data=None, log=print):
     """Train; return (parameters, history of (epoch, train loss, test Hamming loss)). `data` is
-    load_data's tuple (a subset in the tests)."""
+    load_data's tuple (a subset in the tests); `log` (print, or None) shows the set-up and progress."""
     X_train, X_test, Y_train, Y_test = load_data(seed) if data is None else data
     rng = np.random.default_rng(seed)
-    params = init_params(rng, X_train.shape[1], hidden, Y_train.shape[1])
-    state = [np.zeros_like(p) for p in params for _ in (0, 1)]
-    history, step = [], 0
-    with threadpool_limits(limits=1):  # small matrices: one BLAS thread is faster
-        for epoch in range(1, epochs + 1):
-            losses = []
-            for batch in batches(rng, len(X_train), batch_size):
-                step += 1
-                value, *rest = train_step(*params, *state, X_train[batch], Y_train[batch], float(step), lr)
-                params, state = rest[:4], rest[4:]
-                losses.append(value)
-            _, subset, hamming = scores(predict(*params, X_test), Y_test)
-            history.append((epoch, float(np.mean(losses)), hamming))
-            if log:
-                log(f"\repoch {epoch:3d}/{epochs} {progress(epoch, epochs)} train loss {np.mean(losses):.4f}  "
-                    f"test Hamming loss {hamming:.4f}  subset accuracy {subset:.3f}",
-                    end="\n" if epoch == epochs else "", flush=True)
+
+    def evaluate(params):
+        _, subset, hamming = scores(predict(*params, X_test), Y_test)
+        return (hamming,), f"test Hamming loss {hamming:.4f}  subset accuracy {subset:.3f}"
+
+    if log:
+        log(f"multi-label: {len(X_train)} training and {len(X_test)} test examples, {N_FEATURES} features, "
+            f"{N_LABELS} labels ({Y_train.sum(axis=1).mean():.2f} on average); MLP {N_FEATURES}-{hidden}-"
+            f"{N_LABELS} with tanh, a sigmoid and binary cross-entropy per label, Adam (lr {lr})")
+    params, history, _ = mlp.train(train_step, init_params(rng, X_train.shape[1], hidden, Y_train.shape[1]),
+                                   X_train, Y_train, evaluate, epochs, batch_size, lr, rng, log)
     return params, history
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args(argv)
-
-    data = load_data(options.seed)
-    X_train, X_test, Y_train, Y_test = data
-    print(f"multi-label: {len(X_train)} training and {len(X_test)} test examples, {N_FEATURES} features, "
-          f"{N_LABELS} labels ({Y_train.sum(axis=1).mean():.2f} on average); MLP {N_FEATURES}-{options.hidden}-"
-          f"{N_LABELS} with tanh, a sigmoid and binary cross-entropy per label, Adam (lr {options.lr})")
-    start = time.perf_counter()
-    params, history = train(options.epochs, options.hidden, options.batch_size, options.lr, options.seed, data)
-    print(f"trained in {time.perf_counter() - start:.1f} s including compilation")
+    options = mlp.parser(__doc__, epochs=20, hidden=32, batch_size=32, lr=3e-3).parse_args(argv)
+    X_train, X_test, Y_train, Y_test = data = load_data(options.seed)
+    params, history = mlp.timed_train(train, options, data)
 
     per_label, subset, hamming = scores(predict(*params, X_test), Y_test)
     # Reference: answer each label with its more frequent value in the training set.

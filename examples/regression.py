@@ -8,7 +8,6 @@ squares for reference: this data set is nearly linear, and a small network does 
 
 Run: python examples/regression.py [--epochs 50] [--hidden 32] [--batch-size 32] [--lr 1e-3]
 """
-import argparse
 import sys
 import time
 
@@ -16,9 +15,8 @@ import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
-import adcompiler
+import mlp  # examples/mlp.py: the compiled step and the training loop
 from adcompiler import nn
 
 
@@ -38,23 +36,7 @@ def mae_loss(W1, b1, W2, b2, X, y):
 LOSSES = {"mse": mse_loss, "mae": mae_loss}
 
 
-def make_train_step(loss):
-    """A compiled training step for `loss`: forward, backward and Adam update of one batch."""
-    loss_and_grads = adcompiler.value_and_grad(loss, wrt=("W1", "b1", "W2", "b2"))
-
-    @adcompiler.jit
-    def train_step(W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2, X, y, step, lr):
-        value, (gW1, gb1, gW2, gb2) = loss_and_grads(W1, b1, W2, b2, X, y)
-        W1, mW1, vW1 = nn.adam(W1, gW1, mW1, vW1, step, lr)
-        b1, mb1, vb1 = nn.adam(b1, gb1, mb1, vb1, step, lr)
-        W2, mW2, vW2 = nn.adam(W2, gW2, mW2, vW2, step, lr)
-        b2, mb2, vb2 = nn.adam(b2, gb2, mb2, vb2, step, lr)
-        return value, W1, b1, W2, b2, mW1, vW1, mb1, vb1, mW2, vW2, mb2, vb2
-
-    return train_step
-
-
-TRAIN_STEPS = {name: make_train_step(loss) for name, loss in LOSSES.items()}
+TRAIN_STEPS = {name: mlp.make_train_step(loss) for name, loss in LOSSES.items()}
 
 
 def load_data(seed):
@@ -68,9 +50,7 @@ def load_data(seed):
 
 
 def init_params(rng, n_in, hidden):
-    W1, b1 = nn.init_dense(rng, n_in, hidden, "tanh")
-    W2, b2 = nn.init_dense(rng, hidden, 1, "identity")
-    return [W1, b1, W2, b2]
+    return mlp.init_params(rng, n_in, hidden, 1, "tanh", "identity")
 
 
 def errors(prediction, y):
@@ -78,55 +58,24 @@ def errors(prediction, y):
     return float(np.mean((prediction - y) ** 2)), float(np.mean(np.abs(prediction - y)))
 
 
-def batches(rng, n, batch_size):
-    """A shuffled split of range(n) into batches of about `batch_size`, all of nearly one size:
-    a batch of one example would have a new type (an axis of length 1) and compile a new step."""
-    return np.array_split(rng.permutation(n), max(1, round(n / batch_size)))
-
-
-def progress(done, total, width=30):
-    filled = int(width * done / total)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
-
-
 def train(loss="mse", epochs=50, hidden=32, batch_size=32, lr=1e-3, seed=0, data=None, log=print):
     """Train with `loss` ("mse" or "mae"); return (parameters, history of (epoch, train loss,
     test MSE, test MAE)). `data` is load_data's tuple (a subset in the tests)."""
     X_train, X_test, y_train, y_test = load_data(seed) if data is None else data
-    train_step = TRAIN_STEPS[loss]
     rng = np.random.default_rng(seed)
-    params = init_params(rng, X_train.shape[1], hidden)
-    state = [np.zeros_like(p) for p in params for _ in (0, 1)]
-    history, step = [], 0
-    # Small matrices: one BLAS thread is faster, and far faster on a busy machine.
-    with threadpool_limits(limits=1):
-        for epoch in range(1, epochs + 1):
-            losses = []
-            for batch in batches(rng, len(X_train), batch_size):
-                step += 1
-                value, *rest = train_step(*params, *state, X_train[batch], y_train[batch], float(step), lr)
-                params, state = rest[:4], rest[4:]
-                losses.append(value)
-            test_mse, test_mae = errors(predict(*params, X_test), y_test)
-            history.append((epoch, float(np.mean(losses)), test_mse, test_mae))
-            if log:
-                log(f"\r{loss.upper()} epoch {epoch:4d}/{epochs} {progress(epoch, epochs)} "
-                    f"train loss {np.mean(losses):.4f}  test MSE {test_mse:.4f}  test MAE {test_mae:.4f}",
-                    end="\n" if epoch == epochs else "", flush=True)
+
+    def evaluate(params):
+        test_mse, test_mae = errors(predict(*params, X_test), y_test)
+        return (test_mse, test_mae), f"test MSE {test_mse:.4f}  test MAE {test_mae:.4f}"
+
+    params, history, _ = mlp.train(TRAIN_STEPS[loss], init_params(rng, X_train.shape[1], hidden), X_train, y_train,
+                                   evaluate, epochs, batch_size, lr, rng, log, prefix=f"{loss.upper()} ")
     return params, history
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
-    options = parser.parse_args(argv)
-
-    data = load_data(options.seed)
-    X_train, X_test, y_train, y_test = data
+    options = mlp.parser(__doc__, epochs=50, hidden=32, batch_size=32, lr=1e-3).parse_args(argv)
+    X_train, X_test, y_train, y_test = data = load_data(options.seed)
     print(f"diabetes: {len(X_train)} training and {len(X_test)} test patients, 10 standardised features; "
           f"MLP 10-{options.hidden}-1 with tanh, Adam (lr {options.lr}), batches of {options.batch_size}")
     results = {}

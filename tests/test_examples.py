@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: adcompiler and examples/
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repository: adcompiler and examples/
+sys.path.insert(0, str(ROOT / "examples"))  # the examples' `import mlp`, as when run as scripts
 
 import adcompiler  # noqa: E402
 from adcompiler import nn  # noqa: E402
