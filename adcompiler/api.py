@@ -16,6 +16,7 @@ from numba.core.errors import NumbaError
 
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Type
+from .lower import still_valid
 from .pipeline import Build, build, check, load
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
@@ -63,6 +64,8 @@ class Transformed:
         """(Build, compiled module or None) for these argument types, made once (thread-safe)."""
         with self._lock:
             built, module = self._specialisations.get(arg_types, (None, None))
+            if built is not None and not still_valid(built.primal):  # a global it read was rebound
+                built, module = None, None
             if built is None:
                 built = build(self.parsed, list(arg_types), self.wrt, self.kind)
             if compiled and module is None:

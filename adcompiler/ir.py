@@ -122,12 +122,15 @@ class Block:
 @dataclass(eq=False)
 class Function:
     """A function of the IR. `params` are the entry block's arguments; the last `len(captured)` of
-    them are bound to `captured`, arrays read from the user's globals or closure at compile time."""
+    them are bound to `captured`, arrays read from the user's globals or closure at compile time.
+    `assumptions` are the (scope, name, object) reads of globals and closure cells the function was
+    lowered with (`still_valid` tells whether they still hold)."""
 
     name: str
     blocks: list
     loc: Loc
     captured: tuple = ()
+    assumptions: tuple = ()
 
     @property
     def params(self) -> list:

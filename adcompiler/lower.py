@@ -36,11 +36,12 @@ OPERATOR_SYMBOLS = {
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
+VIEWS = {"getitem", "reshape", "transpose", "permute", "expand_dims", "squeeze"}  # may share memory
 
 
 def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`."""
-    lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={})
+    lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[])
     params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
     with lowering.builder.active():
         result = lowering.body([Sym(p) for p in params])
@@ -49,13 +50,29 @@ def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
     terminator = Return(tuple(lowering.operand(v, last).operand for v in values), parsed.loc(last))
     captured = list(lowering.captured.values())
     block = Block(params + [param for param, _ in captured], lowering.builder.ops, terminator)
-    return Function(parsed.name, [block], parsed.loc(parsed.tree), tuple(array for _, array in captured))
+    assumptions = {(id(scope), name): (scope, name, value) for scope, name, value in lowering.assumptions}
+    return Function(parsed.name, [block], parsed.loc(parsed.tree), tuple(array for _, array in captured),
+                    tuple(assumptions.values()))
+
+
+def still_valid(function: Function) -> bool:
+    """Whether every global and closure variable `function` was lowered with still holds the same
+    object (a number: an equal one): generated code is never run with a stale constant."""
+    for scope, name, value in function.assumptions:
+        current = scope.cell_contents if name is None else scope.get(name, _MISSING)
+        if current is not value and not (isinstance(value, (int, float)) and type(current) is type(value)
+                                         and current == value):
+            return False
+    return True
+
+
+_MISSING = object()
 
 
 def inline(function, args: list) -> object:
     """Lower a call of `function` (a plain Python function) on the symbols `args` into the
     current builder, as a derivative rule does; its result is a symbol or a tuple of them."""
-    lowering = Lowering(_checked(function), current_builder(), captured=None)
+    lowering = Lowering(_checked(function), current_builder(), captured=None, assumptions=[])
     return lowering.body(list(args))
 
 
@@ -65,14 +82,15 @@ class Lowering:
     captured arrays (None where arrays cannot be captured) and the stack of functions being lowered,
     which detects recursion."""
 
-    def __init__(self, parsed: ParsedFunction, builder: Builder, captured: dict | None, stack: tuple = ()):
+    def __init__(self, parsed: ParsedFunction, builder: Builder, captured: dict | None, assumptions: list,
+                 stack: tuple = ()):
         self.parsed = parsed
         self.builder = builder
         self.names = [a.id for a in parsed.tree.args.posonlyargs + parsed.tree.args.args]
         function = parsed.function
-        closure = zip(function.__code__.co_freevars, function.__closure__ or ())
-        self.nonlocals = {name: cell.cell_contents for name, cell in closure}
+        self.cells = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
         self.captured = captured  # id(array) -> (its hidden parameter, the array)
+        self.assumptions = assumptions  # (scope, name, object) of every non-local read, shared
         self.stack = stack + (function,)
         self.env: dict[str, object] = {}
         self.node = parsed.tree  # the node being lowered, for messages
@@ -101,7 +119,7 @@ class Lowering:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
         values = [v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node) for v in bound.arguments.values()]
-        return Lowering(parsed, self.builder, self.captured, self.stack).body(values)
+        return Lowering(parsed, self.builder, self.captured, self.assumptions, self.stack).body(values)
 
     # ------------------------------------------------------------ statements
 
@@ -119,11 +137,37 @@ class Lowering:
                 self.refuse(node.target, "augmented assignment to an element or attribute is not supported yet",
                             "assign to a name: `y = y + ...`")
             current = self.operand(self.read(node.target.id, node.target), node.target)
+            sharing = self.sharing(node.target.id, current) if current.type.ndim else None
+            if sharing is not None:
+                self.refuse(node, f"augmented assignment to the array `{node.target.id}`, which shares its "
+                                  f"memory with `{sharing}`, is not supported (NumPy would change both)",
+                            f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
         elif isinstance(node, gast.Return):
             return self.expression(node.value) if node.value is not None else None
         return None
+
+    def sharing(self, name: str, value: Sym):
+        """Another name whose array shares memory with `value` (the same array, or a view of it or
+        of what it views), or None. In-place updates are refused there: NumPy would change both."""
+        mine = self.view_chain(value.operand)
+        for other, bound in self.env.items():
+            if other != name and isinstance(bound, Sym) and mine & self.view_chain(bound.operand):
+                return other
+        return None
+
+    def view_chain(self, operand) -> set:
+        """Ids of `operand` and of the arrays it is a view of (through indexing, reshapes, transposes)."""
+        chain = set()
+        while isinstance(operand, Value):
+            chain.add(id(operand))
+            producer = self.builder.producers.get(id(operand))
+            if producer is None or producer.prim.name not in VIEWS or (
+                    producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
+                break
+            operand = producer.args[0]
+        return chain
 
     def assign(self, target, value):
         if isinstance(target, gast.Name):
@@ -297,7 +341,9 @@ class Lowering:
             if not operands[position].type.is_float:
                 self.refuse(node, f"`{name}` differentiates parameter {position}, "
                                   f"which is {operands[position].type.describe()} here")
-        adjoint = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands)).program
+        built = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands))
+        self.assumptions.extend(built.primal.assumptions)
+        adjoint = built.program
         forward, backward = adjoint.forward, adjoint.backward
         hidden = forward.params[len(operands):]
         value_of = {id(p): o.operand for p, o in zip(forward.params, operands)}
@@ -398,9 +444,16 @@ class Lowering:
     def read(self, name: str, node):
         if name in self.env:
             return self.env[name]
-        for scope in (self.nonlocals, self.parsed.function.__globals__, vars(builtins)):
-            if name in scope:
-                return self.static(scope[name], node)
+        if name in self.cells:
+            value = self.cells[name].cell_contents
+            self.assumptions.append((self.cells[name], None, value))
+            return self.static(value, node)
+        scope = self.parsed.function.__globals__
+        if name in scope:
+            self.assumptions.append((scope, name, scope[name]))
+            return self.static(scope[name], node)
+        if name in vars(builtins):
+            return self.static(vars(builtins)[name], node)
         self.refuse(node, f"the name `{name}` is not defined", "define it before the function or pass it in")
 
     def static(self, obj, node):
