@@ -22,10 +22,12 @@ first one is unfixed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
+SHARED = "# updates an array another name shares"   # marks an in-place update adcompiler may refuse
 MARGIN = 1e-2   # distance kept from kinks (finite differences move intermediates by far less)
 BOUND = 25.0    # largest magnitude of an intermediate
 MAX_SIZE = 36   # largest number of elements of an intermediate
@@ -33,7 +35,8 @@ MAX_SIZE = 36   # largest number of elements of an intermediate
 FEATURES = ("binary", "power", "neg", "unary", "math", "minmax", "where", "reduce", "matmul",
             "transpose", "reshape", "index", "fancy_index", "mask_index", "concat", "stack",
             "helper", "tuple", "augassign", "shape_unpack", "int_param", "global_array",
-            "constant", "inline", "reassign", "annotated")
+            "constant", "inline", "reassign", "annotated", "create", "int_index", "clip_arrays",
+            "alias", "scalar_kinds", "keyword_call", "general", "sign", "helper_default")
 
 
 class Chooser:
@@ -68,6 +71,8 @@ class Program:
     args: list                  # the values to call it with
     wrt: tuple                  # positions of the float parameters
     features: set = field(default_factory=set)
+    general: bool = False       # first call with another pattern of length-1 axes (so the checked
+                                # call runs the specialisation that broadcasts at run time)
 
     def __repr__(self):
         return str(self)
@@ -82,8 +87,6 @@ class Program:
 def literal(value) -> str:
     """Python source that evaluates to `value` exactly (floats by repr, arrays by np.array)."""
     if isinstance(value, np.ndarray):
-        if value.dtype.kind == "i":
-            return f"np.array({value.tolist()!r})"
         return f"np.array({value.tolist()!r})"
     if isinstance(value, np.floating):
         return f"np.float64({float(value)!r})"
@@ -156,8 +159,9 @@ class Generator:
         self.features = set()
         self.counter = 0
         self.inline = None                       # (expression, value) waiting to be used once
-        self.helpers = []                        # (name, number of params, number of results)
+        self.helpers = []                        # dicts: name, params, results, default
         self.used = set()                        # names read by some operation
+        self.arrays = 0                          # arrays of random values made so far
 
     # ------------------------------------------------------------ small utilities
 
@@ -187,7 +191,7 @@ class Generator:
         return value
 
     def constant(self) -> str:
-        if self.on("constant") and self.c.coin(25):
+        if self.on("constant") and self.c.coin(40):
             self.features.add("constant")
             return "C0"
         return self.c.choice(["2.0", "0.5", "1.5", "-0.75", "3.0", "0.25", "-2.0"])
@@ -202,8 +206,11 @@ class Generator:
         return name
 
     def rng_values(self, shape):
-        values = [self.c.integer(-1_500_000, 1_500_000) / 1e6 for _ in range(math.prod(shape))]
-        return np.array(values, dtype=np.float64).reshape(shape)
+        """Values in [-1.5, 1.5] with six decimals, from a drawn seed (one choice per array keeps
+        the choice sequence short; Hypothesis would also favour tiny values if drawn one by one)."""
+        self.arrays += 1   # two arrays from one seed still differ
+        rng = np.random.default_rng([self.c.integer(0, 2**32 - 1), self.arrays])
+        return np.round(rng.uniform(-1.5, 1.5, size=shape), 6)
 
     # ------------------------------------------------------------ operands
 
@@ -246,8 +253,8 @@ class Generator:
 
     def generate(self) -> Program:
         c = self.c
-        self.m = c.choice([3, 2, 4])
-        self.n = c.choice([2, 3, 4])
+        self.m = c.choice([3, 2, 4, 1])
+        self.n = c.choice([2, 3, 4, 1])
         if self.m == self.n:
             self.n = self.m + 1
         constant = c.integer(-999, 999) / 1000.0 or 0.5
@@ -262,7 +269,11 @@ class Generator:
             value = self.rng_values(shape)
             if c.coin(30):
                 value = np.round(np.abs(value) + 0.2, 6)   # some positive arguments, for logs and powers
-            value = float(value) if shape == () else value
+            if shape == ():
+                value = float(value)
+                if self.on("scalar_kinds") and c.coin(15):
+                    value = c.choice([np.float64(value), np.array(value)])
+                    self.features.add("scalar_kinds")
             params.append(name)
             args.append(value)
             self.vars[name] = value
@@ -281,8 +292,10 @@ class Generator:
                       self.op_matmul, self.op_helper, self.op_index, self.op_binary, self.op_unary,
                       self.op_neg, self.op_math, self.op_minmax, self.op_where, self.op_reduce,
                       self.op_matmul, self.op_transpose, self.op_reshape, self.op_index, self.op_concat,
-                      self.op_helper, self.op_tuple, self.op_augassign, self.op_shape_unpack]
-        statements = c.integer(1, self.max_statements)
+                      self.op_helper, self.op_tuple, self.op_augassign, self.op_shape_unpack,
+                      self.op_create, self.op_int_index, self.op_clip_arrays, self.op_alias,
+                      self.op_sign, self.op_sign]
+        statements = c.integer(min(3, self.max_statements), self.max_statements)
         for _ in range(statements):
             for attempt in range(6):
                 op = c.choice(operations)
@@ -296,7 +309,8 @@ class Generator:
         header = ["import math", "", "import numpy as np", ""]
         source = "\n".join(header + self.module_lines + [""] + self.helper_source + [""]
                            + [f"def {self.name}({', '.join(params)}):"] + self.lines) + "\n"
-        return Program(source, self.name, args, wrt, self.features)
+        general = self.on("general") and c.coin(40)
+        return Program(source, self.name, args, wrt, self.features, general)
 
     def emit(self, expression, value, feature, target=None):
         """Assign (or keep inline, to be used once by the next operation)."""
@@ -320,6 +334,8 @@ class Generator:
         self.bind(target, value)
 
     def bind(self, target, value):
+        if self.inline is not None and re.search(rf"\b{target}\b", self.inline[0]):
+            self.inline = None   # it read the old value of `target`
         self.ns[target] = value
         self.vars[target] = value
         if target in self.order:
@@ -353,44 +369,73 @@ class Generator:
 
     SMOOTH = ["np.tanh({u}) * {v}", "{u} * {v} + C0", "np.sin({u}) - {v} / (1.0 + {u} * {u})",
               "np.exp(np.tanh({u})) * {v}", "np.log(1.0 + {u} * {u}) + {v}", "np.sqrt(1.0 + {v} * {v}) * {u}",
-              "np.cos({u} - {v})", "np.arctan({u}) * 2.0 - {v}", "{u} ** 2 - {v}", "np.tanh({u} + {v})"]
+              "np.cos({u} - {v})", "np.arctan({u}) * 2.0 - {v}", "{u} ** 2 - {v}", "np.tanh({u} + {v})",
+              "np.sum({u} * {v}, axis=-1, keepdims=True)", "np.mean({u}) * {v}", "{u} * GH - {v}",
+              "-{u} * np.tanh({v})"]
+    HELPER_PARAMS = [("u", "v"), ("x", "t1"), ("y", "x"), ("t2", "u")]   # some are the caller's names too
+    HELPER_LOCALS = [[f"s{j}" for j in range(8)], ["t1", "t2", "t3", "x", "y", "t4", "t5", "t6"],
+                     ["z", "k", "t3", "w", "n1", "t9", "a", "b"]]
 
     def make_helpers(self):
+        """Helper functions: smooth for every input, one or two results, parameter and local names
+        shared with the caller (inlining must keep them apart), some with a default, the second
+        sometimes calling the first."""
         self.helper_source = []
         if not self.on("helper"):
             return
         for k in range(self.c.integer(0, 2)):
             name = f"h{k}"
-            params = ["u", "v"]
+            params = list(self.c.choice(self.HELPER_PARAMS))
+            default = self.on("helper_default") and self.c.coin(25)
+            fresh = iter(n for n in self.c.choice(self.HELPER_LOCALS) if n not in params)
             body, local = [], list(params)
             for j in range(self.c.integer(1, 3)):
-                form = self.c.choice(self.SMOOTH)
                 u, v = self.c.choice(local[::-1]), self.c.choice(local)
-                target = f"s{j}"
                 if k > 0 and self.c.coin(30):   # a helper calling the previous helper
-                    other, count = self.helpers[-1][0], self.helpers[-1][2]
-                    targets = ", ".join(f"s{j}{'abc'[i]}" for i in range(count))
-                    body.append(f"    {targets} = {other}({u}, {v})")
-                    local += targets.split(", ")
+                    other = self.helpers[-1]
+                    targets = [next(fresh) for _ in range(other["results"])]
+                    body.append(f"    {', '.join(targets)} = {other['name']}({u}, {v})")
+                    local += targets
                     continue
+                form = self.c.choice(self.SMOOTH)
+                if "GH" in form and "GH" not in self.ns:
+                    self.module_lines.append("GH = np.array(0.7071)")   # a 0-d global array
+                    self.ns["GH"] = np.array(0.7071)
+                    self.protected.append(self.ns["GH"])
+                target = next(fresh) if self.c.coin(80) else self.c.choice(local)   # or rebind a name
                 body.append(f"    {target} = {form.format(u=u, v=v)}")
+                if target in local:
+                    local.remove(target)
                 local.append(target)
             results = self.c.integer(1, 2)
-            returned = local[-results:] if len(local) - 2 >= results else local[-1:]
+            returned = local[-results:]
             if self.c.coin(20):
                 returned = [f"np.sum({returned[0]})"] + returned[1:]
-            self.helper_source += [f"def {name}({', '.join(params)}):"] + body + \
+            signature = f"{params[0]}, {params[1]}=0.5" if default else ", ".join(params)
+            self.helper_source += [f"def {name}({signature}):"] + body + \
                                   [f"    return {', '.join(returned)}", "", ""]
             exec("\n".join(self.helper_source), self.ns)
-            self.helpers.append((name, 2, len(returned)))
+            self.helpers.append(dict(name=name, params=params, results=len(returned), default=default))
+            if default:
+                self.features.add("helper_default")
 
     def op_helper(self):
         if not self.helpers:
             raise Reject("no helper")
-        name, _, results = self.c.choice(self.helpers)
+        helper = self.c.choice(self.helpers)
+        name, (p0, p1), results = helper["name"], helper["params"], helper["results"]
         a, av = self.operand()
         b, bv = self.operand(lambda v: _broadcast(np.shape(av), np.shape(v)) is not None)
-        expression = f"{name}({a}, {b})"
+        arguments = f"{a}, {b}"
+        if self.on("keyword_call") and self.c.coin(20):
+            arguments = self.c.choice([f"{a}, {p1}={b}", f"{p1}={b}, {p0}={a}"])
+            self.features.add("keyword_call")
+        if helper["default"] and self.c.coin(40):
+            arguments = self.c.choice([f"{a}", f"{p0}={a}"])
+        expression = f"{name}({arguments})"
+        if results == 2 and self.c.coin(25):
+            expression += self.c.choice(["[0]", "[1]", "[-1]"])   # one result of the tuple
+            results = 1
         value = self.evaluate(expression)
         if results == 1:
             return self.emit(expression, value, "helper")
@@ -433,7 +478,8 @@ class Generator:
         if not self.on("neg"):
             raise Reject("off")
         a, _ = self.operand()
-        expression = self.c.choice([f"-{self.paren(a)}", f"np.negative({a})", f"-{self.paren(a)} * 2.0"])
+        expression = self.c.choice([f"-{self.paren(a)}", f"np.negative({a})", f"-{self.paren(a)} * 2.0",
+                                    f"-{self.paren(a)} ** 2", f"2.0 - -{self.paren(a)}"])
         self.emit(expression, self.evaluate(expression), "neg")
 
     UNARY = [  # (form, domain check)
@@ -573,12 +619,14 @@ class Generator:
         a, av = self.operand(lambda v: np.ndim(v) >= 1)
         ndim = np.ndim(av)
         function = self.c.choice(["sum", "mean", "max", "min", "prod"])
-        axis = self.c.choice([None, 0, -1] + ([1, (0, 1)] if ndim == 2 else []))
+        axis = self.c.choice([None, 0, -1] + ([1, (0, 1), (-2, -1), (1,)] if ndim == 2 else [(0,)]))
         keepdims = self.c.coin(35)
         if function in ("max", "min"):
             if not _extremes_separated(av, None if axis is None else axis if isinstance(axis, tuple) else (axis,)):
                 raise Reject("ties")
         arguments = ([] if axis is None else [f"axis={axis}"]) + (["keepdims=True"] if keepdims else [])
+        if arguments and not keepdims and self.c.coin(20):
+            arguments = [f"{axis}"]   # positional axis
         if self.c.coin(35):
             expression = f"{a}.{function}({', '.join(arguments)})"
         else:
@@ -596,7 +644,8 @@ class Generator:
         for name in self.names(lambda v: np.ndim(v) >= 1):
             sb = np.shape(self.vars[name])
             if _matmul_shape(sa, sb) is not None:
-                forms += [f"{self.paren(a)} @ {name}", f"np.dot({a}, {name})", f"np.matmul({a}, {name})"]
+                forms += [f"{self.paren(a)} @ {name}", f"np.dot({a}, {name})", f"np.matmul({a}, {name})",
+                          f"-{self.paren(a)} @ {name}", f"-({self.paren(a)} @ -{name})"]
                 if not a.startswith("("):
                     forms.append(f"{a}.dot({name})")
             if len(sa) == 2 and _matmul_shape(sa[::-1], sb) is not None:
@@ -659,7 +708,7 @@ class Generator:
             i, j = c.integer(-r, r - 1), c.integer(-q, q - 1)
             forms = [f"{p}[{i}]", f"{p}[{i}, {j}]", f"{p}[:, {j}]", f"{p}[1:, :]", f"{p}[:, 1:]",
                      f"{p}[::2, ::-1]", f"{p}[{i}, 1:]", f"{p}[:, {j}, None]", f"{p}[None, {i}]",
-                     f"{p}[{i}:, :{q - 1 if q > 1 else 1}]", f"{p}[..., {j}]"]
+                     f"{p}[{i}:, :{q - 1 if q > 1 else 1}]"]
         if self.on("mask_index") and c.coin(10):
             t = c.choice(["0.0", "0.5", "C0"])
             if not _far_from_zero(np.asarray(av) - self.evaluate(t)) or not np.any(np.asarray(av) > self.evaluate(t)):
@@ -741,20 +790,21 @@ class Generator:
         self.lines.append(f"    {t1}, {t2} = {e1}, {e2}")
         self.features.add("tuple")
 
+    def owned(self, name, scalars=True):
+        """Whether `name`'s array can be updated in place without changing any other live name, an
+        argument or a global (so Python's in-place update and rebinding agree)."""
+        value = self.vars[name]
+        if not isinstance(value, np.ndarray):
+            return scalars and isinstance(value, (float, np.floating))
+        if value.base is not None:
+            return False
+        others = [self.vars[n] for n in self.vars if n != name] + self.protected
+        return not any(isinstance(o, np.ndarray) and np.shares_memory(value, o) for o in others)
+
     def op_augassign(self):
         if not self.on("augassign"):
             raise Reject("off")
-
-        def owned(name):   # safe to update in place: Python and rebinding agree
-            value = self.vars[name]
-            if not isinstance(value, np.ndarray):
-                return isinstance(value, (float, np.floating))
-            if value.base is not None:
-                return False
-            others = [self.vars[n] for n in self.vars if n != name] + self.protected
-            return not any(isinstance(o, np.ndarray) and np.shares_memory(value, o) for o in others)
-
-        targets = [n for n in self.names() if owned(n)]
+        targets = [n for n in self.names() if self.owned(n)]
         if not targets:
             raise Reject("no target")
         t = self.c.choice(targets[::-1])
@@ -782,6 +832,104 @@ class Generator:
         self.ints[r], self.ints[q] = np.shape(av)
         self.ns[r], self.ns[q] = np.shape(av)
         self.features.add("shape_unpack")
+
+    SIGNS = ["-(-{a})", "-({a} - {b})", "-{a} / {d}", "{a} / -{d}", "-({a} * -{b})", "np.negative(-{a})",
+             "0.0 - {a}", "{a} * -1.0", "-{a} - -{b}", "-(-{a} * {b})", "-({a} / {d})", "{a} - (-{b} * {a})",
+             "-{a} * -{b}", "-(-{a} - {b})", "-{a} + {b}", "{b} - -{a} * 2.0", "-({a} + {b}) * -{b}",
+             "-(-{a} / -{d})", "{b} * -(-{a})", "-(0.5 - {a}) * {b}", "-{a} * C0", "-({a} - {b}) / -{d}"]
+
+    def op_sign(self):
+        """Negations in many positions (adcompiler canonicalises signs)."""
+        if not self.on("sign"):
+            raise Reject("off")
+        a, av = self.operand()
+        b, bv = self.operand(lambda v: _broadcast(np.shape(av), np.shape(v)) is not None)
+        a, b = self.paren(a), self.paren(b)
+        d = b if np.all(np.abs(bv) >= 0.2) else f"(1.0 + {b} * {b})"
+        expression = self.c.choice(self.SIGNS).format(a=a, b=b, d=d)
+        self.emit(expression, self.evaluate(expression), "sign")
+
+    def op_alias(self):
+        """An in-place update seen through another name: `b = a` (or a view of a), then `a += c`
+        (or `b += c`). NumPy updates the shared array, so both names see the change; adcompiler
+        refuses such an update (docs/supported.md), which the tests accept on lines marked SHARED."""
+        if not self.on("alias"):
+            raise Reject("off")
+        targets = [n for n in self.names() if self.owned(n, scalars=False) and np.ndim(self.vars[n]) >= 1]
+        if not targets:
+            raise Reject("no target")
+        t = self.c.choice(targets[::-1])
+        shape = np.shape(self.vars[t])
+        views = [f"{t}", f"{t}[1:]" if shape[0] > 1 else f"{t}[:]", f"{t}.T", f"{t}.reshape(-1)",
+                 f"{t}[None]" if len(shape) == 1 else f"{t}[0]"]
+        view = self.c.choice(views)
+        alias = self.fresh()
+        self.ns[alias] = eval(view, self.ns)
+        updated = self.c.choice([t, alias])
+        ushape = np.shape(self.ns[updated])
+        b, bv = self.operand(lambda v: _broadcast(ushape, np.shape(v)) == ushape, allow_inline=False)
+        if b in (t, alias):
+            raise Reject("self update")
+        op = self.c.choice(["+=", "*=", "-="])
+        with np.errstate(all="raise"):
+            try:
+                exec(f"{updated} {op} {b}", self.ns)
+            except FloatingPointError:
+                raise Reject("overflow") from None
+        self.checked(self.ns[t])
+        self.lines.append(f"    {alias} = {view}")
+        self.lines.append(f"    {updated} {op} {b}  {SHARED}")
+        self.bind(alias, self.ns[alias])
+        self.bind(t, self.ns[t])
+        self.features.add("alias")
+
+    def op_create(self):
+        """Creation functions combined with a value: broadcast copies, identity matrices, ranges."""
+        if not self.on("create"):
+            raise Reject("off")
+        a, av = self.operand()
+        shape = np.shape(av)
+        p = self.paren(a)
+        forms = [f"np.zeros_like({a}) + {p}", f"np.ones_like({a}) * {p}", f"np.copy({a})"]
+        if shape:
+            forms += [f"np.full({p}.shape, C0) * {p}", f"{p}.copy()", f"np.zeros({p}.shape) - {p}", f"{p}.astype(np.float64)",
+                      f"np.eye({shape[0]}).T @ {p}" if len(shape) <= 2 else f"np.copy({a})",
+                      f"np.arange({shape[-1]}) * {p}", f"np.linspace(0.0, 1.0, {shape[-1]}) * {p}"]
+        if len(shape) == 0:
+            forms.append(f"np.ones({self.n}) * {p}")
+        elif len(shape) == 1:
+            forms.append(f"np.ones(({self.m}, {shape[0]})) * {p}")
+        elif 1 in shape:
+            full = tuple(self.m if d == 1 else d for d in shape)
+            forms.append(f"{p} * np.ones({full})")
+        expression = self.c.choice(forms)
+        self.emit(expression, self.evaluate(expression), "create")
+
+    def op_int_index(self):
+        """Indices and slice bounds computed from integers (shapes, the int parameter)."""
+        if not self.on("int_index") or not self.ints:
+            raise Reject("off")
+        name = self.c.choice(list(self.ints))
+        k = self.ints[name]
+        a, av = self.operand(lambda v: np.ndim(v) >= 1 and np.shape(v)[0] >= k)
+        p = self.paren(a)
+        forms = [f"{p}[{name} - 1]", f"{p}[:{name}]", f"{p}[{name} - 1:]", f"{p}[-{name}]"]
+        expression = self.c.choice(forms)
+        self.emit(expression, self.evaluate(expression), "int_index")
+
+    def op_clip_arrays(self):
+        """np.clip with array bounds: the gradient flows into the bounds where they clip."""
+        if not self.on("clip_arrays"):
+            raise Reject("off")
+        a, av = self.operand()
+        b, bv = self.operand(lambda v: _broadcast(np.shape(av), np.shape(v)) is not None)
+        width = self.c.choice([0.5, 0.25, 1.0])
+        lo, hi = np.asarray(bv) - width, np.asarray(bv) + width
+        if not (_far_from_zero(np.asarray(av) - lo) and _far_from_zero(np.asarray(av) - hi)):
+            raise Reject("kink")
+        q = self.paren(b)
+        expression = f"np.clip({a}, {q} - {width}, {q} + {width})"
+        self.emit(expression, self.evaluate(expression), "clip_arrays")
 
 
 def generate(chooser: Chooser, exclude=(), max_statements=10) -> Program:
