@@ -3,6 +3,7 @@ after every pass that makes IR."""
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
 from dataclasses import dataclass
 from pathlib import Path
 import numba

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import primitives as P
 from .builder import Builder
 from .errors import CompileError
-from .ir import Block, Const, Function, Return, Type, Value
+from .ir import Block, Const, Function, Return, Value
 from .primitives import Sym
 
 

@@ -64,7 +64,7 @@ def save_curve(history, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print(f"(matplotlib is not installed: no curve saved; pip install -e '.[examples]')")
+        print("(matplotlib is not installed: no curve saved; pip install -e '.[examples]')")
         return
     epochs, losses, accuracies = zip(*history)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))

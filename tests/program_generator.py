@@ -36,7 +36,8 @@ FEATURES = ("binary", "power", "neg", "unary", "math", "minmax", "where", "reduc
             "transpose", "reshape", "index", "fancy_index", "mask_index", "concat", "stack",
             "helper", "tuple", "augassign", "shape_unpack", "int_param", "global_array",
             "constant", "inline", "reassign", "annotated", "create", "int_index", "clip_arrays",
-            "alias", "scalar_kinds", "keyword_call", "general", "sign", "helper_default")
+            "alias", "scalar_kinds", "keyword_call", "general", "sign", "helper_default",
+            "numpy_constant")
 
 
 class Chooser:
@@ -258,8 +259,13 @@ class Generator:
         if self.m == self.n:
             self.n = self.m + 1
         constant = c.integer(-999, 999) / 1000.0 or 0.5
-        self.module_lines.append(f"C0 = {constant!r}")
-        self.ns["C0"] = constant
+        if self.on("numpy_constant") and c.coin(10):   # a NumPy scalar, as np.float64() or np.sum() give
+            self.module_lines.append(f"C0 = np.float64({constant!r})")
+            self.ns["C0"] = np.float64(constant)
+            self.features.add("numpy_constant")
+        else:
+            self.module_lines.append(f"C0 = {constant!r}")
+            self.ns["C0"] = constant
         self.make_helpers()
 
         params, args = [], []

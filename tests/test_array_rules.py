@@ -30,10 +30,9 @@ import numpy as np
 import pytest
 
 from adcompiler import custom_vjp, value_and_grad, vjp
-from fd import directional_derivative, dot_product_check, inner
+from fd import assert_forward, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
 
 SEED = 20240611
-FORWARD_RTOL = 1e-12
 F32_RTOL = 2e-5
 
 
@@ -94,65 +93,6 @@ def arg(domain, shape):
 def fixed(value):
     """An argument sampler that always gives `value` (integer indices, masks, chosen points)."""
     return lambda rng: value
-
-
-def random_like(rng, value):
-    shape = np.shape(value)
-    return float(rng.standard_normal()) if shape == () else rng.standard_normal(shape)
-
-
-def random_direction(rng, arg_value):
-    shape = np.shape(arg_value)
-    return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, shape)
-
-
-# ---------------------------------------------------------------- the checks
-
-def assert_gradient_like(g, argument, what):
-    """A gradient is the same kind of object as its argument: a Python float for a Python float,
-    the same NumPy scalar type, or an array of the argument's shape and dtype."""
-    if isinstance(argument, np.ndarray):
-        assert isinstance(g, np.ndarray), f"{what}: gradient is a {type(g).__name__}, not an array"
-        assert g.shape == argument.shape, f"{what}: gradient shape {g.shape} != argument shape {argument.shape}"
-        assert g.dtype == argument.dtype, f"{what}: gradient dtype {g.dtype} != argument dtype {argument.dtype}"
-    elif isinstance(argument, np.generic):
-        assert type(g) is type(argument), \
-            f"{what}: gradient {g!r} of a {type(argument).__name__} is a {type(g).__name__}"
-    else:
-        assert type(g) is float, f"{what}: gradient of a Python float is a {type(g).__name__}"
-
-
-def assert_forward(out, expected, rtol=FORWARD_RTOL):
-    """The forward value: NumPy's shape, dtype and value."""
-    assert np.shape(out) == np.shape(expected), f"output shape {np.shape(out)} != NumPy's {np.shape(expected)}"
-    assert np.asarray(out).dtype == np.asarray(expected).dtype, \
-        f"output dtype {np.asarray(out).dtype} != NumPy's {np.asarray(expected).dtype}"
-    np.testing.assert_allclose(out, expected, rtol=rtol, atol=1e-14)
-
-
-def check_vjp(fn, args, wrt, jit, rng):
-    """The dot-product test of `fn` at `args` for each argument in `wrt` (an int or a tuple), plus
-    the forward value and each gradient's shape and dtype. Returns the gradients (a tuple)."""
-    positions = wrt if isinstance(wrt, tuple) else (wrt,)
-    out, pullback = vjp(fn, wrt=wrt, jit=jit)(*args)
-    expected = fn(*args)
-    assert_forward(out, expected)
-    u = random_like(rng, expected)
-    grads = pullback(u)
-    if not isinstance(wrt, tuple):
-        grads = (grads,)
-    assert isinstance(grads, tuple) and len(grads) == len(positions)
-    for k, g in zip(positions, grads):
-        what = f"{fn.__name__} w.r.t. argument {k}"
-        assert_gradient_like(g, args[k], what)
-        assert np.all(np.isfinite(g)), f"{what}: gradient {g!r} is not finite"
-        v = random_direction(rng, args[k])
-        directions = [None] * len(args)
-        directions[k] = v
-        jv = directional_derivative(fn, args, directions)
-        lhs, rhs = inner(u, jv), inner(g, v)
-        dot_product_check(lhs, rhs, scale=float(np.sum(np.abs(np.multiply(u, jv)))), what=what)
-    return grads
 
 
 def pull(fn, args, wrt, jit, u):

@@ -19,7 +19,6 @@ import os
 import numpy as np
 import pytest
 
-import adcompiler
 from adcompiler import CompileError, grad, value_and_grad, vjp
 
 try:

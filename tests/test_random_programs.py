@@ -307,6 +307,9 @@ def check_program(program: Program, jit: bool, extra: bool = True) -> None:
                 raise ProgramFailure("gradient", f"vjp's pullback(0.5) w.r.t. arg {k} is {p!r}, "
                                      f"not half the gradient {g!r}", program)
 
+    if extra:
+        _check_changed_globals(module, transformed, function, args, jit, program)
+
     # A second call of the same specialisation, at other arguments of the same types.
     rng = np.random.default_rng(1)
     others = [a + 1e-3 * rng.standard_normal(np.shape(a)) if isinstance(a, np.ndarray)
@@ -321,6 +324,42 @@ def check_program(program: Program, jit: bool, extra: bool = True) -> None:
 
     with np.errstate(all="ignore"):
         check_gradients(function, args, wrt, grads, program=program)
+
+
+def _check_changed_globals(module, transformed, function, args, jit, program):
+    """The module's float arrays changed in place, then the arrays and the constant C0 rebound to
+    new objects: each time the next call gives Python's value (docs: changes inside an array are
+    seen; a rebound global recompiles). The module is restored afterwards."""
+    arrays = {k: v for k, v in vars(module).items() if isinstance(v, np.ndarray) and v.dtype.kind == "f"}
+    saved = {k: v.copy() for k, v in arrays.items()}
+    constant = module.C0
+
+    def compare(what):
+        with np.errstate(all="ignore"):
+            expected = float(function(*_copy(args)))
+        try:
+            got, _ = transformed(*_copy(args))
+        except Exception as error:  # noqa: BLE001
+            raise ProgramFailure("crash", f"after {what}, value_and_grad(jit={jit}) raised "
+                                 f"{''.join(traceback.format_exception_only(type(error), error)).strip()}",
+                                 program) from error
+        if not _close(got, expected):
+            raise ProgramFailure("value", f"after {what}, value_and_grad(jit={jit}) gives {got!r}, "
+                                 f"Python gives {expected!r}", program)
+
+    try:
+        for v in arrays.values():
+            v *= 1.05
+        compare("the global arrays were scaled in place by 1.05")
+        for k, v in arrays.items():
+            setattr(module, k, np.array(v * 1.05))   # an array still (0-d times a float is a scalar)
+        module.C0 = type(constant)(constant * 1.05)
+        compare("the global arrays and C0 were rebound to new values")
+    finally:
+        for k, v in arrays.items():
+            v[...] = saved[k]
+            setattr(module, k, v)
+        module.C0 = constant
 
 
 def run(program: Program, jit: bool, extra: bool = True) -> None:
@@ -506,3 +545,64 @@ def test_regression_boolean_mask_of_a_2d_array_under_numba(kind):
         value, gradient = value_and_grad(masked_sum, jit=True)(x)
         assert value == 8.0
         np.testing.assert_array_equal(gradient, [[1.0, 0.0], [1.0, 1.0]])
+
+
+# Augmented assignment to an array that shares memory with no other name must not be refused
+# (docs/supported.md: "otherwise a new array is made"). Since a8066f9 these are refused: the
+# alias analysis takes a copy, a double negation and a scalar element for views.
+
+def copy_then_update(x):
+    b = x.copy()        # the usual way to get an array one may update
+    b += 1.0
+    return np.sum(x * b)
+
+
+def np_copy_then_update(x):
+    a = x * 2.0
+    b = np.copy(a)
+    b += 1.0
+    return np.sum(a * b)
+
+
+def double_negation_then_update(x):
+    a = -(-x)           # a new array in NumPy; the builder canonicalises it to x itself
+    a += 1.0
+    return np.sum(a * x)
+
+
+def negative_of_negation_then_update(x):
+    a = x * 2.0
+    b = np.negative(-a)
+    b += 1.0
+    return np.sum(a * b)
+
+
+def element_then_update(x):
+    a = x * 2.0
+    s = a[0, 1]         # a NumPy scalar (a copy), not a view
+    a /= s
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("function", [copy_then_update, np_copy_then_update, double_negation_then_update,
+                                      negative_of_negation_then_update, element_then_update],
+                         ids=lambda f: f.__name__)
+def test_regression_update_of_an_unshared_array_is_not_refused(function):
+    """Found by the long run (37 of 10,000 programs): "augmented assignment to the array `b`, which
+    shares its memory with `x`, is not supported" for arrays that share memory with nothing."""
+    _check_against_python(function, [np.array([[1.0, 2.0], [3.0, 4.0]])])
+
+
+EPS = np.finfo(np.float64).eps   # a NumPy scalar (np.float64), as np.finfo and np.sum give
+
+
+def log_with_numpy_scalar_constant(x):
+    return np.sum(np.log(x + EPS))
+
+
+def test_regression_numpy_scalar_module_constant():
+    """A module-level np.float64 (`EPS = np.finfo(np.float64).eps`, `SCALE = np.float64(0.5)`):
+    Lowering.static takes it for a Python float (np.float64 subclasses float) and makes a Sym of
+    it, whose type lookup `{bool: ..., int: ..., float: ...}[type(value)]` raises
+    KeyError: <class 'numpy.float64'> (value_and_grad, grad, vjp and jit alike)."""
+    _check_against_python(log_with_numpy_scalar_constant, [np.array([1.0, 2.0])])

@@ -32,10 +32,9 @@ import numpy as np
 import pytest
 
 from adcompiler import grad, value_and_grad, vjp
-from fd import directional_derivative, dot_product_check, fd_grad, inner
+from fd import assert_gradient_like, check_vjp, directional_derivative, fd_grad, random_direction, random_like
 
 SEED = 20240607
-FORWARD_RTOL = 1e-12
 
 # Shapes: () is a Python float.
 SCALAR, VECTOR, MATRIX = (), (5,), (3, 4)
@@ -93,60 +92,6 @@ def sample_pair(rng, sx, sy, dom_x, dom_y, gap=None):
         if gap is None or np.min(np.abs(np.subtract(x, y))) >= gap:
             return as_argument(x, sx), as_argument(y, sy)
     raise AssertionError("could not sample operands without ties")
-
-
-def random_like(rng, value):
-    """A random normal cotangent of `value`'s shape (a float for a scalar)."""
-    shape = np.shape(value)
-    return float(rng.standard_normal()) if shape == () else rng.standard_normal(shape)
-
-
-def random_direction(rng, arg):
-    """A random direction of `arg`'s shape, entries in (-1, 1) so steps stay small."""
-    shape = np.shape(arg)
-    return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, shape)
-
-
-# ---------------------------------------------------------------- the checks
-
-def assert_gradient_like(g, arg, what):
-    """A gradient is the same kind of object as its argument: a Python float for a Python float,
-    the same NumPy scalar type, or an array of the argument's shape and dtype."""
-    if isinstance(arg, np.ndarray):
-        assert isinstance(g, np.ndarray), f"{what}: gradient is a {type(g).__name__}, not an array"
-        assert g.shape == arg.shape, f"{what}: gradient shape {g.shape} != argument shape {arg.shape}"
-        assert g.dtype == arg.dtype, f"{what}: gradient dtype {g.dtype} != argument dtype {arg.dtype}"
-    elif isinstance(arg, np.generic):
-        assert np.ndim(g) == 0 and np.asarray(g).dtype == arg.dtype, \
-            f"{what}: gradient {g!r} of a {type(arg).__name__} is not a {arg.dtype} scalar"
-    else:
-        assert type(g) is float, f"{what}: gradient of a Python float is a {type(g).__name__}"
-
-
-def check_vjp(fn, args, wrt, jit, rng):
-    """The dot-product test of `fn` at `args` for each argument in `wrt` (an int or a tuple), plus
-    the forward value and each gradient's shape and dtype. Returns the gradients (a tuple)."""
-    positions = wrt if isinstance(wrt, tuple) else (wrt,)
-    out, pullback = vjp(fn, wrt=wrt, jit=jit)(*args)
-    expected = fn(*args)
-    assert np.shape(out) == np.shape(expected), f"output shape {np.shape(out)} != {np.shape(expected)}"
-    np.testing.assert_allclose(out, expected, rtol=FORWARD_RTOL, atol=1e-14)
-    u = random_like(rng, expected)
-    grads = pullback(u)
-    if not isinstance(wrt, tuple):
-        grads = (grads,)
-    assert isinstance(grads, tuple) and len(grads) == len(positions)
-    for k, g in zip(positions, grads):
-        what = f"{fn.__name__} w.r.t. argument {k}"
-        assert_gradient_like(g, args[k], what)
-        assert np.all(np.isfinite(g)), f"{what}: gradient {g!r} is not finite"
-        v = random_direction(rng, args[k])
-        directions = [None] * len(args)
-        directions[k] = v
-        jv = directional_derivative(fn, args, directions)
-        lhs, rhs = inner(u, jv), inner(g, v)
-        dot_product_check(lhs, rhs, scale=float(np.sum(np.abs(np.multiply(u, jv)))), what=what)
-    return grads
 
 
 def jit_id(jit):
