@@ -420,6 +420,18 @@ def matmul_3d(a, b):
     return np.sum(d)
 
 
+def inplace_through_alias(a):
+    b = a
+    a *= 2.0  # <- HERE
+    return np.sum(a * b)
+
+
+def inplace_through_view(a):
+    b = a[1:]
+    a += 1.0  # <- HERE
+    return np.sum(b)
+
+
 def matmul_scalar(a):
     c = a * 2.0
     d = c @ 2.0  # <- HERE

@@ -169,6 +169,8 @@ CONSTRUCTS = [
     ("modulo", (1.5,), "`%`", "+ - * /"),
     ("matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D", "1-D"], "2-D"),  # stacks @ vectors
     ("matmul_scalar", (ARRAY,), "`@` with a scalar operand is not supported", "`*`"),
+    ("inplace_through_alias", (ARRAY,), ["`a`", "shares its memory with `b`"], "new array"),
+    ("inplace_through_view", (ARRAY,), ["`a`", "shares its memory with `b`"], "new array"),
     # assignments
     ("starred_assignment", (1.5,), "starred assignment (`a, *b = ...`)", "plain names"),
     # statements and returns
