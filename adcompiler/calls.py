@@ -112,7 +112,8 @@ def astype(lo, x, dtype):
 
 
 def copy(lo, a):
-    return lo.operand(a, lo.node)  # values are never written in place: a copy is the value itself
+    x = lo.operand(a, lo.node)
+    return P.fresh(x) if x.type.ndim else x
 
 
 # ---------------------------------------------------------------- shapes

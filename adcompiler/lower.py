@@ -127,6 +127,8 @@ class Lowering:
         self.at(node)
         if isinstance(node, gast.Assign):
             value = self.expression(node.value)
+            if not isinstance(node.value, gast.Name) and self.bound_elsewhere(value):
+                value = P.fresh(value)  # `b = -(-a)` or `b = +a` makes a new array in NumPy
             for target in node.targets:
                 self.assign(target, value)
         elif isinstance(node, gast.AnnAssign):
@@ -157,13 +159,18 @@ class Lowering:
                 return other
         return None
 
+    def bound_elsewhere(self, value) -> bool:
+        """Whether `value` is an array some name already holds."""
+        return isinstance(value, Sym) and value.type.ndim > 0 and any(
+            isinstance(bound, Sym) and bound.operand is value.operand for bound in self.env.values())
+
     def view_chain(self, operand) -> set:
         """Ids of `operand` and of the arrays it is a view of (through indexing, reshapes, transposes)."""
         chain = set()
         while isinstance(operand, Value):
             chain.add(id(operand))
             producer = self.builder.producers.get(id(operand))
-            if producer is None or producer.prim.name not in VIEWS or (
+            if producer is None or producer.prim.name not in VIEWS or producer.result.type.ndim == 0 or (
                     producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
                 break
             operand = producer.args[0]
@@ -457,10 +464,10 @@ class Lowering:
         self.refuse(node, f"the name `{name}` is not defined", "define it before the function or pass it in")
 
     def static(self, obj, node):
+        if isinstance(obj, (np.floating, np.integer, np.bool_)):  # before float: np.float64 is one
+            return Sym(obj.item())
         if isinstance(obj, (bool, int, float)):
             return Sym(obj)
-        if isinstance(obj, (np.floating, np.integer, np.bool_)):
-            return Sym(obj.item())
         if isinstance(obj, np.ndarray):
             return self.capture(obj, node)
         return Static(obj)

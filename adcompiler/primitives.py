@@ -547,6 +547,11 @@ linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n)))
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))
+# A new array with the same values (x.copy(), or an expression that folded to an existing value):
+# generated code never writes in place, so it is the operand itself there; lowering uses it to know
+# which names share memory.
+fresh = Primitive("fresh", 1, "_0", same_type)
+fresh.defvjp(lambda g, x, out: g)
 
 
 # ---------------------------------------------------------------- what user code may call

@@ -22,6 +22,9 @@ def simplify(program):
     adjoint = program
     forward, backward = adjoint.forward, adjoint.backward
     forward_ops, rename = _deduplicate(forward.entry.ops, known={}, translate={})
+    # An identity op's result is its operand at run time (emission gives both one name): a residual
+    # is passed as the operand it stands for, so two residuals never share a name.
+    rename.update(_identities(forward_ops, rename))
     forward_values = _renamed_values(forward.entry.terminator.values, rename)
     out, sources = forward_values[0], forward_values[1:]
     residuals = list(zip(sources, backward.params[:-1]))
@@ -60,6 +63,16 @@ def simplify(program):
         [param for _, param in residuals] + [backward.params[-1]], backward_ops,
         Return(grads, backward.entry.terminator.loc))], backward.loc)
     return Adjoint(forward, backward, adjoint.wrt)
+
+
+def _identities(ops, rename: dict) -> dict:
+    """{id(result): operand} for the identity ops (template `_0`) of `ops`, chains followed."""
+    identity: dict[int, object] = {}
+    for op in ops:
+        if op.prim.template == "_0":
+            operand = op.args[0]
+            identity[id(op.result)] = identity.get(id(operand), rename.get(id(operand), operand))
+    return identity
 
 
 def _key(op: Op, translate: dict):

@@ -14,6 +14,20 @@ program differentiable at those arguments:
   it, a structural tie such as `np.maximum(a, a)`: the tests detect the non-smooth ones by
   comparing one-sided finite differences).
 
+What a program holds (each a feature name in FEATURES, recorded in `Program.features`): scalar
+and array parameters of shapes (), (n,), (m, n), (m, 1), (1, n) (scalars as Python floats, NumPy
+scalars or 0-d arrays; sometimes an int parameter), arithmetic with broadcasting and Python
+constants, negations in many positions, powers, np/math functions within their domains, maximum,
+minimum, clip (with array bounds too), where with masks, reductions with axis/keepdims, @ / dot /
+outer, transposes, reshapes, indexing (ints, slices, None, integer arrays, masks, indices computed
+from shapes), concatenate/stack, creation functions, helper functions (called twice, returning
+tuples, with keywords and defaults, calling each other, with names that clash with the caller's),
+tuple unpacking and swaps, reassignment, augmented assignment (also of arrays that another name
+shares, on lines marked SHARED), a module float constant C0 and global arrays. The result is a sum
+of `np.sin(value) * W`-like terms with fixed global weights W of each value's shape.
+
+`python tests/program_generator.py SEED` prints the program of a seed.
+
 Choices are made through a `Chooser` (`integer(lo, hi)`), which the tests back with Hypothesis
 (`data.draw(st.integers(lo, hi))`), so examples shrink: the first option of every choice is the
 simplest. Features can be left out by name (`exclude`), which helps hunting for a second bug while a
@@ -940,3 +954,9 @@ class Generator:
 
 def generate(chooser: Chooser, exclude=(), max_statements=10) -> Program:
     return Generator(chooser, exclude, max_statements).generate()
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(generate(RandomChooser(int(sys.argv[1]) if len(sys.argv) > 1 else 0), max_statements=14))

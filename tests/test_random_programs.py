@@ -401,12 +401,22 @@ def test_random_programs_numba(program):
 LONG_EXAMPLES = int(os.environ.get("ADCOMPILER_RANDOM_EXAMPLES", "10000"))
 
 
+def _signature(failure_text: str) -> str:
+    """A failure's first line with paths, numbers and names blurred: failures of one bug share it."""
+    line = failure_text.splitlines()[0]
+    line = re.sub(r"/\S+\.py:\d+", "FILE:LINE", line)
+    line = re.sub(r"`[^`]*`", "`_`", line)
+    line = re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "N", line)
+    return line[:200]
+
+
 @pytest.mark.slow
 def test_random_programs_long():
-    """10,000 examples in plain-Python mode; every failure is counted (not only the first) and
-    the first few of each kind are printed before the test fails."""
+    """10,000 examples in plain-Python mode; every failure is counted (not only the first),
+    grouped by its message with paths, numbers and names blurred, and the first program of each
+    group is printed before the test fails."""
     counts = {"examples": 0, "not smooth": 0, "refused as documented": 0}
-    failures: dict = {}
+    groups: dict = {}
     started = time.time()
 
     @settings(max_examples=LONG_EXAMPLES, **SETTINGS)
@@ -420,32 +430,21 @@ def test_random_programs_long():
         except Refused:
             counts["refused as documented"] += 1
         except ProgramFailure as failure:
-            failures.setdefault(failure.kind, []).append((str(failure), sorted(program.features)))
+            groups.setdefault(_signature(str(failure)), []).append(str(failure))
         counts["examples"] += 1
 
     long_run()
-    summary = (f"{counts['examples']} examples checked in {time.time() - started:.0f} s, "
+    failures = sum(map(len, groups.values()))
+    summary = (f"{counts['examples']} examples checked in {time.time() - started:.0f} s: "
                f"{counts['not smooth']} non-smooth points skipped, "
-               f"{counts['refused as documented']} refused as documented (in-place update of a shared array), "
-               f"{sum(map(len, failures.values()))} failures: "
-               + ", ".join(f"{kind} {len(items)}" for kind, items in failures.items()))
-    # Which features the failing programs have in common (a bug's feature is in all of its).
-    features: dict = {}
-    for items in failures.values():
-        for _, used in items:
-            for feature in used:
-                features[feature] = features.get(feature, 0) + 1
-    common = sorted(features.items(), key=lambda item: -item[1])[:8]
-    summary += "; features of the failing programs: " + ", ".join(f"{f} {n}" for f, n in common)
+               f"{counts['refused as documented']} refused as documented (in-place update of a shared "
+               f"array), {failures} failures in {len(groups)} groups")
     print(summary)
-    for kind, items in failures.items():
-        for text, _ in items[:3]:
-            print(f"\n{'=' * 80}\n{text}")
-    for kind, items in failures.items():   # the failures of programs without the commonest feature
-        odd = [text for text, used in items if common and common[0][0] not in used]
-        for text in odd[:5]:
-            print(f"\n{'=' * 80}\n(without {common[0][0]}) {text}")
-    assert not failures, summary
+    for signature, items in sorted(groups.items(), key=lambda item: -len(item[1])):
+        print(f"  {len(items):5d}  {signature}")
+    for signature, items in sorted(groups.items(), key=lambda item: -len(item[1])):
+        print(f"\n{'=' * 80}\n{len(items)} x {signature}\n\n{items[0]}")
+    assert not groups, summary
 
 
 # ------------------------------------------------------------------ regression tests
