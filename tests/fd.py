@@ -141,3 +141,15 @@ def check_vjp(fn, args, wrt, jit, rng):
         lhs, rhs = inner(u, jv), inner(g, v)
         dot_product_check(lhs, rhs, scale=float(np.sum(np.abs(np.multiply(u, jv)))), what=what)
     return grads
+
+
+# ---------------------------------------------------------------- domains of the rule tables
+
+def uniform(lo, hi):
+    """Uniform in (lo, hi)."""
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+def away_from_zero(lo, hi):
+    """Magnitude uniform in (lo, hi), random sign: keeps abs, sign, 1/x away from 0."""
+    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)

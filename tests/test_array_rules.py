@@ -22,7 +22,6 @@ sees the same numbers whatever subset or order runs.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,28 +29,15 @@ import numpy as np
 import pytest
 
 from adcompiler import custom_vjp, value_and_grad, vjp
-from fd import assert_forward, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
+from fd import assert_forward, away_from_zero, uniform, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
 
 SEED = 20240611
 F32_RTOL = 2e-5
 
 
-@pytest.fixture
-def rng(request):
-    """A generator seeded with SEED and the test's name (independent of which tests run)."""
-    return np.random.default_rng([SEED, zlib.crc32(request.node.name.encode())])
-
-
 # ---------------------------------------------------------------- samplers
 # A domain is `(rng, shape) -> float64 array`; an argument sampler is `rng -> argument`.
 
-def uniform(lo, hi):
-    return lambda rng, shape: rng.uniform(lo, hi, shape)
-
-
-def away_from_zero(lo, hi):
-    """Magnitude in (lo, hi), random sign."""
-    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
 
 
 def distinct(spacing):

@@ -24,7 +24,6 @@ sees the same numbers whatever subset or order runs.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -32,7 +31,7 @@ import numpy as np
 import pytest
 
 from adcompiler import grad, value_and_grad, vjp
-from fd import assert_gradient_like, check_vjp, directional_derivative, fd_grad, random_direction, random_like
+from fd import assert_gradient_like, away_from_zero, uniform, check_vjp, directional_derivative, fd_grad, random_direction, random_like
 
 SEED = 20240607
 
@@ -61,22 +60,8 @@ PAIRS = (
 JIT_PAIRS = (((3, 4), (4,)), ((3, 1), (1, 4)), ((4,), ()), ((), (3, 4)), ((4, 1), (1, 3)))
 
 
-@pytest.fixture
-def rng(request):
-    """A generator seeded with SEED and the test's name (independent of which tests run)."""
-    return np.random.default_rng([SEED, zlib.crc32(request.node.name.encode())])
-
-
 # ---------------------------------------------------------------- samplers
 
-def uniform(lo, hi):
-    """Uniform in (lo, hi)."""
-    return lambda rng, shape: rng.uniform(lo, hi, shape)
-
-
-def away_from_zero(lo, hi):
-    """Magnitude uniform in (lo, hi), random sign: keeps abs, sign, 1/x away from 0."""
-    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
 
 
 def as_argument(value, shape, scalar=float):
