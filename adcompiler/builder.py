@@ -30,6 +30,7 @@ class Builder:
         self.ops: list[Op] = []
         self.loc = loc
         self.producers: dict[int, Op] = {}  # id(result) -> the op of this builder that made it
+        self.holds: dict = {}  # Value (an if's or loop's result, a block argument) -> what it may be
 
     def emit(self, prim, args, params: dict, hint: str = ""):
         """Append `prim(*args, **params)` and return its result: a Const when it folds; the
@@ -63,6 +64,20 @@ class Builder:
         self.ops.append(Op(prim, tuple(args), result, self.loc, tuple(sorted(params.items()))))
         self.producers[id(result)] = self.ops[-1]
         return result
+
+    def append(self, op) -> None:
+        """Append a structured op (made by its maker, not typed by a primitive)."""
+        self.ops.append(op)
+
+    @contextlib.contextmanager
+    def nested(self, ops: list | None = None):
+        """Within this block, ops go to `ops` (a new list by default), the list yielded: the body
+        of a nested block."""
+        saved, self.ops = self.ops, ([] if ops is None else ops)
+        try:
+            yield self.ops
+        finally:
+            self.ops = saved
 
     def _negated(self, operand):
         """`x` when `operand` is a result of `-x` made here, else None."""

@@ -131,6 +131,11 @@ def ravel(lo, a):
     return _flat(lo, lo.operand(a, lo.node))
 
 
+def flatten(lo, a):
+    """`x.flatten()`: always a new array (ravel may return a view)."""
+    return P.fresh(ravel(lo, a))
+
+
 def _flat(lo, x: Sym) -> Sym:
     if x.type.ndim == 0:
         lo.refuse(lo.node, "a scalar cannot be flattened", "use a 1-D array")
@@ -279,7 +284,8 @@ CALLS = {
 # x.name(...) is lowered as the NumPy function with the receiver first.
 METHODS = {
     "sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod, "dot": np.dot,
-    "reshape": np.reshape, "ravel": np.ravel, "flatten": np.ravel, "transpose": np.transpose,
+    "reshape": np.reshape, "ravel": np.ravel, "flatten": flatten, "transpose": np.transpose,
     "copy": np.copy, "astype": astype, "clip": np.clip,
 }
-CALLS[astype] = astype  # reached only as a method
+CALLS[astype] = astype  # reached only as methods
+CALLS[flatten] = flatten

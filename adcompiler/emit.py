@@ -15,7 +15,8 @@ import math
 
 import gast
 
-from .ir import Function, Namer, Op, Value
+from .inplace import in_place_updates
+from .ir import Function, Namer, Op, Structured, Value, walk
 from .reverse import Adjoint
 
 INDENT = "    "
@@ -64,32 +65,136 @@ def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
 
 def _body(fn: Function, namer: Namer) -> list:
     """One line per op and a final `return`, each with the user's file:line. A ufunc whose result
-    only one other ufunc reads is written inside that one's expression (`2.0 / np.sin(np.exp(-x))`),
-    which Numba compiles to one loop without temporary arrays."""
-    identities = {id(op.result): op.args[0] for op in fn.entry.ops if op.prim.template == "_0"}
+    only one other ufunc of the same block reads is written inside that one's expression
+    (`2.0 / np.sin(np.exp(-x))`), which Numba compiles to one loop without temporary arrays."""
+    identities = {id(op.result): op.args[0] for op in walk(fn.entry.ops)
+                  if not isinstance(op, Structured) and op.prim.template == "_0"}
     readers: dict[int, list] = {}
-    for op in fn.entry.ops:
-        for arg in op.args:
-            readers.setdefault(id(identities.get(id(arg), arg)), []).append(op)
-    for value in fn.entry.terminator.values:
-        readers.setdefault(id(identities.get(id(value), value)), []).append(None)
-    nested: dict[int, object] = {}  # id(value) -> the expression it is written as
-    statements = []
-    for op in fn.entry.ops:
-        if op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
-            namer.alias(op.result, op.args[0])
-            continue
-        expression = _expression(op, namer, nested)
-        (reader, *others) = readers.get(id(op.result), [None, None])
-        if op.prim.ufunc and not others and reader is not None and reader.prim.ufunc:
-            nested[id(op.result)] = expression
-        else:
-            target = gast.Name(id=namer(op.result), ctx=gast.Store(), annotation=None, type_comment=None)
-            statements.append((gast.Assign(targets=[target], value=expression, type_comment=None), op.loc))
+
+    def count(block):
+        for op in block.ops:
+            for arg in op.args:
+                readers.setdefault(id(identities.get(id(arg), arg)), []).append(op)
+            if isinstance(op, Structured):
+                for inner in op.blocks:
+                    count(inner)
+                    for value in inner.terminator.values:
+                        readers.setdefault(id(identities.get(id(value), value)), []).append(None)
+        for value in block.terminator.values:
+            readers.setdefault(id(identities.get(id(value), value)), []).append(None)
+
+    count(fn.entry)
+    emitter = _Emitter(namer, readers, in_place_updates(fn))
+    lines = emitter.block(fn.entry, INDENT)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
-    statements.append((gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())),
-                       fn.entry.terminator.loc))
-    return [f"{INDENT}{_unparse(statement):<44} # {loc.short}" for statement, loc in statements]
+    lines.append(_line(INDENT, gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())), fn.entry.terminator.loc))
+    return lines
+
+
+def _line(indent: str, statement, loc) -> str:
+    text = _unparse(statement)
+    return f"{indent + text:<48} # {loc.short}" if "\n" not in text else indent + text
+
+
+class _Emitter:
+    """Writes blocks as indented statements; `nested` holds the expressions of values written
+    inside their one reader."""
+
+    def __init__(self, namer: Namer, readers: dict, in_place: set):
+        self.name = namer
+        self.readers = readers
+        self.in_place = in_place
+        self.nested: dict[int, object] = {}
+
+    def block(self, block, indent: str) -> list:
+        lines = []
+        local = {id(op) for op in block.ops}
+        for op in block.ops:
+            if isinstance(op, Structured):
+                lines += self.structured(op, indent)
+            elif op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
+                self.name.alias(op.result, op.args[0])
+            elif op.prim.updates:
+                lines += self.update(op, indent)
+            else:
+                expression = _expression(op, self.name, self.nested)
+                (reader, *others) = self.readers.get(id(op.result), [None, None])
+                if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
+                        not isinstance(reader, Structured) and reader.prim.ufunc:
+                    self.nested[id(op.result)] = expression
+                else:
+                    lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
+        return lines
+
+    def target(self, value):
+        return gast.Name(id=self.name(value), ctx=gast.Store(), annotation=None, type_comment=None)
+
+    def update(self, op, indent: str) -> list:
+        """`y[i] = v` in place (the result is y), or on a copy when the old y is still needed."""
+        lines = []
+        if id(op) in self.in_place:
+            self.name.alias(op.result, op.args[0])
+        else:
+            copy_of = _template(f"{self.name(op.args[0])}.copy()")
+            lines.append(_line(indent, _assign([self.target(op.result)], copy_of), op.loc))
+        operands = [self.name(op.result)] + [_operand(a, self.name, None) for a in op.args[1:]]
+        operands[0] = gast.Name(id=operands[0], ctx=gast.Load(), annotation=None, type_comment=None)
+        template = _statement_template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
+        lines.append(_line(indent, _Substitute(operands).visit(copy.deepcopy(template)), op.loc))
+        return lines
+
+    def assign_all(self, targets, values, indent, loc) -> list:
+        """`a, b = x, y` (nothing when every target already is its value)."""
+        pairs = [(t, v) for t, v in zip(targets, values) if not (isinstance(v, Value) and self.name(v) == self.name(t))]
+        if not pairs:
+            return []
+        names = [self.target(t) for t, _ in pairs]
+        operands = [_operand(v, self.name, None) for _, v in pairs]
+        if len(pairs) == 1:
+            return [_line(indent, _assign(names, operands[0]), loc)]
+        return [_line(indent, _assign([gast.Tuple(elts=names, ctx=gast.Store())],
+                                      gast.Tuple(elts=operands, ctx=gast.Load())), loc)]
+
+    def structured(self, op: Structured, indent: str) -> list:
+        inner = indent + INDENT
+        if op.kind == "if":
+            lines = [_line(indent, (f"if {self.text(op.args[0])}:"), op.loc)]
+            for number, block in enumerate(op.blocks):
+                if number:
+                    lines.append(indent + "else:")
+                body = self.block(block, inner) + self.assign_all(op.results, block.terminator.values, inner, op.loc)
+                lines += body or [inner + "pass"]
+            return lines
+        body = op.blocks[-1]
+        offset = 1 if op.kind == "for" else 0
+        carried = body.args[offset:]
+        for arg, init in zip(carried, op.inits):
+            if isinstance(init, Value) and self.readers.get(id(init)) == [op]:
+                self.name.alias(arg, init)  # the loop's variable is the name of its only reader's value
+        lines = self.assign_all(carried, op.inits, indent, op.loc)
+        for result, arg in zip(op.carried_results, carried):
+            self.name.alias(result, arg)
+        if op.kind == "for":
+            lines.append(_line(indent, (f"for {self.name(body.args[0])} in range({self.text(op.args[0])}):"), op.loc))
+        else:
+            test = op.blocks[0]
+            for arg, same in zip(test.args, carried):
+                self.name.alias(arg, same)
+            trips = self.name(op.results[0])
+            lines += [_line(indent, (f"{trips} = 0"), op.loc), _line(indent, ("while True:"), op.loc)]
+            lines += self.block(test, inner)
+            lines.append(_line(inner, (f"if not {self.text(test.terminator.values[0])}: break"), op.loc))
+        body_lines = self.block(body, inner) + self.assign_all(carried, body.terminator.values, inner, op.loc)
+        if op.kind == "while":
+            body_lines.append(_line(inner, f"{trips} += 1", op.loc))
+        return lines + (body_lines or [inner + "pass"])
+
+    def text(self, operand) -> str:
+        return _unparse(_operand(operand, self.name, None))
+
+
+def _assign(targets, value):
+    return gast.Assign(targets=targets, value=value, type_comment=None)
 
 
 def _text(values, namer: Namer) -> str:
@@ -99,6 +204,8 @@ def _text(values, namer: Namer) -> str:
 
 
 def _unparse(node) -> str:
+    if isinstance(node, str):  # a statement head such as `if c:`, whose body follows
+        return node
     return ast.unparse(ast.fix_missing_locations(gast.gast_to_ast(node)))
 
 
@@ -139,6 +246,11 @@ def _operand(operand, name: Namer, dtype):
 @functools.lru_cache(maxsize=None)
 def _template(text: str):
     return gast.parse(text).body[0].value
+
+
+@functools.lru_cache(maxsize=None)
+def _statement_template(text: str):
+    return gast.parse(text).body[0]
 
 
 class _Substitute(gast.NodeTransformer):

@@ -10,18 +10,11 @@ import gast
 from .errors import CompileError
 from .parse import ParsedFunction
 
-_LOOP_HINT = ("loops are not supported yet; write the computation with NumPy array operations "
-              "(np.sum, @, elementwise functions)")
-_BRANCH_HINT = ("branches are not supported yet; for piecewise functions use np.where, np.maximum, "
-                "np.minimum or np.abs")
+_LOOP_HINT = "write a `for` loop, or NumPy array operations (np.sum, @, elementwise functions)"
+_BRANCH_HINT = "write it with if / elif / else"
 
 REFUSED = {
-    gast.For: ("a `for` loop", _LOOP_HINT),
     gast.AsyncFor: ("an `async for` loop", _LOOP_HINT),
-    gast.While: ("a `while` loop", _LOOP_HINT),
-    gast.If: ("an `if` statement", _BRANCH_HINT),
-    gast.IfExp: ("a conditional expression (`a if c else b`)", _BRANCH_HINT),
-    gast.BoolOp: ("`and` / `or`", _BRANCH_HINT),
     gast.ClassDef: ("a class definition", "define classes outside the differentiated function"),
     gast.FunctionDef: ("a nested function definition", "define helpers at module level"),
     gast.AsyncFunctionDef: ("an async function", "differentiate a plain `def` function"),
@@ -56,7 +49,8 @@ ALLOWED = (
     gast.Return, gast.Expr, gast.Pass, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
     gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.keyword,
     gast.operator, gast.unaryop,
-    gast.cmpop, gast.expr_context,
+    gast.cmpop, gast.expr_context, gast.If, gast.For, gast.While, gast.IfExp, gast.BoolOp, gast.boolop,
+    gast.Break, gast.Continue,
 )
 
 

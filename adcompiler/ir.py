@@ -1,8 +1,11 @@
-"""The typed SSA IR: values, constants, ops, blocks and functions, with a printer and a verifier.
+"""The typed SSA IR: values, constants, ops, structured control flow, blocks and functions, with a
+printer and a verifier.
 
-Invariants (checked by `verify`): every value is defined once, by a block argument or an op, before
-it is used; every op's result type is what its primitive's type rule gives for its arguments; every
-block ends in a terminator. Values compare by identity; their `hint` is only a name for printing.
+Invariants (checked by `verify`): every value is defined once, by a block argument, an op or a
+structured op, before it is used, and is used only in its block and the blocks nested in it; every
+op's result type is what its primitive's type rule gives for its arguments; a structured op's block
+arguments, yields and results agree in dtype and rank with its operands; every block ends in a
+terminator. Values compare by identity; their `hint` is only a name for printing.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Type:
     ndim: int = 0
     weak: bool = False
     units: tuple = None  # per axis: True (length 1), False (not 1) or None (unknown); None: all unknown
+    listed: int = 0  # > 0: a list (of lists ...) of such values, the tape of a loop
 
     def __post_init__(self):
         if self.units is None:
@@ -38,14 +42,25 @@ class Type:
     def is_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
 
+    def same_kind(self, other: "Type") -> bool:
+        """Whether values of the two types can live in one variable: same dtype and rank."""
+        return self.dtype == other.dtype and self.ndim == other.ndim and self.listed == other.listed
+
     def with_dtype(self, dtype: str) -> "Type":
         """The same shape with another dtype (never weak)."""
-        return Type(dtype, self.ndim, False, self.units)
+        return Type(dtype, self.ndim, False, self.units, self.listed)
+
+    @property
+    def element(self) -> "Type":
+        """The type of an item of a list type."""
+        return Type(self.dtype, self.ndim, False, self.units, self.listed - 1)
 
     def __str__(self) -> str:
         short = _SHORT_DTYPES[self.dtype]
         if self.weak:
             return f"weak {short}"
+        if self.listed:
+            return f"list[{self.element}]"
         axes = ",".join({True: "1", False: "n", None: "?"}[u] for u in self.units)
         return short if self.ndim == 0 else f"{short}[{axes}]"
 
@@ -113,10 +128,141 @@ class Return:
 
 
 @dataclass(eq=False)
+class Yield:
+    """Terminator of a nested block: these operands are the block's values (the next loop-carried
+    values, or the results of an `if`)."""
+
+    values: tuple
+    loc: Loc
+
+
+@dataclass(eq=False)
 class Block:
     args: list
     ops: list = field(default_factory=list)
-    terminator: Return | None = None
+    terminator: Return | Yield | None = None
+
+
+@dataclass(eq=False)
+class Structured:
+    """Structured control flow: `kind` is
+    - "if":    args (cond,); blocks (then, orelse), without arguments, each yielding the results;
+    - "for":   args (trips, *inits); blocks (body,), taking (k, *carried) for k = 0 .. trips-1 and
+               yielding the next carried values; results: the last carried values;
+    - "while": args (*inits); blocks (test, body): test takes the carried values and yields one bool,
+               body takes them and yields the next; results (number of iterations, *carried).
+    """
+
+    kind: str
+    args: tuple
+    blocks: tuple
+    results: tuple
+    loc: Loc
+
+    @property
+    def inits(self) -> tuple:
+        """The operands that become block arguments: a loop's initial carried values."""
+        return {"if": (), "for": self.args[1:], "while": self.args}[self.kind]
+
+    @property
+    def carried_results(self) -> tuple:
+        """The results that are carried values (all but a while loop's iteration count)."""
+        return self.results[1:] if self.kind == "while" else self.results
+
+
+def walk(ops):
+    """Every op of `ops` and of the blocks nested in them, in program order."""
+    for op in ops:
+        yield op
+        if isinstance(op, Structured):
+            for block in op.blocks:
+                yield from walk(block.ops)
+
+
+def defined_in(block: Block) -> set:
+    """Ids of the values defined in `block` and the blocks nested in it (arguments, results)."""
+    ids = {id(a) for a in block.args}
+    for op in walk(block.ops):
+        ids.update(id(r) for r in (op.results if isinstance(op, Structured) else (op.result,)))
+        if isinstance(op, Structured):
+            ids.update(id(a) for b in op.blocks for a in b.args)
+    return ids
+
+
+def read_in(block: Block) -> list:
+    """The operands that `block` (with its nested blocks) reads, its terminator included."""
+    operands = []
+
+    def visit(b):
+        for op in b.ops:
+            operands.extend(op.args)
+            if isinstance(op, Structured):
+                for inner in op.blocks:
+                    visit(inner)
+        operands.extend(b.terminator.values)
+
+    visit(block)
+    return operands
+
+
+def live(ops, roots) -> list:
+    """`ops` without those whose results nothing (transitively) reads; structured ops keep only
+    the results, and loops the carried values, that something reads."""
+    needed = {id(v) for v in roots if isinstance(v, Value)}
+    kept = []
+    for op in reversed(ops):
+        if isinstance(op, Structured):
+            op = _pruned(op, needed)
+            if op is not None:
+                kept.append(op)
+                needed.update(id(a) for a in op.args if isinstance(a, Value))
+                needed.update(id(v) for b in op.blocks for v in read_in(b) if isinstance(v, Value))
+        elif id(op.result) in needed:
+            kept.append(op)
+            needed.update(id(a) for a in op.args if isinstance(a, Value))
+    return kept[::-1]
+
+
+def _pruned(op: Structured, needed: set):
+    """`op` with the results in `needed` and what they depend on, or None when none is needed."""
+    offset = 1 if op.kind == "for" else 0
+    carried = op.carried_results
+    keep = {i for i, r in enumerate(carried) if id(r) in needed}
+    while True:
+        blocks = []
+        for number, block in enumerate(op.blocks):
+            test = op.kind == "while" and number == 0
+            yields = block.terminator.values if test else tuple(block.terminator.values[i] for i in sorted(keep))
+            blocks.append(Block(block.args, live(block.ops, yields), Yield(yields, block.terminator.loc)))
+        if op.kind == "if":
+            break
+        read = {id(v) for b in blocks for v in read_in(b)}
+        wider = keep | {i for b in op.blocks for i, a in enumerate(b.args[offset:]) if id(a) in read}
+        if wider == keep:
+            break
+        keep = wider
+    if not keep and (op.kind != "while" or id(op.results[0]) not in needed):
+        return None
+    order = sorted(keep)
+    if op.kind == "if":
+        return Structured("if", op.args, tuple(blocks), tuple(carried[i] for i in order), op.loc)
+    inits = op.inits
+    blocks = [Block(b.args[:offset] + [b.args[offset + i] for i in order], b.ops, b.terminator) for b in blocks]
+    args = op.args[:offset] + tuple(inits[i] for i in order)
+    results = op.results[:len(op.results) - len(carried)] + tuple(carried[i] for i in order)
+    return Structured(op.kind, args, tuple(blocks), results, op.loc)
+
+
+def copy_block(block: Block) -> Block:
+    """A copy of `block` whose op lists and structured ops are new (values and ops are shared), so
+    a pass may insert ops and extend structured ops without changing the original."""
+    ops = [copy_structured(op) if isinstance(op, Structured) else op for op in block.ops]
+    terminator = type(block.terminator)(tuple(block.terminator.values), block.terminator.loc)
+    return Block(list(block.args), ops, terminator)
+
+
+def copy_structured(op: Structured) -> Structured:
+    return Structured(op.kind, tuple(op.args), tuple(copy_block(b) for b in op.blocks), tuple(op.results), op.loc)
 
 
 @dataclass(eq=False)
@@ -181,51 +327,114 @@ def print_function(fn: Function, name: Namer | None = None) -> str:
     params = ", ".join(f"%{name(p)}: {p.type}" for p in fn.params)
     lines = [f"func {fn.name}({params}) {{"]
     for block in fn.blocks:
-        for op in block.ops:
-            args = ", ".join(format_operand(a, name) for a in op.args)
-            params_text = "".join(f", {k}={v!r}" for k, v in op.params)
-            text = f"  %{name(op.result)} = {op.prim.name} {args}{params_text} : {op.result.type}"
-            lines.append(f"{text:<60} # {op.loc.short}")
-        values = ", ".join(format_operand(v, name) for v in block.terminator.values)
-        lines.append(f"  return {values}")
+        _print_block(block, name, "  ", lines)
     lines.append("}")
     return "\n".join(lines)
 
 
+def _print_block(block: Block, name: Namer, indent: str, lines: list) -> None:
+    def operands(values):
+        return ", ".join(format_operand(a, name) for a in values)
+
+    def typed(values):
+        return ", ".join(f"%{name(v)}: {v.type}" for v in values)
+
+    for op in block.ops:
+        if isinstance(op, Structured):
+            results = ", ".join(f"%{name(r)}" for r in op.results)
+            head = f"{indent}{results} = {op.kind} {operands(op.args)}"
+            for position, inner in enumerate(op.blocks):
+                label = ("then", "else")[position] if op.kind == "if" else ("test", "body")[position] \
+                    if op.kind == "while" else "body"
+                lines.append(f"{head if position == 0 else indent + '}'} {label}({typed(inner.args)}) {{")
+                _print_block(inner, name, indent + "  ", lines)
+            lines.append(f"{f'{indent}}} : ' + ', '.join(str(r.type) for r in op.results):<60} # {op.loc.short}")
+            continue
+        params_text = "".join(f", {k}={v!r}" for k, v in op.params)
+        text = f"{indent}%{name(op.result)} = {op.prim.name} {operands(op.args)}{params_text} : {op.result.type}"
+        lines.append(f"{text:<60} # {op.loc.short}")
+    keyword_text = "return" if isinstance(block.terminator, Return) else "yield"
+    lines.append(f"{indent}{keyword_text} {operands(block.terminator.values)}")
+
+
 def verify(fn: Function) -> Function:
     """Check the IR's invariants; raise CompileError naming the broken one. Returns `fn`."""
-    defined: set[int] = set()
-
     def fail(message, loc):
         raise CompileError(f"IR verification failed in {fn.name}: {message}", loc)
 
-    def define(value, loc):
+    def define(value, loc, scope):
         if not isinstance(value, Value):
             fail(f"{value!r} is defined but is not a Value", loc)
-        if id(value) in defined:
+        if id(value) in everywhere:
             fail(f"%{value.hint or 't'} is defined twice", loc)
-        defined.add(id(value))
+        everywhere.add(id(value))
+        scope.add(id(value))
 
-    def use(operand, loc):
+    def use(operand, loc, scope):
         if not isinstance(operand, (Value, Const)):
             fail(f"{operand!r} is an operand but neither a Value nor a Const", loc)
-        if isinstance(operand, Value) and id(operand) not in defined:
-            fail(f"%{operand.hint or 't'} is used before it is defined", loc)
+        if isinstance(operand, Value) and id(operand) not in scope:
+            where = "outside its block" if id(operand) in everywhere else "before it is defined"
+            fail(f"%{operand.hint or 't'} is used {where}", loc)
 
-    for block in fn.blocks:
-        for arg in block.args:
-            define(arg, fn.loc)
-        for op in block.ops:
+    def agree(what, values, types, loc):
+        if len(values) != len(types):
+            fail(f"{what}: {len(values)} values for {len(types)} places", loc)
+        for value, expected in zip(values, types):
+            if not value.type.same_kind(expected):
+                fail(f"{what}: {value.type} where {expected} is expected", loc)
+
+    def block(b, scope, loc, terminator_kind):
+        scope = set(scope)
+        for arg in b.args:
+            define(arg, loc, scope)
+        for op in b.ops:
+            for arg in op.args:
+                use(arg, op.loc, scope)
+            if isinstance(op, Structured):
+                structured(op, scope)
+                for result in op.results:
+                    define(result, op.loc, scope)
+                continue
             if op.prim.arity is not None and len(op.args) != op.prim.arity:
                 fail(f"{op.prim.name} takes {op.prim.arity} operand(s), got {len(op.args)}", op.loc)
-            for arg in op.args:
-                use(arg, op.loc)
             expected = op.prim.infer_type(*(a.type for a in op.args), **op.param_dict)
             if expected != op.result.type:
                 fail(f"{op.prim.name} gives {expected}, but %{op.result.hint or 't'} is {op.result.type}", op.loc)
-            define(op.result, op.loc)
-        if not isinstance(block.terminator, Return):
-            fail("a block has no terminator", fn.loc)
-        for value in block.terminator.values:
-            use(value, block.terminator.loc)
+            define(op.result, op.loc, scope)
+        if b.terminator is None:
+            fail("a block has no terminator", loc)
+        if not isinstance(b.terminator, terminator_kind):
+            fail(f"a block does not end in {terminator_kind.__name__.lower()}", loc)
+        for value in b.terminator.values:
+            use(value, b.terminator.loc, scope)
+
+    def structured(op, scope):
+        inits = [a.type for a in op.inits]
+        carried = [r.type for r in op.carried_results]
+        if op.kind == "while" and not (op.results and op.results[0].type.dtype == "int64"):
+            fail("a while loop's first result is not its iteration count", op.loc)
+        if op.kind != "while" and not (op.args and op.args[0].type.ndim == 0 and
+                                       op.args[0].type.dtype == ("bool" if op.kind == "if" else "int64")):
+            fail(f"the first operand of {op.kind} is not a scalar {'bool' if op.kind == 'if' else 'int64'}", op.loc)
+        for position, b in enumerate(op.blocks):
+            test = op.kind == "while" and position == 0
+            arg_types = [a.type for a in b.args]
+            if op.kind == "for":
+                if not arg_types or arg_types[0].dtype != "int64":
+                    fail("a for body does not take the iteration number first", op.loc)
+                arg_types = arg_types[1:]
+            agree(f"{op.kind} block arguments", op.inits, arg_types, op.loc)
+            block(b, scope, op.loc, Yield)
+            yields = b.terminator.values
+            if test:
+                if len(yields) != 1 or yields[0].type.dtype != "bool" or yields[0].type.ndim:
+                    fail("a while test does not yield one bool", op.loc)
+            else:
+                agree(f"{op.kind} yields", yields, carried, op.loc)
+        if op.kind != "if":
+            agree(f"{op.kind} initial values", op.inits, carried, op.loc)
+
+    everywhere: set[int] = set()
+    block(fn.entry, set(), fn.loc, Return)
     return fn

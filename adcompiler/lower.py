@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+from dataclasses import dataclass
 
 import gast
 import numpy as np
@@ -20,7 +21,8 @@ from .builder import Builder, current_builder
 from .calls import CALLS, METHODS, Method, Static
 from .custom import CustomVJP
 from .errors import CompileError
-from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Type, Value
+from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
+from .canonical import PREFIX, canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
 from .primitives import Sym
@@ -93,19 +95,24 @@ class Lowering:
         self.assumptions = assumptions  # (scope, name, object) of every non-local read, shared
         self.stack = stack + (function,)
         self.env: dict[str, object] = {}
+        self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
 
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
         self.env = dict(zip(self.names, args))
-        result = None
-        for statement in self.parsed.tree.body:
-            result = self.statement(statement)
+        self.protected = {id(a.operand) for a in args if isinstance(a, Sym)}
         last = self.parsed.tree.body[-1]
         if not isinstance(last, gast.Return) or last.value is None:
             self.refuse(last, "the function does not return a value",
                         "return the value to differentiate at the end of the function")
-        return result
+        self.statements(self.parsed.tree.body[:-1])
+        self.at(last)
+        return self.expression(last.value)
+
+    def statements(self, nodes) -> None:
+        for node in nodes:
+            self.statement(node)
 
     def call_user(self, function, name: str, args, kwargs, node):
         """A call of the user's own function, lowered inline."""
@@ -125,9 +132,12 @@ class Lowering:
 
     def statement(self, node):
         self.at(node)
+        method = getattr(self, "stmt_" + type(node).__name__, None)
+        if method is not None:
+            return method(node)
         if isinstance(node, gast.Assign):
             value = self.expression(node.value)
-            if not isinstance(node.value, gast.Name) and self.bound_elsewhere(value):
+            if not _makes_view(node.value) and self.bound_elsewhere(value):
                 value = P.fresh(value)  # `b = -(-a)` or `b = +a` makes a new array in NumPy
             for target in node.targets:
                 self.assign(target, value)
@@ -135,8 +145,12 @@ class Lowering:
             if node.value is not None:
                 self.assign(node.target, self.expression(node.value))
         elif isinstance(node, gast.AugAssign):
+            if isinstance(node.target, gast.Subscript):
+                current = self.expression(node.target)
+                value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
+                return self.assign(node.target, value)
             if not isinstance(node.target, gast.Name):
-                self.refuse(node.target, "augmented assignment to an element or attribute is not supported yet",
+                self.refuse(node.target, "augmented assignment to an attribute is not supported",
                             "assign to a name: `y = y + ...`")
             current = self.operand(self.read(node.target.id, node.target), node.target)
             sharing = self.sharing(node.target.id, current) if current.type.ndim else None
@@ -146,15 +160,245 @@ class Lowering:
                             f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
-        elif isinstance(node, gast.Return):
-            return self.expression(node.value) if node.value is not None else None
+        elif not isinstance(node, gast.Expr):  # the fence lets only docstrings through
+            self.refuse(node, f"the statement `{type(node).__name__}` is not supported")
         return None
 
-    def sharing(self, name: str, value: Sym):
-        """Another name whose array shares memory with `value` (the same array, or a view of it or
-        of what it views), or None. In-place updates are refused there: NumPy would change both."""
+    # ------------------------------------------------------------ control flow
+
+    def stmt_If(self, node):
+        cond = self.condition(node.test)
+        if isinstance(cond.operand, Const):  # decided at compile time: only that branch exists
+            return self.statements(node.body if cond.operand.value else node.orelse)
+        before = self.env
+        branches = []
+        for statements in (node.body, node.orelse):
+            self.env = dict(before)
+            with self.builder.nested() as ops:
+                self.statements(statements)
+            branches.append((ops, self.env))
+        names = [n for n in dict.fromkeys([*branches[0][1], *branches[1][1]])
+                 if any(env.get(n, _MISSING) is not before.get(n, _MISSING) for _, env in branches)]
+        self.env = dict(before)
+        merged = {}  # name -> its bindings in the two branches
+        for name in names:
+            values = [env.get(name, _MISSING) for _, env in branches]
+            if _MISSING in values and not name.startswith(PREFIX):
+                self.env[name] = Unassigned(name, self.parsed.loc(node), "one branch of an `if`")
+            else:
+                merged[name] = values
+        pairs = {name: self.leaves(name, values, node) for name, values in merged.items()}
+        yields = [[pair[side] for name in merged for pair in pairs[name]] for side in (0, 1)]
+        hints = [name for name in merged for _ in pairs[name]]
+        results = iter(self.make_if(cond, [(ops, values) for (ops, _), values in zip(branches, yields)], node, hints))
+        for name, values in merged.items():
+            self.env[name] = _rebuild(next(v for v in values if v is not _MISSING), results)
+
+    def leaves(self, name, values, node) -> list:
+        """Pairs (then, else) of the Syms bound to `name` by two branches (tuples flattened; a
+        branch that does not bind an internal name gets a placeholder of the other's type)."""
+        present = [v for v in values if v is not _MISSING]
+        if len(present) == 1:
+            values = [v if v is not _MISSING else _placeholders(present[0]) for v in values]
+        then, orelse = (_flatten(v) for v in values)
+        if then is None or orelse is None or len(then) != len(orelse) or any(
+                isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
+                for a, b in zip(then, orelse)):
+            self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
+                        "give it numbers or arrays of one rank in both branches")
+        return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
+
+    def make_if(self, cond: Sym, branches, node, hints=None) -> list:
+        """An `if` op on `cond` whose branches are (ops, [Sym yielded]); its results as Syms."""
+        count = len(branches[0][1])
+        types = []
+        for position in range(count):
+            a, b = (values[position].type for _, values in branches)
+            joined = P.join(a, b)
+            if joined is None:
+                name = hints[position] if hints else "the value"
+                self.refuse(node, f"`{name}` is {a.describe()} in one branch and {b.describe()} in the other",
+                            "make both branches give the same rank")
+            types.append(joined)
+        blocks = []
+        for ops, values in branches:
+            with self.builder.nested(ops):
+                yields = tuple(self.converted(v, t).operand for v, t in zip(values, types))
+            blocks.append(Block([], ops, Yield(yields, self.builder.loc)))
+        results = tuple(Value(t, (hints or [""] * count)[i]) for i, t in enumerate(types))
+        for position, result in enumerate(results):
+            self.builder.holds[result] = [b.terminator.values[position] for b in blocks]
+        self.builder.append(Structured("if", (cond.operand,), tuple(blocks), results, self.parsed.loc(node)))
+        return [Sym(r) for r in results]
+
+    def converted(self, value: Sym, to: Type) -> Sym:
+        """`value` as a value of type `to` (a cast when the dtype differs)."""
+        return value if value.type.dtype == to.dtype else P.cast(value, dtype=to.dtype)
+
+    def condition(self, node) -> Sym:
+        """A bool scalar for `node` used as a condition (Python's truth value of a number)."""
+        value = self.operand(self.expression(node), node)
+        if value.type.ndim:
+            self.refuse(node, f"the truth value of {value.type.describe()} is ambiguous",
+                        "reduce it first: np.all(...), np.any(...), or compare a scalar")
+        return value if value.type.dtype == "bool" else P.not_equal(value, 0)
+
+    def expr_IfExp(self, node):
+        cond = self.condition(node.test)
+        if isinstance(cond.operand, Const):
+            return self.expression(node.body if cond.operand.value else node.orelse)
+        branches = []
+        for part in (node.body, node.orelse):
+            with self.builder.nested() as ops:
+                value = self.operand(self.expression(part), part)
+            branches.append((ops, [value]))
+        return self.make_if(cond, branches, node)[0]
+
+    def expr_BoolOp(self, node):
+        """`a and b`, `a or b` as conditions (bool), with Python's short circuit: `b` is computed
+        only when `a` does not decide."""
+        result = self.condition(node.values[0])
+        for operand in node.values[1:]:
+            decided = isinstance(node.op, gast.Or)
+            if isinstance(result.operand, Const):
+                if result.operand.value != decided:
+                    result = self.condition(operand)
+                continue
+            with self.builder.nested() as rest:
+                value = self.condition(operand)
+            branches = [([], [Sym(decided)]), (rest, [value])] if decided else [(rest, [value]), ([], [Sym(False)])]
+            result = self.make_if(result, branches, node)[0]
+        return result
+
+    def stmt_For(self, node):
+        if node.orelse:
+            self.refuse(node, "a `for ... else` is not supported", "use a flag variable instead of `else`")
+        iterable = node.iter
+        if isinstance(iterable, gast.Call) and isinstance(self.expression(iterable.func), Static) and \
+                self.expression(iterable.func).obj is range:
+            bounds = [self.integer(self.expression(a), a, "a range bound") for a in iterable.args]
+            if not 1 <= len(bounds) <= 3 or iterable.keywords:
+                self.refuse(iterable, "range takes one to three integer arguments")
+            start, stop, step = ([Sym(0)] + bounds + [Sym(1)])[:3] if len(bounds) < 3 else bounds
+            if len(bounds) == 2:
+                start, stop, step = bounds[0], bounds[1], Sym(1)
+            if P.is_const(step, 0):
+                self.refuse(iterable, "range() step must not be zero")
+            trips = P.trip_count(start, stop, step)
+
+            def target(k):
+                scaled = k if P.is_const(step, 1) else k * step
+                return scaled if P.is_const(start, 0) else start + scaled
+        else:
+            sequence = self.expression(iterable)
+            if isinstance(sequence, tuple):  # a Python tuple: unrolled
+                for item in sequence:
+                    self.assign(node.target, item)
+                    self.statements(node.body)
+                return
+            array = self.operand(sequence, iterable)
+            if array.type.ndim == 0:
+                self.refuse(iterable, "iterating over a scalar is not supported", "iterate over range(n) or an array")
+            trips = P.dim(array, axis=0)
+
+            def target(k):
+                return P.getitem(array, k, index=(("int",),))
+        self.loop(node, "for", trips, lambda k: self.assign(node.target, target(k)))
+
+    def stmt_While(self, node):
+        if node.orelse:
+            self.refuse(node, "a `while ... else` is not supported", "use a flag variable instead of `else`")
+        self.loop(node, "while", None, None)
+
+    def loop(self, node, kind: str, trips, bind_target):
+        """A `for` (over `trips` iterations, `bind_target(k)` binding the loop variable) or
+        `while` op. The names the body assigns are carried; their types are joined with what the
+        body gives until they settle (a name first bound in the loop starts as a placeholder)."""
+        before = self.env
+        assigned = _assigned_names(node)
+        carried = {n: before[n].type for n in assigned if isinstance(before.get(n), Sym)}
+        for attempt in range(4):
+            args = {n: Value(t, n) for n, t in carried.items()}
+            for name, arg in args.items():
+                self.builder.holds[arg] = [before[name].operand] if name in before else []
+            self.env = {**before, **{n: Sym(a) for n, a in args.items()}}
+            test_ops, test = [], None
+            if kind == "while":
+                test_args = {n: Value(t, n) for n, t in carried.items()}
+                self.env.update((n, Sym(a)) for n, a in test_args.items())
+                with self.builder.nested(test_ops):
+                    test = self.condition(node.test)
+                self.env.update((n, Sym(a)) for n, a in args.items())
+            k = Value(Type("int64"), "k")
+            with self.builder.nested() as body_ops:
+                if bind_target is not None:
+                    bind_target(Sym(k))
+                self.statements(node.body)
+            after = self.env
+            settled = {}
+            for name in assigned:
+                value = after.get(name)
+                if not isinstance(value, Sym):
+                    if isinstance(before.get(name), Sym) or isinstance(value, tuple):
+                        self.refuse(node, f"`{name}` must stay a number or an array in the loop",
+                                    "bind tuples and functions outside the loop")
+                    continue
+                joined = P.join(carried[name], value.type) if name in carried else value.type
+                if joined is None:
+                    self.refuse(node, f"`{name}` is {carried[name].describe()} before the loop and "
+                                      f"{value.type.describe()} in it", "keep its rank the same in the loop")
+                settled[name] = joined
+            if settled == carried:
+                break
+            carried = settled
+        else:
+            self.refuse(node, "the types of the loop's variables do not settle")
+        self.env = before
+        self.check_loop_aliasing(node, before, after, carried)
+        inits = [self.converted(before[n], t) if n in before and isinstance(before[n], Sym) else
+                 P.placeholder(dtype=t.dtype, ndim=t.ndim, listed=0) for n, t in carried.items()]
+        with self.builder.nested(body_ops):
+            yields = tuple(self.converted(after[n], t).operand for n, t in carried.items())
+        loc = self.parsed.loc(node)
+        body = Block(([k] if kind == "for" else []) + list(args.values()), body_ops, Yield(yields, loc))
+        results = tuple(Value(t, n) for n, t in carried.items())
+        if kind == "for":
+            op = Structured("for", (trips.operand, *(i.operand for i in inits)), (body,), results, loc)
+        else:
+            test_block = Block(list(test_args.values()), test_ops, Yield((test.operand,), loc))
+            op = Structured("while", tuple(i.operand for i in inits), (test_block, body),
+                            (Value(Type("int64"), "trips"),) + results, loc)
+        for name, result, arg in zip(carried, results, args.values()):
+            sources = self.builder.holds[arg] + [after[name].operand]
+            self.builder.holds[arg] = self.builder.holds[result] = sources
+        self.builder.append(op)
+        self.env = {**before, **{n: Sym(r) for n, r in zip(carried, results)}}
+
+    def check_loop_aliasing(self, node, before: dict, after: dict, carried: dict) -> None:
+        """Refuse a loop that writes into an array another name shares, before the loop or at the
+        end of an iteration (where the next iteration starts): NumPy would change both."""
+        written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
+                   and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
+        for name in written & set(carried):
+            for env, when in ((before, "before the loop"), (after, "at the end of an iteration")):
+                if isinstance(env.get(name), Sym) and (other := self.sharing(name, env[name], env)) is not None:
+                    self.refuse(node, f"the loop writes into `{name}`, which shares its memory with `{other}` "
+                                      f"{when} (NumPy would change both)", f"copy it: `{name} = {name}.copy()`")
+
+    def stmt_Pass(self, node):
+        return None
+
+    def stmt_Return(self, node):
+        raise AssertionError("returns before the end are removed by canonicalisation")
+
+    stmt_Break = stmt_Continue = stmt_Return
+
+    def sharing(self, name: str, value: Sym, env: dict | None = None):
+        """Another name of `env` (the names in scope) whose array shares memory with `value` (the
+        same array, or a view of it or of what it views, or a branch or loop value that may be one
+        of those), or None. In-place updates are refused there: NumPy would change both."""
         mine = self.view_chain(value.operand)
-        for other, bound in self.env.items():
+        for other, bound in (self.env if env is None else env).items():
             if other != name and isinstance(bound, Sym) and mine & self.view_chain(bound.operand):
                 return other
         return None
@@ -165,15 +409,19 @@ class Lowering:
             isinstance(bound, Sym) and bound.operand is value.operand for bound in self.env.values())
 
     def view_chain(self, operand) -> set:
-        """Ids of `operand` and of the arrays it is a view of (through indexing, reshapes, transposes)."""
-        chain = set()
-        while isinstance(operand, Value):
+        """Ids of `operand` and of the arrays it may share memory with because it is a view of them
+        (through indexing, reshapes, transposes) or may be one of them (an if's or loop's value)."""
+        chain, stack = set(), [operand]
+        while stack:
+            operand = stack.pop()
+            if not isinstance(operand, Value) or id(operand) in chain:
+                continue
             chain.add(id(operand))
+            stack.extend(self.builder.holds.get(operand, ()))
             producer = self.builder.producers.get(id(operand))
-            if producer is None or producer.prim.name not in VIEWS or producer.result.type.ndim == 0 or (
+            if producer is not None and producer.prim.name in VIEWS and producer.result.type.ndim and not (
                     producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
-                break
-            operand = producer.args[0]
+                stack.append(producer.args[0])
         return chain
 
     def assign(self, target, value):
@@ -190,10 +438,32 @@ class Lowering:
             for element, item in zip(target.elts, value):
                 self.assign(element, item)
         elif isinstance(target, gast.Subscript):
-            self.refuse(target, "assignment to an element (`x[...] = ...`) is not supported yet",
-                        "build the array with np.where, np.concatenate or arithmetic instead")
+            self.assign_element(target, self.operand(value, target))
         else:
             self.refuse(target, f"assignment to `{type(target).__name__}` is not supported", "assign to a name")
+
+    def assign_element(self, target, value: Sym) -> None:
+        """`y[index] = value`: y becomes a new value (written in place by emission where that is
+        safe). Refused where NumPy would change another name's array too."""
+        if not isinstance(target.value, gast.Name):
+            self.refuse(target, "assignment into this expression is not supported", "write `y[i, j] = ...` on a name")
+        name = target.value.id
+        y = self.read(name, target.value)
+        if not isinstance(y, Sym) or y.type.ndim == 0:
+            self.refuse(target, f"`{name}` is not an array, so its elements cannot be assigned")
+        if self.view_chain(y.operand) & self.protected:
+            self.refuse(target, f"assignment into `{name}`, an argument or global array (or a view of one), "
+                                f"would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
+        sharing = self.sharing(name, y)
+        if sharing is not None:
+            self.refuse(target, f"assignment into the array `{name}`, which shares its memory with `{sharing}`, "
+                                f"is not supported (NumPy would change both)", f"copy it first: `{name} = {name}.copy()`")
+        items = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        structure, operands, new_axes = self.index_items(y, items, target)
+        if new_axes or any(item[0] == "array" for item in structure):
+            self.refuse(target, "assignment with `None` or array indices is not supported",
+                        "assign with integers and slices")
+        self.env[name] = P.setitem(y, self.converted(value, y.type), *operands, index=tuple(structure))
 
     # ------------------------------------------------------------ expressions
 
@@ -234,6 +504,8 @@ class Lowering:
             return -operand
         if isinstance(node.op, gast.UAdd):
             return operand
+        if isinstance(node.op, gast.Not):
+            return P.logical_not(self.condition(node.operand))
         self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(node.op)]}` is not supported")
 
     def expr_BinOp(self, node):
@@ -390,6 +662,17 @@ class Lowering:
 
     def index(self, x: Sym, items, node) -> Sym:
         """`x[items]`: basic indexing (integers, slices, None) or one integer or boolean array."""
+        structure, operands, new_axes = self.index_items(x, items, node)
+        if structure == [("array",)] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
+            # Numba takes 1-D masks only: index the flattened array with the flattened mask.
+            x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
+        result = P.getitem(x, *operands, index=tuple(structure)) if structure else x
+        for axis in new_axes:
+            result = P.expand_dims(result, axis=axis)
+        return result
+
+    def index_items(self, x: Sym, items, node):
+        """The structure, operands and new axes (None) of the index `items` of `x`."""
         structure, operands, new_axes, position = [], [], [], 0
         for item in items:
             value = self.expression(item)
@@ -416,13 +699,7 @@ class Lowering:
                     position += 1
         if len(structure) > x.type.ndim:
             self.refuse(node, f"too many indices for a {x.type.ndim}-D array")
-        if structure == [("array",)] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
-            # Numba takes 1-D masks only: index the flattened array with the flattened mask.
-            x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
-        result = P.getitem(x, *operands, index=tuple(structure)) if structure else x
-        for axis in new_axes:
-            result = P.expand_dims(result, axis=axis)
-        return result
+        return structure, operands, new_axes
 
     # ------------------------------------------------------------ values
 
@@ -450,7 +727,11 @@ class Lowering:
 
     def read(self, name: str, node):
         if name in self.env:
-            return self.env[name]
+            value = self.env[name]
+            if isinstance(value, Unassigned):
+                self.refuse(node, f"`{name}` is read here, but it is assigned only in {value.where} "
+                                  f"(line {value.loc.line})", f"assign `{name}` before the `if`, or in every branch")
+            return value
         if name in self.cells:
             value = self.cells[name].cell_contents
             self.assumptions.append((self.cells[name], None, value))
@@ -484,6 +765,7 @@ class Lowering:
             units = tuple(n == 1 for n in array.shape)
             param = Value(Type(str(array.dtype), array.ndim, False, units), self.dotted(node).replace(".", "_"))
             self.captured[id(array)] = (param, array)
+        self.protected.add(id(self.captured[id(array)][0]))
         return Sym(self.captured[id(array)][0])
 
     def operand(self, value, node) -> Sym:
@@ -504,11 +786,74 @@ class Lowering:
 
 @functools.lru_cache(maxsize=None)
 def _checked(function) -> ParsedFunction:
-    return fence(parse(function))
+    return canonicalise(fence(parse(function)))
 
 
 def _lookup(value_of: dict, operand):
     return operand if isinstance(operand, Const) else value_of[id(operand)]
+
+
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """The binding of a name that only some paths assign (reading it is refused)."""
+
+    name: str
+    loc: object
+    where: str
+
+
+def _flatten(value):
+    """The leaves (Syms and Statics) of a binding, or None for one that cannot be merged."""
+    if isinstance(value, (Sym, Static)):
+        return [value]
+    if isinstance(value, tuple):
+        leaves = [_flatten(v) for v in value]
+        return None if None in leaves else [leaf for part in leaves for leaf in part]
+    return None
+
+
+def _placeholders(value):
+    """A binding of `value`'s structure whose Syms are placeholders of their types."""
+    if isinstance(value, Sym):
+        return P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=0)
+    if isinstance(value, tuple):
+        return tuple(_placeholders(v) for v in value)
+    return value
+
+
+def _rebuild(template, results):
+    """`template`'s structure with its Syms replaced, in order, by `results`."""
+    if isinstance(template, Sym):
+        return next(results)
+    if isinstance(template, tuple):
+        return tuple(_rebuild(v, results) for v in template)
+    return template
+
+
+def _assigned_names(loop) -> list:
+    """The names a loop statement assigns (its target and everything its body binds), in order."""
+    names = []
+    for node in gast.walk(loop):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            names.append(node.id)
+        elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and isinstance(node.value, gast.Name):
+            names.append(node.value.id)
+    return list(dict.fromkeys(names))
+
+
+VIEW_FUNCTIONS = {"transpose", "ravel", "reshape", "squeeze", "expand_dims", "asarray", "atleast_1d"}
+
+
+def _makes_view(node) -> bool:
+    """Whether the expression `node` may give an array that shares memory with one a name holds
+    (`a`, `a.T`, `a[1:]`, `np.ravel(a)`), rather than a new one."""
+    if isinstance(node, gast.Call):
+        node = node.func
+        name = node.attr if isinstance(node, gast.Attribute) else getattr(node, "id", "")
+        return name in VIEW_FUNCTIONS
+    return isinstance(node, (gast.Name, gast.Subscript)) or (isinstance(node, gast.Attribute) and node.attr == "T")
 
 
 def _is_none(value) -> bool:

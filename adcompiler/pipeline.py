@@ -12,6 +12,7 @@ import numpy as np
 from . import __version__
 from .compile import compile_module, module_path
 from .emit import emit_python
+from .canonical import canonicalise
 from .fence import fence
 from .errors import CompileError
 from .ir import Function, Namer, Type, print_function, verify
@@ -63,7 +64,7 @@ class Build:
 
 def check(function: Callable) -> ParsedFunction:
     """Parse and fence: what can be refused without argument types is refused here."""
-    return fence(parse(function))
+    return canonicalise(fence(parse(function)))
 
 
 def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) -> Build:
@@ -74,7 +75,7 @@ def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) 
         program, purpose = verify(simplify(primal)), "compiled as it is"
     else:
         check_output(primal, scalar_output=kind != "vjp")
-        program = verify_adjoint(simplify(verify_adjoint(reverse(primal, wrt))))
+        program = verify_adjoint(simplify(verify_adjoint(reverse(verify(simplify(primal)), wrt))))
         purpose = "gradient with respect to " + ", ".join(primal.params[i].hint for i in wrt)
     stem = "__".join([parsed.name, kind, *(t.tag for t in arg_types)])
     signature = ", ".join(f"{p.hint}: {p.type}" for p in primal.params)

@@ -34,6 +34,16 @@ def promote(*types: Type) -> Type:
     return Type(str(np.result_type(*strong, *weak)), len(units), False, units)
 
 
+def join(a: Type, b: Type):
+    """The type of one variable that holds values of types `a` and `b` (a name assigned in two
+    branches, or before and in a loop): None when their ranks differ."""
+    if a.ndim != b.ndim or a.listed != b.listed:
+        return None
+    dtype = promote(a, b).dtype
+    units = tuple(u if u == v else None for u, v in zip(a.units, b.units))
+    return Type(dtype, a.ndim, a.weak and b.weak, units, a.listed)
+
+
 def broadcast_units(*types: Type) -> tuple:
     """Which axes of the broadcast of `types` have length 1: an axis is 1 where every operand's is
     (a missing axis counts as 1), not 1 where some operand's is not 1, and unknown otherwise."""
@@ -60,10 +70,11 @@ class Primitive:
     arity: Optional[int]  # None: variadic
     template: Union[str, Callable[..., str]]
     type_rule: Callable[..., Type]
-    broadcasts: bool = False
+    broadcasts: bool | tuple = False  # True, or the positions of the operands that broadcast
     fold: Optional[Callable] = None
     ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
     vjps: tuple = field(default=())
+    updates: bool = False  # the template is a statement that changes operand 0; the result is it, changed
 
     def infer_type(self, *types: Type, **params) -> Type:
         return self.type_rule(*types, **params)
@@ -76,6 +87,9 @@ class Primitive:
         operands, and the operands after them get no gradient (shapes, indices)."""
         assert self.arity is None or len(rules) == self.arity, f"{self.name}: one rule per operand"
         self.vjps = rules
+
+    def broadcasts_operand(self, position: int) -> bool:
+        return self.broadcasts is True or position in (self.broadcasts or ())
 
     def rule(self, position: int):
         """The derivative rule of operand `position`, or None when it gets no gradient."""
@@ -189,6 +203,8 @@ greater = _comparison("greater", ">")
 greater_equal = _comparison("greater_equal", ">=")
 equal = _comparison("equal", "==")
 not_equal = _comparison("not_equal", "!=")
+logical_not = Primitive("logical_not", 1, lambda types: "not _0" if types[0].ndim == 0 else "np.logical_not(_0)",
+                        lambda x: Type("bool", x.ndim, x.weak, x.units), fold=operator.not_, vjps=(None,), ufunc=True)
 
 maximum = Primitive("maximum", 2, "np.maximum(_0, _1)", promote, broadcasts=True, ufunc=True)
 # Ties send the gradient to the second operand, so ReLU `np.maximum(x, 0.0)` has slope 0 at 0.
@@ -475,9 +491,11 @@ def _index_parts(index, first: int, slice_text) -> list:
 
 def _index_text(types, index) -> str:
     """Subscript syntax, `_0[_1:_2, _3]`'s inside."""
-    parts = _index_parts(index, 1, lambda *bounds: ":".join(b or "" for b in bounds[:2]) +
-                         (f":{bounds[2]}" if bounds[2] else ""))
-    return ", ".join(parts) or "()"
+    return ", ".join(_index_parts(index, 1, _slice_syntax)) or "()"
+
+
+def _slice_syntax(*bounds) -> str:
+    return ":".join(b or "" for b in bounds[:2]) + (f":{bounds[2]}" if bounds[2] else "")
 
 
 def _slice_objects(types, index) -> str:
@@ -512,6 +530,23 @@ getitem.defvjp(lambda g, x, *items, out, index: index_add(x, g, *items, index=in
 index_add.defvjp(None, lambda g, like, gg, *items, out, index: getitem(g, *items, index=index))
 
 
+def _update_text(index, operator: str) -> str:
+    return f"_0[{', '.join(_index_parts(index, 2, _slice_syntax)) or '()'}] {operator} _1"
+
+
+# `y[index] = v` and `y[index] += v` (basic indexes only) as values: a new array, which emission
+# writes in place when nothing reads the old one afterwards.
+setitem = Primitive("setitem", None, lambda types, index: _update_text(index, "="),
+                    lambda y, v, *items, index: y, broadcasts=(1,), updates=True)
+setitem.defvjp(lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index=index),
+               lambda g, y, v, *items, out, index: getitem(g, *items, index=index))
+index_accumulate = Primitive("index_accumulate", None,
+                             lambda types, index: _update_text(index, "+="),
+                             lambda acc, g, *items, index: acc, broadcasts=(1,), updates=True)
+index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
+                        lambda g, acc, gg, *items, out, index: getitem(g, *items, index=index))
+
+
 # ---------------------------------------------------------------- creation (no gradient flows)
 
 def _shape_text(first: int, count: int) -> str:
@@ -544,6 +579,31 @@ linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: T
 # start + (stop - start) * t with t = linspace(0, 1, num).
 linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n))),
                 lambda g, a, b, n, out: total(g * linspace(0.0, 1.0, n)), None)
+
+
+# ---------------------------------------------------------------- loops and their tapes
+
+trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64"),
+                       fold=lambda *bounds: len(range(*bounds)), vjps=(None, None, None))
+
+
+def _placeholder_text(types, dtype, ndim, listed, units=None):
+    if listed:
+        return "[]"
+    if ndim:
+        return f"np.empty({(0,) * ndim}, np.{dtype})"
+    return "False" if dtype == "bool" else f"np.{dtype}(0)"
+
+
+# The value of a variable on a path that never assigns it (read only where it was assigned); and an
+# empty list, the tape of a loop whose trip count is not known in advance.
+placeholder = Primitive("placeholder", 0, _placeholder_text,
+                        lambda dtype, ndim, listed, units=None: Type(dtype, ndim, False, units, listed), vjps=())
+# a list of `items` values: `listed` one more than theirs
+tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
+                       lambda n, dtype: Type(dtype, 1), vjps=(None,))
+append = Primitive("append", 2, "_0.append(_1)", lambda items, item: items, updates=True, vjps=(None, None))
+list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, vjps=(None, None))
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))

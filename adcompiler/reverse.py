@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import primitives as P
 from .builder import Builder
 from .errors import CompileError
-from .ir import Block, Const, Function, Return, Value
+from .ir import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in
 from .primitives import Sym
 
 
@@ -35,9 +35,18 @@ class Adjoint:
 
 
 def analyze_activity(fn: Function, wrt) -> set:
-    """Ids of the values that depend on the parameters in `wrt` through differentiable operands."""
+    """Ids of the values that depend on the parameters in `wrt` through differentiable operands
+    (a loop's carried value is active when its initial value or its next value is)."""
     active = {id(fn.params[i]) for i in wrt}
-    for op in fn.entry.ops:
+    _activity(fn.entry.ops, active)
+    return active
+
+
+def _activity(ops, active: set) -> None:
+    for op in ops:
+        if isinstance(op, Structured):
+            _structured_activity(op, active)
+            continue
         reached = [i for i, a in enumerate(op.args) if isinstance(a, Value) and id(a) in active]
         if not reached:
             continue
@@ -46,38 +55,332 @@ def analyze_activity(fn: Function, wrt) -> set:
                                "declare one with defvjp in adcompiler/primitives.py")
         if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
             active.add(id(op.result))
-    return active
+
+
+def _structured_activity(op: Structured, active: set) -> None:
+    """A result of an `if` is active when a branch yields an active value; a loop's carried value
+    (its block arguments and result) when its initial or its next value is, until that settles."""
+    if op.kind == "if":
+        for block in op.blocks:
+            _activity(block.ops, active)
+        for position, result in enumerate(op.results):
+            if result.type.is_float and any(_is_active(b.terminator.values[position], active) for b in op.blocks):
+                active.add(id(result))
+        return
+    offset = 1 if op.kind == "for" else 0
+    body = op.blocks[-1]
+    while True:
+        size = len(active)
+        for position, result in enumerate(op.carried_results):
+            sources = (op.inits[position], body.terminator.values[position])
+            if result.type.is_float and any(_is_active(s, active) for s in sources):
+                active.update(id(b.args[offset + position]) for b in op.blocks)
+                active.add(id(result))
+        for block in op.blocks:
+            _activity(block.ops, active)
+        if len(active) == size:
+            return
+
+
+def _is_active(operand, active: set) -> bool:
+    return isinstance(operand, Value) and id(operand) in active
 
 
 def reverse(fn: Function, wrt: tuple) -> Adjoint:
-    """The adjoint of `fn` (one returned value) with respect to the parameters at positions `wrt`."""
+    """The adjoint of `fn` (one returned value) with respect to the parameters at positions `wrt`.
+    `fn` is not changed: the forward is a copy, to which loops add their tapes."""
+    fn = Function(fn.name, [copy_block(fn.entry)], fn.loc, fn.captured, fn.assumptions)
     (out,) = fn.entry.terminator.values
     active = analyze_activity(fn, wrt)
     builder = Builder(fn.loc)
     seed = Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"), "g")
-    adjoints: dict[int, Sym] = {}
-    if isinstance(out, Value) and id(out) in active:
-        adjoints[id(out)] = Sym(seed)
+    sweep = _Sweep(active, builder)
     with builder.active():
-        for op in reversed(fn.entry.ops):
-            g = adjoints.pop(id(op.result), None)
+        if isinstance(out, Value) and id(out) in active:
+            sweep.add(out, Sym(seed))
+        sweep.sweep(fn.entry.ops)
+        builder.loc = fn.entry.terminator.loc
+        grads = [_gradient(sweep.scope.adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
+    return _split(fn, builder, seed, grads, wrt)
+
+
+class _Scope:
+    """The backward of one forward block: the adjoints of the values it defines, and of the values
+    from outside it that it adds to (`imports`: value -> (entry, initial value))."""
+
+    def __init__(self, kind: str, defined, parent, ops: list):
+        self.kind = kind  # "function", "if" or "loop"
+        self.defined = defined  # ids of the forward values of the block (None: everything)
+        self.parent = parent
+        self.ops = ops  # where this scope's backward ops go
+        self.adjoints: dict[int, Sym] = {}
+        self.imports: dict[int, tuple] = {}  # id(value) -> (value, entry Value or Sym, initial Sym)
+
+    def owns(self, value) -> bool:
+        return self.defined is None or id(value) in self.defined
+
+
+class _Sweep:
+    """One reverse sweep: walks forward blocks backwards, emitting adjoint code into `builder`."""
+
+    def __init__(self, active: set, builder: Builder):
+        self.active = active
+        self.builder = builder
+        self.scope = _Scope("function", None, None, builder.ops)
+
+    def add(self, value: Value, share: Sym, scope=None) -> None:
+        """Add `share` to the adjoint of `value` (paths sum) in `scope` (the current one)."""
+        scope = scope or self.scope
+        if not scope.owns(value) and id(value) not in scope.adjoints:
+            scope.adjoints[id(value)] = self.imported(value, scope)
+        _accumulate(scope.adjoints, value, share, self.builder)
+
+    def current(self, value: Value, scope) -> Sym:
+        """The adjoint of `value` so far in `scope`, made a value (zero if nothing reached it)."""
+        if id(value) not in scope.adjoints:
+            if scope.owns(value):
+                with self.builder.nested(scope.ops):
+                    scope.adjoints[id(value)] = _zero(value)
+            else:
+                scope.adjoints[id(value)] = self.imported(value, scope)
+        return scope.adjoints[id(value)]
+
+    def imported(self, value: Value, scope) -> Sym:
+        """The entry adjoint of `value`, from outside `scope`: the enclosing adjoint itself in a
+        branch, a block argument carried from it in a loop."""
+        initial = self.current(value, scope.parent)
+        entry = Value(initial.type.with_dtype(initial.type.dtype), "d_" + (value.hint or "t")) \
+            if scope.kind == "loop" else initial
+        scope.imports[id(value)] = (value, entry, initial)
+        return Sym(entry)
+
+    def sweep(self, ops: list) -> None:
+        """The backward of forward `ops` (a list that loops may add tape allocations to)."""
+        for op in reversed(list(ops)):
+            if isinstance(op, Structured):
+                self.builder.loc = op.loc
+                (self.reverse_if if op.kind == "if" else self.reverse_loop)(op, ops)
+                continue
+            g = self.scope.adjoints.pop(id(op.result), None)
             if g is None:
                 continue
-            builder.loc = op.loc
+            self.builder.loc = op.loc
             operands = [Sym(a) for a in op.args]
-            for position, (arg, operand) in enumerate(zip(op.args, operands)):
+            order = list(enumerate(zip(op.args, operands)))
+            # An update's other operands read g before the rule of the updated array writes into it.
+            for position, (arg, operand) in (order[::-1] if op.prim.updates else order):
                 rule = op.prim.rule(position)
-                if rule is None or not (isinstance(arg, Value) and id(arg) in active):
+                if rule is None or not (isinstance(arg, Value) and id(arg) in self.active):
                     continue
                 share = rule(g, *operands, out=Sym(op.result), **op.param_dict)
                 if share is None:
                     continue
-                if op.prim.broadcasts:
+                if op.prim.broadcasts_operand(position):
                     share = _summed_back(share, operand)
-                _accumulate(adjoints, arg, share, builder)
-        builder.loc = fn.entry.terminator.loc
-        grads = [_gradient(adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
-    return _split(fn, builder, seed, grads, wrt)
+                self.add(arg, share)
+
+    def seed(self, values, adjoints) -> None:
+        for value, g in zip(values, adjoints):
+            if g is not None and isinstance(value, Value) and id(value) in self.active:
+                self.add(value, g)
+
+    def nested(self, kind: str, block: Block, seeds, build):
+        """Run `build` in a new scope for forward `block`, seeded with the adjoints `seeds` of its
+        yields; returns the scope and its backward ops."""
+        scope = _Scope(kind, defined_in(block), self.scope, [])
+        outer, self.scope = self.scope, scope
+        try:
+            with self.builder.nested(scope.ops):
+                build(scope)
+                self.seed(block.terminator.values, seeds)
+                self.sweep(block.ops)
+        finally:
+            self.scope = outer
+        return scope
+
+    def reverse_if(self, op: Structured, forward_ops: list) -> None:
+        """The backward of an `if`: an `if` on the same condition over the branches' backwards,
+        yielding the adjoints of the outer values they add to."""
+        seeds = [self.scope.adjoints.pop(id(r), None) for r in op.results]
+        if all(g is None for g in seeds):
+            return
+        scopes = [self.nested("if", block, seeds, lambda scope: None) for block in op.blocks]
+        imported = {}
+        for scope in scopes:
+            imported.update((key, value) for key, (value, _, _) in scope.imports.items())
+        blocks = []
+        for scope, forward in zip(scopes, op.blocks):
+            yields = []
+            with self.builder.nested(scope.ops):
+                for key, value in imported.items():
+                    adjoint = scope.adjoints.get(key) or self.current(value, self.scope)
+                    yields.append(adjoint.operand)
+            blocks.append(Block([], scope.ops, Yield(tuple(yields), op.loc)))
+            self.surface(op, forward, blocks[-1], scopes.index(scope))
+        results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), "d_" + (v.hint or "t"))
+                        for i, v in enumerate(imported.values()))
+        self.builder.append(Structured("if", op.args, tuple(blocks), results, op.loc))
+        for value, result in zip(imported.values(), results):
+            self.scope.adjoints[id(value)] = Sym(result)
+
+    def surface(self, op: Structured, forward: Block, backward: Block, number: int) -> None:
+        """Forward values of branch `number` that its backward reads become results of the
+        forward `if` (the other branch yields a placeholder), read from there."""
+        inside = defined_in(forward)
+        needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
+        if not needed:
+            return
+        results = tuple(Value(v.type, v.hint) for v in needed)
+        for position, block in enumerate(op.blocks):
+            if position == number:
+                values = tuple(needed)
+            else:
+                with self.builder.nested(block.ops):
+                    values = tuple(P.placeholder(dtype=v.type.dtype, ndim=v.type.ndim, listed=v.type.listed).operand
+                                   for v in needed)
+            block.terminator.values = tuple(block.terminator.values) + values
+        op.results = tuple(op.results) + results
+        self.scope_define(results)
+        _substitute(backward, {id(v): r for v, r in zip(needed, results)})
+
+    def scope_define(self, values) -> None:
+        """New forward values made in the current scope's block (and so in the enclosing ones)."""
+        scope = self.scope
+        while scope is not None:
+            if scope.defined is not None:
+                scope.defined.update(id(v) for v in values)
+            scope = scope.parent
+
+    def reverse_loop(self, op: Structured, forward_ops: list) -> None:
+        """The backward of a loop: a loop over the iterations in reverse order, carrying the
+        adjoints of the carried values and of the outer values the body adds to; what it reads
+        of each forward iteration is kept on a tape."""
+        body = op.blocks[-1]
+        offset = 1 if op.kind == "for" else 0
+        carried = body.args[offset:]
+        seeds = [self.scope.adjoints.pop(id(r), None) for r in op.carried_results]
+        positions = [j for j, arg in enumerate(carried) if id(arg) in self.active]
+        if all(seeds[j] is None for j in positions):
+            return
+        trips = op.args[0] if op.kind == "for" else op.results[0]
+        k_backward = Value(Type("int64"), "k")
+        entries = {j: Value(carried[j].type.with_dtype(carried[j].type.dtype), "d_" + (carried[j].hint or "t"))
+                   for j in positions}
+        state = {}
+
+        def start(scope):
+            state["k"] = Sym(trips) - 1 - Sym(k_backward)
+
+        scope = self.nested("loop", body, [Sym(entries[j]) if j in entries else None for j in range(len(carried))],
+                            start)
+        with self.builder.nested(scope.ops):
+            exits = [self.current(carried[j], scope) for j in positions]
+        imports = list(scope.imports.values())
+        yields = tuple(e.operand for e in exits) + tuple(scope.adjoints[id(v)].operand for v, _, _ in imports)
+        block = Block([k_backward] + [entries[j] for j in positions] + [entry for _, entry, _ in imports],
+                      scope.ops, Yield(yields, op.loc))
+        block.ops[:] = live(block.ops, yields + (state["k"].operand,))
+        self.tape(op, forward_ops, body, block, state["k"])
+        block.ops[:] = live(block.ops, block.terminator.values)
+        inits = []
+        for j in positions:
+            inits.append((seeds[j] if seeds[j] is not None else _zero(op.carried_results[j])).operand)
+        inits += [initial.operand for _, _, initial in imports]
+        results = tuple(Value(a.type, a.hint) for a in block.args[1:])
+        self.builder.append(Structured("for", (trips, *inits), (block,), results, op.loc))
+        for (value, _, _), result in zip(imports, results[len(positions):]):
+            self.scope.adjoints[id(value)] = Sym(result)
+        for j, result in zip(positions, results):
+            init = op.inits[j]
+            if isinstance(init, Value) and id(init) in self.active:
+                self.add(init, Sym(result))
+
+    def tape(self, op: Structured, forward_ops: list, body: Block, backward: Block, k: Sym) -> None:
+        """Make each forward value of the loop body that the backward body reads available there:
+        the iteration number is recomputed; any other value is stored each iteration, in an
+        array allocated before the loop (scalars, when the trip count is known) or a list."""
+        inside = defined_in(body)
+        needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
+        mapping = {id(body.args[0]): k.operand} if op.kind == "for" else {}
+        reads = []
+        producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
+
+        def recomputed(value) -> bool:
+            """Whether `value` is (now) made in the backward from the iteration number and outer
+            values by integer arithmetic (an index such as `i - 1`), rather than taped."""
+            producer = producers.get(id(value))
+            if id(value) in mapping:
+                return True
+            if producer is None or producer.prim.name not in ("add", "sub", "mul", "neg") or \
+                    value.type != Type("int64") or not all(isinstance(a, Const) or id(a) not in inside or
+                                                            recomputed(a) for a in producer.args):
+                return False
+            with self.builder.nested(reads):
+                mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
+                                                       producer.param_dict, value.hint)
+            return True
+
+        position = forward_ops.index(op)
+        for value in needed:
+            if recomputed(value):
+                continue
+            in_array = op.kind == "for" and value.type.ndim == 0 and not value.type.listed
+            with self.builder.nested() as made:
+                if in_array:
+                    empty = P.tape_array(op.args[0], dtype=value.type.dtype)
+                else:
+                    empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
+                                          units=value.type.units)
+            forward_ops[position:position] = made
+            position += len(made)
+            tape = Value(empty.type, "tape")
+            with self.builder.nested(body.ops):
+                if in_array:
+                    stored = P.setitem(tape, value, body.args[0], index=(("int",),))
+                else:
+                    stored = P.append(tape, value)
+            final = Value(empty.type, "tape")
+            for block in op.blocks:
+                block.args.append(tape if block is body else Value(empty.type, "tape"))
+            body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
+            op.args = tuple(op.args) + (empty.operand,)
+            op.results = tuple(op.results) + (final,)
+            self.scope_define([final, empty.operand])
+            with self.builder.nested(reads):
+                read = P.getitem(final, k, index=(("int",),)) if in_array else P.list_get(final, k)
+            mapping[id(value)] = read.operand
+        _substitute(backward, mapping)
+        first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
+        at = backward.ops.index(first[0]) + 1 if first else 0
+        backward.ops[at:at] = reads
+
+
+def _substitute(block: Block, mapping: dict) -> None:
+    """Replace, in place, the operands of `block` (nested blocks too) found in `mapping`."""
+    if not mapping:
+        return
+    for op in block.ops:
+        op.args = tuple(mapping.get(id(a), a) if isinstance(a, Value) else a for a in op.args)
+        if isinstance(op, Structured):
+            for inner in op.blocks:
+                _substitute(inner, mapping)
+    block.terminator.values = tuple(mapping.get(id(v), v) if isinstance(v, Value) else v
+                                    for v in block.terminator.values)
+
+
+def _zero(value: Value) -> Sym:
+    """A zero adjoint for `value`."""
+    if value.type.ndim:
+        return P.zeros_like(Sym(value))
+    dtype = value.type.dtype if value.type.is_float else "float64"
+    return Sym(0.0) if dtype == "float64" else P.cast(Sym(0.0), dtype=dtype)
+
+
+def _joined(types) -> Type:
+    first, *rest = types
+    for t in rest:
+        first = P.join(first, t)
+    return Type(first.dtype, first.ndim, False, first.units, first.listed)
 
 
 def _summed_back(share: Sym, operand: Sym) -> Sym:
@@ -104,10 +407,18 @@ def _summed_back(share: Sym, operand: Sym) -> Sym:
 
 
 def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> None:
-    """Add `share` to the adjoint of `arg` (the multivariate chain rule: paths sum)."""
+    """Add `share` to the adjoint of `arg` (the multivariate chain rule: paths sum). A share that
+    is zero but for an indexed part (an element read `x[i]`'s) is added to that part only."""
     previous = adjoints.get(id(arg))
-    total = share if previous is None else previous + share
-    made = builder.ops[-1].result if builder.ops else None
+    producer = builder.producers.get(id(share.operand))
+    if previous is None or (isinstance(previous.operand, Const) and previous.operand.value == 0):
+        total = share
+    elif producer is not None and producer.prim is P.index_add and \
+            all(item[0] != "array" for item in producer.param_dict["index"]):
+        total = P.index_accumulate(previous, *producer.args[1:], **producer.param_dict)
+    else:
+        total = previous + share
+    made = builder.ops[-1].result if builder.ops and not isinstance(builder.ops[-1], Structured) else None
     if total.operand is made and not made.hint:
         made.hint = "d_" + (arg.hint or "t")
     adjoints[id(arg)] = total
@@ -126,7 +437,7 @@ def _gradient(adjoint, param: Value) -> Sym:
 
 def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
     """Make the backward a function of its own: forward values it reads become its parameters."""
-    made = {id(op.result) for op in builder.ops} | {id(seed)}
+    made = defined_in(Block([seed], builder.ops, Return((), fn.loc)))
     residual_of: dict[int, Value] = {}
     sources: list[Value] = []
 
@@ -138,8 +449,15 @@ def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
             sources.append(operand)
         return residual_of[id(operand)]
 
-    for op in builder.ops:
-        op.args = tuple(local(a) for a in op.args)
+    def visit(ops):
+        for op in ops:
+            op.args = tuple(local(a) for a in op.args)
+            if isinstance(op, Structured):
+                for block in op.blocks:
+                    visit(block.ops)
+                    block.terminator.values = tuple(local(v) for v in block.terminator.values)
+
+    visit(builder.ops)
     results = tuple(local(g.operand) for g in grads)
     loc = fn.entry.terminator.loc
     params = [residual_of[id(v)] for v in sources] + [seed]

@@ -6,8 +6,12 @@ the user computed); every op's result is used; every residual is read by the bac
 """
 from __future__ import annotations
 
-from .ir import Block, Const, Function, Op, Return, Value
+from .ir import Block, Const, Function, Op, Return, Structured, Value, live, read_in
 from .reverse import Adjoint
+
+
+# Ops that make a new array, which an update may then write in place: two of them are two arrays.
+ALLOCATIONS = {"tape_array", "placeholder", "zeros", "ones", "full", "eye", "zeros_like", "ones_like"}
 
 
 def simplify(program):
@@ -16,7 +20,7 @@ def simplify(program):
     if isinstance(program, Function):
         ops, rename = _deduplicate(program.entry.ops, known={}, translate={})
         values = _renamed_values(program.entry.terminator.values, rename)
-        return Function(program.name, [Block(program.params, _live(ops, values),
+        return Function(program.name, [Block(program.params, live(ops, values),
                                              Return(values, program.entry.terminator.loc))],
                         program.loc, program.captured)
     adjoint = program
@@ -24,15 +28,17 @@ def simplify(program):
     forward_ops, rename = _deduplicate(forward.entry.ops, known={}, translate={})
     # An identity op's result is its operand at run time (emission gives both one name): a residual
     # is passed as the operand it stands for, so two residuals never share a name.
-    rename.update(_identities(forward_ops, rename))
+    identities = _identities(forward_ops, rename)
+    rename = {dropped: identities.get(id(value), value) for dropped, value in rename.items()}
+    rename.update(identities)
     forward_values = _renamed_values(forward.entry.terminator.values, rename)
     out, sources = forward_values[0], forward_values[1:]
     residuals = list(zip(sources, backward.params[:-1]))
 
-    known = {_key(op, {}): op.result for op in forward_ops}
+    known = {_key(op, {}): op.result for op in forward_ops if not isinstance(op, Structured)}
     stands_for = {id(param): source for source, param in residuals}
     backward_ops, rename = _deduplicate(backward.entry.ops, known, stands_for)
-    forward_defined = {id(v) for v in forward.params} | {id(op.result) for op in forward_ops}
+    forward_defined = {id(v) for v in forward.params} | {id(r) for op in forward_ops for r in _results(op)}
     param_of, duplicates, unique = {}, {}, []
     for source, param in residuals:  # forward CSE can make two residuals one value
         if id(source) in param_of:
@@ -51,13 +57,13 @@ def simplify(program):
     rename.update(duplicates)
     backward_ops = [_renamed(op, rename) for op in backward_ops]
     grads = _renamed_values(backward.entry.terminator.values, rename)
-    backward_ops = _live(backward_ops, grads)
+    backward_ops = live(backward_ops, grads)
 
-    read = {id(v) for v in grads} | {id(a) for op in backward_ops for a in op.args}
+    read = {id(v) for v in read_in(Block([], backward_ops, Return(grads, None)))}
     residuals = [(source, param) for source, param in residuals if id(param) in read]
     forward_values = (out,) + tuple(source for source, _ in residuals)
     forward = Function(forward.name, [Block(
-        forward.params, _live(forward_ops, forward_values),
+        forward.params, live(forward_ops, forward_values),
         Return(forward_values, forward.entry.terminator.loc))], forward.loc, forward.captured)
     backward = Function(backward.name, [Block(
         [param for _, param in residuals] + [backward.params[-1]], backward_ops,
@@ -69,10 +75,14 @@ def _identities(ops, rename: dict) -> dict:
     """{id(result): operand} for the identity ops (template `_0`) of `ops`, chains followed."""
     identity: dict[int, object] = {}
     for op in ops:
-        if op.prim.template == "_0":
+        if not isinstance(op, Structured) and op.prim.template == "_0":
             operand = op.args[0]
             identity[id(op.result)] = identity.get(id(operand), rename.get(id(operand), operand))
     return identity
+
+
+def _results(op) -> tuple:
+    return op.results if isinstance(op, Structured) else (op.result,)
 
 
 def _key(op: Op, translate: dict):
@@ -89,7 +99,18 @@ def _deduplicate(ops, known: dict, translate: dict):
     kept = []
     for op in ops:
         op = _renamed(op, rename)
+        if isinstance(op, Structured):  # values made inside a block are not seen outside it
+            blocks = []
+            for block in op.blocks:
+                inner, inner_rename = _deduplicate(block.ops, seen, translate)
+                rename.update(inner_rename)
+                blocks.append(Block(block.args, inner, _terminated(block.terminator, rename)))
+            kept.append(Structured(op.kind, op.args, tuple(blocks), op.results, op.loc))
+            continue
         key = _key(op, translate)
+        if op.prim.name in ALLOCATIONS:
+            kept.append(op)
+            continue
         if key in seen:
             rename[id(op.result)] = seen[key]
             continue
@@ -98,22 +119,19 @@ def _deduplicate(ops, known: dict, translate: dict):
     return kept, rename
 
 
-def _renamed(op: Op, rename: dict) -> Op:
+def _renamed(op, rename: dict):
+    if isinstance(op, Structured):
+        blocks = tuple(Block(b.args, [_renamed(o, rename) for o in b.ops], _terminated(b.terminator, rename))
+                       for b in op.blocks)
+        return Structured(op.kind, _renamed_values(op.args, rename), blocks, op.results, op.loc)
     if not any(isinstance(a, Value) and id(a) in rename for a in op.args):
         return op
     return Op(op.prim, _renamed_values(op.args, rename), op.result, op.loc, op.params)
 
 
+def _terminated(terminator, rename: dict):
+    return type(terminator)(_renamed_values(terminator.values, rename), terminator.loc)
+
+
 def _renamed_values(values, rename: dict) -> tuple:
     return tuple(rename.get(id(v), v) if isinstance(v, Value) else v for v in values)
-
-
-def _live(ops, roots) -> list:
-    """`ops` without those whose results nothing (transitively) reads."""
-    needed = {id(v) for v in roots if isinstance(v, Value)}
-    kept = []
-    for op in reversed(ops):
-        if id(op.result) in needed:
-            kept.append(op)
-            needed.update(id(a) for a in op.args if isinstance(a, Value))
-    return kept[::-1]

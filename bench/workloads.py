@@ -97,6 +97,14 @@ def mlp2_numba(W1, b1, W2, b2, W3, b3, X, Y):
     return loss, (X.T @ dh1, _column_sums(dh1), h1.T @ dh2, _column_sums(dh2), h2.T @ dz, _column_sums(dz))
 
 
+def mlp1_inputs():
+    return mlp_inputs([64, 128, 10], 128)
+
+
+def mlp2_inputs():
+    return mlp_inputs([784, 512, 256, 10], 256)
+
+
 def mlp_inputs(sizes, batch, seed=0):
     rng = np.random.default_rng(seed)
     params = []
@@ -148,3 +156,55 @@ def train_step_numpy(W1, b1, W2, b2, X, Y, lr):
 def train_step_numba(W1, b1, W2, b2, X, Y, lr):
     loss, (g1, gb1, g2, gb2) = mlp1_numba(W1, b1, W2, b2, X, Y)
     return loss, W1 - lr * g1, b1 - lr * gb1, W2 - lr * g2, b2 - lr * gb2
+
+
+# ---------------------------------------------------------------- W3: scalar recurrence loop
+
+def recurrence_loss(x0, p0, p1, p2, dt, n):
+    """W3: n explicit Euler steps of x' = sin(x) p0 - x^2 p1 + p2 from x0; dt times the sum of x^2.
+    (The peers run this very function with `np` bound to their own module.)"""
+    x = x0
+    total = 0.0
+    for i in range(n):
+        x = x + dt * (np.sin(x) * p0 - x * x * p1 + p2)
+        total = total + x * x
+    return dt * total
+
+
+def _recurrence_adjoint(x0, p0, p1, p2, dt, n):
+    """Hand-written adjoint of `recurrence_loss`: the forward loop keeps x in a preallocated array,
+    the reverse loop runs back over it (sin and cos recomputed from x)."""
+    xs = np.empty(n + 1)
+    xs[0] = x0
+    total = 0.0
+    for i in range(n):
+        x = xs[i]
+        xs[i + 1] = x + dt * (np.sin(x) * p0 - x * x * p1 + p2)
+        total += xs[i + 1] * xs[i + 1]
+    dx = dp0 = dp1 = dp2 = 0.0
+    for i in range(n - 1, -1, -1):
+        dx += 2.0 * dt * xs[i + 1]  # d(dt * total) / d x_{i+1}
+        x = xs[i]
+        step = dt * dx
+        dp0 += step * np.sin(x)
+        dp1 -= step * x * x
+        dp2 += step
+        dx += step * (np.cos(x) * p0 - 2.0 * x * p1)
+    return dt * total, (dx, dp0, dp1, dp2)
+
+
+recurrence_numba = numba.njit(cache=True)(_recurrence_adjoint)
+recurrence_numba_forward = numba.njit(cache=True)(recurrence_loss)
+# "NumPy by hand" for W3: NumPy has nothing to vectorise in a sequential scalar recurrence, so the
+# honest plain-Python baseline is the same adjoint (and the same loss) run by CPython.
+recurrence_python = _recurrence_adjoint
+
+
+def recurrence_inputs(n=10_000):
+    """x0, p0, p1, p2, dt, n: x rises from 0.5 towards the stable fixed point near 1.41 (where
+    sin(x) p0 + p2 = x^2 p1), so x stays bounded and the gradient well conditioned for any n."""
+    return [0.5, 0.5, 0.3, 0.1, 1e-3, n]
+
+
+def recurrence_1m_inputs():
+    return recurrence_inputs(1_000_000)

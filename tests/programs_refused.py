@@ -25,66 +25,6 @@ def helper(x):
     return x * 2.0
 
 
-# ----------------------------------------------------------------- loops and branches
-
-def for_loop(x):
-    y = x
-    for _ in range(3):  # <- HERE
-        y = y * x
-    return y
-
-
-def while_loop(x):
-    y = x
-    while y < 10.0:  # <- HERE
-        y = y * 2.0
-    return y
-
-
-def if_elif_else(x):
-    y = x * 2.0
-    if x > 0.0:  # <- HERE
-        y = x
-    elif x < -1.0:
-        y = -x
-    else:
-        y = 0.0
-    return y
-
-
-def conditional_expression(x):
-    y = x * 2.0
-    z = x if x > 0.0 else -x  # <- HERE
-    return y + z
-
-
-def and_operator(x, y):
-    z = x * y
-    c = x > 0.0 and y > 0.0  # <- HERE
-    return z
-
-
-def or_operator(x, y):
-    z = x * y
-    c = x > 0.0 or y > 0.0  # <- HERE
-    return z
-
-
-def break_in_loop(x):
-    y = x
-    while True:  # <- HERE
-        y = y * 2.0
-        break
-    return y
-
-
-def continue_in_loop(x):
-    y = x
-    for _ in range(3):  # <- HERE
-        continue
-    return y
-
-
 # ----------------------------------------------------------------- definitions and scopes
 
 def class_definition(x):
@@ -324,12 +264,12 @@ def function_used_as_value(x):
 
 def element_assignment(x):
     y = x * 2.0
-    y[0] = 1.0  # <- HERE
+    x[0] = 1.0  # <- HERE
     return np.sum(y)
 
 
 def element_augmented_assignment(x):
-    y = x * 2.0
+    y = x[1:]
     y[0] += 1.0  # <- HERE
     return np.sum(y)
 
@@ -533,16 +473,18 @@ def multiline_axis(x, n):
 # ----------------------------------------------------------------- refusals inside the user's own
 # functions: the error points into the function that holds the construct
 
-def helper_with_loop(x):
+def helper_with_try(x):
     y = x
-    for _ in range(3):  # <- HERE
+    try:  # <- HERE
         y = y * x
+    finally:
+        y = y * 2.0
     return y
 
 
-def calls_helper_with_loop(x):
+def calls_helper_with_try(x):
     y = x * 2.0
-    z = helper_with_loop(y)
+    z = helper_with_try(y)
     return z
 
 

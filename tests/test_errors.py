@@ -78,23 +78,11 @@ def check_error(error: CompileError, function, *, says, hint, marker=MARKER, fil
 ARRAY = np.array([1.0, 2.0, 3.0])
 MATRIX = np.arange(6.0).reshape(2, 3)
 
-LOOP = "loop"  # the loop hint says loops are not supported and to use array operations
-BRANCH = "np.maximum"  # the branch hint suggests np.maximum / np.minimum / np.abs
+LOOP = "`for` loop"  # the hint of comprehensions: write a for loop
 
 # (function in programs_refused, arguments for the first call, words the message must contain,
 #  words the hint must contain or None)
 CONSTRUCTS = [
-    # loops and branches
-    ("for_loop", (1.5,), "`for` loop", LOOP),
-    ("while_loop", (1.5,), "`while` loop", LOOP),
-    ("if_elif_else", (1.5,), "`if` statement", BRANCH),
-    ("conditional_expression", (1.5,), "conditional expression", BRANCH),
-    ("and_operator", (1.5, 2.5), "`and`", BRANCH),
-    ("or_operator", (1.5, 2.5), "`or`", BRANCH),
-    # `break` / `continue` can only appear inside a loop (anything else is a SyntaxError), and the
-    # enclosing loop is refused first: the error names the loop and points at its line.
-    ("break_in_loop", (1.5,), "`while` loop", LOOP),
-    ("continue_in_loop", (1.5,), "`for` loop", LOOP),
     # definitions and scopes
     ("class_definition", (1.5,), "class definition", "outside"),
     ("nested_function", (1.5,), "nested function", "module level"),
@@ -143,8 +131,8 @@ CONSTRUCTS = [
     ("axis_from_argument", (MATRIX, 0), ["axis", "constant known at compile time"], "literal"),
     ("axis_out_of_range", (ARRAY,), ["axis 1", "out of range", "1-D"], None),
     # subscripts (reads are supported; writes and unusual indices are not)
-    ("element_assignment", (ARRAY,), "assignment to an element", "np.where"),
-    ("element_augmented_assignment", (ARRAY,), ["augmented assignment", "element"], "y = y +"),
+    ("element_assignment", (ARRAY,), ["assignment into `x`", "argument", "caller's array"], "x = x.copy()"),
+    ("element_augmented_assignment", (ARRAY,), ["assignment into `y`", "argument", "view"], "y = y.copy()"),
     ("integer_array_index_2d", (ARRAY, np.zeros((2, 2), dtype=np.int64)), "array index is not supported",
      "1-D integer array"),
     ("mask_of_wrong_rank", (MATRIX, np.array([True, False])), "array index is not supported",
@@ -206,7 +194,7 @@ def test_every_refused_program_is_tested():
     """A function added to programs_refused.py without a row in CONSTRUCTS fails here."""
     tested = {c[0] for c in CONSTRUCTS}
     helpers = {"helper", "make_nonlocal", "two_shares_vjp"}
-    tested |= {"helper_with_loop", "calls_helper_with_loop", "ping", "pong", "calls_two_shares"}  # below
+    tested |= {"helper_with_try", "calls_helper_with_try", "ping", "pong", "calls_two_shares"}  # below
     defined = {name for name, obj in vars(R).items()
                if inspect.isfunction(obj) and name not in helpers
                and (obj.__module__ == R.__name__)}
@@ -217,7 +205,7 @@ def test_fence_table_hints_reach_the_user():
     """Each construct refused by the fence table carries that table's hint (not an empty one)."""
     from adcompiler.fence import REFUSED
     import gast
-    for name, node in [("for_loop", gast.For), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
+    for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
                        ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),
                        ("lambda_inside", gast.Lambda), ("generator_expression", gast.GeneratorExp)]:
         with pytest.raises(CompileError) as info:
@@ -237,7 +225,7 @@ def test_refused_at_first_call_again_at_second_call():
 
 @pytest.mark.parametrize("kind", [value_and_grad, vjp], ids=["value_and_grad", "vjp"])
 def test_other_transforms_refuse_too(kind):
-    check_error(refusal(R.for_loop, 1.5, kind=kind), R.for_loop, says="`for` loop", hint=LOOP)
+    check_error(refusal(R.try_statement, 1.5, kind=kind), R.try_statement, says="`try` statement", hint="check")
     check_error(refusal(R.sort_call, ARRAY, kind=kind), R.sort_call, says="`np.sort`", hint="supported")
     check_error(refusal(R.returns_tuple, 1.5, kind=kind), R.returns_tuple, says="tuple", hint="single")
 
@@ -265,9 +253,9 @@ def test_builtin_call_hint_does_not_call_it_a_user_function():
 def test_refusal_inside_a_called_function_points_into_it():
     """A refused construct in a function the differentiated one calls: the error names and points
     at the called function's line (where the user must change the code)."""
-    error = refusal(R.calls_helper_with_loop, 1.5)
-    check_error(error, R.helper_with_loop, says="`for` loop", hint=LOOP)
-    assert error.loc.function == "helper_with_loop"
+    error = refusal(R.calls_helper_with_try, 1.5)
+    check_error(error, R.helper_with_try, says="`try` statement", hint="check")
+    assert error.loc.function == "helper_with_try"
 
 
 def test_mutual_recursion_is_refused_where_it_closes():
@@ -310,10 +298,9 @@ def test_decorator_syntax_points_at_the_user_line():
         @grad(jit=False)
         def decorated(x):
             y = x * 2.0
-            while y < 10.0:  # <- HERE decorated
-                y = y * 2.0
+            z = [y for _ in range(3)]  # <- HERE decorated
             return y
-    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="`while` loop",
+    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="list comprehension",
                 hint=LOOP, marker=MARKER + " decorated", file=__file__)
     assert info.value.loc.function == "decorated"
 

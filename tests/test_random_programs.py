@@ -605,3 +605,42 @@ def test_regression_numpy_scalar_module_constant():
     it, whose type lookup `{bool: ..., int: ..., float: ...}[type(value)]` raises
     KeyError: <class 'numpy.float64'> (value_and_grad, grad, vjp and jit alike)."""
     _check_against_python(log_with_numpy_scalar_constant, [np.array([1.0, 2.0])])
+
+
+def transpose_1d_then_update(x):
+    a = x * 2.0
+    b = a.T             # for a 1-D array, a view of the same data
+    a += 1.0            # NumPy changes b too
+    return np.sum(b)
+
+
+def test_regression_update_through_the_transpose_of_a_1d_array():
+    """Found by the long run after f024cdc (36 of 10,000 programs): `b = a.T` of a 1-D `a` is not
+    seen as sharing a's memory, so `a += 1.0` is neither refused nor seen through b: adcompiler
+    gives 12 (b = 2x), Python 15 (b = 2x + 1). For a 2-D `a` it is refused as documented."""
+    _refused_or_python(transpose_1d_then_update, [np.array([1.0, 2.0, 3.0])])
+
+
+def flatten_then_update(x):
+    a = x * 2.0
+    b = a.flatten()     # always a copy (unlike ravel)
+    a += 1.0
+    return np.sum(a.ravel() * b)
+
+
+def test_regression_update_after_flatten_is_not_refused():
+    """Found by the long run after f024cdc (15 of 10,000 programs): `x.flatten()` is lowered as
+    `np.ravel`, so the alias analysis takes it for a view of a 2-D `a` and refuses `a += 1.0`,
+    although flatten always copies ("shares its memory with `b`")."""
+    _check_against_python(flatten_then_update, [np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])])
+
+
+def product_of_two_copies(x):
+    return np.sum(np.copy(x) * np.copy(x))
+
+
+def test_regression_two_copies_of_one_array():
+    """Found by the generator after f024cdc (2 of 4,000 programs): two copies of one array become
+    two residuals with one name, and the generated backward does not compile:
+    SyntaxError: duplicate argument 'x' in function definition."""
+    _check_against_python(product_of_two_copies, [np.array([1.0, 2.0, 3.0])])

@@ -1,0 +1,301 @@
+"""ADBench's GMM and LSTM objectives written the way an adcompiler user writes them, with readers
+for ADBench's input files.
+
+`gmm_objective` and `lstm_objective` are plain Python and NumPy with loops, scalar element reads
+and element writes into arrays they create, so adcompiler can differentiate them. They follow
+ADBench's reference Python implementation (microsoft/ADBench, src/python/modules/PyTorch/
+gmm_objective.py and lstm_objective.py, MIT licence), including its conventions:
+
+* GMM: `icf[k]` holds the log of the diagonal of the inverse Cholesky factor Q_k, then its strictly
+  lower part packed column by column; the objective is the log-likelihood of the points plus the
+  log Wishart prior, including the constant terms (-n*d/2*log(2*pi), the multivariate log-gamma).
+* LSTM: ADBench's "LSTM" is elementwise: the gates are `concat(x, h, x, h) * weight + bias`, and
+  the log-normaliser is `log(sum(exp(y)) + 2)` (the PyTorch reference's `sum(exp(y), 2)` is
+  Python's sum with start value 2).
+
+`gmm_objective_numpy` and `lstm_objective_numpy` compute the same with array operations.
+Gradients are compared with ADBench's in its flat order (`gmm_gradient_order`,
+`lstm_gradient_order`).
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+LOG_2 = math.log(2.0)
+LOG_PI = math.log(math.pi)
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def data_dir() -> Path:
+    """The ADBench data folder: $ADCOMPILER_ADBENCH_DIR, else ../shared/data/adbench next to the
+    repository."""
+    override = os.environ.get("ADCOMPILER_ADBENCH_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
+
+
+# ------------------------------------------------------------------------------------- readers
+
+def _rows(path) -> list:
+    """The non-blank lines of a file, each split into fields."""
+    with open(path) as handle:
+        return [line.split() for line in handle if line.strip()]
+
+
+def read_gmm(path, n=None):
+    """(alphas (K,), means (K, d), icf (K, d(d+1)/2), x (n, d), wishart_gamma, wishart_m) from
+    ADBench's GMM format. A file with one point line for n > 1 points (the "2.5M" sets) holds one
+    point that is replicated n times, as ADBench's `replicate_point` does. `n` overrides the
+    file's count: the first n points, or n copies of a replicated point."""
+    rows = _rows(path)
+    d, k, n_file = (int(v) for v in rows[0][:3])
+    alphas = np.array([float(r[0]) for r in rows[1:1 + k]], dtype=np.float64)
+    means = np.array(rows[1 + k:1 + 2 * k], dtype=np.float64)
+    icf = np.array(rows[1 + 2 * k:1 + 3 * k], dtype=np.float64)
+    points = np.array(rows[1 + 3 * k:-1], dtype=np.float64)
+    gamma, m = rows[-1][:2]
+    if means.shape != (k, d) or icf.shape != (k, d * (d + 1) // 2) or points.ndim != 2 \
+            or points.shape[1] != d:
+        raise ValueError(f"{path}: not a GMM file of d={d}, K={k}")
+    n = n_file if n is None else int(n)
+    if len(points) == 1 and n_file > 1:  # one point, replicated
+        x = np.repeat(points, n, axis=0)
+    elif len(points) == n_file and n <= n_file:
+        x = points[:n].copy()
+    else:
+        raise ValueError(f"{path}: {len(points)} points for n={n_file}; cannot give {n}")
+    return alphas, means, icf, x, float(gamma), int(m)
+
+
+def read_lstm(path):
+    """(main_params (2l, 4b), extra_params (3, b), state (2l, b), sequence (c, b)), float64, from
+    ADBench's LSTM format."""
+    rows = _rows(path)
+    layers, chars, bits = (int(v) for v in rows[0][:3])
+    at = 1
+    parts = []
+    for count, width in ((2 * layers, 4 * bits), (3, bits), (2 * layers, bits), (chars, bits)):
+        part = np.array(rows[at:at + count], dtype=np.float64)
+        if part.shape != (count, width):
+            raise ValueError(f"{path}: expected a {count} x {width} block at data line {at}")
+        parts.append(part)
+        at += count
+    return tuple(parts)
+
+
+# ------------------------------------------------------------------------ GMM, with loops
+
+def log_gamma_half(n2):
+    """log Gamma(n2 / 2) for a positive integer n2, by Gamma(z + 1) = z Gamma(z) down to
+    Gamma(1) = 1 or Gamma(1/2) = sqrt(pi)."""
+    z = 0.5 * n2
+    out = 0.0
+    while z > 1.25:
+        z = z - 1.0
+        out = out + math.log(z)
+    if z < 0.75:
+        out = out + 0.5 * LOG_PI
+    return out
+
+
+def log_multigamma_half(nn, p):
+    """log of the multivariate gamma function Gamma_p(nn / 2) for an integer nn > p - 1
+    (scipy.special.multigammaln(nn / 2, p))."""
+    out = 0.25 * p * (p - 1) * LOG_PI
+    for j in range(p):
+        out = out + log_gamma_half(nn - j)
+    return out
+
+
+def inverse_cholesky(icf, k, d):
+    """Q_k (d, d): exp of icf[k, :d] on the diagonal, icf[k, d:] below it, column by column."""
+    q = np.zeros((d, d))
+    for j in range(d):
+        q[j, j] = np.exp(icf[k, j])
+    at = d
+    for j in range(d):
+        for i in range(j + 1, d):
+            q[i, j] = icf[k, at]
+            at = at + 1
+    return q
+
+
+def logsumexp(v):
+    """log(sum(exp(v))) of a 1-D array, shifted by its maximum."""
+    mx = v[0]
+    for i in range(1, v.shape[0]):
+        if v[i] > mx:
+            mx = v[i]
+    total = 0.0
+    for i in range(v.shape[0]):
+        total = total + np.exp(v[i] - mx)
+    return np.log(total) + mx
+
+
+def log_wishart_prior(icf, d, wishart_gamma, wishart_m):
+    """ADBench's log Wishart prior of the inverse covariances, with its constant terms."""
+    k_count = icf.shape[0]
+    width = icf.shape[1]
+    out = 0.0
+    for k in range(k_count):
+        frobenius = 0.0
+        sum_q = 0.0
+        for j in range(d):
+            q = np.exp(icf[k, j])
+            frobenius = frobenius + q * q
+            sum_q = sum_q + icf[k, j]
+        for j in range(d, width):
+            frobenius = frobenius + icf[k, j] * icf[k, j]
+        out = out + 0.5 * wishart_gamma * wishart_gamma * frobenius - wishart_m * sum_q
+    nn = d + wishart_m + 1
+    c = nn * d * (math.log(wishart_gamma) - 0.5 * LOG_2)
+    return out - k_count * (c - log_multigamma_half(nn, d))
+
+
+def gmm_objective(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """ADBench's GMM objective: the log-likelihood of the points x (n, d) under K Gaussians with
+    weights softmax(alphas), means and inverse Cholesky factors packed in icf, plus the log
+    Wishart prior."""
+    n = x.shape[0]
+    d = x.shape[1]
+    k_count = alphas.shape[0]
+    main_terms = np.zeros((n, k_count))
+    for k in range(k_count):
+        q = inverse_cholesky(icf, k, d)
+        sum_q = 0.0
+        for j in range(d):
+            sum_q = sum_q + icf[k, j]
+        for i in range(n):
+            sqsum = 0.0
+            for a in range(d):
+                qx = 0.0
+                for b in range(a + 1):  # Q_k is lower triangular
+                    qx = qx + q[a, b] * (x[i, b] - means[k, b])
+                sqsum = sqsum + qx * qx
+            main_terms[i, k] = alphas[k] + sum_q - 0.5 * sqsum
+    slse = 0.0
+    for i in range(n):
+        slse = slse + logsumexp(main_terms[i])
+    constant = -n * d * 0.5 * LOG_2PI
+    return constant + slse - n * logsumexp(alphas) + log_wishart_prior(icf, d, wishart_gamma, wishart_m)
+
+
+# ----------------------------------------------------------------------- LSTM, with loops
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def lstm_model(weight, bias, hidden, cell, x):
+    """One of ADBench's elementwise LSTM cells: (new hidden, new cell)."""
+    b = hidden.shape[0]
+    forget = sigmoid(x * weight[0:b] + bias[0:b])
+    ingate = sigmoid(hidden * weight[b:2 * b] + bias[b:2 * b])
+    outgate = sigmoid(x * weight[2 * b:3 * b] + bias[2 * b:3 * b])
+    change = np.tanh(hidden * weight[3 * b:4 * b] + bias[3 * b:4 * b])
+    new_cell = cell * forget + ingate * change
+    new_hidden = outgate * np.tanh(new_cell)
+    return new_hidden, new_cell
+
+
+def lstm_predict(main_params, extra_params, state, x):
+    """(prediction (b,), next state (2l, b)): the input through every layer."""
+    layers2 = state.shape[0]
+    b = state.shape[1]
+    new_state = np.zeros((layers2, b))
+    x = x * extra_params[0]
+    for i in range(0, layers2, 2):
+        hidden, cell = lstm_model(main_params[i], main_params[i + 1], state[i], state[i + 1], x)
+        for j in range(b):
+            new_state[i, j] = hidden[j]
+            new_state[i + 1, j] = cell[j]
+        x = hidden
+    return x * extra_params[1] + extra_params[2], new_state
+
+
+def lstm_objective(main_params, extra_params, state, sequence):
+    """ADBench's LSTM objective: minus the mean log-likelihood of each character of the sequence
+    given the previous one, with the state carried through the sequence."""
+    c = sequence.shape[0]
+    b = sequence.shape[1]
+    total = 0.0
+    x = sequence[0]
+    for t in range(c - 1):
+        ypred, state = lstm_predict(main_params, extra_params, state, x)
+        ynorm = ypred - np.log(np.sum(np.exp(ypred)) + 2.0)
+        ygold = sequence[t + 1]
+        total = total + np.sum(ygold * ynorm)
+        x = ygold
+    return -total / ((c - 1) * b)
+
+
+# ------------------------------------------------------------------ vectorised NumPy versions
+
+def _lower_indices(d):
+    """(rows, columns) of the strictly lower triangle of a d x d matrix, column by column."""
+    cols, rows = np.triu_indices(d, 1)
+    return rows, cols
+
+
+def _logsumexp_rows(a):
+    mx = np.max(a, axis=-1, keepdims=True)
+    return np.log(np.sum(np.exp(a - mx), axis=-1)) + mx[..., 0]
+
+
+def gmm_objective_numpy(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """`gmm_objective` with array operations (memory n * K * d)."""
+    n, d = x.shape
+    k_count = alphas.shape[0]
+    log_q = icf[:, :d]
+    sum_qs = np.sum(log_q, axis=1)
+    qs = np.zeros((k_count, d, d))
+    qs[:, np.arange(d), np.arange(d)] = np.exp(log_q)
+    rows, cols = _lower_indices(d)
+    qs[:, rows, cols] = icf[:, d:]
+    xc = x[:, None, :] - means[None, :, :]  # (n, K, d)
+    qxc = np.einsum("kab,nkb->nka", qs, xc)
+    main_terms = alphas + sum_qs - 0.5 * np.sum(qxc * qxc, axis=2)
+    slse = np.sum(_logsumexp_rows(main_terms))
+    constant = -n * d * 0.5 * LOG_2PI
+    frobenius = np.sum(np.exp(log_q) ** 2, axis=1) + np.sum(icf[:, d:] ** 2, axis=1)
+    nn = d + wishart_m + 1
+    prior = np.sum(0.5 * wishart_gamma ** 2 * frobenius - wishart_m * sum_qs) \
+        - k_count * (nn * d * (math.log(wishart_gamma) - 0.5 * LOG_2) - log_multigamma_half(nn, d))
+    return constant + slse - n * _logsumexp_rows(alphas) + prior
+
+
+def lstm_objective_numpy(main_params, extra_params, state, sequence):
+    """`lstm_objective` with the state held as a list of rows instead of element writes."""
+    c, b = sequence.shape
+    hidden = [state[i] for i in range(0, state.shape[0], 2)]
+    cell = [state[i] for i in range(1, state.shape[0], 2)]
+    total = 0.0
+    for t in range(c - 1):
+        x = sequence[t] * extra_params[0]
+        for layer in range(len(hidden)):
+            weight, bias = main_params[2 * layer], main_params[2 * layer + 1]
+            gates = np.concatenate((x, hidden[layer], x, hidden[layer])) * weight + bias
+            forget, ingate, outgate = (1.0 / (1.0 + np.exp(-gates[:3 * b]))).reshape(3, b)
+            cell[layer] = cell[layer] * forget + ingate * np.tanh(gates[3 * b:])
+            hidden[layer] = outgate * np.tanh(cell[layer])
+            x = hidden[layer]
+        ypred = x * extra_params[1] + extra_params[2]
+        total += np.sum(sequence[t + 1] * (ypred - np.log(np.sum(np.exp(ypred)) + 2.0)))
+    return -total / ((c - 1) * b)
+
+
+# ------------------------------------------------------------------------- gradient orders
+
+def gmm_gradient_order(d_alphas, d_means, d_icf):
+    """ADBench's flat GMM gradient: [alphas, means (row-major), icf (row-major)]."""
+    return np.concatenate([np.ravel(d_alphas), np.ravel(d_means), np.ravel(d_icf)])
+
+
+def lstm_gradient_order(d_main, d_extra):
+    """ADBench's flat LSTM gradient: [main_params (row-major), extra_params (row-major)]."""
+    return np.concatenate([np.ravel(d_main), np.ravel(d_extra)])
