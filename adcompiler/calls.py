@@ -131,6 +131,16 @@ def ravel(lo, a):
     return _flat(lo, lo.operand(a, lo.node))
 
 
+def length(lo, a):
+    """`len(x)`: the number of values of a tuple, the length of an array's first axis."""
+    if isinstance(a, tuple):
+        return Sym(len(a))
+    x = lo.operand(a, lo.node)
+    if x.type.ndim == 0:
+        lo.refuse(lo.node, "a scalar has no length", "use len() of an array or a tuple")
+    return P.dim(x, axis=0)
+
+
 def flatten(lo, a):
     """`x.flatten()`: always a new array (ravel may return a view)."""
     return P.fresh(ravel(lo, a))
@@ -289,3 +299,4 @@ METHODS = {
 }
 CALLS[astype] = astype  # reached only as methods
 CALLS[flatten] = flatten
+CALLS[len] = length

@@ -84,7 +84,7 @@ def _body(fn: Function, namer: Namer) -> list:
             readers.setdefault(id(identities.get(id(value), value)), []).append(None)
 
     count(fn.entry)
-    emitter = _Emitter(namer, readers, in_place_updates(fn))
+    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params)
     lines = emitter.block(fn.entry, INDENT)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     lines.append(_line(INDENT, gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())), fn.entry.terminator.loc))
@@ -100,8 +100,9 @@ class _Emitter:
     """Writes blocks as indented statements; `nested` holds the expressions of values written
     inside their one reader."""
 
-    def __init__(self, namer: Namer, readers: dict, in_place: set):
+    def __init__(self, namer: Namer, readers: dict, in_place: set, params):
         self.name = namer
+        self.params = {id(p) for p in params}
         self.readers = readers
         self.in_place = in_place
         self.nested: dict[int, object] = {}
@@ -169,7 +170,7 @@ class _Emitter:
         offset = 1 if op.kind == "for" else 0
         carried = body.args[offset:]
         for arg, init in zip(carried, op.inits):
-            if isinstance(init, Value) and self.readers.get(id(init)) == [op]:
+            if isinstance(init, Value) and id(init) not in self.params and self.readers.get(id(init)) == [op]:
                 self.name.alias(arg, init)  # the loop's variable is the name of its only reader's value
         lines = self.assign_all(carried, op.inits, indent, op.loc)
         for result, arg in zip(op.carried_results, carried):

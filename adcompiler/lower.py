@@ -273,37 +273,59 @@ class Lowering:
     def stmt_For(self, node):
         if node.orelse:
             self.refuse(node, "a `for ... else` is not supported", "use a flag variable instead of `else`")
-        iterable = node.iter
-        if isinstance(iterable, gast.Call) and isinstance(self.expression(iterable.func), Static) and \
-                self.expression(iterable.func).obj is range:
-            bounds = [self.integer(self.expression(a), a, "a range bound") for a in iterable.args]
-            if not 1 <= len(bounds) <= 3 or iterable.keywords:
-                self.refuse(iterable, "range takes one to three integer arguments")
-            start, stop, step = ([Sym(0)] + bounds + [Sym(1)])[:3] if len(bounds) < 3 else bounds
-            if len(bounds) == 2:
-                start, stop, step = bounds[0], bounds[1], Sym(1)
-            if P.is_const(step, 0):
-                self.refuse(iterable, "range() step must not be zero")
-            trips = P.trip_count(start, stop, step)
+        sequence = self.sequence(node.iter)
+        if isinstance(sequence, tuple):  # a Python tuple: unrolled
+            for item in sequence:
+                self.assign(node.target, item)
+                self.statements(node.body)
+            return
+        self.loop(node, "for", sequence.trips, lambda k: self.assign(node.target, sequence.item(k)))
 
-            def target(k):
-                scaled = k if P.is_const(step, 1) else k * step
-                return scaled if P.is_const(start, 0) else start + scaled
-        else:
-            sequence = self.expression(iterable)
-            if isinstance(sequence, tuple):  # a Python tuple: unrolled
-                for item in sequence:
-                    self.assign(node.target, item)
-                    self.statements(node.body)
-                return
-            array = self.operand(sequence, iterable)
-            if array.type.ndim == 0:
-                self.refuse(iterable, "iterating over a scalar is not supported", "iterate over range(n) or an array")
-            trips = P.dim(array, axis=0)
+    def sequence(self, node):
+        """What a `for` loop iterates over: a tuple of values (the loop is unrolled), or an
+        `Indexed` sequence: `range(...)`, the rows of an array, and `enumerate` and `zip` of those."""
+        callee = self.expression(node.func) if isinstance(node, gast.Call) else None
+        if isinstance(callee, Static) and callee.obj in (range, enumerate, zip) and _hashable(callee.obj):
+            if node.keywords:
+                self.refuse(node, f"`{callee.obj.__name__}` with keyword arguments is not supported")
+            if callee.obj is range:
+                return self.range(node)
+            parts = [self.sequence(a) for a in node.args]
+            if callee.obj is enumerate:
+                if len(parts) != 1:
+                    self.refuse(node, "enumerate takes one sequence here")
+                if isinstance(parts[0], tuple):
+                    return tuple((Sym(i), v) for i, v in enumerate(parts[0]))
+                return Indexed(parts[0].trips, lambda k: (k, parts[0].item(k)))
+            if all(isinstance(p, tuple) for p in parts):
+                return tuple(zip(*parts))
+            if any(isinstance(p, tuple) for p in parts) or not parts:
+                self.refuse(node, "zip of a tuple and an array is not supported", "zip arrays, or tuples")
+            trips = parts[0].trips
+            for other in parts[1:]:
+                trips = P.minimum(trips, other.trips)
+            return Indexed(trips, lambda k: tuple(p.item(k) for p in parts))
+        value = self.expression(node)
+        if isinstance(value, tuple):
+            return value
+        array = self.operand(value, node)
+        if array.type.ndim == 0:
+            self.refuse(node, "iterating over a scalar is not supported", "iterate over range(n) or an array")
+        return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(("int",),)))
 
-            def target(k):
-                return P.getitem(array, k, index=(("int",),))
-        self.loop(node, "for", trips, lambda k: self.assign(node.target, target(k)))
+    def range(self, node):
+        bounds = [self.integer(self.expression(a), a, "a range bound") for a in node.args]
+        if not 1 <= len(bounds) <= 3:
+            self.refuse(node, "range takes one to three integer arguments")
+        start, stop, step = (bounds + [Sym(1)] if len(bounds) == 2 else [Sym(0)] + bounds + [Sym(1)])[:3] \
+            if len(bounds) < 3 else bounds
+        if P.is_const(step, 0):
+            self.refuse(node, "range() step must not be zero")
+
+        def item(k):
+            scaled = k if P.is_const(step, 1) else k * step
+            return scaled if P.is_const(start, 0) else start + scaled
+        return Indexed(P.trip_count(start, stop, step), item)
 
     def stmt_While(self, node):
         if node.orelse:
@@ -793,6 +815,14 @@ def _lookup(value_of: dict, operand):
     return operand if isinstance(operand, Const) else value_of[id(operand)]
 
 
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A sequence a loop runs over: `trips` values, the k-th of which `item(k)` makes."""
+
+    trips: Sym
+    item: object
 
 
 @dataclass(frozen=True)

@@ -372,6 +372,20 @@ def for_row_rebinding_the_matrix(X):
     return s
 
 
+def enumerate_zip_and_len(X, w):
+    """enumerate over rows, zip of two arrays (stops at the shorter), len(), and a tuple unrolled."""
+    s = 0.0
+    for i, row in enumerate(X):
+        s = s + np.sum(row * row) * (i + 1)
+    for a, b in zip(X, w):
+        s = s + np.sum(a * b)
+    for i in range(len(w)):
+        s = s + w[i] * len(X)
+    for W in (X, X * 2.0):
+        s = s + np.sum(np.sin(W))
+    return s
+
+
 def nested_row_and_range(X):
     """for row in X, with an inner range loop over the row's elements."""
     s = 0.0
@@ -1006,6 +1020,7 @@ PROGRAMS = [
     (shrinking_array_in_loop, lambda rng: (rng.uniform(-1, 1, 6),), 0),
     (for_row_in_matrix, lambda rng: (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, 3)), (0, 1)),
     (for_row_rebinding_the_matrix, lambda rng: (rng.uniform(-1, 1, (3, 4)),), 0),
+    (enumerate_zip_and_len, lambda rng: (rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, 2)), (0, 1)),
     (nested_row_and_range, lambda rng: (rng.uniform(-1, 1, (3, 4)),), 0),
     (loop_over_tuple_of_arrays, lambda rng: (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (2, 4)),
                                              rng.uniform(-1, 1, 3)), ("W1", "W2", "x")),
