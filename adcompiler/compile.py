@@ -7,8 +7,10 @@ new file; an unchanged one is reused, and with it Numba's on-disk cache (`cache=
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import inspect
 import os
 import sys
 import tempfile
@@ -16,6 +18,9 @@ from pathlib import Path
 from types import ModuleType
 
 import numba
+import numpy as np
+
+from . import runtime
 
 CACHE_ENVIRONMENT_VARIABLE = "ADCOMPILER_CACHE_DIR"
 
@@ -31,9 +36,38 @@ def module_path(source: str, stem: str) -> Path:
     return cache_dir() / f"{stem}_{digest}.py"
 
 
+def _package_digest() -> str:
+    """A hash of adcompiler's own source: generated files (and Numba's cache of them, which holds the
+    compiled runtime helpers) change with it, so an edited adcompiler never runs stale machine code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+PACKAGE_DIGEST = _package_digest()
+
+
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     """Import `source` from its cache file; its `@jit` is numba.njit(cache=True) or, with
-    `jit=False`, the identity (the same code then runs as plain Python and NumPy)."""
+    `jit=False`, the identity (the same code then runs as plain Python and NumPy), and its `rt` the
+    runtime helpers, compiled (`compiled_runtime`) or not."""
+    return _load(source, stem, jit, rt=compiled_runtime() if jit else runtime)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_runtime() -> ModuleType:
+    """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
+    is compiled once per signature and kept on disk for every function and process that calls it."""
+    lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
+             f"{numba.__version__} for NumPy {np.__version__}.", "from adcompiler import runtime"]
+    for name in runtime.HELPERS:
+        params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
+        lines += ["", "", "@jit", f"def {name}({params}):", f"    return runtime.{name}({params})"]
+    return _load("\n".join(lines) + "\n", "runtime", True, rt=None)
+
+
+def _load(source: str, stem: str, jit: bool, rt) -> ModuleType:
     path = module_path(source, stem)
     if not path.exists() or path.read_text() != source:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +79,7 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     module.jit = numba.njit(cache=True) if jit else _identity
+    module.rt = rt
     sys.modules[name] = module  # Numba's cache re-imports a function's module by name
     spec.loader.exec_module(module)
     return module

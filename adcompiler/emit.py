@@ -25,7 +25,7 @@ INDENT = "    "
 def emit_python(program, name: str, header: str) -> str:
     """Module source for `program`: a Function becomes one function `name`; an Adjoint becomes the
     three functions of `_adjoint_module`."""
-    imports = "import numpy as np\n\nfrom adcompiler import runtime as rt"
+    imports = "import numpy as np"
     if isinstance(program, Function):
         namer = Namer()
         lines = _body(program, namer)

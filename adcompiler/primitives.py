@@ -324,12 +324,9 @@ def _matmul_right_vjp(g, a, b, out):
     return sum_axes(share, axes=(0,), keepdims=False) if share.type.ndim > b.type.ndim else share
 
 
-def _matmul_template(types):
-    return "rt.matmul(_0, _1)" if 3 in (types[0].ndim, types[1].ndim) else "_0 @ _1"
-
-
-# Numba's `@` stops at 2-D; stacks of matrices go through the runtime's loop over the stack.
-matmul = Primitive("matmul", 2, _matmul_template, _matmul_type)
+# Numba's `@` stops at 2-D; stacks of matrices go through the runtime's loop over the stack. All go
+# through the runtime, whose compiled `@` is cached across functions.
+matmul = Primitive("matmul", 2, "rt.matmul(_0, _1)", _matmul_type)
 matmul.defvjp(_matmul_left_vjp, _matmul_right_vjp)
 
 

@@ -1,5 +1,6 @@
 """Runtime helpers that generated code calls as `rt.<name>`: each is a NumPy function (what plain
-Python runs) with a Numba twin specialised on the operands' ranks (`numba.extending.overload`).
+Python runs) with a Numba twin specialised on the operands' ranks (`numba.extending.overload`);
+compiled code calls them through cached njit functions (`HELPERS`, compile.py).
 
 Invariants: results are fresh arrays or the operand itself, never views that alias and are later
 written; `unbroadcast(g, like)` has `like`'s shape, `broadcast_like(g, like)` has `like`'s shape.
@@ -318,12 +319,14 @@ def _prod_others_all_numba(x):
 
 
 def matmul(a, b):
-    """np.matmul for stacks of matrices (3-D with 2-D or 3-D), which Numba's `@` does not take."""
+    """np.matmul, also for stacks of matrices (3-D with 2-D or 3-D), which Numba's `@` does not take."""
     return np.matmul(a, b)
 
 
 @overload(matmul)
 def _matmul_numba(a, b):
+    if a.ndim <= 2 and b.ndim <= 2:
+        return lambda a, b: a @ b
     if a.ndim == 3 and b.ndim == 3:
         def stacks(a, b):
             if a.shape[0] != b.shape[0]:
@@ -347,3 +350,10 @@ def _matmul_numba(a, b):
             out[i] = a @ np.ascontiguousarray(b[i])
         return out
     return matrix_by_stack
+
+
+# What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
+# (compile.py), compiled once per signature and kept on disk for every function that calls it.
+HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
+           "prod_others_all", "matmul") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+                                             for keepdims in ("", "_keepdims"))
