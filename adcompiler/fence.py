@@ -74,10 +74,19 @@ def fence(parsed: ParsedFunction) -> ParsedFunction:
             if not isinstance(node, ALLOWED):
                 construct, hint = REFUSED.get(type(node), (f"`{type(node).__name__}`", ""))
                 refuse(parsed, node, construct, hint)
-        if isinstance(statement, gast.Expr) and not _is_docstring(statement):
-            refuse(parsed, statement, "an expression statement whose value is unused",
-                   "assign the value to a name, or remove the statement")
+        for node in gast.walk(statement):
+            if isinstance(node, gast.Expr) and not _is_docstring(node):
+                _refuse_expression_statement(parsed, node)
     return parsed
+
+
+def _refuse_expression_statement(parsed: ParsedFunction, statement: gast.Expr):
+    call = statement.value
+    if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr in ("append", "extend"):
+        refuse(parsed, statement, f"a list that grows (`.{call.func.attr}`)",
+               "preallocate an array, `ys = np.zeros((n, m))`, and assign its rows: `ys[i] = ...`")
+    refuse(parsed, statement, "an expression statement whose value is unused",
+           "assign the value to a name, or remove the statement")
 
 
 def refuse(parsed: ParsedFunction, node, construct: str, hint: str):

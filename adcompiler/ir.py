@@ -410,7 +410,6 @@ def verify(fn: Function) -> Function:
             use(value, b.terminator.loc, scope)
 
     def structured(op, scope):
-        inits = [a.type for a in op.inits]
         carried = [r.type for r in op.carried_results]
         if op.kind == "while" and not (op.results and op.results[0].type.dtype == "int64"):
             fail("a while loop's first result is not its iteration count", op.loc)

@@ -535,8 +535,14 @@ def _update_text(index, operator: str) -> str:
 # writes in place when nothing reads the old one afterwards.
 setitem = Primitive("setitem", None, lambda types, index: _update_text(index, "="),
                     lambda y, v, *items, index: y, broadcasts=(1,), updates=True)
+def _region_of(g, items, index):
+    """`g[index]`, copied when it is an array: the other rule then zeroes that part of g in place."""
+    region = getitem(g, *items, index=index)
+    return copy(region) if region.type.ndim else region
+
+
 setitem.defvjp(lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index=index),
-               lambda g, y, v, *items, out, index: getitem(g, *items, index=index))
+               lambda g, y, v, *items, out, index: _region_of(g, items, index))
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
                              lambda acc, g, *items, index: acc, broadcasts=(1,), updates=True)
@@ -604,6 +610,8 @@ list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, vj
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))
+copy = Primitive("copy", 1, "_0.copy()", same_type)
+copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):
 # generated code never writes in place, so it is the operand itself there; lowering uses it to know
 # which names share memory.

@@ -325,7 +325,13 @@ def matmul(a, b):
 
 @overload(matmul)
 def _matmul_numba(a, b):
-    if a.ndim <= 2 and b.ndim <= 2:
+    if a.ndim <= 2 and b.ndim <= 2:  # BLAS wants contiguous operands: copy a strided one (a slice)
+        if a.layout == "A" and b.layout == "A":
+            return lambda a, b: np.ascontiguousarray(a) @ np.ascontiguousarray(b)
+        if a.layout == "A":
+            return lambda a, b: np.ascontiguousarray(a) @ b
+        if b.layout == "A":
+            return lambda a, b: a @ np.ascontiguousarray(b)
         return lambda a, b: a @ b
     if a.ndim == 3 and b.ndim == 3:
         def stacks(a, b):

@@ -25,6 +25,31 @@ def helper(x):
     return x * 2.0
 
 
+# ----------------------------------------------------------------- statements inside loops and branches
+
+def list_append_in_loop(x):
+    ys = []
+    for i in range(3):
+        ys.append(x * i)  # <- HERE
+    return np.sum(np.stack(ys))
+
+
+def unused_call_in_branch(x):
+    y = x * 2.0
+    if y > 1.0:
+        np.sin(y)  # <- HERE
+    return y
+
+
+def for_else(x):
+    y = x
+    for i in range(3):  # <- HERE
+        y = y * x
+    else:
+        y = y + 1.0
+    return y
+
+
 # ----------------------------------------------------------------- definitions and scopes
 
 def class_definition(x):

@@ -83,6 +83,10 @@ LOOP = "`for` loop"  # the hint of comprehensions: write a for loop
 # (function in programs_refused, arguments for the first call, words the message must contain,
 #  words the hint must contain or None)
 CONSTRUCTS = [
+    # statements inside loops and branches are fenced like top-level ones
+    ("list_append_in_loop", (1.5,), ["list that grows", "`.append`"], "preallocate"),
+    ("unused_call_in_branch", (1.5,), "expression statement whose value is unused", "assign"),
+    ("for_else", (1.5,), "`for ... else`", "flag"),
     # definitions and scopes
     ("class_definition", (1.5,), "class definition", "outside"),
     ("nested_function", (1.5,), "nested function", "module level"),
