@@ -131,6 +131,27 @@ def ravel(lo, a):
     return _flat(lo, lo.operand(a, lo.node))
 
 
+def larger(lo, *values):
+    """`max(a, b, ...)` of numbers (ties go to the later one, a subgradient as good as any)."""
+    return _fold_scalars(lo, values, P.maximum, "max")
+
+
+def smaller(lo, *values):
+    """`min(a, b, ...)` of numbers."""
+    return _fold_scalars(lo, values, P.minimum, "min")
+
+
+def _fold_scalars(lo, values, prim, name):
+    operands = [lo.operand(v, lo.node) for v in values]
+    if len(operands) < 2 or any(o.type.ndim for o in operands):
+        lo.refuse(lo.node, f"`{name}` of an array or of one value is not supported",
+                  f"use np.{name} of an array, or {name}(a, b) of numbers")
+    result = operands[0]
+    for operand in operands[1:]:
+        result = prim(result, operand)
+    return result
+
+
 def length(lo, a):
     """`len(x)`: the number of values of a tuple, the length of an array's first axis."""
     if isinstance(a, tuple):
@@ -300,3 +321,5 @@ METHODS = {
 CALLS[astype] = astype  # reached only as methods
 CALLS[flatten] = flatten
 CALLS[len] = length
+CALLS[max] = larger
+CALLS[min] = smaller

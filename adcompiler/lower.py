@@ -27,13 +27,14 @@ from .fence import fence
 from .parse import ParsedFunction, parse
 from .primitives import Sym
 
-BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power}
+BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power,
+                    gast.FloorDiv: P.floor_divide, gast.Mod: P.remainder}
 COMPARISONS = {
     gast.Lt: P.less, gast.LtE: P.less_equal, gast.Gt: P.greater, gast.GtE: P.greater_equal,
     gast.Eq: P.equal, gast.NotEq: P.not_equal,
 }
 OPERATOR_SYMBOLS = {
-    gast.FloorDiv: "//", gast.Mod: "%", gast.LShift: "<<", gast.RShift: ">>", gast.BitOr: "|",
+    gast.LShift: "<<", gast.RShift: ">>", gast.BitOr: "|",
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
@@ -543,7 +544,7 @@ class Lowering:
         prim = BINARY_OPERATORS.get(type(op))
         if prim is None:
             self.refuse(node, f"the operator `{OPERATOR_SYMBOLS[type(op)]}` is not supported",
-                        "use + - * / ** and @, and NumPy functions")
+                        "use + - * / // % ** and @, and NumPy functions")
         return prim(left, right)
 
     def matmul(self, left: Sym, right: Sym) -> Sym:

@@ -188,6 +188,12 @@ def _power_base_vjp(g, x, y, out):
 power = Primitive("power", 2, "_0 ** _1", promote, broadcasts=True, fold=operator.pow, ufunc=True)
 power.defvjp(_power_base_vjp, lambda g, x, y, out: g * (out * log(x)))
 
+floor_divide = Primitive("floor_divide", 2, "_0 // _1", promote, broadcasts=True, fold=operator.floordiv,
+                         vjps=(None, None), ufunc=True)  # piecewise constant: a zero gradient
+# x % y = x - floor(x / y) * y, and floor(x / y) = (x - out) / y.
+remainder = Primitive("remainder", 2, "_0 % _1", promote, broadcasts=True, fold=operator.mod, ufunc=True)
+remainder.defvjp(lambda g, x, y, out: g, lambda g, x, y, out: -(g * ((x - out) / y)))
+
 neg = Primitive("neg", 1, "-_0", same_type, fold=operator.neg, ufunc=True)
 neg.defvjp(lambda g, x, out: -g)
 
@@ -631,7 +637,8 @@ FUNCTIONS = {
     np.arctan: arctan, math.atan: arctan, np.abs: absolute, np.absolute: absolute, abs: absolute,
     math.fabs: absolute, np.sign: sign, np.maximum: maximum, np.minimum: minimum,
     np.power: power, math.pow: power, np.add: add, np.subtract: sub, np.multiply: mul,
-    np.divide: div, np.negative: neg, np.matmul: matmul,
+    np.divide: div, np.negative: neg, np.matmul: matmul, np.floor_divide: floor_divide, np.remainder: remainder,
+    np.mod: remainder,
     np.exp2: exp2, np.log2: log2, math.log2: log2, np.log10: log10, math.log10: log10,
     np.where: where,
 }

@@ -386,6 +386,18 @@ def enumerate_zip_and_len(X, w):
     return s
 
 
+def modulo_floor_division_max_min(x):
+    """i % 2 and n // 2 as integers in a loop, x % 1.5 and x // 0.5 of floats, max/min of numbers."""
+    n = x.shape[0]
+    s = 0.0
+    for i in range(n):
+        if i % 2 == 0:
+            s = s + max(x[i], 0.1) * (x[i] % 1.5)
+        else:
+            s = s + min(x[i], x[i - 1], 0.3) + x[i] // 0.5
+    return s * (n // 2)
+
+
 def nested_row_and_range(X):
     """for row in X, with an inner range loop over the row's elements."""
     s = 0.0
@@ -1020,6 +1032,7 @@ PROGRAMS = [
     (shrinking_array_in_loop, lambda rng: (rng.uniform(-1, 1, 6),), 0),
     (for_row_in_matrix, lambda rng: (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, 3)), (0, 1)),
     (for_row_rebinding_the_matrix, lambda rng: (rng.uniform(-1, 1, (3, 4)),), 0),
+    (modulo_floor_division_max_min, lambda rng: (np.array([0.37, 1.83, -0.64, 2.21, 0.52, -1.17]),), 0),
     (enumerate_zip_and_len, lambda rng: (rng.uniform(-1, 1, (3, 4)), rng.uniform(-1, 1, 2)), (0, 1)),
     (nested_row_and_range, lambda rng: (rng.uniform(-1, 1, (3, 4)),), 0),
     (loop_over_tuple_of_arrays, lambda rng: (rng.uniform(-1, 1, (4, 3)), rng.uniform(-1, 1, (2, 4)),

@@ -269,7 +269,7 @@ def global_int32_array(x):
 
 def builtin_call(x, y):
     z = x * y
-    m = max(x, y)  # <- HERE
+    m = round(x)  # <- HERE
     return z + m
 
 
@@ -367,18 +367,6 @@ def chained_comparison(x):
     return y
 
 
-def floor_division(x):
-    y = x * 2.0
-    z = y // 3.0  # <- HERE
-    return z
-
-
-def modulo(x):
-    y = x * 2.0
-    z = y % 3.0  # <- HERE
-    return z
-
-
 def matmul_3d(a, b):
     c = a * 2.0
     d = c @ b  # <- HERE
@@ -466,7 +454,7 @@ def multiline_fence(x):
 
 def multiline_lowering(x):
     y = (x * 2.0 +
-         x % 3.0)  # <- HERE
+         x << 3)  # <- HERE
     return y
 
 
