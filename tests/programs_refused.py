@@ -454,7 +454,7 @@ def multiline_fence(x):
 
 def multiline_lowering(x):
     y = (x * 2.0 +
-         x << 3)  # <- HERE
+         (x << 3))  # <- HERE
     return y
 
 
