@@ -112,9 +112,10 @@ class _Rewriter:
         if bounds is not None:
             return before + self.range_as_while(statement, body, stops, bounds)
         item = f"{PREFIX}item_{next(self.numbers)}"
-        target, statement.target = statement.target, _store(item)
+        target, statement.target = statement.target, _like(statement.target, item, gast.Store)
         statement.body = [_located(gast.If(test=_none_of(stops), orelse=[], body=[
-            _located(gast.Assign(targets=[target], value=_name(item), type_comment=None), statement)] + body), statement)]
+            _located(gast.Assign(targets=[target], value=_like(target, item, gast.Load), type_comment=None),
+                     statement)] + body), statement)]
         return before + [statement]
 
     def range_as_while(self, statement, body, stops, bounds) -> list:
@@ -135,6 +136,13 @@ class _Rewriter:
         head = [gast.Assign(targets=[copy.deepcopy(statement.target)], value=_name(index), type_comment=None), advance]
         return [_assign(index, start, statement), _assign(end, stop, statement),
                 _located(gast.While(test=test, body=[_located(s, statement) for s in head] + body, orelse=[]), statement)]
+
+
+def _like(target, name: str, context):
+    """Names (`name`, or `name_0`, `name_1`, ... for a tuple, recursively) shaped like `target`."""
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return gast.Tuple(elts=[_like(t, f"{name}_{i}", context) for i, t in enumerate(target.elts)], ctx=context())
+    return gast.Name(id=name, ctx=context(), annotation=None, type_comment=None)
 
 
 def _flat(statements) -> list:

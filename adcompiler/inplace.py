@@ -1,12 +1,14 @@
 """Which updates (`y[i] = v`, `acc[i] += g`, `tape.append(v)`) may change their array in place.
 
 The IR is functional: an update op makes a new value. Emission writes it in place (no copy) when
-nothing can tell the difference: the old value's memory belongs to no argument, and nothing reads
-it, or anything sharing its memory, after the update. Sharing memory is the closure of: views and
-identities of a value, the values an `if` or a loop passes on (initial values, block arguments,
-yields, results), updates and their operands, and lists and their items. Positions are paths in the
-block tree; two blocks of one op are either exclusive (`if`) or ordered by the op's own semantics,
-so a read in a sibling block is never "after".
+nothing can tell the difference. Memory is tracked by its sources: the values that make new memory
+(allocations, arithmetic, arguments), reached back from a value through views, identities, updates,
+and the values an `if` or a loop passes on (yields, initial values). An update is in place when the
+sources of its array are no argument; nothing whose sources overlap them is read after the update;
+no tape holds them (a list keeps a reference: it must not change after it is appended, nor in a
+later iteration of a loop around the append when the memory outlives the iteration); and the value
+written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
+are exclusive, so a read in the other branch is never "after".
 """
 from __future__ import annotations
 
@@ -28,30 +30,25 @@ def in_place_updates(fn: Function) -> set:
 
 class _Analysis:
     def __init__(self, fn: Function):
-        self.parent: dict[int, int] = {}  # union-find over value ids: shares memory
+        self.origins: dict[int, list] = {}  # id(value) -> the values whose memory it may be
         self.defined_at: dict[int, tuple] = {}
-        self.readers: dict[int, list] = {}  # id(value) -> read positions (path, op or None)
-        self.members: dict[int, set] = {}
+        self.readers: dict[int, list] = {}  # id(value) -> [(position, op or None)]
         self.kinds: dict[tuple, str] = {}  # path of a structured op -> its kind
-        self.updates = []
+        self.updates, self.pins = [], []  # pins: (appended array, position)
         self.path_of: dict[int, tuple] = {}
         self.foreign = {id(p) for p in fn.params}
-        self.pinned: dict[int, tuple] = {}  # id(array appended to a list, a tape) -> where: it must not change after
         self._block(fn.entry, ())
-        for key in list(self.defined_at):
-            self.members.setdefault(self._find(key), set()).add(key)
+        self._sources: dict[int, frozenset] = {}
+        self.holders: dict[int, set] = {}  # id(source) -> ids of the values that may hold its memory
+        for key in self.defined_at:
+            for source in self.sources(key):
+                self.holders.setdefault(source, set()).add(key)
 
-    def _find(self, key):
-        while self.parent.get(key, key) != key:
-            key = self.parent[key]
-        return key
-
-    def _share(self, a, b):
-        if isinstance(a, Value) and isinstance(b, Value):
-            self.parent[self._find(id(a))] = self._find(id(b))
-
-    def _define(self, value, path):
-        self.defined_at[id(value)] = path
+    def _origin(self, value, *origins, back_edge=None):
+        """`value` may be the memory of `origins` (of an earlier iteration of the loop at
+        `back_edge`, for the values a loop's body yields to its next iteration)."""
+        if isinstance(value, Value):
+            self.origins.setdefault(id(value), []).extend((o, back_edge) for o in origins if isinstance(o, Value))
 
     def _read(self, operand, path, op):
         if isinstance(operand, Value):
@@ -59,74 +56,108 @@ class _Analysis:
 
     def _block(self, block, path):
         for arg in block.args:
-            self._define(arg, path + (BEFORE,))
+            self.defined_at[id(arg)] = path + (BEFORE,)
         for index, op in enumerate(block.ops):
             here = path + (index,)
             if isinstance(op, Structured):
-                self.kinds[here] = op.kind
-                for arg in op.args:
-                    self._read(arg, here + (BEFORE,), op)
-                for number, inner in enumerate(op.blocks):
-                    self._block(inner, here + (number,))
-                    offset = 1 if op.kind == "for" else 0
-                    for arg, init in zip(inner.args[offset:], op.inits):
-                        self._share(arg, init)
-                    if not (op.kind == "while" and number == 0):
-                        for position, (value, result) in enumerate(zip(inner.terminator.values, op.carried_results)):
-                            self._share(value, result)
-                            if op.kind != "if":  # the next iteration's argument
-                                self._share(inner.args[offset + position], result)
-                for result in op.results:
-                    self._define(result, here + (AFTER,))
+                self._structured(op, here)
                 continue
             self.path_of[id(op)] = here
             for arg in op.args:
                 self._read(arg, here, op)
-            self._define(op.result, here)
+            self.defined_at[id(op.result)] = here
             if op.prim.updates:
                 self.updates.append(op)
-                self._share(op.args[0], op.result)
+                self._origin(op.result, op.args[0])
                 if op.prim.name == "append" and isinstance(op.args[1], Value) and \
                         (op.args[1].type.ndim or op.args[1].type.listed):
-                    self.pinned[id(op.args[1])] = here
+                    self.pins.append((op.args[1], here))
+            elif op.prim.name == "broadcast_like":
+                self.foreign.add(id(op.result))  # a read-only view: never written
             elif op.prim.name in VIEWS or op.prim.template == "_0":
                 if op.result.type.ndim or op.result.type.listed or op.prim.name == "list_get":
-                    self._share(op.args[0], op.result)
-                if op.prim.name == "broadcast_like":
-                    self.foreign.add(id(op.result))
+                    self._origin(op.result, op.args[0])
         end = path + (len(block.ops),)
         for value in block.terminator.values:
             self._read(value, end, None)
+
+    def _structured(self, op: Structured, here: tuple):
+        self.kinds[here] = op.kind
+        for arg in op.args:
+            self._read(arg, here + (BEFORE,), op)
+        offset = 1 if op.kind == "for" else 0
+        body = op.blocks[-1]
+        for number, inner in enumerate(op.blocks):
+            self._block(inner, here + (number,))
+            for position, arg in enumerate(inner.args[offset:]):
+                self._origin(arg, op.inits[position])
+                self._origin(arg, body.terminator.values[position], back_edge=here)
+        for position, result in enumerate(op.carried_results):
+            yields = [b.terminator.values[position] for b in op.blocks] if op.kind == "if" else \
+                [body.terminator.values[position], op.inits[position]]
+            self._origin(result, *yields)
+        for result in op.results:
+            self.defined_at[id(result)] = here + (AFTER,)
+
+    def sources(self, key: int) -> frozenset:
+        """The memory the value `key` may be: pairs (id of the value that made it, the loops of
+        whose earlier iterations it is). Memory made in a loop's body and passed to its next
+        iteration is another array than the one the current iteration makes."""
+        if key not in self._sources:
+            found, stack, seen = set(), [(key, frozenset())], set()
+            while stack:
+                current, crossed = stack.pop()
+                if (current, crossed) in seen:
+                    continue
+                seen.add((current, crossed))
+                origins = self.origins.get(current)
+                if not origins:
+                    found.add((current, frozenset(loop for loop in crossed if _inside(self.defined_at[current], loop))))
+                for origin, back_edge in origins or ():
+                    stack.append((id(origin), crossed | {back_edge} if back_edge is not None else crossed))
+            self._sources[key] = frozenset(found)
+        return self._sources[key]
 
     def safe(self, update) -> bool:
         target = update.args[0]
         if not isinstance(target, Value):
             return False
         here = self.path_of[id(update)]
-        if not self._within_branches(self.defined_at[id(target)], here):
-            return False  # an update in a loop of a value from outside it would repeat on one array
-        members = self.members[self._find(id(target))]
-        if any(isinstance(a, Value) and id(a) in members for a in update.args[1:]):
+        roots = self.sources(id(target))
+        if any(root in self.foreign for root, _ in roots) or not self._within_branches(self.defined_at[id(target)], here):
+            return False  # an argument's memory; or an update, in a loop, of a value from outside it
+        if any(isinstance(a, Value) and self.sources(id(a)) & roots for a in update.args[1:]):
             return False  # `y[1:] = y[:-1]`: the new value overlaps the array it is written into
-        for member in members:
-            if member in self.foreign or (member in self.pinned and _after(here, self.pinned[member])):
+        for item, pinned_at in self.pins:
+            shared = self.sources(id(item)) & roots
+            if shared and (_after(here, pinned_at) or self._outlives_a_loop(shared, here, pinned_at)):
                 return False
-            if _after(self.defined_at[member], here) or member == id(update.result):
+        for holder in set().union(*(self.holders[r] for r in roots)):
+            if holder == id(update.result) or _after(self.defined_at[holder], here):
                 continue  # a value made from the update: it should see the change
-            for position, reader in self.readers.get(member, ()):
-                if reader is not update and _after(position, here):
-                    return False
+            if any(reader is not update and _after(position, here) for position, reader in self.readers.get(holder, ())):
+                return False
         return True
+
+    def _loops_around(self, here: tuple):
+        """Paths of the loops that hold `here`."""
+        return [here[:depth + 1] for depth in range(0, len(here) - 1, 2) if self.kinds[here[:depth + 1]] != "if"]
+
+    def _outlives_a_loop(self, sources, here: tuple, pinned_at: tuple) -> bool:
+        """Whether a loop holds both the update and the append, and some of the memory is made
+        outside it (so the next iteration's update would change what this one appended)."""
+        for loop in set(self._loops_around(here)) & set(self._loops_around(pinned_at)):
+            if any(not _inside(self.defined_at[source], loop) or loop in earlier for source, earlier in sources):
+                return True
+        return False
 
     def _within_branches(self, definition: tuple, here: tuple) -> bool:
         """Whether every structured op that holds `here` but not `definition` is an `if`."""
-        for depth in range(0, len(here) - 1, 2):
-            holder = here[:depth + 1]
-            if definition[:depth + 1] == holder and len(definition) > depth + 1:
-                continue
-            if self.kinds[holder] != "if":
-                return False
-        return True
+        return all(_inside(definition, loop) for loop in self._loops_around(here))
+
+
+def _inside(position: tuple, holder: tuple) -> bool:
+    return position[:len(holder)] == holder and len(position) > len(holder)
 
 
 def _after(position: tuple, reference: tuple) -> bool:

@@ -184,8 +184,10 @@ class Lowering:
         merged = {}  # name -> its bindings in the two branches
         for name in names:
             values = [env.get(name, _MISSING) for _, env in branches]
-            if _MISSING in values and not name.startswith(PREFIX):
-                self.env[name] = Unassigned(name, self.parsed.loc(node), "one branch of an `if`")
+            partial = [v for v in values if v is _MISSING or isinstance(v, Unassigned)]
+            if partial and not name.startswith(PREFIX):
+                assigned = next(v.value if isinstance(v, Unassigned) else v for v in values if v is not _MISSING)
+                self.env[name] = Unassigned(name, self.parsed.loc(node), "one branch of an `if`", assigned)
             else:
                 merged[name] = values
         pairs = {name: self.leaves(name, values, node) for name, values in merged.items()}
@@ -361,6 +363,8 @@ class Lowering:
             settled = {}
             for name in assigned:
                 value = after.get(name)
+                if isinstance(value, Unassigned):  # assigned on some paths of the body: carried
+                    value = value.value
                 if not isinstance(value, Sym):
                     if isinstance(before.get(name), Sym) or isinstance(value, tuple):
                         self.refuse(node, f"`{name}` must stay a number or an array in the loop",
@@ -833,6 +837,7 @@ class Unassigned:
     name: str
     loc: object
     where: str
+    value: object  # what the paths that assign it bind it to
 
 
 def _flatten(value):

@@ -307,13 +307,13 @@ class _Sweep:
 
         def recomputed(value) -> bool:
             """Whether `value` is (now) made in the backward from the iteration number and outer
-            values by integer arithmetic (an index such as `i - 1`), rather than taped."""
+            values by cheap scalar operations (an index such as `i - 1`, an element `x[i, j] - m[j]`
+            of arrays from outside the loop), rather than taped."""
             producer = producers.get(id(value))
             if id(value) in mapping:
                 return True
-            if producer is None or producer.prim.name not in ("add", "sub", "mul", "neg") or \
-                    value.type != Type("int64") or not all(isinstance(a, Const) or id(a) not in inside or
-                                                            recomputed(a) for a in producer.args):
+            if producer is None or producer.prim.name not in RECOMPUTED or value.type.ndim or value.type.listed or \
+                    not all(isinstance(a, Const) or id(a) not in inside or recomputed(a) for a in producer.args):
                 return False
             with self.builder.nested(reads):
                 mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
@@ -353,6 +353,10 @@ class _Sweep:
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
         at = backward.ops.index(first[0]) + 1 if first else 0
         backward.ops[at:at] = reads
+
+
+# Scalar operations a loop's backward repeats rather than reading from a tape.
+RECOMPUTED = {"add", "sub", "mul", "neg", "getitem", "dim", "trip_count", "cast"}
 
 
 def _substitute(block: Block, mapping: dict) -> None:

@@ -676,6 +676,17 @@ def slice_assignment(x):
     return np.sum(y * y)
 
 
+def taped_then_updated_next_iteration(x):
+    """y (made before the loop) is read by the backward in each iteration and updated in the next:
+    the tape must keep each iteration's y, not one array updated in place (found in review)."""
+    y = x * 1.0
+    s = 0.0
+    for i in range(y.shape[0]):
+        y[i] = x[i] * 2.0
+        s = s + np.sum(y * y)
+    return s
+
+
 def element_multiply_assign(x):
     """y[i] *= ... in a loop; at i = 0, y[i - 1] is the last element, read before it is overwritten."""
     y = x.copy()
@@ -1073,6 +1084,7 @@ PROGRAMS = [
 
     # --- in-place updates
     (element_assignment_in_loop, lambda rng: (rng.uniform(-1, 1, 5),), 0),
+    (taped_then_updated_next_iteration, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (element_augmented_2d, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (slice_assignment, lambda rng: (rng.uniform(-1, 1, 5),), 0),
     (element_multiply_assign, lambda rng: (rng.uniform(-1, 1, 5),), 0),
