@@ -312,7 +312,7 @@ class _Sweep:
             producer = producers.get(id(value))
             if id(value) in mapping:
                 return True
-            if producer is None or producer.prim.name not in RECOMPUTED or value.type.ndim or value.type.listed or \
+            if producer is None or value.type.listed or not _cheap(producer) or \
                     not all(isinstance(a, Const) or id(a) not in inside or recomputed(a) for a in producer.args):
                 return False
             with self.builder.nested(reads):
@@ -355,8 +355,17 @@ class _Sweep:
         backward.ops[at:at] = reads
 
 
-# Scalar operations a loop's backward repeats rather than reading from a tape.
+# Scalar operations, and views of arrays, that a loop's backward repeats rather than reading from a tape.
 RECOMPUTED = {"add", "sub", "mul", "neg", "getitem", "dim", "trip_count", "cast"}
+VIEWS = {"transpose", "permute", "expand_dims"}
+
+
+def _cheap(op) -> bool:
+    if op.result.type.ndim == 0:
+        return op.prim.name in RECOMPUTED
+    if op.prim is P.getitem:
+        return all(item[0] != "array" for item in op.param_dict["index"])
+    return op.prim.name in VIEWS
 
 
 def _substitute(block: Block, mapping: dict) -> None:
