@@ -301,6 +301,8 @@ class _Sweep:
         array allocated before the loop (scalars, when the trip count is known) or a list."""
         inside = defined_in(body)
         needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
+        made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in _results(o))])}
+        needed.sort(key=lambda v: made_at.get(id(v), len(made_at)))  # taped operands first: then recomputable
         mapping = {id(body.args[0]): k.operand} if op.kind == "for" else {}
         reads = []
         producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
@@ -366,6 +368,10 @@ def _cheap(op) -> bool:
     if op.prim is P.getitem:
         return all(item[0] != "array" for item in op.param_dict["index"])
     return op.prim.name in VIEWS
+
+
+def _results(op) -> tuple:
+    return op.results if isinstance(op, Structured) else (op.result,)
 
 
 def _substitute(block: Block, mapping: dict) -> None:
