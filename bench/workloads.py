@@ -1,8 +1,10 @@
 """The benchmark workloads: each as a plain-Python loss for adcompiler and for the peers, with
-hand-written NumPy and Numba gradients (the same mathematics, float64)."""
+hand-written NumPy and Numba gradients (the same mathematics, float64). ADBench's GMM and LSTM
+(their objectives and readers are in adbench.py) are read from ADBench's data folder."""
 import numpy as np
 import numba
 
+import adbench as A
 from adcompiler import nn
 
 
@@ -208,3 +210,19 @@ def recurrence_inputs(n=10_000):
 
 def recurrence_1m_inputs():
     return recurrence_inputs(1_000_000)
+
+
+# ---------------------------------------------------------------- ADBench GMM and LSTM
+
+GMM_FILE = "gmm/1k/gmm_d10_K25.txt"
+LSTM_FILE = "lstm/lstm_l2_c1024.txt"
+
+
+def gmm_inputs():
+    """alphas, means, icf, x, wishart_gamma, wishart_m of ADBench's GMM at d=10, K=25, n=1000."""
+    return list(A.read_gmm(A.data_dir() / GMM_FILE))
+
+
+def lstm_inputs():
+    """main_params, extra_params, state, sequence of ADBench's LSTM with 2 layers, 1024 characters."""
+    return list(A.read_lstm(A.data_dir() / LSTM_FILE))
