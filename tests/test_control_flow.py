@@ -38,6 +38,7 @@ import copy
 import inspect
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -292,3 +293,31 @@ def test_exact_or_refused(index, jit, rng):
         assert refused.loc is not None, f"no location for {refused.message!r}"
         assert same_file(refused.loc.file, PC.__file__), (refused.loc.file, PC.__file__)
         assert refused.loc.line in source_lines(function), str(refused)
+
+
+def while_tanh_accumulate(x, n):
+    """An array-valued while loop (for vjp): y accumulates n steps of s = tanh(s) * 1.5."""
+    y = np.zeros_like(x)
+    k = 0
+    s = x * 1.0
+    while k < n:
+        s = np.tanh(s) * 1.5
+        y = y + s
+        k += 1
+    return y
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_vjp_of_a_while_loop_passes_its_tape_between_the_passes(jit):
+    """vjp runs the forward and the backward as two functions: a while loop's tape (a list) goes
+    from one to the other, silently (no deprecation warning about reflected lists)."""
+    from adcompiler import vjp
+    x, n = np.array([0.3, -0.2, 0.7]), 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value, pullback = vjp(while_tanh_accumulate, jit=jit)(x, n)
+        cotangent = np.array([1.0, -2.0, 0.5])
+        got = pullback(cotangent)
+    np.testing.assert_allclose(value, while_tanh_accumulate(x, n), rtol=1e-12)
+    expected = fd_grad(lambda x: float(np.dot(while_tanh_accumulate(x, n), cotangent)), [x], 0)
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
