@@ -106,25 +106,35 @@ class _Emitter:
         self.readers = readers
         self.in_place = in_place
         self.nested: dict[int, object] = {}
+        self.pending: dict[int, Op] = {}  # the ops of the expressions in `nested`
 
     def block(self, block, indent: str) -> list:
         lines = []
         local = {id(op) for op in block.ops}
         for op in block.ops:
             if isinstance(op, Structured):
-                lines += self.structured(op, indent)
+                lines += self.flush(indent) + self.structured(op, indent)
             elif op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
                 self.name.alias(op.result, op.args[0])
             elif op.prim.updates:
-                lines += self.update(op, indent)
+                lines += self.flush(indent) + self.update(op, indent)
             else:
                 expression = _expression(op, self.name, self.nested)
                 (reader, *others) = self.readers.get(id(op.result), [None, None])
                 if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
                         not isinstance(reader, Structured) and reader.prim.ufunc:
                     self.nested[id(op.result)] = expression
+                    self.pending[id(op.result)] = op
                 else:
                     lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
+        return lines
+
+    def flush(self, indent: str) -> list:
+        """Statements for the expressions still waiting for their reader: an update or a loop may
+        change an array they read, so they are computed before it, where the user wrote them."""
+        lines = [_line(indent, _assign([self.target(op.result)], self.nested.pop(key)), op.loc)
+                 for key, op in self.pending.items() if key in self.nested]
+        self.pending.clear()
         return lines
 
     def target(self, value):

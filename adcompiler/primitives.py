@@ -616,6 +616,8 @@ list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, vj
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))
+# A Python number read back from a loop's tape, typed as the weak value it stored.
+weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), vjps=(None,))
 copy = Primitive("copy", 1, "_0.copy()", same_type)
 copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):

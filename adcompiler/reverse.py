@@ -350,6 +350,8 @@ class _Sweep:
             self.scope_define([final, empty.operand])
             with self.builder.nested(reads):
                 read = P.getitem(final, k, index=(("int",),)) if in_array else P.list_get(final, k)
+                if value.type.weak:
+                    read = P.weak(read)
             mapping[id(value)] = read.operand
         _substitute(backward, mapping)
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]

@@ -676,6 +676,15 @@ def slice_assignment(x):
     return np.sum(y * y)
 
 
+def read_before_an_update_used_after_it(x):
+    """r = 1 / t is computed before t[0] is overwritten and used after: the generated code may not
+    move r's expression past the update (found by the random programs: inf instead of 1.42)."""
+    t = x * 1.0 + 2.0
+    r = 1.0 / t
+    t[0] = 0.0
+    return np.sum(r * x) + np.sum(t * t)
+
+
 def taped_then_updated_next_iteration(x):
     """y (made before the loop) is read by the backward in each iteration and updated in the next:
     the tape must keep each iteration's y, not one array updated in place (found in review)."""
@@ -1085,6 +1094,7 @@ PROGRAMS = [
     # --- in-place updates
     (element_assignment_in_loop, lambda rng: (rng.uniform(-1, 1, 5),), 0),
     (taped_then_updated_next_iteration, lambda rng: (rng.uniform(-1, 1, 4),), 0),
+    (read_before_an_update_used_after_it, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (element_augmented_2d, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (slice_assignment, lambda rng: (rng.uniform(-1, 1, 5),), 0),
     (element_multiply_assign, lambda rng: (rng.uniform(-1, 1, 5),), 0),

@@ -66,7 +66,8 @@ NUMBA_BY_DEFAULT = {
     # while, break, continue, return
     "while_grow_until_threshold", "for_break_on_data", "return_inside_loop", "early_return_nested_loops",
     # in-place updates
-    "linear_recurrence", "element_augmented_2d", "taped_then_updated_next_iteration", "slice_assignment", "forward_looking_update",
+    "linear_recurrence", "element_augmented_2d", "taped_then_updated_next_iteration",
+    "read_before_an_update_used_after_it", "slice_assignment", "forward_looking_update",
     "bubble_sort_weighted",
     # helpers
     "helper_with_early_return",
