@@ -67,7 +67,9 @@ class _Rewriter:
             out.append(self.rewrite(statement, loop))
             if flags and rest:
                 guarded = _flat(self.block(rest, loop))
-                out.append(_located(gast.If(test=_none_of(flags), body=guarded, orelse=[]), rest[0]))
+                guard = _located(gast.If(test=_none_of(flags), body=guarded, orelse=[]), rest[0])
+                guard.after_return = flags == [RETURNED]  # its other path has returned: nothing it binds is read
+                out.append(guard)
                 return out
         return out
 

@@ -22,7 +22,7 @@ from .calls import CALLS, METHODS, Method, Static
 from .custom import CustomVJP
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
-from .canonical import PREFIX, canonicalise
+from .canonical import PREFIX, RETURNED, canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
 from .primitives import Sym
@@ -182,8 +182,16 @@ class Lowering:
                  if any(env.get(n, _MISSING) is not before.get(n, _MISSING) for _, env in branches)]
         self.env = dict(before)
         merged = {}  # name -> its bindings in the two branches
+        returned = [False, True] if getattr(node, "after_return", False) else \
+            [_has_returned(env, before) for _, env in branches]
         for name in names:
             values = [env.get(name, _MISSING) for _, env in branches]
+            if any(returned) and not all(returned) and not name.startswith(PREFIX):
+                # The function has returned on one path: what that path binds is never read.
+                live = values[returned.index(False)]
+                live = live.value if isinstance(live, Unassigned) else live
+                if live is not _MISSING:
+                    values = [v if not gone else _placeholders(live) for v, gone in zip(values, returned)]
             partial = [v for v in values if v is _MISSING or isinstance(v, Unassigned)]
             if partial and not name.startswith(PREFIX):
                 assigned = next(v.value if isinstance(v, Unassigned) else v for v in values if v is not _MISSING)
@@ -838,6 +846,12 @@ class Unassigned:
     loc: object
     where: str
     value: object  # what the paths that assign it bind it to
+
+
+def _has_returned(env: dict, before: dict) -> bool:
+    """Whether a branch set the canonical return flag (and so returned)."""
+    flag = env.get(RETURNED)
+    return flag is not before.get(RETURNED) and isinstance(flag, Sym) and P.is_const(flag, True)
 
 
 def _flatten(value):

@@ -597,8 +597,8 @@ trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds
 
 
 def _placeholder_text(types, dtype, ndim, listed, units=None):
-    if listed:
-        return "[]"
+    if listed:  # an empty list whose item type Numba can see from the item given
+        return f"rt.empty_list({_placeholder_text(types, dtype, ndim, listed - 1)})"
     if ndim:
         return f"np.empty({(0,) * ndim}, np.{dtype})"
     return "False" if dtype == "bool" else f"np.{dtype}(0)"
@@ -611,7 +611,10 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), vjps=(None,))
-append = Primitive("append", 2, "_0.append(_1)", lambda items, item: items, updates=True, vjps=(None, None))
+# Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
+append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))" if types[1].ndim and not types[1].listed
+                   else "_0.append(_1)",
+                   lambda items, item: items, updates=True, vjps=(None, None))
 list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, vjps=(None, None))
 
 

@@ -358,8 +358,22 @@ def _matmul_numba(a, b):
     return matrix_by_stack
 
 
+def empty_list(item):
+    """An empty list of values like `item` (a tape no iteration wrote to; Numba must know its type)."""
+    return []
+
+
+@overload(empty_list)
+def _empty_list_numba(item):
+    def impl(item):
+        items = [item]
+        items.pop()
+        return items
+    return impl
+
+
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_all", "matmul") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_all", "matmul", "empty_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims"))
