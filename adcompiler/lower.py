@@ -186,7 +186,11 @@ class Lowering:
             [_has_returned(env, before) for _, env in branches]
         for name in names:
             values = [env.get(name, _MISSING) for _, env in branches]
-            if any(returned) and not all(returned) and not name.startswith(PREFIX):
+            if all(returned) and not name.startswith(PREFIX):  # both paths returned: nothing reads it
+                self.env[name] = Unassigned(name, self.parsed.loc(node), "branches that return",
+                                            next((v for v in values if isinstance(v, Sym)), None))
+                continue
+            if any(returned) and not name.startswith(PREFIX):
                 # The function has returned on one path: what that path binds is never read.
                 live = values[returned.index(False)]
                 live = live.value if isinstance(live, Unassigned) else live
@@ -372,7 +376,7 @@ class Lowering:
             for name in assigned:
                 value = after.get(name)
                 if isinstance(value, Unassigned):  # assigned on some paths of the body: carried
-                    value = value.value
+                    value = value.value if isinstance(value.value, Sym) else before.get(name)
                 if not isinstance(value, Sym):
                     if isinstance(before.get(name), Sym) or isinstance(value, tuple):
                         self.refuse(node, f"`{name}` must stay a number or an array in the loop",

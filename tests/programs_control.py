@@ -676,6 +676,16 @@ def slice_assignment(x):
     return np.sum(y * y)
 
 
+def rank_differs_on_paths_that_return(x):
+    """x becomes a row on the path that does not return early: both paths return, so the name's
+    rank may differ between them (found by the random programs: was refused)."""
+    if np.sum(x) > 0.3:
+        x = x * 2.0
+        return np.sum(x)
+    x = x[0]
+    return np.sum(x * x)
+
+
 def read_before_an_update_used_after_it(x):
     """r = 1 / t is computed before t[0] is overwritten and used after: the generated code may not
     move r's expression past the update (found by the random programs: inf instead of 1.42)."""
@@ -1095,6 +1105,8 @@ PROGRAMS = [
     (element_assignment_in_loop, lambda rng: (rng.uniform(-1, 1, 5),), 0),
     (taped_then_updated_next_iteration, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (read_before_an_update_used_after_it, lambda rng: (rng.uniform(-1, 1, 4),), 0),
+    (rank_differs_on_paths_that_return, lambda rng: (np.array([[0.1, 0.2], [-0.3, 0.4]]),), 0),
+    (rank_differs_on_paths_that_return, lambda rng: (np.array([[0.6, 0.2], [-0.3, 0.4]]),), 0),
     (element_augmented_2d, lambda rng: (rng.uniform(-1, 1, 4),), 0),
     (slice_assignment, lambda rng: (rng.uniform(-1, 1, 5),), 0),
     (element_multiply_assign, lambda rng: (rng.uniform(-1, 1, 5),), 0),
