@@ -169,7 +169,7 @@ class _Emitter:
     def structured(self, op: Structured, indent: str) -> list:
         inner = indent + INDENT
         if op.kind == "if":
-            lines = [_line(indent, (f"if {self.text(op.args[0])}:"), op.loc)]
+            lines = [_line(indent, f"if {self.text(op.args[0])}:", op.loc)]
             for number, block in enumerate(op.blocks):
                 if number:
                     lines.append(indent + "else:")
@@ -186,15 +186,15 @@ class _Emitter:
         for result, arg in zip(op.carried_results, carried):
             self.name.alias(result, arg)
         if op.kind == "for":
-            lines.append(_line(indent, (f"for {self.name(body.args[0])} in range({self.text(op.args[0])}):"), op.loc))
+            lines.append(_line(indent, f"for {self.name(body.args[0])} in range({self.text(op.args[0])}):", op.loc))
         else:
             test = op.blocks[0]
             for arg, same in zip(test.args, carried):
                 self.name.alias(arg, same)
             trips = self.name(op.results[0])
-            lines += [_line(indent, (f"{trips} = 0"), op.loc), _line(indent, ("while True:"), op.loc)]
+            lines += [_line(indent, f"{trips} = 0", op.loc), _line(indent, "while True:", op.loc)]
             lines += self.block(test, inner)
-            lines.append(_line(inner, (f"if not {self.text(test.terminator.values[0])}: break"), op.loc))
+            lines.append(_line(inner, f"if not {self.text(test.terminator.values[0])}: break", op.loc))
         body_lines = self.block(body, inner) + self.assign_all(carried, body.terminator.values, inner, op.loc)
         if op.kind == "while":
             body_lines.append(_line(inner, f"{trips} += 1", op.loc))

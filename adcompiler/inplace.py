@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 
+from . import lower
 from .ir import Function, Structured, Value
 
 # Ops whose result may be (a view of) their first operand; a broadcast is a read-only view.
-VIEWS = {"getitem", "reshape", "transpose", "permute", "expand_dims", "squeeze", "list_get", "unbroadcast",
-         "broadcast_like"}
+VIEWS = lower.VIEWS | {"list_get", "unbroadcast", "broadcast_like"}
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
 
 

@@ -170,6 +170,11 @@ class Structured:
         return self.results[1:] if self.kind == "while" else self.results
 
 
+def results_of(op) -> tuple:
+    """The values an op or a structured op defines."""
+    return op.results if isinstance(op, Structured) else (op.result,)
+
+
 def walk(ops):
     """Every op of `ops` and of the blocks nested in them, in program order."""
     for op in ops:
@@ -183,7 +188,7 @@ def defined_in(block: Block) -> set:
     """Ids of the values defined in `block` and the blocks nested in it (arguments, results)."""
     ids = {id(a) for a in block.args}
     for op in walk(block.ops):
-        ids.update(id(r) for r in (op.results if isinstance(op, Structured) else (op.result,)))
+        ids.update(id(r) for r in results_of(op))
         if isinstance(op, Structured):
             ids.update(id(a) for b in op.blocks for a in b.args)
     return ids

@@ -332,8 +332,7 @@ class Lowering:
         bounds = [self.integer(self.expression(a), a, "a range bound") for a in node.args]
         if not 1 <= len(bounds) <= 3:
             self.refuse(node, "range takes one to three integer arguments")
-        start, stop, step = (bounds + [Sym(1)] if len(bounds) == 2 else [Sym(0)] + bounds + [Sym(1)])[:3] \
-            if len(bounds) < 3 else bounds
+        start, stop, step = {1: [Sym(0), *bounds, Sym(1)], 2: [*bounds, Sym(1)], 3: bounds}[len(bounds)]
         if P.is_const(step, 0):
             self.refuse(node, "range() step must not be zero")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from . import primitives as P
 from .builder import Builder
 from .errors import CompileError
-from .ir import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in
+from .ir import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
 from .primitives import Sym
 
 
@@ -209,14 +209,14 @@ class _Sweep:
         for scope in scopes:
             imported.update((key, value) for key, (value, _, _) in scope.imports.items())
         blocks = []
-        for scope, forward in zip(scopes, op.blocks):
+        for number, (scope, forward) in enumerate(zip(scopes, op.blocks)):
             yields = []
             with self.builder.nested(scope.ops):
                 for key, value in imported.items():
                     adjoint = scope.adjoints.get(key) or self.current(value, self.scope)
                     yields.append(adjoint.operand)
             blocks.append(Block([], scope.ops, Yield(tuple(yields), op.loc)))
-            self.surface(op, forward, blocks[-1], scopes.index(scope))
+            self.surface(op, forward, blocks[-1], number)
         results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), "d_" + (v.hint or "t"))
                         for i, v in enumerate(imported.values()))
         self.builder.append(Structured("if", op.args, tuple(blocks), results, op.loc))
@@ -301,7 +301,7 @@ class _Sweep:
         array allocated before the loop (scalars, when the trip count is known) or a list."""
         inside = defined_in(body)
         needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
-        made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in _results(o))])}
+        made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in results_of(o))])}
         needed.sort(key=lambda v: made_at.get(id(v), len(made_at)))  # taped operands first: then recomputable
         mapping = {id(body.args[0]): k.operand} if op.kind == "for" else {}
         reads = []
@@ -370,10 +370,6 @@ def _cheap(op) -> bool:
     if op.prim is P.getitem:
         return all(item[0] != "array" for item in op.param_dict["index"])
     return op.prim.name in VIEWS
-
-
-def _results(op) -> tuple:
-    return op.results if isinstance(op, Structured) else (op.result,)
 
 
 def _substitute(block: Block, mapping: dict) -> None:

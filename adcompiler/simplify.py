@@ -6,7 +6,7 @@ the user computed); every op's result is used; every residual is read by the bac
 """
 from __future__ import annotations
 
-from .ir import Block, Const, Function, Op, Return, Structured, Value, live, read_in
+from .ir import Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
 from .reverse import Adjoint
 
 
@@ -38,7 +38,7 @@ def simplify(program):
     known = {_key(op, {}): op.result for op in forward_ops if not isinstance(op, Structured)}
     stands_for = {id(param): source for source, param in residuals}
     backward_ops, rename = _deduplicate(backward.entry.ops, known, stands_for)
-    forward_defined = {id(v) for v in forward.params} | {id(r) for op in forward_ops for r in _results(op)}
+    forward_defined = {id(v) for v in forward.params} | {id(r) for op in forward_ops for r in results_of(op)}
     param_of, duplicates, unique = {}, {}, []
     for source, param in residuals:  # forward CSE can make two residuals one value
         if id(source) in param_of:
@@ -79,10 +79,6 @@ def _identities(ops, rename: dict) -> dict:
             operand = op.args[0]
             identity[id(op.result)] = identity.get(id(operand), rename.get(id(operand), operand))
     return identity
-
-
-def _results(op) -> tuple:
-    return op.results if isinstance(op, Structured) else (op.result,)
 
 
 def _key(op: Op, translate: dict):

@@ -861,14 +861,6 @@ def _polar(a, b):
     return r, a / r
 
 
-def _poly(t, c):
-    """Horner's rule: a helper with its own loop."""
-    p = 0.0
-    for i in range(c.shape[0] - 1, -1, -1):
-        p = p * t + c[i]
-    return p
-
-
 def _soft_clip_sum(v, limit):
     """A helper with a loop and an if inside."""
     s = 0.0
@@ -913,7 +905,7 @@ def helper_returning_tuple(x):
 
 def same_helper_twice(c, t):
     """The same helper (with its own loop) called three times with different arguments."""
-    return _poly(t, c) * _poly(-t, c) + _poly(0.5 * t, c)
+    return horner(c, t) * horner(c, -t) + horner(c, 0.5 * t)
 
 
 def helper_with_loop_and_if(x, limit):
