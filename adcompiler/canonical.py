@@ -19,7 +19,7 @@ from .errors import CompileError
 from .parse import ParsedFunction
 
 PREFIX = "_ad_"
-RETURNED, VALUE = PREFIX + "returned", PREFIX + "value"
+RETURNED, VALUE, ITEM = PREFIX + "returned", PREFIX + "value", PREFIX + "item_"
 
 
 def canonicalise(parsed: ParsedFunction) -> ParsedFunction:
@@ -113,7 +113,7 @@ class _Rewriter:
         bounds = _range_bounds(statement.iter)
         if bounds is not None:
             return before + self.range_as_while(statement, body, stops, bounds)
-        item = f"{PREFIX}item_{next(self.numbers)}"
+        item = f"{ITEM}{next(self.numbers)}"
         target, statement.target = statement.target, _like(statement.target, item, gast.Store)
         statement.body = [_located(gast.If(test=_none_of(stops), orelse=[], body=[
             _located(gast.Assign(targets=[target], value=_like(target, item, gast.Load), type_comment=None),

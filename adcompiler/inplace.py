@@ -4,7 +4,8 @@ The IR is functional: an update op makes a new value. Emission writes it in plac
 nothing can tell the difference. Memory is tracked by its sources: the values that make new memory
 (allocations, arithmetic, arguments), reached back from a value through views, identities, updates,
 and the values an `if` or a loop passes on (yields, initial values). An update is in place when the
-sources of its array are no argument; nothing whose sources overlap them is read after the update;
+sources of its array are no argument; nothing whose sources overlap them is read after the update
+(nor, when it is defined outside a loop that holds the update, anywhere in that loop's blocks);
 no tape holds them (a list keeps a reference: it must not change after it is appended, nor in a
 later iteration of a loop around the append when the memory outlives the iteration); and the value
 written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
@@ -133,9 +134,13 @@ class _Analysis:
             if shared and (_after(here, pinned_at) or self._outlives_a_loop(shared, here, pinned_at)):
                 return False
         for holder in set().union(*(self.holders[r] for r in roots)):
-            if holder == id(update.result) or _after(self.defined_at[holder], here):
+            defined = self.defined_at[holder]
+            if holder == id(update.result) or _after(defined, here):
                 continue  # a value made from the update: it should see the change
-            if any(reader is not update and _after(position, here) for position, reader in self.readers.get(holder, ())):
+            # a loop around the update but not the holder runs its readers again after the update
+            loops = [loop for loop in self._loops_around(here) if not _inside(defined, loop)]
+            if any(reader is not update and (_after(position, here) or any(_in_body(position, loop) for loop in loops))
+                   for position, reader in self.readers.get(holder, ())):
                 return False
         return True
 
@@ -158,6 +163,11 @@ class _Analysis:
 
 def _inside(position: tuple, holder: tuple) -> bool:
     return position[:len(holder)] == holder and len(position) > len(holder)
+
+
+def _in_body(position: tuple, loop: tuple) -> bool:
+    """Whether `position` is in a block of the structured op at `loop` (not its operands or results)."""
+    return _inside(position, loop) and position[len(loop)] not in (BEFORE, AFTER)
 
 
 def _after(position: tuple, reference: tuple) -> bool:

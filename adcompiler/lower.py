@@ -9,6 +9,7 @@ else is refused with the user's line.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import inspect
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from .calls import CALLS, METHODS, Method, Static
 from .custom import CustomVJP
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
-from .canonical import PREFIX, RETURNED, canonicalise
+from .canonical import ITEM, PREFIX, RETURNED, canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
 from .primitives import Sym
@@ -138,8 +139,8 @@ class Lowering:
             return method(node)
         if isinstance(node, gast.Assign):
             value = self.expression(node.value)
-            if not _makes_view(node.value) and self.bound_elsewhere(value):
-                value = P.fresh(value)  # `b = -(-a)` or `b = +a` makes a new array in NumPy
+            if not _makes_view(node.value) and (self.bound_elsewhere(value) or self.folded_to_a_view(value)):
+                value = P.fresh(value)  # `b = -(-a)`, `b = +a[0]` make a new array in NumPy
             for target in node.targets:
                 self.assign(target, value)
         elif isinstance(node, gast.AnnAssign):
@@ -157,7 +158,7 @@ class Lowering:
             sharing = self.sharing(node.target.id, current) if current.type.ndim else None
             if sharing is not None:
                 self.refuse(node, f"augmented assignment to the array `{node.target.id}`, which shares its "
-                                  f"memory with `{sharing}`, is not supported (NumPy would change both)",
+                                  f"memory with {_called(sharing)}, is not supported (NumPy would change both)",
                             f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
@@ -186,6 +187,9 @@ class Lowering:
             [_has_returned(env, before) for _, env in branches]
         for name in names:
             values = [env.get(name, _MISSING) for _, env in branches]
+            if all(returned) and name == RETURNED:  # (a constant, so that an outer `if` sees it)
+                self.env[name] = values[0]
+                continue
             if all(returned) and not name.startswith(PREFIX):  # both paths returned: nothing reads it
                 self.env[name] = Unassigned(name, self.parsed.loc(node), "branches that return",
                                             next((v for v in values if isinstance(v, Sym)), None))
@@ -290,11 +294,12 @@ class Lowering:
             self.refuse(node, "a `for ... else` is not supported", "use a flag variable instead of `else`")
         sequence = self.sequence(node.iter)
         if isinstance(sequence, tuple):  # a Python tuple: unrolled
-            for item in sequence:
+            for position, item in enumerate(sequence):
                 self.assign(node.target, item)
-                self.statements(node.body)
+                with self.holding(sequence[position + 1:]):  # items still to come
+                    self.statements(node.body)
             return
-        self.loop(node, "for", sequence.trips, lambda k: self.assign(node.target, sequence.item(k)))
+        self.loop(node, "for", sequence.trips, lambda k: self.assign(node.target, sequence.item(k)), sequence.arrays)
 
     def sequence(self, node):
         """What a `for` loop iterates over: a tuple of values (the loop is unrolled), or an
@@ -311,7 +316,7 @@ class Lowering:
                     self.refuse(node, "enumerate takes one sequence here")
                 if isinstance(parts[0], tuple):
                     return tuple((Sym(i), v) for i, v in enumerate(parts[0]))
-                return Indexed(parts[0].trips, lambda k: (k, parts[0].item(k)))
+                return Indexed(parts[0].trips, lambda k: (k, parts[0].item(k)), parts[0].arrays)
             if all(isinstance(p, tuple) for p in parts):
                 return tuple(zip(*parts))
             if any(isinstance(p, tuple) for p in parts) or not parts:
@@ -319,14 +324,14 @@ class Lowering:
             trips = parts[0].trips
             for other in parts[1:]:
                 trips = P.minimum(trips, other.trips)
-            return Indexed(trips, lambda k: tuple(p.item(k) for p in parts))
+            return Indexed(trips, lambda k: tuple(p.item(k) for p in parts), sum((p.arrays for p in parts), ()))
         value = self.expression(node)
         if isinstance(value, tuple):
             return value
         array = self.operand(value, node)
         if array.type.ndim == 0:
             self.refuse(node, "iterating over a scalar is not supported", "iterate over range(n) or an array")
-        return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(("int",),)))
+        return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(("int",),)), (array,))
 
     def range(self, node):
         bounds = [self.integer(self.expression(a), a, "a range bound") for a in node.args]
@@ -346,9 +351,9 @@ class Lowering:
             self.refuse(node, "a `while ... else` is not supported", "use a flag variable instead of `else`")
         self.loop(node, "while", None, None)
 
-    def loop(self, node, kind: str, trips, bind_target):
-        """A `for` (over `trips` iterations, `bind_target(k)` binding the loop variable) or
-        `while` op. The names the body assigns are carried; their types are joined with what the
+    def loop(self, node, kind: str, trips, bind_target, iterated=()):
+        """A `for` (over `trips` iterations, `bind_target(k)` binding the loop variable, reading
+        the rows of the arrays `iterated`) or `while` op. The names the body assigns are carried; their types are joined with what the
         body gives until they settle (a name first bound in the loop starts as a placeholder)."""
         before = self.env
         assigned = _assigned_names(node)
@@ -366,11 +371,11 @@ class Lowering:
                     test = self.condition(node.test)
                 self.env.update((n, Sym(a)) for n, a in args.items())
             k = Value(Type("int64"), "k")
-            with self.builder.nested() as body_ops:
+            with self.builder.nested() as body_ops, self.holding(iterated):
                 if bind_target is not None:
                     bind_target(Sym(k))
                 self.statements(node.body)
-            after = self.env
+                after = self.env
             settled = {}
             for name in assigned:
                 value = after.get(name)
@@ -412,6 +417,19 @@ class Lowering:
         self.builder.append(op)
         self.env = {**before, **{n: Sym(r) for n, r in zip(carried, results)}}
 
+    @contextlib.contextmanager
+    def holding(self, values):
+        """Bind `values` (arrays a loop reads later) to internal names while its body is lowered:
+        writing into their memory would change what the loop reads, so it is refused."""
+        leaves = [leaf for value in values for leaf in _flatten(value) or () if isinstance(leaf, Sym)]
+        held = {f"{ITERATED}{len(self.env)}_{i}": leaf for i, leaf in enumerate(leaves)}
+        self.env.update(held)
+        try:
+            yield
+        finally:
+            for name in held:
+                self.env.pop(name, None)
+
     def check_loop_aliasing(self, node, before: dict, after: dict, carried: dict) -> None:
         """Refuse a loop that writes into an array another name shares, before the loop or at the
         end of an iteration (where the next iteration starts): NumPy would change both."""
@@ -420,7 +438,7 @@ class Lowering:
         for name in written & set(carried):
             for env, when in ((before, "before the loop"), (after, "at the end of an iteration")):
                 if isinstance(env.get(name), Sym) and (other := self.sharing(name, env[name], env)) is not None:
-                    self.refuse(node, f"the loop writes into `{name}`, which shares its memory with `{other}` "
+                    self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
                                       f"{when} (NumPy would change both)", f"copy it: `{name} = {name}.copy()`")
 
     def stmt_Pass(self, node):
@@ -445,6 +463,12 @@ class Lowering:
         """Whether `value` is an array some name already holds."""
         return isinstance(value, Sym) and value.type.ndim > 0 and any(
             isinstance(bound, Sym) and bound.operand is value.operand for bound in self.env.values())
+
+    def folded_to_a_view(self, value) -> bool:
+        """Whether `value` is an array view that an expression which makes a new array in NumPy
+        was folded to (`-(-a[:, 0])`)."""
+        producer = isinstance(value, Sym) and self.builder.producers.get(id(value.operand))
+        return bool(producer) and producer.prim.name in VIEWS and value.type.ndim > 0
 
     def view_chain(self, operand) -> set:
         """Ids of `operand` and of the arrays it may share memory with because it is a view of them
@@ -494,8 +518,10 @@ class Lowering:
                                 f"would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
         sharing = self.sharing(name, y)
         if sharing is not None:
-            self.refuse(target, f"assignment into the array `{name}`, which shares its memory with `{sharing}`, "
-                                f"is not supported (NumPy would change both)", f"copy it first: `{name} = {name}.copy()`")
+            self.refuse(target, f"assignment into the array `{name}`, which shares its memory with {_called(sharing)}, "
+                                f"is not supported (NumPy would change both)",
+                        f"loop over `range(len({name}))` and read `{name}[i]`" if sharing.startswith(ITERATED) else
+                        f"copy it first: `{name} = {name}.copy()`")
         items = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
         structure, operands, new_axes = self.index_items(y, items, target)
         if new_axes or any(item[0] == "array" for item in structure):
@@ -839,6 +865,7 @@ class Indexed:
 
     trips: Sym
     item: object
+    arrays: tuple = ()  # the arrays whose rows it reads (their later rows are read in later iterations)
 
 
 @dataclass(frozen=True)
@@ -849,6 +876,18 @@ class Unassigned:
     loc: object
     where: str
     value: object  # what the paths that assign it bind it to
+
+
+ITERATED = PREFIX + "iterated_"
+
+
+def _called(name: str) -> str:
+    """How a message names the binding `name` (internal ones by what they hold)."""
+    if name.startswith(ITERATED):
+        return "the array the `for` loop iterates over"
+    if name.startswith(ITEM):
+        return "the item of a `for` loop"
+    return f"`{name}`"
 
 
 def _has_returned(env: dict, before: dict) -> bool:

@@ -221,6 +221,7 @@ class Generator:
         self.ints = {}                           # live int names: name -> value
         self.order = []                          # names by recency (last: most recent)
         self.protected = []                      # objects that must not be changed in place
+        self.iterated = []                       # ... nor those whose rows a loop reads later (refused)
         self.features = set()
         self.counter = 0
         self.inline = None                       # (expression, value) waiting to be used once
@@ -416,6 +417,8 @@ class Generator:
         """`count` statements (each the first of six drawn operations that fits); each counts
         against the program's budget of statements (those in compound statements too)."""
         operations = self.operations()
+        if self.depth and self.budget <= 0:
+            count = min(count, 1)   # the budget is spent: a body still needs a statement
         for _ in range(count):
             self.budget -= 1
             for attempt in range(6):
@@ -947,7 +950,7 @@ class Generator:
             return scalars and isinstance(value, (float, np.floating))
         if value.base is not None or name in self.tainted:
             return False
-        others = [self.vars[n] for n in self.vars if n != name] + self.protected
+        others = [self.vars[n] for n in self.vars if n != name] + self.protected + self.iterated
         return not any(isinstance(o, np.ndarray) and np.shares_memory(value, o) for o in others)
 
     def op_augassign(self):
@@ -1144,7 +1147,7 @@ class Generator:
                 arrays[id(v)] = (v, v.copy())
         return dict(ns=dict(self.ns), vars=dict(self.vars), order=list(self.order), ints=dict(self.ints),
                     loopvars=dict(self.loopvars), used=set(self.used), features=set(self.features),
-                    arrays=arrays, lines=len(self.lines), returned=self.returned, tainted=set(self.tainted))
+                    arrays=arrays, lines=len(self.lines), returned=self.returned, iterated=list(self.iterated))
 
     def restore(self, saved, lines=False):
         """The state of `saved` (arrays changed in place are set back; module-level names made since
@@ -1157,8 +1160,8 @@ class Generator:
         self.vars, self.order = dict(saved["vars"]), list(saved["order"])
         self.ints, self.loopvars = dict(saved["ints"]), dict(saved["loopvars"])
         self.used = set(saved["used"])
-        self.returned = saved["returned"]
-        self.tainted = set(saved["tainted"])
+        self.returned = saved["returned"]   # (self.tainted only grows: what may share, on any path)
+        self.iterated = list(saved["iterated"])
         self.inline = None
         if lines:
             del self.lines[saved["lines"]:]
@@ -1410,10 +1413,16 @@ class Generator:
         if returned:
             self.returned = True
 
+    def bound_arrays(self) -> dict:
+        """The arrays bound to names now, also those the program may not read any more (bound in
+        one branch only, or after a jump): adcompiler still knows them."""
+        return {n: v for n, v in self.ns.items() if isinstance(v, np.ndarray)}
+
     def taint(self, states, names):
         """After an if or a loop: a name bound in it that shares an array with another name (or an
-        argument or global) in one of the `states` it may end in, may share it (adcompiler assumes
-        so, and refuses in-place updates of both, as documented): neither is updated in place."""
+        argument or global) in one of the `states` (name -> array) it may end in, may share it
+        (adcompiler assumes so, and refuses in-place updates of both, as documented): neither is
+        updated in place."""
         for state in states:
             arrays = [(n, v) for n, v in state.items() if isinstance(v, np.ndarray)] + \
                      [(None, p) for p in self.protected]
@@ -1446,6 +1455,7 @@ class Generator:
         merge, rank = (self.fresh(), None) if c.coin(70) else (None, None)
         results = []    # the names bound at the end of each arm that goes on
         ends = []       # ... and of every arm (for ranks)
+        states = []     # all arrays bound at the end of each arm that goes on
         for arm in range(arms):
             self.restore(saved)
             if arm == 0:
@@ -1464,9 +1474,11 @@ class Generator:
             ends.append(dict(self.vars))
             if arm != returning:
                 results.append(dict(self.vars))
+                states.append(self.bound_arrays())
         if not has_else:
             results.append(dict(saved["vars"]))
             ends.append(dict(saved["vars"]))
+            states.append({n: v for n, v in saved["ns"].items() if isinstance(v, np.ndarray)})
         # a name keeps one rank on every path (adcompiler refuses different ranks, as documented)
         for name in set().union(*ends):
             if len({np.ndim(e[name]) for e in ends if name in e}) > 1 and (
@@ -1476,7 +1488,7 @@ class Generator:
         self.restore(saved)
         returned = self.run_block(start)
         self.live_after(saved, candidates, returned)
-        self.taint(results, candidates)
+        self.taint(states, candidates)
         self.features.add("branch")
 
     def merge_assignment(self, target, rank):
@@ -1605,6 +1617,7 @@ class Generator:
             self.features.add("nested_loop")
         carried = self.carried_setup()
         header_vars = dict(self.vars)
+        header_arrays = self.bound_arrays()
         pending = []        # (condition, first evaluation at which its outcome may change)
         form = None
         if kind == "for":
@@ -1646,9 +1659,10 @@ class Generator:
                 self.loopvars[name] = values
             if kind == "rows":
                 self.bind(row, self.ns[X][0])
+                self.iterated.append(self.ns[X])
             if kind == "while":   # the counter first: a `continue` cannot skip it
                 self.line(c.choice([f"{counter} += 1", f"{counter} = {counter} + 1"]))
-            items = ["op"] * c.integer(0, 2) + ["update"] * max(len(carried), 1) + ["op"]
+            items = ["op"] * (c.integer(0, 2) if self.budget > 0 else 0) + ["update"] * max(len(carried), 1) + ["op"]
             jumps = [j for j in ("break", "continue", "return") if self.on({"return": "loop_return"}.get(j, j))
                      and not (j == "continue" and form == "true")]   # it would skip the loop's exit
             jump = c.choice(jumps) if jumps and form != "test" and c.coin(35) else None
@@ -1681,6 +1695,9 @@ class Generator:
                 self.features.add("break")
             written = set(self.written[-1])
             simulated = dict(self.vars)
+            simulated_arrays = self.bound_arrays()
+            if kind == "rows":
+                self.iterated.pop()
         # ranks stay as they were before the loop (adcompiler refuses a change, as documented)
         for name, value in simulated.items():
             if name in header_vars and np.ndim(value) != np.ndim(header_vars[name]):
@@ -1700,15 +1717,16 @@ class Generator:
         candidates = dict(simulated)
         candidates.update((n, self.ns[n]) for n in bindings if n in self.ns)
         self.live_after(saved, candidates, returned, dropped)
-        self.taint([header_vars, simulated, dict(self.vars)], candidates)
-        # no name shares an array the loop writes into at the end of an iteration
-        others = list(self.vars.items()) + [(None, p) for p in self.protected]
-        for name in written:
-            value = self.vars.get(name)
-            if isinstance(value, np.ndarray) and any(
-                    n != name and isinstance(v, np.ndarray) and np.shares_memory(value, v)
-                    for n, v in others):
-                raise Reject("a name shares an array written in the loop")
+        self.taint([header_arrays, simulated_arrays, self.bound_arrays()], candidates)
+        # no name shares an array the loop writes into, at the end of an iteration (in the first
+        # one, as simulated, or in the last one)
+        for state in (simulated_arrays, self.bound_arrays()):
+            others = list(state.items()) + [(None, p) for p in self.protected]
+            for name in written:
+                value = state.get(name)
+                if isinstance(value, np.ndarray) and any(
+                        n != name and np.shares_memory(value, v) for n, v in others):
+                    raise Reject("a name shares an array written in the loop")
 
     def carried_update(self, carried):
         """An update of a loop-carried value: `s = 0.5 * s + ...`, `y[i] = ...`, `y += ...`."""

@@ -1234,6 +1234,16 @@ def write_into_argument_row(X):
     return s
 
 
+def write_into_the_array_being_iterated(X):
+    Y = X * 1.0
+    s = 0.0
+    for row in Y:
+        r = row * 2.0
+        Y[1, 0] = 5.0  # <- HERE
+        s = s + np.sum(r * r)
+    return s
+
+
 def _zero_first(v):
     v[0] = 0.0  # <- HERE
     return np.sum(v)
@@ -1274,6 +1284,7 @@ REFUSED = [
     (augmented_into_argument, (_A3,), "argument"),
     (write_into_argument_row, (np.ones((2, 3)),), "argument"),
     (helper_writes_into_argument, (_A3,), "argument"),
+    (write_into_the_array_being_iterated, (np.ones((2, 3)),), "the array the `for` loop iterates over"),
     (list_comprehension_in_loop, (_A3,), "list comprehension"),
     (generator_expression_in_branch, (_A3,), "generator expression"),
 ]
