@@ -9,11 +9,10 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-import warnings
 from typing import Callable, Sequence, Union
 
 import numpy as np
-from numba.core.errors import NumbaError, NumbaPendingDeprecationWarning
+from numba.core.errors import NumbaError
 
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Type
@@ -115,11 +114,7 @@ class Transformed:
     def _run(self, compiled, values, built: Build):
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
         try:
-            with warnings.catch_warnings():
-                # A loop's tape (a list) passed from the forward to the backward of a vjp is a
-                # "reflected list" to Numba, which works but is announced as deprecated.
-                warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)
-                return compiled(*values)
+            return compiled(*values)
         except NumbaError as error:
             raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
                                f"({built.path}): {error}", built.primal.loc,

@@ -45,7 +45,7 @@ def _adjoint_module(adjoint: Adjoint, name: str) -> list:
     same name in the backward as in the forward, and the fused body needs no renaming."""
     forward, backward = adjoint.forward, adjoint.backward
     namer = Namer()
-    forward_lines = _body(forward, namer)
+    forward_lines = _body(forward, namer, to_backward=True)
     for source, param in adjoint.residuals:
         namer.alias(param, source)
     backward_lines = _body(backward, namer)
@@ -63,10 +63,12 @@ def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
     return "\n".join(["@jit", f"def {py_name}({params}):"] + lines)
 
 
-def _body(fn: Function, namer: Namer) -> list:
+def _body(fn: Function, namer: Namer, to_backward: bool = False) -> list:
     """One line per op and a final `return`, each with the user's file:line. A ufunc whose result
     only one other ufunc of the same block reads is written inside that one's expression
-    (`2.0 / np.sin(np.exp(-x))`), which Numba compiles to one loop without temporary arrays."""
+    (`2.0 / np.sin(np.exp(-x))`), which Numba compiles to one loop without temporary arrays.
+    `to_backward`: the values returned go to a backward compiled apart (tapes as typed lists: Numba
+    cannot pass it a reflected list of lists, and unboxes a reflected list element by element)."""
     identities = {id(op.result): op.args[0] for op in walk(fn.entry.ops)
                   if not isinstance(op, Structured) and op.prim.template == "_0"}
     readers: dict[int, list] = {}
@@ -87,6 +89,9 @@ def _body(fn: Function, namer: Namer) -> list:
     emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params)
     lines = emitter.block(fn.entry, INDENT)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
+    if to_backward:
+        values = [_Substitute([node]).visit(copy.deepcopy(_template("rt.typed_list(_0)"))) if v.type.listed else node
+                  for v, node in zip(fn.entry.terminator.values, values)]
     lines.append(_line(INDENT, gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())), fn.entry.terminator.loc))
     return lines
 

@@ -8,6 +8,7 @@ written; `unbroadcast(g, like)` has `like`'s shape, `broadcast_like(g, like)` ha
 from __future__ import annotations
 
 import numba
+import numba.typed
 import numpy as np
 from numba import types
 from numba.extending import overload
@@ -372,8 +373,33 @@ def _empty_list_numba(item):
     return impl
 
 
+def typed_list(items):
+    """`items` (a tape: a list, maybe of lists) as Numba's typed list, which a vjp's forward returns
+    and its backward takes back at the cost of a reference (a reflected list is unboxed element by
+    element, and one of lists not at all). Python: `items`."""
+    return items
+
+
+def _as_typed(item_type):
+    return types.ListType(_as_typed(item_type.dtype)) if isinstance(item_type, types.List) else item_type
+
+
+@overload(typed_list)
+def _typed_list_numba(items):
+    if not isinstance(items, types.List):
+        return lambda items: items  # an item of the innermost list
+    item_type = _as_typed(items.dtype)
+
+    def impl(items):
+        out = numba.typed.List.empty_list(item_type)
+        for item in items:
+            out.append(typed_list(item))
+        return out
+    return impl
+
+
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_all", "matmul", "empty_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims"))

@@ -308,17 +308,32 @@ def while_tanh_accumulate(x, n):
     return y
 
 
+def nested_tanh_accumulate(x, n):
+    """Nested loops (for vjp): the inner loop's tape is a list per outer iteration."""
+    y = np.zeros_like(x)
+    for i in range(n):
+        s = x * (1.0 + 0.5 * i)
+        for j in range(2):
+            s = np.tanh(s) * 1.5
+            y = y + s
+    return y
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
-def test_vjp_of_a_while_loop_passes_its_tape_between_the_passes(jit):
-    """vjp runs the forward and the backward as two functions: a while loop's tape (a list) goes
-    from one to the other, silently (no deprecation warning about reflected lists)."""
+@pytest.mark.parametrize("function", [while_tanh_accumulate, nested_tanh_accumulate], ids=lambda f: f.__name__)
+def test_vjp_passes_a_loop_tape_between_the_passes(function, jit):
+    """vjp runs the forward and the backward as two functions: a loop's tape (a list, a list of
+    lists for nested loops) goes from one to the other, silently (no deprecation warning about
+    reflected lists), and the pullback can be called again. Under Numba a nested loop's tape
+    failed in the backward with "cannot reflect element of reflected container" (a reflected list
+    of lists cannot be passed to a compiled function); tapes now cross as typed lists."""
     from adcompiler import vjp
     x, n = np.array([0.3, -0.2, 0.7]), 3
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        value, pullback = vjp(while_tanh_accumulate, jit=jit)(x, n)
-        cotangent = np.array([1.0, -2.0, 0.5])
-        got = pullback(cotangent)
-    np.testing.assert_allclose(value, while_tanh_accumulate(x, n), rtol=1e-12)
-    expected = fd_grad(lambda x: float(np.dot(while_tanh_accumulate(x, n), cotangent)), [x], 0)
-    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+        value, pullback = vjp(function, jit=jit)(x, n)
+        for cotangent in (np.array([1.0, -2.0, 0.5]), np.array([0.0, 1.0, 0.0])):
+            got = pullback(cotangent)
+            expected = fd_grad(lambda x: float(np.dot(function(x, n), cotangent)), [x], 0)
+            np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(value, function(x, n), rtol=1e-12)
