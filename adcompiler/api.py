@@ -228,6 +228,10 @@ def jit(function: Callable = None, jit: bool = True):
     return _transform("jit", function, 0, jit)
 
 
+for _factory in (grad, value_and_grad, vjp, jit):
+    _factory.makes_transform = True  # `grad(f)(x)` inside compiled code: lowering makes it at compile time
+
+
 def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     """The SSA IR of `function`, its forward and backward IR, and the generated Python, for
     arguments like `args` (every parameter a float64 scalar when none are given)."""

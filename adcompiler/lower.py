@@ -647,6 +647,9 @@ class Lowering:
             if len(args) != prim.arity:
                 self.refuse(node, f"`{name}` takes {prim.arity} arguments here, not {len(args)}")
             return prim(*(self.operand(a, node) for a in args))
+        if getattr(function, "makes_transform", False):  # `grad(f, wrt=...)`: made now, called below
+            return Static(function(*(self.known(a, name, node) for a in args),
+                                   **{k: self.known(v, name, node) for k, v in kwargs.items()}))
         lowering = CALLS.get(function) if _hashable(function) else None
         if lowering is not None:
             try:
@@ -702,12 +705,26 @@ class Lowering:
         return grads if transformed.kind == "grad" else (Sym(_lookup(value_of, out)), grads)
 
     def splice(self, ops, value_of: dict) -> None:
-        """Re-make `ops` here (typed and folded again), their operands looked up in `value_of`."""
+        """Re-make `ops` here (typed and folded again; structured ops with new blocks), their
+        operands looked up in `value_of`."""
         saved = self.builder.loc
         for op in ops:
             self.builder.loc = op.loc
-            args = [_lookup(value_of, a) for a in op.args]
-            value_of[id(op.result)] = self.builder.emit(op.prim, args, op.param_dict, op.result.hint)
+            args = tuple(_lookup(value_of, a) for a in op.args)
+            if not isinstance(op, Structured):
+                value_of[id(op.result)] = self.builder.emit(op.prim, list(args), op.param_dict, op.result.hint)
+                continue
+            blocks = []
+            for block in op.blocks:
+                block_args = [Value(a.type, a.hint) for a in block.args]
+                value_of.update((id(a), new) for a, new in zip(block.args, block_args))
+                with self.builder.nested() as block_ops:
+                    self.splice(block.ops, value_of)
+                yields = tuple(_lookup(value_of, v) for v in block.terminator.values)
+                blocks.append(Block(block_args, block_ops, Yield(yields, block.terminator.loc)))
+            results = tuple(Value(r.type, r.hint) for r in op.results)
+            self.builder.append(Structured(op.kind, args, tuple(blocks), results, op.loc))
+            value_of.update((id(r), new) for r, new in zip(op.results, results))
         self.builder.loc = saved
 
     def expr_Subscript(self, node):
@@ -807,6 +824,17 @@ class Lowering:
         if name in vars(builtins):
             return self.static(vars(builtins)[name], node)
         self.refuse(node, f"the name `{name}` is not defined", "define it before the function or pass it in")
+
+    def known(self, value, name: str, node):
+        """The Python object `value` stands for, which must be known when compiling."""
+        if isinstance(value, tuple):
+            return tuple(self.known(v, name, node) for v in value)
+        if isinstance(value, Static):
+            return value.obj
+        if isinstance(value, Sym) and isinstance(value.operand, Const):
+            return value.operand.value
+        self.refuse(node, f"the arguments of `{name}` must be known when compiling",
+                    "pass a function and constant positions or names")
 
     def static(self, obj, node):
         if isinstance(obj, (np.floating, np.integer, np.bool_)):  # before float: np.float64 is one
