@@ -139,7 +139,7 @@ class Lowering:
             return method(node)
         if isinstance(node, gast.Assign):
             value = self.expression(node.value)
-            if not _makes_view(node.value) and (self.bound_elsewhere(value) or self.folded_to_a_view(value)):
+            if _always_new(node.value) and (self.bound_elsewhere(value) or self.folded_to_a_view(value)):
                 value = P.fresh(value)  # `b = -(-a)`, `b = +a[0]` make a new array in NumPy
             for target in node.targets:
                 self.assign(target, value)
@@ -963,17 +963,14 @@ def _assigned_names(loop) -> list:
     return list(dict.fromkeys(names))
 
 
-VIEW_FUNCTIONS = {"transpose", "ravel", "reshape", "squeeze", "expand_dims", "asarray", "atleast_1d"}
-
-
-def _makes_view(node) -> bool:
-    """Whether the expression `node` may give an array that shares memory with one a name holds
-    (`a`, `a.T`, `a[1:]`, `np.ravel(a)`), rather than a new one."""
-    if isinstance(node, gast.Call):
-        node = node.func
-        name = node.attr if isinstance(node, gast.Attribute) else getattr(node, "id", "")
-        return name in VIEW_FUNCTIONS
-    return isinstance(node, (gast.Name, gast.Subscript)) or (isinstance(node, gast.Attribute) and node.attr == "T")
+def _always_new(node) -> bool:
+    """Whether NumPy gives a new array for the expression `node` (arithmetic, `np.<ufunc>(...)`),
+    also where adcompiler folds it to an operand (`-(-a)`). A call of a helper may return an alias."""
+    if isinstance(node, (gast.BinOp, gast.UnaryOp)):
+        return True
+    func = node.func if isinstance(node, gast.Call) else None
+    return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
+        func.value.id in ("np", "numpy") and isinstance(getattr(np, func.attr, None), np.ufunc)
 
 
 def _is_none(value) -> bool:

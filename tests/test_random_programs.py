@@ -1113,3 +1113,36 @@ def test_regression_write_into_the_array_a_loop_iterates_over(function):
     with pytest.raises(CompileError, match=rf":{line}: in {function.__name__}\(\): assignment into the array `y`, "
                                            r"which shares its memory with the array the `for` loop iterates over"):
         value_and_grad(function, jit=False)(x)
+
+
+def _same(a):
+    return a
+
+
+def _first_row(a):
+    return a[0]
+
+
+def helper_returns_its_argument(x):
+    y = x * 1.0
+    t = _same(y)         # t is y
+    y[0] = 5.0
+    return np.sum(t * x)
+
+
+def helper_returns_a_view(x):
+    y = x * 1.0
+    t = _first_row(y)    # t views y's first row
+    y[0, 0] = 5.0
+    return np.sum(t * t)
+
+
+@pytest.mark.parametrize("function, x", [(helper_returns_its_argument, np.array([1.0, 2.0])),
+                                         (helper_returns_a_view, np.array([[1.0, 2.0], [3.0, 4.0]]))],
+                         ids=["argument", "view"])
+def test_regression_helper_returns_an_alias(function, x):
+    """Found in review (not by the generator, whose helpers return new arrays): a helper that
+    returns its argument, or a view of it, was taken for a new array (the rule that `b = -(-a)`
+    is a new array applied to any call): adcompiler gave 5.0 for both, Python 9.0 and 29.0.
+    Now the write into y is refused, as for `t = y`."""
+    _refused_or_python(function, [x])
