@@ -319,14 +319,29 @@ def nested_tanh_accumulate(x, n):
     return y
 
 
+def loop_in_the_branch_not_taken(x, n):
+    """The branch taken has no loop: the other branch's tape is an empty list."""
+    if np.sum(x) > 1.0:
+        s = x * 0.0
+        k = 0
+        while k < n:
+            s = s + np.sin(x * (k + 1))
+            k += 1
+    else:
+        s = np.tanh(x)
+    return s * s
+
+
 @pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
-@pytest.mark.parametrize("function", [while_tanh_accumulate, nested_tanh_accumulate], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("function", [while_tanh_accumulate, nested_tanh_accumulate, loop_in_the_branch_not_taken],
+                         ids=lambda f: f.__name__)
 def test_vjp_passes_a_loop_tape_between_the_passes(function, jit):
     """vjp runs the forward and the backward as two functions: a loop's tape (a list, a list of
     lists for nested loops) goes from one to the other, silently (no deprecation warning about
     reflected lists), and the pullback can be called again. Under Numba a nested loop's tape
     failed in the backward with "cannot reflect element of reflected container" (a reflected list
-    of lists cannot be passed to a compiled function); tapes now cross as typed lists."""
+    of lists cannot be passed to a compiled function), and an empty tape with "cannot compute
+    fingerprint of empty list" (both found by the long Numba run); tapes now cross as typed lists."""
     from adcompiler import vjp
     x, n = np.array([0.3, -0.2, 0.7]), 3
     with warnings.catch_warnings():
