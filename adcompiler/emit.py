@@ -16,7 +16,7 @@ import math
 import gast
 
 from .inplace import in_place_updates
-from .ir import Function, Namer, Op, Structured, Value, walk
+from .ir import Function, Namer, Op, Structured, Value, results_of, walk
 from .reverse import Adjoint
 
 INDENT = "    "
@@ -116,9 +116,10 @@ class _Emitter:
     def block(self, block, indent: str) -> list:
         lines = []
         local = {id(op) for op in block.ops}
+        defined = {id(a) for a in block.args} | {id(r) for op in block.ops for r in results_of(op)}
         for op in block.ops:
             if isinstance(op, Structured):
-                lines += self.flush(indent) + self.structured(op, indent)
+                lines += self.flush(indent) + self.structured(op, indent, defined)
             elif op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
                 self.name.alias(op.result, op.args[0])
             elif op.prim.updates:
@@ -171,7 +172,8 @@ class _Emitter:
         return [_line(indent, _assign([gast.Tuple(elts=names, ctx=gast.Store())],
                                       gast.Tuple(elts=operands, ctx=gast.Load())), loc)]
 
-    def structured(self, op: Structured, indent: str) -> list:
+    def structured(self, op: Structured, indent: str, defined: set) -> list:
+        """`op` as statements; `defined`: the values made in its block (each time the block runs)."""
         inner = indent + INDENT
         if op.kind == "if":
             lines = [_line(indent, f"if {self.text(op.args[0])}:", op.loc)]
@@ -185,8 +187,11 @@ class _Emitter:
         offset = 1 if op.kind == "for" else 0
         carried = body.args[offset:]
         for arg, init in zip(carried, op.inits):
-            if isinstance(init, Value) and id(init) not in self.params and self.readers.get(id(init)) == [op]:
-                self.name.alias(arg, init)  # the loop's variable is the name of its only reader's value
+            if isinstance(init, Value) and id(init) in defined and id(init) not in self.params and \
+                    self.readers.get(id(init)) == [op]:
+                # the loop's variable takes the name of a value only it reads, made anew each time
+                # the loop is reached (not one made once before an enclosing loop, nor a parameter)
+                self.name.alias(arg, init)
         lines = self.assign_all(carried, op.inits, indent, op.loc)
         for result, arg in zip(op.carried_results, carried):
             self.name.alias(result, arg)

@@ -397,7 +397,7 @@ class Lowering:
         else:
             self.refuse(node, "the types of the loop's variables do not settle")
         self.env = before
-        self.check_loop_aliasing(node, before, after, carried)
+        self.check_loop_aliasing(node, after, carried)
         inits = [self.converted(before[n], t) if n in before and isinstance(before[n], Sym) else
                  P.placeholder(dtype=t.dtype, ndim=t.ndim, listed=0) for n, t in carried.items()]
         with self.builder.nested(body_ops):
@@ -430,16 +430,17 @@ class Lowering:
             for name in held:
                 self.env.pop(name, None)
 
-    def check_loop_aliasing(self, node, before: dict, after: dict, carried: dict) -> None:
-        """Refuse a loop that writes into an array another name shares, before the loop or at the
-        end of an iteration (where the next iteration starts): NumPy would change both."""
+    def check_loop_aliasing(self, node, after: dict, carried: dict) -> None:
+        """Refuse a loop that writes into an array another name shares at the end of an iteration
+        (where the next one starts): NumPy would change both. (Sharing before the loop is seen at
+        the write: a carried name holds its value from before the loop.)"""
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
         for name in written & set(carried):
-            for env, when in ((before, "before the loop"), (after, "at the end of an iteration")):
-                if isinstance(env.get(name), Sym) and (other := self.sharing(name, env[name], env)) is not None:
-                    self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
-                                      f"{when} (NumPy would change both)", f"copy it: `{name} = {name}.copy()`")
+            if isinstance(after.get(name), Sym) and (other := self.sharing(name, after[name], after)) is not None:
+                self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
+                                  f"at the end of an iteration (NumPy would change both)",
+                            f"copy it: `{name} = {name}.copy()`")
 
     def stmt_Pass(self, node):
         return None

@@ -1115,7 +1115,7 @@ def test_regression_write_into_the_array_a_loop_iterates_over(function):
         value_and_grad(function, jit=False)(x)
 
 
-def _same(a):
+def _itself(a):
     return a
 
 
@@ -1125,7 +1125,7 @@ def _first_row(a):
 
 def helper_returns_its_argument(x):
     y = x * 1.0
-    t = _same(y)         # t is y
+    t = _itself(y)       # t is y
     y[0] = 5.0
     return np.sum(t * x)
 
@@ -1146,3 +1146,28 @@ def test_regression_helper_returns_an_alias(function, x):
     is a new array applied to any call): adcompiler gave 5.0 for both, Python 9.0 and 29.0.
     Now the write into y is refused, as for `t = y`."""
     _refused_or_python(function, [x])
+
+
+def start_value_made_before_an_outer_loop(x, z):
+    s = np.sum(z) * 0.25         # unused: but the same expression as s5's start value below
+    t = 0.0
+    for i in range(3):
+        s5 = np.sum(z) * 0.25    # common-subexpression elimination makes it s
+        for j in range(2):
+            s5 = 0.5 * s5 + np.sum(x)
+        t = t + s5
+    return t
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_regression_loop_variable_named_after_a_value_made_before_an_outer_loop(jit):
+    """Found by the long run on 847df85 (4 of 10,000 programs): a loop's variable takes the name
+    of its start value when nothing else reads that value, to save a copy; after
+    common-subexpression elimination that value was made once, before the outer loop, so the
+    inner loop overwrote it and the next outer iteration started from the last value: 8.4258 for
+    Python's 7.6875 (value wrong in value_and_grad and adcompiler.jit, gradient right). The name is
+    now shared only with a value made in the loop's own block."""
+    x, z = np.array([0.5, 1.0]), np.array([2.0, 3.0])
+    expected = start_value_made_before_an_outer_loop(x, z)
+    assert compile_only(start_value_made_before_an_outer_loop, jit=jit)(x, z) == pytest.approx(expected, rel=1e-14)
+    _check_against_python(start_value_made_before_an_outer_loop, [x, z], jit=jit)
