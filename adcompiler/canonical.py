@@ -115,6 +115,7 @@ class _Rewriter:
             return before + self.range_as_while(statement, body, stops, bounds)
         item = f"{ITEM}{next(self.numbers)}"
         target, statement.target = statement.target, _like(statement.target, item, gast.Store)
+        statement.rebound_first = target  # bound before anything else in each iteration that runs
         statement.body = [_located(gast.If(test=_none_of(stops), orelse=[], body=[
             _located(gast.Assign(targets=[target], value=_like(target, item, gast.Load), type_comment=None),
                      statement)] + body), statement)]

@@ -433,10 +433,14 @@ class Lowering:
     def check_loop_aliasing(self, node, after: dict, carried: dict) -> None:
         """Refuse a loop that writes into an array another name shares at the end of an iteration
         (where the next one starts): NumPy would change both. (Sharing before the loop is seen at
-        the write: a carried name holds its value from before the loop.)"""
+        the write: a carried name holds its value from before the loop; a `for` target is bound
+        anew before any write.)"""
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
-        for name in written & set(carried):
+        # a `for` binds its target before anything else in an iteration: never written as it was
+        targets = [getattr(node, "target", None), getattr(node, "rebound_first", None)]
+        rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}
+        for name in written & set(carried) - rebound:
             if isinstance(after.get(name), Sym) and (other := self.sharing(name, after[name], after)) is not None:
                 self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
                                   f"at the end of an iteration (NumPy would change both)",
