@@ -369,9 +369,11 @@ class _Sweep:
         backward.ops[at:at] = reads
 
 
-# Scalar operations, and views of arrays, that a loop's backward repeats rather than reading from a tape.
+# Scalar operations, views of arrays, and arithmetic on arrays (one pass, no transcendental: cheaper
+# than a tape's copy, and fused into the backward expression that reads it) that a loop's backward
+# repeats rather than reading from a tape.
 RECOMPUTED = {"add", "sub", "mul", "neg", "getitem", "dim", "trip_count", "cast"}
-VIEWS = {"transpose", "permute", "expand_dims"}
+ARRAY_RECOMPUTED = {"transpose", "permute", "expand_dims", "add", "sub", "mul", "neg", "div"}
 
 
 def _cheap(op) -> bool:
@@ -379,7 +381,7 @@ def _cheap(op) -> bool:
         return op.prim.name in RECOMPUTED
     if op.prim is P.getitem:
         return all(item[0] != "array" for item in op.param_dict["index"])
-    return op.prim.name in VIEWS
+    return op.prim.name in ARRAY_RECOMPUTED
 
 
 def _substitute(block: Block, mapping: dict) -> None:
