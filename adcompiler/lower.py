@@ -353,8 +353,9 @@ class Lowering:
 
     def loop(self, node, kind: str, trips, bind_target, iterated=()):
         """A `for` (over `trips` iterations, `bind_target(k)` binding the loop variable, reading
-        the rows of the arrays `iterated`) or `while` op. The names the body assigns are carried; their types are joined with what the
-        body gives until they settle (a name first bound in the loop starts as a placeholder)."""
+        the rows of the arrays `iterated`) or `while` op. The names the body assigns are carried;
+        their types are joined with what the body gives until they settle (a name first bound in
+        the loop starts as a placeholder)."""
         before = self.env
         assigned = _assigned_names(node)
         carried = {n: before[n].type for n in assigned if isinstance(before.get(n), Sym)}
