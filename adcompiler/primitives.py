@@ -75,6 +75,7 @@ class Primitive:
     ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
     vjps: tuple = field(default=())
     updates: bool = False  # the template is a statement that changes operand 0; the result is it, changed
+    refusal: tuple = ()  # (message, hint) when a differentiated value reaches a primitive without rules
 
     def infer_type(self, *types: Type, **params) -> Type:
         return self.type_rule(*types, **params)
@@ -611,11 +612,16 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), vjps=(None,))
+# A tape's list ops have no derivative rules: they are differentiated only in a gradient spliced
+# into a function that is differentiated again, and refused there (never taken for constants).
+TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in a list (arrays, or any value "
+                "of a `while` loop) is not supported", "for this second derivative, write the loop as a `for` "
+                "over numbers, or take finite differences of the gradient")
 # Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
 append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))" if types[1].ndim and not types[1].listed
                    else "_0.append(_1)",
-                   lambda items, item: items, updates=True, vjps=(None, None))
-list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, vjps=(None, None))
+                   lambda items, item: items, updates=True, refusal=TAPE_REFUSAL)
+list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, refusal=TAPE_REFUSAL)
 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, vjps=(None,))

@@ -34,11 +34,6 @@ class Adjoint:
         return list(zip(self.forward.entry.terminator.values[1:], self.backward.params[:-1]))
 
 
-# The list ops of a loop's tape (in a gradient spliced into a function that is differentiated
-# again): no derivative rules, so an active operand is refused, never taken for a constant.
-TAPE_LISTS = {"append", "list_get"}
-
-
 def analyze_activity(fn: Function, wrt) -> set:
     """Ids of the values that depend on the parameters in `wrt` through differentiable operands
     (a loop's carried value is active when its initial value or its next value is)."""
@@ -55,14 +50,10 @@ def _activity(ops, active: set) -> None:
         reached = [i for i, a in enumerate(op.args) if isinstance(a, Value) and id(a) in active]
         if not reached:
             continue
-        if op.prim.name in TAPE_LISTS:
-            raise CompileError("differentiating the gradient of a loop that keeps its values in a list (arrays, "
-                               "or any value of a `while` loop) is not supported", op.loc,
-                               "for this second derivative, write the loop as a `for` over numbers, or take "
-                               "finite differences of the gradient")
         if not op.prim.vjps:
-            raise CompileError(f"`{op.prim.name}` has no derivative rule", op.loc,
-                               "declare one with defvjp in adcompiler/primitives.py")
+            message, hint = op.prim.refusal or (f"`{op.prim.name}` has no derivative rule",
+                                                "declare one with defvjp in adcompiler/primitives.py")
+            raise CompileError(message, op.loc, hint)
         if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
             active.add(id(op.result))
 
