@@ -90,7 +90,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False) -> list:
     lines = emitter.block(fn.entry, INDENT)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     if to_backward:
-        values = [_Substitute([node]).visit(copy.deepcopy(_template("rt.typed_list(_0)"))) if v.type.listed else node
+        values = [_filled(_template("rt.typed_list(_0)"), [node]) if v.type.listed else node
                   for v, node in zip(fn.entry.terminator.values, values)]
     lines.append(_line(INDENT, gast.Return(value=gast.Tuple(elts=values, ctx=gast.Load())), fn.entry.terminator.loc))
     return lines
@@ -157,7 +157,7 @@ class _Emitter:
         operands = [self.name(op.result)] + [_operand(a, self.name, None) for a in op.args[1:]]
         operands[0] = gast.Name(id=operands[0], ctx=gast.Load(), annotation=None, type_comment=None)
         template = _statement_template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
-        lines.append(_line(indent, _Substitute(operands).visit(copy.deepcopy(template)), op.loc))
+        lines.append(_line(indent, _filled(template, operands), op.loc))
         return lines
 
     def assign_all(self, targets, values, indent, loc) -> list:
@@ -242,7 +242,7 @@ def _expression(op: Op, name: Namer, nested: dict):
     arithmetic = op.prim.broadcasts or op.prim.ufunc
     dtype = op.result.type.dtype if arithmetic else None
     operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, dtype) for a in op.args]
-    return _Substitute(operands).visit(copy.deepcopy(template))
+    return _filled(template, operands)
 
 
 def _operand(operand, name: Namer, dtype):
@@ -272,6 +272,11 @@ def _template(text: str):
 @functools.lru_cache(maxsize=None)
 def _statement_template(text: str):
     return gast.parse(text).body[0]
+
+
+def _filled(template, operands):
+    """A copy of `template` (cached: never changed) with `_0`, `_1`, ... replaced by `operands`."""
+    return _Substitute(operands).visit(copy.deepcopy(template))
 
 
 class _Substitute(gast.NodeTransformer):
