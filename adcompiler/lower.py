@@ -473,8 +473,15 @@ class Lowering:
     def folded_to_a_view(self, value) -> bool:
         """Whether `value` is an array view that an expression which makes a new array in NumPy
         was folded to (`-(-a[:, 0])`)."""
-        producer = isinstance(value, Sym) and self.builder.producers.get(id(value.operand))
-        return bool(producer) and producer.prim.name in VIEWS and value.type.ndim > 0
+        return isinstance(value, Sym) and self.viewed(value.operand) is not None
+
+    def viewed(self, operand):
+        """The array `operand` is a view of (indexing without arrays, reshapes, transposes), or None."""
+        producer = self.builder.producers.get(id(operand))
+        if producer is not None and producer.prim.name in VIEWS and producer.result.type.ndim and not (
+                producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
+            return producer.args[0]
+        return None
 
     def view_chain(self, operand) -> set:
         """Ids of `operand` and of the arrays it may share memory with because it is a view of them
@@ -486,10 +493,7 @@ class Lowering:
                 continue
             chain.add(id(operand))
             stack.extend(self.builder.holds.get(operand, ()))
-            producer = self.builder.producers.get(id(operand))
-            if producer is not None and producer.prim.name in VIEWS and producer.result.type.ndim and not (
-                    producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
-                stack.append(producer.args[0])
+            stack.append(self.viewed(operand))
         return chain
 
     def assign(self, target, value):
