@@ -133,12 +133,13 @@ class _Analysis:
             shared = self.sources(id(item)) & roots
             if shared and (_after(here, pinned_at) or self._outlives_a_loop(shared, here, pinned_at)):
                 return False
+        around = self._loops_around(here)
         for holder in set().union(*(self.holders[r] for r in roots)):
             defined = self.defined_at[holder]
             if holder == id(update.result) or _after(defined, here):
                 continue  # a value made from the update: it should see the change
             # a loop around the update but not the holder runs its readers again after the update
-            loops = [loop for loop in self._loops_around(here) if not _inside(defined, loop)]
+            loops = [loop for loop in around if not _inside(defined, loop)]
             if any(reader is not update and (_after(position, here) or any(_in_body(position, loop) for loop in loops))
                    for position, reader in self.readers.get(holder, ())):
                 return False
