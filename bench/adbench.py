@@ -31,12 +31,16 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 def data_dir() -> Path:
-    """The ADBench data folder: $ADCOMPILER_ADBENCH_DIR, else ../shared/data/adbench next to the
-    repository."""
+    """The ADBench data folder: $ADCOMPILER_ADBENCH_DIR, else the repository's vendored copy
+    tests/data/adbench, else ../shared/data/adbench next to the repository."""
     override = os.environ.get("ADCOMPILER_ADBENCH_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
+    repository = Path(__file__).resolve().parents[1]
+    vendored = repository / "tests" / "data" / "adbench"
+    if vendored.is_dir():
+        return vendored
+    return repository.parent / "shared" / "data" / "adbench"
 
 
 # ------------------------------------------------------------------------------------- readers

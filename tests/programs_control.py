@@ -5,10 +5,12 @@ Every function here is plain Python/NumPy with a scalar float64 output. Registri
     PROGRAMS  [(function, args_factory, wrt)]   must compile; value == Python, gradient == FD
     REFUSED   [(function, args, fragment)]      must raise CompileError whose message contains
                                                 `fragment`, pointing at the line marked `# <- HERE`
-    EITHER    [(function, args_factory, wrt)]   semantics that are easy to get wrong (aliasing,
-                                                views, types that change along a path): compiled
-                                                exactly right, or refused with a CompileError that
-                                                points into this file; never silently different
+    EITHER    [(function, args_factory, wrt,    semantics that are easy to get wrong (aliasing,
+               expected)]                       views, types that change along a path); `expected`
+                                                pins today's outcome: EXACT (value == Python,
+                                                gradient == FD), or the fragment of the CompileError
+                                                message that names the construct, raised at the line
+                                                marked `# <- HERE`
 
 `args_factory(rng)` returns the argument tuple (float64 arrays, Python floats, ints, bools). The
 factories keep every data-dependent condition at least ~1e-2 away from its threshold for *any*
@@ -1291,14 +1293,14 @@ REFUSED = [
 
 
 # ============================================================================ exact or refused
-# Legal Python whose semantics a compiler easily gets wrong. adcompiler may refuse these (with a
-# CompileError pointing into this file); if it compiles them, value and gradient must be exact.
+# Legal Python whose semantics a compiler easily gets wrong. adcompiler compiles some of them
+# exactly and refuses the others; the EITHER registry pins which.
 
 def alias_then_element_write(x):
     """z = y is the same array: the write through y is seen through z."""
     y = np.ones(3)
     z = y
-    y[0] = x[0] * 2.0
+    y[0] = x[0] * 2.0  # <- HERE
     return np.sum(z * x)
 
 
@@ -1306,7 +1308,7 @@ def view_then_element_write(x):
     """s = y[1:3] is a view: writing y[1] afterwards changes s."""
     y = x * 1.0
     s = y[1:3]
-    y[1] = 5.0 * x[0]
+    y[1] = 5.0 * x[0]  # <- HERE
     return np.sum(s * s)
 
 
@@ -1317,7 +1319,7 @@ def alias_made_in_previous_iteration(x):
     y = np.ones(n)
     z = np.full(n, 3.0)
     s = 0.0
-    for i in range(n):
+    for i in range(n):  # <- HERE
         y[i] = x[i] * 2.0
         s = s + z[i] * x[i]
         z = y
@@ -1343,13 +1345,13 @@ def write_through_row_of_local(X):
     Y = X * 1.0
     s = 0.0
     for row in Y:
-        row[0] = row[0] * 2.0 + Y[0, 0]
+        row[0] = row[0] * 2.0 + Y[0, 0]  # <- HERE
         s = s + np.sum(row * row)
     return s + np.sum(Y)
 
 
 def _fill(y, x):
-    y[0] = x[0] * x[1]
+    y[0] = x[0] * x[1]  # <- HERE
     y[1] = np.sin(x[2])
     return 0.0
 
@@ -1367,7 +1369,7 @@ def augmented_alias_in_loop(x):
     s = 0.0
     for k in range(3):
         z = y
-        y += 1.0
+        y += 1.0  # <- HERE
         s = s + np.sum(z * x)
     return s
 
@@ -1375,14 +1377,14 @@ def augmented_alias_in_loop(x):
 def scalar_becomes_array(x):
     """s starts as a float and becomes an array in the first iteration."""
     s = 0.0
-    for i in range(3):
+    for i in range(3):  # <- HERE
         s = s + x * (i + 1)
     return np.sum(s * s)
 
 
 def scalar_or_array_by_branch(x):
     """y is a scalar on one path and an array on the other."""
-    if x[0] > 0.0:
+    if x[0] > 0.0:  # <- HERE
         y = x[0]
     else:
         y = x
@@ -1395,7 +1397,7 @@ def defined_on_one_path(x):
         t = x[0] * 2.0
     y = x[1] + 1.0
     if x[0] > 0.0:
-        y = y + t
+        y = y + t  # <- HERE
     return y * y + 1.0
 
 
@@ -1412,25 +1414,38 @@ def view_carried_across_iterations(x):
     v = y[0:2]
     s = 0.0
     for i in range(3):
-        y[i] = y[i] * 0.5 + 1.0
+        y[i] = y[i] * 0.5 + 1.0  # <- HERE
         s = s + np.sum(v) * x[i]
     return s
 
 
+EXACT = None  # an EITHER entry that compiles, with value and gradient exactly as in Python
 EITHER = [
-    (alias_then_element_write, lambda rng: (rng.uniform(-1, 1, 3),), 0),
-    (view_then_element_write, lambda rng: (rng.uniform(-1, 1, 4),), 0),
-    (alias_made_in_previous_iteration, lambda rng: (rng.uniform(-1, 1, 4),), 0),
-    (overlapping_slice_update, lambda rng: (rng.uniform(-1, 1, 5),), 0),
-    (overlapping_slice_assignment, lambda rng: (rng.uniform(-1, 1, 5),), 0),
-    (write_through_row_of_local, lambda rng: (rng.uniform(-1, 1, (3, 3)),), 0),
-    (helper_writes_into_callers_array, lambda rng: (rng.uniform(-1, 1, 3),), 0),
-    (augmented_alias_in_loop, lambda rng: (rng.uniform(-1, 1, 4),), 0),
-    (scalar_becomes_array, lambda rng: (rng.uniform(-1, 1, 3),), 0),
-    (scalar_or_array_by_branch, lambda rng: (_set(rng.uniform(-1, 1, 3), 0, _f(rng, 0.2, 1.0)),), 0),
-    (scalar_or_array_by_branch, lambda rng: (_set(rng.uniform(-1, 1, 3), 0, _f(rng, -1.0, -0.2)),), 0),
-    (defined_on_one_path, lambda rng: (_set(rng.uniform(-1, 1, 2), 0, _f(rng, 0.2, 1.0)),), 0),
-    (defined_on_one_path, lambda rng: (_set(rng.uniform(-1, 1, 2), 0, _f(rng, -1.0, -0.2)),), 0),
-    (tuple_swap_of_elements, lambda rng: (rng.uniform(-1, 1, 3),), 0),
-    (view_carried_across_iterations, lambda rng: (rng.uniform(-1, 1, 4),), 0),
+    (alias_then_element_write, lambda rng: (rng.uniform(-1, 1, 3),), 0,
+     "`y`, which shares its memory with `z`"),
+    (view_then_element_write, lambda rng: (rng.uniform(-1, 1, 4),), 0,
+     "`y`, which shares its memory with `s`"),
+    (alias_made_in_previous_iteration, lambda rng: (rng.uniform(-1, 1, 4),), 0,
+     "the loop writes into `y`, which shares its memory with `z` at the end of an iteration"),
+    (overlapping_slice_update, lambda rng: (rng.uniform(-1, 1, 5),), 0, EXACT),
+    (overlapping_slice_assignment, lambda rng: (rng.uniform(-1, 1, 5),), 0, EXACT),
+    (write_through_row_of_local, lambda rng: (rng.uniform(-1, 1, (3, 3)),), 0,
+     "`row`, which shares its memory with `Y`"),
+    (helper_writes_into_callers_array, lambda rng: (rng.uniform(-1, 1, 3),), 0,
+     "would change the caller's array"),
+    (augmented_alias_in_loop, lambda rng: (rng.uniform(-1, 1, 4),), 0,
+     "augmented assignment to the array `y`, which shares its memory with `z`"),
+    (scalar_becomes_array, lambda rng: (rng.uniform(-1, 1, 3),), 0,
+     "`s` is a float64 scalar before the loop and a 1-D float64 array in it"),
+    (scalar_or_array_by_branch, lambda rng: (_set(rng.uniform(-1, 1, 3), 0, _f(rng, 0.2, 1.0)),), 0,
+     "`y` is a float64 scalar in one branch and a 1-D float64 array in the other"),
+    (scalar_or_array_by_branch, lambda rng: (_set(rng.uniform(-1, 1, 3), 0, _f(rng, -1.0, -0.2)),), 0,
+     "`y` is a float64 scalar in one branch and a 1-D float64 array in the other"),
+    (defined_on_one_path, lambda rng: (_set(rng.uniform(-1, 1, 2), 0, _f(rng, 0.2, 1.0)),), 0,
+     "`t` is read here, but it is assigned only in one branch of an `if`"),
+    (defined_on_one_path, lambda rng: (_set(rng.uniform(-1, 1, 2), 0, _f(rng, -1.0, -0.2)),), 0,
+     "`t` is read here, but it is assigned only in one branch of an `if`"),
+    (tuple_swap_of_elements, lambda rng: (rng.uniform(-1, 1, 3),), 0, EXACT),
+    (view_carried_across_iterations, lambda rng: (rng.uniform(-1, 1, 4),), 0,
+     "`y`, which shares its memory with `v`"),
 ]

@@ -5,8 +5,8 @@
 * adcompiler's gradients of the loop-written objectives, jit=True and jit=False, equal ADBench's
   gradients element by element: |a - b| <= 1e-8 * max(1, |a| + |b|).
 
-The data is read from $ADCOMPILER_ADBENCH_DIR or ../shared/data/adbench beside the repository;
-without it these tests are skipped. Transformed functions are built once per module.
+The data is the vendored copy of ADBench's inputs in tests/data/adbench (MIT licence, see its
+LICENSE). Transformed functions are built once per module.
 """
 from __future__ import annotations
 
@@ -24,9 +24,7 @@ import adcompiler  # noqa: E402
 from bench import adbench  # noqa: E402
 from fd import fd_grad  # noqa: E402
 
-DATA = adbench.data_dir()
-pytestmark = pytest.mark.skipif(not (DATA / "golden.json").is_file(),
-                                reason=f"ADBench data not found in {DATA} (set ADCOMPILER_ADBENCH_DIR)")
+DATA = ROOT / "tests" / "data" / "adbench"
 
 GMM_FILE = "gmm/test.txt"
 LSTM_FILE = "lstm/lstm_l2_c1024.txt"
