@@ -34,8 +34,9 @@ def main(argv=None) -> int:
     args = eval(f"({options.args},)", {"np": np}) if options.args.strip() else ()
     wrt = tuple(int(w) if w.strip().isdigit() else w.strip() for w in options.wrt.split(","))
     try:
-        show(function.function if isinstance(function, Transformed) else function, *args,
-             wrt=wrt[0] if len(wrt) == 1 else wrt)
+        # `@grad def f`: f's code for --wrt; a composition (`@grad @grad def f`): the outer transform's
+        inner = function.function if isinstance(function, Transformed) else function
+        show(function if isinstance(inner, Transformed) else inner, *args, wrt=wrt[0] if len(wrt) == 1 else wrt)
     except CompileError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -14,29 +14,42 @@ from typing import Callable, Sequence, Union
 import numpy as np
 from numba.core.errors import NumbaError
 
+from .custom import CustomVJP
 from .errors import CompileError
 from .ir import SUPPORTED_DTYPES, Type
 from .lower import still_valid
-from .pipeline import Build, build, check, load
+from .parse import ParsedFunction
+from .pipeline import Build, build, check, check_call, load
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`."""
+    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`.
+    `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
+    of it, so `grad(grad(f))` is the second derivative."""
 
     def __init__(self, function: Callable, wrt: Wrt, jit: bool, kind: str):
         self.function = function
-        self.parsed = check(function)
-        self.names = list(inspect.signature(function).parameters)
-        self.signature = inspect.signature(function)
-        self.wrt, self.single = _positions(wrt, self.names, self.parsed.name) if kind != "jit" else ((), False)
-        self.jit = jit
         self.kind = kind
+        self.title = f"{kind}({_title(function)})"
+        if isinstance(function, (Transformed, CustomVJP)):
+            self.signature = _signature_of(function)
+            self.parsed = _composition(self, function)
+        else:
+            self.parsed = check(function)
+            self.signature = inspect.signature(function, follow_wrapped=False)
+        self.names = list(self.signature.parameters)
+        self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
+        self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
         self._lock = threading.Lock()
-        functools.update_wrapper(self, function)
+        # The name and docstring of `function`, but not its attributes or `__wrapped__`: whatever
+        # reads this object's source must read the transform, never the function inside it.
+        functools.update_wrapper(self, function, updated=())
+        del self.__wrapped__
+        self.__signature__ = self.signature
 
     def _signature(self, types: tuple) -> tuple:
         """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
@@ -88,7 +101,7 @@ class Transformed:
         values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "jit":
-            return self._run(getattr(module, name), values, built)
+            return built.primal.nest(self._run(getattr(module, name), values, built))
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
@@ -123,6 +136,39 @@ class Transformed:
             shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(self.names, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
+
+
+def _composition(outer: Transformed, inner) -> ParsedFunction:
+    """What `outer` lowers for its transformed (or custom_vjp) `inner`: a call of it. What can be
+    refused without argument types is refused here, naming both transforms."""
+    kind = getattr(inner, "kind", "custom_vjp")
+    if kind == "vjp":
+        raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
+                           f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", _loc(inner),
+                           "transform value_and_grad or grad instead, or f itself")
+    if outer.kind != "jit" and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
+        what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
+        raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
+                           f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", _loc(inner),
+                           "transform grad(f) with one `wrt` (a gradient) or f itself (the value) instead; "
+                           "jit compiles a function that returns a tuple")
+    where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
+    return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title, where)
+
+
+def _title(function) -> str:
+    return getattr(function, "title", None) or getattr(function, "__name__", repr(function))
+
+
+def _signature_of(function) -> inspect.Signature:
+    if isinstance(function, Transformed):
+        return function.signature
+    return inspect.signature(function.function, follow_wrapped=False)
+
+
+def _loc(function):
+    parsed = function.parsed if isinstance(function, Transformed) else check(function.function)
+    return parsed.loc(parsed.tree)
 
 
 def _positions(wrt: Wrt, names: list, function_name: str) -> tuple:

@@ -275,13 +275,22 @@ class Function:
     """A function of the IR. `params` are the entry block's arguments; the last `len(captured)` of
     them are bound to `captured`, arrays read from the user's globals or closure at compile time.
     `assumptions` are the (scope, name, object) reads of globals and closure cells the function was
-    lowered with (`still_valid` tells whether they still hold)."""
+    lowered with (`still_valid` tells whether they still hold). `structure` is how the returned
+    values nest: None for one value, else a tuple whose items are None (a value) or tuples again."""
 
     name: str
     blocks: list
     loc: Loc
     captured: tuple = ()
     assumptions: tuple = ()
+    structure: tuple | None = None
+
+    def nest(self, result):
+        """What the function returns, from what its generated code returns (one value or a flat tuple)."""
+        if self.structure is None:
+            return result
+        leaves = iter(result if len(self.entry.terminator.values) > 1 else (result,))
+        return _nested(self.structure, leaves)
 
     @property
     def params(self) -> list:
@@ -290,6 +299,10 @@ class Function:
     @property
     def entry(self) -> Block:
         return self.blocks[0]
+
+
+def _nested(structure, leaves):
+    return next(leaves) if structure is None else tuple(_nested(item, leaves) for item in structure)
 
 
 RESERVED_NAMES = frozenset({"np", "rt", "jit", "math"}) | frozenset(keyword.kwlist)

@@ -50,13 +50,22 @@ def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
     with lowering.builder.active():
         result = lowering.body([Sym(p) for p in params])
     last = parsed.tree.body[-1]
-    values = result if isinstance(result, tuple) else (result,)
-    terminator = Return(tuple(lowering.operand(v, last).operand for v in values), parsed.loc(last))
+    leaves = []
+    structure = _structure(result, lambda leaf: leaves.append(lowering.operand(leaf, last).operand))
+    terminator = Return(tuple(leaves), parsed.loc(last))
     captured = list(lowering.captured.values())
     block = Block(params + [param for param, _ in captured], lowering.builder.ops, terminator)
     assumptions = {(id(scope), name): (scope, name, value) for scope, name, value in lowering.assumptions}
     return Function(parsed.name, [block], parsed.loc(parsed.tree), tuple(array for _, array in captured),
-                    tuple(assumptions.values()))
+                    tuple(assumptions.values()), structure)
+
+
+def _structure(result, leaf) -> tuple | None:
+    """`Function.structure` of `result`, calling `leaf` on each of its values in order."""
+    if isinstance(result, tuple):
+        return tuple(_structure(item, leaf) for item in result)
+    leaf(result)
+    return None
 
 
 def still_valid(function: Function) -> bool:
@@ -681,11 +690,12 @@ class Lowering:
         self.refuse(node, f"calling `{name}` is not supported", "call NumPy functions or your own functions")
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
-        """`grad(f)(...)` or `value_and_grad(f)(...)` inside compiled code: f's forward and backward
-        IR, spliced here with the call's arguments (so gradients of gradients are IR too)."""
-        if transformed.kind not in ("grad", "value_and_grad"):
-            self.refuse(node, f"calling `{name}` ({transformed.kind}) inside compiled code is not supported",
-                        "call grad or value_and_grad transforms")
+        """`grad(f)(...)`, `value_and_grad(f)(...)` or `jit(f)(...)` inside compiled code: f's IR
+        (forward and backward for a gradient), spliced here with the call's arguments, so that
+        gradients of gradients are IR too."""
+        if transformed.kind == "vjp":
+            self.refuse(node, f"calling `{name}` (vjp) inside compiled code is not supported: its pullback is "
+                              f"a function", "call grad or value_and_grad transforms")
         try:
             bound = transformed.signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -699,20 +709,29 @@ class Lowering:
                                   f"which is {operands[position].type.describe()} here")
         built = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands))
         self.assumptions.extend(built.primal.assumptions)
-        adjoint = built.program
-        forward, backward = adjoint.forward, adjoint.backward
-        hidden = forward.params[len(operands):]
-        value_of = {id(p): o.operand for p, o in zip(forward.params, operands)}
-        value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, forward.captured))
-        self.splice(forward.entry.ops, value_of)
-        out, *sources = forward.entry.terminator.values
-        value_of.update((id(p), _lookup(value_of, s)) for p, s in zip(backward.params, sources))
+        if transformed.kind == "jit":
+            results = self.splice_function(built.program, operands, node)
+            return built.primal.nest(results if len(results) > 1 else results[0])
+        forward, backward = built.program.forward, built.program.backward
+        value_of = {}
+        out, *sources = self.splice_function(forward, operands, node, value_of)
+        value_of.update((id(p), s.operand) for p, s in zip(backward.params, sources))
         seed = backward.params[-1]
         value_of[id(seed)] = Const(1.0) if seed.type.dtype == "float64" else P.cast(Sym(1.0), dtype=seed.type.dtype).operand
         self.splice(backward.entry.ops, value_of)
         grads = tuple(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
         grads = grads[0] if transformed.single else grads
-        return grads if transformed.kind == "grad" else (Sym(_lookup(value_of, out)), grads)
+        return grads if transformed.kind == "grad" else (out, grads)
+
+    def splice_function(self, function: Function, operands: list, node, value_of: dict | None = None) -> tuple:
+        """`function`'s ops re-made here with its parameters bound to `operands` (its hidden ones to
+        the arrays it captured); the symbols it returns."""
+        value_of = {} if value_of is None else value_of
+        hidden = function.params[len(operands):]
+        value_of.update((id(p), o.operand) for p, o in zip(function.params, operands))
+        value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, function.captured))
+        self.splice(function.entry.ops, value_of)
+        return tuple(Sym(_lookup(value_of, v)) for v in function.entry.terminator.values)
 
     def splice(self, ops, value_of: dict) -> None:
         """Re-make `ops` here (typed and folded again; structured ops with new blocks), their

@@ -21,10 +21,15 @@ class ParsedFunction:
     source: str
     file: str
     line_offset: int
+    title: str = ""  # how messages name it, where that is not its name: `grad(f)`
 
     @property
     def name(self) -> str:
         return self.tree.name
+
+    @property
+    def described(self) -> str:
+        return self.title or self.name
 
     def loc(self, node) -> Loc:
         line = getattr(node, "lineno", 1) + self.line_offset
@@ -32,22 +37,25 @@ class ParsedFunction:
 
 
 def parse(function: Callable) -> ParsedFunction:
-    """Parse `function`'s source. Refuses what has no readable source (builtins, lambdas, REPL)."""
-    function = inspect.unwrap(function)
+    """Parse `function`'s source. Refuses what has no readable source (builtins, lambdas, REPL).
+    A wrapper made with `functools.wraps` is read as itself, never as the function it wraps: what
+    it does around that call is part of what is differentiated."""
+    library = inspect.unwrap(function)  # NumPy's Python functions are wrapped by its dispatcher
+    if inspect.isfunction(library) and (library.__module__ or "").split(".")[0] in ("numpy", "scipy", "math"):
+        where = Loc(library.__code__.co_filename, library.__code__.co_firstlineno, 0, function.__name__)
+        raise CompileError(f"{function.__module__}.{function.__name__} is a library function, not yours", where,
+                           f"differentiate your own function that calls it, such as "
+                           f"`def f(x): return {function.__name__}(x)`")
     if not inspect.isfunction(function):
         raise CompileError(f"{function!r} is not a Python function", None,
                            "decorate a function defined with `def` in a file")
     code = function.__code__
     where = Loc(code.co_filename, code.co_firstlineno, 0, function.__name__)
-    if (function.__module__ or "").split(".")[0] in ("numpy", "scipy", "math"):
-        raise CompileError(f"{function.__module__}.{function.__name__} is a library function, not yours", where,
-                           f"differentiate your own function that calls it, such as "
-                           f"`def f(x): return {function.__name__}(x)`")
     if function.__name__ == "<lambda>":
         raise CompileError("a lambda cannot be differentiated", where,
                            "define the function with `def` at module level")
     try:
-        source = textwrap.dedent(inspect.getsource(function))
+        source = textwrap.dedent(inspect.getsource(code))  # getsource(function) would unwrap it
     except (OSError, TypeError) as error:
         raise CompileError(f"the source of {function.__name__} cannot be read ({error})", where,
                            "define the function in a .py file, not in an interactive session") from None
@@ -59,3 +67,22 @@ def parse(function: Callable) -> ParsedFunction:
     if not isinstance(tree, gast.FunctionDef):
         raise CompileError(f"{function.__name__} is not defined with `def`", where)
     return ParsedFunction(function, tree, source, code.co_filename, code.co_firstlineno - 1)
+
+
+CALLEE = "_ad_callee"
+
+
+def compose(callee: Callable, names: list, name: str, title: str, where: ParsedFunction) -> ParsedFunction:
+    """A function of the parameters `names` that returns `callee(*names)`: what a transform of a
+    transformed function (or of a custom_vjp) lowers, so that the inner transform is lowered as a
+    call and never skipped. It is named `name`, `title` in messages; its nodes point at `where`'s
+    `def` line."""
+    parameters = ", ".join(names)
+    source = f"def {name}({parameters}):\n    return {CALLEE}({parameters})\n"
+    namespace = {CALLEE: callee}
+    exec(compile(source, where.file, "exec"), namespace)  # noqa: S102 - the source is made above
+    tree = gast.parse(source).body[0]
+    for node in gast.walk(tree):
+        if hasattr(node, "lineno"):
+            node.lineno = where.tree.lineno
+    return ParsedFunction(namespace[name], tree, source, where.file, where.line_offset, title)

@@ -15,7 +15,7 @@ from .fence import fence
 from .errors import CompileError
 from .ir import Function, Namer, Type, print_function, verify
 from .lower import lower
-from .parse import ParsedFunction, parse
+from .parse import ParsedFunction, compose, parse
 from .reverse import Adjoint, reverse
 from .simplify import simplify
 
@@ -53,6 +53,11 @@ def check(function: Callable) -> ParsedFunction:
     return canonicalise(fence(parse(function)))
 
 
+def check_call(callee: Callable, names: list, name: str, title: str, where: ParsedFunction) -> ParsedFunction:
+    """`check` of a function that only returns `callee(*names)` (see `parse.compose`)."""
+    return canonicalise(fence(compose(callee, names, name, title, where)))
+
+
 def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) -> Build:
     """Lower `parsed` for `arg_types` and, unless `kind` is "jit", differentiate it with respect to
     the parameters `wrt`; emit the result. "grad" and "value_and_grad" need one float scalar output."""
@@ -60,7 +65,7 @@ def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) 
     if kind == "jit":
         program, purpose = verify(simplify(primal)), "compiled as it is"
     else:
-        check_output(primal, scalar_output=kind != "vjp")
+        check_output(primal, kind, parsed.described)
         program = verify_adjoint(simplify(verify_adjoint(reverse(verify(simplify(primal)), wrt))))
         purpose = "gradient with respect to " + ", ".join(primal.params[i].hint for i in wrt)
     stem = "__".join([parsed.name, kind, *(t.tag for t in arg_types)])
@@ -73,18 +78,19 @@ def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) 
     return Build(primal, program, emit_python(program, parsed.name, header), stem)
 
 
-def check_output(primal: Function, scalar_output: bool) -> None:
+def check_output(primal: Function, kind: str, name: str) -> None:
+    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"."""
     values = primal.entry.terminator.values
     loc = primal.entry.terminator.loc
-    if len(values) != 1:
-        raise CompileError(f"{primal.name} returns a tuple of {len(values)} values", loc,
+    if primal.structure is not None:
+        raise CompileError(f"{name} returns a tuple of {len(primal.structure)} values", loc,
                            "return a single value (the loss) to differentiate")
     out = values[0].type
     if not out.is_float:
-        raise CompileError(f"{primal.name} returns {out.dtype}, which has no gradient", loc,
+        raise CompileError(f"{name} returns {out.dtype}, which has no gradient", loc,
                            "return a float value")
-    if scalar_output and out.ndim:
-        raise CompileError(f"grad needs a scalar output, but {primal.name} returns a {out.ndim}-D array", loc,
+    if kind != "vjp" and out.ndim:
+        raise CompileError(f"{kind} needs a scalar output, but {name} returns a {out.ndim}-D array", loc,
                            "reduce it (np.sum, np.mean) or use adcompiler.vjp for array outputs")
 
 

@@ -434,8 +434,11 @@ amin.defvjp(_extremum_vjp)
 prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)))
 prod.defvjp(lambda g, x, out: g * prod_others_all(x))
 # No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
-prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type)
-prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type)
+PROD_REFUSAL = ("the second derivative of np.prod is not supported (its gradient, exact at zeros, has no rule)",
+                "for positive values write np.exp(np.sum(np.log(x))); or take finite differences of the gradient")
+prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type,
+                        refusal=PROD_REFUSAL)
+prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type, refusal=PROD_REFUSAL)
 
 
 # ---------------------------------------------------------------- shapes

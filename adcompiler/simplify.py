@@ -22,7 +22,7 @@ def simplify(program):
         values = _renamed_values(program.entry.terminator.values, rename)
         return Function(program.name, [Block(program.params, live(ops, values),
                                              Return(values, program.entry.terminator.loc))],
-                        program.loc, program.captured)
+                        program.loc, program.captured, program.assumptions, program.structure)
     adjoint = program
     forward, backward = adjoint.forward, adjoint.backward
     forward_ops, rename = _deduplicate(forward.entry.ops, known={}, translate={})
