@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 from .api import grad, jit, show, value_and_grad, vjp  # noqa: E402
 from .check import GradientMismatch, check_grad  # noqa: E402
-from .custom import custom_vjp  # noqa: E402
+from .rules.custom import custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jit", "show", "custom_vjp", "check_grad", "GradientMismatch",

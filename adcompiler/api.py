@@ -14,11 +14,11 @@ from typing import Callable, Sequence, Union
 import numpy as np
 from numba.core.errors import NumbaError
 
-from .custom import CustomVJP
+from .rules.custom import CustomVJP
 from .errors import CompileError
-from .ir import SUPPORTED_DTYPES, Type
-from .lower import still_valid
-from .parse import ParsedFunction
+from .ir.core import SUPPORTED_DTYPES, Type
+from .frontend.lower import still_valid
+from .frontend.parse import ParsedFunction
 from .pipeline import Build, build, check, check_call, load
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler.compile import CACHE_ENVIRONMENT_VARIABLE
+from adcompiler.backend.compile import CACHE_ENVIRONMENT_VARIABLE
 
 REPO = Path(adcompiler.__file__).resolve().parent.parent
 
@@ -135,7 +135,7 @@ def test_second_process_does_not_recompile(tmp_path):
 
 # The runtime helpers (`rt.broadcast_like`, ...) are compiled into the cached machine code of the
 # generated functions. This replaces `broadcast_like` (what `np.sum`'s rule calls) by one that doubles
-# its operand, in a copy of the package, as an edit of adcompiler/runtime.py would.
+# its operand, in a copy of the package, as an edit of adcompiler/backend/runtime.py would.
 DOUBLED_BROADCAST = textwrap.dedent("""
 
     # --- appended by tests/test_cache.py: broadcast_like now doubles its operand
@@ -169,7 +169,7 @@ def test_edited_runtime_is_not_served_from_the_cache(tmp_path):
     before = run_child(user, cache_folder, package)
     np.testing.assert_allclose(before["gx"], gx, rtol=1e-12)
 
-    runtime = package / "adcompiler" / "runtime.py"
+    runtime = package / "adcompiler" / "backend" / "runtime.py"
     runtime.write_text(runtime.read_text() + DOUBLED_BROADCAST)
     after = run_child(user, cache_folder, package)
     # The sum's gradient is broadcast once, through the edited helper: every gradient doubles.

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler import primitives as P
-from adcompiler.emit import emit_python
+from adcompiler.rules import primitives as P
+from adcompiler.backend.emit import emit_python
 from adcompiler.errors import Loc
-from adcompiler.ir import Block, Const, Function, Op, Return, Type, Value, print_function
-from adcompiler.lower import lower
+from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function
+from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import build, check, load
-from adcompiler.reverse import Adjoint
+from adcompiler.transforms.reverse import Adjoint
 
 try:
     from tests import programs

@@ -5,7 +5,9 @@ import os
 import re
 from pathlib import Path
 
-from adcompiler import calls, fence, primitives
+from adcompiler.frontend import calls
+from adcompiler.frontend import fence
+from adcompiler.rules import primitives
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "supported.md"
 SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in below

@@ -205,7 +205,7 @@ def test_every_refused_program_is_tested():
 
 def test_fence_table_hints_reach_the_user():
     """Each construct refused by the fence table carries that table's hint (not an empty one)."""
-    from adcompiler.fence import REFUSED
+    from adcompiler.frontend.fence import REFUSED
     import gast
     for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
                        ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),

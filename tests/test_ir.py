@@ -24,13 +24,13 @@ from pathlib import Path
 import pytest
 
 from adcompiler import CompileError
-from adcompiler import primitives as P
+from adcompiler.rules import primitives as P
 from adcompiler.errors import Loc
-from adcompiler.ir import Block, Const, Function, Op, Return, Type, Value, print_function, verify
-from adcompiler.lower import lower
+from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function, verify
+from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import check
-from adcompiler.reverse import reverse
-from adcompiler.simplify import simplify
+from adcompiler.transforms.reverse import reverse
+from adcompiler.transforms.simplify import simplify
 
 try:
     from tests import programs

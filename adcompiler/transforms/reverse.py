@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import primitives as P
-from .builder import Builder
-from .errors import CompileError
-from .ir import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
-from .primitives import Sym
+from ..rules import primitives as P
+from ..ir.builder import Builder
+from ..errors import CompileError
+from ..ir.core import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
+from ..rules.primitives import Sym
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _activity(ops, active: set) -> None:
             continue
         if not op.prim.vjps:
             message, hint = op.prim.refusal or (f"`{op.prim.name}` has no derivative rule",
-                                                "declare one with defvjp in adcompiler/primitives.py")
+                                                "declare one with defvjp in adcompiler/rules/primitives.py")
             raise CompileError(message, op.loc, hint)
         if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
             active.add(id(op.result))

@@ -16,8 +16,8 @@ import math
 import gast
 
 from .inplace import in_place_updates
-from .ir import Function, Namer, Op, Structured, Value, results_of, walk
-from .reverse import Adjoint
+from ..ir.core import Function, Namer, Op, Structured, Value, results_of, walk
+from ..transforms.reverse import Adjoint
 
 INDENT = "    "
 

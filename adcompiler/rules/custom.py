@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 
 from . import primitives as P
-from .builder import current_builder
-from .errors import CompileError
+from ..ir.builder import current_builder
+from ..errors import CompileError
 
 
 class CustomVJP:
@@ -48,7 +48,7 @@ class CustomVJP:
 
     def lower_call(self, lowering, args, kwargs, node):
         """The call `self(*args)` lowered: the body, cut off from the gradient, and the rule's op."""
-        from .lower import inline  # lower imports this module
+        from ..frontend.lower import inline  # lower imports this module
 
         if self.rule is None:
             lowering.refuse(node, f"`{self.function.__name__}` is a custom_vjp without a rule",
@@ -62,7 +62,7 @@ class CustomVJP:
         return self.primitive(body, *args)
 
     def _share(self, position, g, body, *inputs, out):
-        from .lower import inline  # lower imports this module
+        from ..frontend.lower import inline  # lower imports this module
 
         shares = inline(self.rule, [g, *inputs, out])
         shares = shares if isinstance(shares, tuple) else (shares,)

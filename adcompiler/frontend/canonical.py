@@ -15,7 +15,7 @@ import itertools
 
 import gast
 
-from .errors import CompileError
+from ..errors import CompileError
 from .parse import ParsedFunction
 
 PREFIX = "_ad_"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 
-from .errors import CompileError, Loc
-from .ir import Const, Op, Value
+from ..errors import CompileError, Loc
+from .core import Const, Op, Value
 
 _current: contextvars.ContextVar["Builder"] = contextvars.ContextVar("adcompiler_builder")
 
@@ -44,7 +44,7 @@ class Builder:
             return negated[0]
         if prim.name in ("add", "sub") and (negated[1] is not None or
                                             (prim.name == "add" and negated[0] is not None)):
-            from .primitives import add, sub  # the primitives are built with this builder
+            from ..rules.primitives import add, sub  # the primitives are built with this builder
 
             if negated[1] is not None:
                 return self.emit(sub if prim.name == "add" else add, [args[0], negated[1]], params, hint)

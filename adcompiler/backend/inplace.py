@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from . import lower
-from .ir import Function, Structured, Value
+from ..frontend import lower
+from ..ir.core import Function, Structured, Value
 
 # Ops whose result may be (a view of) their first operand; a broadcast is a read-only view.
 VIEWS = lower.VIEWS | {"list_get", "unbroadcast", "broadcast_like"}

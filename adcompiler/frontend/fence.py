@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gast
 
-from .errors import CompileError
+from ..errors import CompileError
 from .parse import ParsedFunction
 
 _LOOP_HINT = "write a `for` loop, or NumPy array operations (np.sum, @, elementwise functions)"

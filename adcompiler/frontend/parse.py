@@ -8,7 +8,7 @@ from typing import Callable
 
 import gast
 
-from .errors import CompileError, Loc
+from ..errors import CompileError, Loc
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ the user computed); every op's result is used; every residual is read by the bac
 """
 from __future__ import annotations
 
-from .ir import Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
+from ..ir.core import Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
 from .reverse import Adjoint
 
 

@@ -17,16 +17,16 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import primitives as P
-from .builder import Builder, current_builder
+from ..rules import primitives as P
+from ..ir.builder import Builder, current_builder
 from .calls import CALLS, METHODS, Method, Static
-from .custom import CustomVJP
-from .errors import CompileError
-from .ir import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
+from ..rules.custom import CustomVJP
+from ..errors import CompileError
+from ..ir.core import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
 from .canonical import ITEM, PREFIX, RETURNED, canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
-from .primitives import Sym
+from ..rules.primitives import Sym
 
 BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power,
                     gast.FloorDiv: P.floor_divide, gast.Mod: P.remainder}

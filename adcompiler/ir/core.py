@@ -13,10 +13,10 @@ import keyword
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
-from .errors import CompileError, Loc
+from ..errors import CompileError, Loc
 
 if TYPE_CHECKING:
-    from .primitives import Primitive
+    from ..rules.primitives import Primitive
 
 FLOAT_DTYPES = ("float32", "float64")
 SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")

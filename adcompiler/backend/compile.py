@@ -40,7 +40,7 @@ def _package_digest() -> str:
     """A hash of adcompiler's own source: generated files (and Numba's cache of them, which holds the
     compiled runtime helpers) change with it, so an edited adcompiler never runs stale machine code."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(Path(__file__).parents[1].rglob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -60,7 +60,7 @@ def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
     is compiled once per signature and kept on disk for every function and process that calls it."""
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
-             f"{numba.__version__} for NumPy {np.__version__}.", "from adcompiler import runtime"]
+             f"{numba.__version__} for NumPy {np.__version__}.", "from adcompiler.backend import runtime"]
     for name in runtime.HELPERS:
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         lines += ["", "", "@jit", f"def {name}({params}):", f"    return runtime.{name}({params})"]

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import primitives as P
-from .ir import SUPPORTED_DTYPES
-from .primitives import Sym
+from ..rules import primitives as P
+from ..ir.core import SUPPORTED_DTYPES
+from ..rules.primitives import Sym
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from .builder import TypeRuleError, current_builder
-from .ir import Const, Type, Value
+from ..ir.builder import TypeRuleError, current_builder
+from ..ir.core import Const, Type, Value
 
 _KIND_ORDER = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
 _WEAK_SAMPLE = {"bool": True, "int64": 0, "float64": 0.0}

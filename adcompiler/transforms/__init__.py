@@ -1,0 +1,1 @@
+"""Transforms of the IR: reverse mode (reverse.py) and simplification (CSE, DCE, residual pruning)."""
