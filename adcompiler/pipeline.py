@@ -13,10 +13,10 @@ from .backend.emit import emit_python
 from .frontend.canonical import canonicalise
 from .frontend.fence import fence
 from .errors import CompileError
-from .ir.core import Function, Namer, Type, print_function, verify
+from .ir.core import Adjoint, Function, Namer, Type, print_function, verify
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
-from .transforms.reverse import Adjoint, reverse
+from .transforms.reverse import reverse
 from .transforms.simplify import simplify
 
 

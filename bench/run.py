@@ -440,6 +440,18 @@ def bar_chart(tables, path):
     figure.savefig(path, dpi=100)
 
 
+def blas_kernel() -> str:
+    """Which BLAS library and kernel ran (threadpoolctl), and the variables that force a kernel."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (threadpoolctl is not installed)"
+    libraries = [f"{i['internal_api']} {i.get('version')}, kernel {i.get('architecture')}"
+                 for i in threadpool_info() if i["user_api"] == "blas"]
+    forced = [f"{name}={os.environ[name]}" for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ]
+    return "; ".join(libraries) + (f" (forced by {', '.join(forced)})" if forced else "")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short timing budget")
@@ -459,7 +471,7 @@ def main(argv=None):
         tables.append(run_training_step(timing))
     compile_info = compile_times([name for name in COMPILE_PROBED if name in chosen])
     threads = (f"{THREADS} (OpenBLAS, OpenMP, MKL, Numba and PyTorch threads; XLA's Eigen pool "
-               f"{'on' if THREADS != '1' else 'off'}), on a machine of {os.cpu_count()} cores")
+               f"{'on' if THREADS != '1' else 'off'}), on a machine of {os.cpu_count()} cores; BLAS: {blas_kernel()}")
     print(markdown(tables, compile_info, threads))
     Path(options.json).write_text(json.dumps({"tables": [{"description": d, "rows": r} for d, r in tables],
                                               "compile": compile_info, "threads": threads}, indent=1))

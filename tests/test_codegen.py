@@ -22,7 +22,7 @@ from adcompiler.errors import Loc
 from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function
 from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import build, check, load
-from adcompiler.transforms.reverse import Adjoint
+from adcompiler.ir.core import Adjoint
 
 try:
     from tests import programs
@@ -318,7 +318,7 @@ def emit_one_op(prim, operands, **params):
 def test_emitter_prints_a_subscript_template_as_valid_python():
     """A primitive whose template indexes with a slice and None goes through the emitter's gast →
     ast → ast.unparse path (`emit_python`) and gives Python that runs."""
-    expand = P.Primitive("expand", 1, "_0[1:3, None]", lambda x: Type(x.dtype, x.ndim + 1))
+    expand = P.Primitive("expand", 1, "_0[1:3, None]", lambda x: Type(x.dtype, x.ndim + 1), memory=P.VIEW)
     source, forward = emit_one_op(expand, [Value(Type("float64", 1), "x")])
     assert re.search(r"^    y = x\[1:3, None\] +# emitted\.py:1$", source, re.M), source
     data = np.arange(5.0)

@@ -16,8 +16,7 @@ import math
 import gast
 
 from .inplace import in_place_updates
-from ..ir.core import Function, Namer, Op, Structured, Value, results_of, walk
-from ..transforms.reverse import Adjoint
+from ..ir.core import Adjoint, Function, Namer, Op, Structured, Value, results_of, walk
 
 INDENT = "    "
 
@@ -70,7 +69,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False) -> list:
     `to_backward`: the values returned go to a backward compiled apart (tapes as typed lists: Numba
     cannot pass it a reflected list of lists, and unboxes a reflected list element by element)."""
     identities = {id(op.result): op.args[0] for op in walk(fn.entry.ops)
-                  if not isinstance(op, Structured) and op.prim.template == "_0"}
+                  if not isinstance(op, Structured) and op.prim.identity}
     readers: dict[int, list] = {}
 
     def count(block):
@@ -120,7 +119,7 @@ class _Emitter:
         for op in block.ops:
             if isinstance(op, Structured):
                 lines += self.flush(indent) + self.structured(op, indent, defined)
-            elif op.prim.template == "_0":  # an identity (stop_gradient, custom_vjp): no line, same name
+            elif op.prim.identity:  # stop_gradient, fresh, custom_vjp: no line, the operand's name
                 self.name.alias(op.result, op.args[0])
             elif op.prim.updates:
                 lines += self.flush(indent) + self.update(op, indent)

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import math
 
-from ..frontend import lower
 from ..ir.core import Function, Structured, Value
-
-# Ops whose result may be (a view of) their first operand; a broadcast is a read-only view.
-VIEWS = lower.VIEWS | {"list_get", "unbroadcast", "broadcast_like"}
+from ..rules.primitive import IDENTITY, VIEW
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
 
 
@@ -75,7 +72,7 @@ class _Analysis:
                     self.pins.append((op.args[1], here))
             elif op.prim.name == "broadcast_like":
                 self.foreign.add(id(op.result))  # a read-only view: never written
-            elif op.prim.name in VIEWS or op.prim.template == "_0":
+            elif op.prim.memory_of(op.param_dict) in (VIEW, IDENTITY):  # (a view of) operand 0
                 if op.result.type.ndim or op.result.type.listed or op.prim.name == "list_get":
                     self._origin(op.result, op.args[0])
         end = path + (len(block.ops),)

@@ -40,7 +40,6 @@ OPERATOR_SYMBOLS = {
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
-VIEWS = {"getitem", "reshape", "transpose", "permute", "expand_dims", "squeeze"}  # may share memory
 
 
 def lower(parsed: ParsedFunction, arg_types: list[Type]) -> Function:
@@ -487,8 +486,8 @@ class Lowering:
     def viewed(self, operand):
         """The array `operand` is a view of (indexing without arrays, reshapes, transposes), or None."""
         producer = self.builder.producers.get(id(operand))
-        if producer is not None and producer.prim.name in VIEWS and producer.result.type.ndim and not (
-                producer.prim is P.getitem and ("array",) in producer.param_dict["index"]):
+        if producer is not None and producer.result.type.ndim and \
+                producer.prim.memory_of(producer.param_dict) is P.VIEW:
             return producer.args[0]
         return None
 
@@ -684,7 +683,7 @@ class Lowering:
         if getattr(function, "build_for", None) is not None:  # an adcompiler transform
             return self.call_transformed(function, name, args, kwargs, node)
         if isinstance(function, CustomVJP):
-            return function.lower_call(self, [self.operand(a, node) for a in args], kwargs, node)
+            return function.lower_call(self, inline, [self.operand(a, node) for a in args], kwargs, node)
         if inspect.isfunction(function):
             return self.call_user(function, name, args, kwargs, node)
         self.refuse(node, f"calling `{name}` is not supported", "call NumPy functions or your own functions")

@@ -33,29 +33,14 @@ class Builder:
         self.holds: dict = {}  # Value (an if's or loop's result, a block argument) -> what it may be
 
     def emit(self, prim, args, params: dict, hint: str = ""):
-        """Append `prim(*args, **params)` and return its result: a Const when it folds; the
-        operand itself for `-(-x)`; a negation moves out of products and quotients (`(-a) * b` is
-        made `-(a * b)`), so that negations meet and cancel, and into sums (`a + (-b)` is made
-        `a - b`)."""
+        """Append `prim(*args, **params)` and return its result: a Const when it folds; what the
+        primitive's `rewrite` makes instead where it has one (negations moved and cancelled)."""
         if prim.fold is not None and all(isinstance(a, Const) for a in args):
             return Const(prim.fold(*(a.value for a in args)))
-        negated = [self._negated(a) for a in args]
-        if prim.name == "neg" and negated[0] is not None:
-            return negated[0]
-        if prim.name in ("add", "sub") and (negated[1] is not None or
-                                            (prim.name == "add" and negated[0] is not None)):
-            from ..rules.primitives import add, sub  # the primitives are built with this builder
-
-            if negated[1] is not None:
-                return self.emit(sub if prim.name == "add" else add, [args[0], negated[1]], params, hint)
-            return self.emit(sub, [args[1], negated[0]], params, hint)
-        if prim.name in ("mul", "div") and any(n is not None for n in negated):
-            position = 0 if negated[0] is not None else 1
-            if prim.name == "mul" or position == 0:
-                inner = list(args)
-                inner[position] = negated[position]
-                product = self.emit(prim, inner, params, hint)
-                return self.emit(self.producers[id(args[position])].prim, [product], {}, hint)
+        if prim.rewrite is not None:
+            rewritten = prim.rewrite(self, args, params, hint)
+            if rewritten is not None:
+                return rewritten
         try:
             result_type = prim.infer_type(*(a.type for a in args), **params)
         except TypeRuleError as error:
@@ -78,11 +63,6 @@ class Builder:
             yield self.ops
         finally:
             self.ops = saved
-
-    def _negated(self, operand):
-        """`x` when `operand` is a result of `-x` made here, else None."""
-        producer = self.producers.get(id(operand))
-        return producer.args[0] if producer is not None and producer.prim.name == "neg" else None
 
     @contextlib.contextmanager
     def active(self):

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 from ..errors import CompileError, Loc
 
-if TYPE_CHECKING:
-    from ..rules.primitives import Primitive
 
 FLOAT_DTYPES = ("float32", "float64")
 SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
@@ -108,7 +106,7 @@ Operand = Union[Value, Const]
 class Op:
     """`result = prim(*args, **params)`, made at `loc` in the user's source."""
 
-    prim: "Primitive"
+    prim: object  # a rules.primitive.Primitive (the IR does not import the rules)
     args: tuple
     result: Value
     loc: Loc
@@ -299,6 +297,21 @@ class Function:
     @property
     def entry(self) -> Block:
         return self.blocks[0]
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    """A forward/backward pair. The forward returns `(out, *residuals)`; the backward takes
+    `(*residuals, g)`, the i-th residual parameter standing for the forward's i-th residual."""
+
+    forward: Function
+    backward: Function
+    wrt: tuple
+
+    @property
+    def residuals(self) -> list:
+        """Pairs (forward operand, backward parameter)."""
+        return list(zip(self.forward.entry.terminator.values[1:], self.backward.params[:-1]))
 
 
 def _nested(structure, leaves):

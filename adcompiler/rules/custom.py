@@ -28,6 +28,7 @@ class CustomVJP:
     def __init__(self, function):
         self.function = function
         self.rule = None
+        self.primitive = None  # the `custom_vjp[f]` primitive, made at the first call lowered
         functools.update_wrapper(self, function)
 
     def defvjp(self, rule):
@@ -38,18 +39,9 @@ class CustomVJP:
     def __call__(self, *args, **kwargs):
         return self.function(*args, **kwargs)
 
-    @functools.cached_property
-    def primitive(self) -> P.Primitive:
-        arity = self.function.__code__.co_argcount
-        prim = P.Primitive(f"custom_vjp[{self.function.__name__}]", arity + 1, "_0",
-                           lambda body, *inputs: P.same_type(body))
-        prim.defvjp(None, *(functools.partial(self._share, position) for position in range(arity)))
-        return prim
-
-    def lower_call(self, lowering, args, kwargs, node):
-        """The call `self(*args)` lowered: the body, cut off from the gradient, and the rule's op."""
-        from ..frontend.lower import inline  # lower imports this module
-
+    def lower_call(self, lowering, inline, args, kwargs, node):
+        """The call `self(*args)` lowered: the body, cut off from the gradient, and the rule's op.
+        `inline(function, symbols)` lowers a Python function here (the frontend's, passed in)."""
         if self.rule is None:
             lowering.refuse(node, f"`{self.function.__name__}` is a custom_vjp without a rule",
                             f"declare one with @{self.function.__name__}.defvjp")
@@ -59,11 +51,14 @@ class CustomVJP:
         body = inline(self.function, [P.stop_gradient(a) for a in args])
         if not isinstance(body, P.Sym):
             lowering.refuse(node, f"`{self.function.__name__}` must return one value to have a custom_vjp")
+        if self.primitive is None:
+            arity = self.function.__code__.co_argcount
+            self.primitive = P.Primitive(f"custom_vjp[{self.function.__name__}]", arity + 1, "_0",
+                                         lambda body, *inputs: P.same_type(body), memory=P.IDENTITY)
+            self.primitive.defvjp(None, *(functools.partial(self._share, inline, position) for position in range(arity)))
         return self.primitive(body, *args)
 
-    def _share(self, position, g, body, *inputs, out):
-        from ..frontend.lower import inline  # lower imports this module
-
+    def _share(self, inline, position, g, body, *inputs, out):
         shares = inline(self.rule, [g, *inputs, out])
         shares = shares if isinstance(shares, tuple) else (shares,)
         if len(shares) != len(inputs):

@@ -10,28 +10,12 @@ which generates no code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
-from ..ir.core import Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
+from ..ir.core import Adjoint, Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
 from ..rules.primitives import Sym
-
-
-@dataclass(frozen=True)
-class Adjoint:
-    """A forward/backward pair. The forward returns `(out, *residuals)`; the backward takes
-    `(*residuals, g)`, the i-th residual parameter standing for the forward's i-th residual."""
-
-    forward: Function
-    backward: Function
-    wrt: tuple
-
-    @property
-    def residuals(self) -> list:
-        """Pairs (forward operand, backward parameter)."""
-        return list(zip(self.forward.entry.terminator.values[1:], self.backward.params[:-1]))
 
 
 def analyze_activity(fn: Function, wrt) -> set:
@@ -360,19 +344,10 @@ class _Sweep:
         backward.ops[at:at] = reads
 
 
-# Scalar operations, views of arrays, and arithmetic on arrays (one pass, no transcendental: cheaper
-# than a tape's copy, and fused into the backward expression that reads it) that a loop's backward
-# repeats rather than reading from a tape.
-RECOMPUTED = {"add", "sub", "mul", "neg", "getitem", "dim", "trip_count", "cast"}
-ARRAY_RECOMPUTED = {"transpose", "permute", "expand_dims", "add", "sub", "mul", "neg", "div"}
-
-
 def _cheap(op) -> bool:
-    if op.result.type.ndim == 0:
-        return op.prim.name in RECOMPUTED
-    if op.prim is P.getitem:
-        return all(item[0] != "array" for item in op.param_dict["index"])
-    return op.prim.name in ARRAY_RECOMPUTED
+    """Whether a loop's backward repeats `op` rather than reading its result from a tape (its
+    primitive's `recompute`: scalar arithmetic, views, one-pass array arithmetic)."""
+    return op.prim.recomputed(op.result.type, op.param_dict)
 
 
 def _substitute(block: Block, mapping: dict) -> None:

@@ -6,12 +6,8 @@ the user computed); every op's result is used; every residual is read by the bac
 """
 from __future__ import annotations
 
-from ..ir.core import Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
-from .reverse import Adjoint
-
-
-# Ops that make a new array, which an update may then write in place: two of them are two arrays.
-ALLOCATIONS = {"tape_array", "placeholder", "zeros", "ones", "full", "eye", "zeros_like", "ones_like"}
+from ..ir.core import Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
+from ..rules.primitive import BUFFER
 
 
 def simplify(program):
@@ -75,7 +71,7 @@ def _identities(ops, rename: dict) -> dict:
     """{id(result): operand} for the identity ops (template `_0`) of `ops`, chains followed."""
     identity: dict[int, object] = {}
     for op in ops:
-        if not isinstance(op, Structured) and op.prim.template == "_0":
+        if not isinstance(op, Structured) and op.prim.identity:
             operand = op.args[0]
             identity[id(op.result)] = identity.get(id(operand), rename.get(id(operand), operand))
     return identity
@@ -104,7 +100,7 @@ def _deduplicate(ops, known: dict, translate: dict):
             kept.append(Structured(op.kind, op.args, tuple(blocks), op.results, op.loc))
             continue
         key = _key(op, translate)
-        if op.prim.name in ALLOCATIONS:
+        if op.prim.memory is BUFFER:  # each buffer is filled on its own
             kept.append(op)
             continue
         if key in seen:

@@ -1,0 +1,42 @@
+"""Creation: arrays filled with a value, identity matrices, ranges. Only a fill value and the
+bounds of a range carry a gradient; shapes never do."""
+from __future__ import annotations
+
+
+from ..ir.core import Type
+from .primitive import BUFFER, NEW, ZERO, Primitive, promote, same_type
+from .reductions import total
+from .shapes import dim
+
+
+def _shape_text(first: int, count: int) -> str:
+    dims = [f"_{i}" for i in range(first, first + count)]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _filled_type(*dims: Type, dtype: str) -> Type:
+    return Type(dtype, len(dims))
+
+
+zeros = Primitive("zeros", None, lambda types, dtype: f"np.zeros({_shape_text(0, len(types))}, np.{dtype})",
+                  _filled_type, memory=BUFFER, vjps=ZERO)
+ones = Primitive("ones", None, lambda types, dtype: f"np.ones({_shape_text(0, len(types))}, np.{dtype})",
+                 _filled_type, memory=BUFFER, vjps=ZERO)
+full = Primitive("full", None,
+                 lambda types, dtype: f"np.full({_shape_text(1, len(types) - 1)}, _0, np.{dtype})",
+                 lambda fill, *dims, dtype: Type(dtype, len(dims)), memory=BUFFER)
+full.defvjp(lambda g, fill, *dims, out, dtype: total(g) if g.type.ndim else g)
+zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
+ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
+eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
+                lambda n, dtype: Type(dtype, 2), memory=BUFFER, vjps=ZERO)
+arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",
+                   lambda *bounds: Type(promote(*bounds).dtype if all(b.dtype != "bool" for b in bounds)
+                                        else "int64", 1), memory=NEW)
+# start + k * step: the stop only decides how many values there are (a zero gradient).
+arange.defvjp(lambda g, start, stop, step, out: total(g), None,
+              lambda g, start, stop, step, out: total(g * arange(0, dim(out, axis=0), 1)))
+linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1), memory=NEW)
+# start + (stop - start) * t with t = linspace(0, 1, num).
+linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n))),
+                lambda g, a, b, n, out: total(g * linspace(0.0, 1.0, n)), None)

@@ -1,0 +1,48 @@
+"""Primitives that user code never names: copies and identities that say who holds which memory,
+the trip count of a loop, and the tapes between a loop's forward and backward."""
+from __future__ import annotations
+
+from ..ir.core import Type
+from .primitive import BUFFER, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
+
+stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO)
+# A Python number read back from a loop's tape, typed as the weak value it stored.
+weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENTITY, vjps=ZERO)
+copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW)
+copy.defvjp(lambda g, x, out: g)
+# A new array with the same values (x.copy(), or an expression that folded to an existing value):
+# generated code never writes in place, so it is the operand itself there; lowering uses it to know
+# which names share memory.
+fresh = Primitive("fresh", 1, "_0", same_type, memory=IDENTITY)
+fresh.defvjp(lambda g, x, out: g)
+
+trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64"), memory=NEW,
+                       recompute=Recompute.NUMBER, fold=lambda *bounds: len(range(*bounds)), vjps=ZERO)
+
+
+def _placeholder_text(types, dtype, ndim, listed, units=None):
+    if listed:  # an empty list whose item type Numba can see from the item given
+        return f"rt.empty_list({_placeholder_text(types, dtype, ndim, listed - 1)})"
+    if ndim:
+        return f"np.empty({(0,) * ndim}, np.{dtype})"
+    return "False" if dtype == "bool" else f"np.{dtype}(0)"
+
+
+# The value of a variable on a path that never assigns it (read only where it was assigned); and an
+# empty list, the tape of a loop whose trip count is not known in advance.
+placeholder = Primitive("placeholder", 0, _placeholder_text,
+                        lambda dtype, ndim, listed, units=None: Type(dtype, ndim, False, units, listed),
+                        memory=BUFFER)
+# a list of `items` values: `listed` one more than theirs
+tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
+                       lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
+# A tape's list ops have no derivative rules: they are differentiated only in a gradient spliced
+# into a function that is differentiated again, and refused there (never taken for constants).
+TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in a list (arrays, or any value "
+                "of a `while` loop) is not supported", "for this second derivative, write the loop as a `for` "
+                "over numbers, or take finite differences of the gradient")
+# Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
+append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))"
+                   if types[1].ndim and not types[1].listed else "_0.append(_1)",
+                   lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL)
+list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL)

@@ -1,0 +1,100 @@
+"""Reductions: sum, mean, max, min and prod, of everything or along axes (with keepdims). Their
+gradients spread the incoming one back over the reduced axes; max and min split it evenly among
+ties; prod's is exact at zeros (the product of the other elements)."""
+from __future__ import annotations
+
+
+from ..ir.core import Type
+from .elementwise import cast, equal
+from .primitive import NEW, Primitive, Sym, floating, same_type
+from .shapes import broadcast_like, dim, expand_dims, size
+
+
+def _reduction_type(x: Type) -> Type:
+    return Type(x.dtype if x.dtype != "bool" else "int64", 0)
+
+
+def _sum_dtype(x: Type) -> str:
+    return x.dtype if x.is_float else "int64"
+
+
+total = Primitive("sum", 1, "np.sum(_0)", _reduction_type, memory=NEW)
+total.defvjp(lambda g, x, out: broadcast_like(g, x) if x.type.ndim else g)
+mean = Primitive("mean", 1, "np.mean(_0)", lambda x: floating(_reduction_type(x)), memory=NEW)
+mean.defvjp(lambda g, x, out: broadcast_like(g / cast(size(x), dtype=g.type.dtype), x) if x.type.ndim else g)
+
+
+# A reduction over the sorted `axes` of an array, written as nested one-axis runtime reductions
+# from the last axis (so the others keep their numbers). np.prod is reduced one axis at a time
+# (its gradient composes exactly); sum, mean, max and min over several axes are one op, so that
+# ties of max and min are split evenly over the whole group.
+
+def _axes_type(result_dtype):
+    def rule(x: Type, axes: tuple, keepdims: bool) -> Type:
+        units = tuple(True if a in axes else u for a, u in enumerate(x.units) if keepdims or a not in axes)
+        return Type(result_dtype(x), len(units), False, units)
+    return rule
+
+
+def _axes_template(name):
+    def template(types, axes, keepdims):
+        text = "_0"
+        for axis in reversed(axes):
+            text = f"rt.{name}_axis{'_keepdims' if keepdims else ''}({text}, {axis})"
+        return text
+    return template
+
+
+def _axis_reduction(name, result_dtype):
+    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW)
+
+
+def restored(g, axes, keepdims):
+    """A reduced array `g` with its reduced axes back (of length 1)."""
+    for axis in (() if keepdims else axes):
+        g = expand_dims(g, axis=axis)
+    return g
+
+
+def _extremum_vjp(g, x, out, axes=None, keepdims=False):
+    """The gradient goes to the extremal elements, split evenly among ties."""
+    if axes is None:
+        mask = equal(x, out)
+        return g * mask / cast(total(mask), dtype=g.type.dtype)
+    mask = equal(x, restored(out, axes, keepdims))
+    count = cast(sum_axes(mask, axes=axes, keepdims=True), dtype=g.type.dtype)
+    return restored(g, axes, keepdims) * mask / count
+
+
+def _group_size(x: Sym, axes, dtype: str) -> Sym:
+    size = dim(x, axis=axes[0])
+    for axis in axes[1:]:
+        size = size * dim(x, axis=axis)
+    return cast(size, dtype=dtype)
+
+
+sum_axes = _axis_reduction("sum", _sum_dtype)
+sum_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(restored(g, axes, keepdims), x))
+mean_axes = _axis_reduction("mean", lambda x: floating(x).dtype)
+mean_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(
+    restored(g / _group_size(x, axes, g.type.dtype), axes, keepdims), x))
+max_axes = _axis_reduction("max", lambda x: x.dtype)
+min_axes = _axis_reduction("min", lambda x: x.dtype)
+max_axes.defvjp(_extremum_vjp)
+min_axes.defvjp(_extremum_vjp)
+prod_axes = _axis_reduction("prod", _sum_dtype)
+prod_axes.defvjp(lambda g, x, out, axes, keepdims: restored(g, axes, keepdims) * prod_others(x, axis=axes[0]))
+
+amax = Primitive("max", 1, "np.max(_0)", lambda x: Type(x.dtype), memory=NEW)
+amin = Primitive("min", 1, "np.min(_0)", lambda x: Type(x.dtype), memory=NEW)
+amax.defvjp(_extremum_vjp)
+amin.defvjp(_extremum_vjp)
+prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)), memory=NEW)
+prod.defvjp(lambda g, x, out: g * prod_others_all(x))
+# No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
+PROD_REFUSAL = ("the second derivative of np.prod is not supported (its gradient, exact at zeros, has no rule)",
+                "for positive values write np.exp(np.sum(np.log(x))); or take finite differences of the gradient")
+prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type,
+                        memory=NEW, refusal=PROD_REFUSAL)
+prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type, memory=NEW,
+                            refusal=PROD_REFUSAL)
