@@ -17,7 +17,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from ..ir.builder import TypeRuleError, current_builder
-from ..ir.core import Const, Type, Value
+from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, Value
 
 _KIND_ORDER = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
 _WEAK_SAMPLE = {"bool": True, "int64": 0, "float64": 0.0}
@@ -480,8 +480,8 @@ permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(ax
 
 
 # ---------------------------------------------------------------- indexing
-# An index is a tuple of items, each "int", "array" or ("slice", start?, stop?, step?) with a flag
-# for each slice part that is given; the operands after the array are the items' values in order.
+# An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
+# values in order.
 
 def _index_parts(index, first: int, slice_text) -> list:
     """The text of each index item, its operands numbered from `first`; a slice's three bounds
@@ -489,8 +489,8 @@ def _index_parts(index, first: int, slice_text) -> list:
     operand = iter(range(first, first + 3 * len(index)))
     parts = []
     for item in index:
-        if item[0] == "slice":
-            parts.append(slice_text(*(f"_{next(operand)}" if given else None for given in item[1:])))
+        if isinstance(item, IndexSlice):
+            parts.append(slice_text(*(f"_{next(operand)}" if given else None for given in item.given)))
         else:
             parts.append(f"_{next(operand)}")
     return parts
@@ -515,15 +515,15 @@ def _getitem_type(x: Type, *items: Type, index) -> Type:
     values = iter(items)
     units = []
     for axis, item in enumerate(index):
-        if item[0] == "int":
+        if isinstance(item, IndexInt):
             next(values)
-        elif item[0] == "array":
+        elif isinstance(item, IndexArray):
             array = next(values)
             if array.dtype == "bool":
                 return Type(x.dtype, 1)
             units += array.units
         else:
-            given = [next(values) for flag in item[1:] if flag]
+            given = [next(values) for flag in item.given if flag]
             units.append(None if given else x.units[axis])
     units += x.units[len(index):]
     return Type(x.dtype, len(units), False, tuple(units))
