@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 import pytest
 
-from adcompiler.ir.core import Type
+from adcompiler.ir.core import IndexArray, IndexInt, IndexSlice, Type
 from adcompiler.rules import primitives as P
 
 
@@ -16,7 +16,7 @@ def test_a_primitive_cannot_be_declared_without_its_memory_effect():
 
 @pytest.mark.parametrize("prim", P.ALL, ids=lambda prim: prim.name)
 def test_the_memory_effect_agrees_with_the_template(prim):
-    sample = {"index": (("int",),), "axis": 0, "axes": (0,), "keepdims": False, "dtype": "float64",
+    sample = {"index": (IndexInt(),), "axis": 0, "axes": (0,), "keepdims": False, "dtype": "float64",
               "ndim": 1, "listed": 0}
     params = {k: v for k, v in sample.items() if k in _params_of(prim)}
     memory = prim.memory_of(params)
@@ -34,10 +34,10 @@ def _params_of(prim):
 
 
 def test_gathers_make_new_arrays_and_basic_indexing_views():
-    assert P.getitem.memory_of({"index": (("array",),)}) is P.NEW
-    assert P.getitem.memory_of({"index": (("int",), ("slice", True, False, False))}) is P.VIEW
-    assert not P.getitem.recomputed(Type("float64", 1), {"index": (("array",),)})
-    assert P.getitem.recomputed(Type("float64", 1), {"index": (("slice", True, True, False),)})
+    assert P.getitem.memory_of({"index": (IndexArray(),)}) is P.NEW
+    assert P.getitem.memory_of({"index": (IndexInt(), IndexSlice(lower=True))}) is P.VIEW
+    assert not P.getitem.recomputed(Type("float64", 1), {"index": (IndexArray(),)})
+    assert P.getitem.recomputed(Type("float64", 1), {"index": (IndexSlice(lower=True, upper=True),)})
 
 
 def test_every_bound_function_is_one_primitive():

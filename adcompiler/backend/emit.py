@@ -16,7 +16,7 @@ import math
 import gast
 
 from .inplace import in_place_updates
-from ..ir.core import Adjoint, Function, Namer, Op, Structured, Value, results_of, walk
+from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
 
 INDENT = "    "
 
@@ -174,7 +174,7 @@ class _Emitter:
     def structured(self, op: Structured, indent: str, defined: set) -> list:
         """`op` as statements; `defined`: the values made in its block (each time the block runs)."""
         inner = indent + INDENT
-        if op.kind == "if":
+        if isinstance(op, If):
             lines = [_line(indent, f"if {self.text(op.args[0])}:", op.loc)]
             for number, block in enumerate(op.blocks):
                 if number:
@@ -182,9 +182,8 @@ class _Emitter:
                 body = self.block(block, inner) + self.assign_all(op.results, block.terminator.values, inner, op.loc)
                 lines += body or [inner + "pass"]
             return lines
-        body = op.blocks[-1]
-        offset = 1 if op.kind == "for" else 0
-        carried = body.args[offset:]
+        body = op.body
+        carried = op.carried_args(body)
         for arg, init in zip(carried, op.inits):
             if isinstance(init, Value) and id(init) in defined and id(init) not in self.params and \
                     self.readers.get(id(init)) == [op]:
@@ -194,18 +193,18 @@ class _Emitter:
         lines = self.assign_all(carried, op.inits, indent, op.loc)
         for result, arg in zip(op.carried_results, carried):
             self.name.alias(result, arg)
-        if op.kind == "for":
-            lines.append(_line(indent, f"for {self.name(body.args[0])} in range({self.text(op.args[0])}):", op.loc))
+        if isinstance(op, For):
+            lines.append(_line(indent, f"for {self.name(body.args[0])} in range({self.text(op.trips)}):", op.loc))
         else:
-            test = op.blocks[0]
+            test = op.test
             for arg, same in zip(test.args, carried):
                 self.name.alias(arg, same)
-            trips = self.name(op.results[0])
+            trips = self.name(op.trips)
             lines += [_line(indent, f"{trips} = 0", op.loc), _line(indent, "while True:", op.loc)]
             lines += self.block(test, inner)
             lines.append(_line(inner, f"if not {self.text(test.terminator.values[0])}: break", op.loc))
         body_lines = self.block(body, inner) + self.assign_all(carried, body.terminator.values, inner, op.loc)
-        if op.kind == "while":
+        if isinstance(op, While):
             body_lines.append(_line(inner, f"{trips} += 1", op.loc))
         return lines + (body_lines or [inner + "pass"])
 

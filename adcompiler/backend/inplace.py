@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ..ir.core import Function, Structured, Value
+from ..ir.core import Function, Loop, Structured, Value
 from ..rules.primitive import IDENTITY, VIEW
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
 
@@ -31,7 +31,7 @@ class _Analysis:
         self.origins: dict[int, list] = {}  # id(value) -> the values whose memory it may be
         self.defined_at: dict[int, tuple] = {}
         self.readers: dict[int, list] = {}  # id(value) -> [(position, op or None)]
-        self.kinds: dict[tuple, str] = {}  # path of a structured op -> its kind
+        self.loops: set[tuple] = set()  # paths of the loops
         self.updates, self.pins = [], []  # pins: (appended array, position)
         self.path_of: dict[int, tuple] = {}
         self.foreign = {id(p) for p in fn.params}
@@ -80,20 +80,18 @@ class _Analysis:
             self._read(value, end, None)
 
     def _structured(self, op: Structured, here: tuple):
-        self.kinds[here] = op.kind
+        if isinstance(op, Loop):
+            self.loops.add(here)
         for arg in op.args:
             self._read(arg, here + (BEFORE,), op)
-        offset = 1 if op.kind == "for" else 0
-        body = op.blocks[-1]
         for number, inner in enumerate(op.blocks):
             self._block(inner, here + (number,))
-            for position, arg in enumerate(inner.args[offset:]):
-                self._origin(arg, op.inits[position])
-                self._origin(arg, body.terminator.values[position], back_edge=here)
+            for position, arg in enumerate(op.carried_args(inner)):
+                initial, following = op.sources(position)
+                self._origin(arg, initial)
+                self._origin(arg, following, back_edge=here)
         for position, result in enumerate(op.carried_results):
-            yields = [b.terminator.values[position] for b in op.blocks] if op.kind == "if" else \
-                [body.terminator.values[position], op.inits[position]]
-            self._origin(result, *yields)
+            self._origin(result, *op.sources(position))
         for result in op.results:
             self.defined_at[id(result)] = here + (AFTER,)
 
@@ -144,7 +142,7 @@ class _Analysis:
 
     def _loops_around(self, here: tuple):
         """Paths of the loops that hold `here`."""
-        return [here[:depth + 1] for depth in range(0, len(here) - 1, 2) if self.kinds[here[:depth + 1]] != "if"]
+        return [here[:depth + 1] for depth in range(0, len(here) - 1, 2) if here[:depth + 1] in self.loops]
 
     def _outlives_a_loop(self, sources, here: tuple, pinned_at: tuple) -> bool:
         """Whether a loop holds both the update and the append, and some of the memory is made

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rules import primitives as P
-from ..ir.core import SUPPORTED_DTYPES
+from ..ir.core import SUPPORTED_DTYPES, IndexSlice
 from ..rules.primitives import Sym
 
 
@@ -225,7 +225,7 @@ def _joined(arrays, axis: int) -> Sym:
     result, offset = None, Sym(0)
     for a in arrays:
         end = offset + P.dim(a, axis=axis)
-        index = tuple([("slice", False, False, False)] * axis + [("slice", True, True, False)])
+        index = (IndexSlice(),) * axis + (IndexSlice(lower=True, upper=True),)
         piece = P.index_add(like, a, offset, end, index=index)
         result = piece if result is None else result + piece
         offset = end

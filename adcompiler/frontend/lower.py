@@ -22,7 +22,8 @@ from ..ir.builder import Builder, current_builder
 from .calls import CALLS, METHODS, Method, Static
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
-from ..ir.core import SUPPORTED_DTYPES, Block, Const, Function, Return, Structured, Type, Value, Yield
+from ..ir.core import (SUPPORTED_DTYPES, Block, Const, For, Function, If, IndexArray, IndexInt, IndexSlice, Loop,
+                       Return, Structured, Type, Value, While, Yield, basic_index)
 from .canonical import ITEM, PREFIX, RETURNED, canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
@@ -255,7 +256,7 @@ class Lowering:
         results = tuple(Value(t, (hints or [""] * count)[i]) for i, t in enumerate(types))
         for position, result in enumerate(results):
             self.builder.holds[result] = [b.terminator.values[position] for b in blocks]
-        self.builder.append(Structured("if", (cond.operand,), tuple(blocks), results, self.parsed.loc(node)))
+        self.builder.append(If((cond.operand,), tuple(blocks), results, self.parsed.loc(node)))
         return [Sym(r) for r in results]
 
     def converted(self, value: Sym, to: Type) -> Sym:
@@ -307,7 +308,7 @@ class Lowering:
                 with self.holding(sequence[position + 1:]):  # items still to come
                     self.statements(node.body)
             return
-        self.loop(node, "for", sequence.trips, lambda k: self.assign(node.target, sequence.item(k)), sequence.arrays)
+        self.loop(node, For, sequence.trips, lambda k: self.assign(node.target, sequence.item(k)), sequence.arrays)
 
     def sequence(self, node):
         """What a `for` loop iterates over: a tuple of values (the loop is unrolled), or an
@@ -339,7 +340,7 @@ class Lowering:
         array = self.operand(value, node)
         if array.type.ndim == 0:
             self.refuse(node, "iterating over a scalar is not supported", "iterate over range(n) or an array")
-        return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(("int",),)), (array,))
+        return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(IndexInt(),)), (array,))
 
     def range(self, node):
         bounds = [self.integer(self.expression(a), a, "a range bound") for a in node.args]
@@ -357,13 +358,13 @@ class Lowering:
     def stmt_While(self, node):
         if node.orelse:
             self.refuse(node, "a `while ... else` is not supported", "use a flag variable instead of `else`")
-        self.loop(node, "while", None, None)
+        self.loop(node, While, None, None)
 
-    def loop(self, node, kind: str, trips, bind_target, iterated=()):
-        """A `for` (over `trips` iterations, `bind_target(k)` binding the loop variable, reading
-        the rows of the arrays `iterated`) or `while` op. The names the body assigns are carried;
-        their types are joined with what the body gives until they settle (a name first bound in
-        the loop starts as a placeholder)."""
+    def loop(self, node, kind: type[Loop], trips, bind_target, iterated=()):
+        """A `For` (over `trips` iterations, `bind_target(k)` binding the loop variable, reading
+        the rows of the arrays `iterated`) or `While` op, as `kind` says. The names the body
+        assigns are carried; their types are joined with what the body gives until they settle (a
+        name first bound in the loop starts as a placeholder)."""
         before = self.env
         assigned = _assigned_names(node)
         carried = {n: before[n].type for n in assigned if isinstance(before.get(n), Sym)}
@@ -373,7 +374,7 @@ class Lowering:
                 self.builder.holds[arg] = [before[name].operand] if name in before else []
             self.env = {**before, **{n: Sym(a) for n, a in args.items()}}
             test_ops, test = [], None
-            if kind == "while":
+            if kind is While:
                 test_args = {n: Value(t, n) for n, t in carried.items()}
                 self.env.update((n, Sym(a)) for n, a in test_args.items())
                 with self.builder.nested(test_ops):
@@ -412,14 +413,14 @@ class Lowering:
         with self.builder.nested(body_ops):
             yields = tuple(self.converted(after[n], t).operand for n, t in carried.items())
         loc = self.parsed.loc(node)
-        body = Block(([k] if kind == "for" else []) + list(args.values()), body_ops, Yield(yields, loc))
+        body = Block(([k] if kind is For else []) + list(args.values()), body_ops, Yield(yields, loc))
         results = tuple(Value(t, n) for n, t in carried.items())
-        if kind == "for":
-            op = Structured("for", (trips.operand, *(i.operand for i in inits)), (body,), results, loc)
+        if kind is For:
+            op = For((trips.operand, *(i.operand for i in inits)), (body,), results, loc)
         else:
             test_block = Block(list(test_args.values()), test_ops, Yield((test.operand,), loc))
-            op = Structured("while", tuple(i.operand for i in inits), (test_block, body),
-                            (Value(Type("int64"), "trips"),) + results, loc)
+            op = While(tuple(i.operand for i in inits), (test_block, body),
+                       (Value(Type("int64"), "trips"),) + results, loc)
         for name, result, arg in zip(carried, results, args.values()):
             sources = self.builder.holds[arg] + [after[name].operand]
             self.builder.holds[arg] = self.builder.holds[result] = sources
@@ -542,7 +543,7 @@ class Lowering:
                         f"copy it first: `{name} = {name}.copy()`")
         items = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
         structure, operands, new_axes = self.index_items(y, items, target)
-        if new_axes or any(item[0] == "array" for item in structure):
+        if new_axes or not basic_index(structure):
             self.refuse(target, "assignment with `None` or array indices is not supported",
                         "assign with integers and slices")
         self.env[name] = P.setitem(y, self.converted(value, y.type), *operands, index=tuple(structure))
@@ -751,7 +752,7 @@ class Lowering:
                 yields = tuple(_lookup(value_of, v) for v in block.terminator.values)
                 blocks.append(Block(block_args, block_ops, Yield(yields, block.terminator.loc)))
             results = tuple(Value(r.type, r.hint) for r in op.results)
-            self.builder.append(Structured(op.kind, args, tuple(blocks), results, op.loc))
+            self.builder.append(op.rebuilt(args, tuple(blocks), results))
             value_of.update((id(r), new) for r, new in zip(op.results, results))
         self.builder.loc = saved
 
@@ -772,7 +773,7 @@ class Lowering:
     def index(self, x: Sym, items, node) -> Sym:
         """`x[items]`: basic indexing (integers, slices, None) or one integer or boolean array."""
         structure, operands, new_axes = self.index_items(x, items, node)
-        if structure == [("array",)] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
+        if structure == [IndexArray()] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
             # Numba takes 1-D masks only: index the flattened array with the flattened mask.
             x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
         result = P.getitem(x, *operands, index=tuple(structure)) if structure else x
@@ -790,20 +791,20 @@ class Lowering:
                 position += 1
             elif isinstance(value, slice):
                 parts = [value.start, value.stop, value.step]
-                structure.append(("slice", *(p is not None and not _is_none(p) for p in parts)))
+                structure.append(IndexSlice(*(p is not None and not _is_none(p) for p in parts)))
                 operands += [self.integer(p, item) for p in parts if p is not None and not _is_none(p)]
                 position += 1
             else:
                 value = self.operand(value, item)
                 if value.type.ndim == 0:
-                    structure.append(("int",))
+                    structure.append(IndexInt())
                     operands.append(self.integer(value, item))
                 else:
                     if len(items) != 1 or (value.type.dtype == "bool" and value.type.ndim != x.type.ndim) \
                             or value.type.dtype not in ("bool", "int64") or (value.type.dtype == "int64" and value.type.ndim != 1):
                         self.refuse(item, "this array index is not supported",
                                     "index with one 1-D integer array, or one boolean mask of the array's shape")
-                    structure.append(("array",))
+                    structure.append(IndexArray())
                     operands.append(value)
                     position += 1
         if len(structure) > x.type.ndim:

@@ -10,8 +10,8 @@ terminator. Values compare by identity; their `hint` is only a name for printing
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import astuple, dataclass, field, replace
+from typing import ClassVar, Union
 
 from ..errors import CompileError, Loc
 
@@ -102,6 +102,54 @@ class Const:
 Operand = Union[Value, Const]
 
 
+class IndexItem:
+    """An item of the static index of `getitem`, `setitem`, `index_add` and `index_accumulate`:
+    their param `index` is a tuple of items, and their last operands are the items' values in
+    order. Items are frozen, so params that hold them are hashable (CSE compares them); the IR
+    prints each as a tuple of its name and fields, `('int',)` or `('slice', True, False, False)`."""
+
+    name: ClassVar[str]
+    advanced: ClassVar[bool] = False  # NumPy's advanced indexing (an array of indices): a copy, not a view
+
+    def __repr__(self) -> str:
+        return repr((self.name, *astuple(self)))
+
+
+@dataclass(frozen=True, repr=False)
+class IndexInt(IndexItem):
+    """An integer: one scalar operand; the axis is dropped."""
+
+    name = "int"
+
+
+@dataclass(frozen=True, repr=False)
+class IndexSlice(IndexItem):
+    """A slice, `lower:upper:step`: one scalar operand for each part that is given."""
+
+    name = "slice"
+    lower: bool = False
+    upper: bool = False
+    step: bool = False
+
+    @property
+    def given(self) -> tuple:
+        """For each of lower, upper and step, whether it is given."""
+        return self.lower, self.upper, self.step
+
+
+@dataclass(frozen=True, repr=False)
+class IndexArray(IndexItem):
+    """An integer array (1-D) or boolean mask (of the array's rank), the index's only item."""
+
+    name = "array"
+    advanced = True
+
+
+def basic_index(index: tuple) -> bool:
+    """Whether `index` has no array: NumPy's basic indexing, whose result is a view."""
+    return not any(item.advanced for item in index)
+
+
 @dataclass(eq=False)
 class Op:
     """`result = prim(*args, **params)`, made at `loc` in the user's source."""
@@ -143,29 +191,107 @@ class Block:
 
 @dataclass(eq=False)
 class Structured:
-    """Structured control flow: `kind` is
-    - "if":    args (cond,); blocks (then, orelse), without arguments, each yielding the results;
-    - "for":   args (trips, *inits); blocks (body,), taking (k, *carried) for k = 0 .. trips-1 and
-               yielding the next carried values; results: the last carried values;
-    - "while": args (*inits); blocks (test, body): test takes the carried values and yields one bool,
-               body takes them and yields the next; results (number of iterations, *carried).
-    """
+    """Structured control flow: an op with nested blocks ending in `Yield`, one of `If`, `For` and
+    `While`, each of which gives its layout: `inits`, the operands that the blocks take as carried
+    values, and `carried_results`, the results that are the carried values after the op; the
+    carried values of the blocks, the initial ones and the results line up position by position."""
 
-    kind: str
     args: tuple
     blocks: tuple
     results: tuple
     loc: Loc
 
-    @property
-    def inits(self) -> tuple:
-        """The operands that become block arguments: a loop's initial carried values."""
-        return {"if": (), "for": self.args[1:], "while": self.args}[self.kind]
+    name: ClassVar[str]  # as printed
+    block_names: ClassVar[tuple]  # as printed, one per block
+    control: ClassVar[str | None] = None  # the dtype of the scalar first operand (cond, trips), if any
+    index_args: ClassVar[int] = 0  # leading block arguments that are not carried values (For's k)
 
     @property
     def carried_results(self) -> tuple:
-        """The results that are carried values (all but a while loop's iteration count)."""
-        return self.results[1:] if self.kind == "while" else self.results
+        return self.results
+
+    @property
+    def test(self) -> Block | None:
+        """The block that yields one bool instead of the carried values (a while loop's)."""
+        return None
+
+    def carried_args(self, block: Block) -> list:
+        """The arguments of `block` that are carried values."""
+        return block.args[self.index_args:]
+
+    def rebuilt(self, args: tuple, blocks: tuple, results: tuple) -> Structured:
+        """An op of the same kind, at the same place, with these parts."""
+        return replace(self, args=args, blocks=blocks, results=results)
+
+
+@dataclass(eq=False)
+class If(Structured):
+    """`if`: args (cond,), a scalar bool; blocks (then, orelse), without arguments, each yielding
+    the results."""
+
+    name, block_names, control = "if", ("then", "else"), "bool"
+    inits = ()
+
+    def sources(self, position: int) -> tuple:
+        """The operands whose value result `position` may have: each branch's yield."""
+        return tuple(b.terminator.values[position] for b in self.blocks)
+
+
+@dataclass(eq=False)
+class Loop(Structured):
+    """A `For` or `While`: its last block, the body, takes the carried values and yields the next
+    ones; the results are the carried values after the last iteration."""
+
+    @property
+    def body(self) -> Block:
+        return self.blocks[-1]
+
+    def sources(self, position: int) -> tuple:
+        """The operands whose value carried result `position` may have: the initial value, or the
+        body's yield (of the iteration before)."""
+        return self.inits[position], self.body.terminator.values[position]
+
+
+@dataclass(eq=False)
+class For(Loop):
+    """`for k in range(trips)`: args (trips, *inits), trips a scalar int64; blocks (body,), taking
+    (k, *carried) for k = 0 .. trips-1 and yielding the next carried values; results: the last
+    carried values."""
+
+    name, block_names, control, index_args = "for", ("body",), "int64", 1
+
+    @property
+    def inits(self) -> tuple:
+        return self.args[1:]
+
+    @property
+    def trips(self) -> Operand:
+        return self.args[0]
+
+
+@dataclass(eq=False)
+class While(Loop):
+    """`while`: args (*inits); blocks (test, body): test takes the carried values and yields one
+    bool, body takes them and yields the next; results (trips, *carried), trips (a scalar int64)
+    the number of iterations run."""
+
+    name, block_names = "while", ("test", "body")
+
+    @property
+    def inits(self) -> tuple:
+        return self.args
+
+    @property
+    def carried_results(self) -> tuple:
+        return self.results[1:]
+
+    @property
+    def test(self) -> Block:
+        return self.blocks[0]
+
+    @property
+    def trips(self) -> Value:
+        return self.results[0]
 
 
 def results_of(op) -> tuple:
@@ -228,44 +354,38 @@ def live(ops, roots) -> list:
 
 def _pruned(op: Structured, needed: set):
     """`op` with the results in `needed` and what they depend on, or None when none is needed."""
-    offset = 1 if op.kind == "for" else 0
     carried = op.carried_results
     keep = {i for i, r in enumerate(carried) if id(r) in needed}
     while True:
         blocks = []
-        for number, block in enumerate(op.blocks):
-            test = op.kind == "while" and number == 0
-            yields = block.terminator.values if test else tuple(block.terminator.values[i] for i in sorted(keep))
+        for block in op.blocks:
+            yields = block.terminator.values if block is op.test else _kept(block.terminator.values, keep)
             blocks.append(Block(block.args, live(block.ops, yields), Yield(yields, block.terminator.loc)))
-        if op.kind == "if":
-            break
         read = {id(v) for b in blocks for v in read_in(b)}
-        wider = keep | {i for b in op.blocks for i, a in enumerate(b.args[offset:]) if id(a) in read}
+        wider = keep | {i for b in op.blocks for i, a in enumerate(op.carried_args(b)) if id(a) in read}
         if wider == keep:
             break
         keep = wider
-    if not keep and (op.kind != "while" or id(op.results[0]) not in needed):
+    counts = op.results[:len(op.results) - len(carried)]
+    if not keep and not any(id(r) in needed for r in counts):
         return None
-    order = sorted(keep)
-    if op.kind == "if":
-        return Structured("if", op.args, tuple(blocks), tuple(carried[i] for i in order), op.loc)
-    inits = op.inits
-    blocks = [Block(b.args[:offset] + [b.args[offset + i] for i in order], b.ops, b.terminator) for b in blocks]
-    args = op.args[:offset] + tuple(inits[i] for i in order)
-    results = op.results[:len(op.results) - len(carried)] + tuple(carried[i] for i in order)
-    return Structured(op.kind, args, tuple(blocks), results, op.loc)
+    blocks = tuple(Block(b.args[:op.index_args] + list(_kept(op.carried_args(b), keep)), b.ops, b.terminator)
+                   for b in blocks)
+    args = op.args[:len(op.args) - len(op.inits)] + _kept(op.inits, keep)
+    return op.rebuilt(args, blocks, counts + _kept(carried, keep))
+
+
+def _kept(values, positions: set) -> tuple:
+    return tuple(v for i, v in enumerate(values) if i in positions)
 
 
 def copy_block(block: Block) -> Block:
     """A copy of `block` whose op lists and structured ops are new (values and ops are shared), so
     a pass may insert ops and extend structured ops without changing the original."""
-    ops = [copy_structured(op) if isinstance(op, Structured) else op for op in block.ops]
+    ops = [op.rebuilt(tuple(op.args), tuple(copy_block(b) for b in op.blocks), tuple(op.results))
+           if isinstance(op, Structured) else op for op in block.ops]
     terminator = type(block.terminator)(tuple(block.terminator.values), block.terminator.loc)
     return Block(list(block.args), ops, terminator)
-
-
-def copy_structured(op: Structured) -> Structured:
-    return Structured(op.kind, tuple(op.args), tuple(copy_block(b) for b in op.blocks), tuple(op.results), op.loc)
 
 
 @dataclass(eq=False)
@@ -373,10 +493,8 @@ def _print_block(block: Block, name: Namer, indent: str, lines: list) -> None:
     for op in block.ops:
         if isinstance(op, Structured):
             results = ", ".join(f"%{name(r)}" for r in op.results)
-            head = f"{indent}{results} = {op.kind} {operands(op.args)}"
-            for position, inner in enumerate(op.blocks):
-                label = ("then", "else")[position] if op.kind == "if" else ("test", "body")[position] \
-                    if op.kind == "while" else "body"
+            head = f"{indent}{results} = {op.name} {operands(op.args)}"
+            for position, (inner, label) in enumerate(zip(op.blocks, op.block_names)):
                 lines.append(f"{head if position == 0 else indent + '}'} {label}({typed(inner.args)}) {{")
                 _print_block(inner, name, indent + "  ", lines)
             lines.append(f"{f'{indent}}} : ' + ', '.join(str(r.type) for r in op.results):<60} # {op.loc.short}")
@@ -442,28 +560,23 @@ def verify(fn: Function) -> Function:
 
     def structured(op, scope):
         carried = [r.type for r in op.carried_results]
-        if op.kind == "while" and not (op.results and op.results[0].type.dtype == "int64"):
+        if isinstance(op, While) and not (op.results and op.results[0].type.dtype == "int64"):
             fail("a while loop's first result is not its iteration count", op.loc)
-        if op.kind != "while" and not (op.args and op.args[0].type.ndim == 0 and
-                                       op.args[0].type.dtype == ("bool" if op.kind == "if" else "int64")):
-            fail(f"the first operand of {op.kind} is not a scalar {'bool' if op.kind == 'if' else 'int64'}", op.loc)
-        for position, b in enumerate(op.blocks):
-            test = op.kind == "while" and position == 0
-            arg_types = [a.type for a in b.args]
-            if op.kind == "for":
-                if not arg_types or arg_types[0].dtype != "int64":
-                    fail("a for body does not take the iteration number first", op.loc)
-                arg_types = arg_types[1:]
-            agree(f"{op.kind} block arguments", op.inits, arg_types, op.loc)
+        if op.control and not (op.args and op.args[0].type.ndim == 0 and op.args[0].type.dtype == op.control):
+            fail(f"the first operand of {op.name} is not a scalar {op.control}", op.loc)
+        for b in op.blocks:
+            if isinstance(op, For) and not (b.args and b.args[0].type.dtype == "int64"):
+                fail("a for body does not take the iteration number first", op.loc)
+            agree(f"{op.name} block arguments", op.inits, [a.type for a in op.carried_args(b)], op.loc)
             block(b, scope, op.loc, Yield)
             yields = b.terminator.values
-            if test:
+            if b is op.test:
                 if len(yields) != 1 or yields[0].type.dtype != "bool" or yields[0].type.ndim:
                     fail("a while test does not yield one bool", op.loc)
             else:
-                agree(f"{op.kind} yields", yields, carried, op.loc)
-        if op.kind != "if":
-            agree(f"{op.kind} initial values", op.inits, carried, op.loc)
+                agree(f"{op.name} yields", yields, carried, op.loc)
+        if isinstance(op, Loop):
+            agree(f"{op.name} initial values", op.inits, carried, op.loc)
 
     everywhere: set[int] = set()
     block(fn.entry, set(), fn.loc, Return)

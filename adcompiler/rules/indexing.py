@@ -3,13 +3,13 @@ accumulates repeated indices), and element and slice updates (`y[i] = v`, `acc[i
 are values in the IR and updates in place where emission proves nothing can tell."""
 from __future__ import annotations
 
-from ..ir.core import Type
+from ..ir.core import IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy
 from .primitive import NEW, UPDATE, VIEW, Primitive, Recompute
 
 # ---------------------------------------------------------------- indexing
-# An index is a tuple of items, each "int", "array" or ("slice", start?, stop?, step?) with a flag
-# for each slice part that is given; the operands after the array are the items' values in order.
+# An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
+# values in order.
 
 def _index_parts(index, first: int, slice_text) -> list:
     """The text of each index item, its operands numbered from `first`; a slice's three bounds
@@ -17,8 +17,8 @@ def _index_parts(index, first: int, slice_text) -> list:
     operand = iter(range(first, first + 3 * len(index)))
     parts = []
     for item in index:
-        if item[0] == "slice":
-            parts.append(slice_text(*(f"_{next(operand)}" if given else None for given in item[1:])))
+        if isinstance(item, IndexSlice):
+            parts.append(slice_text(*(f"_{next(operand)}" if given else None for given in item.given)))
         else:
             parts.append(f"_{next(operand)}")
     return parts
@@ -43,28 +43,24 @@ def _getitem_type(x: Type, *items: Type, index) -> Type:
     values = iter(items)
     units = []
     for axis, item in enumerate(index):
-        if item[0] == "int":
+        if isinstance(item, IndexInt):
             next(values)
-        elif item[0] == "array":
+        elif isinstance(item, IndexArray):
             array = next(values)
             if array.dtype == "bool":
                 return Type(x.dtype, 1)
             units += array.units
         else:
-            given = [next(values) for flag in item[1:] if flag]
+            given = [next(values) for flag in item.given if flag]
             units.append(None if given else x.units[axis])
     units += x.units[len(index):]
     return Type(x.dtype, len(units), False, tuple(units))
 
 
-def _gathers(index) -> bool:
-    return ("array",) in index
-
-
 # Basic indexing makes a view; an integer or boolean array index makes a new array (NumPy copies).
 getitem = Primitive("getitem", None, lambda types, index: f"_0[{_index_text(types, index)}]", _getitem_type,
-                    memory=lambda index: NEW if _gathers(index) else VIEW,
-                    recompute=lambda index: Recompute.NUMBER if _gathers(index) else Recompute.ALWAYS)
+                    memory=lambda index: VIEW if basic_index(index) else NEW,
+                    recompute=lambda index: Recompute.ALWAYS if basic_index(index) else Recompute.NUMBER)
 index_add = Primitive("index_add", None,
                       lambda types, index: f"rt.index_add(_0, _1, {_slice_objects(types, index)})",
                       lambda like, g, *items, index: like.with_dtype(g.dtype), memory=NEW)

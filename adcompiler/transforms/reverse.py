@@ -14,7 +14,8 @@ from __future__ import annotations
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
-from ..ir.core import Adjoint, Block, Const, Function, Return, Structured, Type, Value, Yield, copy_block, defined_in, live, read_in, results_of
+from ..ir.core import (Adjoint, Block, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value,
+                       Yield, basic_index, copy_block, defined_in, live, read_in, results_of)
 from ..rules.primitives import Sym
 
 
@@ -45,21 +46,18 @@ def _activity(ops, active: set) -> None:
 def _structured_activity(op: Structured, active: set) -> None:
     """A result of an `if` is active when a branch yields an active value; a loop's carried value
     (its block arguments and result) when its initial or its next value is, until that settles."""
-    if op.kind == "if":
+    if isinstance(op, If):
         for block in op.blocks:
             _activity(block.ops, active)
         for position, result in enumerate(op.results):
-            if result.type.is_float and any(_is_active(b.terminator.values[position], active) for b in op.blocks):
+            if result.type.is_float and any(_is_active(s, active) for s in op.sources(position)):
                 active.add(id(result))
         return
-    offset = 1 if op.kind == "for" else 0
-    body = op.blocks[-1]
     while True:
         size = len(active)
         for position, result in enumerate(op.carried_results):
-            sources = (op.inits[position], body.terminator.values[position])
-            if result.type.is_float and any(_is_active(s, active) for s in sources):
-                active.update(id(b.args[offset + position]) for b in op.blocks)
+            if result.type.is_float and any(_is_active(s, active) for s in op.sources(position)):
+                active.update(id(op.carried_args(b)[position]) for b in op.blocks)
                 active.add(id(result))
         for block in op.blocks:
             _activity(block.ops, active)
@@ -144,7 +142,7 @@ class _Sweep:
         for op in reversed(list(ops)):
             if isinstance(op, Structured):
                 self.builder.loc = op.loc
-                (self.reverse_if if op.kind == "if" else self.reverse_loop)(op, ops)
+                (self.reverse_if if isinstance(op, If) else self.reverse_loop)(op, ops)
                 continue
             g = self.scope.adjoints.pop(id(op.result), None)
             if g is None:
@@ -183,7 +181,7 @@ class _Sweep:
             self.scope = outer
         return scope
 
-    def reverse_if(self, op: Structured, forward_ops: list) -> None:
+    def reverse_if(self, op: If, forward_ops: list) -> None:
         """The backward of an `if`: an `if` on the same condition over the branches' backwards,
         yielding the adjoints of the outer values they add to."""
         seeds = [self.scope.adjoints.pop(id(r), None) for r in op.results]
@@ -204,11 +202,11 @@ class _Sweep:
             self.surface(op, forward, blocks[-1], number)
         results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), "d_" + (v.hint or "t"))
                         for i, v in enumerate(imported.values()))
-        self.builder.append(Structured("if", op.args, tuple(blocks), results, op.loc))
+        self.builder.append(op.rebuilt(op.args, tuple(blocks), results))
         for value, result in zip(imported.values(), results):
             self.scope.adjoints[id(value)] = Sym(result)
 
-    def surface(self, op: Structured, forward: Block, backward: Block, number: int) -> None:
+    def surface(self, op: If, forward: Block, backward: Block, number: int) -> None:
         """Forward values of branch `number` that its backward reads become results of the
         forward `if` (the other branch yields a placeholder), read from there."""
         inside = defined_in(forward)
@@ -236,18 +234,17 @@ class _Sweep:
                 scope.defined.update(id(v) for v in values)
             scope = scope.parent
 
-    def reverse_loop(self, op: Structured, forward_ops: list) -> None:
+    def reverse_loop(self, op: Loop, forward_ops: list) -> None:
         """The backward of a loop: a loop over the iterations in reverse order, carrying the
         adjoints of the carried values and of the outer values the body adds to; what it reads
         of each forward iteration is kept on a tape."""
-        body = op.blocks[-1]
-        offset = 1 if op.kind == "for" else 0
-        carried = body.args[offset:]
+        body = op.body
+        carried = op.carried_args(body)
         seeds = [self.scope.adjoints.pop(id(r), None) for r in op.carried_results]
         positions = [j for j, arg in enumerate(carried) if id(arg) in self.active]
         if all(seeds[j] is None for j in positions):
             return
-        trips = op.args[0] if op.kind == "for" else op.results[0]
+        trips = op.trips
         k_backward = Value(Type("int64"), "k")
         entries = {j: Value(carried[j].type.with_dtype(carried[j].type.dtype), "d_" + (carried[j].hint or "t"))
                    for j in positions}
@@ -272,7 +269,7 @@ class _Sweep:
             inits.append((seeds[j] if seeds[j] is not None else _zero(op.carried_results[j])).operand)
         inits += [initial.operand for _, _, initial in imports]
         results = tuple(Value(a.type, a.hint) for a in block.args[1:])
-        self.builder.append(Structured("for", (trips, *inits), (block,), results, op.loc))
+        self.builder.append(For((trips, *inits), (block,), results, op.loc))
         for (value, _, _), result in zip(imports, results[len(positions):]):
             self.scope.adjoints[id(value)] = Sym(result)
         for j, result in zip(positions, results):
@@ -280,7 +277,7 @@ class _Sweep:
             if isinstance(init, Value) and id(init) in self.active:
                 self.add(init, Sym(result))
 
-    def tape(self, op: Structured, forward_ops: list, body: Block, backward: Block, k: Sym) -> None:
+    def tape(self, op: Loop, forward_ops: list, body: Block, backward: Block, k: Sym) -> None:
         """Make each forward value of the loop body that the backward body reads available there:
         the iteration number is recomputed; any other value is stored each iteration, in an
         array allocated before the loop (scalars, when the trip count is known) or a list."""
@@ -288,7 +285,7 @@ class _Sweep:
         needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
         made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in results_of(o))])}
         needed.sort(key=lambda v: made_at.get(id(v), len(made_at)))  # taped operands first: then recomputable
-        mapping = {id(body.args[0]): k.operand} if op.kind == "for" else {}
+        mapping = {id(a): k.operand for a in body.args[:op.index_args]}  # a for loop's iteration number
         reads = []
         producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
 
@@ -311,10 +308,10 @@ class _Sweep:
         for value in needed:
             if recomputed(value):
                 continue
-            in_array = op.kind == "for" and value.type.ndim == 0 and not value.type.listed
+            in_array = isinstance(op, For) and value.type.ndim == 0 and not value.type.listed
             with self.builder.nested() as made:
                 if in_array:
-                    empty = P.tape_array(op.args[0], dtype=value.type.dtype)
+                    empty = P.tape_array(op.trips, dtype=value.type.dtype)
                 else:
                     empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
                                           units=value.type.units)
@@ -323,7 +320,7 @@ class _Sweep:
             tape = Value(empty.type, "tape")
             with self.builder.nested(body.ops):
                 if in_array:
-                    stored = P.setitem(tape, value, body.args[0], index=(("int",),))
+                    stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),))
                 else:
                     stored = P.append(tape, value)
             final = Value(empty.type, "tape")
@@ -334,7 +331,7 @@ class _Sweep:
             op.results = tuple(op.results) + (final,)
             self.scope_define([final, empty.operand])
             with self.builder.nested(reads):
-                read = P.getitem(final, k, index=(("int",),)) if in_array else P.list_get(final, k)
+                read = P.getitem(final, k, index=(IndexInt(),)) if in_array else P.list_get(final, k)
                 if value.type.weak:
                     read = P.weak(read)
             mapping[id(value)] = read.operand
@@ -409,7 +406,7 @@ def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> Non
     if previous is None or (isinstance(previous.operand, Const) and previous.operand.value == 0):
         total = share
     elif producer is not None and producer.prim is P.index_add and \
-            all(item[0] != "array" for item in producer.param_dict["index"]):
+            basic_index(producer.param_dict["index"]):
         total = P.index_accumulate(previous, *producer.args[1:], **producer.param_dict)
     else:
         total = previous + share

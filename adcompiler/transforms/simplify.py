@@ -97,7 +97,7 @@ def _deduplicate(ops, known: dict, translate: dict):
                 inner, inner_rename = _deduplicate(block.ops, seen, translate)
                 rename.update(inner_rename)
                 blocks.append(Block(block.args, inner, _terminated(block.terminator, rename)))
-            kept.append(Structured(op.kind, op.args, tuple(blocks), op.results, op.loc))
+            kept.append(op.rebuilt(op.args, tuple(blocks), op.results))
             continue
         key = _key(op, translate)
         if op.prim.memory is BUFFER:  # each buffer is filled on its own
@@ -115,7 +115,7 @@ def _renamed(op, rename: dict):
     if isinstance(op, Structured):
         blocks = tuple(Block(b.args, [_renamed(o, rename) for o in b.ops], _terminated(b.terminator, rename))
                        for b in op.blocks)
-        return Structured(op.kind, _renamed_values(op.args, rename), blocks, op.results, op.loc)
+        return op.rebuilt(_renamed_values(op.args, rename), blocks, op.results)
     if not any(isinstance(a, Value) and id(a) in rename for a in op.args):
         return op
     return Op(op.prim, _renamed_values(op.args, rename), op.result, op.loc, op.params)
