@@ -280,13 +280,24 @@ for _factory in (grad, value_and_grad, vjp, jit):
 
 def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     """The SSA IR of `function`, its forward and backward IR, and the generated Python, for
-    arguments like `args` (every parameter a float64 scalar when none are given)."""
+    arguments like `args` (every parameter a float64 scalar when none are given). Without `args`,
+    a transformed function that has been called shows each specialisation it compiled."""
     transformed = function if isinstance(function, Transformed) else Transformed(function, wrt, False, "vjp")
-    if not args:
-        args = tuple(0.0 for _ in transformed.names)
-    types = tuple(_argument(v, n, i in transformed.wrt)[1] for i, (n, v) in enumerate(zip(transformed.names, args)))
-    built = build(transformed.parsed, list(types), transformed.wrt, transformed.kind if transformed.kind == "jit" else "vjp")
-    text = built.describe()
+    compiled = transformed.specialisations if function is transformed and not args else {}
+    if compiled:
+        text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n{built.describe()}"
+                           for types, (built, _) in compiled.items())
+    else:
+        if not args:
+            args = tuple(0.0 for _ in transformed.names)
+        types = tuple(_argument(v, n, i in transformed.wrt)[1]
+                      for i, (n, v) in enumerate(zip(transformed.names, args)))
+        kind = "jit" if transformed.kind == "jit" else "vjp"
+        text = build(transformed.parsed, list(types), transformed.wrt, kind).describe()
     if print_it:
         print(text)
     return text
+
+
+def _described(names: list, types: tuple) -> str:
+    return ", ".join(f"{n}: {t}" for n, t in zip(names, types))

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import __version__
 from .backend.compile import PACKAGE_DIGEST, compile_module, module_path
-from .backend.emit import emit_python
+from .backend.emit import emit_python, names_for
 from .frontend.canonical import canonicalise
 from .frontend.fence import fence
 from .errors import CompileError
@@ -28,23 +28,21 @@ class Build:
     program: Function | Adjoint  # the simplified primal for "jit", the adjoint otherwise
     source: str
     stem: str
+    names: Namer  # of the values of `primal` and `program`, in `describe` and in `source` alike
 
     @property
     def path(self):
         return module_path(self.source, self.stem)
 
     def describe(self) -> str:
-        """The SSA of the function, the forward and backward IR, and the generated Python."""
+        """The SSA of the function, the forward and backward IR, and the generated Python, where a
+        value has one name throughout (a residual its forward name)."""
         if isinstance(self.program, Function):
-            passes = ["# after simplification", print_function(self.program)]
+            passes = ["# after simplification", print_function(self.program, self.names)]
         else:
-            namer = Namer()
-            forward = print_function(self.program.forward, namer)
-            for source, param in self.program.residuals:
-                namer.alias(param, source)
-            passes = ["# forward and backward IR (a residual has its forward name)", forward,
-                      print_function(self.program.backward, namer)]
-        return "\n\n".join(["# SSA", print_function(self.primal), *passes,
+            passes = ["# forward and backward IR", print_function(self.program.forward, self.names),
+                      print_function(self.program.backward, self.names)]
+        return "\n\n".join(["# SSA", print_function(self.primal, self.names), *passes,
                              f"# generated Python ({self.path})", self.source])
 
 
@@ -75,7 +73,8 @@ def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) 
               f"# NumPy {np.__version__}, Numba {numba.__version__}. Do not edit: regenerated on change.\n"
               f"# `jit` is numba.njit(cache=True) and `rt` the helpers of adcompiler.backend.runtime, compiled and cached\n"
               f"# once for all functions; with jit=False, the identity and adcompiler.backend.runtime itself.\n")
-    return Build(primal, program, emit_python(program, parsed.name, header), stem)
+    names = names_for(primal, program)
+    return Build(primal, program, emit_python(program, parsed.name, header, names), stem, names)
 
 
 def check_output(primal: Function, kind: str, name: str) -> None:

@@ -393,3 +393,124 @@ def test_show_accepts_a_transformed_function():
     text = adcompiler.show(adcompiler.grad(programs.reuse, wrt=1), 1.0, 2.0, print_it=False)
     assert "func reuse(%x: f64, %y: f64)" in text
     assert "gradient with respect to y." in text
+
+
+# ---------------------------------------------------------------- (f) names
+
+
+def counted(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sin(x * i)
+    return total
+
+
+def doubled_index(x, n):
+    total = 0.0
+    for i in range(n):
+        i = i * 2
+        total = total + x * i
+    return total
+
+
+def recurrence(x, p, n):
+    for i in range(n):
+        x = x + 0.1 * np.sin(x) * p
+    return x
+
+
+def user_d_x(x):
+    d_x = x * 2.0
+    return np.sin(d_x) * x
+
+
+def python_of(text: str, function: str) -> ast.FunctionDef:
+    return generated_function(text[text.index("# generated Python"):].split("\n", 1)[1], function)
+
+
+def test_a_loop_variable_keeps_its_name_in_ir_and_python():
+    text = adcompiler.show(counted, 1.0, 3, print_it=False)
+    forward_ir = text[text.index("func counted_forward"):]
+    assert "body(%i: i64" in forward_ir and "%k" not in forward_ir.split("func counted_backward")[0]
+    assert "for i in range(" in body_source(python_of(text, "counted_forward"))
+
+
+def test_a_rebound_loop_variable_gets_a_suffix():
+    text = adcompiler.show(doubled_index, 1.0, 3, print_it=False)
+    assert re.search(r"body\(%i: i64.*\n\s+%i_\d+ = mul %i, 2 ", text), text
+
+
+def derived_names_hold(built_) -> None:
+    """Every name `d_<m>` (or `tape_<m>`) is that of an adjoint (a tape) of the value named m, or,
+    when no value is named m, another one of the value named by m without its last suffix;
+    values without such a derivation never get such a name, unless the user named them so."""
+    names = built_.names
+    taken = {names(v) for v in names.keep}
+    for value in names.keep:
+        name = names(value)
+        if value.hint:
+            continue
+        if value.derived is None:
+            assert not name.startswith(("d_", "tape_")), name
+            continue
+        prefix, source = value.derived
+        stem = name[len(prefix):]
+        assert name.startswith(prefix) and (stem == names(source) or (
+            stem.startswith(names(source) + "_") and stem not in taken)), (name, names(source))
+
+
+@pytest.mark.parametrize("function, args, wrt", [
+    (counted, (1.0, 3), 0), (recurrence, (0.5, 2.0, 3), (0, 1)), (user_d_x, (1.0,), 0),
+    (programs.reassign, (1.0, 2.0), (0, 1)), (programs.tanh_layer, (np.ones((2, 3)), np.ones(3), np.ones(2)), (0, 1, 2)),
+])
+def test_d_names_only_adjoints(function, args, wrt):
+    transformed = adcompiler.grad(function, wrt=wrt)
+    transformed(*args)
+    ((built_, _),) = transformed.specialisations.values()
+    derived_names_hold(built_)
+
+
+def test_the_reassigned_value_and_its_adjoint_share_a_name():
+    """reassign: x_3 = exp(x_2), out = x_3 * y: the adjoint of x_3 is g * y, named d_x_3."""
+    text = adcompiler.show(programs.reassign, 1.0, 2.0, wrt=(0, 1), print_it=False)
+    assert re.search(r"%x_3 = exp %x_2 ", text) and re.search(r"%d_x_3 = mul %g, %y ", text), text
+
+
+def test_a_users_d_name_stays_and_the_adjoint_of_x_is_another():
+    text = adcompiler.show(user_d_x, 1.0, print_it=False)
+    forward = body_source(python_of(text, "user_d_x_forward"))
+    assert "d_x = x * 2.0" in forward
+    backward = python_of(text, "user_d_x_backward")
+    (returned,) = backward.body[-1].value.elts
+    assert returned.id.startswith("d_x_") and returned.id != "d_x"
+
+
+def test_a_tape_is_named_after_the_value_it_holds():
+    text = adcompiler.show(recurrence, 0.5, 2.0, 3, wrt=(0, 1), print_it=False)
+    stores = re.findall(r"^\s+tape_(\w+)\[i\] = (\w+)\s", body_source(python_of(text, "recurrence_forward")), re.M)
+    assert stores and all(tape == stored for tape, stored in stores), stores
+    assert re.search(r"%tape_x_\d+ = tape_array ", text), text
+
+
+def test_ir_and_python_name_residuals_alike():
+    text = adcompiler.show(programs.tanh_layer, np.ones((2, 3)), np.ones(3), np.ones(2), wrt=(0, 1, 2), print_it=False)
+    (ir_return,) = re.findall(r"^func tanh_layer_forward.*?^  return ([^\n]*)$", text, re.M | re.S)
+    returned = python_of(text, "tanh_layer_forward").body[-1].value.elts
+    assert [n.id for n in returned] == [name.lstrip("%") for name in ir_return.split(", ")]
+    header = re.search(r"^func tanh_layer_backward\((.*)\) \{", text, re.M).group(1)
+    assert [p.split(":")[0].lstrip("%") for p in header.split(", ")] == \
+        [a.arg for a in python_of(text, "tanh_layer_backward").args.args]
+
+
+def test_show_of_a_called_transform_shows_its_specialisations():
+    assert "func add_mul(%x: f64, %y: f64, %z: f64)" in adcompiler.show(adcompiler.grad(programs.add_mul),
+                                                                       print_it=False)  # not called: scalars
+    transformed = adcompiler.grad(programs.sin_cos)
+    transformed(np.ones(3))
+    transformed(np.ones(3, dtype=np.float32))
+    text = adcompiler.show(transformed, print_it=False)
+    assert len(transformed.specialisations) == 2
+    for (x,), (built_, _) in transformed.specialisations.items():
+        assert f"# grad(sin_cos) for (x: {x})\n\n{built_.describe()}" in text
+    assert text.count("# SSA") == 2
+    assert "gradient with respect to x." in adcompiler.show(transformed, np.ones(2), print_it=False)

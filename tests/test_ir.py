@@ -26,6 +26,7 @@ import pytest
 from adcompiler import CompileError
 from adcompiler.rules import primitives as P
 from adcompiler.errors import Loc
+from adcompiler.backend.emit import names_for
 from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function, verify
 from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import check
@@ -83,12 +84,15 @@ def passes(function, arg_types, wrt):
 
 
 def golden_text(name: str) -> str:
+    """The passes printed with one namer, as `show` prints them (an adjoint is named after the
+    forward value it belongs to, a residual as in the forward)."""
     function, arg_types, wrt = CASES[name]
     primal, _, simplified = passes(function, arg_types, wrt)
+    names = names_for(primal, simplified)
     sections = [
-        "# lowered", print_function(primal),
-        "# forward (after reverse + simplify)", print_function(simplified.forward),
-        "# backward (after reverse + simplify)", print_function(simplified.backward),
+        "# lowered", print_function(primal, names),
+        "# forward (after reverse + simplify)", print_function(simplified.forward, names),
+        "# backward (after reverse + simplify)", print_function(simplified.backward, names),
     ]
     return "\n".join(sections) + "\n"
 

@@ -21,31 +21,47 @@ from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, 
 INDENT = "    "
 
 
-def emit_python(program, name: str, header: str) -> str:
+def names_for(*programs) -> Namer:
+    """One namer for `programs` (Functions and Adjoints), naming their values in order (a residual
+    parameter as the forward value it holds): the names `show` prints and the Python uses."""
+    namer = Namer()
+    for program in programs:
+        if isinstance(program, Function):
+            namer.name_function(program)
+            continue
+        namer.name_function(program.forward)
+        for source, param in program.residuals:
+            namer.alias(param, source)
+        namer.name_function(program.backward)
+    return namer
+
+
+def emit_python(program, name: str, header: str, names: Namer | None = None) -> str:
     """Module source for `program`: a Function becomes one function `name`; an Adjoint becomes the
-    three functions of `_adjoint_module`."""
+    three functions of `_adjoint_module`. Values keep their names in `names` (by default
+    `names_for(program)`), but for the variables Python shares between values (a loop's carried
+    variable, an array updated in place), which take the name of one of them."""
     imports = "import numpy as np"
+    namer = (names or names_for(program)).copy()
     if isinstance(program, Function):
-        namer = Namer()
         lines = _body(program, namer)
         values = program.entry.terminator.values
         if len(values) == 1:
             lines[-1] = f"{INDENT}{'return ' + _text([values[0]], namer):<44} # {program.entry.terminator.loc.short}"
         functions = [_function(name, program, namer, lines)]
     else:
-        functions = _adjoint_module(program, name)
+        functions = _adjoint_module(program, name, namer)
     return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *functions]) + "\n"
 
 
-def _adjoint_module(adjoint: Adjoint, name: str) -> list:
+def _adjoint_module(adjoint: Adjoint, name: str, namer: Namer) -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
     `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
     same name in the backward as in the forward, and the fused body needs no renaming."""
     forward, backward = adjoint.forward, adjoint.backward
-    namer = Namer()
     forward_lines = _body(forward, namer, to_backward=True)
-    for source, param in adjoint.residuals:
+    for source, param in adjoint.residuals:  # as the forward's Python calls it (a loop's variable, say)
         namer.alias(param, source)
     backward_lines = _body(backward, namer)
     seed = backward.params[-1]

@@ -380,10 +380,11 @@ class Lowering:
                 with self.builder.nested(test_ops):
                     test = self.condition(node.test)
                 self.env.update((n, Sym(a)) for n, a in args.items())
-            k = Value(Type("int64"), "k")
+            k = Value(Type("int64"))  # the iteration number: `i` when the loop is `for i in range(n)`
             with self.builder.nested() as body_ops, self.holding(iterated):
                 if bind_target is not None:
                     bind_target(Sym(k))
+                k.hint = k.hint or "k"
                 self.statements(node.body)
                 after = self.env
             settled = {}
@@ -741,17 +742,20 @@ class Lowering:
             self.builder.loc = op.loc
             args = tuple(_lookup(value_of, a) for a in op.args)
             if not isinstance(op, Structured):
-                value_of[id(op.result)] = self.builder.emit(op.prim, list(args), op.param_dict, op.result.hint)
+                made = self.builder.emit(op.prim, list(args), op.param_dict, op.result.hint)
+                if self.builder.ops and made is getattr(self.builder.ops[-1], "result", None):  # a new value
+                    made.derived = _spliced(op.result, value_of)
+                value_of[id(op.result)] = made
                 continue
             blocks = []
             for block in op.blocks:
-                block_args = [Value(a.type, a.hint) for a in block.args]
+                block_args = [Value(a.type, a.hint, _spliced(a, value_of)) for a in block.args]
                 value_of.update((id(a), new) for a, new in zip(block.args, block_args))
                 with self.builder.nested() as block_ops:
                     self.splice(block.ops, value_of)
                 yields = tuple(_lookup(value_of, v) for v in block.terminator.values)
                 blocks.append(Block(block_args, block_ops, Yield(yields, block.terminator.loc)))
-            results = tuple(Value(r.type, r.hint) for r in op.results)
+            results = tuple(Value(r.type, r.hint, _spliced(r, value_of)) for r in op.results)
             self.builder.append(op.rebuilt(args, tuple(blocks), results))
             value_of.update((id(r), new) for r, new in zip(op.results, results))
         self.builder.loc = saved
@@ -914,6 +918,14 @@ def _lookup(value_of: dict, operand):
     return operand if isinstance(operand, Const) else value_of[id(operand)]
 
 
+def _spliced(value: Value, value_of: dict):
+    """The `derived` of the value spliced for `value`: named after the value spliced for its source
+    (none when that source was not spliced, or became a literal)."""
+    if value.derived is None:
+        return None
+    prefix, source = value.derived
+    made = value_of.get(id(source))
+    return (prefix, made) if isinstance(made, Value) else None
 
 
 @dataclass(frozen=True)

@@ -77,11 +77,17 @@ _SHORT_DTYPES = {"float64": "f64", "float32": "f32", "int64": "i64", "bool": "bo
 
 @dataclass(eq=False)
 class Value:
-    """An SSA value. `hint` is the user's variable name (empty for a temporary, printed `t`), never
-    an identity."""
+    """An SSA value. `hint` is the user's variable name, never an identity; without one, `derived`
+    (prefix, value) names it after another value (`("d_", x)`: the adjoint of x, `("tape_", x)`: the
+    tape of x's values in a loop); else it is a temporary, named `t`."""
 
     type: Type
     hint: str = ""
+    derived: tuple | None = None
+
+    def renewed(self) -> "Value":
+        """A new value of the same type and name (a result or block argument standing for this one)."""
+        return Value(self.type, self.hint, self.derived)
 
     def __repr__(self) -> str:
         return f"Value({self.hint}: {self.type})"
@@ -442,7 +448,11 @@ RESERVED_NAMES = frozenset({"np", "rt", "jit", "math"}) | frozenset(keyword.kwli
 
 
 class Namer:
-    """Deterministic, readable, unique names: the hint itself first, then `hint_1`, `hint_2`, ..."""
+    """Deterministic, readable, unique names: the hint itself first, then `hint_1`, `hint_2`, ...
+    A derived value is named `prefix + x` after the value named x (`d_x`, `tape_x`); when that is
+    taken, `prefix + x_n` for the first n such that no value is named `x_n` (nor ever will be:
+    `x_n` is reserved), so `d_x_n` is the adjoint of `x_n` where there is one, and otherwise
+    another adjoint of x."""
 
     def __init__(self, taken=()):
         self.names: dict[int, str] = {}
@@ -453,18 +463,54 @@ class Namer:
         """Give `value` the name of `same_as` (a residual parameter and the forward value it holds)."""
         self.names[id(value)] = self(same_as)
 
+    def copy(self) -> "Namer":
+        """A namer with these names, whose aliases and new names do not change this one."""
+        other = Namer()
+        other.names, other.keep, other.used = dict(self.names), list(self.keep), set(self.used)
+        return other
+
+    def name_function(self, fn: Function) -> None:
+        """Name the values of `fn` in the order they are defined: a structured op's block arguments
+        (a loop's body first: its carried variables), then its blocks' values, then its results."""
+        def visit(block):
+            for arg in block.args:
+                self(arg)
+            for op in block.ops:
+                if isinstance(op, Structured):
+                    for inner in op.blocks[::-1]:
+                        for arg in inner.args:
+                            self(arg)
+                    for inner in op.blocks:
+                        visit(inner)
+                for result in results_of(op):
+                    self(result)
+        visit(fn.entry)
+
     def __call__(self, value: Value) -> str:
         key = id(value)
         if key not in self.names:
-            base = value.hint or "t"
-            name, n = base, 0
-            while name in self.used:
-                n += 1
-                name = f"{base}_{n}"
-            self.used.add(name)
+            if value.hint or value.derived is None:
+                name = self._fresh(value.hint or "t")
+            else:
+                prefix, source = value.derived
+                base = self(source)
+                name, n = prefix + base, 0
+                while name in self.used:
+                    n += 1
+                    if f"{base}_{n}" not in self.used:
+                        name = f"{prefix}{base}_{n}"
+                self.used.update({name, f"{base}_{n}"} if n else {name})
             self.names[key] = name
             self.keep.append(value)
         return self.names[key]
+
+    def _fresh(self, base: str) -> str:
+        name, n = base, 0
+        while name in self.used:
+            n += 1
+            name = f"{base}_{n}"
+        self.used.add(name)
+        return name
 
 
 def format_operand(operand: Operand, name: Namer) -> str:
@@ -475,6 +521,7 @@ def print_function(fn: Function, name: Namer | None = None) -> str:
     """Stable text of `fn`: one op a line, with its type and the user's file:line. Passes that
     share a `name`r print shared values under one name (a residual as in the forward)."""
     name = name or Namer()
+    name.name_function(fn)
     params = ", ".join(f"%{name(p)}: {p.type}" for p in fn.params)
     lines = [f"func {fn.name}({params}) {{"]
     for block in fn.blocks:

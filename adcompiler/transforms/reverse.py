@@ -132,7 +132,7 @@ class _Sweep:
         """The entry adjoint of `value`, from outside `scope`: the enclosing adjoint itself in a
         branch, a block argument carried from it in a loop."""
         initial = self.current(value, scope.parent)
-        entry = Value(initial.type.with_dtype(initial.type.dtype), "d_" + (value.hint or "t")) \
+        entry = Value(initial.type.with_dtype(initial.type.dtype), derived=("d_", value)) \
             if scope.kind == "loop" else initial
         scope.imports[id(value)] = (value, entry, initial)
         return Sym(entry)
@@ -200,7 +200,7 @@ class _Sweep:
                     yields.append(adjoint.operand)
             blocks.append(Block([], scope.ops, Yield(tuple(yields), op.loc)))
             self.surface(op, forward, blocks[-1], number)
-        results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), "d_" + (v.hint or "t"))
+        results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), derived=("d_", v))
                         for i, v in enumerate(imported.values()))
         self.builder.append(op.rebuilt(op.args, tuple(blocks), results))
         for value, result in zip(imported.values(), results):
@@ -213,7 +213,7 @@ class _Sweep:
         needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
         if not needed:
             return
-        results = tuple(Value(v.type, v.hint) for v in needed)
+        results = tuple(v.renewed() for v in needed)
         for position, block in enumerate(op.blocks):
             if position == number:
                 values = tuple(needed)
@@ -246,12 +246,18 @@ class _Sweep:
             return
         trips = op.trips
         k_backward = Value(Type("int64"), "k")
-        entries = {j: Value(carried[j].type.with_dtype(carried[j].type.dtype), "d_" + (carried[j].hint or "t"))
-                   for j in positions}
+
+        def adjoint_of(value, j):  # a carried adjoint: of what the body yields, or gets, or the variable
+            return "d_", value if isinstance(value, Value) else carried[j]
+
+        entries = {j: Value(carried[j].type.with_dtype(carried[j].type.dtype),
+                            derived=adjoint_of(body.terminator.values[j], j)) for j in positions}
         state = {}
 
         def start(scope):
             state["k"] = Sym(trips) - 1 - Sym(k_backward)
+            if isinstance(op, For) and isinstance(state["k"].operand, Value):
+                state["k"].operand.hint = body.args[0].hint  # the forward's index, as the user named it
 
         scope = self.nested("loop", body, [Sym(entries[j]) if j in entries else None for j in range(len(carried))],
                             start)
@@ -268,7 +274,8 @@ class _Sweep:
         for j in positions:
             inits.append((seeds[j] if seeds[j] is not None else _zero(op.carried_results[j])).operand)
         inits += [initial.operand for _, _, initial in imports]
-        results = tuple(Value(a.type, a.hint) for a in block.args[1:])
+        results = tuple(Value(entries[j].type, derived=adjoint_of(op.inits[j], j)) for j in positions) + \
+            tuple(entry.renewed() for _, entry, _ in imports)
         self.builder.append(For((trips, *inits), (block,), results, op.loc))
         for (value, _, _), result in zip(imports, results[len(positions):]):
             self.scope.adjoints[id(value)] = Sym(result)
@@ -317,15 +324,16 @@ class _Sweep:
                                           units=value.type.units)
             forward_ops[position:position] = made
             position += len(made)
-            tape = Value(empty.type, "tape")
+            tape = Value(empty.type, derived=("tape_", value))
             with self.builder.nested(body.ops):
                 if in_array:
                     stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),))
                 else:
                     stored = P.append(tape, value)
-            final = Value(empty.type, "tape")
+            final = tape.renewed()
+            empty.operand.derived = stored.operand.derived = tape.derived
             for block in op.blocks:
-                block.args.append(tape if block is body else Value(empty.type, "tape"))
+                block.args.append(tape if block is body else tape.renewed())
             body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
             op.args = tuple(op.args) + (empty.operand,)
             op.results = tuple(op.results) + (final,)
@@ -334,6 +342,7 @@ class _Sweep:
                 read = P.getitem(final, k, index=(IndexInt(),)) if in_array else P.list_get(final, k)
                 if value.type.weak:
                     read = P.weak(read)
+            read.operand.hint = value.hint
             mapping[id(value)] = read.operand
         _substitute(backward, mapping)
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
@@ -411,8 +420,8 @@ def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> Non
     else:
         total = previous + share
     made = builder.ops[-1].result if builder.ops and not isinstance(builder.ops[-1], Structured) else None
-    if total.operand is made and not made.hint:
-        made.hint = "d_" + (arg.hint or "t")
+    if total.operand is made and not made.hint and made.derived is None:
+        made.derived = ("d_", arg)
     adjoints[id(arg)] = total
 
 
@@ -437,7 +446,7 @@ def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
         if isinstance(operand, Const) or id(operand) in made:
             return operand
         if id(operand) not in residual_of:
-            residual_of[id(operand)] = Value(operand.type, operand.hint)
+            residual_of[id(operand)] = operand.renewed()
             sources.append(operand)
         return residual_of[id(operand)]
 

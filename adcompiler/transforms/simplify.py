@@ -46,7 +46,7 @@ def simplify(program):
     for value in list(rename.values()):
         if id(value) in forward_defined and id(value) not in param_of:
             # The forward computed it: the backward reads it as a residual.
-            param_of[id(value)] = Value(value.type, value.hint)
+            param_of[id(value)] = value.renewed()
             residuals.append((value, param_of[id(value)]))
     rename = {dropped: param_of.get(id(value), value) for dropped, value in rename.items()}
     rename.update((id(source), param_of[id(source)]) for source, _ in residuals)
