@@ -17,6 +17,7 @@ from numba.core.errors import NumbaError
 from .rules.custom import CustomVJP
 from .errors import CompileError
 from .ir.core import SUPPORTED_DTYPES, Type
+from .frontend.inlining import Transforms
 from .frontend.lower import still_valid
 from .frontend.parse import ParsedFunction
 from .pipeline import Build, build, check, check_call, load
@@ -80,7 +81,7 @@ class Transformed:
             if built is not None and not still_valid(built.primal):  # a global it read was rebound
                 built, module = None, None
             if built is None:
-                built = build(self.parsed, list(arg_types), self.wrt, self.kind)
+                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS)
             if compiled and module is None:
                 module = load(built, self.jit)
             self._specialisations[arg_types] = (built, module)
@@ -274,8 +275,11 @@ def jit(function: Callable = None, jit: bool = True):
     return _transform("jit", function, 0, jit)
 
 
-for _factory in (grad, value_and_grad, vjp, jit):
-    _factory.makes_transform = True  # `grad(f)(x)` inside compiled code: lowering makes it at compile time
+FACTORIES = (grad, value_and_grad, vjp, jit)
+# What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
+# and a call of a transformed function splices its IR.
+TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
+                        transform_of=lambda obj: obj if isinstance(obj, Transformed) else None)
 
 
 def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
@@ -293,7 +297,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
         types = tuple(_argument(v, n, i in transformed.wrt)[1]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
         kind = "jit" if transformed.kind == "jit" else "vjp"
-        text = build(transformed.parsed, list(types), transformed.wrt, kind).describe()
+        text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
     if print_it:
         print(text)
     return text

@@ -14,6 +14,7 @@ from .frontend.canonical import canonicalise
 from .frontend.fence import fence
 from .errors import CompileError
 from .ir.core import Adjoint, Function, Namer, Type, print_function, verify
+from .frontend.inlining import Transforms
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.reverse import reverse
@@ -56,10 +57,11 @@ def check_call(callee: Callable, names: list, name: str, title: str, where: Pars
     return canonicalise(fence(compose(callee, names, name, title, where)))
 
 
-def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str) -> Build:
-    """Lower `parsed` for `arg_types` and, unless `kind` is "jit", differentiate it with respect to
-    the parameters `wrt`; emit the result. "grad" and "value_and_grad" need one float scalar output."""
-    primal = verify(lower(parsed, arg_types))
+def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str, transforms: Transforms) -> Build:
+    """Lower `parsed` for `arg_types` (calls of `transforms` in it spliced) and, unless `kind` is
+    "jit", differentiate it with respect to the parameters `wrt`; emit the result. "grad" and
+    "value_and_grad" need one float scalar output."""
+    primal = verify(lower(parsed, arg_types, transforms))
     if kind == "jit":
         program, purpose = verify(simplify(primal)), "compiled as it is"
     else:

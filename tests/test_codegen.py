@@ -20,6 +20,7 @@ from adcompiler.rules import primitives as P
 from adcompiler.backend.emit import emit_python
 from adcompiler.errors import Loc
 from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function
+from adcompiler.api import TRANSFORMS
 from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import build, check, load
 from adcompiler.ir.core import Adjoint
@@ -81,7 +82,7 @@ def arguments(name: str, seed: int = 0):
 def built(name: str):
     function, make, wrt = PROGRAMS[name]
     types = [type_of(a) for a in arguments(name)]
-    return build(check(function), types, wrt, "value_and_grad")
+    return build(check(function), types, wrt, "value_and_grad", TRANSFORMS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -181,7 +182,7 @@ def test_python_gradients_match_finite_differences(name):
     args = arguments(name, seed=3)
     if any(np.asarray(a).dtype == np.float32 for a in args):
         args = tuple(np.asarray(a, dtype=np.float64) for a in args)
-        module = load(build(check(function), [type_of(a) for a in args], wrt, "value_and_grad"), jit=False)
+        module = load(build(check(function), [type_of(a) for a in args], wrt, "value_and_grad", TRANSFORMS), jit=False)
         value_and_grad = getattr(module, f"{function.__name__}_value_and_grad")
     else:
         value_and_grad = entry(name, False, "value_and_grad")
@@ -378,7 +379,7 @@ def test_show_contains_every_stage(capsys):
     positions = [text.find(stage) for stage in stages]
     assert all(p >= 0 for p in positions), [s for s, p in zip(stages, positions) if p < 0]
     assert positions == sorted(positions)
-    assert print_function(lower(check(programs.tanh_layer), [type_of(a) for a in (W, x, b)])) in text
+    assert print_function(lower(check(programs.tanh_layer), [type_of(a) for a in (W, x, b)], TRANSFORMS)) in text
     assert built("tanh_layer").source in text
 
 
@@ -431,13 +432,13 @@ def python_of(text: str, function: str) -> ast.FunctionDef:
 def test_a_loop_variable_keeps_its_name_in_ir_and_python():
     text = adcompiler.show(counted, 1.0, 3, print_it=False)
     forward_ir = text[text.index("func counted_forward"):]
-    assert "body(%i: i64" in forward_ir and "%k" not in forward_ir.split("func counted_backward")[0]
+    assert "body(%i: weak i64" in forward_ir and "%k" not in forward_ir.split("func counted_backward")[0]
     assert "for i in range(" in body_source(python_of(text, "counted_forward"))
 
 
 def test_a_rebound_loop_variable_gets_a_suffix():
     text = adcompiler.show(doubled_index, 1.0, 3, print_it=False)
-    assert re.search(r"body\(%i: i64.*\n\s+%i_\d+ = mul %i, 2 ", text), text
+    assert re.search(r"body\(%i: weak i64.*\n\s+%i_\d+ = mul %i, 2 ", text), text
 
 
 def derived_names_hold(built_) -> None:

@@ -405,3 +405,23 @@ def test_second_derivative_through_a_list_tape_is_refused():
     with pytest.raises(CompileError, match="differentiating the gradient of a loop that keeps its values in a list") as info:
         grad(gradient_sum, jit=False)(np.array([0.3, 0.5]))
     assert info.value.loc.line == marked_line(while_over_an_array)
+
+
+def sines_of_multiples(x, n):
+    total = 0.0
+    for i in range(n):
+        total = total + np.sin(x * i)
+    return total
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_regression_a_loop_index_is_a_python_int_in_float32_arithmetic(jit):
+    """`range` gives Python ints: `x * i` stays float32 for a float32 x (NumPy's rule for weak
+    numbers). The index was typed int64, so the value became float64 and the gradient failed
+    ("for yields: f64 where f32 is expected")."""
+    x = np.float32(0.5)
+    value, derivative = value_and_grad(sines_of_multiples, jit=jit)(x, 3)
+    assert isinstance(value, np.float32)
+    np.testing.assert_array_max_ulp(value, sines_of_multiples(x, 3), maxulp=1 if jit else 0)  # Numba's sinf
+    assert isinstance(derivative, np.float32)
+    assert derivative == pytest.approx(np.cos(0.5) + 2 * np.cos(1.0), rel=1e-6)

@@ -28,6 +28,7 @@ from adcompiler.rules import primitives as P
 from adcompiler.errors import Loc
 from adcompiler.backend.emit import names_for
 from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, print_function, verify
+from adcompiler.api import TRANSFORMS
 from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import check
 from adcompiler.transforms.reverse import reverse
@@ -69,7 +70,7 @@ CASES = {
 
 def passes(function, arg_types, wrt):
     """(lowered, adjoint after reverse, adjoint after simplify), verified after every pass."""
-    primal = verify(lower(check(function), list(arg_types)))
+    primal = verify(lower(check(function), list(arg_types), TRANSFORMS))
     reversed_ = reverse(primal, wrt)
     verify(reversed_.forward)
     verify(reversed_.backward)
@@ -125,7 +126,7 @@ def test_printed_location_is_the_users_line():
     lines, first = inspect.getsourcelines(programs.tanh_layer)
     tanh_line = first + next(i for i, text in enumerate(lines) if "np.tanh" in text)
     sum_line = first + next(i for i, text in enumerate(lines) if "np.sum" in text)
-    primal = lower(check(programs.tanh_layer), [f64(2), f64(1), f64(1)])
+    primal = lower(check(programs.tanh_layer), [f64(2), f64(1), f64(1)], TRANSFORMS)
     text = print_function(primal)
     assert re.search(rf"= tanh %\S+ : f64\[\?\] +# programs\.py:{tanh_line}$", text, re.M), text
     assert re.search(rf"= sum %h : f64 +# programs\.py:{sum_line}$", text, re.M), text

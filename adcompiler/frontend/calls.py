@@ -323,3 +323,12 @@ CALLS[flatten] = flatten
 CALLS[len] = length
 CALLS[max] = larger
 CALLS[min] = smaller
+
+
+def hashable(obj) -> bool:
+    """Whether `obj` can be looked up in a table of functions."""
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True

@@ -34,7 +34,8 @@ def canonicalise(parsed: ParsedFunction) -> ParsedFunction:
     statements = _flat(rewriter.block(tree.body, loop=None))
     tree.body = [_assign(RETURNED, gast.Constant(value=False, kind=None), tree.body[0])] + statements + \
         [_located(gast.Return(value=_name(VALUE)), last)]
-    return dataclasses.replace(parsed, tree=tree)
+    return dataclasses.replace(parsed, tree=tree, after_return=frozenset(rewriter.after_return),
+                               rebound_first=rewriter.rebound_first)
 
 
 class _Loop:
@@ -50,6 +51,8 @@ class _Rewriter:
     def __init__(self, parsed: ParsedFunction):
         self.parsed = parsed
         self.numbers = itertools.count(1)
+        self.after_return = set()  # the guards `if not _ad_returned:` whose other path has returned
+        self.rebound_first = {}  # a loop -> the target it binds before anything else in an iteration
 
     def block(self, statements, loop) -> list:
         """`statements` rewritten; those after a jump guarded by its flags."""
@@ -68,7 +71,8 @@ class _Rewriter:
             if flags and rest:
                 guarded = _flat(self.block(rest, loop))
                 guard = _located(gast.If(test=_none_of(flags), body=guarded, orelse=[]), rest[0])
-                guard.after_return = flags == [RETURNED]  # its other path has returned: nothing it binds is read
+                if flags == [RETURNED]:  # its other path has returned: nothing it binds is read
+                    self.after_return.add(guard)
                 out.append(guard)
                 return out
         return out
@@ -115,7 +119,7 @@ class _Rewriter:
             return before + self.range_as_while(statement, body, stops, bounds)
         item = f"{ITEM}{next(self.numbers)}"
         target, statement.target = statement.target, _like(statement.target, item, gast.Store)
-        statement.rebound_first = target  # bound before anything else in each iteration that runs
+        self.rebound_first[statement] = target  # bound before anything else in each iteration that runs
         statement.body = [_located(gast.If(test=_none_of(stops), orelse=[], body=[
             _located(gast.Assign(targets=[target], value=_like(target, item, gast.Load), type_comment=None),
                      statement)] + body), statement)]

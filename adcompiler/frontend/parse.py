@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import gast
@@ -22,6 +22,9 @@ class ParsedFunction:
     file: str
     line_offset: int
     title: str = ""  # how messages name it, where that is not its name: `grad(f)`
+    # What canonicalisation tells lowering about the nodes it made (see canonical.py):
+    after_return: frozenset = field(default=frozenset(), compare=False)  # guards whose other path returned
+    rebound_first: dict = field(default_factory=dict, compare=False)  # loop -> the target it binds first
 
     @property
     def name(self) -> str:

@@ -16,7 +16,7 @@ copy.defvjp(lambda g, x, out: g)
 fresh = Primitive("fresh", 1, "_0", same_type, memory=IDENTITY)
 fresh.defvjp(lambda g, x, out: g)
 
-trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64"), memory=NEW,
+trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,
                        recompute=Recompute.NUMBER, fold=lambda *bounds: len(range(*bounds)), vjps=ZERO)
 
 

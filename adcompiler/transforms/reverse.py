@@ -245,7 +245,7 @@ class _Sweep:
         if all(seeds[j] is None for j in positions):
             return
         trips = op.trips
-        k_backward = Value(Type("int64"), "k")
+        k_backward = Value(Type("int64", weak=True), "k")
 
         def adjoint_of(value, j):  # a carried adjoint: of what the body yields, or gets, or the variable
             return "d_", value if isinstance(value, Value) else carried[j]

@@ -1,0 +1,124 @@
+"""What shares memory in lowering, and the refusals of updates that NumPy would make through
+another name: views are followed back to their base, and an `if`'s or loop's value to what it may be
+(`builder.holds`)."""
+from __future__ import annotations
+
+import contextlib
+
+import gast
+
+from ..rules import primitives as P
+from ..ir.core import Value
+from ..rules.primitives import Sym
+from .canonical import ITEM, PREFIX
+from .control import _flatten
+
+
+class Aliasing:
+    """Sharing of memory between the names in scope. Uses `env` (the names bound), `protected` (ids
+    of the arguments and global arrays, never written), `builder` (`producers` and `holds`) and
+    `parsed` (the canonicaliser's loop marks)."""
+
+    @contextlib.contextmanager
+    def holding(self, values):
+        """Bind `values` (arrays a loop reads later) to internal names while its body is lowered:
+        writing into their memory would change what the loop reads, so it is refused."""
+        leaves = [leaf for value in values for leaf in _flatten(value) or () if isinstance(leaf, Sym)]
+        held = {f"{ITERATED}{len(self.env)}_{i}": leaf for i, leaf in enumerate(leaves)}
+        self.env.update(held)
+        try:
+            yield
+        finally:
+            for name in held:
+                self.env.pop(name, None)
+
+    def check_loop_aliasing(self, node, after: dict, carried: dict) -> None:
+        """Refuse a loop that writes into an array another name shares at the end of an iteration
+        (where the next one starts): NumPy would change both. (Sharing before the loop is seen at
+        the write: a carried name holds its value from before the loop; a `for` target is bound
+        anew before any write.)"""
+        written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
+                   and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
+        # a `for` binds its target before anything else in an iteration: never written as it was
+        targets = [getattr(node, "target", None), self.parsed.rebound_first.get(node)]
+        rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}
+        for name in written & set(carried) - rebound:
+            if isinstance(after.get(name), Sym) and (other := self.sharing(name, after[name], after)) is not None:
+                self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
+                                  f"at the end of an iteration (NumPy would change both)",
+                            f"copy it: `{name} = {name}.copy()`")
+
+    def check_augmented(self, node, current: Sym) -> None:
+        """Refuse `name += ...` on an array another name shares: NumPy would change both."""
+        sharing = self.sharing(node.target.id, current) if current.type.ndim else None
+        if sharing is not None:
+            self.refuse(node, f"augmented assignment to the array `{node.target.id}`, which shares its "
+                              f"memory with {_called(sharing)}, is not supported (NumPy would change both)",
+                        f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
+
+    def check_element_write(self, target, name: str, y: Sym) -> None:
+        """Refuse `name[index] = ...` into an argument or global array, or one another name shares."""
+        if self.view_chain(y.operand) & self.protected:
+            self.refuse(target, f"assignment into `{name}`, an argument or global array (or a view of one), "
+                                f"would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
+        sharing = self.sharing(name, y)
+        if sharing is not None:
+            self.refuse(target, f"assignment into the array `{name}`, which shares its memory with {_called(sharing)}, "
+                                f"is not supported (NumPy would change both)",
+                        f"loop over `range(len({name}))` and read `{name}[i]`" if sharing.startswith(ITERATED) else
+                        f"copy it first: `{name} = {name}.copy()`")
+
+    def sharing(self, name: str, value: Sym, env: dict | None = None):
+        """Another name of `env` (the names in scope) whose array shares memory with `value` (the
+        same array, or a view of it or of what it views, or a branch or loop value that may be one
+        of those), or None. In-place updates are refused there: NumPy would change both."""
+        mine = self.view_chain(value.operand)
+        for other, bound in (self.env if env is None else env).items():
+            if other != name and isinstance(bound, Sym) and mine & self.view_chain(bound.operand):
+                return other
+        return None
+
+    def bound_elsewhere(self, value) -> bool:
+        """Whether `value` is an array some name already holds."""
+        return isinstance(value, Sym) and value.type.ndim > 0 and any(
+            isinstance(bound, Sym) and bound.operand is value.operand for bound in self.env.values())
+
+    def folded_to_a_view(self, value) -> bool:
+        """Whether `value` is an array view that an expression which makes a new array in NumPy
+        was folded to (`-(-a[:, 0])`)."""
+        return isinstance(value, Sym) and self.viewed(value.operand) is not None
+
+    def viewed(self, operand):
+        """The array `operand` is a view of (indexing without arrays, reshapes, transposes), or None."""
+        producer = self.builder.producers.get(id(operand))
+        if producer is not None and producer.result.type.ndim and \
+                producer.prim.memory_of(producer.param_dict) is P.VIEW:
+            return producer.args[0]
+        return None
+
+    def view_chain(self, operand) -> set:
+        """Ids of `operand` and of the arrays it may share memory with because it is a view of them
+        (through indexing, reshapes, transposes) or may be one of them (an if's or loop's value)."""
+        chain, stack = set(), [operand]
+        while stack:
+            operand = stack.pop()
+            if not isinstance(operand, Value) or id(operand) in chain:
+                continue
+            chain.add(id(operand))
+            stack.extend(self.builder.holds.get(operand, ()))
+            stack.append(self.viewed(operand))
+        return chain
+
+
+ITERATED = PREFIX + "iterated_"
+
+
+def _called(name: str) -> str:
+    """How a message names the binding `name` (internal ones by what they hold)."""
+    if name.startswith(ITERATED):
+        return "the array the `for` loop iterates over"
+    if name.startswith(ITEM):
+        return "the item of a `for` loop"
+    return f"`{name}`"
+
+

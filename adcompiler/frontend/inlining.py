@@ -1,0 +1,167 @@
+"""Calls that lowering inlines: the user's own functions (by a child lowering sharing the
+builder), `@custom_vjp` functions, and transformed functions (`grad(f)(...)`,
+`value_and_grad(f)(...)`, `jit(f)(...)`), whose IR is spliced in.
+
+What lowering knows of the API's transforms comes in through `Transforms` (api.TRANSFORMS is the
+real one): the frontend never imports the API.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from ..rules import primitives as P
+from ..ir.builder import current_builder
+from ..ir.core import Block, Const, Function, Structured, Value, Yield
+from ..rules.primitives import Sym
+from .calls import Static
+from .canonical import canonicalise
+from .fence import fence
+from .parse import ParsedFunction, parse
+
+
+class Transform(Protocol):
+    """A transformed function as a call of it is lowered (api.Transformed)."""
+
+    kind: str  # "grad", "value_and_grad", "vjp" or "jit"
+    signature: inspect.Signature
+    wrt: tuple  # the positions it differentiates
+    single: bool  # whether `wrt` named one parameter (its gradient is not a tuple)
+
+    def build_for(self, arg_types: tuple):
+        """The `pipeline.Build` (primal, simplified program or adjoint) for these argument types."""
+
+
+@dataclass(frozen=True)
+class Transforms:
+    """The API's transforms, as lowering needs them: `is_factory(obj)` says whether a call of `obj`
+    makes a transform (`grad(f, wrt=...)` in the code: made at compile time), `transform_of(obj)`
+    gives the `Transform` that `obj` is, or None."""
+
+    is_factory: Callable[[object], bool]
+    transform_of: Callable[[object], Transform | None]
+
+
+class Inlining:
+    """Lowering of calls of functions into this lowering's builder. Uses `transforms`, `stack` (the
+    functions being lowered: recursion is refused), and shares `builder`, `captured` and
+    `assumptions` with the lowerings it makes."""
+
+    def rule_inliner(self) -> Callable:
+        """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""
+        return functools.partial(inline, type(self), self.transforms)
+
+    def call_user(self, function, name: str, args, kwargs, node):
+        """A call of the user's own function, lowered inline by a child lowering that shares the
+        builder, the captured arrays, the assumptions, the transforms and the stack."""
+        if function in self.stack:
+            self.refuse(node, f"`{name}` calls itself (recursion) and cannot be differentiated",
+                        "write it without recursion, for example as NumPy array operations")
+        parsed = checked(function)
+        try:
+            bound = inspect.signature(function).bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        values = [v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node) for v in bound.arguments.values()]
+        return type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms,
+                          self.stack).body(values)
+
+    def call_transformed(self, transformed, name: str, args, kwargs, node):
+        """`grad(f)(...)`, `value_and_grad(f)(...)` or `jit(f)(...)` inside compiled code: f's IR
+        (forward and backward for a gradient), spliced here with the call's arguments, so that
+        gradients of gradients are IR too."""
+        if transformed.kind == "vjp":
+            self.refuse(node, f"calling `{name}` (vjp) inside compiled code is not supported: its pullback is "
+                              f"a function", "call grad or value_and_grad transforms")
+        try:
+            bound = transformed.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        operands = [self.operand(v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node), node)
+                    for v in bound.arguments.values()]
+        for position in transformed.wrt:
+            if not operands[position].type.is_float:
+                self.refuse(node, f"`{name}` differentiates parameter {position}, "
+                                  f"which is {operands[position].type.describe()} here")
+        built = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands))
+        self.assumptions.extend(built.primal.assumptions)
+        if transformed.kind == "jit":
+            results = self.splice_function(built.program, operands, node)
+            return built.primal.nest(results if len(results) > 1 else results[0])
+        forward, backward = built.program.forward, built.program.backward
+        value_of = {}
+        out, *sources = self.splice_function(forward, operands, node, value_of)
+        value_of.update((id(p), s.operand) for p, s in zip(backward.params, sources))
+        seed = backward.params[-1]
+        value_of[id(seed)] = Const(1.0) if seed.type.dtype == "float64" else P.cast(Sym(1.0), dtype=seed.type.dtype).operand
+        self.splice(backward.entry.ops, value_of)
+        grads = tuple(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
+        grads = grads[0] if transformed.single else grads
+        return grads if transformed.kind == "grad" else (out, grads)
+
+    def splice_function(self, function: Function, operands: list, node, value_of: dict | None = None) -> tuple:
+        """`function`'s ops re-made here with its parameters bound to `operands` (its hidden ones to
+        the arrays it captured); the symbols it returns."""
+        value_of = {} if value_of is None else value_of
+        hidden = function.params[len(operands):]
+        value_of.update((id(p), o.operand) for p, o in zip(function.params, operands))
+        value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, function.captured))
+        self.splice(function.entry.ops, value_of)
+        return tuple(Sym(_lookup(value_of, v)) for v in function.entry.terminator.values)
+
+    def splice(self, ops, value_of: dict) -> None:
+        """Re-make `ops` here (typed and folded again; structured ops with new blocks), their
+        operands looked up in `value_of`."""
+        saved = self.builder.loc
+        for op in ops:
+            self.builder.loc = op.loc
+            args = tuple(_lookup(value_of, a) for a in op.args)
+            if not isinstance(op, Structured):
+                made = self.builder.emit(op.prim, list(args), op.param_dict, op.result.hint)
+                if self.builder.ops and made is getattr(self.builder.ops[-1], "result", None):  # a new value
+                    made.derived = _spliced(op.result, value_of)
+                value_of[id(op.result)] = made
+                continue
+            blocks = []
+            for block in op.blocks:
+                block_args = [Value(a.type, a.hint, _spliced(a, value_of)) for a in block.args]
+                value_of.update((id(a), new) for a, new in zip(block.args, block_args))
+                with self.builder.nested() as block_ops:
+                    self.splice(block.ops, value_of)
+                yields = tuple(_lookup(value_of, v) for v in block.terminator.values)
+                blocks.append(Block(block_args, block_ops, Yield(yields, block.terminator.loc)))
+            results = tuple(Value(r.type, r.hint, _spliced(r, value_of)) for r in op.results)
+            self.builder.append(op.rebuilt(args, tuple(blocks), results))
+            value_of.update((id(r), new) for r, new in zip(op.results, results))
+        self.builder.loc = saved
+
+
+def _spliced(value: Value, value_of: dict):
+    """The `derived` of the value spliced for `value`: named after the value spliced for its source
+    (none when that source was not spliced, or became a literal)."""
+    if value.derived is None:
+        return None
+    prefix, source = value.derived
+    made = value_of.get(id(source))
+    return (prefix, made) if isinstance(made, Value) else None
+
+
+@functools.lru_cache(maxsize=None)
+def checked(function) -> ParsedFunction:
+    """`function` parsed, fenced and canonicalised (once)."""
+    return canonicalise(fence(parse(function)))
+
+
+def _lookup(value_of: dict, operand):
+    return operand if isinstance(operand, Const) else value_of[id(operand)]
+
+
+def inline(lowering: type, transforms: Transforms, function, args: list) -> object:
+    """Lower a call of `function` (a plain Python function) on the symbols `args` into the
+    current builder, as a derivative rule does (by a `lowering` without captured arrays); its
+    result is a symbol or a tuple of them."""
+    return lowering(checked(function), current_builder(), None, [], transforms).body(list(args))
