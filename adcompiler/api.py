@@ -12,7 +12,6 @@ import threading
 from typing import Callable, Sequence, Union
 
 import numpy as np
-from numba.core.errors import NumbaError
 
 from .rules.custom import CustomVJP
 from .errors import CompileError
@@ -129,7 +128,7 @@ class Transformed:
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
         try:
             return compiled(*values)
-        except NumbaError as error:
+        except _numba_errors(self.jit) as error:
             raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
                                f"({built.path}): {error}", built.primal.loc,
                                "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None
@@ -137,6 +136,15 @@ class Transformed:
             shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(self.names, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
+
+
+def _numba_errors(jit: bool) -> tuple:
+    """What Numba raises when it cannot compile, for code compiled with `jit` (Numba is imported
+    then); nothing for plain Python, which has not imported Numba."""
+    if not jit:
+        return ()
+    from numba.core.errors import NumbaError
+    return (NumbaError,)
 
 
 def _composition(outer: Transformed, inner) -> ParsedFunction:

@@ -134,24 +134,10 @@ def test_second_process_does_not_recompile(tmp_path):
 
 
 # The runtime helpers (`rt.broadcast_like`, ...) are compiled into the cached machine code of the
-# generated functions. This replaces `broadcast_like` (what `np.sum`'s rule calls) by one that doubles
-# its operand, in a copy of the package, as an edit of adcompiler/backend/runtime.py would.
-DOUBLED_BROADCAST = textwrap.dedent("""
-
-    # --- appended by tests/test_cache.py: broadcast_like now doubles its operand
-    from numba.extending import overload as _overload
-
-    _original_broadcast_like = broadcast_like
-
-
-    def broadcast_like(g, like):
-        return _original_broadcast_like(2 * g, like)
-
-
-    @_overload(broadcast_like)
-    def _doubled_broadcast_like(g, like):
-        return lambda g, like: _original_broadcast_like(2 * g, like)
-    """)
+# generated functions. This edit, in a copy of the package, makes the Numba twin of `broadcast_like`
+# (what `np.sum`'s rule calls, in adcompiler/backend/runtime_numba.py) double a scalar operand.
+DOUBLED_BROADCAST = ("return lambda g, like: np.full(like.shape, g)",
+                     "return lambda g, like: np.full(like.shape, 2 * g)")
 
 
 def test_edited_runtime_is_not_served_from_the_cache(tmp_path):
@@ -169,8 +155,10 @@ def test_edited_runtime_is_not_served_from_the_cache(tmp_path):
     before = run_child(user, cache_folder, package)
     np.testing.assert_allclose(before["gx"], gx, rtol=1e-12)
 
-    runtime = package / "adcompiler" / "backend" / "runtime.py"
-    runtime.write_text(runtime.read_text() + DOUBLED_BROADCAST)
+    twins = package / "adcompiler" / "backend" / "runtime_numba.py"
+    old, new = DOUBLED_BROADCAST
+    assert twins.read_text().count(old) == 1
+    twins.write_text(twins.read_text().replace(old, new))
     after = run_child(user, cache_folder, package)
     # The sum's gradient is broadcast once, through the edited helper: every gradient doubles.
     np.testing.assert_allclose(after["gx"], 2 * gx, rtol=1e-12,

@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-import numba
 import numpy as np
 
 from . import runtime
@@ -48,6 +47,13 @@ def _package_digest() -> str:
 PACKAGE_DIGEST = _package_digest()
 
 
+@functools.lru_cache(maxsize=None)
+def numba_version() -> str:
+    """Numba's version, read from its installed metadata without importing Numba."""
+    import importlib.metadata
+    return importlib.metadata.version("numba")
+
+
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     """Import `source` from its cache file; its `@jit` is numba.njit(cache=True) or, with
     `jit=False`, the identity (the same code then runs as plain Python and NumPy), and its `rt` the
@@ -58,9 +64,10 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
 @functools.lru_cache(maxsize=None)
 def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
-    is compiled once per signature and kept on disk for every function and process that calls it."""
+    is compiled once per signature and kept on disk for every function and process that calls it
+    (with the Numba twins of runtime_numba.py, registered by `_load`)."""
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
-             f"{numba.__version__} for NumPy {np.__version__}.", "from adcompiler.backend import runtime"]
+             f"{numba_version()} for NumPy {np.__version__}.", "from adcompiler.backend import runtime"]
     for name in runtime.HELPERS:
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         lines += ["", "", "@jit", f"def {name}({params}):", f"    return runtime.{name}({params})"]
@@ -78,11 +85,20 @@ def _load(source: str, stem: str, jit: bool, rt) -> ModuleType:
     name = path.stem + ("" if jit else "_python")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    module.jit = numba.njit(cache=True) if jit else _identity
+    module.jit = _numba_jit() if jit else _identity
     module.rt = rt
     sys.modules[name] = module  # Numba's cache re-imports a function's module by name
     spec.loader.exec_module(module)
     return module
+
+
+def _numba_jit():
+    """numba.njit(cache=True), with the runtime's Numba twins registered: Numba is imported here,
+    when the first function is compiled, not with adcompiler."""
+    import numba
+
+    from . import runtime_numba  # noqa: F401 (registers the twins)
+    return numba.njit(cache=True)
 
 
 def _identity(function):
