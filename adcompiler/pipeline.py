@@ -42,6 +42,9 @@ class Build:
         else:
             passes = ["# forward and backward IR", print_function(self.program.forward, self.names),
                       print_function(self.program.backward, self.names)]
+            if self.program.plans:
+                passes.append("# what each backward loop and `if` reads of the forward\n" +
+                              "\n".join(plan.describe(self.names) for plan in self.program.plans))
         return "\n\n".join(["# SSA", print_function(self.primal, self.names), *passes,
                              f"# generated Python ({self.path})", self.source])
 

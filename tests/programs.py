@@ -1,8 +1,8 @@
 """Small user functions for the IR, code generation and cache tests.
 
-Self-contained: only NumPy. Each function is straight-line code that adcompiler accepts. The
-golden IR files in tests/golden/ record the line numbers of this file, so add new functions at the
-end (or regenerate the golden files with ADCOMPILER_UPDATE_GOLDEN=1 and re-read them).
+Self-contained: only NumPy. Each function is code that adcompiler accepts, straight-line but for
+the last. The golden IR files in tests/golden/ record the line numbers of this file, so add new
+functions at the end (or regenerate the golden files with ADCOMPILER_UPDATE_GOLDEN=1 and re-read them).
 """
 import numpy as np
 
@@ -97,3 +97,18 @@ def slice_none(y, w):
 def param_named_t(t, x):
     a = t
     return a * x
+
+
+def loop_branch_nested(x, W, n):
+    """A loop with a branch and a nested loop: what its backward reads is the residual plan."""
+    total = 0.0
+    h = x
+    for i in range(n):
+        if total > 1.0:
+            total = total + np.sin(total) * 0.5
+        else:
+            total = total + np.sum(h * h)
+        for j in range(2):
+            h = np.tanh(W @ h) + x[j]
+        total = total + x[i] * i
+    return total

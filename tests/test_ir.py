@@ -31,6 +31,7 @@ from adcompiler.ir.core import Block, Const, Function, Op, Return, Type, Value, 
 from adcompiler.api import TRANSFORMS
 from adcompiler.frontend.lower import lower
 from adcompiler.pipeline import check
+from adcompiler.transforms.plan import Keep
 from adcompiler.transforms.reverse import reverse
 from adcompiler.transforms.simplify import simplify
 
@@ -107,6 +108,21 @@ def test_golden_ir(name):
         path.write_text(text)
     assert path.exists(), f"no golden file {path}; run with ADCOMPILER_UPDATE_GOLDEN=1 and read it"
     assert text == path.read_text()
+
+
+def test_residual_plan_is_pinned():
+    """What the backward of a loop with a branch and a nested loop reads of its forward, and how:
+    the plan printed (tests/golden/loop_branch_nested.plan), as `show` prints it."""
+    arg_types = [f64(1), Type("float64", 2), Type("int64")]
+    primal, _, simplified = passes(programs.loop_branch_nested, arg_types, (0, 1))
+    names = names_for(primal, simplified)
+    text = "\n".join(plan.describe(names) for plan in simplified.plans) + "\n"
+    path = GOLDEN / "loop_branch_nested.plan"
+    if UPDATE:
+        path.write_text(text)
+    assert text == path.read_text()
+    kept = {keep for plan in simplified.plans for _, keep in plan.decisions}
+    assert {Keep.INDEX, Keep.ARRAY, Keep.LIST, Keep.SURFACE} <= kept, kept
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -433,6 +433,7 @@ class Adjoint:
     forward: Function
     backward: Function
     wrt: tuple
+    plans: tuple = ()  # what the backward of each loop and `if` reads of the forward (transforms/plan.py)
 
     @property
     def residuals(self) -> list:

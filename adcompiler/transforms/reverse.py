@@ -14,9 +14,10 @@ from __future__ import annotations
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
-from ..ir.core import (Adjoint, Block, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value,
-                       Yield, basic_index, copy_block, defined_in, live, read_in, results_of)
+from ..ir.core import (Adjoint, Block, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
+                       basic_index, copy_block, defined_in, live)
 from ..rules.primitives import Sym
+from .plan import Keep, plan_if, plan_loop
 
 
 def analyze_activity(fn: Function, wrt) -> set:
@@ -84,7 +85,7 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
         sweep.sweep(fn.entry.ops)
         builder.loc = fn.entry.terminator.loc
         grads = [_gradient(sweep.scope.adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
-    return _split(fn, builder, seed, grads, wrt)
+    return _split(fn, builder, seed, grads, wrt, tuple(sweep.plans))
 
 
 class _Scope:
@@ -110,6 +111,7 @@ class _Sweep:
         self.active = active
         self.builder = builder
         self.scope = _Scope("function", None, None, builder.ops)
+        self.plans: list = []  # the residual plan of each loop and `if` reversed, in the order made
 
     def add(self, value: Value, share: Sym, scope=None) -> None:
         """Add `share` to the adjoint of `value` (paths sum) in `scope` (the current one)."""
@@ -209,10 +211,11 @@ class _Sweep:
     def surface(self, op: If, forward: Block, backward: Block, number: int) -> None:
         """Forward values of branch `number` that its backward reads become results of the
         forward `if` (the other branch yields a placeholder), read from there."""
-        inside = defined_in(forward)
-        needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
-        if not needed:
+        plan = plan_if(op, forward, backward)
+        if not plan.decisions:
             return
+        self.plans.append(plan)
+        needed = [value for value, _ in plan.decisions]
         results = tuple(v.renewed() for v in needed)
         for position, block in enumerate(op.blocks):
             if position == number:
@@ -285,75 +288,62 @@ class _Sweep:
                 self.add(init, Sym(result))
 
     def tape(self, op: Loop, forward_ops: list, body: Block, backward: Block, k: Sym) -> None:
-        """Make each forward value of the loop body that the backward body reads available there:
-        the iteration number is recomputed; any other value is stored each iteration, in an
-        array allocated before the loop (scalars, when the trip count is known) or a list."""
-        inside = defined_in(body)
-        needed = list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())
-        made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in results_of(o))])}
-        needed.sort(key=lambda v: made_at.get(id(v), len(made_at)))  # taped operands first: then recomputable
-        mapping = {id(a): k.operand for a in body.args[:op.index_args]}  # a for loop's iteration number
-        reads = []
+        """Make each forward value of the loop body that the backward body reads available there,
+        as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or stored each
+        iteration in an array allocated before the loop or in a list carried by the loop."""
+        plan = plan_loop(op, backward)
+        if plan.decisions:
+            self.plans.append(plan)
+        mapping = {id(a): k.operand for a in body.args[:op.index_args]}
         producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
-
-        def recomputed(value) -> bool:
-            """Whether `value` is (now) made in the backward from the iteration number and outer
-            values by cheap scalar operations (an index such as `i - 1`, an element `x[i, j] - m[j]`
-            of arrays from outside the loop), rather than taped."""
-            producer = producers.get(id(value))
-            if id(value) in mapping:
-                return True
-            if producer is None or value.type.listed or not _cheap(producer) or \
-                    not all(isinstance(a, Const) or id(a) not in inside or recomputed(a) for a in producer.args):
-                return False
-            with self.builder.nested(reads):
-                mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
-                                                       producer.param_dict, value.hint)
-            return True
-
+        reads = []
         position = forward_ops.index(op)
-        for value in needed:
-            if recomputed(value):
-                continue
-            in_array = isinstance(op, For) and value.type.ndim == 0 and not value.type.listed
-            with self.builder.nested() as made:
-                if in_array:
-                    empty = P.tape_array(op.trips, dtype=value.type.dtype)
-                else:
-                    empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
-                                          units=value.type.units)
-            forward_ops[position:position] = made
-            position += len(made)
-            tape = Value(empty.type, derived=("tape_", value))
-            with self.builder.nested(body.ops):
-                if in_array:
-                    stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),))
-                else:
-                    stored = P.append(tape, value)
-            final = tape.renewed()
-            empty.operand.derived = stored.operand.derived = tape.derived
-            for block in op.blocks:
-                block.args.append(tape if block is body else tape.renewed())
-            body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
-            op.args = tuple(op.args) + (empty.operand,)
-            op.results = tuple(op.results) + (final,)
-            self.scope_define([final, empty.operand])
-            with self.builder.nested(reads):
-                read = P.getitem(final, k, index=(IndexInt(),)) if in_array else P.list_get(final, k)
-                if value.type.weak:
-                    read = P.weak(read)
-            read.operand.hint = value.hint
-            mapping[id(value)] = read.operand
+        for value, keep in plan.decisions:
+            if keep is Keep.RECOMPUTE:
+                producer = producers[id(value)]
+                with self.builder.nested(reads):
+                    mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
+                                                           producer.param_dict, value.hint)
+            elif keep is not Keep.INDEX:
+                position = self.taped(op, forward_ops, position, value, keep is Keep.ARRAY, k, reads, mapping)
         _substitute(backward, mapping)
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
         at = backward.ops.index(first[0]) + 1 if first else 0
         backward.ops[at:at] = reads
 
-
-def _cheap(op) -> bool:
-    """Whether a loop's backward repeats `op` rather than reading its result from a tape (its
-    primitive's `recompute`: scalar arithmetic, views, one-pass array arithmetic)."""
-    return op.prim.recomputed(op.result.type, op.param_dict)
+    def taped(self, op: Loop, forward_ops: list, position: int, value: Value, in_array: bool, k: Sym, reads: list,
+              mapping: dict) -> int:
+        """Store `value` each iteration of `op` (its tape made in `forward_ops` at `position`, carried
+        by the loop) and read it back in the backward at `k`; the position after the tape's making."""
+        body = op.body
+        with self.builder.nested() as made:
+            if in_array:
+                empty = P.tape_array(op.trips, dtype=value.type.dtype)
+            else:
+                empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
+                                      units=value.type.units)
+        forward_ops[position:position] = made
+        tape = Value(empty.type, derived=("tape_", value))
+        with self.builder.nested(body.ops):
+            if in_array:
+                stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),))
+            else:
+                stored = P.append(tape, value)
+        final = tape.renewed()
+        empty.operand.derived = stored.operand.derived = tape.derived
+        for block in op.blocks:
+            block.args.append(tape if block is body else tape.renewed())
+        body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
+        op.args = tuple(op.args) + (empty.operand,)
+        op.results = tuple(op.results) + (final,)
+        self.scope_define([final, empty.operand])
+        with self.builder.nested(reads):
+            read = P.getitem(final, k, index=(IndexInt(),)) if in_array else P.list_get(final, k)
+            if value.type.weak:
+                read = P.weak(read)
+        read.operand.hint = value.hint
+        mapping[id(value)] = read.operand
+        return position + len(made)
 
 
 def _substitute(block: Block, mapping: dict) -> None:
@@ -436,7 +426,7 @@ def _gradient(adjoint, param: Value) -> Sym:
     return adjoint
 
 
-def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
+def _split(fn: Function, builder: Builder, seed: Value, grads, wrt, plans: tuple) -> Adjoint:
     """Make the backward a function of its own: forward values it reads become its parameters."""
     made = defined_in(Block([seed], builder.ops, Return((), fn.loc)))
     residual_of: dict[int, Value] = {}
@@ -466,4 +456,4 @@ def _split(fn: Function, builder: Builder, seed: Value, grads, wrt) -> Adjoint:
     forward_return = Return(tuple(fn.entry.terminator.values) + tuple(sources), loc)
     forward = Function(f"{fn.name}_forward", [Block(fn.params, list(fn.entry.ops), forward_return)], fn.loc,
                        fn.captured)
-    return Adjoint(forward, backward, tuple(wrt))
+    return Adjoint(forward, backward, tuple(wrt), plans)

@@ -64,7 +64,7 @@ def simplify(program):
     backward = Function(backward.name, [Block(
         [param for _, param in residuals] + [backward.params[-1]], backward_ops,
         Return(grads, backward.entry.terminator.loc))], backward.loc)
-    return Adjoint(forward, backward, adjoint.wrt)
+    return Adjoint(forward, backward, adjoint.wrt, adjoint.plans)
 
 
 def _identities(ops, rename: dict) -> dict:
