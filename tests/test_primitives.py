@@ -1,10 +1,12 @@
 """The primitive records (adcompiler/rules/): each declares its memory effect, its bindings are
 unique, and what a record says agrees with how it is emitted."""
 import inspect
+import re
 
 import numpy as np
 import pytest
 
+from adcompiler.backend import runtime
 from adcompiler.ir.core import IndexArray, IndexInt, IndexSlice, Type
 from adcompiler.rules import primitives as P
 
@@ -24,6 +26,8 @@ def test_the_memory_effect_agrees_with_the_template(prim):
     text = prim.python([Type("float64", 1)] * (prim.arity or 2), params)
     assert (text == "_0") == (memory is P.IDENTITY), (prim.name, text, memory)
     assert (" = " in text or " += " in text or ".append(" in text) == (memory is P.UPDATE), (prim.name, text)
+    for helper in re.findall(r"\brt\.(\w+)", text):  # compiled for Numba only if it is listed
+        assert helper in runtime.HELPERS, (prim.name, helper)
 
 
 def _params_of(prim):
