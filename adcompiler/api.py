@@ -101,7 +101,8 @@ class Transformed:
         values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "jit":
-            return built.primal.nest(self._run(getattr(module, name), values, built))
+            result = self._run(getattr(module, name), values, built)  # a tuple when it returns several
+            return built.primal.nest(result if len(built.primal.entry.terminator.values) > 1 else (result,))
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
@@ -151,17 +152,18 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
     """What `outer` lowers for its transformed (or custom_vjp) `inner`: a call of it. What can be
     refused without argument types is refused here, naming both transforms."""
     kind = getattr(inner, "kind", "custom_vjp")
+    where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
+    at = where.loc(where.tree)
     if kind == "vjp":
         raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
-                           f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", _loc(inner),
+                           f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", at,
                            "transform value_and_grad or grad instead, or f itself")
     if outer.kind != "jit" and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
         what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
         raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
-                           f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", _loc(inner),
+                           f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", at,
                            "transform grad(f) with one `wrt` (a gradient) or f itself (the value) instead; "
                            "jit compiles a function that returns a tuple")
-    where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
     return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title, where)
 
 
@@ -173,11 +175,6 @@ def _signature_of(function) -> inspect.Signature:
     if isinstance(function, Transformed):
         return function.signature
     return inspect.signature(function.function, follow_wrapped=False)
-
-
-def _loc(function):
-    parsed = function.parsed if isinstance(function, Transformed) else check(function.function)
-    return parsed.loc(parsed.tree)
 
 
 def _positions(wrt: Wrt, names: list, function_name: str) -> tuple:

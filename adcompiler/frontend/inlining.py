@@ -91,7 +91,7 @@ class Inlining:
         self.assumptions.extend(built.primal.assumptions)
         if transformed.kind == "jit":
             results = self.splice_function(built.program, operands, node)
-            return built.primal.nest(results if len(results) > 1 else results[0])
+            return built.primal.nest(results)
         forward, backward = built.program.forward, built.program.backward
         value_of = {}
         out, *sources = self.splice_function(forward, operands, node, value_of)

@@ -409,12 +409,9 @@ class Function:
     assumptions: tuple = ()
     structure: tuple | None = None
 
-    def nest(self, result):
-        """What the function returns, from what its generated code returns (one value or a flat tuple)."""
-        if self.structure is None:
-            return result
-        leaves = iter(result if len(self.entry.terminator.values) > 1 else (result,))
-        return _nested(self.structure, leaves)
+    def nest(self, leaves):
+        """What the function returns, from the values its `Return` holds, in order."""
+        return _nested(self.structure, iter(leaves))
 
     @property
     def params(self) -> list:

@@ -10,7 +10,6 @@ which generates no code.
 """
 from __future__ import annotations
 
-
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
@@ -38,7 +37,7 @@ def _activity(ops, active: set) -> None:
             continue
         if not op.prim.vjps:
             message, hint = op.prim.refusal or (f"`{op.prim.name}` has no derivative rule",
-                                                "declare one with defvjp in adcompiler/rules/primitives.py")
+                                                "declare one with defvjp in its family's file in adcompiler/rules/")
             raise CompileError(message, op.loc, hint)
         if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
             active.add(id(op.result))
