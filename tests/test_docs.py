@@ -25,10 +25,11 @@ def function_table() -> str:
         family = next(f.__name__.rsplit(".", 1)[1] for f in primitives.FAMILIES if prim in vars(f).values())
         rule = "zero gradient" if not any(prim.vjps) else f"derivative rule in rules/{family}.py"
         rows.append((_name(function), f"primitive `{prim.name}`", rule))
-    for function, lowering in calls.CALLS.items():
-        if function is calls.astype:
-            continue
-        rows.append((_name(function), "lowered in frontend/calls.py", "composed of primitives"))
+    for family in calls.FAMILIES:
+        where = f"lowered in frontend/calls/{family.__name__.rsplit('.', 1)[1]}.py"
+        for function in family.CALLS:
+            if function is not calls.elementwise.astype:  # reached only as a method
+                rows.append((_name(function), where, "composed of primitives"))
     for method, function in calls.METHODS.items():
         rows.append((f"x.{method}()", f"as `{_name(function)}`" if callable(function) else "", ""))
     lines = ["| Python / NumPy | how | gradient |", "|---|---|---|"]

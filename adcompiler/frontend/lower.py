@@ -21,6 +21,7 @@ import numpy as np
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
+from .calls.common import is_none
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
@@ -366,8 +367,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 position += 1
             elif isinstance(value, slice):
                 parts = [value.start, value.stop, value.step]
-                structure.append(IndexSlice(*(p is not None and not _is_none(p) for p in parts)))
-                operands += [self.integer(p, item) for p in parts if p is not None and not _is_none(p)]
+                structure.append(IndexSlice(*(p is not None and not is_none(p) for p in parts)))
+                operands += [self.integer(p, item) for p in parts if p is not None and not is_none(p)]
                 position += 1
             else:
                 value = self.operand(value, item)
@@ -419,6 +420,3 @@ def _always_new(node) -> bool:
     return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and \
         func.value.id in ("np", "numpy") and isinstance(getattr(np, func.attr, None), np.ufunc)
 
-
-def _is_none(value) -> bool:
-    return isinstance(value, Static) and value.obj is None

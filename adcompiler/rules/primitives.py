@@ -15,7 +15,7 @@ PRIMITIVES = {name: value for family in FAMILIES for name, value in vars(family)
 globals().update(PRIMITIVES)
 ALL = tuple(dict.fromkeys(PRIMITIVES.values()))
 
-# NumPy and math functions that are one primitive each (the rest are lowered in frontend/calls.py).
+# NumPy and math functions that are one primitive each (the rest are lowered in frontend/calls/).
 FUNCTIONS: dict = {}
 for _prim in ALL:
     for _function in _prim.binds:

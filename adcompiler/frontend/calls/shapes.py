@@ -1,0 +1,102 @@
+"""Calls that reshape, permute and join arrays: reshape, ravel, flatten, transpose, expand_dims,
+concatenate, stack, and len."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.core import IndexSlice
+from ...rules import primitives as P
+from ...rules.primitives import Sym
+from .common import Static, flat, normal_axes, sequence
+
+
+def reshape(lo, a, *shape):
+    x = lo.operand(a, lo.node)
+    dims = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+    dims = [lo.integer(d, lo.node, "a dimension") for d in dims]
+    if x.type.ndim == 0 or not dims:
+        lo.refuse(lo.node, "reshaping to or from a scalar is not supported", "use x.ravel() or x.sum()")
+    return P.reshape(x, *dims)
+
+
+def ravel(lo, a):
+    return flat(lo, lo.operand(a, lo.node))
+
+
+def length(lo, a):
+    """`len(x)`: the number of values of a tuple, the length of an array's first axis."""
+    if isinstance(a, tuple):
+        return Sym(len(a))
+    x = lo.operand(a, lo.node)
+    if x.type.ndim == 0:
+        lo.refuse(lo.node, "a scalar has no length", "use len() of an array or a tuple")
+    return P.dim(x, axis=0)
+
+
+def flatten(lo, a):
+    """`x.flatten()`: always a new array (ravel may return a view)."""
+    return P.fresh(ravel(lo, a))
+
+
+def transpose(lo, a, *axes):
+    x = lo.operand(a, lo.node)
+    axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, Static)) else axes
+    axes = lo.constant(axes, "axes") if axes else None
+    if axes is None:
+        return x.T if x.type.ndim <= 2 else P.permute(x, axes=tuple(reversed(range(x.type.ndim))))
+    normal = normal_axes(lo, tuple(axes), x.type.ndim)
+    if len(axes) != x.type.ndim or len(normal) != x.type.ndim:
+        lo.refuse(lo.node, f"axes {axes} do not permute the {x.type.ndim} axes")
+    return P.permute(x, axes=tuple(a % x.type.ndim for a in axes))
+
+
+def expand_dims(lo, a, axis):
+    x = lo.operand(a, lo.node)
+    axis = lo.constant(axis, "axis")
+    if not isinstance(axis, int) or not -x.type.ndim - 1 <= axis <= x.type.ndim:
+        lo.refuse(lo.node, f"axis {axis} is out of range for np.expand_dims of a {x.type.ndim}-D array")
+    return P.expand_dims(x, axis=axis % (x.type.ndim + 1))
+
+
+def concatenate(lo, arrays, axis=0):
+    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    ndim = arrays[0].type.ndim
+    if ndim == 0 or any(a.type.ndim != ndim for a in arrays):
+        lo.refuse(lo.node, "np.concatenate needs arrays of one rank, at least 1-D")
+    (axis,) = normal_axes(lo, axis, ndim)
+    return _joined(arrays, axis)
+
+
+def stack(lo, arrays, axis=0):
+    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    ndim = arrays[0].type.ndim
+    if any(a.type.ndim != ndim for a in arrays):
+        lo.refuse(lo.node, "np.stack needs arrays of one rank")
+    axis = lo.constant(axis, "axis")
+    if not isinstance(axis, int) or not -ndim - 1 <= axis <= ndim:
+        lo.refuse(lo.node, f"axis {axis} is out of range for np.stack of {ndim}-D arrays")
+    axis %= ndim + 1
+    return _joined([P.expand_dims(a, axis=axis) if ndim else P.reshape(a, Sym(1)) for a in arrays], axis)
+
+
+def _joined(arrays, axis: int) -> Sym:
+    """Concatenation along `axis` as a sum of zero-padded pieces, each a differentiable index_add."""
+    total = P.dim(arrays[0], axis=axis)
+    for a in arrays[1:]:
+        total = total + P.dim(a, axis=axis)
+    like_dims = [total if i == axis else P.dim(arrays[0], axis=i) for i in range(arrays[0].type.ndim)]
+    dtype = P.promote(*(a.type for a in arrays)).dtype
+    like = P.zeros(*like_dims, dtype=dtype)
+    result, offset = None, Sym(0)
+    for a in arrays:
+        end = offset + P.dim(a, axis=axis)
+        index = (IndexSlice(),) * axis + (IndexSlice(lower=True, upper=True),)
+        piece = P.index_add(like, a, offset, end, index=index)
+        result = piece if result is None else result + piece
+        offset = end
+    return result
+
+
+CALLS = {np.reshape: reshape, np.ravel: ravel, np.transpose: transpose, np.expand_dims: expand_dims,
+         np.concatenate: concatenate, np.stack: stack, flatten: flatten, len: length}
+METHODS = {"reshape": np.reshape, "ravel": np.ravel, "flatten": flatten, "transpose": np.transpose}
