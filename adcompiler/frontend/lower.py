@@ -213,7 +213,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             return Static(None)
         if isinstance(node.value, (bool, int, float)):
             return Sym(node.value)
-        self.refuse(node, f"the constant {node.value!r} is not supported", "use numbers only")
+        if isinstance(node.value, str):  # a static argument (einsum subscripts, a mode), like a global string
+            return Static(node.value)
+        self.refuse(node, f"the constant {node.value!r} is not supported", "use numbers and strings only")
 
     def expr_Name(self, node):
         return self.read(node.id, node)
@@ -399,6 +401,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if isinstance(value, Sym):
             return value
         what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+                else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")
 
