@@ -138,8 +138,77 @@ def typed_list(items):
     return items
 
 
+# ---------------------------------------------------------------- linear algebra
+# Numba's np.linalg takes contiguous arrays only: each helper makes its operands contiguous (a
+# transpose or a slice is copied), so one compiled helper serves views too.
+
+
+def inv(a):
+    """np.linalg.inv."""
+    return np.linalg.inv(np.ascontiguousarray(a))
+
+
+def det(a):
+    """np.linalg.det."""
+    return np.linalg.det(np.ascontiguousarray(a))
+
+
+def sign_det(a):
+    """np.linalg.slogdet(a)[0]."""
+    return np.linalg.slogdet(np.ascontiguousarray(a))[0]
+
+
+def logabsdet(a):
+    """np.linalg.slogdet(a)[1]."""
+    return np.linalg.slogdet(np.ascontiguousarray(a))[1]
+
+
+def solve(a, b):
+    """np.linalg.solve with a vector or matrix right-hand side."""
+    return np.linalg.solve(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+
+def cholesky(a):
+    """np.linalg.cholesky: the lower factor, from the lower triangle of `a`."""
+    return np.linalg.cholesky(np.ascontiguousarray(a))
+
+
+def eigvalsh(a):
+    """np.linalg.eigvalsh: the eigenvalues (ascending) of the symmetric matrix `a`'s lower triangle stands for."""
+    return np.linalg.eigvalsh(np.ascontiguousarray(a))
+
+
+def eigh_vectors(a):
+    """np.linalg.eigh(a)[1]: the eigenvectors, as columns, in the order of eigvalsh."""
+    return np.linalg.eigh(np.ascontiguousarray(a))[1]
+
+
+def solve_triangular(a, b, lower, trans):
+    """scipy.linalg.solve_triangular(a, b, trans=trans, lower=lower) (the Numba twin substitutes)."""
+    from scipy.linalg import solve_triangular as scipy_solve_triangular
+    return scipy_solve_triangular(a, b, trans=trans, lower=lower)
+
+
+def diagonal(x, k):
+    """The k-th diagonal of the matrix `x`, a new vector (Numba: np.diag)."""
+    return np.diag(x, k).copy()
+
+
+def diagonal_fill(like, g, k):
+    """A new matrix of `like`'s shape, zero but for its k-th diagonal, which holds `g`."""
+    out = np.zeros(like.shape, g.dtype)
+    row, column = max(-k, 0), max(k, 0)
+    for i in range(g.shape[0]):
+        out[row + i, column + i] = g[i]
+    return out
+
+
+LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors",
+                  "solve_triangular", "diagonal", "diagonal_fill")
+
+
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
            "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
-                                             for keepdims in ("", "_keepdims"))
+                                             for keepdims in ("", "_keepdims")) + LINALG_HELPERS

@@ -8,7 +8,7 @@ import numba
 import numba.typed
 import numpy as np
 from numba import types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
 from . import runtime
@@ -295,4 +295,38 @@ def typed_list(items):
         for item in items:
             out.append(runtime.typed_list(item))
         return out
+    return impl
+
+
+# ---------------------------------------------------------------- linear algebra
+# Numba compiles the NumPy bodies of the np.linalg helpers and of the diagonals as they are.
+
+for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors", "diagonal",
+              "diagonal_fill"):
+    register_jitable(getattr(runtime, _name))
+
+
+@numba.njit(cache=True)
+def _substituted(t, b, lower):
+    """x with t x = b for the lower (upper) triangle of t, by forward (back) substitution; b is a
+    matrix (columns solved together), overwritten with x."""
+    n = t.shape[0]
+    for step in range(n):
+        i = step if lower else n - 1 - step
+        for j in range(i) if lower else range(i + 1, n):
+            b[i] -= t[i, j] * b[j]
+        if t[i, i] == 0:
+            raise np.linalg.LinAlgError("solve_triangular: the matrix is singular (a zero on its diagonal)")
+        b[i] /= t[i, i]
+    return b
+
+
+@overload(runtime.solve_triangular)
+def solve_triangular(a, b, lower, trans):
+    def impl(a, b, lower, trans):
+        if a.shape[0] != a.shape[1] or a.shape[0] != b.shape[0]:
+            raise ValueError("solve_triangular: the matrix is not square or does not match the right-hand side")
+        t = np.ascontiguousarray(a.T) if trans else np.ascontiguousarray(a)
+        columns = np.ascontiguousarray(b).astype(t.dtype).reshape((b.shape[0], -1))
+        return _substituted(t, columns, lower != bool(trans)).reshape(b.shape)
     return impl

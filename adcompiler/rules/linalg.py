@@ -1,12 +1,15 @@
-"""Linear algebra: `@` (1-D and 2-D operands and stacks of matrices) and outer products."""
+"""Linear algebra: `@` (1-D and 2-D operands and stacks of matrices), outer products, triangles
+and diagonals of matrices, and the 2-norm (Euclidean, Frobenius) over axes. Decompositions and
+solves are in decompositions.py."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Type
-from .primitive import NEW, Primitive, Sym, promote
-from .reductions import sum_axes
+from .elementwise import equal, where
+from .primitive import NEW, Primitive, Sym, promote, same_type
+from .reductions import axes_text, restored, sum_axes
 from .shapes import permute
 
 
@@ -61,3 +64,58 @@ def _outer_type(a: Type, b: Type) -> Type:
 # Not np.outer: Numba takes about 2 s to compile it, and 0.3 s to compile this.
 outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type, memory=NEW)
 outer.defvjp(lambda g, a, b, out: g @ b, lambda g, a, b, out: a @ g)
+
+
+# ---------------------------------------------------------------- triangles and diagonals
+
+
+def _matrix_type(x: Type, **_) -> Type:
+    if x.ndim != 2:
+        raise TypeRuleError(f"a matrix (2-D array) is needed here, not a {x.ndim}-D array")
+    return same_type(x)
+
+
+# The triangle on and below (above) the k-th diagonal, zero elsewhere: a mask, its own adjoint.
+tril = Primitive("tril", 1, lambda types, k: f"np.tril(_0, {k})", _matrix_type, memory=NEW)
+triu = Primitive("triu", 1, lambda types, k: f"np.triu(_0, {k})", _matrix_type, memory=NEW)
+tril.defvjp(lambda g, x, out, k: tril(g, k=k))
+triu.defvjp(lambda g, x, out, k: triu(g, k=k))
+
+# The k-th diagonal of a matrix (any shape), a new vector; and a matrix of `like`'s shape, zero
+# but for that diagonal, which holds `g`. Each is the other's adjoint.
+diagonal = Primitive("diagonal", 1, lambda types, k: f"rt.diagonal(_0, {k})",
+                     lambda x, k: Type(_matrix_type(x).dtype, 1), memory=NEW)
+diagonal_fill = Primitive("diagonal_fill", 2, lambda types, k: f"rt.diagonal_fill(_0, _1, {k})",
+                          lambda like, g, k: _matrix_type(like).with_dtype(g.dtype), memory=NEW)
+diagonal.defvjp(lambda g, x, out, k: diagonal_fill(x, g, k=k))
+diagonal_fill.defvjp(None, lambda g, like, v, out, k: diagonal(g, k=k))
+
+
+# ---------------------------------------------------------------- the 2-norm
+
+
+def _norm2_template(types, axes, keepdims):
+    squares = "np.sum(_0 * _0)" if axes is None else axes_text("sum", "_0 * _0", axes, keepdims)
+    return f"np.sqrt({squares})"
+
+
+def _norm2_type(x: Type, axes, keepdims) -> Type:
+    if not x.is_float:
+        raise TypeRuleError(f"the 2-norm needs a float array, got {x}")
+    if axes is None:
+        return Type(x.dtype)
+    units = tuple(True if a in axes else u for a, u in enumerate(x.units) if keepdims or a not in axes)
+    return Type(x.dtype, len(units), False, units)
+
+
+def _norm2_vjp(g, x, out, axes, keepdims):
+    """x / norm, and 0 where the norm is 0 (all of x is 0 there): the subgradient JAX chooses."""
+    if axes is not None:
+        g, out = restored(g, axes, keepdims), restored(out, axes, keepdims)
+    return g * (x / where(equal(out, 0.0), 1.0, out))
+
+
+# sqrt(sum(x * x)) over `axes` (None: all of x, a number): np.linalg.norm's 2-norm of vectors and
+# Frobenius norm of matrices.
+norm2 = Primitive("norm2", 1, _norm2_template, _norm2_type, memory=NEW)
+norm2.defvjp(_norm2_vjp)

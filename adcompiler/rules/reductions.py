@@ -36,13 +36,16 @@ def _axes_type(result_dtype):
     return rule
 
 
+def axes_text(name: str, operand: str, axes: tuple, keepdims: bool) -> str:
+    """The text of np.<name> of the expression `operand` over the sorted `axes`."""
+    text = operand
+    for axis in reversed(axes):
+        text = f"rt.{name}_axis{'_keepdims' if keepdims else ''}({text}, {axis})"
+    return text
+
+
 def _axes_template(name):
-    def template(types, axes, keepdims):
-        text = "_0"
-        for axis in reversed(axes):
-            text = f"rt.{name}_axis{'_keepdims' if keepdims else ''}({text}, {axis})"
-        return text
-    return template
+    return lambda types, axes, keepdims: axes_text(name, "_0", axes, keepdims)
 
 
 def _axis_reduction(name, result_dtype):
