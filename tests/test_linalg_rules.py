@@ -139,3 +139,228 @@ DECOMPOSITIONS = [
 @pytest.mark.parametrize("row, jit", cases(DECOMPOSITIONS))
 def test_decomposition(row, jit, rng):
     run_row(row, jit, rng)
+
+
+# ================================================================ norms
+# Vectors (5,) and matrices (3x4) away from the kinks: entries with magnitudes in (0.3, 1.5) and
+# distinct, so that the inf-norms (a largest |x|, a largest row or column sum) have no ties.
+
+def distinct_magnitudes(shape):
+    def sample(rng):
+        n = int(np.prod(shape))
+        magnitudes = 0.3 + 1.2 * (rng.permutation(n) + rng.uniform(0.2, 0.8, n)) / n
+        return (magnitudes * rng.choice([-1.0, 1.0], n)).reshape(shape)
+    return sample
+
+
+def n_vec(x): return np.linalg.norm(x)
+def n_vec_2(x): return np.linalg.norm(x, 2)
+def n_vec_1(x): return np.linalg.norm(x, ord=1)
+def n_vec_inf(x): return np.linalg.norm(x, np.inf)
+def n_vec_minf(x): return np.linalg.norm(x, -np.inf)
+def n_vec_kd(x): return np.linalg.norm(x, keepdims=True)
+def n_mat(x): return np.linalg.norm(x)
+def n_mat_fro(x): return np.linalg.norm(x, "fro")
+def n_mat_fro_kd(x): return np.linalg.norm(x, "fro", keepdims=True)
+def n_mat_1(x): return np.linalg.norm(x, 1)
+def n_mat_m1(x): return np.linalg.norm(x, -1)
+def n_mat_inf(x): return np.linalg.norm(x, np.inf)
+def n_mat_minf_kd(x): return np.linalg.norm(x, -np.inf, keepdims=True)
+def n_mat_2(x): return np.linalg.norm(x, 2)
+def n_mat_2_kd(x): return np.linalg.norm(x, 2, keepdims=True)
+def n_mat_axis0(x): return np.linalg.norm(x, axis=0)
+def n_mat_axis1_kd(x): return np.linalg.norm(x, axis=1, keepdims=True)
+def n_mat_axism1_1(x): return np.linalg.norm(x, 1, axis=-1)
+def n_mat_axis0_inf(x): return np.linalg.norm(x, np.inf, axis=0)
+def n_mat_axis10_1(x): return np.linalg.norm(x, 1, axis=(1, 0))
+def n_t_axis12_fro(x): return np.linalg.norm(x, "fro", axis=(1, 2))
+def n_t_axis20_inf_kd(x): return np.linalg.norm(x, np.inf, axis=(2, 0), keepdims=True)
+def n_t_axis01_m1(x): return np.linalg.norm(x, -1, axis=(0, 1))
+def n_t_axis2(x): return np.linalg.norm(x, axis=2)
+def n_t(x): return np.linalg.norm(x)
+def n_t_kd(x): return np.linalg.norm(x, keepdims=True)
+
+
+NORM_SHAPES = {"vec": (5,), "mat": (3, 4), "t": (2, 3, 4)}
+JIT_NORMS = ("n_vec", "n_vec_inf", "n_mat_1", "n_mat_2", "n_mat_axis1_kd", "n_t_axis20_inf_kd")
+NORMS = [Row(name, fn, (distinct_magnitudes(NORM_SHAPES[name.split("_")[1]]),), jit=name in JIT_NORMS)
+         for name, fn in list(globals().items()) if name.startswith("n_") and callable(fn)]
+
+
+@pytest.mark.parametrize("row, jit", cases(NORMS))
+def test_norm(row, jit, rng):
+    run_row(row, jit, rng)
+
+
+def test_norm_table_is_complete():
+    assert len(NORMS) == 26
+
+
+# Documented: at 0 the gradient of the 2-norm (and the Frobenius norm) is 0, JAX's subgradient
+# choice; of the 1-norm it is sign(0) = 0; there finite differences say nothing.
+ZERO_NORMS = [(n_vec, (4,)), (n_mat_fro, (3, 2)), (n_mat_axis0, (3, 2)), (n_vec_1, (4,))]
+
+
+@pytest.mark.parametrize("fn, shape, jit", [
+    pytest.param(fn, shape, jit, id=f"{fn.__name__}-{jit_id(jit)}")
+    for fn, shape in ZERO_NORMS for jit in ([False, True] if fn is n_vec else [False])])
+def test_norm_gradient_at_zero_is_zero(fn, shape, jit, rng):
+    x = np.zeros(shape)
+    u = random_like(rng, fn(x))
+    out, pullback = vjp(fn, jit=jit)(x)
+    assert_forward(out, fn(x))
+    g = pullback(u)
+    assert_gradient_like(g, x, fn.__name__)
+    np.testing.assert_array_equal(g, np.zeros(shape))
+
+
+def test_norm_gradient_at_zero_column_only(rng):
+    """A zero column has a zero gradient; the other column the usual x / |x|."""
+    x = np.array([[0.0, 3.0], [0.0, -4.0]])
+    u = np.array([2.0, 5.0])
+    out, pullback = vjp(n_mat_axis0, jit=False)(x)
+    np.testing.assert_allclose(pullback(u), [[0.0, 5.0 * 0.6], [0.0, 5.0 * -0.8]], rtol=1e-15)
+
+
+# ================================================================ trace, diag, triangles, kron
+
+def d_trace(a): return np.trace(a)
+def d_trace_offset(a): return np.trace(a, 1) + np.trace(a, offset=-2)
+def d_trace_method(a): return a.trace() * a
+def d_diag_of_matrix(a): return np.diag(a)
+def d_diag_k1(a): return np.diag(a, 1)
+def d_diag_km1(a): return np.diag(a, k=-1)
+def d_diag_of_vector(v): return np.diag(v)
+def d_diag_of_vector_k2(v): return np.diag(v, 2)
+def d_diag_of_vector_km1(v): return np.diag(v, -1) @ np.ones(6)
+def d_diag_twice(a): return np.diag(np.diag(a))
+def d_triu(a): return np.triu(a)
+def d_triu_k1(a): return np.triu(a, 1)
+def d_tril(a): return np.tril(a)
+def d_tril_km1(a): return np.tril(a, k=-1)
+def d_tril_of_transpose(a): return np.tril(a.T, 1)
+
+
+def k_kron_mm(a, b): return np.kron(a, b)
+def k_kron_vv(a, b): return np.kron(a, b)
+def k_kron_vm(a, b): return np.kron(a, b)
+def k_kron_ms(a, b): return np.kron(a, b)
+
+
+STRUCTURE = [
+    Row("trace", d_trace, (normal((4, 4)),), jit=True),
+    Row("trace_1x1", d_trace, (normal((1, 1)),)),
+    Row("trace_rect_offset", d_trace_offset, (normal((3, 5)),)),
+    Row("trace_method", d_trace_method, (normal((3, 3)),)),
+    Row("diag_of_matrix", d_diag_of_matrix, (normal((4, 4)),), jit=True),
+    Row("diag_of_rect", d_diag_of_matrix, (normal((3, 5)),)),
+    Row("diag_k1", d_diag_k1, (normal((4, 4)),)),
+    Row("diag_km1_rect", d_diag_km1, (normal((5, 3)),)),
+    Row("diag_of_vector", d_diag_of_vector, (normal((4,)),), jit=True),
+    Row("diag_of_vector_k2", d_diag_of_vector_k2, (normal((3,)),)),
+    Row("diag_of_vector_km1", d_diag_of_vector_km1, (normal((5,)),)),
+    Row("diag_twice", d_diag_twice, (normal((3, 3)),)),
+    Row("triu", d_triu, (normal((4, 4)),), jit=True),
+    Row("triu_k1_rect", d_triu_k1, (normal((3, 5)),)),
+    Row("tril", d_tril, (normal((4, 4)),), jit=True),
+    Row("tril_km1_rect", d_tril_km1, (normal((5, 3)),)),
+    Row("tril_of_transpose", d_tril_of_transpose, (normal((3, 4)),)),
+    Row("kron_mm", k_kron_mm, (normal((2, 3)), normal((3, 2))), (0, 1), jit=True),
+    Row("kron_vv", k_kron_vv, (normal((3,)), normal((4,))), (0, 1)),
+    Row("kron_vm", k_kron_vm, (normal((3,)), normal((2, 2))), (0, 1)),
+    Row("kron_ms", k_kron_ms, (normal((2, 2)), normal(())), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("row, jit", cases(STRUCTURE))
+def test_structure(row, jit, rng):
+    run_row(row, jit, rng)
+
+
+# ================================================================ einsum and tensordot
+
+def e_matmul(a, b): return np.einsum("ij,jk->ik", a, b)
+def e_matmul_implicit(a, b): return np.einsum("ij,jk", a, b)
+def e_transposed_implicit(a, b): return np.einsum("ij,kj", a, b)      # output 'ik'
+def e_output_permuted(a, b): return np.einsum("ij,jk->ki", a, b)
+def e_matvec(a, v): return np.einsum("ij,j->i", a, v)
+def e_dot(u, v): return np.einsum("i,i->", u, v)
+def e_dot_implicit(u, v): return np.einsum("i,i", u, v)
+def e_outer(u, v): return np.einsum("i,j->ij", u, v)
+def e_trace(a): return np.einsum("ii->", a)
+def e_diagonal(a): return np.einsum("ii->i", a)
+def e_trace_implicit(a): return np.einsum("ii", a)
+def e_transpose(a): return np.einsum("ij->ji", a)
+def e_sum_rows(a): return np.einsum("ij->i", a)
+def e_sum_all(a): return np.einsum("ij->", a)
+def e_batched(a, b): return np.einsum("bij,bjk->bik", a, b)
+def e_three(a, b, c): return np.einsum("ij,jk,kl->il", a, b, c)
+def e_three_vectors(a, u, v): return np.einsum("ij,i,j", a, u, v)
+def e_bilinear(x, w, y): return np.einsum("bi,oij,bj->bo", x, w, y)
+def e_spaced(a, b): return np.einsum("ij, jk -> ik", a, b)
+def e_hadamard(a, b): return np.einsum("ij,ij->ij", a, b)
+def e_frobenius(a, b): return np.einsum("ij,ij", a, b)
+def e_diag_3d(t): return np.einsum("iij->ij", t)
+def e_diag_contract(a, b): return np.einsum("ii,ij->j", a, b)
+def e_multi_contract(t, a): return np.einsum("ijk,jkl->il", t, a)
+def e_int_and_float(m, x): return np.einsum("ij,jk->ik", m, x)
+
+
+INT_MATRIX = np.array([[1, -2, 0], [3, 1, 2]])
+
+EINSUMS = [
+    Row("matmul", e_matmul, (normal((3, 4)), normal((4, 2))), (0, 1), jit=True),
+    Row("matmul_implicit", e_matmul_implicit, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("transposed_implicit", e_transposed_implicit, (normal((3, 4)), normal((2, 4))), (0, 1)),
+    Row("output_permuted", e_output_permuted, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("matvec", e_matvec, (normal((3, 4)), normal((4,))), (0, 1)),
+    Row("dot", e_dot, (normal((5,)), normal((5,))), (0, 1)),
+    Row("dot_implicit", e_dot_implicit, (normal((5,)), normal((5,))), (0, 1)),
+    Row("outer", e_outer, (normal((3,)), normal((4,))), (0, 1)),
+    Row("trace", e_trace, (normal((4, 4)),), jit=True),
+    Row("trace_1x1", e_trace, (normal((1, 1)),)),
+    Row("diagonal", e_diagonal, (normal((4, 4)),)),
+    Row("trace_implicit", e_trace_implicit, (normal((3, 3)),)),
+    Row("transpose", e_transpose, (normal((3, 4)),)),
+    Row("sum_rows", e_sum_rows, (normal((3, 4)),)),
+    Row("sum_all", e_sum_all, (normal((3, 4)),)),
+    Row("batched", e_batched, (normal((2, 3, 4)), normal((2, 4, 5))), (0, 1), jit=True),
+    Row("three", e_three, (normal((2, 3)), normal((3, 4)), normal((4, 2))), (0, 1, 2)),
+    Row("three_vectors", e_three_vectors, (normal((3, 4)), normal((3,)), normal((4,))), (0, 1, 2), jit=True),
+    Row("bilinear", e_bilinear, (normal((2, 3)), normal((4, 3, 5)), normal((2, 5))), (0, 1, 2)),
+    Row("spaced", e_spaced, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("hadamard", e_hadamard, (normal((3, 4)), normal((3, 4))), (0, 1)),
+    Row("frobenius", e_frobenius, (normal((3, 4)), normal((3, 4))), (0, 1)),
+    Row("diag_3d", e_diag_3d, (normal((3, 3, 2)),), jit=True),
+    Row("diag_contract", e_diag_contract, (normal((3, 3)), normal((3, 2))), (0, 1)),
+    Row("multi_contract", e_multi_contract, (normal((2, 3, 4)), normal((3, 4, 5))), (0, 1)),
+    Row("int_and_float", e_int_and_float, (lambda rng: INT_MATRIX, normal((3, 2))), 1),
+]
+
+
+def t_default(a, b): return np.tensordot(a, b)
+def t_int1(a, b): return np.tensordot(a, b, 1)
+def t_int0(a, b): return np.tensordot(a, b, axes=0)
+def t_pairs(a, b): return np.tensordot(a, b, axes=([1, 0], [0, 2]))
+def t_pair_ints(a, b): return np.tensordot(a, b, axes=(1, 0))
+def t_negative(a, b): return np.tensordot(a, b, axes=([-1], [-2]))
+
+
+TENSORDOTS = [
+    Row("default", t_default, (normal((2, 3, 4)), normal((3, 4, 2))), (0, 1), jit=True),
+    Row("int1", t_int1, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("int0", t_int0, (normal((3,)), normal((2, 2))), (0, 1)),
+    Row("pairs", t_pairs, (normal((3, 4, 2)), normal((4, 5, 3))), (0, 1), jit=True),
+    Row("pair_ints", t_pair_ints, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("negative", t_negative, (normal((2, 3)), normal((4, 3, 2))), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("row, jit", cases(EINSUMS))
+def test_einsum(row, jit, rng):
+    run_row(row, jit, rng)
+
+
+@pytest.mark.parametrize("row, jit", cases(TENSORDOTS))
+def test_tensordot(row, jit, rng):
+    run_row(row, jit, rng)

@@ -127,7 +127,7 @@ def _reduced(full, along, x: Sym, axes: tuple, keepdims: bool) -> Sym:
 
 
 VECTOR_ORDERS = (None, 1, 2, math.inf, -math.inf)
-MATRIX_ORDERS = (None, "fro", 1, -1, 2, -2, math.inf, -math.inf)
+MATRIX_ORDERS = (None, "fro", 1, -1, 2, math.inf, -math.inf)  # not -2 (the smallest singular value), "nuc"
 
 
 def _vector_norm(x: Sym, order, axes: tuple, keepdims: bool) -> Sym:
@@ -144,12 +144,11 @@ def _matrix_norm(lo, x: Sym, order, rows: int, columns: int, keepdims: bool) -> 
     both = tuple(sorted((rows, columns)))
     if order in (None, "fro"):
         return P.norm2(x, axes=None if x.type.ndim == 2 and not keepdims else both, keepdims=keepdims)
-    if order in (2, -2):
+    if order == 2:
         if x.type.ndim != 2:
             lo.refuse(lo.node, f"np.linalg.norm with ord={order} of a {x.type.ndim}-D array is not supported",
                       "use it on one matrix (2-D)")
-        eigenvalues = P.eigvalsh(x.T @ x)  # the squares of the singular values
-        value = P.sqrt(P.amax(eigenvalues) if order == 2 else P.amin(eigenvalues))
+        value = P.sqrt(P.amax(P.eigvalsh(x.T @ x)))  # the largest singular value
         return P.full(value, Sym(1), Sym(1), dtype=x.type.dtype) if keepdims else value
     summed, extremal = (rows, columns) if order in (1, -1) else (columns, rows)
     extremum = P.max_axes if order > 0 else P.min_axes
@@ -164,8 +163,7 @@ def _matrix_norm(lo, x: Sym, order, rows: int, columns: int, keepdims: bool) -> 
 
 
 def norm(lo, x, ord=Static(None), axis=Static(None), keepdims=False):
-    """Vector norms (ord None, 1, 2, inf, -inf) and matrix norms (None, 'fro', 1, -1, 2, -2, inf,
-    -inf). The gradient of the 2-norm and the Frobenius norm at 0 is 0 (JAX's subgradient), of
+    """Vector norms (ord None, 1, 2, inf, -inf) and matrix norms (None, 'fro', 1, -1, 2, inf, -inf). The gradient of the 2-norm and the Frobenius norm at 0 is 0 (JAX's subgradient), of
     the 1-norm sign(x) (0 at 0), of inf and -inf split evenly among ties."""
     a = _float(lo.operand(x, lo.node))
     ndim = a.type.ndim
