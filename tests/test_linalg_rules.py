@@ -22,6 +22,7 @@ import pytest
 import scipy.linalg
 
 from adcompiler import CompileError, grad, vjp
+from adcompiler import jit as compiled
 from fd import assert_forward, assert_gradient_like, check_vjp, fd_grad, random_like, uniform
 from test_array_rules import Row, arg, cases, jit_id, run_row
 
@@ -364,3 +365,220 @@ def test_einsum(row, jit, rng):
 @pytest.mark.parametrize("row, jit", cases(TENSORDOTS))
 def test_tensordot(row, jit, rng):
     run_row(row, jit, rng)
+
+
+# ================================================================ float32
+# NumPy and SciPy keep float32: the forward value and the gradients are float32, close to the
+# float64 ones at the same point.
+
+ROWS = {row.name: row for table in ("DECOMPOSITIONS", "NORMS", "STRUCTURE", "EINSUMS", "TENSORDOTS")
+        for row in globals()[table]}
+FLOAT32 = [  # (row, jit too)
+    (ROWS[name], name in ("inv-3x3", "solve_vec-3x3", "solve_triangular_lower-3x3")) for name in (
+        "inv-3x3", "det-3x3", "slogdet-3x3", "solve_vec-3x3", "cholesky-3x3", "eigvalsh-3x3", "eigh_vectors-3x3",
+        "solve_triangular_lower-3x3", "cho_solve_upper-4x4", "n_vec", "n_mat_1", "n_mat_2", "n_mat_axis1_kd",
+        "trace_rect_offset", "diag_k1", "diag_of_vector", "triu", "kron_mm", "matmul", "batched", "diag_3d", "pairs")]
+
+
+@pytest.mark.parametrize("row, jit", [
+    pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
+    for row, compiled in FLOAT32 for jit in ([False, True] if compiled else [False])])
+def test_float32(row, jit, rng):
+    args64 = tuple(np.asarray(sample(rng)) for sample in row.args)
+    args32 = tuple(a.astype(np.float32) if a.dtype == np.float64 else a for a in args64)
+    wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
+    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=jit)(*args32)
+    out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
+    assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
+    np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)
+    u = rng.standard_normal(np.shape(out64))
+    grads32, grads64 = pullback32(np.asarray(u, np.float32)), pullback64(u)
+    for k, g32, g64 in zip(wrt, grads32, grads64):
+        what = f"{row.name} w.r.t. argument {k}"
+        assert_gradient_like(g32, args32[k], what)
+        np.testing.assert_allclose(g32, g64, rtol=F32_RTOL, atol=F32_RTOL * np.max(np.abs(g64)), err_msg=what)
+
+
+# ================================================================ integers
+# np.linalg makes integer operands float64; einsum, trace, diag, triu and kron keep integers.
+
+def i_inv_of_ints(m, x): return np.linalg.inv(m) @ x
+def i_solve_ints(m, b, x): return np.linalg.solve(m, b) * x
+def i_det_of_ints(m, x): return np.linalg.det(m) * x
+
+
+INT_SQUARE = np.array([[3, 1, 0], [-1, 4, 1], [2, 0, 5]])
+
+INTEGERS = [
+    Row("inv_of_ints", i_inv_of_ints, (lambda rng: INT_SQUARE, normal((3,))), 1, jit=True),
+    Row("solve_ints", i_solve_ints, (lambda rng: INT_SQUARE, lambda rng: np.array([1, 2, 3]), normal((3,))), 2),
+    Row("det_of_ints", i_det_of_ints, (lambda rng: INT_SQUARE, normal((2,))), 1),
+]
+
+
+@pytest.mark.parametrize("row, jit", cases(INTEGERS))
+def test_integer_operands(row, jit, rng):
+    run_row(row, jit, rng)
+
+
+def i_structure_of_ints(m): return np.trace(m) + np.sum(np.triu(m, 1)) + np.einsum("ij,jk->", m, m) + np.kron(m, m)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_integer_structure_keeps_integers(jit):
+    assert_forward(compiled(i_structure_of_ints, jit=jit)(INT_SQUARE), i_structure_of_ints(INT_SQUARE))
+
+
+# ================================================================ second derivatives
+# The gradient of the gradient, against finite differences of the (adcompiler) gradient: the
+# rules of inv and det are written with inv, det and `@`, so they are differentiated again.
+
+def h_inv(a): return np.sum(np.sin(np.linalg.inv(a)))
+def h_det(a): return np.linalg.det(a) ** 2 + np.linalg.det(a)
+def h_logdet_solve(a, b): return np.linalg.slogdet(a)[1] * np.sum(np.linalg.solve(a, b))
+def h_cholesky(a): return np.sum(np.cos(np.linalg.cholesky(a)))
+def h_eigh(a): return np.sum(np.linalg.eigvalsh(a) ** 3)
+
+
+d_inv = grad(h_inv, jit=False)
+d_det = grad(h_det, jit=False)
+d_logdet_solve = grad(h_logdet_solve, wrt=0, jit=False)
+d_cholesky = grad(h_cholesky, jit=False)
+d_eigh = grad(h_eigh, jit=False)
+
+
+def dd_inv(a, v): return np.sum(d_inv(a) * v)
+def dd_det(a, v): return np.sum(d_det(a) * v)
+def dd_logdet_solve(a, b, v): return np.sum(d_logdet_solve(a, b) * v)
+def dd_cholesky(a, v): return np.sum(d_cholesky(a) * v)
+def dd_eigh(a, v): return np.sum(d_eigh(a) * v)
+
+
+SECOND = [
+    Row("inv", dd_inv, (general(3), normal((3, 3))), 0, jit=True),
+    Row("inv_1x1", dd_inv, (general(1), normal((1, 1))), 0),
+    Row("det", dd_det, (general(3), normal((3, 3))), 0, jit=True),
+    Row("det_4x4", dd_det, (general(4), normal((4, 4))), 0),
+    Row("logdet_solve", dd_logdet_solve, (general(3), normal((3,)), normal((3, 3))), (0, 1)),
+    Row("cholesky", dd_cholesky, (spd(3), normal((3, 3))), 0),
+    Row("eigvalsh", dd_eigh, (spd(3), normal((3, 3))), 0),
+]
+
+
+@pytest.mark.parametrize("row, jit", cases(SECOND))
+def test_second_derivative(row, jit, rng):
+    run_row(row, jit, rng)
+
+
+# ================================================================ a Gaussian log-likelihood
+# -0.5 (log det S + r^T S^-1 r), r = x - mu, written with slogdet and solve, and with cholesky and
+# solve_triangular. Analytic gradients: d/dmu = S^-1 r; d/dS = -0.5 (S^-1 - S^-1 r r^T S^-1) as a
+# function of all of S (the first form), its lower fold as a function of S's lower triangle (the
+# second, which reads only that).
+
+def gauss_solve(S, mu, x):
+    r = x - mu
+    return -0.5 * (np.linalg.slogdet(S)[1] + r @ np.linalg.solve(S, r))
+
+
+def gauss_cholesky(S, mu, x):
+    L = np.linalg.cholesky(S)
+    r = x - mu
+    z = scipy.linalg.solve_triangular(L, r, lower=True)
+    return -np.sum(np.log(np.diag(L))) - 0.5 * (z @ z)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+@pytest.mark.parametrize("fn", [gauss_solve, gauss_cholesky])
+def test_gaussian_log_likelihood(fn, jit, rng):
+    S, mu, x = spd(4)(rng), rng.standard_normal(4), rng.standard_normal(4)
+    check_vjp(fn, (S, mu, x), (0, 1), jit, rng)
+    g_S, g_mu = vjp(fn, wrt=(0, 1), jit=jit)(S, mu, x)[1](1.0)
+    inverse = np.linalg.inv(S)
+    r = x - mu
+    np.testing.assert_allclose(g_mu, inverse @ r, rtol=1e-10)
+    full = -0.5 * (inverse - np.outer(inverse @ r, inverse @ r))
+    expected = full if fn is gauss_solve else np.tril(full + full.T, -1) + np.diag(np.diag(full))
+    np.testing.assert_allclose(g_S, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(gauss_cholesky(S, mu, x), gauss_solve(S, mu, x), rtol=1e-12)
+
+
+# ================================================================ arguments are not changed
+
+def m_everything(a, b, s):
+    return (np.sum(scipy.linalg.solve_triangular(a, b, lower=True)) + np.sum(scipy.linalg.cho_solve((a, True), b))
+            + np.linalg.det(a) + np.sum(np.linalg.eigh(s)[1]) + np.sum(np.linalg.cholesky(s)) + np.linalg.norm(b))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_arguments_are_not_changed(jit, rng):
+    args = (factor(3)(rng), rng.standard_normal((3, 2)), spd(3)(rng))
+    kept = tuple(a.copy() for a in args)
+    out, pullback = vjp(m_everything, wrt=(0, 1, 2), jit=jit)(*args)
+    pullback(1.0)
+    for a, b in zip(args, kept):
+        np.testing.assert_array_equal(a, b)
+
+
+# ================================================================ refusals
+# Each names the function and the user's line, with a hint.
+
+def r_einsum_ellipsis(a): return np.einsum("...ij->...ji", a)
+def r_einsum_count(a): return np.einsum("ij,jk->ik", a)
+def r_einsum_rank(a): return np.einsum("ijk->i", a)
+def r_einsum_output(a): return np.einsum("ij->ik", a)
+def r_norm_nuc(a): return np.linalg.norm(a, "nuc")
+def r_norm_m2(a): return np.linalg.norm(a, -2)
+def r_norm_vector_fro(v): return np.linalg.norm(v, "fro")
+def r_norm_vector_3(v): return np.linalg.norm(v, 3)
+def r_norm_2_of_3d(t): return np.linalg.norm(t, 2, axis=(1, 2))
+def r_norm_ord_of_3d(t): return np.linalg.norm(t, 1)
+def r_inv_stack(t): return np.linalg.inv(t)
+def r_solve_3d_rhs(a, t): return np.linalg.solve(a, t)
+def r_cho_solve_no_pair(a, b): return scipy.linalg.cho_solve(a, b)
+def r_eigh_uplo(a): return np.linalg.eigh(a, UPLO="X")
+def r_triu_vector(v): return np.triu(v)
+def r_trace_3d(t): return np.trace(t)
+def r_diag_3d(t): return np.diag(t)
+def r_tensordot_axes(a, b): return np.tensordot(a, b, axes=([0, 1], [0]))
+def r_kron_3d(t, a): return np.kron(t, a)
+def r_solve_triangular_unit(a, b): return scipy.linalg.solve_triangular(a, b, unit_diagonal=True)
+def r_solve_triangular_trans2(a, b): return scipy.linalg.solve_triangular(a, b, trans=2)
+def r_diag_k_runtime(a, k): return np.diag(a, k)
+
+
+M3, V3, T3 = np.eye(3) + 0.5, np.ones(3), np.ones((2, 3, 3))
+
+REFUSALS = [
+    (r_einsum_ellipsis, (M3,), "'...' (broadcast axes) is not supported"),
+    (r_einsum_count, (M3,), "name 2 operands, but 1 are given"),
+    (r_einsum_rank, (M3,), "do not name the 2 axes"),
+    (r_einsum_output, (M3,), "must name distinct letters of the operands"),
+    (r_norm_nuc, (M3,), "ord='nuc' of matrices is not supported"),
+    (r_norm_m2, (M3,), "ord=-2 of matrices is not supported"),
+    (r_norm_vector_fro, (V3,), "ord='fro' of vectors is not supported"),
+    (r_norm_vector_3, (V3,), "ord=3 of vectors is not supported"),
+    (r_norm_2_of_3d, (T3,), "ord=2 of a 3-D array is not supported"),
+    (r_norm_ord_of_3d, (T3,), "needs an axis"),
+    (r_inv_stack, (T3,), "`np.linalg.inv` of a 3-D array is not supported"),
+    (r_solve_3d_rhs, (M3, T3), "vector or a matrix right-hand side"),
+    (r_cho_solve_no_pair, (M3, V3), "cho_solve takes the pair (c, lower)"),
+    (r_eigh_uplo, (M3,), "UPLO='X' is not supported"),
+    (r_triu_vector, (V3,), "`np.triu` of a 1-D array is not supported"),
+    (r_trace_3d, (T3,), "`np.trace` of a 3-D array is not supported"),
+    (r_diag_3d, (T3,), "np.diag of a 3-D array is not defined"),
+    (r_tensordot_axes, (M3, M3), "as many axes of each array"),
+    (r_kron_3d, (T3, M3), "np.kron of arrays of more than 2 dimensions"),
+    (r_solve_triangular_unit, (M3, V3), "called with arguments it does not support"),
+    (r_solve_triangular_trans2, (M3, V3), "trans=2 is not supported"),
+    (r_diag_k_runtime, (M3, 1), "k must be a constant known at compile time"),
+]
+
+
+@pytest.mark.parametrize("fn, args, message", [pytest.param(*r, id=r[0].__name__) for r in REFUSALS])
+def test_refusal(fn, args, message):
+    with pytest.raises(CompileError) as caught:
+        vjp(fn, wrt=0, jit=False)(*args)
+    text = str(caught.value)
+    assert message in text, text
+    assert "test_linalg_rules.py" in text and fn.__name__ in text, text
