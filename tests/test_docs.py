@@ -15,6 +15,10 @@ SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in
 
 def _name(function) -> str:
     module = getattr(function, "__module__", "") or ""
+    if module == "numpy.linalg":
+        return f"np.linalg.{function.__name__}"
+    if module.startswith("scipy."):  # scipy.linalg._basic: named by its public module
+        return ".".join(module.split(".")[:2]) + f".{function.__name__}"
     prefix = {"numpy": "np.", "math": "math.", "builtins": ""}.get(module.split(".")[0], "np.")
     return prefix + function.__name__
 
