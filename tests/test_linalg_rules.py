@@ -45,7 +45,15 @@ def spd(n):
     return sample
 
 
-def factor(n, lower=True):
+def spd_lower(n):
+    """A matrix whose lower triangle is that of an SPD matrix and whose upper one is noise (which
+    cholesky, eigh and eigvalsh do not read)."""
+    def sample(rng):
+        return spd(n)(rng) + np.triu(rng.uniform(-5, 5, (n, n)), 1)
+    return sample
+
+
+def factor(n):
     """A triangular factor with a diagonal in (1, 2); the other triangle holds noise, which the
     functions must not read."""
     def sample(rng):
@@ -122,6 +130,8 @@ DECOMPOSITIONS = [
     *square_rows("cholesky", l_cholesky, spd),
     *square_rows("cholesky_upper", l_cholesky_upper, spd, jit_size=0),
     Row("cholesky_of_gram", l_cholesky_of_gram, (normal((3, 2)),)),
+    *square_rows("cholesky_noisy_upper", l_cholesky, spd_lower, jit_size=4),
+    Row("eigh_noisy_upper", l_eigh_both, (spd_lower(3),), jit=True),
     *square_rows("eigvalsh", l_eigvalsh, spd),
     *square_rows("eigvalsh_upper", l_eigvalsh_upper, spd, jit_size=0),
     *square_rows("eigh_values", l_eigh_values, spd, jit_size=0),

@@ -268,17 +268,16 @@ class _Contraction:
         return P.dim(x, axis=axis)
 
     def result(self) -> Sym:
-        needed = [self.output] + [letters for _, letters in self.terms]
-        terms = [self.simplified(x, letters, "".join(needed[:k + 1] + needed[k + 2:]))
+        letters_of = [letters for _, letters in self.terms]
+        terms = [self.simplified(x, letters, self.output + "".join(letters_of[:k] + letters_of[k + 1:]))
                  for k, (x, letters) in enumerate(self.terms)]
         x, letters = terms[0]
         for k, (y, other) in enumerate(terms[1:], start=1):
             later = self.output + "".join(t for _, t in terms[k + 1:])
             x, letters = self.pair(x, letters, y, other, later)
-        if not letters:
-            return x
-        return P.permute(x, axes=tuple(letters.index(c) for c in self.output)) \
-            if letters != self.output and len(letters) > 1 else x
+        if len(letters) > 1 and letters != self.output:
+            x = P.permute(x, axes=tuple(letters.index(c) for c in self.output))
+        return x
 
     def simplified(self, x: Sym, letters: str, elsewhere: str):
         """`x` with its repeated letters made one (the diagonal) and those not `elsewhere` summed."""
