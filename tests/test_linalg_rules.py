@@ -23,7 +23,7 @@ import scipy.linalg
 
 from adcompiler import CompileError, grad, vjp
 from adcompiler import jit as compiled
-from fd import assert_forward, assert_gradient_like, check_vjp, fd_grad, random_like, uniform
+from fd import assert_forward, assert_gradient_like, check_vjp, random_like, uniform
 from test_array_rules import Row, arg, cases, jit_id, run_row
 
 SEED = 20261202
