@@ -17,8 +17,6 @@ def _name(function) -> str:
     module = getattr(function, "__module__", "") or ""
     if module == "numpy.linalg":
         return f"np.linalg.{function.__name__}"
-    if module.startswith("scipy."):  # scipy.linalg._basic: named by its public module
-        return ".".join(module.split(".")[:2]) + f".{function.__name__}"
     prefix = {"numpy": "np.", "math": "math.", "builtins": ""}.get(module.split(".")[0], "np.")
     return prefix + function.__name__
 
@@ -34,6 +32,8 @@ def function_table() -> str:
         for function in family.CALLS:
             if function is not calls.elementwise.astype:  # reached only as a method
                 rows.append((_name(function), where, "composed of primitives"))
+        for module, lowerings in getattr(family, "SCIPY_CALLS", {}).items():
+            rows += [(f"{module}.{name}", where, "composed of primitives") for name in lowerings]
     for method, function in calls.METHODS.items():
         rows.append((f"x.{method}()", f"as `{_name(function)}`" if callable(function) else "", ""))
     lines = ["| Python / NumPy | how | gradient |", "|---|---|---|"]

@@ -592,3 +592,15 @@ def test_refusal(fn, args, message):
     text = str(caught.value)
     assert message in text, text
     assert "test_linalg_rules.py" in text and fn.__name__ in text, text
+
+
+def test_importing_adcompiler_does_not_import_scipy():
+    """SciPy's functions are looked up once the user's code has imported SciPy (calls.lowering_of)."""
+    import os
+    import subprocess
+    import sys
+    code = "import sys, adcompiler; print('scipy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

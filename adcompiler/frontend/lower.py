@@ -3,7 +3,7 @@
 Straight-line code needs only an environment from names to SSA values; a reassigned name simply
 gets a new value. Names that are not local are read at compile time from the function's closure,
 its module globals and the builtins: numbers become constants, arrays hidden parameters, NumPy and
-math functions primitives (`primitives.FUNCTIONS`) or small lowerings (`calls.CALLS`). Anything
+math functions primitives (`primitives.FUNCTIONS`) or small lowerings (`calls.lowering_of`). Anything
 else is refused with the user's line.
 
 This module holds the entry `lower`, the statement and expression dispatch and indexing; the
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..rules import primitives as P
 from ..ir.builder import Builder
-from .calls import CALLS, METHODS, Method, Static, hashable
+from .calls import METHODS, Method, Static, hashable, lowering_of
 from .calls.common import is_none
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
@@ -313,7 +313,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if self.transforms.is_factory(function):  # `grad(f, wrt=...)`: made now, called below
             return Static(function(*(self.known(a, name, node) for a in args),
                                    **{k: self.known(v, name, node) for k, v in kwargs.items()}))
-        lowering = CALLS.get(function) if hashable(function) else None
+        lowering = lowering_of(function)
         if lowering is not None:
             try:
                 inspect.signature(lowering).bind(self, *args, **kwargs)

@@ -8,7 +8,6 @@ import math
 import string
 
 import numpy as np
-import scipy.linalg
 
 from ...rules import primitives as P
 from ...rules.primitives import Sym
@@ -408,6 +407,6 @@ def tensordot(lo, a, b, axes=2):
 CALLS = {np.linalg.inv: inv, np.linalg.det: det, np.linalg.slogdet: slogdet, np.linalg.solve: solve,
          np.linalg.cholesky: cholesky, np.linalg.eigh: eigh, np.linalg.eigvalsh: eigvalsh, np.linalg.norm: norm,
          np.trace: trace, np.diag: diag, np.triu: triu, np.tril: tril, np.kron: kron, np.einsum: einsum,
-         np.tensordot: tensordot, scipy.linalg.solve_triangular: solve_triangular,
-         scipy.linalg.cho_solve: cho_solve}
+         np.tensordot: tensordot}
+SCIPY_CALLS = {"scipy.linalg": {"solve_triangular": solve_triangular, "cho_solve": cho_solve}}
 METHODS = {"trace": np.trace}
