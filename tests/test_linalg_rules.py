@@ -314,6 +314,9 @@ def e_frobenius(a, b): return np.einsum("ij,ij", a, b)
 def e_diag_3d(t): return np.einsum("iij->ij", t)
 def e_diag_contract(a, b): return np.einsum("ii,ij->j", a, b)
 def e_multi_contract(t, a): return np.einsum("ijk,jkl->il", t, a)
+def e_sum_of_product(a, b): return np.einsum("ij,jk->", a, b)
+def e_summed_alone(t, a): return np.einsum("ijk,kl->il", t, a)        # j summed before the product
+def e_summed_alone_implicit(t, a): return np.einsum("jik,kl", t, a)   # output 'il'
 def e_int_and_float(m, x): return np.einsum("ij,jk->ik", m, x)
 
 
@@ -345,6 +348,9 @@ EINSUMS = [
     Row("diag_3d", e_diag_3d, (normal((3, 3, 2)),), jit=True),
     Row("diag_contract", e_diag_contract, (normal((3, 3)), normal((3, 2))), (0, 1)),
     Row("multi_contract", e_multi_contract, (normal((2, 3, 4)), normal((3, 4, 5))), (0, 1)),
+    Row("sum_of_product", e_sum_of_product, (normal((3, 4)), normal((4, 2))), (0, 1)),
+    Row("summed_alone", e_summed_alone, (normal((2, 3, 4)), normal((4, 5))), (0, 1)),
+    Row("summed_alone_implicit", e_summed_alone_implicit, (normal((3, 2, 4)), normal((4, 5))), (0, 1)),
     Row("int_and_float", e_int_and_float, (lambda rng: INT_MATRIX, normal((3, 2))), 1),
 ]
 

@@ -291,7 +291,7 @@ class _Contraction:
         summed = tuple(axis for axis, c in enumerate(letters) if c not in elsewhere)
         if summed:
             x = _reduced(P.total, P.sum_axes, x, summed, False)
-            letters = "".join(c for c in letters if c not in elsewhere)
+            letters = "".join(c for c in letters if c in elsewhere)
         return x, letters
 
     def identity(self, x: Sym, first: int, second: int) -> Sym:
