@@ -256,6 +256,8 @@ def k_kron_mm(a, b): return np.kron(a, b)
 def k_kron_vv(a, b): return np.kron(a, b)
 def k_kron_vm(a, b): return np.kron(a, b)
 def k_kron_ms(a, b): return np.kron(a, b)
+def k_kron_mv(a, b): return np.kron(a, b)
+def k_kron_mixed(a, b): return np.kron(a, b)
 
 
 STRUCTURE = [
@@ -280,6 +282,8 @@ STRUCTURE = [
     Row("kron_vv", k_kron_vv, (normal((3,)), normal((4,))), (0, 1)),
     Row("kron_vm", k_kron_vm, (normal((3,)), normal((2, 2))), (0, 1)),
     Row("kron_ms", k_kron_ms, (normal((2, 2)), normal(())), (0, 1)),
+    Row("kron_mv", k_kron_mv, (normal((3, 2)), normal((2,))), (0, 1)),
+    Row("kron_mixed", k_kron_mixed, (lambda rng: INT_SQUARE, normal((2, 2))), 1),
 ]
 
 
@@ -449,6 +453,7 @@ def test_integer_structure_keeps_integers(jit):
 # The gradient of the gradient, against finite differences of the (adcompiler) gradient: the
 # rules of inv and det are written with inv, det and `@`, so they are differentiated again.
 
+def h_kron(a, b): return np.sum(np.sin(np.kron(a, b)))
 def h_inv(a): return np.sum(np.sin(np.linalg.inv(a)))
 def h_det(a): return np.linalg.det(a) ** 2 + np.linalg.det(a)
 def h_logdet_solve(a, b): return np.linalg.slogdet(a)[1] * np.sum(np.linalg.solve(a, b))
@@ -456,6 +461,7 @@ def h_cholesky(a): return np.sum(np.cos(np.linalg.cholesky(a)))
 def h_eigh(a): return np.sum(np.linalg.eigvalsh(a) ** 3)
 
 
+d_kron = grad(h_kron, jit=False)
 d_inv = grad(h_inv, jit=False)
 d_det = grad(h_det, jit=False)
 d_logdet_solve = grad(h_logdet_solve, wrt=0, jit=False)
@@ -463,6 +469,7 @@ d_cholesky = grad(h_cholesky, jit=False)
 d_eigh = grad(h_eigh, jit=False)
 
 
+def dd_kron(a, b, v): return np.sum(d_kron(a, b) * v)
 def dd_inv(a, v): return np.sum(d_inv(a) * v)
 def dd_det(a, v): return np.sum(d_det(a) * v)
 def dd_logdet_solve(a, b, v): return np.sum(d_logdet_solve(a, b) * v)
@@ -474,6 +481,7 @@ SECOND = [
     Row("inv", dd_inv, (general(3), normal((3, 3))), 0, jit=True),
     Row("inv_1x1", dd_inv, (general(1), normal((1, 1))), 0),
     Row("det", dd_det, (general(3), normal((3, 3))), 0, jit=True),
+    Row("kron", dd_kron, (normal((2, 3)), normal((3, 2)), normal((2, 3))), (0, 1), jit=True),
     Row("det_4x4", dd_det, (general(4), normal((4, 4))), 0),
     Row("logdet_solve", dd_logdet_solve, (general(3), normal((3,)), normal((3, 3))), (0, 1)),
     Row("cholesky", dd_cholesky, (spd(3), normal((3, 3))), 0),

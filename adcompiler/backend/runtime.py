@@ -203,8 +203,27 @@ def diagonal_fill(like, g, k):
     return out
 
 
+def kron(a, b):
+    """np.kron of two matrices."""
+    return np.kron(np.ascontiguousarray(a), np.ascontiguousarray(b))
+
+
+def kron_left(g, b):
+    """The gradient of kron(a, b) for a: the sum of each block of `g` times `b` (Numba: a loop)."""
+    p, q = b.shape
+    blocks = np.reshape(g, (g.shape[0] // p, p, g.shape[1] // q, q))
+    return np.sum(blocks * b[None, :, None, :], axis=(1, 3))
+
+
+def kron_right(g, a):
+    """The gradient of kron(a, b) for b: the blocks of `g` weighted by `a` and summed."""
+    m, n = a.shape
+    blocks = np.reshape(g, (m, g.shape[0] // m, n, g.shape[1] // n))
+    return np.sum(blocks * a[:, None, :, None], axis=(0, 2))
+
+
 LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors",
-                  "solve_triangular", "diagonal", "diagonal_fill")
+                  "solve_triangular", "diagonal", "diagonal_fill", "kron", "kron_left", "kron_right")
 
 
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own

@@ -302,7 +302,7 @@ def typed_list(items):
 # Numba compiles the NumPy bodies of the np.linalg helpers and of the diagonals as they are.
 
 for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors", "diagonal",
-              "diagonal_fill"):
+              "diagonal_fill", "kron"):
     register_jitable(getattr(runtime, _name))
 
 
@@ -329,4 +329,29 @@ def solve_triangular(a, b, lower, trans):
         t = np.ascontiguousarray(a.T) if trans else np.ascontiguousarray(a)
         columns = np.ascontiguousarray(b).astype(t.dtype).reshape((b.shape[0], -1))
         return _substituted(t, columns, lower != bool(trans)).reshape(b.shape)
+    return impl
+
+
+@overload(runtime.kron_left)
+def kron_left(g, b):
+    def impl(g, b):
+        p, q = b.shape
+        out = np.zeros((g.shape[0] // p, g.shape[1] // q), g.dtype)
+        for i in range(g.shape[0]):
+            for j in range(g.shape[1]):
+                out[i // p, j // q] += g[i, j] * b[i % p, j % q]
+        return out
+    return impl
+
+
+@overload(runtime.kron_right)
+def kron_right(g, a):
+    def impl(g, a):
+        m, n = a.shape
+        p, q = g.shape[0] // m, g.shape[1] // n
+        out = np.zeros((p, q), g.dtype)
+        for i in range(g.shape[0]):
+            for j in range(g.shape[1]):
+                out[i % p, j % q] += g[i, j] * a[i // p, j // q]
+        return out
     return impl

@@ -1,5 +1,5 @@
 """Linear algebra: `@` (1-D and 2-D operands and stacks of matrices), outer products, triangles
-and diagonals of matrices, and the 2-norm (Euclidean, Frobenius) over axes. Decompositions and
+and diagonals of matrices, Kronecker products, and the 2-norm (Euclidean, Frobenius) over axes. Decompositions and
 solves are in decompositions.py."""
 from __future__ import annotations
 
@@ -119,3 +119,23 @@ def _norm2_vjp(g, x, out, axes, keepdims):
 # Frobenius norm of matrices.
 norm2 = Primitive("norm2", 1, _norm2_template, _norm2_type, memory=NEW)
 norm2.defvjp(_norm2_vjp)
+
+
+# ---------------------------------------------------------------- Kronecker products of matrices
+# kron(a, b) has a block a_ij b at each (i, j). With <G, kron(a, b)> = <kron_left(G, b), a> =
+# <kron_right(G, a), b> the three are each other's adjoints, so every order of derivative closes.
+
+
+def _kron_type(a: Type, b: Type) -> Type:
+    if a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype:
+        raise TypeRuleError(f"a Kronecker product of two matrices of one dtype is needed, not {a} and {b}")
+    return Type(a.dtype, 2)
+
+
+kron = Primitive("kron", 2, "rt.kron(_0, _1)", _kron_type, memory=NEW)
+# The sum of each block of G times b: a matrix of a's shape (and, right, of b's).
+kron_left = Primitive("kron_left", 2, "rt.kron_left(_0, _1)", _kron_type, memory=NEW)
+kron_right = Primitive("kron_right", 2, "rt.kron_right(_0, _1)", _kron_type, memory=NEW)
+kron.defvjp(lambda g, a, b, out: kron_left(g, b), lambda g, a, b, out: kron_right(g, a))
+kron_left.defvjp(lambda h, g, b, out: kron(h, b), lambda h, g, b, out: kron_right(g, h))
+kron_right.defvjp(lambda h, g, a, out: kron(a, h), lambda h, g, a, out: kron_left(g, h))

@@ -231,17 +231,18 @@ def tril(lo, m, k=0):
 
 
 def kron(lo, a, b):
-    """Products of every pair of elements, laid out in blocks (operands up to 2-D)."""
+    """Products of every pair of elements, laid out in blocks (operands up to 2-D; a vector is one
+    row, as in NumPy, unless both are vectors)."""
     x, y = lo.operand(a, lo.node), lo.operand(b, lo.node)
     if max(x.type.ndim, y.type.ndim) > 2:
         lo.refuse(lo.node, "np.kron of arrays of more than 2 dimensions is not supported")
     if 0 in (x.type.ndim, y.type.ndim):
         return x * y
     if x.type.ndim == y.type.ndim == 1:
-        return P.reshape(P.expand_dims(x, axis=1) * P.expand_dims(y, axis=0), Sym(-1))
+        return P.reshape(P.outer(x, y), Sym(-1))
+    common = P.promote(x.type, y.type).dtype
     x, y = (P.expand_dims(z, axis=0) if z.type.ndim == 1 else z for z in (x, y))
-    blocks = P.expand_dims(P.expand_dims(x, axis=1), axis=3) * P.expand_dims(P.expand_dims(y, axis=0), axis=2)
-    return P.reshape(blocks, P.dim(x, axis=0) * P.dim(y, axis=0), P.dim(x, axis=1) * P.dim(y, axis=1))
+    return P.kron(*(z if z.type.dtype == common else P.cast(z, dtype=common) for z in (x, y)))
 
 
 # ---------------------------------------------------------------- einsum and tensordot
