@@ -17,6 +17,8 @@ per function.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -137,11 +139,11 @@ DECOMPOSITIONS = [
     *square_rows("eigh_values", l_eigh_values, spd, jit_size=0),
     *square_rows("eigh_vectors", l_eigh_vectors, spd),
     *square_rows("eigh_both", l_eigh_both, spd, jit_size=0),
-    *square_rows("eigh_upper", l_eigh_upper, spd, jit_size=4),
+    *square_rows("eigh_upper", l_eigh_upper, spd, jit_size=0),
     *square_rows("solve_triangular_lower", st_lower, factor, _vector, wrt=(0, 1)),
     *square_rows("solve_triangular_upper", st_upper, factor, _matrix, wrt=(0, 1)),
     *square_rows("solve_triangular_lower_t", st_lower_t, factor, _matrix, wrt=(0, 1), jit_size=4),
-    *square_rows("solve_triangular_upper_t", st_upper_t, factor, _vector, wrt=(0, 1), jit_size=4),
+    *square_rows("solve_triangular_upper_t", st_upper_t, factor, _vector, wrt=(0, 1), jit_size=0),
     *square_rows("cho_solve_lower", cs_lower, factor, _vector, wrt=(0, 1)),
     *square_rows("cho_solve_upper", cs_upper, factor, _matrix, wrt=(0, 1), jit_size=4),
 ]
@@ -394,7 +396,7 @@ def test_tensordot(row, jit, rng):
 ROWS = {row.name: row for table in ("DECOMPOSITIONS", "NORMS", "STRUCTURE", "EINSUMS", "TENSORDOTS")
         for row in globals()[table]}
 FLOAT32 = [  # (row, jit too)
-    (ROWS[name], name in ("inv-3x3", "solve_vec-3x3", "solve_triangular_lower-3x3")) for name in (
+    (ROWS[name], name in ("inv-3x3", "solve_triangular_lower-3x3")) for name in (
         "inv-3x3", "det-3x3", "slogdet-3x3", "solve_vec-3x3", "cholesky-3x3", "eigvalsh-3x3", "eigh_vectors-3x3",
         "solve_triangular_lower-3x3", "cho_solve_upper-4x4", "n_vec", "n_mat_1", "n_mat_2", "n_mat_axis1_kd",
         "trace_rect_offset", "diag_k1", "diag_of_vector", "triu", "kron_mm", "matmul", "batched", "diag_3d", "pairs")]
@@ -605,7 +607,7 @@ def test_refusal(fn, args, message):
         vjp(fn, wrt=0, jit=False)(*args)
     text = str(caught.value)
     assert message in text, text
-    assert "test_linalg_rules.py" in text and fn.__name__ in text, text
+    assert f"{Path(__file__).name}:" in text and fn.__name__ in text, text
 
 
 def test_importing_adcompiler_does_not_import_scipy():
