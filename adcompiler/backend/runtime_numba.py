@@ -310,14 +310,17 @@ for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigva
 def _substituted(t, b, lower):
     """x with t x = b for the lower (upper) triangle of t, by forward (back) substitution; b is a
     matrix (columns solved together), overwritten with x."""
-    n = t.shape[0]
+    n, columns = b.shape
     for step in range(n):
         i = step if lower else n - 1 - step
         for j in range(i) if lower else range(i + 1, n):
-            b[i] -= t[i, j] * b[j]
+            factor = t[i, j]
+            for k in range(columns):  # a loop, not `b[i] -= ...`, which would allocate a row each time
+                b[i, k] -= factor * b[j, k]
         if t[i, i] == 0:
             raise np.linalg.LinAlgError("solve_triangular: the matrix is singular (a zero on its diagonal)")
-        b[i] /= t[i, i]
+        for k in range(columns):
+            b[i, k] /= t[i, i]
     return b
 
 
