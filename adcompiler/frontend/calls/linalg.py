@@ -162,8 +162,9 @@ def _matrix_norm(lo, x: Sym, order, rows: int, columns: int, keepdims: bool) -> 
 
 
 def norm(lo, x, ord=Static(None), axis=Static(None), keepdims=False):
-    """Vector norms (ord None, 1, 2, inf, -inf) and matrix norms (None, 'fro', 1, -1, 2, inf, -inf). The gradient of the 2-norm and the Frobenius norm at 0 is 0 (JAX's subgradient), of
-    the 1-norm sign(x) (0 at 0), of inf and -inf split evenly among ties."""
+    """Vector norms (ord None, 1, 2, inf, -inf) and matrix norms (None, 'fro', 1, -1, 2, inf, -inf).
+    The gradient of the 2-norm and the Frobenius norm at 0 is 0 (JAX's subgradient), of the 1-norm
+    sign(x) (0 at 0), of inf and -inf split evenly among ties."""
     a = _float(lo.operand(x, lo.node))
     ndim = a.type.ndim
     order, keepdims = lo.constant(ord, "ord"), bool(lo.constant(keepdims, "keepdims"))
@@ -173,7 +174,8 @@ def norm(lo, x, ord=Static(None), axis=Static(None), keepdims=False):
     if axis is None and order is None:
         return _vector_norm(a, None, tuple(range(ndim)), keepdims)
     if axis is None and ndim > 2:
-        lo.refuse(lo.node, f"np.linalg.norm with ord={order!r} of a {ndim}-D array needs an axis (NumPy refuses it too)")
+        lo.refuse(lo.node, f"np.linalg.norm with ord={order!r} of a {ndim}-D array needs an axis "
+                           "(NumPy refuses it too)")
     axes = tuple(range(ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
     normal = normal_axes(lo, axes, ndim)
     if len(axes) == 1:
@@ -387,7 +389,8 @@ def tensordot(lo, a, b, axes=2):
     axes = lo.constant(axes, "axes")
     if isinstance(axes, int) and not isinstance(axes, bool):
         if not 0 <= axes <= min(x.type.ndim, y.type.ndim):
-            lo.refuse(lo.node, f"np.tensordot cannot sum over {axes} axes of {x.type.ndim}-D and {y.type.ndim}-D arrays")
+            lo.refuse(lo.node, f"np.tensordot cannot sum over {axes} axes of "
+                               f"{x.type.ndim}-D and {y.type.ndim}-D arrays")
         pairs = (tuple(range(x.type.ndim - axes, x.type.ndim)), tuple(range(axes)))
     elif isinstance(axes, tuple) and len(axes) == 2:
         pairs = tuple(side if isinstance(side, tuple) else (side,) for side in axes)
