@@ -282,12 +282,14 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             return tuple(P.dim(operand, axis=axis) for axis in range(operand.type.ndim))
         if node.attr == "ndim":
             return Sym(operand.type.ndim)
+        if node.attr == "dtype":
+            return Static(np.dtype(operand.type.dtype))
         if node.attr == "size":
             return P.size(operand) if operand.type.ndim else Sym(1)
         if node.attr in METHODS:
             return Method(operand, node.attr)
         self.refuse(node, f"the attribute `.{node.attr}` is not supported",
-                    f"supported: .T, .shape, .ndim, .size and the methods {', '.join(sorted(METHODS))}")
+                    f"supported: .T, .shape, .ndim, .size, .dtype and the methods {', '.join(sorted(METHODS))}")
 
     def expr_Call(self, node):
         callee = self.expression(node.func)
