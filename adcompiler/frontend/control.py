@@ -11,6 +11,7 @@ from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While,
 from ..rules.primitives import Sym
 from .calls import Static, hashable
 from .canonical import PREFIX, RETURNED
+from .parse import walk_own
 
 _MISSING = object()
 
@@ -369,10 +370,13 @@ def _rebuild(template, results):
 
 
 def _assigned_names(loop) -> list:
-    """The names a loop statement assigns (its target and everything its body binds), in order."""
+    """The names a loop statement assigns (its target and everything its body binds, functions
+    it defines included), in order."""
     names = []
-    for node in gast.walk(loop):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+    for node in walk_own(loop):
+        if isinstance(node, gast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             names.append(node.id)
         elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and isinstance(node.value, gast.Name):
             names.append(node.value.id)

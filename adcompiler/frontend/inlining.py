@@ -1,16 +1,21 @@
 """Calls that lowering inlines: the user's own functions (by a child lowering sharing the
-builder), `@custom_vjp` functions, and transformed functions (`grad(f)(...)`,
-`value_and_grad(f)(...)`, `jit(f)(...)`), whose IR is spliced in.
+builder), the functions and lambdas defined inside them (`Closure`s), `@custom_vjp` functions, and
+transformed functions (`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`), whose IR is
+spliced in. Recursion is unrolled: each call is inlined again, until a condition known at compile
+time ends it, or it is refused `MAX_DEPTH` levels deep.
 
 What lowering knows of the API's transforms comes in through `Transforms` (api.TRANSFORMS is the
 real one): the frontend never imports the API.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass
 from typing import Callable, Protocol
+
+import gast
 
 from ..rules import primitives as P
 from ..ir.builder import current_builder
@@ -20,6 +25,8 @@ from .calls import Static
 from .canonical import canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
+
+MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
 
 
 class Transform(Protocol):
@@ -44,10 +51,67 @@ class Transforms:
     transform_of: Callable[[object], Transform | None]
 
 
+@dataclass(eq=False)
+class Closure:
+    """A function defined inside the one being lowered, by `def` or `lambda`: a value known at
+    compile time. Its free variables are read in the lowering that defined it (`enclosing`) when it
+    is called, as Python's late binding does; its defaults were lowered at its definition."""
+
+    parsed: ParsedFunction  # fenced with the enclosing function, canonicalised on its own
+    enclosing: object  # the Lowering it was defined in
+    signature: inspect.Signature  # defaults are the lowered values
+
+    @property
+    def name(self) -> str:
+        return self.parsed.name
+
+
 class Inlining:
     """Lowering of calls of functions into this lowering's builder. Uses `transforms`, `stack` (the
-    functions being lowered: recursion is refused), and shares `builder`, `captured` and
-    `assumptions` with the lowerings it makes."""
+    trees of the functions being lowered: a call of one of them is unrolled recursion), and shares
+    `builder`, `captured` and `assumptions` with the lowerings it makes."""
+
+    def stmt_FunctionDef(self, node):
+        self.env[node.name] = self.closure(node, node)
+
+    def expr_Lambda(self, node):
+        body = [gast.copy_location(gast.Return(value=node.body), node)]
+        tree = gast.FunctionDef(name="<lambda>", args=node.args, body=body, decorator_list=[], returns=None,
+                                type_comment=None, type_params=[])
+        return self.closure(gast.copy_location(tree, node), node)
+
+    def closure(self, tree: gast.FunctionDef, node) -> Closure:
+        """The function `tree` defines here, its defaults lowered now (as Python evaluates them)."""
+        args = tree.args
+        positional = args.posonlyargs + args.args
+        defaults = [None] * (len(positional) - len(args.defaults)) + [self.expression(d) for d in args.defaults]
+        defaults += [None if d is None else self.expression(d) for d in args.kw_defaults]
+        kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(args.posonlyargs) + \
+            [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(args.args) + [inspect.Parameter.KEYWORD_ONLY] * len(args.kwonlyargs)
+        parameters = [inspect.Parameter(a.id, kind, default=inspect.Parameter.empty if d is None else d)
+                      for a, kind, d in zip(positional + args.kwonlyargs, kinds, defaults)]
+        parsed = dataclasses.replace(self.parsed, tree=tree, title="", after_return=frozenset(), rebound_first={})
+        return Closure(canonicalise(parsed), self, inspect.Signature(parameters))
+
+    def call_closure(self, closure: Closure, name: str, args, kwargs, node):
+        """A call of a function defined inside the user's code, lowered inline; its free variables
+        are read from the lowering that defined it."""
+        self.check_depth(closure.parsed, name, node)
+        try:
+            bound = closure.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        return type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
+                          self.stack, closure.enclosing).body(list(bound.arguments.values()))
+
+    def check_depth(self, parsed: ParsedFunction, name: str, node) -> None:
+        """Refuse a call that would unroll the recursion of `parsed` deeper than MAX_DEPTH."""
+        if self.stack.count(parsed.tree) >= MAX_DEPTH:
+            self.refuse(node, f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep: recursion is "
+                              f"unrolled when compiling, so what ends it must be known then, not an array's values",
+                        "end the recursion on an integer argument given as a constant, such as `power(x, n - 1)` "
+                        "called with a literal n, on `x.ndim` or on a tuple's length")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""
@@ -56,16 +120,15 @@ class Inlining:
     def call_user(self, function, name: str, args, kwargs, node):
         """A call of the user's own function, lowered inline by a child lowering that shares the
         builder, the captured arrays, the assumptions, the transforms and the stack."""
-        if function in self.stack:
-            self.refuse(node, f"`{name}` calls itself (recursion) and cannot be differentiated",
-                        "write it without recursion, for example as NumPy array operations")
         parsed = checked(function)
+        self.check_depth(parsed, name, node)
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        values = [v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node) for v in bound.arguments.values()]
+        values = [v if isinstance(v, (Sym, tuple, Static, Closure)) else self.static(v, node)
+                  for v in bound.arguments.values()]
         return type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms,
                           self.stack).body(values)
 
