@@ -984,6 +984,15 @@ def _args_shrink(rng, total):
     return (_with_norm2(rng.standard_normal(4), total),)
 
 
+def lambda_in_loop(x):
+    """A lambda defined in a loop body, called there (refused before issue #19)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        square = lambda v: v * v
+        s = s + square(x[i])
+    return s
+
+
 PROGRAMS = [
     # --- if / elif / else
     (if_data_dependent, lambda rng: (_set(rng.uniform(-1, 1, 5), 0, _f(rng, 0.2, 1.5)),), 0),
@@ -1132,6 +1141,8 @@ PROGRAMS = [
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, 0.2, 1.0), _f(rng, -0.5, 0.2), _f(rng, 0.5, 1.0)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, 0.5, 0.8), _f(rng, -0.5, 0.2)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, -0.5, -0.3), _f(rng, 0.5, 1.0)]),), 0),
+    # --- a lambda defined in a loop (refused before issue #19; see test_functions.py)
+    (lambda_in_loop, lambda rng: (rng.uniform(-1, 1, 3),), 0),
 ]
 
 
@@ -1186,14 +1197,6 @@ def with_in_branch(x):
 def yield_in_loop(x):
     for i in range(x.shape[0]):
         yield x[i] * 2.0  # <- HERE
-
-
-def lambda_in_loop(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        square = lambda v: v * v  # <- HERE
-        s = s + square(x[i])
-    return s
 
 
 def global_in_branch(x):
@@ -1279,7 +1282,6 @@ REFUSED = [
     (try_in_loop, (_A3,), "`try`"),
     (with_in_branch, (_A3,), "`with`"),
     (yield_in_loop, (_A3,), "yield"),
-    (lambda_in_loop, (_A3,), "lambda"),
     (global_in_branch, (_A3,), "`global`"),
     (write_into_argument, (_A3,), "argument"),
     (write_into_argument_in_loop, (_A3,), "argument"),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler import CompileError, grad, jit, value_and_grad
+from adcompiler import CompileError, grad, jit
 from fd import check_vjp, fd_grad
 
 import functions_helpers as H
@@ -125,6 +125,21 @@ def iterpower_with_nested_def(a, n):
     return a
 
 
+def nested_function(x):
+    """Refused before issue #19 (programs_refused.py): a nested def, here also called."""
+    y = x * 2.0
+    def inner(z):
+        return z
+    return inner(y) * y
+
+
+def lambda_inside(x):
+    """Refused before issue #19 (programs_refused.py): a lambda bound to a name."""
+    y = x * 2.0
+    square = lambda z: z * z
+    return square(y)
+
+
 # ---------------------------------------------------------------------------- other modules
 
 def other_module_helpers(x):
@@ -193,6 +208,8 @@ PROGRAMS = [
     (factory_closure, lambda rng: (rng.normal(size=3), rng.normal(size=3)), (0, 1)),
     (local_shadows_enclosing, lambda rng: (rng.normal(size=3),), 0),
     (iterpower_with_nested_def, lambda rng: (rng.uniform(0.8, 1.2), 3), 0),
+    (nested_function, lambda rng: (rng.normal(),), 0),
+    (lambda_inside, lambda rng: (rng.normal(),), 0),
     (other_module_helpers, lambda rng: (rng.normal(size=3),), 0),
     (reads_other_module_constant, lambda rng: (rng.normal(size=3),), 0),
     (recursive_power, lambda rng: (rng.normal(size=3),), 0),

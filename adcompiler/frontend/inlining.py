@@ -96,7 +96,7 @@ class Inlining:
     def call_closure(self, closure: Closure, name: str, args, kwargs, node):
         """A call of a function defined inside the user's code, lowered inline; its free variables
         are read from the lowering that defined it."""
-        self.check_depth(closure.parsed, name, node)
+        self.check_depth(recursion_key(closure.parsed, closure.enclosing), name, node)
         try:
             bound = closure.signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -105,9 +105,10 @@ class Inlining:
         return type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
                           self.stack, closure.enclosing).body(list(bound.arguments.values()))
 
-    def check_depth(self, parsed: ParsedFunction, name: str, node) -> None:
-        """Refuse a call that would unroll the recursion of `parsed` deeper than MAX_DEPTH."""
-        if self.stack.count(parsed.tree) >= MAX_DEPTH:
+    def check_depth(self, key, name: str, node) -> None:
+        """Refuse a call that would unroll the recursion of the function `key` (see `recursion_key`)
+        deeper than MAX_DEPTH."""
+        if self.stack.count(key) >= MAX_DEPTH:
             self.refuse(node, f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep: recursion is "
                               f"unrolled when compiling, so what ends it must be known then, not an array's values",
                         "end the recursion on an integer argument given as a constant, such as `power(x, n - 1)` "
@@ -120,8 +121,8 @@ class Inlining:
     def call_user(self, function, name: str, args, kwargs, node):
         """A call of the user's own function, lowered inline by a child lowering that shares the
         builder, the captured arrays, the assumptions, the transforms and the stack."""
+        self.check_depth(function, name, node)
         parsed = checked(function)
-        self.check_depth(parsed, name, node)
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
@@ -201,6 +202,12 @@ class Inlining:
             self.builder.append(op.rebuilt(args, tuple(blocks), results))
             value_of.update((id(r), new) for r, new in zip(op.results, results))
         self.builder.loc = saved
+
+
+def recursion_key(parsed: ParsedFunction, enclosing) -> object:
+    """What identifies a function on the stack of those being lowered: the Python function, or for
+    one defined inside the user's code (which has no function object), its tree."""
+    return parsed.tree if enclosing is not None else parsed.function
 
 
 def _spliced(value: Value, value_of: dict):

@@ -28,7 +28,7 @@ from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .inlining import Closure, Inlining, Transforms
+from .inlining import Closure, Inlining, Transforms, recursion_key
 from .names import Names
 from .parse import ParsedFunction
 from ..rules.primitives import Sym
@@ -113,7 +113,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         self.captured = captured  # id(array) -> (its hidden parameter, the array)
         self.assumptions = assumptions  # (scope, name, object) of every non-local read, shared
         self.transforms = transforms
-        self.stack = stack + (parsed.tree,)
+        self.stack = stack + (recursion_key(parsed, enclosing),)
         self.env: dict[str, object] = {}
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
