@@ -993,6 +993,13 @@ def lambda_in_loop(x):
     return s
 
 
+def recursive_power(x, n):
+    """Recursion on an integer argument, unrolled for each value (refused before issue #19)."""
+    if n == 0:
+        return 1.0
+    return x * recursive_power(x, n - 1)
+
+
 PROGRAMS = [
     # --- if / elif / else
     (if_data_dependent, lambda rng: (_set(rng.uniform(-1, 1, 5), 0, _f(rng, 0.2, 1.5)),), 0),
@@ -1141,20 +1148,16 @@ PROGRAMS = [
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, 0.2, 1.0), _f(rng, -0.5, 0.2), _f(rng, 0.5, 1.0)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, 0.5, 0.8), _f(rng, -0.5, 0.2)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, -0.5, -0.3), _f(rng, 0.5, 1.0)]),), 0),
-    # --- a lambda defined in a loop (refused before issue #19; see test_functions.py)
+    # --- a lambda defined in a loop, recursion on an integer (refused before issue #19; see test_functions.py)
     (lambda_in_loop, lambda rng: (rng.uniform(-1, 1, 3),), 0),
+    (recursive_power, lambda rng: (_f(rng, 0.5, 1.5), 3), 0),
+    (recursive_power, lambda rng: (_f(rng, 0.5, 1.5), 0), 0),
 ]
 
 
 # ============================================================================ refused
 # Each function marks the line the CompileError must point at with `# <- HERE` (in the function
 # itself or, for a construct inside a helper, in the helper it calls).
-
-def recursive_power(x, n):
-    if n == 0:
-        return 1.0
-    return x * recursive_power(x, n - 1)  # <- HERE
-
 
 def for_else(x):
     s = 0.0
@@ -1276,7 +1279,6 @@ def generator_expression_in_branch(x):
 _A3 = np.array([1.0, 2.0, 3.0])
 
 REFUSED = [
-    (recursive_power, (1.5, 3), "recursion"),
     (for_else, (_A3,), "else"),
     (while_else, (_A3,), "else"),
     (try_in_loop, (_A3,), "`try`"),

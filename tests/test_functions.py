@@ -264,10 +264,30 @@ def test_recursion_is_unrolled_per_constant():
 
 
 def test_integer_argument_fixes_the_depth_per_specialisation():
-    """An integer argument of the differentiated function is a value, not a constant: recursion on it
-    is refused; a constant n given by a wrapper unrolls."""
-    with pytest.raises(CompileError, match="levels deep"):
-        grad(power, jit=False)(1.5, 3)
+    """Recursion on an integer argument of the differentiated function: the first call's lowering
+    refuses it as a value, so integer arguments become constants of the specialisation: one build
+    per value, each exact."""
+    g = grad(power, jit=False)
+    for n in (3, 4, 3, 0):
+        expected = n * 1.5 ** (n - 1) if n else 0.0
+        assert g(1.5, n) == pytest.approx(expected, rel=1e-14)
+    keys = [tuple(str(t) for t in key) for key in g.specialisations]
+    assert sorted(k[1] for k in keys) == ["i64 = 0", "i64 = 3", "i64 = 4"], keys
+    with pytest.raises(CompileError, match="levels deep"):  # too deep even with n known
+        g(1.5, 100)
+
+
+def halve_times(x, n):
+    """Recursion on an integer argument that never makes it smaller."""
+    return x if n == 0 else halve_times(x * 0.5, n + 1)  # <- HERE
+
+
+def test_integer_argument_that_never_ends_the_recursion_is_refused():
+    with pytest.raises(CompileError) as info:
+        grad(halve_times, jit=False)(1.5, 2)
+    assert "`halve_times` calls itself (recursion) more than 64 levels deep" in info.value.message
+    lines, start = inspect.getsourcelines(halve_times)
+    assert info.value.loc.line == start + 2
 
 
 def test_generated_code_of_unrolled_recursion_is_straight_line():
@@ -374,7 +394,7 @@ REFUSALS = [
     (nested_generator, "generator (`yield`)", "return a value"),
     (nested_writes_enclosing_array, ["assignment into `y`", "enclosing function's array"], "y = y.copy()"),
     (nested_reads_local_before_assignment, ["`s` is read here before `g` assigns it"], "another name"),
-    (data_dependent_recursion, ["`halve` calls itself (recursion)", "64 levels deep", "array's values"], "constant"),
+    (data_dependent_recursion, ["`halve` calls itself (recursion)", "64 levels deep", "array's values"], "makes smaller"),
     (nested_function_used_as_number, "the function `f` cannot be used as a number or array", None),
     (nested_called_wrongly, ["the call of `g` does not match its parameters", "missing"], None),
     (decorated_nested_function, "decorated nested function", "module level"),

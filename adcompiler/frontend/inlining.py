@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 
 import gast
 
+from ..errors import UnendedRecursion
 from ..rules import primitives as P
 from ..ir.builder import current_builder
 from ..ir.core import Block, Const, Function, Structured, Value, Yield
@@ -109,10 +110,11 @@ class Inlining:
         """Refuse a call that would unroll the recursion of the function `key` (see `recursion_key`)
         deeper than MAX_DEPTH."""
         if self.stack.count(key) >= MAX_DEPTH:
-            self.refuse(node, f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep: recursion is "
-                              f"unrolled when compiling, so what ends it must be known then, not an array's values",
-                        "end the recursion on an integer argument given as a constant, such as `power(x, n - 1)` "
-                        "called with a literal n, on `x.ndim` or on a tuple's length")
+            raise UnendedRecursion(
+                f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep: recursion is unrolled when "
+                f"compiling, so what ends it must be known then, not an array's values or lengths", self.parsed.loc(node),
+                "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
+                "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""

@@ -47,13 +47,15 @@ OPERATOR_SYMBOLS = {
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
-def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms) -> Function:
+def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms, constants: dict | None = None) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`; calls of the API's
-    `transforms` in it are lowered as the transforms say."""
+    `transforms` in it are lowered as the transforms say. The parameters at the positions of
+    `constants` (position -> int) are that constant in the body (the parameter stays, unread)."""
     lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[], transforms=transforms)
     params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    constants = constants or {}
     with lowering.builder.active():
-        result = lowering.body([Sym(p) for p in params])
+        result = lowering.body([Sym(constants[i]) if i in constants else Sym(p) for i, p in enumerate(params)])
     last = parsed.tree.body[-1]
     leaves = []
 
