@@ -170,6 +170,23 @@ def recursive_power(x):
     return np.sum(power(x, 5)) + np.sum(power_by_statements(x, 6))
 
 
+def branchy(x, n):
+    """Recursion in a loop under a branch on data: each level is unrolled, the branch is an `if`."""
+    if n == 0:
+        return x
+    s = x * 0.0
+    for i in range(2):
+        if np.sum(x) > 0.0:
+            s = s + np.sin(branchy(x * 0.5, n - 1)) * x[i]
+        else:
+            s = s - x * branchy(x, n - 1)
+    return s
+
+
+def recursion_in_loops_and_branches(x):
+    return np.sum(branchy(x, 3))
+
+
 def total(values):
     """The sum of a tuple, by recursion on its length."""
     return values[0] if len(values) == 1 else values[0] + total(values[1:])
@@ -213,6 +230,7 @@ PROGRAMS = [
     (other_module_helpers, lambda rng: (rng.normal(size=3),), 0),
     (reads_other_module_constant, lambda rng: (rng.normal(size=3),), 0),
     (recursive_power, lambda rng: (rng.normal(size=3),), 0),
+    (recursion_in_loops_and_branches, lambda rng: (rng.normal(size=2),), 0),
     (recursive_tuple_sum, lambda rng: (rng.normal(size=3), rng.normal(size=3)), (0, 1)),
     (recursive_on_ndim, lambda rng: (rng.normal(size=(2, 3, 2)),), 0),
     (nested_recursion, lambda rng: (rng.normal(size=3),), 0),
@@ -370,6 +388,21 @@ def halve(x):
     return x if np.sum(x) < 1.0 else halve(x * 0.5)  # <- HERE
 
 
+def long_body_recursion(x):
+    return np.sum(grows(x))
+
+
+def grows(x):
+    """Recursion with a long body, which exhausts Python's stack before 64 levels when unrolled."""
+    s = x * 0.0
+    for i in range(2):
+        if np.sum(x) > 0.0:
+            s = s + np.sin(grows(x * 0.5) + 1.0) * x[i]  # <- HERE
+        else:
+            s = s - x
+    return s
+
+
 def nested_function_used_as_number(x):
     f = lambda t: t * 2.0
     return np.sum(x) + f  # <- HERE
@@ -395,20 +428,21 @@ REFUSALS = [
     (nested_writes_enclosing_array, ["assignment into `y`", "enclosing function's array"], "y = y.copy()"),
     (nested_reads_local_before_assignment, ["`s` is read here before `g` assigns it"], "another name"),
     (data_dependent_recursion, ["`halve` calls itself (recursion)", "64 levels deep", "array's values"], "makes smaller"),
+    (long_body_recursion, ["`grows` calls itself (recursion)", "Python's stack"], "makes smaller"),
     (nested_function_used_as_number, "the function `f` cannot be used as a number or array", None),
     (nested_called_wrongly, ["the call of `g` does not match its parameters", "missing"], None),
     (decorated_nested_function, "decorated nested function", "module level"),
 ]
 
 
+MARKED_IN = {data_dependent_recursion: halve, long_body_recursion: grows}  # the helper that holds the line
+
+
 def _marked_line(function) -> int:
     """The line of the program (or of the helper it calls) marked with MARKER."""
-    for candidate in (function, halve):
-        lines, start = inspect.getsourcelines(candidate)
-        hits = [start + i for i, line in enumerate(lines) if MARKER in line]
-        if hits:
-            return hits[0]
-    raise AssertionError(f"no {MARKER!r} in {function.__name__}")
+    lines, start = inspect.getsourcelines(MARKED_IN.get(function, function))
+    (line,) = [start + i for i, text in enumerate(lines) if MARKER in text]
+    return line
 
 
 @pytest.mark.parametrize("function, says, hint", REFUSALS, ids=[r[0].__name__ for r in REFUSALS])

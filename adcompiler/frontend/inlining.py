@@ -97,24 +97,40 @@ class Inlining:
     def call_closure(self, closure: Closure, name: str, args, kwargs, node):
         """A call of a function defined inside the user's code, lowered inline; its free variables
         are read from the lowering that defined it."""
-        self.check_depth(recursion_key(closure.parsed, closure.enclosing), name, node)
+        key = recursion_key(closure.parsed, closure.enclosing)
+        self.check_depth(key, name, node)
         try:
             bound = closure.signature.bind(*args, **kwargs)
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        return type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
-                          self.stack, closure.enclosing).body(list(bound.arguments.values()))
+        child = type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
+                           self.stack, closure.enclosing)
+        return self.inline_body(child, list(bound.arguments.values()), key, name, node)
 
     def check_depth(self, key, name: str, node) -> None:
         """Refuse a call that would unroll the recursion of the function `key` (see `recursion_key`)
         deeper than MAX_DEPTH."""
         if self.stack.count(key) >= MAX_DEPTH:
-            raise UnendedRecursion(
-                f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep: recursion is unrolled when "
-                f"compiling, so what ends it must be known then, not an array's values or lengths", self.parsed.loc(node),
-                "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
-                "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
+            raise self.unended(name, node)
+
+    def inline_body(self, child, values: list, key, name: str, node):
+        """`child.body(values)`; a recursion that exhausts Python's stack before MAX_DEPTH levels (a
+        long body) is refused as one too deep."""
+        try:
+            return child.body(values)
+        except RecursionError:
+            if key not in self.stack:
+                raise
+            raise self.unended(name, node) from None
+
+    def unended(self, name: str, node) -> UnendedRecursion:
+        return UnendedRecursion(
+            f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep (or deeper than Python's stack "
+            f"allows): recursion is unrolled when compiling, so what ends it must be known then, not an array's "
+            f"values or lengths", self.parsed.loc(node),
+            "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
+            "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""
@@ -132,8 +148,8 @@ class Inlining:
         bound.apply_defaults()
         values = [v if isinstance(v, (Sym, tuple, Static, Closure)) else self.static(v, node)
                   for v in bound.arguments.values()]
-        return type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms,
-                          self.stack).body(values)
+        child = type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms, self.stack)
+        return self.inline_body(child, values, function, name, node)
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
         """`grad(f)(...)`, `value_and_grad(f)(...)` or `jit(f)(...)` inside compiled code: f's IR
