@@ -69,27 +69,26 @@ class Closure:
 
 class Inlining:
     """Lowering of calls of functions into this lowering's builder. Uses `transforms`, `stack` (the
-    trees of the functions being lowered: a call of one of them is unrolled recursion), and shares
+    functions being lowered, by `recursion_key`: a call of one of them is unrolled recursion), and shares
     `builder`, `captured` and `assumptions` with the lowerings it makes."""
 
     def stmt_FunctionDef(self, node):
-        self.env[node.name] = self.closure(node, node)
+        self.env[node.name] = self.closure(node)
 
     def expr_Lambda(self, node):
         body = [gast.copy_location(gast.Return(value=node.body), node)]
         tree = gast.FunctionDef(name="<lambda>", args=node.args, body=body, decorator_list=[], returns=None,
                                 type_comment=None, type_params=[])
-        return self.closure(gast.copy_location(tree, node), node)
+        return self.closure(gast.copy_location(tree, node))
 
-    def closure(self, tree: gast.FunctionDef, node) -> Closure:
+    def closure(self, tree: gast.FunctionDef) -> Closure:
         """The function `tree` defines here, its defaults lowered now (as Python evaluates them)."""
-        args = tree.args
+        args, Parameter = tree.args, inspect.Parameter
         positional = args.posonlyargs + args.args
-        defaults = [None] * (len(positional) - len(args.defaults)) + [self.expression(d) for d in args.defaults]
-        defaults += [None if d is None else self.expression(d) for d in args.kw_defaults]
-        kinds = [inspect.Parameter.POSITIONAL_ONLY] * len(args.posonlyargs) + \
-            [inspect.Parameter.POSITIONAL_OR_KEYWORD] * len(args.args) + [inspect.Parameter.KEYWORD_ONLY] * len(args.kwonlyargs)
-        parameters = [inspect.Parameter(a.id, kind, default=inspect.Parameter.empty if d is None else d)
+        kinds = [Parameter.POSITIONAL_ONLY] * len(args.posonlyargs) + \
+            [Parameter.POSITIONAL_OR_KEYWORD] * len(args.args) + [Parameter.KEYWORD_ONLY] * len(args.kwonlyargs)
+        defaults = [None] * (len(positional) - len(args.defaults)) + args.defaults + args.kw_defaults  # nodes
+        parameters = [Parameter(a.id, kind, default=Parameter.empty if d is None else self.expression(d))
                       for a, kind, d in zip(positional + args.kwonlyargs, kinds, defaults)]
         parsed = dataclasses.replace(self.parsed, tree=tree, title="", after_return=frozenset(), rebound_first={})
         return Closure(canonicalise(parsed), self, inspect.Signature(parameters))

@@ -112,8 +112,6 @@ class Names:
         return Sym(self.captured[id(array)][0])
 
 
-
-
 def _syms(value) -> list:
     """The Syms of a binding (a tuple's, recursively)."""
     if isinstance(value, Sym):
