@@ -421,7 +421,14 @@ def decorated_nested_function(x):
     return np.sum(g(x))
 
 
+def grad_of_nested_function(x):
+    def inner(t):
+        return np.sum(t * t)
+    return np.sum(grad(inner)(x))  # <- HERE
+
+
 REFUSALS = [
+    (grad_of_nested_function, ["`grad` of `inner`", "defined inside"], "module level"),
     (returns_nested_function, ["function `inner`", "cannot be returned"], "call it"),
     (nested_nonlocal, "`nonlocal` statement", "return the new one"),
     (nested_generator, "generator (`yield`)", "return a value"),

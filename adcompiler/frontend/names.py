@@ -13,6 +13,7 @@ from ..ir.core import SUPPORTED_DTYPES, Const, Type, Value
 from ..rules.primitives import Sym
 from .calls import Static
 from .control import Unassigned
+from .inlining import Closure
 from .parse import walk_own
 
 
@@ -84,6 +85,9 @@ class Names:
             return value.obj
         if isinstance(value, Sym) and isinstance(value.operand, Const):
             return value.operand.value
+        if isinstance(value, Closure):
+            self.refuse(node, f"`{name}` of `{value.name}`, a function defined inside the compiled one, is not "
+                              f"supported", f"define `{value.name}` at module level")
         self.refuse(node, f"the arguments of `{name}` must be known when compiling",
                     "pass a function and constant positions or names")
 
