@@ -115,6 +115,20 @@ def local_shadows_enclosing(x):
     return np.sum(g(x)) + s
 
 
+USE_TANH = True
+
+
+def function_chosen_by_constant(x):
+    """A function picked by a condition known when compiling (a module constant, x.ndim)."""
+    act = (lambda t: np.tanh(t)) if USE_TANH else np.sin
+    if x.ndim == 1:
+        def reduce(t):
+            return np.sum(t * t)
+    else:
+        reduce = np.sum
+    return reduce(act(x))
+
+
 def iterpower_with_nested_def(a, n):
     """Modelled on Tangent's tests/functions.py `iterpower_with_nested_def` (google/tangent,
     Apache-2.0): a nested function called in a `for` loop over range(n)."""
@@ -224,6 +238,7 @@ PROGRAMS = [
     (keyword_only_parameter, lambda rng: (rng.uniform(0.5, 2.0, size=3),), 0),
     (factory_closure, lambda rng: (rng.normal(size=3), rng.normal(size=3)), (0, 1)),
     (local_shadows_enclosing, lambda rng: (rng.normal(size=3),), 0),
+    (function_chosen_by_constant, lambda rng: (rng.normal(size=3),), 0),
     (iterpower_with_nested_def, lambda rng: (rng.uniform(0.8, 1.2), 3), 0),
     (nested_function, lambda rng: (rng.normal(),), 0),
     (lambda_inside, lambda rng: (rng.normal(),), 0),
@@ -427,7 +442,16 @@ def grad_of_nested_function(x):
     return np.sum(grad(inner)(x))  # <- HERE
 
 
+def function_chosen_by_data(x):
+    if np.sum(x) > 0.0:  # <- HERE
+        act = lambda t: t
+    else:
+        act = lambda t: 0.1 * t
+    return np.sum(act(x))
+
+
 REFUSALS = [
+    (function_chosen_by_data, "`act` is bound to different functions in the two branches", "inside its branch"),
     (grad_of_nested_function, ["`grad` of `inner`", "defined inside"], "module level"),
     (returns_nested_function, ["function `inner`", "cannot be returned"], "call it"),
     (nested_nonlocal, "`nonlocal` statement", "return the new one"),

@@ -11,6 +11,7 @@ from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While,
 from ..rules.primitives import Sym
 from .calls import Static, hashable
 from .canonical import PREFIX, RETURNED
+from .inlining import Closure
 from .parse import walk_own
 
 _MISSING = object()
@@ -82,6 +83,9 @@ class ControlFlow:
         if then is None or orelse is None or len(then) != len(orelse) or any(
                 isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
                 for a, b in zip(then, orelse)):
+            if any(isinstance(v, Closure) for v in values):
+                self.refuse(node, f"`{name}` is bound to different functions in the two branches of an `if` "
+                                  f"decided when the code runs", "call each function inside its branch")
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
                         "give it numbers or arrays of one rank in both branches")
         return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
