@@ -14,12 +14,12 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from .rules.custom import CustomVJP
-from .errors import CompileError
+from .errors import CompileError, UnendedRecursion
 from .ir.core import SUPPORTED_DTYPES, Type
 from .frontend.inlining import Transforms
 from .frontend.lower import still_valid
 from .frontend.parse import ParsedFunction
-from .pipeline import Build, build, check, check_call, load
+from .pipeline import Build, Fixed, build, check, check_call, load
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
@@ -44,6 +44,7 @@ class Transformed:
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
+        self._fixes_integers = False  # whether integer arguments are constants of the specialisation
         self._lock = threading.Lock()
         # The name and docstring of `function`, but not its attributes or `__wrapped__`: whatever
         # reads this object's source must read the transform, never the function inside it.
@@ -86,6 +87,22 @@ class Transformed:
             self._specialisations[arg_types] = (built, module)
             return built, module
 
+    def _specialise_call(self, types: tuple, originals: tuple) -> tuple:
+        """`specialise` for a call; once recursion needs them (`UnendedRecursion`), the integer
+        arguments are constants of the specialisation (`Fixed`): one build per value."""
+        integers = [i for i, v in enumerate(originals) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+        if not self._fixes_integers or not integers:
+            try:
+                return self.specialise(self._signature(types))
+            except UnendedRecursion:
+                if not integers:
+                    raise
+                self._fixes_integers = True
+        fixed = list(types)
+        for i in integers:
+            fixed[i] = Fixed(types[i], int(originals[i]))
+        return self.specialise(tuple(fixed))
+
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.names):
             try:
@@ -97,7 +114,7 @@ class Transformed:
         originals = args
         values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
             if originals else ((), ())
-        built, module = self.specialise(self._signature(tuple(types)))
+        built, module = self._specialise_call(tuple(types), originals)
         values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "jit":

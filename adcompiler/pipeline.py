@@ -59,11 +59,29 @@ def check_call(callee: Callable, names: list, name: str, title: str, where: Pars
     return canonicalise(fence(compose(callee, names, name, title, where)))
 
 
-def build(parsed: ParsedFunction, arg_types: list[Type], wrt: tuple, kind: str, transforms: Transforms) -> Build:
-    """Lower `parsed` for `arg_types` (calls of `transforms` in it spliced) and, unless `kind` is
-    "jit", differentiate it with respect to the parameters `wrt`; emit the result. "grad" and
-    "value_and_grad" need one float scalar output."""
-    primal = verify(lower(parsed, arg_types, transforms))
+@dataclass(frozen=True)
+class Fixed:
+    """An integer argument whose value is a constant of the specialisation (so that recursion on
+    it is unrolled): each value is compiled on its own."""
+
+    type: Type
+    value: int
+
+    def __str__(self) -> str:
+        return f"{self.type} = {self.value}"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.type.tag}_{self.value}".replace("-", "m")
+
+
+def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transforms: Transforms) -> Build:
+    """Lower `parsed` for `arg_types` (Types, or `Fixed` integers; calls of `transforms` in it
+    spliced) and, unless `kind` is "jit", differentiate it with respect to the parameters `wrt`;
+    emit the result. "grad" and "value_and_grad" need one float scalar output."""
+    constants = {i: a.value for i, a in enumerate(arg_types) if isinstance(a, Fixed)}
+    types = [a.type if isinstance(a, Fixed) else a for a in arg_types]
+    primal = verify(lower(parsed, types, transforms, constants))
     if kind == "jit":
         program, purpose = verify(simplify(primal)), "compiled as it is"
     else:

@@ -59,19 +59,6 @@ def class_definition(x):
     return y
 
 
-def nested_function(x):
-    y = x * 2.0
-    def inner(z):  # <- HERE
-        return z
-    return y
-
-
-def lambda_inside(x):
-    y = x * 2.0
-    square = lambda z: z * z  # <- HERE
-    return y
-
-
 def global_statement(x):
     global counter  # <- HERE
     return x * counter

@@ -89,8 +89,6 @@ CONSTRUCTS = [
     ("for_else", (1.5,), "`for ... else`", "flag"),
     # definitions and scopes
     ("class_definition", (1.5,), "class definition", "outside"),
-    ("nested_function", (1.5,), "nested function", "module level"),
-    ("lambda_inside", (1.5,), "lambda", "inline"),
     ("global_statement", (1.5,), "`global`", "argument"),
     ("nonlocal_statement", (1.5,), "`nonlocal`", "argument"),
     ("import_inside", (1.5,), "import", "module level"),
@@ -209,7 +207,7 @@ def test_fence_table_hints_reach_the_user():
     import gast
     for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
                        ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),
-                       ("lambda_inside", gast.Lambda), ("generator_expression", gast.GeneratorExp)]:
+                       ("generator_expression", gast.GeneratorExp)]:
         with pytest.raises(CompileError) as info:
             grad(getattr(R, name), jit=False)
         construct, hint = REFUSED[node]

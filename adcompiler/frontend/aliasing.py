@@ -57,10 +57,11 @@ class Aliasing:
                         f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
 
     def check_element_write(self, target, name: str, y: Sym) -> None:
-        """Refuse `name[index] = ...` into an argument or global array, or one another name shares."""
+        """Refuse `name[index] = ...` into an argument, global or enclosing function's array, or one
+        another name shares."""
         if self.view_chain(y.operand) & self.protected:
-            self.refuse(target, f"assignment into `{name}`, an argument or global array (or a view of one), "
-                                f"would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
+            self.refuse(target, f"assignment into `{name}`, an argument, global or enclosing function's array (or a "
+                                f"view of one), would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
         sharing = self.sharing(name, y)
         if sharing is not None:
             self.refuse(target, f"assignment into the array `{name}`, which shares its memory with {_called(sharing)}, "

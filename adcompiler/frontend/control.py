@@ -11,6 +11,8 @@ from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While,
 from ..rules.primitives import Sym
 from .calls import Static, hashable
 from .canonical import PREFIX, RETURNED
+from .inlining import Closure
+from .parse import walk_own
 
 _MISSING = object()
 
@@ -81,6 +83,9 @@ class ControlFlow:
         if then is None or orelse is None or len(then) != len(orelse) or any(
                 isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
                 for a, b in zip(then, orelse)):
+            if any(isinstance(v, Closure) for v in values):
+                self.refuse(node, f"`{name}` is bound to different functions in the two branches of an `if` "
+                                  f"decided when the code runs", "call each function inside its branch")
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
                         "give it numbers or arrays of one rank in both branches")
         return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
@@ -369,10 +374,13 @@ def _rebuild(template, results):
 
 
 def _assigned_names(loop) -> list:
-    """The names a loop statement assigns (its target and everything its body binds), in order."""
+    """The names a loop statement assigns (its target and everything its body binds, functions
+    it defines included), in order."""
     names = []
-    for node in gast.walk(loop):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+    for node in walk_own(loop):
+        if isinstance(node, gast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             names.append(node.id)
         elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and isinstance(node.value, gast.Name):
             names.append(node.value.id)

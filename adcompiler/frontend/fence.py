@@ -16,9 +16,7 @@ _BRANCH_HINT = "write it with if / elif / else"
 REFUSED = {
     gast.AsyncFor: ("an `async for` loop", _LOOP_HINT),
     gast.ClassDef: ("a class definition", "define classes outside the differentiated function"),
-    gast.FunctionDef: ("a nested function definition", "define helpers at module level"),
     gast.AsyncFunctionDef: ("an async function", "differentiate a plain `def` function"),
-    gast.Lambda: ("a lambda", "write the expression inline"),
     gast.Try: ("a `try` statement", "check inputs before calling the differentiated function"),
     gast.Raise: ("a `raise` statement", "check inputs before calling the differentiated function"),
     gast.Assert: ("an `assert` statement", "check inputs before calling the differentiated function"),
@@ -50,24 +48,22 @@ ALLOWED = (
     gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.keyword,
     gast.operator, gast.unaryop,
     gast.cmpop, gast.expr_context, gast.If, gast.For, gast.While, gast.IfExp, gast.BoolOp, gast.boolop,
-    gast.Break, gast.Continue,
+    gast.Break, gast.Continue, gast.FunctionDef, gast.Lambda,
 )
 
 
 def fence(parsed: ParsedFunction) -> ParsedFunction:
     """Raise CompileError at the first refused construct of `parsed`; return it unchanged otherwise."""
-    args = parsed.tree.args
-    if args.vararg is not None:
-        refuse(parsed, args.vararg, "a `*args` parameter", "give each parameter a name")
-    if args.kwarg is not None:
-        refuse(parsed, args.kwarg, "a `**kwargs` parameter", "give each parameter a name")
-    if args.kwonlyargs:
-        refuse(parsed, args.kwonlyargs[0], "a keyword-only parameter",
+    _check_signature(parsed, parsed.tree.args)
+    if parsed.tree.args.kwonlyargs:
+        refuse(parsed, parsed.tree.args.kwonlyargs[0], "a keyword-only parameter",
                "make it an ordinary positional parameter")
-    body = parsed.tree.body
-    for position, statement in enumerate(body):
-        if isinstance(statement, gast.Return) and position != len(body) - 1:
-            refuse(parsed, body[position + 1], "code after `return`", "remove the unreachable code")
+    for node in gast.walk(parsed.tree):
+        if isinstance(node, gast.FunctionDef):
+            _check_returns(parsed, node.body)
+        if isinstance(node, (gast.FunctionDef, gast.Lambda)) and node is not parsed.tree:
+            _check_nested(parsed, node)
+    for statement in parsed.tree.body:
         for node in gast.walk(statement):
             if isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store):
                 refuse(parsed, node, "a starred assignment (`a, *b = ...`)", "unpack into plain names")
@@ -78,6 +74,28 @@ def fence(parsed: ParsedFunction) -> ParsedFunction:
             if isinstance(node, gast.Expr) and not _is_docstring(node):
                 _refuse_expression_statement(parsed, node)
     return parsed
+
+
+def _check_signature(parsed: ParsedFunction, args) -> None:
+    if args.vararg is not None:
+        refuse(parsed, args.vararg, "a `*args` parameter", "give each parameter a name")
+    if args.kwarg is not None:
+        refuse(parsed, args.kwarg, "a `**kwargs` parameter", "give each parameter a name")
+
+
+def _check_nested(parsed: ParsedFunction, node) -> None:
+    """A nested `def` or `lambda` has named parameters (keyword-only ones too) and no decorators;
+    its nodes are checked with the rest of the tree (so a `yield` in it is refused)."""
+    _check_signature(parsed, node.args)
+    if isinstance(node, gast.FunctionDef) and node.decorator_list:
+        refuse(parsed, node.decorator_list[0], "a decorated nested function",
+               "define the decorated function at module level")
+
+
+def _check_returns(parsed: ParsedFunction, body) -> None:
+    for position, statement in enumerate(body):
+        if isinstance(statement, gast.Return) and position != len(body) - 1:
+            refuse(parsed, body[position + 1], "code after `return`", "remove the unreachable code")
 
 
 def _refuse_expression_statement(parsed: ParsedFunction, statement: gast.Expr):

@@ -14,6 +14,7 @@ This module holds the entry `lower`, the statement and expression dispatch and i
 from __future__ import annotations
 
 import inspect
+import types
 
 import gast
 import numpy as np
@@ -27,7 +28,7 @@ from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .inlining import Inlining, Transforms
+from .inlining import Closure, Inlining, Transforms, recursion_key
 from .names import Names
 from .parse import ParsedFunction
 from ..rules.primitives import Sym
@@ -46,16 +47,25 @@ OPERATOR_SYMBOLS = {
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
-def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms) -> Function:
+def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms, constants: dict | None = None) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`; calls of the API's
-    `transforms` in it are lowered as the transforms say."""
+    `transforms` in it are lowered as the transforms say. The parameters at the positions of
+    `constants` (position -> int) are that constant in the body (the parameter stays, unread)."""
     lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[], transforms=transforms)
     params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    constants = constants or {}
     with lowering.builder.active():
-        result = lowering.body([Sym(p) for p in params])
+        result = lowering.body([Sym(constants[i]) if i in constants else Sym(p) for i, p in enumerate(params)])
     last = parsed.tree.body[-1]
     leaves = []
-    structure = _structure(result, lambda leaf: leaves.append(lowering.operand(leaf, last).operand))
+
+    def leaf(value):
+        if isinstance(value, Closure):
+            lowering.refuse(last, f"the function `{value.name}` defined inside `{parsed.name}` cannot be returned "
+                                  f"from it", "call it inside the function and return the values it computes")
+        leaves.append(lowering.operand(value, last).operand)
+
+    structure = _structure(result, leaf)
     terminator = Return(tuple(leaves), parsed.loc(last))
     captured = list(lowering.captured.values())
     block = Block(params + [param for param, _ in captured], lowering.builder.ops, terminator)
@@ -90,19 +100,22 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
-    functions being lowered, which detects recursion."""
+    functions being lowered, which bounds the unrolling of recursion."""
 
     def __init__(self, parsed: ParsedFunction, builder: Builder, captured: dict | None, assumptions: list,
-                 transforms: Transforms, stack: tuple = ()):
+                 transforms: Transforms, stack: tuple = (), enclosing: Lowering | None = None):
         self.parsed = parsed
         self.builder = builder
-        self.names = [a.id for a in parsed.tree.args.posonlyargs + parsed.tree.args.args]
+        arguments = parsed.tree.args
+        self.names = [a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+        self.enclosing = enclosing  # the lowering a function defined in the user's code reads free variables from
+        self.locals = self.local_names() if enclosing is not None else frozenset()
         function = parsed.function
         self.cells = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
         self.captured = captured  # id(array) -> (its hidden parameter, the array)
         self.assumptions = assumptions  # (scope, name, object) of every non-local read, shared
         self.transforms = transforms
-        self.stack = stack + (function,)
+        self.stack = stack + (recursion_key(parsed, enclosing),)
         self.env: dict[str, object] = {}
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
@@ -274,7 +287,10 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if isinstance(base, Static):
             if not hasattr(base.obj, node.attr):
                 self.refuse(node, f"`{self.dotted(node)}` does not exist")
-            return self.static(getattr(base.obj, node.attr), node)
+            value = getattr(base.obj, node.attr)
+            if isinstance(base.obj, types.ModuleType) and base.obj.__name__.split(".")[0] not in LIBRARY_MODULES:
+                self.assumptions.append((vars(base.obj), node.attr, value))  # `helpers.f`, `config.SCALE`
+            return self.static(value, node)
         operand = self.operand(base, node.value)
         if node.attr == "T":
             return operand.T
@@ -299,6 +315,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.refuse(node, "`**` arguments are not supported", "pass each argument by name")
         if isinstance(callee, Method):
             return self.call(METHODS[callee.name], f".{callee.name}()", [callee.receiver, *args], kwargs, node)
+        if isinstance(callee, Closure):
+            return self.call_closure(callee, self.dotted(node.func), args, kwargs, node)
         if not isinstance(callee, Static):
             self.refuse(node, "calling a value that is not a function is not supported")
         return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)
@@ -403,6 +421,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if isinstance(value, Sym):
             return value
         what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+                else f"the function `{node.id if isinstance(node, gast.Name) else value.name}`" if isinstance(value, Closure)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")
