@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     from corpus import PROGRAMS
     names = [p.name for p in PROGRAMS if not options.only or p.name in options.only.split(",")]
     rows = []
-    print(f"| program | first result, empty cache | kernels ready | first result, cached | kernels ready, cached | runs as |")
+    print("| program | first result, empty cache | kernels ready | first result, cached | kernels ready, cached | runs as |")
     print("|---|---|---|---|---|---|")
     for name in names:
         row = measure(name)
