@@ -9,7 +9,6 @@ to run (they are only parsed).
 """
 # flake8: noqa
 import functools
-import math
 
 import numpy as np
 
@@ -265,18 +264,6 @@ def global_int32_array(x):
     y = x * 2.0
     z = y * GLOBAL_INT32  # <- HERE
     return np.sum(z)
-
-
-def builtin_call(x, y):
-    z = x * y
-    m = round(x)  # <- HERE
-    return z + m
-
-
-def math_call(x):
-    y = x * 2.0
-    z = math.floor(y)  # <- HERE
-    return z
 
 
 def function_used_as_value(x):

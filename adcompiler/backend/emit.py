@@ -41,7 +41,7 @@ def emit_python(program, name: str, header: str, names: Namer | None = None) -> 
     three functions of `_adjoint_module`. Values keep their names in `names` (by default
     `names_for(program)`), but for the variables Python shares between values (a loop's carried
     variable, an array updated in place), which take the name of one of them."""
-    imports = "import numpy as np"
+    imports = _imports(program)
     namer = (names or names_for(program)).copy()
     if isinstance(program, Function):
         lines = _body(program, namer)
@@ -52,6 +52,14 @@ def emit_python(program, name: str, header: str, names: Namer | None = None) -> 
     else:
         functions = _adjoint_module(program, name, namer)
     return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *functions]) + "\n"
+
+
+def _imports(program) -> str:
+    """NumPy, and the modules that library calls name (`import math`, `import scipy.special`)."""
+    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
+    modules = sorted({module for fn in functions for op in walk(fn.entry.ops) if not isinstance(op, Structured)
+                      for module in op.param_dict.get("imports", ())})
+    return "\n".join(["import numpy as np", *(f"import {module}" for module in modules)])
 
 
 def _adjoint_module(adjoint: Adjoint, name: str, namer: Namer) -> list:

@@ -22,6 +22,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
 from .calls.common import is_none
+from .calls.library import is_library, library_call
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
@@ -43,7 +44,6 @@ OPERATOR_SYMBOLS = {
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
-LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
 def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms) -> Function:
@@ -321,10 +321,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
             return lowering(self, *args, **kwargs)
-        module = getattr(function, "__module__", None) or ""
-        if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
-            self.refuse(node, f"`{name}` has no derivative rule",
-                        "see docs/supported.md for the supported functions, or declare a rule")
+        if is_library(function):  # run as it is; refused by reverse mode where a gradient reaches it
+            return library_call(self, function, name, args, kwargs)
         transformed = self.transforms.transform_of(function)
         if transformed is not None:  # an adcompiler transform
             return self.call_transformed(transformed, name, args, kwargs, node)
