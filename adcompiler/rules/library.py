@@ -22,6 +22,10 @@ from .primitive import BUFFER, NEW, VIEW, ZERO, Primitive
 _MEMORY = {"new": NEW, "view": VIEW, "fresh": BUFFER}
 
 
+def _template(types, call, result, memory, imports):
+    return call
+
+
 def _result(*operands, call, result, memory, imports):
     return result
 
@@ -38,9 +42,8 @@ def _refusal(call, result, memory, imports):
             f"adcompiler.custom_vjp that gives its derivative")
 
 
-library_value = Primitive("library_value", None, lambda types, call, **_: call, _result, memory=_memory,
-                          refusal=_refusal)
-library_index = Primitive("library_index", None, lambda types, call, **_: call, _result, memory=_memory, vjps=ZERO)
+library_value = Primitive("library_value", None, _template, _result, memory=_memory, refusal=_refusal)
+library_index = Primitive("library_index", None, _template, _result, memory=_memory, vjps=ZERO)
 
 
 def library_call_named_in(ops, message: str):
