@@ -210,3 +210,91 @@ def test_a_view_returned_by_a_library_call_is_not_written():
     with pytest.raises(CompileError) as info:
         adcompiler.jit(write_into_diagonal_view, jit=False)(np.ones((2, 2)))
     check_error(info.value, write_into_diagonal_view, says=["`d`", "argument"], hint="copy", file=__file__)
+
+
+# ---------------------------------------------------------------- np.array, np.asarray, list literals
+
+def array_of_scalars(x, s):
+    b = np.array([s, 2.0 * s, 3.0])
+    g = np.array([[s, 1.0], [2.0, s * s]])
+    return np.sum(b * b) + np.sum(g @ g) + np.sum(np.array([[1.0]])) * s + np.sum(x)
+
+
+def array_of_arrays(x, s):
+    d = np.array([x, x * s, np.sin(x)])
+    return np.sum(d ** 3) + np.sum(np.array((x, x), dtype=np.float64) * s)
+
+
+def asarray_is_the_array(x, s):
+    e = np.asarray(x)
+    return np.sum(e * s) + np.sum(np.array(x) ** 2)
+
+
+def padded_with_literals(x, s):
+    c = np.concatenate(([0.0], x, [s, 0.0]))
+    d = np.stack([x, x * s])
+    return np.sum(c[1:] * c[:-1]) + np.sum(d ** 3)
+
+
+def literal_index_arrays(x, s):
+    return np.sum(x[[0, 2, 2, 1]] ** 2) * s + np.sum(x[np.array([0, 2, 2, 1])] * x[:4])
+
+
+def array_in_float32(x, s):
+    return np.sum(np.array([x, 2.0 * x], dtype=np.float32) * np.float32(s))
+
+
+ARRAY_PROGRAMS = [(array_of_scalars, True), (array_of_arrays, False), (asarray_is_the_array, False),
+                  (padded_with_literals, True), (literal_index_arrays, True)]
+ARRAY_CASES = [pytest.param(f, False, wrt, id=f"{f.__name__}-{wrt}-nojit") for f, _ in ARRAY_PROGRAMS for wrt in (0, 1)] + \
+    [pytest.param(f, True, 1, id=f"{f.__name__}-jit") for f, jit in ARRAY_PROGRAMS if jit]
+
+
+@pytest.mark.parametrize("function, jit, wrt", ARRAY_CASES)
+def test_arrays_of_values(function, jit, wrt):
+    rng = rng_for(function.__name__)
+    check_vjp(function, (rng.uniform(0.2, 1.0, 4), rng.uniform(0.5, 1.5)), wrt, jit, rng)
+
+
+def test_array_keeps_numpy_dtypes():
+    x, s = np.array([0.25, 0.5], dtype=np.float32), 0.75
+    out = adcompiler.jit(array_in_float32, jit=False)(x, s)
+    assert out.dtype == np.float32 and np.isclose(out, array_in_float32(x, s), rtol=1e-6)
+    ints = adcompiler.jit(lambda_free_int_array, jit=False)(2)
+    assert ints == lambda_free_int_array(2) and isinstance(ints, (int, np.integer))
+
+
+def lambda_free_int_array(n):
+    return np.sum(np.array([n, 2 * n, 3]))
+
+
+def test_np_array_copies_and_asarray_does_not():
+    """np.array(x) is a new array: writing into it leaves x as it was; np.asarray(x) is x, so
+    writing into it is writing into the argument, refused."""
+    x = np.array([1.0, 2.0])
+    assert adcompiler.jit(copy_then_write, jit=False)(x) == 10.0 and np.array_equal(x, [1.0, 2.0])
+    with pytest.raises(CompileError) as info:
+        adcompiler.jit(asarray_then_write, jit=False)(x)
+    check_error(info.value, asarray_then_write, says=["`y`", "argument"], hint="copy", file=__file__)
+
+
+def copy_then_write(x):
+    y = np.array(x)
+    y[0] = 8.0
+    return np.sum(y)
+
+
+def asarray_then_write(x):
+    y = np.asarray(x)
+    y[0] = 8.0  # <- HERE
+    return np.sum(y)
+
+
+def ragged_list(x):
+    return np.sum(np.array([x, 1.0]))  # <- HERE
+
+
+def test_ragged_list_is_refused():
+    with pytest.raises(CompileError) as info:
+        grad(ragged_list, jit=False)(np.ones(2))
+    check_error(info.value, ragged_list, says="different ranks", hint="every item", file=__file__)

@@ -23,6 +23,7 @@ from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
 from .calls.common import is_none
 from .calls.library import is_library, library_call
+from .calls.values import as_array
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
@@ -371,7 +372,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 operands += [self.integer(p, item) for p in parts if p is not None and not is_none(p)]
                 position += 1
             else:
-                value = self.operand(value, item)
+                value = as_array(self, value) if isinstance(item, gast.List) else self.operand(value, item)
                 if value.type.ndim == 0:
                     structure.append(IndexInt())
                     operands.append(self.integer(value, item))

@@ -8,6 +8,7 @@ from ...ir.core import IndexSlice
 from ...rules import primitives as P
 from ...rules.primitives import Sym
 from .common import Static, flat, normal_axes, sequence
+from .values import as_array
 
 
 def reshape(lo, a, *shape):
@@ -59,7 +60,7 @@ def expand_dims(lo, a, axis):
 
 
 def concatenate(lo, arrays, axis=0):
-    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if ndim == 0 or any(a.type.ndim != ndim for a in arrays):
         lo.refuse(lo.node, "np.concatenate needs arrays of one rank, at least 1-D")
@@ -68,7 +69,7 @@ def concatenate(lo, arrays, axis=0):
 
 
 def stack(lo, arrays, axis=0):
-    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if any(a.type.ndim != ndim for a in arrays):
         lo.refuse(lo.node, "np.stack needs arrays of one rank")
