@@ -298,3 +298,58 @@ def test_ragged_list_is_refused():
     with pytest.raises(CompileError) as info:
         grad(ragged_list, jit=False)(np.ones(2))
     check_error(info.value, ragged_list, says="different ranks", hint="every item", file=__file__)
+
+
+# ---------------------------------------------------------------- unpacking arrays, tuples as values
+
+def unpack_vector(params, X):
+    a, b, c = params
+    r0, r1 = X
+    [s, t] = r1[:2]
+    return a * np.sum(r0) + b * c * np.sum(r1) + s * t
+
+
+def _pair_and_rest(p):
+    return p[0] * 2.0, (p[1], p[-1])
+
+
+def _weighted(pair, w):
+    first, second = pair
+    return first * w + second
+
+
+def tuples_as_values(params, X):
+    t = _pair_and_rest(params)      # returned from a helper, stored in a name
+    u, (v, w) = t                   # unpacked, nested
+    pair = t[1]                     # indexed by a constant
+    last = pair[-1]                 # negatively
+    head = t[:1]                    # sliced by constants
+    shape = X.shape
+    return u * v + w * last + head[0] + _weighted(pair, X[0, 0]) * (len(t) + len(shape))
+
+
+TUPLE_CASES = [pytest.param(f, jit, wrt, id=f"{f.__name__}-{wrt}-{'jit' if jit else 'nojit'}")
+               for f in (unpack_vector, tuples_as_values) for jit, wrt in ((False, 0), (False, 1), (True, 0))]
+
+
+@pytest.mark.parametrize("function, jit, wrt", TUPLE_CASES)
+def test_unpacking_and_tuples(function, jit, wrt):
+    rng = rng_for(function.__name__)
+    check_vjp(function, (rng.uniform(0.2, 1.0, 3), rng.uniform(0.2, 1.0, (2, 3))), wrt, jit, rng)
+
+
+def test_unpacking_checks_the_length_at_run_time():
+    for jit in (False, True):
+        with pytest.raises(ValueError, match="as many rows"):
+            grad(unpack_vector, jit=jit)(np.ones(4), np.ones((2, 3)))
+
+
+def unpack_scalar(x):
+    a, b = x * 2.0  # <- HERE
+    return a + b
+
+
+def test_unpacking_a_scalar_is_refused():
+    with pytest.raises(CompileError) as info:
+        grad(unpack_scalar, jit=False)(1.5)
+    check_error(info.value, unpack_scalar, says="not a tuple or an array", hint="first axis", file=__file__)

@@ -161,10 +161,12 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             if isinstance(value, Sym) and isinstance(value.operand, Value) and not value.operand.hint:
                 value.operand.hint = target.id  # name a new result after the user's variable
             self.env[target.id] = value
-        elif isinstance(target, gast.Tuple):
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if isinstance(value, Sym) and value.type.ndim and not value.type.listed:
+                value = self.rows(value, len(target.elts))
             if not isinstance(value, tuple):
-                self.refuse(target, "unpacking a value that is not a tuple is not supported",
-                            "unpack only tuples, such as `a, b = x, y` or `n, m = X.shape`")
+                self.refuse(target, "unpacking a value that is not a tuple or an array is not supported",
+                            "unpack tuples, such as `a, b = x, y` or `n, m = X.shape`, or arrays along their first axis")
             if len(value) != len(target.elts):
                 self.refuse(target, f"{len(value)} values cannot be unpacked into {len(target.elts)} names")
             for element, item in zip(target.elts, value):
@@ -173,6 +175,11 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.assign_element(target, self.operand(value, target))
         else:
             self.refuse(target, f"assignment to `{type(target).__name__}` is not supported", "assign to a name")
+
+    def rows(self, x: Sym, count: int) -> tuple:
+        """The `count` rows of `x` (`a, b, c = x`), checked at run time to be all of them."""
+        checked = P.unpacked(x, Sym(count))
+        return tuple(P.getitem(checked, Sym(k), index=(IndexInt(),)) for k in range(count))
 
     def assign_element(self, target, value: Sym) -> None:
         """`y[index] = value`: y becomes a new value (written in place by emission where that is

@@ -46,3 +46,6 @@ append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1
                    if types[1].ndim and not types[1].listed else "_0.append(_1)",
                    lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL)
 list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL)
+# `a, b, c = x`: x itself, checked at run time to have as many rows as there are names.
+unpacked = Primitive("unpacked", 2, "rt.unpacked(_0, _1)", lambda x, n: x, memory=VIEW)
+unpacked.defvjp(lambda g, x, n, out: g, None)
