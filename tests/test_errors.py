@@ -84,7 +84,7 @@ LOOP = "`for` loop"  # the hint of comprehensions: write a for loop
 #  words the hint must contain or None)
 CONSTRUCTS = [
     # statements inside loops and branches are fenced like top-level ones
-    ("list_append_in_loop", (1.5,), ["list that grows", "`.append`"], "preallocate"),
+    ("list_append_in_while", (1.5,), ["list `ys`", "`while` loop"], "preallocate"),
     ("unused_call_in_branch", (1.5,), "expression statement whose value is unused", "assign"),
     ("for_else", (1.5,), "`for ... else`", "flag"),
     # definitions and scopes
@@ -102,8 +102,7 @@ CONSTRUCTS = [
     ("assert_statement", (1.5,), "`assert`", "check inputs"),
     ("raise_statement", (1.5,), "`raise`", "check inputs"),
     # comprehensions and generators
-    ("generator_expression", (1.5,), "generator expression", LOOP),
-    ("list_comprehension", (1.5,), "list comprehension", LOOP),
+    ("list_comprehension_filtered", (ARRAY,), ["comprehension", "no `if`"], "appending to a list"),
     # `yield` on its own line is a generator, not an unused expression statement
     ("yield_statement", (1.5,), "generator (`yield`)", "return a value"),
     ("yield_value", (1.5,), "generator (`yield`)", "return a value"),      # `z = yield y`
@@ -205,9 +204,8 @@ def test_fence_table_hints_reach_the_user():
     """Each construct refused by the fence table carries that table's hint (not an empty one)."""
     from adcompiler.frontend.fence import REFUSED
     import gast
-    for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
-                       ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),
-                       ("lambda_inside", gast.Lambda), ("generator_expression", gast.GeneratorExp)]:
+    for name, node in [("try_statement", gast.Try), ("f_string", gast.JoinedStr), ("dict_literal", gast.Dict),
+                       ("yield_statement", gast.Yield), ("lambda_inside", gast.Lambda)]:
         with pytest.raises(CompileError) as info:
             grad(getattr(R, name), jit=False)
         construct, hint = REFUSED[node]
@@ -298,9 +296,9 @@ def test_decorator_syntax_points_at_the_user_line():
         @grad(jit=False)
         def decorated(x):
             y = x * 2.0
-            z = [y for _ in range(3)]  # <- HERE decorated
+            z = {y for _ in range(3)}  # <- HERE decorated
             return y
-    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="list comprehension",
+    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="set comprehension",
                 hint=LOOP, marker=MARKER + " decorated", file=__file__)
     assert info.value.loc.function == "decorated"
 

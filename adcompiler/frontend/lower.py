@@ -21,15 +21,16 @@ import numpy as np
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
-from .calls.common import is_none
+from .calls.common import ListRows, PyList, is_none
 from .calls.library import is_library, library_call
-from .calls.values import as_array
+from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
 from .inlining import Inlining, Transforms
+from .lists import Lists
 from .names import Names
 from .parse import ParsedFunction
 from ..rules.primitives import Sym
@@ -87,7 +88,7 @@ def still_valid(function: Function) -> bool:
 _MISSING = object()
 
 
-class Lowering(ControlFlow, Aliasing, Names, Inlining):
+class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
@@ -107,6 +108,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         self.env: dict[str, object] = {}
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
+        self.growing: dict = {}  # lists that a loop being lowered grows (lists.py)
+        self.iterations: dict = {}  # id(loop node) -> its iteration number while its body is lowered
 
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
@@ -231,8 +234,6 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
 
-    expr_List = expr_Tuple
-
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
         if isinstance(node.op, gast.USub):
@@ -310,6 +311,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)
 
     def call(self, function, name: str, args, kwargs, node):
+        args = rows_of_lists(function, args) if hashable(function) else args
         prim = P.FUNCTIONS.get(function) if hashable(function) else None
         if prim is not None:
             if kwargs:
@@ -343,6 +345,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def expr_Subscript(self, node):
         base = self.expression(node.value)
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, ListRows):  # an item of a list grown in a loop is a row
+            item = self.index(base.rows, items, node)
+            return ListRows(item) if item.type.ndim == base.rows.type.ndim else item
         if isinstance(base, tuple):
             index = self.constant(self.expression(node.slice), "a tuple index")
             if isinstance(index, int) and not -len(base) <= index < len(base):
@@ -406,7 +411,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+        what = (("a list" if isinstance(value, (PyList, ListRows)) else "a tuple") if isinstance(value, (tuple, ListRows))
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")

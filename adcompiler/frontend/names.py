@@ -36,6 +36,9 @@ class Names:
                     "write it as a literal or a module-level constant")
 
     def read(self, name: str, node):
+        if name in self.growing:
+            self.refuse(node, f"the list `{name}` is read in the loop that grows it, which is not supported",
+                        "keep the last item in a variable of its own, or preallocate an array and assign its rows")
         if name in self.env:
             value = self.env[name]
             if isinstance(value, Unassigned):

@@ -7,7 +7,7 @@ import numpy as np
 from ...ir.core import IndexSlice
 from ...rules import primitives as P
 from ...rules.primitives import Sym
-from .common import Static, flat, normal_axes, sequence
+from .common import ListRows, Static, flat, normal_axes, sequence
 from .values import as_array
 
 
@@ -28,6 +28,8 @@ def length(lo, a):
     """`len(x)`: the number of values of a tuple, the length of an array's first axis."""
     if isinstance(a, tuple):
         return Sym(len(a))
+    if isinstance(a, ListRows):
+        return P.dim(a.rows, axis=0)
     x = lo.operand(a, lo.node)
     if x.type.ndim == 0:
         lo.refuse(lo.node, "a scalar has no length", "use len() of an array or a tuple")
@@ -60,6 +62,9 @@ def expand_dims(lo, a, axis):
 
 
 def concatenate(lo, arrays, axis=0):
+    if isinstance(arrays, ListRows):
+        lo.refuse(lo.node, "np.concatenate of a list grown in a loop is not supported",
+                  "np.stack it, then reshape: `np.stack(out).reshape(-1, ...)`")
     arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if ndim == 0 or any(a.type.ndim != ndim for a in arrays):
@@ -69,6 +74,10 @@ def concatenate(lo, arrays, axis=0):
 
 
 def stack(lo, arrays, axis=0):
+    if isinstance(arrays, ListRows):  # its rows are already stacked along axis 0
+        if lo.constant(axis, "axis") != 0:
+            lo.refuse(lo.node, "np.stack of a list grown in a loop takes axis=0 only", "transpose the result")
+        return arrays.rows
     arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if any(a.type.ndim != ndim for a in arrays):

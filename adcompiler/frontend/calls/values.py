@@ -12,8 +12,8 @@ import numpy as np
 from ...ir.core import SUPPORTED_DTYPES, Const
 from ...rules import primitives as P
 from ...rules.primitives import Sym
-from . import shapes
-from .common import Static, dtype_name, is_none
+from . import reductions, shapes
+from .common import ListRows, Static, dtype_name, is_none
 
 
 def array(lo, object, dtype=Static(None)):
@@ -47,8 +47,29 @@ def as_array(lo, value, dtype: str | None = None) -> Sym:
                       "make every item a number, or every item an array of one shape")
         common = dtype or np.result_type(*(item.type.dtype for item in items)).name
         return shapes.stack(lo, tuple(_cast(item, common) for item in items))
-    x = lo.operand(value, lo.node)
+    x = value.rows if isinstance(value, ListRows) else lo.operand(value, lo.node)
     return _cast(x, dtype or x.type.dtype)
+
+
+def rows_of_lists(function, args) -> list:
+    """`args` of a NumPy function, a list grown in a loop as the array of its rows (what NumPy makes
+    of it), but for the joins, whose lowerings take such a list themselves."""
+    if not (getattr(function, "__module__", None) or "").startswith("numpy") or function in (np.stack, np.concatenate):
+        return args
+    return [a.rows if isinstance(a, ListRows) else a for a in args]
+
+
+def builtin_sum(lo, iterable, start=Sym(0)):
+    """`sum(items)`: the items added in order (the rows of an array or of a list grown in a loop)."""
+    if isinstance(iterable, tuple):
+        total = start
+        for item in iterable:
+            total = total + lo.operand(item, lo.node)
+        return total
+    rows = iterable.rows if isinstance(iterable, ListRows) else lo.operand(iterable, lo.node)
+    if rows.type.ndim == 0:
+        lo.refuse(lo.node, "sum() of a scalar is not supported", "sum an array, a list or a tuple")
+    return reductions.CALLS[np.sum](lo, rows, axis=Sym(0)) + start
 
 
 def _cast(x: Sym, dtype: str) -> Sym:
@@ -75,4 +96,4 @@ def _constant(lo, constant: np.ndarray) -> Sym:
     return lo.capture(constant, lo.node, "constant")
 
 
-CALLS = {np.array: array, np.asarray: asarray}
+CALLS = {np.array: array, np.asarray: asarray, sum: builtin_sum}
