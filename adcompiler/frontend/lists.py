@@ -16,7 +16,7 @@ import gast
 from ..ir.core import For, IndexInt
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .calls.common import ListRows, PyList
+from .calls.common import PyList
 
 GROW_HINT = "make the list empty (`out = []`) just before a `for` loop and append once per iteration, " \
             "directly in the loop's body; or preallocate an array and assign its rows: `ys[i] = ...`"
@@ -55,14 +55,11 @@ class Lists:
         dtype = P.promote(item.type).dtype if item.type.weak else item.type.dtype
         item = item if item.type.dtype == dtype and not item.type.weak else P.cast(item, dtype=dtype)
 
-        def allocated():
-            return P.zeros(trips, *(P.dim(item, axis=a) for a in range(item.type.ndim)), dtype=dtype)
+        dims = [trips, *(P.dim(item, axis=a) for a in range(item.type.ndim))]
         if isinstance(current, Sym):  # the carried rows (from the loop's second lowering on)
-            with self.builder.nested() as first_ops:
-                fresh = allocated()
-            current = self.make_if(P.equal(k, Sym(0)), [(first_ops, [fresh]), ([], [current])], node)[0]
+            current = P.rows(current, k, *dims, dtype=dtype)
         else:
-            current = allocated()
+            current = P.zeros(*dims, dtype=dtype)
         return P.setitem(current, item, k, index=(IndexInt(),))
 
     @contextlib.contextmanager
