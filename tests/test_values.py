@@ -81,6 +81,12 @@ def unique_labels(x, labels):
     return np.sum(x[np.unique(labels)])
 
 
+def index_methods(X):
+    i = X.argmax(axis=1)
+    j = X[:, 0].argsort()
+    return np.sum(X[:, 1][j] * i) + np.sum(X * X.round()) * len(X[:, 0].nonzero()[0])
+
+
 def folded_constants(x):
     i, j = np.triu_indices(3, 1)  # every operand known: computed when compiling
     return np.sum(x[i] * x[j]) * math.factorial(3)
@@ -99,6 +105,7 @@ LIBRARY_PROGRAMS = [
     (nonzero_picks, lambda rng: (np.array([0.2, 0.7, 0.9, 0.1, 0.6]),), False),
     (unique_labels, lambda rng: (rng.uniform(-1, 1, 5), np.array([3, 1, 3, 0])), False),
     (folded_constants, lambda rng: (rng.uniform(-1, 1, 3),), False),
+    (index_methods, lambda rng: (np.arange(12.0).reshape(4, 3) % 5 + rng.uniform(0, 0.1, (4, 3)),), False),
 ]
 CASES = [pytest.param(f, make, False, id=f"{f.__name__}-nojit") for f, make, _ in LIBRARY_PROGRAMS] + \
     [pytest.param(f, make, True, id=f"{f.__name__}-jit") for f, make, jit in LIBRARY_PROGRAMS if jit]

@@ -92,7 +92,7 @@ class Lists:
         items = self.comprehended(node, list(node.generators))
         result = PyList(items) if items is not None else None
         if result is None:
-            name = f"_ad_list{id(node)}"
+            name = f"_ad_list_{node.lineno}_{node.col_offset}"  # deterministic: generated code is cached by its text
             loop = _comprehension_loop(node, name)
             self.env[name] = PyList()
             self.statement(loop)

@@ -22,7 +22,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
 from .calls.common import ListRows, PyList, is_none
-from .calls.library import is_library, library_call
+from .calls.library import NUMPY_METHODS, is_library, library_call
 from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
@@ -293,7 +293,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
             return Sym(operand.type.ndim)
         if node.attr == "size":
             return P.size(operand) if operand.type.ndim else Sym(1)
-        if node.attr in METHODS:
+        if node.attr in METHODS or node.attr in NUMPY_METHODS:
             return Method(operand, node.attr)
         self.refuse(node, f"the attribute `.{node.attr}` is not supported",
                     f"supported: .T, .shape, .ndim, .size and the methods {', '.join(sorted(METHODS))}")
@@ -305,7 +305,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
         if None in kwargs:
             self.refuse(node, "`**` arguments are not supported", "pass each argument by name")
         if isinstance(callee, Method):
-            return self.call(METHODS[callee.name], f".{callee.name}()", [callee.receiver, *args], kwargs, node)
+            function = METHODS.get(callee.name) or getattr(np, callee.name)
+            return self.call(function, f".{callee.name}()", [callee.receiver, *args], kwargs, node)
         if not isinstance(callee, Static):
             self.refuse(node, "calling a value that is not a function is not supported")
         return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)

@@ -30,6 +30,10 @@ SAMPLE_LENGTHS = (3, 2, 1)  # lengths of the axes whose length the argument type
 # functions with integer or boolean results.
 PIECEWISE_CONSTANT = frozenset({np.floor, np.ceil, np.trunc, np.rint, np.round, np.around, np.fix, np.sign,
                                 math.floor, math.ceil, math.trunc, round, int, bool})
+# Array methods that are the NumPy function of the same name with the array first (`x.argmax(1)`
+# is `np.argmax(x, 1)`), lowered as that function where no family declares the method.
+NUMPY_METHODS = frozenset({"argmax", "argmin", "argsort", "nonzero", "any", "all", "round", "cumsum", "cumprod",
+                           "std", "var", "trace", "diagonal", "searchsorted", "repeat", "take"})
 _NUMPY_MODULES = (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft), ("np.random", np.random))
 
 
