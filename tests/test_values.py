@@ -15,6 +15,7 @@ import pytest
 
 import adcompiler
 from adcompiler import CompileError, grad
+from adcompiler.ir.core import Type
 from fd import check_vjp
 from test_errors import check_error
 
@@ -148,6 +149,15 @@ def test_random_draws_are_neither_folded_nor_merged():
     assert first != second and first != 0.0
     g = grad(random_pair, jit=False)(np.ones(3))
     assert np.all(g != 0.0)
+
+
+def test_compiling_leaves_the_random_stream_alone():
+    """Finding the result type of np.random.uniform calls it on samples; the user's stream is kept."""
+    np.random.seed(5)
+    expected = np.random.uniform(size=2)
+    np.random.seed(5)
+    grad(random_pair, jit=False).build_for((Type("float64", 1, units=(False,)),))
+    assert np.array_equal(np.random.uniform(size=2), expected)
 
 
 def math_floor_jit(x):

@@ -60,7 +60,12 @@ def library_call(lo, function, name: str, args, kwargs):
         return _folded(lo, name, _run(lo, function, name, positional, keywords, [o.operand.value for o in operands]))
     samples = [[o.operand.value if isinstance(o.operand, Const) else _sample(lo, o.type, length) for o in operands]
                for length in SAMPLE_LENGTHS]
-    results = [_run(lo, function, name, positional, keywords, values, quiet=k > 0) for k, values in enumerate(samples)]
+    state = np.random.get_state()  # sample draws leave the user's random stream as it was
+    try:
+        results = [_run(lo, function, name, positional, keywords, values, quiet=k > 0)
+                   for k, values in enumerate(samples)]
+    finally:
+        np.random.set_state(state)
     result_type = _type_of(lo, name, results[0])
     if any(r is not _FAILED and _type_of(lo, name, r) != result_type for r in results[1:]):
         lo.refuse(lo.node, f"the result of `{name}` has a dtype or rank that depends on the lengths of its arguments",
