@@ -88,6 +88,14 @@ def index_methods(X):
     return np.sum(X[:, 1][j] * i) + np.sum(X * X.round()) * len(X[:, 0].nonzero()[0])
 
 
+def integer_helpers(x, labels):
+    m = np.sum(x > 0.5)                     # a count from a mask
+    n = abs(-3) + abs(len(x) - 10)
+    c = np.count_nonzero(labels == 1)
+    q = int(np.floor(len(x) / 2)) + round(2.7)
+    return np.sum(x) * m + n + c + q + x[np.argsort(-x)[0]]
+
+
 def folded_constants(x):
     i, j = np.triu_indices(3, 1)  # every operand known: computed when compiling
     return np.sum(x[i] * x[j]) * math.factorial(3)
@@ -106,6 +114,7 @@ LIBRARY_PROGRAMS = [
     (nonzero_picks, lambda rng: (np.array([0.2, 0.7, 0.9, 0.1, 0.6]),), False),
     (unique_labels, lambda rng: (rng.uniform(-1, 1, 5), np.array([3, 1, 3, 0])), False),
     (folded_constants, lambda rng: (rng.uniform(-1, 1, 3),), False),
+    (integer_helpers, lambda rng: (np.array([0.3, 0.6, 0.9]), np.array([1, 0, 1])), True),
     (index_methods, lambda rng: (np.arange(12.0).reshape(4, 3) % 5 + rng.uniform(0, 0.1, (4, 3)),), False),
 ]
 CASES = [pytest.param(f, make, False, id=f"{f.__name__}-nojit") for f, make, _ in LIBRARY_PROGRAMS] + \

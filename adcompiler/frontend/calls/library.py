@@ -173,10 +173,10 @@ def _type_of(lo, name: str, value):
     """The Type of a result (a tuple of them for a tuple)."""
     if isinstance(value, tuple):
         return tuple(_type_of(lo, name, v) for v in value)
-    if isinstance(value, (bool, int, float)):
-        return Const(value).type
-    if isinstance(value, (np.ndarray, np.generic)) and str(value.dtype) in SUPPORTED_DTYPES:
+    if isinstance(value, (np.ndarray, np.generic)) and str(value.dtype) in SUPPORTED_DTYPES:  # (np.float64 is a float)
         return Type(str(value.dtype), value.ndim)
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        return Const(value).type
     what = "None (it changes its arguments in place)" if value is None else \
         f"an array of dtype {value.dtype}" if isinstance(value, (np.ndarray, np.generic)) else f"a {type(value).__name__}"
     lo.refuse(lo.node, f"`{name}` returns {what}, which is not supported",
