@@ -136,6 +136,15 @@ def append_to_an_argument(x, items):
     return x
 
 
+def grown_twice(x):
+    out = []
+    for i in range(2):
+        out.append(x * i)
+    for i in range(2):
+        out.append(x + i)  # <- HERE
+    return np.sum(np.array(out))
+
+
 def list_times_two(x):
     out = [x, x]
     return np.sum(out * 2)  # <- HERE
@@ -147,6 +156,7 @@ REFUSALS = [
     (items_before_the_loop, (1.5,), ["list `out`", "items before the loop"], "empty"),
     (list_of_lists_grown, (1.5,), ["a list", "cannot be used as a number or array"], None),
     (append_to_an_argument, (1.5, 2.0), ["`items`", "not a list made in this function"], "preallocate"),
+    (grown_twice, (1.5,), ["list `out`", "earlier loop"], "once per iteration"),
     (list_times_two, (1.5,), ["a list", "cannot be used as a number or array"], None),
 ]
 

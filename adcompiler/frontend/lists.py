@@ -16,7 +16,7 @@ import gast
 from ..ir.core import For, IndexInt
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .calls.common import PyList
+from .calls.common import ListRows, PyList
 
 GROW_HINT = "make the list empty (`out = []`) just before a `for` loop and append once per iteration, " \
             "directly in the loop's body; or preallocate an array and assign its rows: `ys[i] = ...`"
@@ -46,6 +46,8 @@ class Lists:
             self.env[name] = self.grown(node, self.env.get(name), self.operand(item, node), k, trips)
             return
         current = self.read(name, node)
+        if isinstance(current, ListRows):
+            self.refuse(node, f"the list `{name}` was grown by an earlier loop and cannot grow again", GROW_HINT)
         if not isinstance(current, PyList):
             self.refuse(node, f"`{name}` is not a list made in this function, so it cannot grow here", GROW_HINT)
         self.env[name] = PyList((*current, item))
