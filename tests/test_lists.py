@@ -176,3 +176,15 @@ def test_an_empty_comprehension_over_a_range():
 
 def empty_range_sum(n, x):
     return sum([x * i for i in range(n)])
+
+
+def test_a_grown_list_keeps_float32():
+    """Items of float32 make float32 rows; the gradient is float32 and agrees with float64's."""
+    rng = rng_for("float32 lists")
+    x, W = rng.uniform(0.2, 1.0, 3), rng.uniform(-1.0, 1.0, (3, 3))
+    value32, (gx32, gW32) = adcompiler.value_and_grad(appended_rows, wrt=(0, 1), jit=False)(
+        x.astype(np.float32), W.astype(np.float32))
+    value64, (gx64, gW64) = adcompiler.value_and_grad(appended_rows, wrt=(0, 1), jit=False)(x, W)
+    assert np.asarray(value32).dtype == np.float32 and gx32.dtype == gW32.dtype == np.float32
+    np.testing.assert_allclose(gx32, gx64, rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(gW32, gW64, rtol=2e-5, atol=1e-6)
