@@ -15,6 +15,7 @@ import numpy as np
 
 from .rules.custom import CustomVJP
 from .errors import CompileError, UnendedRecursion
+from .rules.library import function_name, library_call_named_in
 from .ir.core import SUPPORTED_DTYPES, Type
 from .frontend.inlining import Transforms
 from .frontend.lower import still_valid
@@ -166,6 +167,12 @@ class Transformed:
         try:
             return compiled(*values)
         except _numba_errors(self.jit) as error:
+            library = library_call_named_in(built.primal.entry.ops, str(error))
+            if library is not None:
+                raise CompileError(f"Numba cannot compile `{function_name(library)}` with these arguments",
+                                   library.loc,
+                                   "compile this function with jit=False (the same code as plain NumPy), or compute "
+                                   "this value outside it and pass it in") from None
             raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
                                f"({built.path}): {error}", built.primal.loc,
                                "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None

@@ -1263,18 +1263,27 @@ def helper_writes_into_argument(x):
 
 
 def list_comprehension_in_loop(x):
+    """A list comprehension over a range, summed, in a loop: a list grown in a nested loop."""
     s = 0.0
     for k in range(2):
-        s = s + sum([x[i] * k for i in range(3)])  # <- HERE
+        s = s + sum([x[i] * k for i in range(3)])
     return s
 
 
 def generator_expression_in_branch(x):
+    """A generator expression consumed by sum() in one branch of an `if`."""
     s = np.sum(x)
     if s > 0.0:
-        s = sum(x[i] for i in range(3))  # <- HERE
+        s = sum(x[i] for i in range(3))
     return s
 
+
+# lists made in loops and branches (refused before lists were supported): they compile
+PROGRAMS += [
+    (list_comprehension_in_loop, lambda rng: (rng.uniform(-1, 1, 3),), 0),
+    (generator_expression_in_branch, lambda rng: (rng.uniform(0.2, 1, 3),), 0),
+    (generator_expression_in_branch, lambda rng: (rng.uniform(-1, -0.2, 3),), 0),
+]
 
 _A3 = np.array([1.0, 2.0, 3.0])
 
@@ -1291,8 +1300,6 @@ REFUSED = [
     (write_into_argument_row, (np.ones((2, 3)),), "argument"),
     (helper_writes_into_argument, (_A3,), "argument"),
     (write_into_the_array_being_iterated, (np.ones((2, 3)),), "the array the `for` loop iterates over"),
-    (list_comprehension_in_loop, (_A3,), "list comprehension"),
-    (generator_expression_in_branch, (_A3,), "generator expression"),
 ]
 
 

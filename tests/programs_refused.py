@@ -9,7 +9,6 @@ to run (they are only parsed).
 """
 # flake8: noqa
 import functools
-import math
 
 import numpy as np
 
@@ -27,10 +26,11 @@ def helper(x):
 
 # ----------------------------------------------------------------- statements inside loops and branches
 
-def list_append_in_loop(x):
+def list_append_in_while(x):
     ys = []
-    for i in range(3):
-        ys.append(x * i)  # <- HERE
+    while x < 3.0:  # <- HERE
+        ys.append(x)
+        x = x + 1.0
     return np.sum(np.stack(ys))
 
 
@@ -128,16 +128,10 @@ def raise_statement(x):
 
 # ----------------------------------------------------------------- comprehensions and generators
 
-def generator_expression(x):
+def list_comprehension_filtered(x):
     y = x * 2.0
-    s = sum(x * k for k in (1.0, 2.0))  # <- HERE
-    return y + s
-
-
-def list_comprehension(x):
-    y = x * 2.0
-    s = [x * k for k in (1.0, 2.0)]  # <- HERE
-    return y
+    s = [v for v in y if v > 0.0]  # <- HERE
+    return np.sum(np.array(s))
 
 
 def yield_statement(x):
@@ -252,18 +246,6 @@ def global_int32_array(x):
     y = x * 2.0
     z = y * GLOBAL_INT32  # <- HERE
     return np.sum(z)
-
-
-def builtin_call(x, y):
-    z = x * y
-    m = round(x)  # <- HERE
-    return z + m
-
-
-def math_call(x):
-    y = x * 2.0
-    z = math.floor(y)  # <- HERE
-    return z
 
 
 def function_used_as_value(x):

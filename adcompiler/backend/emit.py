@@ -49,7 +49,7 @@ def emit_python(program, name: str, header: str, names: Namer | None = None, mod
     in `names` (by default `names_for(program)`), but for the variables Python shares between values
     (a loop's carried variable, an array updated in place), which take the name of one of them.
     `mode` is placement's ("auto", "numpy" or "whole")."""
-    imports = "import numpy as np"
+    imports = _imports(program)
     namer = (names or names_for(program)).copy()
     module = _Module(namer, name, mode)
     if isinstance(program, Function):
@@ -91,6 +91,14 @@ def _in_kernel(line: str) -> str:
     """A line of a kernel: its runtime calls go to the compiled helpers (`krt`)."""
     code, mark, comment = line.partition("  # ")
     return re.sub(r"\brt\.", "krt.", code) + mark + comment
+
+
+def _imports(program) -> str:
+    """NumPy, and the modules that library calls name (`import math`, `import scipy.special`)."""
+    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
+    modules = sorted({module for fn in functions for op in walk(fn.entry.ops) if not isinstance(op, Structured)
+                      for module in op.param_dict.get("imports", ())})
+    return "\n".join(["import numpy as np", *(f"import {module}" for module in modules)])
 
 
 def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:

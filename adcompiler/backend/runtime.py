@@ -143,3 +143,15 @@ def typed_list(items):
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
            "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims"))
+
+
+# ---------------------------------------------------------------- Python values
+
+def unpacked(x, n):
+    """`x` itself, after checking that its first axis has `n` rows (`a, b, c = x`)."""
+    if x.shape[0] != n:
+        raise ValueError("an array unpacked into names must have as many rows (its first axis) as there are names")
+    return x
+
+
+HELPERS += ("unpacked",)

@@ -296,3 +296,14 @@ def typed_list(items):
             out.append(runtime.typed_list(item))
         return out
     return impl
+
+
+# ---------------------------------------------------------------- Python values
+
+@overload(runtime.unpacked)
+def unpacked(x, n):
+    def impl(x, n):
+        if x.shape[0] != n:
+            raise ValueError("an array unpacked into names must have as many rows (its first axis) as there are names")
+        return x
+    return impl

@@ -22,8 +22,6 @@ REFUSED = {
     gast.Assert: ("an `assert` statement", "check inputs before calling the differentiated function"),
     gast.With: ("a `with` statement", "move the context manager outside the function"),
     gast.AsyncWith: ("an `async with` statement", "move the context manager outside the function"),
-    gast.GeneratorExp: ("a generator expression", _LOOP_HINT),
-    gast.ListComp: ("a list comprehension", _LOOP_HINT),
     gast.SetComp: ("a set comprehension", _LOOP_HINT),
     gast.DictComp: ("a dict comprehension", _LOOP_HINT),
     gast.Yield: ("a generator (`yield`)", "return a value instead"),
@@ -48,7 +46,8 @@ ALLOWED = (
     gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.keyword,
     gast.operator, gast.unaryop,
     gast.cmpop, gast.expr_context, gast.If, gast.For, gast.While, gast.IfExp, gast.BoolOp, gast.boolop,
-    gast.Break, gast.Continue, gast.FunctionDef, gast.Lambda,
+    gast.Break, gast.Continue, gast.FunctionDef, gast.Lambda, gast.ListComp, gast.GeneratorExp,
+    gast.comprehension,
 )
 
 
@@ -100,6 +99,9 @@ def _check_returns(parsed: ParsedFunction, body) -> None:
 
 def _refuse_expression_statement(parsed: ParsedFunction, statement: gast.Expr):
     call = statement.value
+    if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr == "append" and \
+            isinstance(call.func.value, gast.Name) and len(call.args) == 1 and not call.keywords:
+        return  # a list that grows (lowering refuses what it does not support)
     if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr in ("append", "extend"):
         refuse(parsed, statement, f"a list that grows (`.{call.func.attr}`)",
                "preallocate an array, `ys = np.zeros((n, m))`, and assign its rows: `ys[i] = ...`")

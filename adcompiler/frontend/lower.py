@@ -22,13 +22,16 @@ import numpy as np
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
-from .calls.common import is_none
+from .calls.common import ListRows, PyList, is_none
+from .calls.library import NUMPY_METHODS, is_library, library_call
+from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
 from .inlining import Closure, Inlining, Transforms, recursion_key
+from .lists import Lists
 from .names import Names
 from .parse import ParsedFunction
 from ..rules.primitives import Sym
@@ -44,7 +47,6 @@ OPERATOR_SYMBOLS = {
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
-LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
 def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms, constants: dict | None = None) -> Function:
@@ -96,7 +98,7 @@ def still_valid(function: Function) -> bool:
 _MISSING = object()
 
 
-class Lowering(ControlFlow, Aliasing, Names, Inlining):
+class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
@@ -119,6 +121,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         self.env: dict[str, object] = {}
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
+        self.growing: dict = {}  # lists that a loop being lowered grows (lists.py)
+        self.iterations: dict = {}  # id(loop node) -> its iteration number while its body is lowered
 
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
@@ -173,10 +177,12 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             if isinstance(value, Sym) and isinstance(value.operand, Value) and not value.operand.hint:
                 value.operand.hint = target.id  # name a new result after the user's variable
             self.env[target.id] = value
-        elif isinstance(target, gast.Tuple):
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if isinstance(value, Sym) and value.type.ndim and not value.type.listed:
+                value = self.rows(value, len(target.elts))
             if not isinstance(value, tuple):
-                self.refuse(target, "unpacking a value that is not a tuple is not supported",
-                            "unpack only tuples, such as `a, b = x, y` or `n, m = X.shape`")
+                self.refuse(target, "unpacking a value that is not a tuple or an array is not supported",
+                            "unpack tuples, such as `a, b = x, y` or `n, m = X.shape`, or arrays along their first axis")
             if len(value) != len(target.elts):
                 self.refuse(target, f"{len(value)} values cannot be unpacked into {len(target.elts)} names")
             for element, item in zip(target.elts, value):
@@ -185,6 +191,11 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.assign_element(target, self.operand(value, target))
         else:
             self.refuse(target, f"assignment to `{type(target).__name__}` is not supported", "assign to a name")
+
+    def rows(self, x: Sym, count: int) -> tuple:
+        """The `count` rows of `x` (`a, b, c = x`), checked at run time to be all of them."""
+        checked = P.unpacked(x, Sym(count))
+        return tuple(P.getitem(checked, Sym(k), index=(IndexInt(),)) for k in range(count))
 
     def assign_element(self, target, value: Sym) -> None:
         """`y[index] = value`: y becomes a new value (written in place by emission where that is
@@ -235,8 +246,6 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
 
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
-
-    expr_List = expr_Tuple
 
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
@@ -302,7 +311,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             return Static(np.dtype(operand.type.dtype))
         if node.attr == "size":
             return P.size(operand) if operand.type.ndim else Sym(1)
-        if node.attr in METHODS:
+        if node.attr in METHODS or node.attr in NUMPY_METHODS:
             return Method(operand, node.attr)
         self.refuse(node, f"the attribute `.{node.attr}` is not supported",
                     f"supported: .T, .shape, .ndim, .size, .dtype and the methods {', '.join(sorted(METHODS))}")
@@ -314,7 +323,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if None in kwargs:
             self.refuse(node, "`**` arguments are not supported", "pass each argument by name")
         if isinstance(callee, Method):
-            return self.call(METHODS[callee.name], f".{callee.name}()", [callee.receiver, *args], kwargs, node)
+            function = METHODS.get(callee.name) or getattr(np, callee.name)
+            return self.call(function, f".{callee.name}()", [callee.receiver, *args], kwargs, node)
         if isinstance(callee, Closure):
             return self.call_closure(callee, self.dotted(node.func), args, kwargs, node)
         if not isinstance(callee, Static):
@@ -322,6 +332,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)
 
     def call(self, function, name: str, args, kwargs, node):
+        args = rows_of_lists(function, args) if hashable(function) else args
         prim = P.FUNCTIONS.get(function) if hashable(function) else None
         if prim is not None:
             if kwargs:
@@ -341,10 +352,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
             return lowering(self, *args, **kwargs)
-        module = getattr(function, "__module__", None) or ""
-        if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
-            self.refuse(node, f"`{name}` has no derivative rule",
-                        "see docs/supported.md for the supported functions, or declare a rule")
+        if is_library(function):  # run as it is; refused by reverse mode where a gradient reaches it
+            return library_call(self, function, name, args, kwargs)
         transformed = self.transforms.transform_of(function)
         if transformed is not None:  # an adcompiler transform
             return self.call_transformed(transformed, name, args, kwargs, node)
@@ -357,6 +366,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def expr_Subscript(self, node):
         base = self.expression(node.value)
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, ListRows):  # an item of a list grown in a loop is a row
+            item = self.index(base.rows, items, node)
+            return ListRows(item) if item.type.ndim == base.rows.type.ndim else item
         if isinstance(base, tuple):
             index = self.constant(self.expression(node.slice), "a tuple index")
             if isinstance(index, int) and not -len(base) <= index < len(base):
@@ -393,7 +405,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 operands += [self.integer(p, item) for p in parts if p is not None and not is_none(p)]
                 position += 1
             else:
-                value = self.operand(value, item)
+                value = as_array(self, value) if isinstance(item, gast.List) else self.operand(value, item)
                 if value.type.ndim == 0:
                     structure.append(IndexInt())
                     operands.append(self.integer(value, item))
@@ -420,7 +432,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+        what = (("a list" if isinstance(value, (PyList, ListRows)) else "a tuple") if isinstance(value, (tuple, ListRows))
                 else f"the function `{node.id if isinstance(node, gast.Name) else value.name}`" if isinstance(value, Closure)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")

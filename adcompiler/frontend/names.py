@@ -52,6 +52,9 @@ class Names:
                     "write it as a literal or a module-level constant")
 
     def read(self, name: str, node):
+        if name in self.growing:
+            self.refuse(node, f"the list `{name}` is read in the loop that grows it, which is not supported",
+                        "keep the last item in a variable of its own, or preallocate an array and assign its rows")
         if name in self.env:
             value = self.env[name]
             if isinstance(value, Unassigned):
@@ -100,8 +103,9 @@ class Names:
             return self.capture(obj, node)
         return Static(obj)
 
-    def capture(self, array: np.ndarray, node) -> Sym:
-        """A global or closure array: a hidden parameter, bound to this array at every call."""
+    def capture(self, array: np.ndarray, node, name: str = "") -> Sym:
+        """A global or closure array (or a constant computed when compiling, named `name`): a hidden
+        parameter, bound to this array at every call."""
         if str(array.dtype) not in SUPPORTED_DTYPES:
             self.refuse(node, f"the global array `{self.dotted(node)}` has dtype {array.dtype}, which is not supported",
                         f"use one of {', '.join(SUPPORTED_DTYPES)}")
@@ -110,7 +114,7 @@ class Names:
                         "pass it to the function as an argument")
         if id(array) not in self.captured:
             units = tuple(n == 1 for n in array.shape)
-            param = Value(Type(str(array.dtype), array.ndim, False, units), self.dotted(node).replace(".", "_"))
+            param = Value(Type(str(array.dtype), array.ndim, False, units), name or self.dotted(node).replace(".", "_"))
             self.captured[id(array)] = (param, array)
         self.protected.add(id(self.captured[id(array)][0]))
         return Sym(self.captured[id(array)][0])

@@ -5,11 +5,11 @@ The table names each primitive as its family does (`primitives.add`), so a new p
 nothing here."""
 from __future__ import annotations
 
-from . import creation, elementwise, indexing, internal, linalg, reductions, shapes
+from . import creation, elementwise, indexing, internal, library, linalg, reductions, shapes
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
                         broadcast_units, floating, is_const, join, promote, same_type)
 
-FAMILIES = (elementwise, shapes, reductions, linalg, internal, indexing, creation)  # each after those it imports
+FAMILIES = (elementwise, shapes, reductions, linalg, internal, indexing, creation, library)  # each after those it imports
 PRIMITIVES = {name: value for family in FAMILIES for name, value in vars(family).items()
               if isinstance(value, Primitive)}
 globals().update(PRIMITIVES)
