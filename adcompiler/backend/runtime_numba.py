@@ -418,6 +418,8 @@ def _trigamma(x):
 
 
 def _gammaln(x):
+    if x == -np.inf:
+        return -np.inf  # as scipy
     return np.inf if _is_pole(x) else math.lgamma(x)
 
 

@@ -5,7 +5,7 @@ extrema, and the binary ufuncs of two floats (logaddexp, hypot, arctan2, copysig
 logit, log_ndtr, xlogy), emitted as runtime helpers (`rt.erf`: SciPy in plain mode, loops over
 scalar kernels under Numba).
 
-Gradients are stable where the functions are: logaddexp's is exp(x - out) <= 1, expit's
+Gradients are stable where the functions are: logaddexp's is expit(x - y) <= 1, expit's
 out * (1 - out), log_ndtr's exp(-x**2 / 2 - out) / sqrt(2 pi) (finite at x = -1e3). A rule that
 would divide 0 by 0 at a point where the derivative is known divides by `d + (d == 0)` instead:
 sinc's is 0 at 0, hypot's 0 at the origin, xlogy's in y is 0 where x == 0 (as the function is).
@@ -18,7 +18,7 @@ import numpy as np
 from scipy import special as sc
 
 from ..ir.core import Type
-from .elementwise import cos, equal, exp, exp2, log, log1p, sign, sqrt
+from .elementwise import cos, equal, exp, log, log1p, sign, sqrt
 from .primitive import NEW, ZERO, Primitive, floating, promote, same_type
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -84,10 +84,6 @@ isfinite = _ufunc("isfinite", (np.isfinite, math.isfinite), type_rule=_boolean, 
 
 # ---------------------------------------------------------------- elementwise ufuncs of two operands
 
-logaddexp = _ufunc("logaddexp", (np.logaddexp,), 2)
-logaddexp.defvjp(lambda g, x, y, out: g * exp(x - out), lambda g, x, y, out: g * exp(y - out))
-logaddexp2 = _ufunc("logaddexp2", (np.logaddexp2,), 2)
-logaddexp2.defvjp(lambda g, x, y, out: g * exp2(x - out), lambda g, x, y, out: g * exp2(y - out))
 hypot = _ufunc("hypot", (np.hypot, math.hypot), 2)  # a zero gradient at the origin (a subgradient)
 hypot.defvjp(lambda g, x, y, out: g * (x / _nonzero(out)), lambda g, x, y, out: g * (y / _nonzero(out)))
 arctan2 = _ufunc("arctan2", (np.arctan2, math.atan2), 2)  # arctan2(y, x): operand 0 is y
@@ -113,6 +109,12 @@ erfc = _helper("erfc", (math.erfc, sc.erfc))
 erfc.defvjp(lambda g, x, out: -(g * (_TWO_OVER_SQRT_PI * exp(-(x * x)))))
 expit = _helper("expit", (sc.expit,))
 expit.defvjp(lambda g, x, out: g * (out * (1.0 - out)))
+# d/dx log(e**x + e**y) = expit(x - y): at most 1, exactly 1/2 at x == y and 1 or 0 far apart.
+logaddexp = _ufunc("logaddexp", (np.logaddexp,), 2)
+logaddexp.defvjp(lambda g, x, y, out: g * expit(x - y), lambda g, x, y, out: g * expit(y - x))
+logaddexp2 = _ufunc("logaddexp2", (np.logaddexp2,), 2)
+logaddexp2.defvjp(lambda g, x, y, out: g * expit((x - y) * math.log(2.0)),
+                  lambda g, x, y, out: g * expit((y - x) * math.log(2.0)))
 logit = _helper("logit", (sc.logit,))
 logit.defvjp(lambda g, x, out: g / (x * (1.0 - x)))
 # d/dx log(ndtr(x)) = pdf(x) / ndtr(x), written exp(-x**2 / 2 - log_ndtr(x)) / sqrt(2 pi): finite
