@@ -102,7 +102,7 @@ UNARY = [
     Row("arctanh-v", u_arctanh, (arg(uniform(-0.8, 0.8), (6,)),)),
     Row("math_inverse_hyperbolic", m_inverse_hyperbolic, (arg(uniform(-0.8, 0.8), ()),), jit=True),
     Row("cbrt-v", u_cbrt, (arg(away_from_zero(0.3, 3), (6,)),), jit=True),
-    Row("math_cbrt", m_cbrt, (arg(away_from_zero(0.3, 3), ()),)),
+    *([Row("math_cbrt", m_cbrt, (arg(away_from_zero(0.3, 3), ()),))] if hasattr(math, "cbrt") else []),
     Row("angles-m", u_angles, (arg(uniform(-3, 3), (3, 4)),), jit=True),
     Row("math_angles", m_angles, (arg(uniform(-3, 3), ()),)),
     Row("floors-m", u_floors, (arg(NOT_ROUND, (3, 4)),), jit=True),
@@ -139,10 +139,10 @@ def b_xlog1py(x, y): return sc.xlog1py(x, y)
 
 
 def pairs(name, fn, x, y, jit=True, scalars=True):
-    """Rows of `fn(x, y)` (domains x and y) w.r.t. both operands: vectors, a matrix and a column
-    with a row, a number and a vector (compiled: the vectors)."""
+    """Rows of `fn(x, y)` (domains x and y) w.r.t. both operands: vectors, a column with a row, a
+    number with a vector, two numbers (compiled: the vectors)."""
     rows = [Row(f"{name}-vv", fn, (arg(x, (6,)), arg(y, (6,))), (0, 1), jit=jit),
-            Row(f"{name}-broadcast", fn, (arg(x, (3, 1)), arg(y, (4,))), (0, 1), jit=jit),
+            Row(f"{name}-broadcast", fn, (arg(x, (3, 1)), arg(y, (4,))), (0, 1)),
             Row(f"{name}-sv", fn, (arg(x, ()), arg(y, (5,))), (0, 1))]
     return rows + ([Row(f"{name}-ss", fn, (arg(x, ()), arg(y, ())), (0, 1))] if scalars else [])
 
@@ -300,10 +300,11 @@ def test_numba_binary_twin_agrees_with_scipy(name):
 
 @pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
 def test_poles_give_scipys_values(jit):
-    out, _ = vjp(s_digamma, jit=jit)(np.array([0.0, -1.0, 1.0]))
-    np.testing.assert_array_equal(out, [-np.inf, np.nan, sc.digamma(1.0)])
-    out, _ = vjp(s_gamma, jit=jit)(np.array([0.0, -1.0, 3.0]))
-    np.testing.assert_array_equal(out, [np.inf, np.nan, 2.0])
+    x = np.array([0.0, -1.0, 1.0, -np.inf])
+    for fn in (s_digamma, s_gamma, s_gammaln):
+        out, _ = vjp(fn, jit=jit)(x)
+        with np.errstate(all="ignore"):
+            assert_agree(out, fn(x), 1e-13)
 
 
 # ---------------------------------------------------------------- stability and exact values
@@ -368,16 +369,18 @@ def rounded_sum(x): return np.sum(np.floor(x) + np.ceil(x) + np.round(x, 3) + np
 @pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
 def test_exact_values_where_finite_differences_say_nothing(jit):
     """sinc's derivative at 0 is 0 (and at 1 exactly -1); hypot's gradient at the origin is 0 (a
-    subgradient); xlogy's gradient in y is 0 where x == 0, also at y == 0, and in x it is log(y);
+    subgradient); xlogy's gradient in y is 0 where x == 0, also at y == 0, and in x it is log(y)
+    (-inf at y == 0);
     rounding has a zero gradient, also at the jumps."""
     g = grad(sinc_sum, jit=jit)(np.array([0.0, 1.0]))
     assert g[0] == 0.0 and g[1] == pytest.approx(-1.0, rel=1e-15)
     gx, gy = grad(hypot_sum, wrt=(0, 1), jit=jit)(np.array([0.0, 3.0]), np.array([0.0, 4.0]))
     np.testing.assert_array_equal(gx, [0.0, 0.6])
     np.testing.assert_array_equal(gy, [0.0, 0.8])
-    gx, gy = grad(xlogy_sum, wrt=(0, 1), jit=jit)(np.array([0.0, 0.0, 2.0]), np.array([0.0, 3.0, 4.0]))
+    with np.errstate(divide="ignore"):  # log(0): the gradient in x at y == 0 is -inf
+        gx, gy = grad(xlogy_sum, wrt=(0, 1), jit=jit)(np.array([0.0, 0.0, 2.0]), np.array([0.0, 3.0, 4.0]))
     np.testing.assert_array_equal(gy, [0.0, 0.0, 0.5])
-    np.testing.assert_array_equal(gx[1:], [math.log(3.0), math.log(4.0)])
+    np.testing.assert_array_equal(gx, [-np.inf, math.log(3.0), math.log(4.0)])
     np.testing.assert_array_equal(grad(rounded_sum, jit=jit)(np.array([0.5, 1.0, -2.5, 0.1234])), np.zeros(4))
 
 
@@ -388,7 +391,8 @@ def isnan_where(x): return np.sum(np.where(np.isnan(x), 0.0, x * x))
 def test_finiteness_tests_are_booleans_without_gradient(jit):
     g = grad(isnan_where, jit=jit)(np.array([1.0, 0.5, -2.0]))
     np.testing.assert_array_equal(g, [2.0, 1.0, -4.0])
-    out, _ = vjp(u_tests, jit=jit)(np.array([np.inf, np.nan, 1.5]))
+    with np.errstate(invalid="ignore"):  # u_tests multiplies inf and nan by False
+        out, _ = vjp(u_tests, jit=jit)(np.array([np.inf, np.nan, 1.5]))
     np.testing.assert_array_equal(np.isnan(out), [True, True, False])
 
 

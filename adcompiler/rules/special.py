@@ -62,7 +62,7 @@ arccosh = _ufunc("arccosh", (np.arccosh, math.acosh))
 arccosh.defvjp(lambda g, x, out: g / sqrt(x * x - 1.0))
 arctanh = _ufunc("arctanh", (np.arctanh, math.atanh))
 arctanh.defvjp(lambda g, x, out: g / (1.0 - x * x))
-cbrt = _ufunc("cbrt", (np.cbrt, math.cbrt))
+cbrt = _ufunc("cbrt", (np.cbrt,) + ((math.cbrt,) if hasattr(math, "cbrt") else ()))  # math.cbrt: Python 3.11
 cbrt.defvjp(lambda g, x, out: g / (3.0 * (out * out)))
 deg2rad = _ufunc("deg2rad", (np.deg2rad, np.radians, math.radians))
 deg2rad.defvjp(lambda g, x, out: g * (math.pi / 180.0))
