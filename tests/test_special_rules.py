@@ -149,7 +149,7 @@ def pairs(name, fn, x, y, jit=True, scalars=True):
 
 BINARY = [
     *pairs("logaddexp", b_logaddexp, uniform(-3, 3), uniform(-3, 3)),
-    *pairs("logaddexp2", b_logaddexp2, uniform(-3, 3), uniform(-3, 3), jit=False),
+    *pairs("logaddexp2", b_logaddexp2, uniform(-3, 3), uniform(-3, 3)),
     *pairs("hypot", b_hypot, away_from_zero(0.2, 2), uniform(-2, 2)),
     Row("math_hypot", m_hypot, (arg(away_from_zero(0.2, 2), ()), arg(uniform(-2, 2), ())), (0, 1), jit=True),
     *pairs("arctan2", b_arctan2, uniform(-2, 2), away_from_zero(0.2, 2)),
@@ -157,9 +157,9 @@ BINARY = [
     *pairs("copysign", b_copysign, away_from_zero(0.2, 2), away_from_zero(0.2, 2)),
     Row("math_copysign", m_copysign, (arg(away_from_zero(0.2, 2), ()), arg(away_from_zero(0.2, 2), ())), (0, 1)),
     *pairs("fmax", b_fmax, lattice(0.0), lattice(0.5)),
-    *pairs("fmin", b_fmin, lattice(0.0), lattice(0.5), jit=False),
+    *pairs("fmin", b_fmin, lattice(0.0), lattice(0.5)),
     *pairs("xlogy", b_xlogy, uniform(-2, 2), uniform(0.2, 3)),
-    *pairs("xlog1py", b_xlog1py, uniform(-2, 2), uniform(-0.8, 2), jit=False),
+    *pairs("xlog1py", b_xlog1py, uniform(-2, 2), uniform(-0.8, 2)),
 ]
 
 

@@ -359,12 +359,10 @@ def _binary_twin(helper, kernel):
     overload(helper)(twin)
 
 
+@numba.njit(inline="always")
 def _is_pole(x):
     """Whether x is 0 or a negative integer (a pole of gamma and its derivatives)."""
     return x <= 0.0 and x == np.floor(x)
-
-
-_is_pole = numba.njit(inline="always")(_is_pole)
 
 
 @numba.njit(cache=True)
