@@ -4,6 +4,8 @@ module imports Numba and registers the twins; compile.py does so before it compi
 """
 from __future__ import annotations
 
+import math
+
 import numba
 import numba.typed
 import numpy as np
@@ -307,3 +309,183 @@ def unpacked(x, n):
             raise ValueError("an array unpacked into names must have as many rows (its first axis) as there are names")
         return x
     return impl
+
+
+# ---------------------------------------------------------------- special functions
+# Scalar kernels in float64 (the result is cast to the operand's float dtype, as SciPy's float32
+# loops give), applied to numbers or looped over the elements of arrays (any layout; binary
+# kernels over the broadcast of their operands).
+
+_PI = np.pi
+_HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_HALF = np.sqrt(0.5)
+
+
+def _float_dtype(*operands):
+    """The NumPy float dtype of a kernel's result: float32 when every float operand is float32."""
+    kinds = [t.dtype if isinstance(t, types.Array) else t for t in operands]
+    floats = [k for k in kinds if isinstance(k, types.Float)]
+    single = floats and all(k == types.float32 for k in floats)
+    return np.dtype(np.float32 if single else np.float64)
+
+
+def _unary_twin(helper, kernel):
+    kernel = numba.njit(inline="always")(kernel)
+
+    def twin(x):
+        dtype = _float_dtype(x)
+        cast = dtype.type
+        if not isinstance(x, types.Array):
+            return lambda x: cast(kernel(np.float64(x)))
+
+        def on_array(x):
+            flat = np.ascontiguousarray(x).reshape(-1)
+            out = np.empty(flat.size, dtype)
+            for i in range(flat.size):
+                out[i] = kernel(np.float64(flat[i]))
+            return out.reshape(x.shape)
+        return on_array
+
+    overload(helper)(twin)
+
+
+def _binary_twin(helper, kernel):
+    kernel = numba.njit(inline="always")(kernel)
+
+    def twin(x, y):
+        dtype = _float_dtype(x, y)
+        cast = dtype.type
+        if not isinstance(x, types.Array) and not isinstance(y, types.Array):
+            return lambda x, y: cast(kernel(np.float64(x), np.float64(y)))
+
+        def on_arrays(x, y):
+            shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+            xs, ys = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
+            out = np.empty(shape, dtype)
+            for index in np.ndindex(shape):
+                out[index] = kernel(np.float64(xs[index]), np.float64(ys[index]))
+            return out
+        return on_arrays
+
+    overload(helper)(twin)
+
+
+@numba.njit(inline="always")
+def _is_pole(x):
+    """Whether x is 0 or a negative integer (a pole of gamma and its derivatives)."""
+    return x <= 0.0 and x == np.floor(x)
+
+
+@numba.njit(cache=True)
+def _digamma_positive(x):
+    """digamma for x > 0: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the
+    asymptotic series (terms to x**-14: below 1e-16 there)."""
+    result = 0.0
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    s = 1.0 / (x * x)
+    series = s * (1 / 12 - s * (1 / 120 - s * (1 / 252 - s * (1 / 240 - s * (1 / 132 - s * (691 / 32760 - s / 12))))))
+    return result + np.log(x) - 0.5 / x - series
+
+
+@numba.njit(cache=True)
+def _trigamma_positive(x):
+    """polygamma(1, x) for x > 0: psi1(x) = psi1(x + 1) + 1/x**2 up to x >= 10, then the series."""
+    result = 0.0
+    while x < 10.0:
+        result += 1.0 / (x * x)
+        x += 1.0
+    s = 1.0 / (x * x)
+    series = s * (1 / 6 - s * (1 / 30 - s * (1 / 42 - s * (1 / 30 - s * (5 / 66 - s * (691 / 2730 - s * 7 / 6))))))
+    return result + (1.0 + 0.5 / x + series) / x
+
+
+def _digamma(x):
+    """Reflection psi(x) = psi(1 - x) - pi / tan(pi x) below 0, with tan's argument reduced exactly
+    (x minus its nearest integer); scipy's values at the poles."""
+    if x != x or x == -np.inf:
+        return np.nan
+    if _is_pole(x):
+        return -np.inf if x == 0.0 else np.nan
+    if x > 0.0:
+        return _digamma_positive(x)
+    return _digamma_positive(1.0 - x) - _PI / np.tan(_PI * (x - np.floor(x + 0.5)))
+
+
+def _trigamma(x):
+    """Reflection psi1(x) = pi**2 / sin(pi x)**2 - psi1(1 - x) below 0; inf at the poles and -inf,
+    as scipy."""
+    if x != x:
+        return np.nan
+    if x == -np.inf or _is_pole(x):
+        return np.inf
+    if x > 0.0:
+        return _trigamma_positive(x)
+    s = np.sin(_PI * (x - np.floor(x + 0.5)))
+    return _PI * _PI / (s * s) - _trigamma_positive(1.0 - x)
+
+
+def _gammaln(x):
+    if x == -np.inf:
+        return -np.inf  # as scipy
+    return np.inf if _is_pole(x) else math.lgamma(x)
+
+
+def _gamma(x):
+    if _is_pole(x):
+        return np.inf if x == 0.0 else np.nan
+    return math.gamma(x)
+
+
+def _expit(x):
+    """1 / (1 + exp(-x)), with exp of a negative number only (no overflow)."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(x)
+    return e / (1.0 + e)
+
+
+def _logit(x):
+    """log(x / (1 - x)); near 1/2 as log1p((2x - 1) / (1 - x)), whose 2x - 1 is exact."""
+    if x == 1.0:
+        return np.inf  # Numba's division by zero would raise
+    if 0.3 < x < 0.65:
+        return np.log1p((2.0 * x - 1.0) / (1.0 - x))
+    return np.log(x / (1.0 - x))
+
+
+def _log_ndtr(x):
+    """log(ndtr(x)): log1p of the upper tail above 0, the log of erfc down to -20, below that the
+    asymptotic series of Mills' ratio (terms (2k-1)!! / x**2k, to below 1e-17 at x = -20)."""
+    if x > 0.0:
+        return np.log1p(-0.5 * math.erfc(x * _SQRT_HALF))
+    if x > -20.0:
+        return np.log(0.5 * math.erfc(-x * _SQRT_HALF))
+    s = 1.0 / (x * x)
+    term, total = 1.0, 1.0
+    for k in range(1, 12):
+        term *= -(2 * k - 1) * s
+        total += term
+    return -0.5 * x * x - np.log(-x) - _HALF_LOG_TWO_PI + np.log(total)
+
+
+def _xlogy(x, y):
+    return 0.0 if x == 0.0 and y == y else x * np.log(y)
+
+
+def _xlog1py(x, y):
+    return 0.0 if x == 0.0 and y == y else x * np.log1p(y)
+
+
+_unary_twin(runtime.erf, lambda x: math.erf(x))
+_unary_twin(runtime.erfc, lambda x: math.erfc(x))
+_unary_twin(runtime.gammaln, _gammaln)
+_unary_twin(runtime.gamma, _gamma)
+_unary_twin(runtime.digamma, _digamma)
+_unary_twin(runtime.trigamma, _trigamma)
+_unary_twin(runtime.expit, _expit)
+_unary_twin(runtime.logit, _logit)
+_unary_twin(runtime.log_ndtr, _log_ndtr)
+_binary_twin(runtime.xlogy, _xlogy)
+_binary_twin(runtime.xlog1py, _xlog1py)

@@ -23,7 +23,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
 from .calls.common import ListRows, PyList, is_none
-from .calls.library import NUMPY_METHODS, is_library, library_call
+from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
 from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError

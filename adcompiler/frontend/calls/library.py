@@ -37,10 +37,13 @@ NUMPY_METHODS = frozenset({"argmax", "argmin", "argsort", "nonzero", "any", "all
 _NUMPY_MODULES = (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft), ("np.random", np.random))
 
 
+LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")  # whose functions and globals are not the user's
+
+
 def is_library(function) -> bool:
     """Whether `function` belongs to NumPy, math, SciPy or the builtins."""
     module = getattr(function, "__module__", None) or ""
-    return module.split(".")[0] in ("numpy", "math", "builtins", "scipy") or isinstance(function, np.ufunc)
+    return module.split(".")[0] in LIBRARY_MODULES or isinstance(function, np.ufunc)
 
 
 def library_call(lo, function, name: str, args, kwargs):
