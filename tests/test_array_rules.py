@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from adcompiler import custom_vjp, value_and_grad, vjp
-from fd import assert_forward, away_from_zero, uniform, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
+from fd import compiled, assert_forward, away_from_zero, uniform, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
 
 SEED = 20240611
 F32_RTOL = 2e-5
@@ -83,7 +83,7 @@ def fixed(value):
 
 def pull(fn, args, wrt, jit, u):
     """(value, gradients) of `fn` at `args` with the cotangent `u` (for exact checks)."""
-    out, pullback = vjp(fn, wrt=wrt, jit=jit)(*args)
+    out, pullback = vjp(fn, wrt=wrt, jit=compiled(jit))(*args)
     return out, pullback(u)
 
 
@@ -1115,7 +1115,7 @@ def test_float32(row, jit, rng):
     args64 = tuple(np.float64(a) if isinstance(a, np.float32) else
                    (a.astype(np.float64) if a.dtype == np.float32 else a) for a in args32)
     wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
-    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=jit)(*args32)
+    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=compiled(jit))(*args32)
     out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
     assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
     np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)

@@ -24,7 +24,7 @@ import test_array_rules as array_rules
 from adcompiler import CompileError, grad, vjp
 from adcompiler.backend import compile as compilation
 from adcompiler.backend import runtime
-from fd import assert_forward, away_from_zero, fd_grad, uniform
+from fd import compiled, assert_forward, away_from_zero, fd_grad, uniform
 from test_array_rules import Row, arg, avoiding, cases, lattice, pull, run_row
 
 SEED = 20261202
@@ -256,7 +256,7 @@ TWINS = {"erf": WIDE, "erfc": WIDE, "gammaln": WIDE, "gamma": WIDE, "digamma": W
          "log_ndtr": np.concatenate([WIDE, -np.geomspace(1, 1e150, 300), [-19.99, -20.0, -20.01, 6.0, 40.0]])}
 
 
-def compiled(name):
+def compiled_helper(name):
     compilation._numba_jit()  # registers the twins
     return getattr(compilation.compiled_runtime(), name)
 
@@ -275,7 +275,7 @@ def assert_agree(ours, scipys, rtol):
 def test_numba_twin_agrees_with_scipy(name):
     """Float64 to 1e-13 relative over a wide range (digamma and trigamma by recurrence, series and
     reflection), float32 to float32 rounding, numbers as arrays, the poles as SciPy gives them."""
-    twin, reference = compiled(name), getattr(runtime, name)
+    twin, reference = compiled_helper(name), getattr(runtime, name)
     points = np.concatenate([TWINS[name], POLES if name not in ("logit", "expit") else [np.nan]])
     with np.errstate(all="ignore"):
         assert_agree(twin(points), reference(points), 1e-13)
@@ -288,7 +288,7 @@ def test_numba_twin_agrees_with_scipy(name):
 
 @pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
 def test_numba_binary_twin_agrees_with_scipy(name):
-    twin, reference = compiled(name), getattr(runtime, name)
+    twin, reference = compiled_helper(name), getattr(runtime, name)
     x = np.array([[0.0], [1.5], [-2.0], [np.nan]])
     y = np.array([0.0, 0.5, 3.0, -0.5, np.inf, np.nan])
     with np.errstate(all="ignore"):
@@ -302,7 +302,7 @@ def test_numba_binary_twin_agrees_with_scipy(name):
 def test_poles_give_scipys_values(jit):
     x = np.array([0.0, -1.0, 1.0, -np.inf])
     for fn in (s_digamma, s_gamma, s_gammaln):
-        out, _ = vjp(fn, jit=jit)(x)
+        out, _ = vjp(fn, jit=compiled(jit))(x)
         with np.errstate(all="ignore"):
             assert_agree(out, fn(x), 1e-13)
 
@@ -372,16 +372,16 @@ def test_exact_values_where_finite_differences_say_nothing(jit):
     subgradient); xlogy's gradient in y is 0 where x == 0, also at y == 0, and in x it is log(y)
     (-inf at y == 0);
     rounding has a zero gradient, also at the jumps."""
-    g = grad(sinc_sum, jit=jit)(np.array([0.0, 1.0]))
+    g = grad(sinc_sum, jit=compiled(jit))(np.array([0.0, 1.0]))
     assert g[0] == 0.0 and g[1] == pytest.approx(-1.0, rel=1e-15)
-    gx, gy = grad(hypot_sum, wrt=(0, 1), jit=jit)(np.array([0.0, 3.0]), np.array([0.0, 4.0]))
+    gx, gy = grad(hypot_sum, wrt=(0, 1), jit=compiled(jit))(np.array([0.0, 3.0]), np.array([0.0, 4.0]))
     np.testing.assert_array_equal(gx, [0.0, 0.6])
     np.testing.assert_array_equal(gy, [0.0, 0.8])
     with np.errstate(divide="ignore"):  # log(0): the gradient in x at y == 0 is -inf
-        gx, gy = grad(xlogy_sum, wrt=(0, 1), jit=jit)(np.array([0.0, 0.0, 2.0]), np.array([0.0, 3.0, 4.0]))
+        gx, gy = grad(xlogy_sum, wrt=(0, 1), jit=compiled(jit))(np.array([0.0, 0.0, 2.0]), np.array([0.0, 3.0, 4.0]))
     np.testing.assert_array_equal(gy, [0.0, 0.0, 0.5])
     np.testing.assert_array_equal(gx, [-np.inf, math.log(3.0), math.log(4.0)])
-    np.testing.assert_array_equal(grad(rounded_sum, jit=jit)(np.array([0.5, 1.0, -2.5, 0.1234])), np.zeros(4))
+    np.testing.assert_array_equal(grad(rounded_sum, jit=compiled(jit))(np.array([0.5, 1.0, -2.5, 0.1234])), np.zeros(4))
 
 
 def isnan_where(x): return np.sum(np.where(np.isnan(x), 0.0, x * x))
@@ -389,10 +389,10 @@ def isnan_where(x): return np.sum(np.where(np.isnan(x), 0.0, x * x))
 
 @pytest.mark.parametrize("jit", [False, True], ids=["nojit", "jit"])
 def test_finiteness_tests_are_booleans_without_gradient(jit):
-    g = grad(isnan_where, jit=jit)(np.array([1.0, 0.5, -2.0]))
+    g = grad(isnan_where, jit=compiled(jit))(np.array([1.0, 0.5, -2.0]))
     np.testing.assert_array_equal(g, [2.0, 1.0, -4.0])
     with np.errstate(invalid="ignore"):  # u_tests multiplies inf and nan by False
-        out, _ = vjp(u_tests, jit=jit)(np.array([np.inf, np.nan, 1.5]))
+        out, _ = vjp(u_tests, jit=compiled(jit))(np.array([np.inf, np.nan, 1.5]))
     np.testing.assert_array_equal(np.isnan(out), [True, True, False])
 
 
@@ -426,11 +426,11 @@ def test_second_derivative(fn, x, jit, rng):
     differences of the gradient."""
     gradient = grad(fn, jit=False)
     if np.ndim(x) == 0:
-        second = grad(gradient, jit=jit)(x)
+        second = grad(gradient, jit=compiled(jit))(x)
         assert second == pytest.approx(fd_grad(gradient, (x,), 0), rel=1e-7)
         return
     v = rng.standard_normal(np.shape(x))
-    _, pullback = vjp(gradient, jit=jit)(x)
+    _, pullback = vjp(gradient, jit=compiled(jit))(x)
     fd = np.array([fd_grad(lambda z: float(np.dot(gradient(z), v)), (x,), 0)])[0]
     np.testing.assert_allclose(pullback(v), fd, rtol=1e-7, atol=1e-9)
 
