@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adcompiler import CompileError, grad, vjp
+from adcompiler import CompileError, grad, jit, vjp
 from fd import assert_forward, check_vjp, fd_grad
-from test_array_rules import (F32_RTOL, Row, arg, as_float32, away_from_zero, avoiding, cases, distinct, fixed,
-                              jit_id, run_row, uniform)
+from test_array_rules import Row, arg, away_from_zero, avoiding, cases, distinct, fixed, jit_id, run_row, uniform
+from test_array_rules import test_float32 as check_float32
 
 SEED = 20261202
 M, T, V = (3, 4), (2, 3, 4), (6,)
@@ -200,3 +200,207 @@ ROWS = [
 @pytest.mark.parametrize("row, jit", cases(ROWS))
 def test_statistics_row(row, jit, rng):
     run_row(row, jit, rng)
+
+
+# ================================================================ exact values where finite differences say nothing
+
+def pulled(fn, x, u, jit=False):
+    out, pullback = vjp(fn, jit=jit)(x)
+    return out, pullback(u)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_sort_ties_follow_the_stable_order(jit):
+    """Equal values keep their order: the first of two 3s takes the gradient of the earlier sorted
+    position. The sum over the tied pair is what the derivative along (0, 1, 1, 0) gives."""
+    x = np.array([1.0, 3.0, 3.0, 2.0])
+    u = np.array([10.0, 20.0, 30.0, 40.0])
+    out, g = pulled(sort_v, x, u, jit)
+    np.testing.assert_array_equal(out, np.sort(x))
+    np.testing.assert_array_equal(g, [10.0, 30.0, 40.0, 20.0])
+
+
+def test_median_ties_split_between_the_middle_positions():
+    """[2, 1, 2, 5] sorts stably as 1 (index 1), 2 (index 0), 2 (index 2), 5: the two middle
+    positions are indices 0 and 2, half the gradient each."""
+    out, g = pulled(median_v, np.array([2.0, 1.0, 2.0, 5.0]), 4.0)
+    assert out == 2.0
+    np.testing.assert_array_equal(g, [2.0, 0.0, 2.0, 0.0])
+    _, g_odd = pulled(median_v, np.array([2.0, 1.0, 2.0, 5.0, 2.0]), 4.0)
+    np.testing.assert_array_equal(g_odd, [0.0, 0.0, 4.0, 0.0, 0.0])  # the middle one of three 2s
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_std_at_zero_spread_has_gradient_zero(jit):
+    """std is not differentiable where all values are equal (a cone's tip); its documented
+    gradient there is 0, a subgradient. Rows with a spread keep the exact gradient."""
+    x = np.array([[1.5, 1.5, 1.5], [1.0, 2.0, 4.0]])
+    u = np.array([3.0, -2.0])
+    out, g = pulled(std_a1, x, u, jit)
+    np.testing.assert_allclose(out, np.std(x, axis=1), rtol=1e-15)
+    np.testing.assert_array_equal(g[0], 0.0)
+    row = x[1]
+    np.testing.assert_allclose(g[1], u[1] * (row - row.mean()) / (row.size * np.std(row)), rtol=1e-13)
+    _, g_all = pulled(std_all, np.full(4, -0.5), 1.0, jit)
+    np.testing.assert_array_equal(g_all, 0.0)
+
+
+def cumprod_jacobian(x):
+    """d cumprod(x)_i / d x_j = the product of x_k for k <= i, k != j (j <= i): exact at zeros."""
+    n = x.size
+    J = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1):
+            J[i, j] = np.prod(np.delete(x[:i + 1], j))
+    return J
+
+
+ZERO_LANES = [np.array([2.0, 0.0, 3.0, 0.5]), np.array([0.0, 2.0, -3.0]), np.array([1.5, -2.0, 0.0]),
+              np.array([1.0, 0.0, 2.0, 0.0, 3.0]), np.array([0.0, 0.0, 2.0])]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_cumprod_gradient_is_exact_at_zeros(jit, rng):
+    for x in ZERO_LANES:
+        u = rng.standard_normal(x.size)
+        _, g = pulled(cumprod_v, x, u, jit)
+        np.testing.assert_allclose(g, u @ cumprod_jacobian(x), rtol=1e-14, atol=1e-14)
+    x = np.array([[2.0, 0.0, 1.5], [0.0, 3.0, 0.5], [-1.0, 2.0, 0.0], [0.5, 0.0, 2.0]])
+    u = rng.standard_normal(x.shape)
+    _, g = pulled(cumprod_m_a0, x, u, jit)
+    for k in range(x.shape[1]):
+        np.testing.assert_allclose(g[:, k], u[:, k] @ cumprod_jacobian(x[:, k]), rtol=1e-14, atol=1e-14)
+
+
+# ================================================================ second derivatives
+
+def var_loss(x): return np.sum(np.var(x, axis=1, ddof=1) ** 2)
+def var_loss_grad(x): return grad(var_loss, jit=False)(x)
+def cumsum_loss(x): return np.sum(np.sin(np.cumsum(x, axis=0)))
+def cumsum_loss_grad(x): return grad(cumsum_loss, jit=False)(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_second_derivative_of_var(jit, rng):
+    """The first derivative against the formula 2 var * 2 (x - mean) / (n - 1), the second (the
+    vjp of the gradient) against finite differences of the first."""
+    x = rng.uniform(-2, 2, (3, 4))
+    variance = np.var(x, axis=1, ddof=1, keepdims=True)
+    np.testing.assert_allclose(var_loss_grad(x), 4 * variance * (x - x.mean(axis=1, keepdims=True)) / 3,
+                               rtol=1e-13)
+    check_vjp(var_loss_grad, (x,), 0, jit, rng)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_second_derivative_of_cumsum(jit, rng):
+    x = rng.uniform(-1, 1, (4, 3))
+    np.testing.assert_allclose(cumsum_loss_grad(x), fd_grad(cumsum_loss, (x,), 0), rtol=1e-9)
+    check_vjp(cumsum_loss_grad, (x,), 0, jit, rng)
+
+
+# ================================================================ float32
+# float32 inputs: gradients in float32, values with NumPy's dtype (float32 but for percentiles of a
+# list of q and np.interp, which NumPy computes in float64), close to the float64 results.
+
+FLOAT32 = [
+    # (row, jit too)
+    (Row("var_am1_ddof1", var_am1_ddof1, (arg(uniform(-2, 2), T),)), True),
+    (Row("std_am2kd", std_am2kd, (arg(uniform(-2, 2), T),)), False),
+    (Row("sort_m_a0", sort_m_a0, (arg(distinct(0.3), M),)), False),
+    (Row("median_m_a1kd", median_m_a1kd, (arg(distinct(0.3), M),)), False),
+    (Row("pct_v", pct_v, (arg(distinct(0.3), V),)), True),
+    (Row("pct_list", pct_list, (arg(distinct(0.3), (7,)),)), False),
+    (Row("cumsum_m_a1", cumsum_m_a1, (arg(uniform(-2, 2), M),)), True),
+    (Row("cumprod_t_am1", cumprod_t_am1, (arg(away_from_zero(0.5, 1.5), T),)), False),
+    (Row("diff_t_a1_n2", diff_t_a1_n2, (arg(uniform(-2, 2), (2, 4, 3)),)), False),
+    (Row("trap_x", trap_x, (arg(uniform(-2, 2), V), arg(uniform(-2, 2), V)), (0, 1)), False),
+    (Row("polyval_arr", polyval_arr, (arg(uniform(-2, 2), (4,)), arg(uniform(-1.5, 1.5), (5,))), (0, 1)), False),
+    (Row("conv_same", conv_same, (arg(uniform(-2, 2), (6,)), arg(uniform(-2, 2), (3,))), (0, 1)), True),
+    (Row("corr_full", corr_full, (arg(uniform(-2, 2), (4,)), arg(uniform(-2, 2), (6,))), (0, 1)), False),
+    (Row("interp_m", interp_plain, (grid_points(M), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 2)), False),
+]
+
+
+@pytest.mark.parametrize("row, jit", [
+    pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
+    for row, compiled in FLOAT32 for jit in ([False, True] if compiled else [False])])
+def test_float32(row, jit, rng):
+    check_float32(row, jit, rng)
+
+
+# ================================================================ integer and boolean inputs: values
+
+def int_cumsum(k): return np.cumsum(k, axis=0)
+def int_cumprod(k): return np.cumprod(k)
+def int_sort(k): return np.sort(k, axis=-1)
+def int_argsort(x): return np.argsort(x, axis=0)
+def int_diff(k): return np.diff(k, axis=1)
+def bool_diff(b): return np.diff(b)
+def int_median(k): return np.median(k, axis=1)
+def int_var(k): return np.var(k)
+def int_convolve(k): return np.convolve(k[0], k[1])
+
+
+INTEGERS = np.array([[3, -1, 4], [1, -5, 9], [2, 6, -5]])
+
+
+@pytest.mark.parametrize("fn, value", [
+    (int_cumsum, INTEGERS), (int_cumprod, INTEGERS), (int_sort, INTEGERS), (int_argsort, INTEGERS * 0.5),
+    (int_diff, INTEGERS), (bool_diff, np.array([True, True, False, True])), (int_median, INTEGERS),
+    (int_var, INTEGERS), (int_convolve, INTEGERS)], ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("compiled", [False, True], ids=jit_id)
+def test_values_of_integers_and_bools(fn, value, compiled):
+    if compiled and fn not in (int_cumsum, int_argsort):
+        pytest.skip("compiled: one integer running sum and one argsort")
+    assert_forward(jit(fn, jit=compiled)(value), fn(value))
+
+
+# ================================================================ refusals
+
+def r_sort_in_place(x):
+    y = x * 2.0
+    y.sort()
+    return y
+
+
+def r_sort_value(x): return x.sort()
+def r_pct_range(x): return np.percentile(x, 120)
+def r_pct_runtime(x, q): return np.percentile(x, q)
+def r_pct_method(x): return np.percentile(x, 50, method="nearest")
+def r_quant_range(x): return np.quantile(x, [0.5, 2.0])
+def r_median_axes(x): return np.median(x, axis=(0, 1))
+def r_conv_2d(x): return np.convolve(x, x)
+def r_conv_mode(x): return np.convolve(x[0], x[1], mode="circular")
+def r_diff_n(x): return np.diff(x, n=-1)
+def r_diff_prepend(x): return np.diff(x, prepend=0.0)
+def r_interp_grid(x): return np.interp(x[0], x, x[1])
+def r_var_scalar(x): return np.var(x[0, 0])
+def r_var_dtype(x): return np.var(x, dtype=np.float32)
+def r_trap_rank(x): return np.trapezoid(x, x[None])
+def cumprod_loss(x): return np.sum(np.cumprod(x, axis=1))
+def r_cumprod_second(x): return grad(cumprod_loss, jit=False)(x)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (r_sort_in_place, r"sorting in place \(`\.sort\(\)`\) is not supported"),
+    (r_sort_value, r"`x\.sort\(\)` sorts in place"),
+    (r_pct_range, r"q of np\.percentile must be numbers in \[0, 100\]"),
+    (r_pct_runtime, r"q of np\.percentile must be a constant known at compile time"),
+    (r_pct_method, r"method='linear' \(the default\) only"),
+    (r_quant_range, r"q of np\.quantile must be numbers in \[0, 1\]"),
+    (r_median_axes, r"np\.median takes one axis"),
+    (r_conv_2d, r"np\.convolve takes two 1-D arrays"),
+    (r_conv_mode, r"mode 'circular' of np\.convolve"),
+    (r_diff_n, r"n of np\.diff must be a non-negative int"),
+    (r_diff_prepend, r"`np\.diff` called with arguments it does not support"),
+    (r_interp_grid, r"xp and fp of np\.interp must be 1-D"),
+    (r_var_scalar, r"np\.var of a scalar is not supported"),
+    (r_var_dtype, r"`np\.var` called with arguments it does not support"),
+    (r_trap_rank, r"x of np\.trapezoid must be 1-D or have y's rank"),
+    (r_cumprod_second, r"the second derivative of np\.cumprod is not supported"),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_refusals(fn, message):
+    args = (np.ones((2, 3)), 50.0) if fn is r_pct_runtime else (np.ones((2, 3)),)
+    with pytest.raises(CompileError, match=message) as error:
+        vjp(fn, jit=False)(*args)
+    assert error.value.loc.line > 0 and error.value.loc.file.endswith("test_statistics_rules.py")
