@@ -300,10 +300,16 @@ def test_second_derivative_of_cumsum(jit, rng):
 
 # ================================================================ float32
 # float32 inputs: gradients in float32, values with NumPy's dtype (float32 but for percentiles of a
-# list of q and np.interp, which NumPy computes in float64), close to the float64 results.
+# list of q and np.interp, which NumPy computes in float64), close to the float64 results. Compiled,
+# a float32 number the forward passes to the backward (a residual) stays float32 (Numba returns
+# it to Python as a float: backend/emit.py makes it float32 again).
+
+def scalar_residual(x): return x * np.sum(x)  # a float32 number between forward and backward
+
 
 FLOAT32 = [
     # (row, jit too)
+    (Row("scalar_residual", scalar_residual, (arg(uniform(-2, 2), V),)), True),
     (Row("var_am1_ddof1", var_am1_ddof1, (arg(uniform(-2, 2), T),)), True),
     (Row("std_am2kd", std_am2kd, (arg(uniform(-2, 2), T),)), False),
     (Row("sort_m_a0", sort_m_a0, (arg(distinct(0.3), M),)), False),

@@ -68,8 +68,11 @@ def _adjoint_module(adjoint: Adjoint, name: str, namer: Namer) -> list:
     fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
              backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
                                     f"{_text(backward.entry.terminator.values, namer)}"])
+    # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
+    float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
+                       if p.type.dtype == "float32" and p.type.ndim == 0 and not p.type.listed]
     return [_function(f"{name}_forward", forward, namer, forward_lines),
-            _function(f"{name}_backward", backward, namer, backward_lines),
+            _function(f"{name}_backward", backward, namer, float32_numbers + backward_lines),
             _function(f"{name}_value_and_grad", forward, namer, fused)]
 
 

@@ -109,12 +109,13 @@ def argsort(lo, a, axis=-1, kind=Static(None)):
 
 
 def _kept(lo, result: Sym, x: Sym, axis, keepdims) -> Sym:
-    """`result`, reduced over `axis` of `x` (None: all axes), with those axes back as 1 for keepdims."""
+    """`result`, reduced over the (checked) `axis` of `x` (None: all axes), with those axes back as
+    1 for keepdims."""
     if not lo.constant(keepdims, "keepdims"):
         return result
     if is_none(axis) or axis is None:
         return P.reshape(result, *(Sym(1) for _ in range(x.type.ndim)))
-    return P.expand_dims(result, axis=_one_axis(lo, axis, x.type.ndim, "median"))
+    return P.expand_dims(result, axis=lo.constant(axis, "axis") % x.type.ndim)
 
 
 def median(lo, a, axis=None, *, keepdims=False):
