@@ -189,7 +189,7 @@ ROWS = [
     Row("corr_full", corr_full, (arg(uniform(-2, 2), (4,)), arg(uniform(-2, 2), (6,))), (0, 1), jit=True),
     Row("interp_v", interp_plain, (grid_points((7,)), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2), jit=True),
     Row("interp_outside", interp_plain, (fixed(OUTSIDE), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2)),
-    Row("interp_scalar", interp_plain, (grid_points(()), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2)),
+    Row("interp_scalar", interp_plain, (grid_points(()), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2), jit=True),
     Row("interp_m", interp_plain, (grid_points(M), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2), jit=True),
     Row("interp_bounds", interp_bounds, (fixed(OUTSIDE), fixed(GRID), arg(uniform(-2, 2), (5,))), (0, 1, 2)),
     Row("interp_bound_args", interp_bound_args, (fixed(OUTSIDE), fixed(GRID), arg(uniform(-2, 2), (5,)),
@@ -410,3 +410,26 @@ def test_refusals(fn, message):
     with pytest.raises(CompileError, match=message) as error:
         vjp(fn, jit=False)(*args)
     assert error.value.loc.line > 0 and error.value.loc.file.endswith("test_statistics_rules.py")
+
+
+def conv_loss(a, v): return np.sum(np.convolve(a, v, mode="same") ** 2)
+def conv_loss_grad(a, v): return grad(conv_loss, wrt=1, jit=False)(a, v)
+def sort_loss(x): return np.sum(np.sort(x, axis=0) ** 3)
+def sort_loss_grad(x): return grad(sort_loss, jit=False)(x)
+def median_std_loss(x): return np.median(x, axis=1) @ np.std(x, axis=1)
+def median_std_loss_grad(x): return grad(median_std_loss, jit=False)(x)
+def interp_loss(x, fp): return np.sum(np.interp(x, GRID, fp) ** 2)
+def interp_loss_grad(x, fp): return grad(interp_loss, wrt=(0, 1), jit=False)(x, fp)[1]
+
+
+@pytest.mark.parametrize("fn, args", [
+    (conv_loss_grad, (arg(uniform(-2, 2), (5,)), arg(uniform(-2, 2), (3,)))),
+    (sort_loss_grad, (arg(distinct(0.3), M),)),
+    (median_std_loss_grad, (arg(distinct(0.3), (3, 5)),)),
+    (interp_loss_grad, (grid_points((6,)), arg(uniform(-2, 2), (5,)))),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_second_derivatives_of_compositions(fn, args, rng):
+    """Gradients of convolve, sort, median, std and interp are differentiable again (plain Python;
+    the compiled second derivatives of var and cumsum are above)."""
+    values = tuple(sample(rng) for sample in args)
+    check_vjp(fn, values, tuple(range(len(values))) if len(values) > 1 else 0, False, rng)
