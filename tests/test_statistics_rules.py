@@ -350,14 +350,16 @@ def int_convolve(k): return np.convolve(k[0], k[1])
 INTEGERS = np.array([[3, -1, 4], [1, -5, 9], [2, 6, -5]])
 
 
-@pytest.mark.parametrize("fn, value", [
-    (int_cumsum, INTEGERS), (int_cumprod, INTEGERS), (int_sort, INTEGERS), (int_argsort, INTEGERS * 0.5),
-    (int_diff, INTEGERS), (bool_diff, np.array([True, True, False, True])), (int_median, INTEGERS),
-    (int_var, INTEGERS), (int_convolve, INTEGERS)], ids=lambda v: getattr(v, "__name__", ""))
-@pytest.mark.parametrize("compiled", [False, True], ids=jit_id)
+INTEGER_CASES = [(int_cumsum, INTEGERS), (int_cumprod, INTEGERS), (int_sort, INTEGERS), (int_argsort, INTEGERS * 0.5),
+                 (int_diff, INTEGERS), (bool_diff, np.array([True, True, False, True])), (int_median, INTEGERS),
+                 (int_var, INTEGERS), (int_convolve, INTEGERS)]
+
+
+@pytest.mark.parametrize("fn, value, compiled", [
+    pytest.param(fn, value, compiled, id=f"{fn.__name__}-{jit_id(compiled)}")
+    for fn, value in INTEGER_CASES for compiled in ([False, True] if fn in (int_cumsum, int_argsort) else [False])])
 def test_values_of_integers_and_bools(fn, value, compiled):
-    if compiled and fn not in (int_cumsum, int_argsort):
-        pytest.skip("compiled: one integer running sum and one argsort")
+    """Values only (nothing to differentiate); compiled: one integer running sum and one argsort."""
     assert_forward(jit(fn, jit=compiled)(value), fn(value))
 
 
