@@ -230,9 +230,9 @@ def fft_call(x):
     return np.sum(z)
 
 
-def sort_call(x):
+def no_rule_call(x):
     y = x * 2.0
-    z = np.sort(y)  # <- HERE
+    z = np.i0(y)  # <- HERE
     return np.sum(z)
 
 
@@ -429,7 +429,7 @@ def multiline_lowering(x):
 
 def multiline_call(x):
     y = (x * 2.0 +
-         np.sort(x))  # <- HERE
+         np.i0(x))  # <- HERE
     return np.sum(y)
 
 

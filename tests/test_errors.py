@@ -123,7 +123,7 @@ CONSTRUCTS = [
     ("fft_call", (ARRAY,), ["`np.fft.fft` returns an array of dtype complex128", "not supported"], "float64"),
     ("undefined_name", (1.5,), "the name `not_defined_anywhere` is not defined", "pass it in"),
     ("global_int32_array", (ARRAY,), ["`GLOBAL_INT32`", "int32"], "float64"),
-    ("sort_call", (ARRAY,), ["`np.sort` has no derivative rule", "differentiated value reaches it"], "custom_vjp"),
+    ("no_rule_call", (ARRAY,), ["`np.i0` has no derivative rule", "differentiated value reaches it"], "custom_vjp"),
     # the operand that is not a value is named, as the user wrote it
     ("function_used_as_value", (ARRAY,), "`np.sin` cannot be used as a number or array", None),
     # axes and keywords of the NumPy functions that take them
@@ -170,7 +170,7 @@ CONSTRUCTS = [
     # statements spanning lines: the error points at the construct's line
     ("multiline_fence", (1.5,), "dict literal", "separate arguments"),
     ("multiline_lowering", (1.5,), "`<<`", "+ - * /"),
-    ("multiline_call", (ARRAY,), "`np.sort`", "supported"),
+    ("multiline_call", (ARRAY,), "`np.i0`", "supported"),
     ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
     ("multiline_matmul_scalar", (ARRAY,), ["`@`", "scalar operand"], "`*`"),
     ("multiline_axis", (ARRAY, 0), ["axis", "constant"], "literal"),  # the call's line
@@ -222,7 +222,7 @@ def test_refused_at_first_call_again_at_second_call():
 @pytest.mark.parametrize("kind", [value_and_grad, vjp], ids=["value_and_grad", "vjp"])
 def test_other_transforms_refuse_too(kind):
     check_error(refusal(R.try_statement, 1.5, kind=kind), R.try_statement, says="`try` statement", hint="check")
-    check_error(refusal(R.sort_call, ARRAY, kind=kind), R.sort_call, says="`np.sort`", hint="supported")
+    check_error(refusal(R.no_rule_call, ARRAY, kind=kind), R.no_rule_call, says="`np.i0`", hint="supported")
     check_error(refusal(R.returns_tuple, 1.5, kind=kind), R.returns_tuple, says="tuple", hint="single")
 
 
@@ -234,9 +234,9 @@ def test_vjp_accepts_an_array_output_that_grad_refuses():
 
 
 def test_builtin_call_hint_does_not_call_it_a_user_function():
-    """`np.sort`, `np.fft.fft` are not "your own functions"; neither the message nor the hint
+    """`np.i0`, `np.fft.fft` are not "your own functions"; neither the message nor the hint
     may say they are (a user function, `helper`, is)."""
-    for function, args in [(R.sort_call, (ARRAY,)), (R.fft_call, (ARRAY,))]:
+    for function, args in [(R.no_rule_call, (ARRAY,)), (R.fft_call, (ARRAY,))]:
         error = refusal(function, *args)
         assert error.hint, f"no hint for {error.message!r}"
         for text in (error.message, error.hint):

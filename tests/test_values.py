@@ -181,9 +181,9 @@ def test_math_module_is_imported_by_the_generated_code():
 
 # ---------------------------------------------------------------- refusals of library calls
 
-def active_cbrt(x):
+def active_bessel(x):
     y = x * 2.0
-    return np.sum(np.cbrt(y))  # <- HERE
+    return np.sum(np.i0(y))  # <- HERE
 
 
 def returns_none(A):
@@ -205,8 +205,8 @@ def write_into_diagonal_view(A):
 
 def test_refused_when_a_gradient_reaches_a_call_without_rule():
     with pytest.raises(CompileError) as info:
-        grad(active_cbrt, jit=False)(np.ones(3))
-    check_error(info.value, active_cbrt, says=["`np.cbrt` has no derivative rule", "differentiated value"],
+        grad(active_bessel, jit=False)(np.ones(3))
+    check_error(info.value, active_bessel, says=["`np.i0` has no derivative rule", "differentiated value"],
                 hint="custom_vjp", file=__file__)
 
 
@@ -214,7 +214,7 @@ def test_jit_runs_a_call_without_rule():
     """Nothing is differentiated under jit, so a function without rule is fine there."""
     x = np.array([1.0, 8.0])
     for jit in (False, True):
-        assert np.isclose(adcompiler.jit(active_cbrt, jit=jit)(x), active_cbrt(x), rtol=1e-14)
+        assert np.isclose(adcompiler.jit(active_bessel, jit=jit)(x), active_bessel(x), rtol=1e-14)
 
 
 def test_refused_when_the_function_returns_none():

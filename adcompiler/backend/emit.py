@@ -115,8 +115,11 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
              backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
                                     f"{_text(backward.entry.terminator.values, namer)}"])
+    # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
+    float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
+                       if _float32_number(p)]
     return [module.function(f"{name}_forward", forward, forward_lines),
-            module.function(f"{name}_backward", backward, backward_lines),
+            module.function(f"{name}_backward", backward, float32_numbers + backward_lines),
             module.function(f"{name}_value_and_grad", forward, fused)]
 
 
@@ -221,6 +224,9 @@ class _Emitter:
             loc = next(op.loc for op in region.ops if isinstance(op, Structured))
             call = f"{module.kernel(part, loc, params, body)}({', '.join(params)})"
             lines.append(_line(INDENT, f"{targets} = {call}" if outputs else call, loc))
+            # Numba returns a float32 number to Python as a float: made float32 again
+            lines += [_line(INDENT, f"{self.name(v)} = np.float32({self.name(v)})", loc)
+                      for v in outputs if _float32_number(v)]
         return lines
 
     def flush(self, indent: str) -> list:
@@ -299,6 +305,10 @@ class _Emitter:
 
     def text(self, operand) -> str:
         return _unparse(_operand(operand, self.name, None))
+
+
+def _float32_number(value) -> bool:
+    return value.type.dtype == "float32" and value.type.ndim == 0 and not value.type.listed
 
 
 def _interface(ops, later, returned) -> tuple:

@@ -222,3 +222,65 @@ def unpacked(x, n):
 
 
 HELPERS += ("unpacked",)
+
+
+# ---------------------------------------------------------------- sequences (rules/sequences.py)
+# Running sums and products, stable sorting permutations and the gathers by them, and the segment
+# of a grid that holds a point. The Numba twins loop over a (before, along, after) view.
+
+
+def cumsum_axis(x, axis):
+    """np.cumsum(x, axis=axis) (Numba's np.cumsum has no axis)."""
+    return np.cumsum(x, axis=axis)
+
+
+def cumprod_axis(x, axis):
+    """np.cumprod(x, axis=axis)."""
+    return np.cumprod(x, axis=axis)
+
+
+def _cumsum_from_end(y):
+    return np.cumsum(y[:, ::-1, :], axis=1)[:, ::-1, :]
+
+
+def cumprod_grad(g, x, axis):
+    """The gradient of np.cumprod(x, axis) for the cotangent g, exact also where x has zeros: an
+    element before a lane's first zero gets sum_{i >= j} g_i out_i / x_j; the first zero gets
+    sum_{i >= j} g_i times the product of the other elements up to i; elements after it get 0."""
+    y, h = _as_three_axes(np.asarray(x), axis), _as_three_axes(np.asarray(g), axis)
+    zeros_seen = np.cumsum(y == 0, axis=1)
+    before, first = zeros_seen == 0, (y == 0) & (zeros_seen == 1)
+    out = np.cumprod(y, axis=1)
+    grad = np.where(before, _cumsum_from_end(h * out) / np.where(before, y, 1), 0)
+    skipping = np.cumprod(np.where(first, 1, y), axis=1)
+    grad = np.where(first, _cumsum_from_end(h * skipping), grad)
+    return grad.astype(np.result_type(g), copy=False).reshape(np.shape(x))
+
+
+def argsort_axis(x, axis):
+    """np.argsort(x, axis, kind="stable"): ties keep their order."""
+    return np.argsort(x, axis=axis, kind="stable")
+
+
+def permute_along(x, order, axis):
+    """np.take_along_axis(x, order, axis) for a permutation `order` of each lane."""
+    return np.take_along_axis(x, order, axis)
+
+
+def unpermute_along(g, order, axis):
+    """The inverse of permute_along: `out` with out[order] = g along `axis`."""
+    out = np.empty_like(g)
+    np.put_along_axis(out, order, g, axis)
+    return out
+
+
+def interp_segment(x, xp):
+    """For each point of x, the j in [0, len(xp) - 2] with xp[j] <= x < xp[j + 1], clipped (the
+    first or last segment outside the grid)."""
+    if len(xp) < 2:
+        raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+
+
+HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "permute_along", "unpermute_along",
+            "interp_segment")

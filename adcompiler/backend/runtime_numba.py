@@ -489,3 +489,122 @@ _unary_twin(runtime.logit, _logit)
 _unary_twin(runtime.log_ndtr, _log_ndtr)
 _binary_twin(runtime.xlogy, _xlogy)
 _binary_twin(runtime.xlog1py, _xlog1py)
+
+
+# ---------------------------------------------------------------- sequences (rules/sequences.py)
+# Loops over a contiguous (before, along, after) view of the operand, one lane at a time.
+
+
+def _running(combine, start):
+    """The twin of np.cumsum/np.cumprod along an axis: `combine` folded along each lane from `start`."""
+    combine = numba.njit(inline="always")(combine)
+
+    def twin(x, axis):
+        dtype = x.dtype if isinstance(x.dtype, types.Float) else types.int64
+
+        def impl(x, axis):
+            y = _as_three_axes(x, axis)
+            before, n, after = y.shape
+            out = np.empty((before, n, after), dtype)
+            for i in range(before):
+                for k in range(after):
+                    acc = start
+                    for j in range(n):
+                        acc = combine(acc, y[i, j, k])
+                        out[i, j, k] = acc
+            return out.reshape(x.shape)
+        return impl
+    return twin
+
+
+overload(runtime.cumsum_axis)(_running(lambda acc, value: acc + value, 0))
+overload(runtime.cumprod_axis)(_running(lambda acc, value: acc * value, 1))
+
+
+@numba.njit
+def _cumprod_lane_grad(h, y, grad):
+    """runtime.cumprod_grad for one lane, written into `grad`."""
+    n = y.shape[0]
+    first_zero = n
+    for j in range(n):
+        if y[j] == 0:
+            first_zero = j
+            break
+    out = np.empty(n, grad.dtype)
+    acc = 1.0
+    for j in range(n):
+        acc *= y[j]
+        out[j] = acc
+    total = 0.0
+    for j in range(n - 1, -1, -1):
+        total += h[j] * out[j]
+        grad[j] = total / y[j] if j < first_zero else 0.0
+    if first_zero < n:
+        others = out[first_zero - 1] if first_zero > 0 else 1.0
+        total = 0.0
+        for i in range(first_zero, n):
+            if i > first_zero:
+                others *= y[i]
+            total += h[i] * others
+        grad[first_zero] = total
+
+
+@overload(runtime.cumprod_grad)
+def cumprod_grad(g, x, axis):
+    def impl(g, x, axis):
+        h, y = _as_three_axes(g, axis), _as_three_axes(x, axis)
+        before, n, after = y.shape
+        grad = np.empty((before, n, after), h.dtype)
+        lane = np.empty(n, h.dtype)
+        for i in range(before):
+            for k in range(after):
+                _cumprod_lane_grad(h[i, :, k], y[i, :, k], lane)
+                grad[i, :, k] = lane
+        return grad.reshape(x.shape)
+    return impl
+
+
+@overload(runtime.argsort_axis)
+def argsort_axis(x, axis):
+    def impl(x, axis):
+        y = _as_three_axes(x, axis)
+        before, n, after = y.shape
+        order = np.empty((before, n, after), np.int64)
+        for i in range(before):
+            for k in range(after):
+                order[i, :, k] = np.argsort(y[i, :, k].copy(), kind="mergesort")
+        return order.reshape(x.shape)
+    return impl
+
+
+def _gather_along(scatter):
+    """The twin of permute_along (out[j] = x[order[j]] along the axis) or, `scatter`, of
+    unpermute_along (out[order[j]] = x[j])."""
+    def twin(x, order, axis):
+        def impl(x, order, axis):
+            y, o = _as_three_axes(x, axis), _as_three_axes(order, axis)
+            before, n, after = y.shape
+            out = np.empty((before, n, after), y.dtype)
+            for i in range(before):
+                for k in range(after):
+                    for j in range(n):
+                        if scatter:
+                            out[i, o[i, j, k], k] = y[i, j, k]
+                        else:
+                            out[i, j, k] = y[i, o[i, j, k], k]
+            return out.reshape(x.shape)
+        return impl
+    return twin
+
+
+overload(runtime.permute_along)(_gather_along(False))
+overload(runtime.unpermute_along)(_gather_along(True))
+
+
+@overload(runtime.interp_segment)
+def interp_segment(x, xp):
+    def impl(x, xp):
+        if len(xp) < 2:
+            raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
+        return np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
+    return impl

@@ -105,6 +105,8 @@ def _refuse_expression_statement(parsed: ParsedFunction, statement: gast.Expr):
     if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr in ("append", "extend"):
         refuse(parsed, statement, f"a list that grows (`.{call.func.attr}`)",
                "preallocate an array, `ys = np.zeros((n, m))`, and assign its rows: `ys[i] = ...`")
+    if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and call.func.attr == "sort":
+        refuse(parsed, statement, "sorting in place (`.sort()`)", "write `x = np.sort(x)` (a new sorted array)")
     refuse(parsed, statement, "an expression statement whose value is unused",
            "assign the value to a name, or remove the statement")
 
