@@ -138,8 +138,30 @@ def typed_list(items):
     return items
 
 
+# ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
+
+
+def checked_index(index, n):
+    """Integer positions `index` along an axis of length `n`, negative ones counted from the end;
+    IndexError where one is out of [-n, n), as NumPy's indexing raises."""
+    index = np.asarray(index)
+    if np.any((index < -n) | (index >= n)):
+        raise IndexError(f"index out of bounds for an axis of length {n}")
+    wrapped = np.where(index < 0, index + n, index).astype(np.int64)
+    return wrapped if wrapped.ndim else np.int64(wrapped)
+
+
+def scatter_add(like, g, flat):
+    """A new array of the 3-D `like`'s shape, zero but for `g[:, k]` added at `[:, flat[k]]`
+    (repeated positions accumulate)."""
+    out = np.zeros(np.shape(like), np.result_type(g))
+    np.add.at(out, (slice(None), flat), g)
+    return out
+
+
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_all", "matmul", "empty_list", "typed_list",
+           "checked_index", "scatter_add") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims"))

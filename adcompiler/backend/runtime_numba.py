@@ -296,3 +296,38 @@ def typed_list(items):
             out.append(runtime.typed_list(item))
         return out
     return impl
+
+
+# ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
+
+
+@overload(runtime.checked_index)
+def checked_index(index, n):
+    if not isinstance(index, types.Array):
+        def number(index, n):
+            if index < -n or index >= n:
+                raise IndexError("index out of bounds")
+            return np.int64(index + n if index < 0 else index)
+        return number
+
+    def array(index, n):
+        flat = np.ascontiguousarray(index).reshape(-1)
+        out = np.empty(flat.size, np.int64)
+        for k in range(flat.size):
+            i = flat[k]
+            if i < -n or i >= n:
+                raise IndexError("index out of bounds")
+            out[k] = i + n if i < 0 else i
+        return out.reshape(index.shape)
+    return array
+
+
+@overload(runtime.scatter_add)
+def scatter_add(like, g, flat):
+    def impl(like, g, flat):
+        out = np.zeros(like.shape, g.dtype)
+        for i in range(g.shape[0]):
+            for k in range(flat.shape[0]):
+                out[i, flat[k], :] += g[i, k, :]
+        return out
+    return impl

@@ -11,6 +11,7 @@ from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While,
 from ..rules.primitives import Sym
 from .calls import Static, hashable
 from .canonical import PREFIX, RETURNED
+from .fence import updated_name
 
 _MISSING = object()
 
@@ -376,6 +377,8 @@ def _assigned_names(loop) -> list:
             names.append(node.id)
         elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and isinstance(node.value, gast.Name):
             names.append(node.value.id)
+        elif updated_name(node) is not None:  # np.add.at(y, ...) rebinds y
+            names.append(updated_name(node))
     return list(dict.fromkeys(names))
 
 
