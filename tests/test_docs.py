@@ -5,6 +5,8 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+
 from adcompiler.frontend import calls
 from adcompiler.frontend import fence
 from adcompiler.rules import primitives
@@ -14,6 +16,8 @@ SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in
 
 
 def _name(function) -> str:
+    if isinstance(getattr(function, "__self__", None), np.ufunc):  # np.add.at
+        return f"np.{function.__self__.__name__}.{function.__name__}"
     module = getattr(function, "__module__", "") or ""
     prefix = {"numpy": "np.", "math": "math.", "builtins": ""}.get(module.split(".")[0], "np.")
     return prefix + function.__name__

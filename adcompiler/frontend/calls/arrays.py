@@ -12,7 +12,7 @@ from __future__ import annotations
 import gast
 import numpy as np
 
-from ...ir.core import IndexArray, IndexInt, IndexSlice
+from ...ir.core import IndexInt, IndexSlice
 from ...rules import primitives as P
 from ...rules.arrays import add_at as scatter_into, take_at
 from ...rules.primitives import Sym
@@ -87,9 +87,10 @@ def take(lo, a, indices, axis=Static(None)):
     index = lo.operand(indices, lo.node)
     if index.type.dtype != "int64":
         lo.refuse(lo.node, f"np.take needs integer indices, not {index.type.describe()}")
-    if is_none(axis):
-        return take_at(flat(lo, x), [index], 0)
-    return take_at(x, [index], _one_axis(lo, axis, x.type.ndim))
+    x, axis = (flat(lo, x), 0) if is_none(axis) else (x, _one_axis(lo, axis, x.type.ndim))
+    if index.type.ndim == 0:  # one position: basic indexing, the axis dropped
+        return P.getitem(x, index, index=_along(axis, IndexInt()))
+    return take_at(x, [index], axis)
 
 
 def take_along_axis(lo, arr, indices, axis):
@@ -126,9 +127,7 @@ def add_at(lo, a, indices, b):
     if y.type.ndim == 0:
         lo.refuse(lo.node, f"np.add.at needs an array, and `{target.id}` is {y.type.describe()}")
     lo.check_element_write(target, target.id, y)
-    index = indices if isinstance(indices, tuple) else (indices,)
-    index = [lo.integer(i, lo.node) if lo.operand(i, lo.node).type.ndim == 0 else lo.operand(i, lo.node)
-             for i in index]
+    index = [lo.operand(i, lo.node) for i in (indices if isinstance(indices, tuple) else (indices,))]
     if any(i.type.dtype != "int64" for i in index) or len(index) > y.type.ndim:
         lo.refuse(lo.node, "np.add.at needs integer indices (an array, or a tuple of arrays, one per leading axis)",
                   "index with integer arrays")
@@ -216,14 +215,16 @@ def pad(lo, array, pad_width, mode=Static("constant"), constant_values=Sym(0)):
                                                  P.is_const(constant_values, 0)):
             lo.refuse(lo.node, "np.pad: constant_values is for mode 'constant'")
         for ax, (before, after) in enumerate(pairs):
-            pieces = [x]
-            dims = shape_of(x)
-            for width, edge, at in ((before, _slice(x, ax, upper=Sym(1)), 0), (after, _slice(x, ax, lower=Sym(-1)), 1)):
-                if width:
-                    pieces.insert(len(pieces) * at, _spread(edge, dims[:ax] + [Sym(width)] + dims[ax + 1:]))
-            x = _joined(pieces, ax) if len(pieces) > 1 else x
+            if before or after:
+                x = _joined(_edge(x, ax, before, upper=Sym(1)) + [x] + _edge(x, ax, after, lower=Sym(-1)), ax)
         return x
     lo.refuse(lo.node, f"np.pad: mode {mode!r} is not supported", "use mode 'constant' or 'edge'")
+
+
+def _edge(x: Sym, axis: int, width: int, **bounds) -> list:
+    """The edge `x[..., lower:upper]` on `axis` repeated `width` times along it (none for 0)."""
+    dims = shape_of(x)
+    return [_spread(_slice(x, axis, **bounds), dims[:axis] + [Sym(width)] + dims[axis + 1:])] if width else []
 
 
 def tile(lo, A, reps):
@@ -263,8 +264,7 @@ def meshgrid(lo, *xi, indexing=Static("xy")):
         lo.refuse(lo.node, f"np.meshgrid: indexing {indexing!r} is not 'xy' or 'ij'")
     if len(xi) not in (2, 3):
         lo.refuse(lo.node, f"np.meshgrid of {len(xi)} arrays is not supported", "pass two or three arrays")
-    vectors = [flat(lo, lo.operand(v, lo.node)) if lo.operand(v, lo.node).type.ndim
-               else P.reshape(lo.operand(v, lo.node), Sym(1)) for v in xi]
+    vectors = [_flat_1d(lo, v) for v in xi]
     order = list(range(len(vectors)))
     if indexing == "xy":  # the first two axes swapped: x varies along the columns
         order[0], order[1] = 1, 0
@@ -283,12 +283,12 @@ def meshgrid(lo, *xi, indexing=Static("xy")):
 
 def cross(lo, a, b):
     x, y = (_array(lo, v, "np.cross") for v in (a, b))
-    ax = [max(x.type.ndim, y.type.ndim) - 1]
+    last = max(x.type.ndim, y.type.ndim) - 1
 
     def component(v, k):
         return P.getitem(v, Sym(k), index=_along(v.type.ndim - 1, IndexInt()))
     parts = [component(x, i) * component(y, j) - component(x, j) * component(y, i) for i, j in ((1, 2), (2, 0), (0, 1))]
-    return _joined([P.expand_dims(p, axis=ax[0]) if p.type.ndim else P.reshape(p, Sym(1)) for p in parts], ax[0])
+    return _joined([P.expand_dims(p, axis=last) if p.type.ndim else P.reshape(p, Sym(1)) for p in parts], last)
 
 
 # ---------------------------------------------------------------- joining
@@ -300,6 +300,12 @@ def _at_least(x: Sym, ndim: int, last: bool = False) -> Sym:
     while x.type.ndim < ndim:
         x = P.expand_dims(x, axis=x.type.ndim if last else 0)
     return x
+
+
+def _flat_1d(lo, a) -> Sym:
+    """`np.ravel(a)`, a scalar as a 1-element array."""
+    x = lo.operand(a, lo.node)
+    return P.reshape(x, Sym(1)) if x.type.ndim == 0 else flat(lo, x)
 
 
 def _operands(lo, tup) -> list:
@@ -315,7 +321,7 @@ def _concatenated(lo, arrays, axis: int, name: str) -> Sym:
 def append(lo, arr, values, axis=Static(None)):
     x, v = lo.operand(arr, lo.node), lo.operand(values, lo.node)
     if is_none(axis):
-        return _joined([_at_least(flat(lo, x) if x.type.ndim else x, 1), _at_least(flat(lo, v) if v.type.ndim else v, 1)], 0)
+        return _joined([_flat_1d(lo, x), _flat_1d(lo, v)], 0)
     if x.type.ndim == 0 or x.type.ndim != v.type.ndim:
         lo.refuse(lo.node, "np.append with an axis needs arrays of one rank, at least 1-D")
     return _joined([x, v], _one_axis(lo, axis, x.type.ndim))
