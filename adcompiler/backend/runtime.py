@@ -151,6 +151,13 @@ def checked_index(index, n):
     return wrapped if wrapped.ndim else np.int64(wrapped)
 
 
+def checked_length(n, expected):
+    """`n`, which must equal `expected` (the length of the vectors of np.cross): ValueError otherwise."""
+    if n != expected:
+        raise ValueError("incompatible dimensions for cross product (the vectors must have 3 components)")
+    return n
+
+
 def scatter_add(like, g, flat):
     """A new array of the 3-D `like`'s shape, zero but for `g[:, k]` added at `[:, flat[k]]`
     (repeated positions accumulate)."""
@@ -163,5 +170,5 @@ def scatter_add(like, g, flat):
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
            "prod_others_all", "matmul", "empty_list", "typed_list",
-           "checked_index", "scatter_add") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "checked_index", "checked_length", "scatter_add") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims"))

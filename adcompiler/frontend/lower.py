@@ -28,7 +28,7 @@ from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .fence import updated_name
+from .fence import is_add_at
 from .inlining import Inlining, Transforms
 from .names import Names
 from .parse import ParsedFunction
@@ -153,7 +153,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.check_augmented(node, current)
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
-        elif isinstance(node, gast.Expr) and updated_name(node.value) is not None:
+        elif isinstance(node, gast.Expr) and is_add_at(node.value):
             if self.expression(node.value) != Static(None):  # `x.add.at(...)` of something else than np.add
                 self.refuse(node, "an expression statement whose value is unused is not supported",
                             "assign the value to a name, or remove the statement")

@@ -18,6 +18,10 @@ from .shapes import reshape, shape_of
 checked_index = Primitive("checked_index", 2, "rt.checked_index(_0, _1)",
                           lambda index, n: Type("int64", index.ndim, False, index.units), memory=NEW, vjps=ZERO)
 
+# The length `n` of an axis that must be `expected` long (np.cross's 3-vectors): ValueError otherwise.
+checked_length = Primitive("checked_length", 2, "rt.checked_length(_0, _1)",
+                           lambda n, expected: Type("int64", weak=True), memory=NEW, vjps=ZERO)
+
 # `x3[:, flat]`: a 3-D array read at the (checked) 1-D positions `flat` along its axis 1.
 gather = Primitive("gather", 2, "_0[:, _1]",
                    lambda x, flat: Type(x.dtype, 3, False, (x.units[0], flat.units[0], x.units[2])), memory=NEW)

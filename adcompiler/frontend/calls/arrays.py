@@ -14,7 +14,7 @@ import numpy as np
 
 from ...ir.core import IndexInt, IndexSlice
 from ...rules import primitives as P
-from ...rules.arrays import add_at as scatter_into, take_at
+from ...rules.arrays import add_at as scatter_into, checked_length, take_at
 from ...rules.primitives import Sym
 from ...rules.shapes import shape_of
 from .common import Static, flat, is_none, normal_axes, sequence
@@ -187,6 +187,9 @@ def _pad_widths(lo, pad_width, ndim: int) -> list:
         widths = ((widths, widths),)
     elif all(isinstance(w, int) for w in widths):
         widths = (tuple(widths) * 2 if len(widths) == 1 else tuple(widths),)
+    if not all(isinstance(w, tuple) for w in widths):
+        lo.refuse(lo.node, f"np.pad: pad_width {widths} mixes numbers and pairs",
+                  "write pad_width as n, (before, after) or ((b0, a0), (b1, a1), ...)")
     pairs = [tuple(w) * 2 if len(w) == 1 else tuple(w) for w in widths]
     if len(pairs) == 1:
         pairs = pairs * ndim
@@ -285,8 +288,9 @@ def cross(lo, a, b):
     x, y = (_array(lo, v, "np.cross") for v in (a, b))
     last = max(x.type.ndim, y.type.ndim) - 1
 
-    def component(v, k):
-        return P.getitem(v, Sym(k), index=_along(v.type.ndim - 1, IndexInt()))
+    def component(v, k):  # v[..., k], read as k - 3 + its checked length (3: no other length is read)
+        position = Sym(k - 3) + checked_length(P.dim(v, axis=v.type.ndim - 1), 3)
+        return P.getitem(v, position, index=_along(v.type.ndim - 1, IndexInt()))
     parts = [component(x, i) * component(y, j) - component(x, j) * component(y, i) for i, j in ((1, 2), (2, 0), (0, 1))]
     return _joined([P.expand_dims(p, axis=last) if p.type.ndim else P.reshape(p, Sym(1)) for p in parts], last)
 
