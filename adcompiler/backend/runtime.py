@@ -97,7 +97,10 @@ def index_add(like, g, index):
     """A new array of `like`'s shape, zero but for `g` added at `index` (repeated integer indices
     accumulate, as np.add.at does)."""
     out = np.zeros(np.shape(like), np.result_type(g))
-    np.add.at(out, index, g)
+    if any(isinstance(item, np.ndarray) for item in index):
+        np.add.at(out, index, g)
+    else:  # basic indexing reaches each element once: no repeats to accumulate, and 10x faster
+        out[index] += g
     return out
 
 
@@ -161,9 +164,11 @@ def checked_length(n, expected):
 def scatter_add(like, g, flat):
     """A new array of the 3-D `like`'s shape, zero but for `g[:, k]` added at `[:, flat[k]]`
     (repeated positions accumulate)."""
-    out = np.zeros(np.shape(like), np.result_type(g))
-    np.add.at(out, (slice(None), flat), g)
-    return out
+    before, n, after = np.shape(like)
+    g = np.asarray(g)
+    positions = (np.arange(before)[:, None, None] * n + flat[None, :, None]) * after + np.arange(after)
+    out = np.bincount(positions.reshape(-1), weights=g.reshape(-1), minlength=before * n * after)
+    return out.reshape(before, n, after).astype(g.dtype, copy=False)  # (np.add.at: 10x slower)
 
 
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
