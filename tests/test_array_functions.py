@@ -513,3 +513,28 @@ def test_cross_needs_three_components():
     for n in (2, 4):
         with pytest.raises(ValueError, match="cross product"):
             vjp(cross_v, wrt=(0, 1), jit=False)(np.ones(n), np.ones(n))
+
+
+# ================================================================ second derivatives
+
+def _gather_roll_pad(x): return np.sum(np.sin(x[ROWS, COLS]) ** 2 + np.roll(x, 1, axis=0) * np.pad(x, 1)[1:-1, 1:-1] * x)
+
+
+def _add_at_sin(y, x):
+    z = y * 1.0
+    np.add.at(z, ROWS, x)
+    return np.sum(np.sin(z))
+
+
+GRAD_GATHER = grad(_gather_roll_pad, jit=False)
+GRAD_ADD_AT = grad(_add_at_sin, wrt=1, jit=False)
+
+
+def second_gather(x): return np.sum(GRAD_GATHER(x) * np.cos(x))
+def second_add_at(y, x): return GRAD_ADD_AT(y, x) * x
+
+
+def test_second_derivatives(rng):
+    """The rules of gather and scatter_add are written with each other: differentiable again."""
+    check_vjp(second_gather, (rng.uniform(-1, 1, M34),), 0, False, rng)
+    check_vjp(second_add_at, (rng.uniform(-1, 1, M34), rng.uniform(-1, 1, (4, 4))), (0, 1), False, rng)
