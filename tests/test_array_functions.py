@@ -508,11 +508,13 @@ def test_refusal(fn, args, says, hint):
     assert error.loc.file == __file__
     if hint is not None:
         assert hint.lower() in error.hint.lower(), error.hint
-def test_cross_needs_three_components():
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_cross_needs_three_components(jit):
     """Vectors of 2 or 4 components are a ValueError (as in NumPy for 4), not a read past the end."""
+    transformed = vjp(cross_v, wrt=(0, 1), jit=jit)
     for n in (2, 4):
         with pytest.raises(ValueError, match="cross product"):
-            vjp(cross_v, wrt=(0, 1), jit=False)(np.ones(n), np.ones(n))
+            transformed(np.ones(n), np.ones(n))
 
 
 # ================================================================ second derivatives

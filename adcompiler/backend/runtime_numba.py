@@ -331,3 +331,12 @@ def scatter_add(like, g, flat):
                 out[i, flat[k], :] += g[i, k, :]
         return out
     return impl
+
+
+@overload(runtime.checked_length)
+def checked_length(n, expected):
+    def impl(n, expected):
+        if n != expected:
+            raise ValueError("incompatible dimensions for cross product (the vectors must have 3 components)")
+        return n
+    return impl
