@@ -268,7 +268,7 @@ def element_augmented_assignment(x):
     return np.sum(y)
 
 
-def integer_array_index_2d(x, idx):
+def float_array_index(x, idx):
     y = x * 2.0
     z = y[idx]  # <- HERE
     return np.sum(z)

@@ -16,6 +16,8 @@ SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in
 
 
 def _name(function) -> str:
+    if isinstance(getattr(function, "__self__", None), np.ufunc):  # np.add.at
+        return f"np.{function.__self__.__name__}.{function.__name__}"
     module = getattr(function, "__module__", "") or ""
     if module.startswith("scipy.") or (not module and getattr(np, function.__name__, None) is not function):
         return f"scipy.{module.split('.')[1] if module else 'special'}.{function.__name__}"  # ufuncs have no module

@@ -132,8 +132,8 @@ CONSTRUCTS = [
     # subscripts (reads are supported; writes and unusual indices are not)
     ("element_assignment", (ARRAY,), ["assignment into `x`", "argument", "caller's array"], "x = x.copy()"),
     ("element_augmented_assignment", (ARRAY,), ["assignment into `y`", "argument", "view"], "y = y.copy()"),
-    ("integer_array_index_2d", (ARRAY, np.zeros((2, 2), dtype=np.int64)), "array index is not supported",
-     "1-D integer array"),
+    ("float_array_index", (ARRAY, np.zeros((2, 2))), "array index is not supported",
+     "integer arrays"),
     ("mask_of_wrong_rank", (MATRIX, np.array([True, False])), "array index is not supported",
      "boolean mask"),
     # the message must say what the index is in the user's words (`float64`), not in the IR's

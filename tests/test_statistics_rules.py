@@ -16,6 +16,7 @@ import pytest
 
 from adcompiler import CompileError, grad, jit, vjp
 from fd import assert_forward, check_vjp, fd_grad
+from fd import compiled as compiled_mode
 from test_array_rules import Row, arg, away_from_zero, avoiding, cases, distinct, fixed, jit_id, run_row, uniform
 from test_array_rules import test_float32 as check_float32
 
@@ -205,7 +206,7 @@ def test_statistics_row(row, jit, rng):
 # ================================================================ exact values where finite differences say nothing
 
 def pulled(fn, x, u, jit=False):
-    out, pullback = vjp(fn, jit=jit)(x)
+    out, pullback = vjp(fn, jit=compiled_mode(jit))(x)
     return out, pullback(u)
 
 

@@ -227,8 +227,9 @@ def test_refused_when_the_function_returns_none():
 def test_numba_cannot_compile_names_the_function():
     x = np.array([0.1, 0.5, 0.9])
     assert np.allclose(grad(unique_counts, jit=False)(x), 1.0)
+    assert np.allclose(grad(unique_counts)(x), 1.0)  # no loop: it runs as NumPy, Numba is not asked
     with pytest.raises(CompileError) as info:
-        grad(unique_counts, jit=True)(x)
+        grad(unique_counts, jit="whole")(x)
     check_error(info.value, unique_counts, says="Numba cannot compile `np.unique`", hint="jit=False", file=__file__)
 
 

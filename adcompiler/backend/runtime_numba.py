@@ -607,4 +607,45 @@ def interp_segment(x, xp):
         if len(xp) < 2:
             raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
         return np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
+# ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
+
+
+@overload(runtime.checked_index)
+def checked_index(index, n):
+    if not isinstance(index, types.Array):
+        def number(index, n):
+            if index < -n or index >= n:
+                raise IndexError("index out of bounds")
+            return np.int64(index + n if index < 0 else index)
+        return number
+
+    def array(index, n):
+        flat = np.ascontiguousarray(index).reshape(-1)
+        out = np.empty(flat.size, np.int64)
+        for k in range(flat.size):
+            i = flat[k]
+            if i < -n or i >= n:
+                raise IndexError("index out of bounds")
+            out[k] = i + n if i < 0 else i
+        return out.reshape(index.shape)
+    return array
+
+
+@overload(runtime.scatter_add)
+def scatter_add(like, g, flat):
+    def impl(like, g, flat):
+        out = np.zeros(like.shape, g.dtype)
+        for i in range(g.shape[0]):
+            for k in range(flat.shape[0]):
+                out[i, flat[k], :] += g[i, k, :]
+        return out
+    return impl
+
+
+@overload(runtime.checked_length)
+def checked_length(n, expected):
+    def impl(n, expected):
+        if n != expected:
+            raise ValueError("incompatible dimensions for cross product (the vectors must have 3 components)")
+        return n
     return impl

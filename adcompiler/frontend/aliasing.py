@@ -12,6 +12,7 @@ from ..ir.core import Value
 from ..rules.primitives import Sym
 from .canonical import ITEM, PREFIX
 from .control import _flatten
+from .fence import updated_name
 
 
 class Aliasing:
@@ -39,6 +40,7 @@ class Aliasing:
         anew before any write.)"""
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
+        written |= {updated_name(t) for t in gast.walk(node)} - {None}  # np.add.at(y, ...)
         # a `for` binds its target before anything else in an iteration: never written as it was
         targets = [getattr(node, "target", None), self.parsed.rebound_first.get(node)]
         rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}

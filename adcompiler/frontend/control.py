@@ -14,6 +14,7 @@ from .calls.common import ListRows
 from .canonical import PREFIX, RETURNED
 from .inlining import Closure
 from .parse import walk_own
+from .fence import updated_name
 
 _MISSING = object()
 
@@ -390,6 +391,8 @@ def _assigned_names(loop) -> list:
         elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "append" \
                 and isinstance(node.func.value, gast.Name):  # a list the loop grows
             names.append(node.func.value.id)
+        elif updated_name(node) is not None:  # np.add.at(y, ...) rebinds y
+            names.append(updated_name(node))
     return list(dict.fromkeys(names))
 
 

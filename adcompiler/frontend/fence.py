@@ -70,7 +70,7 @@ def fence(parsed: ParsedFunction) -> ParsedFunction:
                 construct, hint = REFUSED.get(type(node), (f"`{type(node).__name__}`", ""))
                 refuse(parsed, node, construct, hint)
         for node in gast.walk(statement):
-            if isinstance(node, gast.Expr) and not _is_docstring(node):
+            if isinstance(node, gast.Expr) and not _is_docstring(node) and not is_add_at(node.value):
                 _refuse_expression_statement(parsed, node)
     return parsed
 
@@ -95,6 +95,18 @@ def _check_returns(parsed: ParsedFunction, body) -> None:
     for position, statement in enumerate(body):
         if isinstance(statement, gast.Return) and position != len(body) - 1:
             refuse(parsed, body[position + 1], "code after `return`", "remove the unreachable code")
+
+
+def is_add_at(node) -> bool:
+    """Whether `node` is a call `<module>.add.at(...)`: np.add.at, a statement that updates its first
+    argument (lowering checks that it is NumPy's and that the argument is a name)."""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "at" \
+        and isinstance(node.func.value, gast.Attribute) and node.func.value.attr == "add"
+
+
+def updated_name(node):
+    """The name `y` that a call `np.add.at(y, ...)` updates, else None."""
+    return node.args[0].id if is_add_at(node) and node.args and isinstance(node.args[0], gast.Name) else None
 
 
 def _refuse_expression_statement(parsed: ParsedFunction, statement: gast.Expr):

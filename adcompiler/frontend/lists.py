@@ -17,6 +17,7 @@ from ..ir.core import For, IndexInt
 from ..rules import primitives as P
 from ..rules.primitives import Sym
 from .calls.common import ListRows, PyList
+from .fence import is_add_at
 
 GROW_HINT = "make the list empty (`out = []`) just before a `for` loop and append once per iteration, " \
             "directly in the loop's body; or preallocate an array and assign its rows: `ys[i] = ...`"
@@ -32,8 +33,10 @@ class Lists:
 
     def stmt_Expr(self, node):
         call = node.value
-        if isinstance(call, gast.Constant):  # a docstring (the fence lets no other expression through)
+        if isinstance(call, gast.Constant):  # a docstring
             return
+        if is_add_at(call):
+            return self.add_at_statement(node)
         target = call.func.value
         if not isinstance(target, gast.Name) or len(call.args) != 1 or call.keywords:
             self.refuse(node, "only `name.append(value)` is supported as a statement on a list", GROW_HINT)

@@ -22,6 +22,7 @@ import numpy as np
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
+from .calls.arrays import advanced_index
 from .calls.common import ListRows, PyList, is_none
 from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
 from .calls.values import as_array, rows_of_lists
@@ -168,9 +169,15 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
             self.check_augmented(node, current)
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
-        elif not isinstance(node, gast.Expr):  # the fence lets only docstrings through
+        else:  # the fence lets only docstrings, `name.append(...)` and np.add.at(...) through as Expr
             self.refuse(node, f"the statement `{type(node).__name__}` is not supported")
         return None
+
+    def add_at_statement(self, node) -> None:
+        """`np.add.at(y, index, v)`: y is rebound to its updated value (lowered as a call)."""
+        if self.expression(node.value) != Static(None):  # `x.add.at(...)` of something else than np.add
+            self.refuse(node, "an expression statement whose value is unused is not supported",
+                        "assign the value to a name, or remove the statement")
 
     def assign(self, target, value):
         if isinstance(target, gast.Name):
@@ -381,8 +388,12 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
         return slice(*parts)
 
     def index(self, x: Sym, items, node) -> Sym:
-        """`x[items]`: basic indexing (integers, slices, None) or one integer or boolean array."""
+        """`x[items]`: basic indexing (integers, slices, None), one 1-D integer array or boolean mask
+        (getitem), or NumPy's advanced indexing by integer arrays mixed with integers and slices."""
         structure, operands, new_axes = self.index_items(x, items, node)
+        if not basic_index(structure) and not (structure == [IndexArray()] and (
+                operands[0].type.dtype == "bool" or operands[0].type.ndim == 1)):
+            return advanced_index(self, x, structure, operands, new_axes)  # several arrays, or with slices
         if structure == [IndexArray()] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
             # Numba takes 1-D masks only: index the flattened array with the flattened mask.
             x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
@@ -410,10 +421,10 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
                     structure.append(IndexInt())
                     operands.append(self.integer(value, item))
                 else:
-                    if len(items) != 1 or (value.type.dtype == "bool" and value.type.ndim != x.type.ndim) \
-                            or value.type.dtype not in ("bool", "int64") or (value.type.dtype == "int64" and value.type.ndim != 1):
+                    if value.type.dtype not in ("bool", "int64") or value.type.dtype == "bool" and (
+                            len(items) != 1 or value.type.ndim != x.type.ndim):
                         self.refuse(item, "this array index is not supported",
-                                    "index with one 1-D integer array, or one boolean mask of the array's shape")
+                                    "index with integer arrays (and slices), or one boolean mask of the array's shape")
                     structure.append(IndexArray())
                     operands.append(value)
                     position += 1

@@ -1,15 +1,17 @@
 """The primitive table: every primitive of the IR, declared by family (elementwise.py, special.py, shapes.py,
-reductions.py, linalg.py, indexing.py, creation.py, internal.py, sequences.py, library.py; the record itself in primitive.py),
+reductions.py, linalg.py, indexing.py, creation.py, arrays.py, internal.py, sequences.py, library.py; the record
+itself in primitive.py),
 and the NumPy and `math` functions that are one primitive each (each declares its own `binds`).
 The table names each primitive as its family does (`primitives.add`), so a new primitive needs
 nothing here."""
 from __future__ import annotations
 
-from . import creation, elementwise, indexing, internal, library, linalg, reductions, sequences, shapes, special
+from . import arrays, creation, elementwise, indexing, internal, library, linalg, reductions, sequences, shapes, special
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
                         broadcast_units, floating, is_const, join, promote, same_type)
 
-FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, sequences, library)  # each after those it imports
+FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
+            library)  # each after those it imports
 PRIMITIVES = {name: value for family in FAMILIES for name, value in vars(family).items()
               if isinstance(value, Primitive)}
 globals().update(PRIMITIVES)

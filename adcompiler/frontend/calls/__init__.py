@@ -6,10 +6,10 @@ and `METHODS` (`x.name(...)` -> the function it is lowered as, with the receiver
 """
 from __future__ import annotations
 
-from . import creation, elementwise, reductions, shapes, special, statistics, values
+from . import arrays, creation, elementwise, reductions, shapes, special, statistics, values
 from .common import Method, Static, hashable
 
-FAMILIES = (reductions, elementwise, shapes, creation, special, statistics, values)
+FAMILIES = (reductions, elementwise, shapes, creation, arrays, special, statistics, values)
 CALLS: dict = {}
 METHODS: dict = {}
 for _family in FAMILIES:
