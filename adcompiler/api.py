@@ -14,12 +14,14 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from .rules.custom import CustomVJP
-from .errors import CompileError
+from .errors import CompileError, UnendedRecursion
+from .rules.library import function_name, library_call_named_in
 from .ir.core import SUPPORTED_DTYPES, Type
 from .frontend.inlining import Transforms
 from .frontend.lower import still_valid
 from .frontend.parse import ParsedFunction
-from .pipeline import Build, build, check, check_call, load
+from .backend.executable import Executable
+from .pipeline import Build, Fixed, build, check, check_call
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
@@ -29,7 +31,10 @@ class Transformed:
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
-    def __init__(self, function: Callable, wrt: Wrt, jit: bool, kind: str):
+    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str):
+        if jit not in (True, False, "whole"):
+            raise ValueError(f"jit must be True (NumPy, with Numba kernels for loops), False (NumPy only) or "
+                             f"'whole' (each generated function compiled whole by Numba), not {jit!r}")
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
@@ -44,6 +49,7 @@ class Transformed:
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
+        self._fixes_integers = False  # whether integer arguments are constants of the specialisation
         self._lock = threading.Lock()
         # The name and docstring of `function`, but not its attributes or `__wrapped__`: whatever
         # reads this object's source must read the transform, never the function inside it.
@@ -65,7 +71,7 @@ class Transformed:
 
     @property
     def specialisations(self) -> dict:
-        """{argument types: (Build, compiled module or None)} of the signatures seen so far."""
+        """{argument types: (Build, Executable or None)} of the signatures seen so far."""
         with self._lock:
             return dict(self._specialisations)
 
@@ -73,18 +79,48 @@ class Transformed:
         """The IR and source for these argument types (what a caller compiled by adcompiler splices)."""
         return self.specialise(arg_types, compiled=False)[0]
 
-    def specialise(self, arg_types: tuple, compiled: bool = True) -> tuple:
-        """(Build, compiled module or None) for these argument types, made once (thread-safe)."""
+    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None) -> tuple:
+        """(Build, Executable or None) for these argument types, made once (thread-safe). `values`
+        (of a first call) let Numba compile the kernels in the background for exactly their types."""
         with self._lock:
-            built, module = self._specialisations.get(arg_types, (None, None))
+            built, executable = self._specialisations.get(arg_types, (None, None))
             if built is not None and not still_valid(built.primal):  # a global it read was rebound
-                built, module = None, None
+                built, executable = None, None
             if built is None:
-                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS)
-            if compiled and module is None:
-                module = load(built, self.jit)
-            self._specialisations[arg_types] = (built, module)
-            return built, module
+                mode = "whole" if self.jit == "whole" else "auto"
+                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, mode)
+            if compiled and executable is None:
+                warm = None if values is None else functools.partial(self._warm, built, tuple(map(_copy, values)))
+                executable = Executable(built.source, built.stem, bool(self.jit), warm)
+            self._specialisations[arg_types] = (built, executable)
+            return built, executable
+
+    def _warm(self, built: Build, values: tuple, module) -> None:
+        """One call of `module`'s code (compiling its kernels), its results dropped."""
+        name, values = self.parsed.name, (*values, *built.primal.captured)
+        if self.kind == "jit":
+            getattr(module, name)(*values)
+        elif self.kind == "vjp":
+            out, *residuals = getattr(module, f"{name}_forward")(*values)
+            getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
+        else:
+            getattr(module, f"{name}_value_and_grad")(*values)
+
+    def _specialise_call(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+        """`specialise` for a call; once recursion needs them (`UnendedRecursion`), the integer
+        arguments are constants of the specialisation (`Fixed`): one build per value."""
+        integers = [i for i, v in enumerate(originals) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+        if not self._fixes_integers or not integers:
+            try:
+                return self.specialise(self._signature(types), values=values)
+            except UnendedRecursion:
+                if not integers:
+                    raise
+                self._fixes_integers = True
+        fixed = list(types)
+        for i in integers:
+            fixed[i] = Fixed(types[i], int(originals[i]))
+        return self.specialise(tuple(fixed), values=values)
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.names):
@@ -97,7 +133,8 @@ class Transformed:
         originals = args
         values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
             if originals else ((), ())
-        built, module = self.specialise(self._signature(tuple(types)))
+        built, executable = self._specialise_call(tuple(types), originals, values)
+        module = executable.module
         values = (*values, *built.primal.captured)
         name = self.parsed.name
         if self.kind == "jit":
@@ -130,6 +167,12 @@ class Transformed:
         try:
             return compiled(*values)
         except _numba_errors(self.jit) as error:
+            library = library_call_named_in(built.primal.entry.ops, str(error))
+            if library is not None:
+                raise CompileError(f"Numba cannot compile `{function_name(library)}` with these arguments",
+                                   library.loc,
+                                   "compile this function with jit=False (the same code as plain NumPy), or compute "
+                                   "this value outside it and pass it in") from None
             raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
                                f"({built.path}): {error}", built.primal.loc,
                                "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None
@@ -137,6 +180,10 @@ class Transformed:
             shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(self.names, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def _numba_errors(jit: bool) -> tuple:
@@ -258,8 +305,10 @@ def _transform(kind: str, function, wrt, jit):
 def grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     """The gradient of scalar-valued `function` with respect to the parameters `wrt` (positions or
     names): one array per parameter, with its shape and dtype; a tuple when `wrt` is a sequence.
-    Use as `grad(f)`, `@grad` or `@grad(wrt=("W", "b"))`. `jit=False` runs the generated code as
-    plain Python and NumPy."""
+    Use as `grad(f)`, `@grad` or `@grad(wrt=("W", "b"))`. The generated code runs its array
+    statements as NumPy and its loops as Numba kernels (compiled in the background: until they are
+    ready, calls run them as plain Python); `jit=False` runs everything as plain Python and NumPy,
+    `jit="whole"` compiles each generated function whole with Numba."""
     return _transform("grad", function, wrt, jit)
 
 

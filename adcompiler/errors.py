@@ -34,3 +34,8 @@ class CompileError(Exception):
         if hint:
             text += f"\n  hint: {hint}"
         super().__init__(text)
+
+
+class UnendedRecursion(CompileError):
+    """Recursion that the values known when compiling do not end (it is unrolled when compiling).
+    The API retries once with the integer arguments fixed as constants of the specialisation."""

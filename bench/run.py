@@ -47,6 +47,10 @@ import workloads as W  # noqa: E402
 
 import adcompiler  # noqa: E402
 
+# Steady-state times are of the kernels: compile them before the first call (the first-call probes,
+# in fresh processes, compile in the background as users' code does).
+os.environ["ADCOMPILER_COMPILE"] = "sync"
+
 
 class Workload(NamedTuple):
     description: str
@@ -171,7 +175,7 @@ def run_workload(name, timing):
     def ad_tools():
         forward = adcompiler.jit(work.loss)
         grad = adcompiler.value_and_grad(work.loss, wrt=tuple(range(work.n_params)), jit=True)
-        return list, forward, grad, first_call(grad, inputs) + first_call(forward, inputs), "value_and_grad, Numba"
+        return list, forward, grad, first_call(grad, inputs) + first_call(forward, inputs), "value_and_grad: NumPy, loops as Numba kernels"
 
     def peer_tools(builder):
         convert, forward, value_and_grad, note = builder(work.peer_name or name, work.n_params)
@@ -270,11 +274,15 @@ start = time.perf_counter()
 import numpy as np, adcompiler, workloads as W
 imported = time.perf_counter()
 try:
-    adcompiler.value_and_grad(W.{loss}, wrt={wrt})(*W.{inputs}())
+    gradient = adcompiler.value_and_grad(W.{loss}, wrt={wrt})
+    gradient(*W.{inputs}())
 except adcompiler.CompileError as error:
     print("refused", error.message)
 else:
-    print(imported - start, time.perf_counter() - imported)
+    first = time.perf_counter()
+    for _, executable in gradient.specialisations.values():
+        executable.wait()  # the kernels, compiled in the background
+    print(imported - start, first - imported, time.perf_counter() - imported)
 """
 COMPILE_PROBED = ("W1", "W3")
 
@@ -289,6 +297,7 @@ def compile_times(names):
                                      wrt=tuple(range(work.n_params)), inputs=work.inputs.__name__)
         with tempfile.TemporaryDirectory() as cache:
             env = dict(os.environ, ADCOMPILER_CACHE_DIR=cache)  # with the thread settings above
+            env.pop("ADCOMPILER_COMPILE")  # as users run it: kernels compile in the background
             for run in ("cold", "cached"):
                 done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
                 out = done.stdout.split(maxsplit=1)
@@ -298,7 +307,7 @@ def compile_times(names):
                 if out[0] == "refused":
                     info[f"{name}_skipped"] = f"refused, CompileError: {out[1].strip()}"
                     break
-                info[f"{name}_{run}_first_call_s"] = float(out[1])
+                info[f"{name}_{run}_first_call_s"], info[f"{name}_{run}_kernels_ready_s"] = map(float, out[1].split())
                 info["import_s"] = float(out[0])  # NumPy, Numba and adcompiler, from the cached run
     return info
 
@@ -397,8 +406,8 @@ def goal_lines(tables, compile_info):
             lines.append(f"| {goal} | {', '.join(parts)}: {_verdict(verdicts, met, len(workloads))} |")
     if "W1_cold_first_call_s" in compile_info:
         cold, cached = compile_info["W1_cold_first_call_s"], compile_info["W1_cached_first_call_s"]
-        lines.append(f"| cold compile of W1 <= 1 s, <= 0.15 s from the cache | {cold:.2f} s cold, {cached:.2f} s "
-                     f"from the cache: {'met' if cold <= 1.0 and cached <= 0.15 else 'not met'} |")
+        lines.append(f"| first result of W1 <= 0.5 s with an empty cache | {cold:.2f} s, {cached:.2f} s "
+                     f"from the cache: {'met' if cold <= 0.5 else 'not met'} |")
     return lines + [""]
 
 
@@ -412,9 +421,11 @@ def markdown(tables, compile_info, threads):
         if f"{name}_skipped" in compile_info:
             lines.append(f"- Compilation of {name}'s gradient: {compile_info[f'{name}_skipped']}")
         elif f"{name}_cold_first_call_s" in compile_info:
-            lines.append(f"- Compilation of {name}'s gradient (fresh processes): cold "
-                         f"{compile_info[f'{name}_cold_first_call_s']:.2f} s, from the disk cache "
-                         f"{compile_info[f'{name}_cached_first_call_s']:.2f} s")
+            lines.append(f"- First call of {name}'s gradient (fresh processes; kernels compile in the background): "
+                         f"first result {compile_info[f'{name}_cold_first_call_s']:.2f} s with an empty cache, "
+                         f"{compile_info[f'{name}_cached_first_call_s']:.2f} s from the disk cache; kernels ready "
+                         f"{compile_info[f'{name}_cold_kernels_ready_s']:.2f} s and "
+                         f"{compile_info[f'{name}_cached_kernels_ready_s']:.2f} s")
     if "import_s" in compile_info:
         lines.append(f"- Import of NumPy, Numba and adcompiler: {compile_info['import_s']:.2f} s")
     return "\n".join(lines)

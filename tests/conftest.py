@@ -1,4 +1,5 @@
-"""Test set-up: generated modules and Numba's cache go to one temporary folder per test session;
+"""Test set-up: generated modules and Numba's cache go to one temporary folder per test session,
+kernels are compiled before the first call;
 the `rng` fixture seeds each test from its module's SEED and its own name."""
 import os
 import tempfile
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("ADCOMPILER_CACHE_DIR", tempfile.mkdtemp(prefix="adcompiler-tests-"))
+# jit=True tests run the Numba kernels from the first call (tests/test_placement.py sets "background").
+os.environ.setdefault("ADCOMPILER_COMPILE", "sync")
 
 
 @pytest.fixture

@@ -118,11 +118,18 @@ def assert_forward(out, expected, rtol=FORWARD_RTOL):
     np.testing.assert_allclose(out, expected, rtol=rtol, atol=1e-14)
 
 
+def compiled(jit):
+    """The `jit` argument for a rule test: True compiles the function whole with Numba
+    (`jit="whole"`). The default placement runs loop-free code as NumPy, so a test of a primitive's
+    Numba code must ask for Numba."""
+    return "whole" if jit is True else jit
+
+
 def check_vjp(fn, args, wrt, jit, rng):
     """The dot-product test of `fn` at `args` for each argument in `wrt` (an int or a tuple), plus
     the forward value and each gradient's shape and dtype. Returns the gradients (a tuple)."""
     positions = wrt if isinstance(wrt, tuple) else (wrt,)
-    out, pullback = vjp(fn, wrt=wrt, jit=jit)(*args)
+    out, pullback = vjp(fn, wrt=wrt, jit=compiled(jit))(*args)
     expected = fn(*args)
     assert_forward(out, expected)
     u = random_like(rng, expected)

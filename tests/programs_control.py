@@ -984,6 +984,22 @@ def _args_shrink(rng, total):
     return (_with_norm2(rng.standard_normal(4), total),)
 
 
+def lambda_in_loop(x):
+    """A lambda defined in a loop body, called there (refused before issue #19)."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        square = lambda v: v * v
+        s = s + square(x[i])
+    return s
+
+
+def recursive_power(x, n):
+    """Recursion on an integer argument, unrolled for each value (refused before issue #19)."""
+    if n == 0:
+        return 1.0
+    return x * recursive_power(x, n - 1)
+
+
 PROGRAMS = [
     # --- if / elif / else
     (if_data_dependent, lambda rng: (_set(rng.uniform(-1, 1, 5), 0, _f(rng, 0.2, 1.5)),), 0),
@@ -1132,18 +1148,16 @@ PROGRAMS = [
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, 0.2, 1.0), _f(rng, -0.5, 0.2), _f(rng, 0.5, 1.0)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, 0.5, 0.8), _f(rng, -0.5, 0.2)]),), 0),
     (helper_called_in_branches, lambda rng: (np.array([_f(rng, -1.0, -0.2), _f(rng, -0.5, -0.3), _f(rng, 0.5, 1.0)]),), 0),
+    # --- a lambda defined in a loop, recursion on an integer (refused before issue #19; see test_functions.py)
+    (lambda_in_loop, lambda rng: (rng.uniform(-1, 1, 3),), 0),
+    (recursive_power, lambda rng: (_f(rng, 0.5, 1.5), 3), 0),
+    (recursive_power, lambda rng: (_f(rng, 0.5, 1.5), 0), 0),
 ]
 
 
 # ============================================================================ refused
 # Each function marks the line the CompileError must point at with `# <- HERE` (in the function
 # itself or, for a construct inside a helper, in the helper it calls).
-
-def recursive_power(x, n):
-    if n == 0:
-        return 1.0
-    return x * recursive_power(x, n - 1)  # <- HERE
-
 
 def for_else(x):
     s = 0.0
@@ -1186,14 +1200,6 @@ def with_in_branch(x):
 def yield_in_loop(x):
     for i in range(x.shape[0]):
         yield x[i] * 2.0  # <- HERE
-
-
-def lambda_in_loop(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        square = lambda v: v * v  # <- HERE
-        s = s + square(x[i])
-    return s
 
 
 def global_in_branch(x):
@@ -1257,29 +1263,36 @@ def helper_writes_into_argument(x):
 
 
 def list_comprehension_in_loop(x):
+    """A list comprehension over a range, summed, in a loop: a list grown in a nested loop."""
     s = 0.0
     for k in range(2):
-        s = s + sum([x[i] * k for i in range(3)])  # <- HERE
+        s = s + sum([x[i] * k for i in range(3)])
     return s
 
 
 def generator_expression_in_branch(x):
+    """A generator expression consumed by sum() in one branch of an `if`."""
     s = np.sum(x)
     if s > 0.0:
-        s = sum(x[i] for i in range(3))  # <- HERE
+        s = sum(x[i] for i in range(3))
     return s
 
+
+# lists made in loops and branches (refused before lists were supported): they compile
+PROGRAMS += [
+    (list_comprehension_in_loop, lambda rng: (rng.uniform(-1, 1, 3),), 0),
+    (generator_expression_in_branch, lambda rng: (rng.uniform(0.2, 1, 3),), 0),
+    (generator_expression_in_branch, lambda rng: (rng.uniform(-1, -0.2, 3),), 0),
+]
 
 _A3 = np.array([1.0, 2.0, 3.0])
 
 REFUSED = [
-    (recursive_power, (1.5, 3), "recursion"),
     (for_else, (_A3,), "else"),
     (while_else, (_A3,), "else"),
     (try_in_loop, (_A3,), "`try`"),
     (with_in_branch, (_A3,), "`with`"),
     (yield_in_loop, (_A3,), "yield"),
-    (lambda_in_loop, (_A3,), "lambda"),
     (global_in_branch, (_A3,), "`global`"),
     (write_into_argument, (_A3,), "argument"),
     (write_into_argument_in_loop, (_A3,), "argument"),
@@ -1287,8 +1300,6 @@ REFUSED = [
     (write_into_argument_row, (np.ones((2, 3)),), "argument"),
     (helper_writes_into_argument, (_A3,), "argument"),
     (write_into_the_array_being_iterated, (np.ones((2, 3)),), "the array the `for` loop iterates over"),
-    (list_comprehension_in_loop, (_A3,), "list comprehension"),
-    (generator_expression_in_branch, (_A3,), "generator expression"),
 ]
 
 

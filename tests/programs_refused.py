@@ -9,7 +9,6 @@ to run (they are only parsed).
 """
 # flake8: noqa
 import functools
-import math
 
 import numpy as np
 
@@ -27,10 +26,11 @@ def helper(x):
 
 # ----------------------------------------------------------------- statements inside loops and branches
 
-def list_append_in_loop(x):
+def list_append_in_while(x):
     ys = []
-    for i in range(3):
-        ys.append(x * i)  # <- HERE
+    while x < 3.0:  # <- HERE
+        ys.append(x)
+        x = x + 1.0
     return np.sum(np.stack(ys))
 
 
@@ -56,19 +56,6 @@ def class_definition(x):
     y = x * 2.0
     class Box:  # <- HERE
         pass
-    return y
-
-
-def nested_function(x):
-    y = x * 2.0
-    def inner(z):  # <- HERE
-        return z
-    return y
-
-
-def lambda_inside(x):
-    y = x * 2.0
-    square = lambda z: z * z  # <- HERE
     return y
 
 
@@ -141,16 +128,10 @@ def raise_statement(x):
 
 # ----------------------------------------------------------------- comprehensions and generators
 
-def generator_expression(x):
+def list_comprehension_filtered(x):
     y = x * 2.0
-    s = sum(x * k for k in (1.0, 2.0))  # <- HERE
-    return y + s
-
-
-def list_comprehension(x):
-    y = x * 2.0
-    s = [x * k for k in (1.0, 2.0)]  # <- HERE
-    return y
+    s = [v for v in y if v > 0.0]  # <- HERE
+    return np.sum(np.array(s))
 
 
 def yield_statement(x):
@@ -249,9 +230,9 @@ def fft_call(x):
     return np.sum(z)
 
 
-def sort_call(x):
+def no_rule_call(x):
     y = x * 2.0
-    z = np.sort(y)  # <- HERE
+    z = np.i0(y)  # <- HERE
     return np.sum(z)
 
 
@@ -265,18 +246,6 @@ def global_int32_array(x):
     y = x * 2.0
     z = y * GLOBAL_INT32  # <- HERE
     return np.sum(z)
-
-
-def builtin_call(x, y):
-    z = x * y
-    m = round(x)  # <- HERE
-    return z + m
-
-
-def math_call(x):
-    y = x * 2.0
-    z = math.floor(y)  # <- HERE
-    return z
 
 
 def function_used_as_value(x):
@@ -299,7 +268,7 @@ def element_augmented_assignment(x):
     return np.sum(y)
 
 
-def integer_array_index_2d(x, idx):
+def float_array_index(x, idx):
     y = x * 2.0
     z = y[idx]  # <- HERE
     return np.sum(z)
@@ -460,7 +429,7 @@ def multiline_lowering(x):
 
 def multiline_call(x):
     y = (x * 2.0 +
-         np.sort(x))  # <- HERE
+         np.i0(x))  # <- HERE
     return np.sum(y)
 
 

@@ -135,6 +135,47 @@ def test_lstm_gradient(golden, lstm_args, lstm_grad):
     assert_adbench_equal(adbench.lstm_gradient_order(*grads), golden["lstm"][GRADIENT], "LSTM gradient")
 
 
+def gmm_objective_empty(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """ADBench's GMM objective as its Python reference writes it: arrays made with np.empty and
+    filled element by element (every element written before it is read)."""
+    n, d = x.shape
+    k_count = alphas.shape[0]
+    main_terms = np.empty((n, k_count))
+    xc = np.empty(d)
+    for k in range(k_count):
+        q = np.empty((d, d))
+        at = d
+        for j in range(d):
+            q[j, j] = np.exp(icf[k, j])
+            for i in range(j):
+                q[i, j] = 0.0
+            for i in range(j + 1, d):
+                q[i, j] = icf[k, at]
+                at = at + 1
+        for i in range(n):
+            for j in range(d):
+                xc[j] = x[i, j] - means[k, j]
+            qxc = q @ xc
+            main_terms[i, k] = alphas[k] + np.sum(icf[k, :d]) - 0.5 * np.sum(qxc * qxc)
+    slse = 0.0
+    for i in range(n):
+        slse = slse + adbench.logsumexp(main_terms[i])
+    constant = -n * d * 0.5 * adbench.LOG_2PI
+    return constant + slse - n * adbench.logsumexp(alphas) + adbench.log_wishart_prior(icf, d, wishart_gamma,
+                                                                                       wishart_m)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "jit"])
+def test_gmm_written_with_empty(golden, gmm_args, jit):
+    assert_adbench_equal(gmm_objective_empty(*gmm_args), golden["gmm"][OBJECTIVE], "GMM objective (np.empty)")
+    grads = adcompiler.grad(gmm_objective_empty, wrt=(0, 1, 2), jit=jit)(*gmm_args)
+    assert_adbench_equal(adbench.gmm_gradient_order(*grads), golden["gmm"][GRADIENT], "GMM gradient (np.empty)")
+    args = adbench.read_gmm(DATA / "gmm/1k/gmm_d10_K5.txt", n=6)
+    for k, g in enumerate(adcompiler.grad(gmm_objective_empty, wrt=(0, 1, 2), jit=jit)(*args)):
+        np.testing.assert_allclose(g, fd_grad(adbench.gmm_objective_numpy, args, k), rtol=1e-6, atol=1e-9,
+                                   err_msg=f"gradient w.r.t. argument {k}")
+
+
 def test_gmm_gradient_d10_matches_finite_differences():
     """d = 10 packs many off-diagonal entries per component (the golden case has d = 2)."""
     args = adbench.read_gmm(DATA / "gmm/1k/gmm_d10_K5.txt", n=20)

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from adcompiler import custom_vjp, value_and_grad, vjp
-from fd import assert_forward, away_from_zero, uniform, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
+from fd import compiled, assert_forward, away_from_zero, uniform, assert_gradient_like, check_vjp, directional_derivative, random_direction, random_like
 
 SEED = 20240611
 F32_RTOL = 2e-5
@@ -83,7 +83,7 @@ def fixed(value):
 
 def pull(fn, args, wrt, jit, u):
     """(value, gradients) of `fn` at `args` with the cotangent `u` (for exact checks)."""
-    out, pullback = vjp(fn, wrt=wrt, jit=jit)(*args)
+    out, pullback = vjp(fn, wrt=wrt, jit=compiled(jit))(*args)
     return out, pullback(u)
 
 
@@ -840,7 +840,7 @@ def test_join(row, jit, rng):
 
 
 # ================================================================ creation functions
-# zeros/ones/full/ones_like/zeros_like/eye/arange/linspace mixed with active values. No gradient
+# zeros/ones/empty/full/ones_like/zeros_like/empty_like/eye/arange/linspace mixed with active values. No gradient
 # flows into shapes; np.full's fill value is active (its gradient is the sum of the cotangent).
 
 def c_full_active(w): return np.full(5, w)
@@ -864,6 +864,21 @@ def c_all(x, w):
     n = x.shape[0]
     a = np.zeros(n) + np.ones(n) * x + np.full(n, w) * np.arange(n) + np.linspace(-1.0, 1.0, n) * w
     return np.eye(n) * a + np.ones_like(x) * np.sum(a) + np.zeros_like(x)
+def c_empty(x):
+    y = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        y[i] = x[i] * x[i]
+    return y
+def c_empty_like(x):
+    y = np.empty_like(x)
+    y[:] = np.sin(x)
+    y[0] = 2.0 * x[0]
+    return y
+def c_empty_rows(x):
+    y = np.empty((2, x.shape[0]), dtype=x.dtype)
+    y[0] = x
+    y[1, :] = x * x
+    return y
 # Active bounds of np.linspace and np.arange: their values are affine in start and stop.
 def c_linspace_active(w): return np.linspace(0.0, w, 5)
 def c_arange_active(w): return np.arange(w, 3.0, 0.5)
@@ -888,6 +903,9 @@ CREATION = [
     Row("linspace", c_linspace, (arg(uniform(-2, 2), (5,)),)),
     Row("dtypes", c_dtypes, (arg(uniform(-2, 2), (5,)),)),
     Row("all-creation", c_all, (arg(uniform(-2, 2), (4,)), arg(uniform(-2, 2), ())), wrt=(0, 1), jit=True),
+    Row("empty", c_empty, (arg(uniform(-2, 2), (5,)),), jit=True),
+    Row("empty_like", c_empty_like, (arg(uniform(-2, 2), (4,)),)),
+    Row("empty-rows", c_empty_rows, (arg(uniform(-2, 2), (3,)),), jit=True),
     Row("linspace-active-stop", c_linspace_active, (arg(uniform(0.5, 2), ()),)),
     Row("arange-active-start", c_arange_active, (arg(uniform(0.05, 0.2), ()),)),
 ]
@@ -1097,7 +1115,7 @@ def test_float32(row, jit, rng):
     args64 = tuple(np.float64(a) if isinstance(a, np.float32) else
                    (a.astype(np.float64) if a.dtype == np.float32 else a) for a in args32)
     wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
-    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=jit)(*args32)
+    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=compiled(jit))(*args32)
     out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
     assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
     np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)

@@ -429,11 +429,20 @@ def python_of(text: str, function: str) -> ast.FunctionDef:
     return generated_function(text[text.index("# generated Python"):].split("\n", 1)[1], function)
 
 
+def code_of(text: str, function: str) -> str:
+    """The body of generated `function` and of the kernels it calls (its loops, outlined)."""
+    module = ast.parse(text[text.index("# generated Python"):].split("\n", 1)[1])
+    defined = {f.name: f for f in module.body if isinstance(f, ast.FunctionDef)}
+    body = defined[function]
+    called = [n.func.id for n in ast.walk(body) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    return "\n".join(body_source(defined[name]) for name in [function, *called] if name in defined)
+
+
 def test_a_loop_variable_keeps_its_name_in_ir_and_python():
     text = adcompiler.show(counted, 1.0, 3, print_it=False)
     forward_ir = text[text.index("func counted_forward"):]
     assert "body(%i: weak i64" in forward_ir and "%k" not in forward_ir.split("func counted_backward")[0]
-    assert "for i in range(" in body_source(python_of(text, "counted_forward"))
+    assert "for i in range(" in code_of(text, "counted_forward")
 
 
 def test_a_rebound_loop_variable_gets_a_suffix():
@@ -488,7 +497,7 @@ def test_a_users_d_name_stays_and_the_adjoint_of_x_is_another():
 
 def test_a_tape_is_named_after_the_value_it_holds():
     text = adcompiler.show(recurrence, 0.5, 2.0, 3, wrt=(0, 1), print_it=False)
-    stores = re.findall(r"^\s+tape_(\w+)\[i\] = (\w+)\s", body_source(python_of(text, "recurrence_forward")), re.M)
+    stores = re.findall(r"^\s+tape_(\w+)\[i\] = (\w+)\s", code_of(text, "recurrence_forward"), re.M)
     assert stores and all(tape == stored for tape, stored in stores), stores
     assert re.search(r"%tape_x_\d+ = tape_array ", text), text
 

@@ -5,6 +5,8 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
+
 from adcompiler.frontend import calls
 from adcompiler.frontend import fence
 from adcompiler.rules import primitives
@@ -14,9 +16,13 @@ SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in
 
 
 def _name(function) -> str:
+    if isinstance(getattr(function, "__self__", None), np.ufunc):  # np.add.at
+        return f"np.{function.__self__.__name__}.{function.__name__}"
     module = getattr(function, "__module__", "") or ""
     if module == "numpy.linalg":
         return f"np.linalg.{function.__name__}"
+    if module.startswith("scipy.") or (not module and getattr(np, function.__name__, None) is not function):
+        return f"scipy.{module.split('.')[1] if module else 'special'}.{function.__name__}"  # ufuncs have no module
     prefix = {"numpy": "np.", "math": "math.", "builtins": ""}.get(module.split(".")[0], "np.")
     return prefix + function.__name__
 

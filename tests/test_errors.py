@@ -84,13 +84,11 @@ LOOP = "`for` loop"  # the hint of comprehensions: write a for loop
 #  words the hint must contain or None)
 CONSTRUCTS = [
     # statements inside loops and branches are fenced like top-level ones
-    ("list_append_in_loop", (1.5,), ["list that grows", "`.append`"], "preallocate"),
+    ("list_append_in_while", (1.5,), ["list `ys`", "`while` loop"], "preallocate"),
     ("unused_call_in_branch", (1.5,), "expression statement whose value is unused", "assign"),
     ("for_else", (1.5,), "`for ... else`", "flag"),
     # definitions and scopes
     ("class_definition", (1.5,), "class definition", "outside"),
-    ("nested_function", (1.5,), "nested function", "module level"),
-    ("lambda_inside", (1.5,), "lambda", "inline"),
     ("global_statement", (1.5,), "`global`", "argument"),
     ("nonlocal_statement", (1.5,), "`nonlocal`", "argument"),
     ("import_inside", (1.5,), "import", "module level"),
@@ -102,8 +100,7 @@ CONSTRUCTS = [
     ("assert_statement", (1.5,), "`assert`", "check inputs"),
     ("raise_statement", (1.5,), "`raise`", "check inputs"),
     # comprehensions and generators
-    ("generator_expression", (1.5,), "generator expression", LOOP),
-    ("list_comprehension", (1.5,), "list comprehension", LOOP),
+    ("list_comprehension_filtered", (ARRAY,), ["comprehension", "no `if`"], "appending to a list"),
     # `yield` on its own line is a generator, not an unused expression statement
     ("yield_statement", (1.5,), "generator (`yield`)", "return a value"),
     ("yield_value", (1.5,), "generator (`yield`)", "return a value"),      # `z = yield y`
@@ -123,12 +120,10 @@ CONSTRUCTS = [
     ("recursive_call", (1.5,), ["`recursive_call`", "recursion"], None),
     ("helper_called_wrongly", (1.5,), ["`helper`", "does not match its parameters", "too many"], None),
     ("callable_object_call", (1.5,), "calling `DOUBLE` is not supported", "your own functions"),
-    ("fft_call", (ARRAY,), "`np.fft.fft` has no derivative rule", "supported"),
-    ("sort_call", (ARRAY,), "`np.sort` has no derivative rule", "supported"),
+    ("fft_call", (ARRAY,), ["`np.fft.fft` returns an array of dtype complex128", "not supported"], "float64"),
     ("undefined_name", (1.5,), "the name `not_defined_anywhere` is not defined", "pass it in"),
     ("global_int32_array", (ARRAY,), ["`GLOBAL_INT32`", "int32"], "float64"),
-    ("builtin_call", (1.5, 2.5), "`round` has no derivative rule", "supported"),
-    ("math_call", (1.5,), "`math.floor` has no derivative rule", "supported"),
+    ("no_rule_call", (ARRAY,), ["`np.i0` has no derivative rule", "differentiated value reaches it"], "custom_vjp"),
     # the operand that is not a value is named, as the user wrote it
     ("function_used_as_value", (ARRAY,), "`np.sin` cannot be used as a number or array", None),
     # axes and keywords of the NumPy functions that take them
@@ -137,8 +132,8 @@ CONSTRUCTS = [
     # subscripts (reads are supported; writes and unusual indices are not)
     ("element_assignment", (ARRAY,), ["assignment into `x`", "argument", "caller's array"], "x = x.copy()"),
     ("element_augmented_assignment", (ARRAY,), ["assignment into `y`", "argument", "view"], "y = y.copy()"),
-    ("integer_array_index_2d", (ARRAY, np.zeros((2, 2), dtype=np.int64)), "array index is not supported",
-     "1-D integer array"),
+    ("float_array_index", (ARRAY, np.zeros((2, 2))), "array index is not supported",
+     "integer arrays"),
     ("mask_of_wrong_rank", (MATRIX, np.array([True, False])), "array index is not supported",
      "boolean mask"),
     # the message must say what the index is in the user's words (`float64`), not in the IR's
@@ -175,7 +170,7 @@ CONSTRUCTS = [
     # statements spanning lines: the error points at the construct's line
     ("multiline_fence", (1.5,), "dict literal", "separate arguments"),
     ("multiline_lowering", (1.5,), "`<<`", "+ - * /"),
-    ("multiline_call", (ARRAY,), "`np.sort`", "supported"),
+    ("multiline_call", (ARRAY,), "`np.i0`", "supported"),
     ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
     ("multiline_matmul_scalar", (ARRAY,), ["`@`", "scalar operand"], "`*`"),
     ("multiline_axis", (ARRAY, 0), ["axis", "constant"], "literal"),  # the call's line
@@ -207,9 +202,8 @@ def test_fence_table_hints_reach_the_user():
     """Each construct refused by the fence table carries that table's hint (not an empty one)."""
     from adcompiler.frontend.fence import REFUSED
     import gast
-    for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
-                       ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),
-                       ("lambda_inside", gast.Lambda), ("generator_expression", gast.GeneratorExp)]:
+    for name, node in [("try_statement", gast.Try), ("f_string", gast.JoinedStr), ("dict_literal", gast.Dict),
+                       ("yield_statement", gast.Yield)]:
         with pytest.raises(CompileError) as info:
             grad(getattr(R, name), jit=False)
         construct, hint = REFUSED[node]
@@ -228,7 +222,7 @@ def test_refused_at_first_call_again_at_second_call():
 @pytest.mark.parametrize("kind", [value_and_grad, vjp], ids=["value_and_grad", "vjp"])
 def test_other_transforms_refuse_too(kind):
     check_error(refusal(R.try_statement, 1.5, kind=kind), R.try_statement, says="`try` statement", hint="check")
-    check_error(refusal(R.sort_call, ARRAY, kind=kind), R.sort_call, says="`np.sort`", hint="supported")
+    check_error(refusal(R.no_rule_call, ARRAY, kind=kind), R.no_rule_call, says="`np.i0`", hint="supported")
     check_error(refusal(R.returns_tuple, 1.5, kind=kind), R.returns_tuple, says="tuple", hint="single")
 
 
@@ -240,9 +234,9 @@ def test_vjp_accepts_an_array_output_that_grad_refuses():
 
 
 def test_builtin_call_hint_does_not_call_it_a_user_function():
-    """`max`, `len`, `math.floor` are not "your own functions"; neither the message nor the hint
+    """`np.i0`, `np.fft.fft` are not "your own functions"; neither the message nor the hint
     may say they are (a user function, `helper`, is)."""
-    for function, args in [(R.builtin_call, (1.5, 2.5)), (R.math_call, (1.5,))]:
+    for function, args in [(R.no_rule_call, (ARRAY,)), (R.fft_call, (ARRAY,))]:
         error = refusal(function, *args)
         assert error.hint, f"no hint for {error.message!r}"
         for text in (error.message, error.hint):
@@ -300,9 +294,9 @@ def test_decorator_syntax_points_at_the_user_line():
         @grad(jit=False)
         def decorated(x):
             y = x * 2.0
-            z = [y for _ in range(3)]  # <- HERE decorated
+            z = {y for _ in range(3)}  # <- HERE decorated
             return y
-    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="list comprehension",
+    check_error(info.value, test_decorator_syntax_points_at_the_user_line, says="set comprehension",
                 hint=LOOP, marker=MARKER + " decorated", file=__file__)
     assert info.value.loc.function == "decorated"
 

@@ -12,8 +12,8 @@ Directions are arbitrary (not symmetric): cholesky, eigh and eigvalsh read only 
 of their operand, solve_triangular and cho_solve only their factor's triangle, so the gradient is
 that of what NumPy and SciPy compute, zero in the other triangle.
 
-The whole table runs with `jit=False`; rows marked `jit` also run compiled by Numba, at least one
-per function.
+The whole table runs with `jit=False`; rows marked `jit` also run compiled whole by Numba
+(`fd.compiled`), at least one per function.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import pytest
 import scipy.linalg
 
 from adcompiler import CompileError, grad, vjp
-from adcompiler import jit as compiled
-from fd import assert_forward, assert_gradient_like, check_vjp, random_like, uniform
+from adcompiler import jit as jitted
+from fd import assert_forward, assert_gradient_like, check_vjp, compiled, random_like, uniform
 from test_array_rules import Row, arg, cases, jit_id, run_row
 
 SEED = 20261202
@@ -220,7 +220,7 @@ ZERO_NORMS = [(n_vec, (4,)), (n_mat_fro, (3, 2)), (n_mat_axis0, (3, 2)), (n_vec_
 def test_norm_gradient_at_zero_is_zero(fn, shape, jit, rng):
     x = np.zeros(shape)
     u = random_like(rng, fn(x))
-    out, pullback = vjp(fn, jit=jit)(x)
+    out, pullback = vjp(fn, jit=compiled(jit))(x)
     assert_forward(out, fn(x))
     g = pullback(u)
     assert_gradient_like(g, x, fn.__name__)
@@ -409,7 +409,7 @@ def test_float32(row, jit, rng):
     args64 = tuple(np.asarray(sample(rng)) for sample in row.args)
     args32 = tuple(a.astype(np.float32) if a.dtype == np.float64 else a for a in args64)
     wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
-    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=jit)(*args32)
+    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=compiled(jit))(*args32)
     out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
     assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
     np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)
@@ -448,7 +448,7 @@ def i_structure_of_ints(m): return np.trace(m) + np.sum(np.triu(m, 1)) + np.eins
 
 @pytest.mark.parametrize("jit", [False, True], ids=jit_id)
 def test_integer_structure_keeps_integers(jit):
-    assert_forward(compiled(i_structure_of_ints, jit=jit)(INT_SQUARE), i_structure_of_ints(INT_SQUARE))
+    assert_forward(jitted(i_structure_of_ints, jit=compiled(jit))(INT_SQUARE), i_structure_of_ints(INT_SQUARE))
 
 
 # ================================================================ second derivatives
@@ -519,7 +519,7 @@ def gauss_cholesky(S, mu, x):
 def test_gaussian_log_likelihood(fn, jit, rng):
     S, mu, x = spd(4)(rng), rng.standard_normal(4), rng.standard_normal(4)
     check_vjp(fn, (S, mu, x), (0, 1), jit, rng)
-    g_S, g_mu = vjp(fn, wrt=(0, 1), jit=jit)(S, mu, x)[1](1.0)
+    g_S, g_mu = vjp(fn, wrt=(0, 1), jit=compiled(jit))(S, mu, x)[1](1.0)
     inverse = np.linalg.inv(S)
     r = x - mu
     np.testing.assert_allclose(g_mu, inverse @ r, rtol=1e-10)
@@ -540,7 +540,7 @@ def m_everything(a, b, s):
 def test_arguments_are_not_changed(jit, rng):
     args = (factor(3)(rng), rng.standard_normal((3, 2)), spd(3)(rng))
     kept = tuple(a.copy() for a in args)
-    out, pullback = vjp(m_everything, wrt=(0, 1, 2), jit=jit)(*args)
+    out, pullback = vjp(m_everything, wrt=(0, 1, 2), jit=compiled(jit))(*args)
     pullback(1.0)
     for a, b in zip(args, kept):
         np.testing.assert_array_equal(a, b)

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from adcompiler import grad, value_and_grad, vjp
-from fd import assert_gradient_like, away_from_zero, uniform, check_vjp, directional_derivative, fd_grad, random_direction, random_like
+from fd import compiled, assert_gradient_like, away_from_zero, uniform, check_vjp, directional_derivative, fd_grad, random_direction, random_like
 
 SEED = 20240607
 
@@ -411,10 +411,10 @@ MATMUL = [
 
 
 def _matmul_cases():
-    for name, fn, sa, sb, compiled in MATMUL:
+    for name, fn, sa, sb, with_jit in MATMUL:
         for wrt in ((0, 1), 0, 1):
             yield pytest.param(fn, sa, sb, wrt, False, id=f"{name}-{wrt_id(wrt)}-nojit")
-        if compiled:
+        if with_jit:
             yield pytest.param(fn, sa, sb, (0, 1), True, id=f"{name}-wrt01-jit")
 
 
@@ -523,7 +523,7 @@ def test_zero_gradient(fn, sx, sy, jit, rng):
     x, y = sample_pair(rng, sx, sy, away_from_zero(0.2, 2), away_from_zero(0.2, 2), gap=0.05)
     if fn is z_equal or fn is z_not_equal:
         y = x if sx == sy else y  # some ties, so the comparison is not constant
-    out, pullback = vjp(fn, wrt=(0, 1), jit=jit)(x, y)
+    out, pullback = vjp(fn, wrt=(0, 1), jit=compiled(jit))(x, y)
     np.testing.assert_array_equal(out, fn(x, y))
     u = random_like(rng, out)
     for k, g in enumerate(pullback(u)):
@@ -547,7 +547,7 @@ def k_to_float64(x): return np.float64(x)
 @pytest.mark.parametrize("shape", [SCALAR, MATRIX], ids=shape_id)
 def test_cast_float64_to_float32(shape, jit, rng):
     x = as_argument(rng.uniform(-2, 2, shape), shape)
-    out, pullback = vjp(k_to_float32, wrt=0, jit=jit)(x)
+    out, pullback = vjp(k_to_float32, wrt=0, jit=compiled(jit))(x)
     assert np.asarray(out).dtype == np.float32
     np.testing.assert_array_equal(out, np.float32(x))
     u = np.float32(rng.standard_normal(shape))
@@ -610,7 +610,7 @@ def test_float32(name, fn, samplers, shapes, jit, rng):
     args32 = tuple(as_float32(a) for a in args64)
     args64 = tuple(np.asarray(a, dtype=np.float64) for a in args32)  # the same point
     wrt = tuple(range(len(args32)))
-    out32, pullback32 = vjp(fn, wrt=wrt, jit=jit)(*args32)
+    out32, pullback32 = vjp(fn, wrt=wrt, jit=compiled(jit))(*args32)
     out64, pullback64 = vjp(fn, wrt=wrt, jit=False)(*args64)
     assert np.asarray(out32).dtype == np.float32, f"output dtype {np.asarray(out32).dtype}"
     np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)
@@ -663,7 +663,7 @@ WRAPPED = [
 def test_grad_of_wrapped_rule(fn, dom_x, dom_y, sx, sy, sw, jit, rng):
     x, y = as_argument(dom_x(rng, sx), sx), as_argument(dom_y(rng, sy), sy)
     w = rng.standard_normal(sw)
-    value, (gx, gy) = value_and_grad(fn, wrt=("x", "y"), jit=jit)(x, y, w)
+    value, (gx, gy) = value_and_grad(fn, wrt=("x", "y"), jit=compiled(jit))(x, y, w)
     assert value == pytest.approx(float(fn(x, y, w)), rel=1e-12, abs=1e-14)
     for g, arg, k in ((gx, x, 0), (gy, y, 1)):
         assert_gradient_like(g, arg, f"{fn.__name__} w.r.t. argument {k}")
@@ -683,15 +683,15 @@ def test_tie_conventions():
     x = np.array([-1.0, 0.0, 0.5, 2.0])
     y = np.array([-1.0, 1.0, 0.5, 1.0])  # ties at 0 and 2
     u = np.array([1.0, 2.0, 3.0, 4.0])
-    _, pullback = vjp(b_maximum, wrt=(0, 1), jit=jit)(x, y)
+    _, pullback = vjp(b_maximum, wrt=(0, 1), jit=compiled(jit))(x, y)
     gx, gy = pullback(u)
     np.testing.assert_array_equal(gx, [0.0, 0.0, 0.0, 4.0])
     np.testing.assert_array_equal(gy, [1.0, 2.0, 3.0, 0.0])
-    _, pullback = vjp(b_minimum, wrt=(0, 1), jit=jit)(x, y)
+    _, pullback = vjp(b_minimum, wrt=(0, 1), jit=compiled(jit))(x, y)
     gx, gy = pullback(u)
     np.testing.assert_array_equal(gx, [0.0, 2.0, 0.0, 0.0])
     np.testing.assert_array_equal(gy, [1.0, 0.0, 3.0, 4.0])
-    _, pullback = vjp(r_relu, wrt=0, jit=jit)(x)
+    _, pullback = vjp(r_relu, wrt=0, jit=compiled(jit))(x)
     np.testing.assert_array_equal(pullback(u), [0.0, 0.0, 3.0, 4.0])
-    _, pullback = vjp(f_abs, wrt=0, jit=jit)(np.array([-2.0, 0.0, 3.0]))
+    _, pullback = vjp(f_abs, wrt=0, jit=compiled(jit))(np.array([-2.0, 0.0, 3.0]))
     np.testing.assert_array_equal(pullback(np.array([1.0, 1.0, 1.0])), [-1.0, 0.0, 1.0])

@@ -55,10 +55,12 @@ def numba_version() -> str:
 
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
-    """Import `source` from its cache file; its `@jit` is numba.njit(cache=True) or, with
-    `jit=False`, the identity (the same code then runs as plain Python and NumPy), and its `rt` the
-    runtime helpers, compiled (`compiled_runtime`) or not."""
-    return _load(source, stem, jit, rt=compiled_runtime() if jit else runtime)
+    """Import `source` from its cache file. Its plain Python calls the runtime helpers as `rt`; its
+    kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True) and
+    `krt` the compiled helpers (`compiled_runtime`); Numba is imported only for a source that has
+    kernels. Without, `@jit` is the identity and `krt` is `rt`: the same code runs as plain Python."""
+    kernels = jit and "\n@jit\n" in source
+    return _load(source, stem, kernels, rt=runtime, krt=compiled_runtime() if kernels else runtime)
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,10 +73,10 @@ def compiled_runtime() -> ModuleType:
     for name in runtime.HELPERS:
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         lines += ["", "", "@jit", f"def {name}({params}):", f"    return runtime.{name}({params})"]
-    return _load("\n".join(lines) + "\n", "runtime", True, rt=None)
+    return _load("\n".join(lines) + "\n", "runtime", True, rt=None, krt=None)
 
 
-def _load(source: str, stem: str, jit: bool, rt) -> ModuleType:
+def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
     path = module_path(source, stem)
     if not path.exists() or path.read_text() != source:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +88,7 @@ def _load(source: str, stem: str, jit: bool, rt) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     module.jit = _numba_jit() if jit else _identity
-    module.rt = rt
+    module.rt, module.krt = rt, krt
     sys.modules[name] = module  # Numba's cache re-imports a function's module by name
     spec.loader.exec_module(module)
     return module

@@ -3,8 +3,13 @@
 Each op becomes one assignment built as a gast statement from its primitive's template and printed
 with the standard library's `ast.unparse` (astunparse 1.6.3 prints `y[1:3, None]` as the invalid
 `y[(1:3, None)]` on Python 3.11). Every line ends with the user's `file:line` it comes from. The
-module defines `<name>_forward`, `<name>_backward` and `<name>_value_and_grad`, each decorated with
-`@jit`, a name the loader provides: numba.njit(cache=True), or the identity for plain Python.
+module defines `<name>_forward`, `<name>_backward` and `<name>_value_and_grad`, plain Python
+functions whose NumPy statements run as they are; each region that placement (placement.py) gives to
+Numba is outlined into a kernel, a module-level function decorated with `@jit` (a name the loader
+provides: numba.njit(cache=True), or the identity for plain Python) that takes the values it reads
+and returns the values it makes for the code after it. Kernels call the runtime as `krt`, plain code
+as `rt` (the loader binds the compiled and the plain helpers). In the "whole" mode every function is
+one kernel.
 """
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ import ast
 import copy
 import functools
 import math
+import re
 
 import gast
 
 from .inplace import in_place_updates
+from .placement import place
 from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
 
 INDENT = "    "
@@ -36,49 +43,88 @@ def names_for(*programs) -> Namer:
     return namer
 
 
-def emit_python(program, name: str, header: str, names: Namer | None = None) -> str:
+def emit_python(program, name: str, header: str, names: Namer | None = None, mode: str = "auto") -> str:
     """Module source for `program`: a Function becomes one function `name`; an Adjoint becomes the
-    three functions of `_adjoint_module`. Values keep their names in `names` (by default
-    `names_for(program)`), but for the variables Python shares between values (a loop's carried
-    variable, an array updated in place), which take the name of one of them."""
-    imports = "import numpy as np"
+    three functions of `_adjoint_module`; the kernels they call come first. Values keep their names
+    in `names` (by default `names_for(program)`), but for the variables Python shares between values
+    (a loop's carried variable, an array updated in place), which take the name of one of them.
+    `mode` is placement's ("auto", "numpy" or "whole")."""
+    imports = _imports(program)
     namer = (names or names_for(program)).copy()
+    module = _Module(namer, name, mode)
     if isinstance(program, Function):
-        lines = _body(program, namer)
+        lines = module.body(program, name)
         values = program.entry.terminator.values
         if len(values) == 1:
             lines[-1] = f"{INDENT}{'return ' + _text([values[0]], namer):<44} # {program.entry.terminator.loc.short}"
-        functions = [_function(name, program, namer, lines)]
+        functions = [module.function(name, program, lines)]
     else:
-        functions = _adjoint_module(program, name, namer)
-    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *functions]) + "\n"
+        functions = _adjoint_module(program, name, module)
+    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *module.kernels, *functions]) + "\n"
 
 
-def _adjoint_module(adjoint: Adjoint, name: str, namer: Namer) -> list:
+class _Module:
+    """What the functions of one module share: the namer, the kernels outlined so far, the mode."""
+
+    def __init__(self, namer: Namer, name: str, mode: str):
+        self.namer, self.name, self.mode = namer, name, mode
+        self.kernels: list[str] = []
+
+    def body(self, fn: Function, part: str, to_backward: bool = False) -> list:
+        return _body(fn, self.namer, to_backward, self if self.mode == "auto" else None, part)
+
+    def function(self, py_name: str, fn: Function, lines: list) -> str:
+        params = ", ".join(self.namer(p) for p in fn.params)
+        if self.mode == "whole":
+            return "\n".join(["@jit", f"def {py_name}({params}):"] + [_in_kernel(line) for line in lines])
+        return "\n".join([f"def {py_name}({params}):"] + lines)
+
+    def kernel(self, part: str, loc, params: list, lines: list) -> str:
+        """Define a kernel of `lines` (ending in its `return`) taking `params`; its name."""
+        kernel_name = self.namer.reserve(f"{part}_loop_{loc.line}")
+        self.kernels.append("\n".join(["@jit", f"def {kernel_name}({', '.join(params)}):"] +
+                                       [_in_kernel(line) for line in lines]))
+        return kernel_name
+
+
+def _in_kernel(line: str) -> str:
+    """A line of a kernel: its runtime calls go to the compiled helpers (`krt`)."""
+    code, mark, comment = line.partition("  # ")
+    return re.sub(r"\brt\.", "krt.", code) + mark + comment
+
+
+def _imports(program) -> str:
+    """NumPy, and the modules that library calls name (`import math`, `import scipy.special`)."""
+    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
+    modules = sorted({module for fn in functions for op in walk(fn.entry.ops) if not isinstance(op, Structured)
+                      for module in op.param_dict.get("imports", ())})
+    return "\n".join(["import numpy as np", *(f"import {module}" for module in modules)])
+
+
+def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
     `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
     same name in the backward as in the forward, and the fused body needs no renaming."""
-    forward, backward = adjoint.forward, adjoint.backward
-    forward_lines = _body(forward, namer, to_backward=True)
+    forward, backward, namer = adjoint.forward, adjoint.backward, module.namer
+    forward_lines = module.body(forward, f"{name}_forward", to_backward=True)
     for source, param in adjoint.residuals:  # as the forward's Python calls it (a loop's variable, say)
         namer.alias(param, source)
-    backward_lines = _body(backward, namer)
+    backward_lines = module.body(backward, f"{name}_backward")
     seed = backward.params[-1]
     fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
              backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
                                     f"{_text(backward.entry.terminator.values, namer)}"])
-    return [_function(f"{name}_forward", forward, namer, forward_lines),
-            _function(f"{name}_backward", backward, namer, backward_lines),
-            _function(f"{name}_value_and_grad", forward, namer, fused)]
+    # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
+    float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
+                       if _float32_number(p)]
+    return [module.function(f"{name}_forward", forward, forward_lines),
+            module.function(f"{name}_backward", backward, float32_numbers + backward_lines),
+            module.function(f"{name}_value_and_grad", forward, fused)]
 
 
-def _function(py_name: str, fn: Function, namer: Namer, lines: list) -> str:
-    params = ", ".join(namer(p) for p in fn.params)
-    return "\n".join(["@jit", f"def {py_name}({params}):"] + lines)
-
-
-def _body(fn: Function, namer: Namer, to_backward: bool = False) -> list:
+def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,
+          part: str = "") -> list:
     """One line per op and a final `return`, each with the user's file:line. A ufunc whose result
     only one other ufunc of the same block reads is written inside that one's expression
     (`2.0 / np.sin(np.exp(-x))`), which Numba compiles to one loop without temporary arrays.
@@ -102,7 +148,10 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False) -> list:
 
     count(fn.entry)
     emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params)
-    lines = emitter.block(fn.entry, INDENT)
+    if module is None:
+        lines = emitter.block(fn.entry, INDENT)
+    else:
+        lines = emitter.regions(fn, place(fn), module, part)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     if to_backward:
         values = [_filled(_template("rt.typed_list(_0)"), [node]) if v.type.listed else node
@@ -128,11 +177,14 @@ class _Emitter:
         self.nested: dict[int, object] = {}
         self.pending: dict[int, Op] = {}  # the ops of the expressions in `nested`
 
-    def block(self, block, indent: str) -> list:
+    def block(self, block, indent: str, ops=None) -> list:
+        """Statements of `block`'s ops (or of `ops`, some of them: a ufunc is written inside its
+        reader's expression only where the reader is one of them too)."""
         lines = []
-        local = {id(op) for op in block.ops}
+        ops = block.ops if ops is None else ops
+        local = {id(op) for op in ops}
         defined = {id(a) for a in block.args} | {id(r) for op in block.ops for r in results_of(op)}
-        for op in block.ops:
+        for op in ops:
             if isinstance(op, Structured):
                 lines += self.flush(indent) + self.structured(op, indent, defined)
             elif op.prim.identity:  # stop_gradient, fresh, custom_vjp: no line, the operand's name
@@ -148,6 +200,33 @@ class _Emitter:
                     self.pending[id(op.result)] = op
                 else:
                     lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
+        return lines
+
+    def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
+        """The entry block of `fn` with its kernel regions outlined: each kernel takes the values
+        its ops read and others made, and returns those it makes that later code reads."""
+        lines = []
+        for number, region in enumerate(regions):
+            if not region.kernel:
+                lines += self.block(fn.entry, INDENT, region.ops)
+                continue
+            lines += self.flush(INDENT)
+            body = self.block(fn.entry, INDENT, region.ops) + self.flush(INDENT)
+            later = [op for later_region in regions[number + 1:] for op in later_region.ops]
+            inputs, outputs = _interface(region.ops, later, fn.entry.terminator.values)
+            params = list(dict.fromkeys(self.name(v) for v in inputs))
+            outputs = list({self.name(v): v for v in outputs}.values())
+            targets = ", ".join(self.name(v) for v in outputs) + ("," if len(outputs) == 1 else "")
+            if outputs:  # a tape leaves as Numba's typed list, which the next kernel takes by reference
+                returned = ", ".join(f"rt.typed_list({self.name(v)})" if v.type.listed else self.name(v)
+                                     for v in outputs)
+                body.append(f"{INDENT}return {returned}" + ("," if len(outputs) == 1 else ""))
+            loc = next(op.loc for op in region.ops if isinstance(op, Structured))
+            call = f"{module.kernel(part, loc, params, body)}({', '.join(params)})"
+            lines.append(_line(INDENT, f"{targets} = {call}" if outputs else call, loc))
+            # Numba returns a float32 number to Python as a float: made float32 again
+            lines += [_line(INDENT, f"{self.name(v)} = np.float32({self.name(v)})", loc)
+                      for v in outputs if _float32_number(v)]
         return lines
 
     def flush(self, indent: str) -> list:
@@ -226,6 +305,36 @@ class _Emitter:
 
     def text(self, operand) -> str:
         return _unparse(_operand(operand, self.name, None))
+
+
+def _float32_number(value) -> bool:
+    return value.type.dtype == "float32" and value.type.ndim == 0 and not value.type.listed
+
+
+def _interface(ops, later, returned) -> tuple:
+    """(inputs, outputs) of the region `ops`: the values its ops read that others made, and the
+    values its top-level ops make that the `later` ops or the function's `returned` values read."""
+    made_inside, read_inside = _reads(ops)
+    inputs = [v for key, v in read_inside.items() if key not in made_inside and isinstance(v, Value)]
+    _, read_later = _reads(later)
+    read_later.update((id(v), v) for v in returned)
+    outputs = [r for op in ops for r in results_of(op) if id(r) in read_later]
+    return inputs, outputs
+
+
+def _reads(ops) -> tuple:
+    """(ids of the values `ops` make, {id: value} of the operands they read), nested blocks included."""
+    made, read = set(), {}
+    for op in walk(ops):
+        for arg in op.args:
+            read.setdefault(id(arg), arg)
+        if isinstance(op, Structured):
+            for block in op.blocks:
+                made.update(id(a) for a in block.args)
+                for value in block.terminator.values:
+                    read.setdefault(id(value), value)
+        made.update(id(r) for r in results_of(op))
+    return made, read
 
 
 def _assign(targets, value):

@@ -10,6 +10,7 @@ written; `unbroadcast(g, like)` has `like`'s shape, `broadcast_like(g, like)` ha
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 
 def unbroadcast(g, like):
@@ -97,7 +98,10 @@ def index_add(like, g, index):
     """A new array of `like`'s shape, zero but for `g` added at `index` (repeated integer indices
     accumulate, as np.add.at does)."""
     out = np.zeros(np.shape(like), np.result_type(g))
-    np.add.at(out, index, g)
+    if any(isinstance(item, np.ndarray) for item in index):
+        np.add.at(out, index, g)
+    else:  # basic indexing reaches each element once: no repeats to accumulate, and 10x faster
+        out[index] += g
     return out
 
 
@@ -225,9 +229,177 @@ def kron_right(g, a):
 LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors",
                   "solve_triangular", "diagonal", "diagonal_fill", "kron", "kron_left", "kron_right")
 
+# ---------------------------------------------------------------- special functions
+# SciPy's ufuncs (float32 in, float32 out; ints give float64), for `math` and `scipy.special`
+# calls of numbers and arrays alike. Numba has no scipy.special: the twins loop over the elements
+# with scalar kernels (runtime_numba.py), checked against these to 1e-13 (tests/test_special_rules.py).
+
+
+def erf(x):
+    """scipy.special.erf: also what math.erf is, for numbers and arrays."""
+    return special.erf(x)
+
+
+def erfc(x):
+    """scipy.special.erfc."""
+    return special.erfc(x)
+
+
+def gammaln(x):
+    """scipy.special.gammaln, log|gamma(x)| (math.lgamma): +inf at 0 and the negative integers."""
+    return special.gammaln(x)
+
+
+def gamma(x):
+    """scipy.special.gamma (math.gamma): inf at 0, nan at the negative integers."""
+    return special.gamma(x)
+
+
+def digamma(x):
+    """scipy.special.digamma: -inf at 0, nan at the negative integers."""
+    return special.digamma(x)
+
+
+def trigamma(x):
+    """scipy.special.polygamma(1, x) in x's float dtype: inf at 0 and the negative integers."""
+    dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
+    return np.asarray(special.polygamma(1, x), dtype)[()]
+
+
+def expit(x):
+    """scipy.special.expit, 1 / (1 + exp(-x)), which neither overflows nor underflows early."""
+    return special.expit(x)
+
+
+def logit(x):
+    """scipy.special.logit, log(x / (1 - x))."""
+    return special.logit(x)
+
+
+def log_ndtr(x):
+    """scipy.special.log_ndtr, the log of the standard normal CDF, finite down to -1e154."""
+    return special.log_ndtr(x)
+
+
+def xlogy(x, y):
+    """scipy.special.xlogy, x * log(y), 0 where x == 0 (and y is not nan)."""
+    return special.xlogy(x, y)
+
+
+def xlog1py(x, y):
+    """scipy.special.xlog1py, x * log1p(y), 0 where x == 0 (and y is not nan)."""
+    return special.xlog1py(x, y)
+
+
+SPECIAL_HELPERS = ("erf", "erfc", "gammaln", "gamma", "digamma", "trigamma", "expit", "logit", "log_ndtr",
+                   "xlogy", "xlog1py")
+# ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
+
+
+def checked_index(index, n):
+    """Integer positions `index` along an axis of length `n`, negative ones counted from the end;
+    IndexError where one is out of [-n, n), as NumPy's indexing raises."""
+    index = np.asarray(index)
+    if np.any((index < -n) | (index >= n)):
+        raise IndexError(f"index out of bounds for an axis of length {n}")
+    wrapped = np.where(index < 0, index + n, index).astype(np.int64)
+    return wrapped if wrapped.ndim else np.int64(wrapped)
+
+
+def checked_length(n, expected):
+    """`n`, which must equal `expected` (the length of the vectors of np.cross): ValueError otherwise."""
+    if n != expected:
+        raise ValueError("incompatible dimensions for cross product (the vectors must have 3 components)")
+    return n
+
+
+def scatter_add(like, g, flat):
+    """A new array of the 3-D `like`'s shape, zero but for `g[:, k]` added at `[:, flat[k]]`
+    (repeated positions accumulate)."""
+    before, n, after = np.shape(like)
+    g = np.asarray(g)
+    positions = (np.arange(before)[:, None, None] * n + flat[None, :, None]) * after + np.arange(after)
+    out = np.bincount(positions.reshape(-1), weights=g.reshape(-1), minlength=before * n * after)
+    return out.reshape(before, n, after).astype(g.dtype, copy=False)  # (np.add.at: 10x slower)
+
 
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
            "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
-                                             for keepdims in ("", "_keepdims")) + LINALG_HELPERS
+                                             for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
+HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
+
+
+# ---------------------------------------------------------------- Python values
+
+def unpacked(x, n):
+    """`x` itself, after checking that its first axis has `n` rows (`a, b, c = x`)."""
+    if x.shape[0] != n:
+        raise ValueError("an array unpacked into names must have as many rows (its first axis) as there are names")
+    return x
+
+
+HELPERS += ("unpacked",)
+
+
+# ---------------------------------------------------------------- sequences (rules/sequences.py)
+# Running sums and products, stable sorting permutations and the gathers by them, and the segment
+# of a grid that holds a point. The Numba twins loop over a (before, along, after) view.
+
+
+def cumsum_axis(x, axis):
+    """np.cumsum(x, axis=axis) (Numba's np.cumsum has no axis)."""
+    return np.cumsum(x, axis=axis)
+
+
+def cumprod_axis(x, axis):
+    """np.cumprod(x, axis=axis)."""
+    return np.cumprod(x, axis=axis)
+
+
+def _cumsum_from_end(y):
+    return np.cumsum(y[:, ::-1, :], axis=1)[:, ::-1, :]
+
+
+def cumprod_grad(g, x, axis):
+    """The gradient of np.cumprod(x, axis) for the cotangent g, exact also where x has zeros: an
+    element before a lane's first zero gets sum_{i >= j} g_i out_i / x_j; the first zero gets
+    sum_{i >= j} g_i times the product of the other elements up to i; elements after it get 0."""
+    y, h = _as_three_axes(np.asarray(x), axis), _as_three_axes(np.asarray(g), axis)
+    zeros_seen = np.cumsum(y == 0, axis=1)
+    before, first = zeros_seen == 0, (y == 0) & (zeros_seen == 1)
+    out = np.cumprod(y, axis=1)
+    grad = np.where(before, _cumsum_from_end(h * out) / np.where(before, y, 1), 0)
+    skipping = np.cumprod(np.where(first, 1, y), axis=1)
+    grad = np.where(first, _cumsum_from_end(h * skipping), grad)
+    return grad.astype(np.result_type(g), copy=False).reshape(np.shape(x))
+
+
+def argsort_axis(x, axis):
+    """np.argsort(x, axis, kind="stable"): ties keep their order."""
+    return np.argsort(x, axis=axis, kind="stable")
+
+
+def permute_along(x, order, axis):
+    """np.take_along_axis(x, order, axis) for a permutation `order` of each lane."""
+    return np.take_along_axis(x, order, axis)
+
+
+def unpermute_along(g, order, axis):
+    """The inverse of permute_along: `out` with out[order] = g along `axis`."""
+    out = np.empty_like(g)
+    np.put_along_axis(out, order, g, axis)
+    return out
+
+
+def interp_segment(x, xp):
+    """For each point of x, the j in [0, len(xp) - 2] with xp[j] <= x < xp[j + 1], clipped (the
+    first or last segment outside the grid)."""
+    if len(xp) < 2:
+        raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
+    return np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+
+
+HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "permute_along", "unpermute_along",
+            "interp_segment")

@@ -4,6 +4,8 @@ module imports Numba and registers the twins; compile.py does so before it compi
 """
 from __future__ import annotations
 
+import math
+
 import numba
 import numba.typed
 import numpy as np
@@ -295,6 +297,357 @@ def typed_list(items):
         for item in items:
             out.append(runtime.typed_list(item))
         return out
+    return impl
+
+
+# ---------------------------------------------------------------- Python values
+
+@overload(runtime.unpacked)
+def unpacked(x, n):
+    def impl(x, n):
+        if x.shape[0] != n:
+            raise ValueError("an array unpacked into names must have as many rows (its first axis) as there are names")
+        return x
+    return impl
+
+
+# ---------------------------------------------------------------- special functions
+# Scalar kernels in float64 (the result is cast to the operand's float dtype, as SciPy's float32
+# loops give), applied to numbers or looped over the elements of arrays (any layout; binary
+# kernels over the broadcast of their operands).
+
+_PI = np.pi
+_HALF_LOG_TWO_PI = 0.5 * np.log(2.0 * np.pi)
+_SQRT_HALF = np.sqrt(0.5)
+
+
+def _float_dtype(*operands):
+    """The NumPy float dtype of a kernel's result: float32 when every float operand is float32."""
+    kinds = [t.dtype if isinstance(t, types.Array) else t for t in operands]
+    floats = [k for k in kinds if isinstance(k, types.Float)]
+    single = floats and all(k == types.float32 for k in floats)
+    return np.dtype(np.float32 if single else np.float64)
+
+
+def _unary_twin(helper, kernel):
+    kernel = numba.njit(inline="always")(kernel)
+
+    def twin(x):
+        dtype = _float_dtype(x)
+        cast = dtype.type
+        if not isinstance(x, types.Array):
+            return lambda x: cast(kernel(np.float64(x)))
+
+        def on_array(x):
+            flat = np.ascontiguousarray(x).reshape(-1)
+            out = np.empty(flat.size, dtype)
+            for i in range(flat.size):
+                out[i] = kernel(np.float64(flat[i]))
+            return out.reshape(x.shape)
+        return on_array
+
+    overload(helper)(twin)
+
+
+def _binary_twin(helper, kernel):
+    kernel = numba.njit(inline="always")(kernel)
+
+    def twin(x, y):
+        dtype = _float_dtype(x, y)
+        cast = dtype.type
+        if not isinstance(x, types.Array) and not isinstance(y, types.Array):
+            return lambda x, y: cast(kernel(np.float64(x), np.float64(y)))
+
+        def on_arrays(x, y):
+            shape = np.broadcast_shapes(np.shape(x), np.shape(y))
+            xs, ys = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
+            out = np.empty(shape, dtype)
+            for index in np.ndindex(shape):
+                out[index] = kernel(np.float64(xs[index]), np.float64(ys[index]))
+            return out
+        return on_arrays
+
+    overload(helper)(twin)
+
+
+@numba.njit(inline="always")
+def _is_pole(x):
+    """Whether x is 0 or a negative integer (a pole of gamma and its derivatives)."""
+    return x <= 0.0 and x == np.floor(x)
+
+
+@numba.njit(cache=True)
+def _digamma_positive(x):
+    """digamma for x > 0: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10, then the
+    asymptotic series (terms to x**-14: below 1e-16 there)."""
+    result = 0.0
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    s = 1.0 / (x * x)
+    series = s * (1 / 12 - s * (1 / 120 - s * (1 / 252 - s * (1 / 240 - s * (1 / 132 - s * (691 / 32760 - s / 12))))))
+    return result + np.log(x) - 0.5 / x - series
+
+
+@numba.njit(cache=True)
+def _trigamma_positive(x):
+    """polygamma(1, x) for x > 0: psi1(x) = psi1(x + 1) + 1/x**2 up to x >= 10, then the series."""
+    result = 0.0
+    while x < 10.0:
+        result += 1.0 / (x * x)
+        x += 1.0
+    s = 1.0 / (x * x)
+    series = s * (1 / 6 - s * (1 / 30 - s * (1 / 42 - s * (1 / 30 - s * (5 / 66 - s * (691 / 2730 - s * 7 / 6))))))
+    return result + (1.0 + 0.5 / x + series) / x
+
+
+def _digamma(x):
+    """Reflection psi(x) = psi(1 - x) - pi / tan(pi x) below 0, with tan's argument reduced exactly
+    (x minus its nearest integer); scipy's values at the poles."""
+    if x != x or x == -np.inf:
+        return np.nan
+    if _is_pole(x):
+        return -np.inf if x == 0.0 else np.nan
+    if x > 0.0:
+        return _digamma_positive(x)
+    return _digamma_positive(1.0 - x) - _PI / np.tan(_PI * (x - np.floor(x + 0.5)))
+
+
+def _trigamma(x):
+    """Reflection psi1(x) = pi**2 / sin(pi x)**2 - psi1(1 - x) below 0; inf at the poles and -inf,
+    as scipy."""
+    if x != x:
+        return np.nan
+    if x == -np.inf or _is_pole(x):
+        return np.inf
+    if x > 0.0:
+        return _trigamma_positive(x)
+    s = np.sin(_PI * (x - np.floor(x + 0.5)))
+    return _PI * _PI / (s * s) - _trigamma_positive(1.0 - x)
+
+
+def _gammaln(x):
+    if x == -np.inf:
+        return -np.inf  # as scipy
+    return np.inf if _is_pole(x) else math.lgamma(x)
+
+
+def _gamma(x):
+    if _is_pole(x):
+        return np.inf if x == 0.0 else np.nan
+    return math.gamma(x)
+
+
+def _expit(x):
+    """1 / (1 + exp(-x)), with exp of a negative number only (no overflow)."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + np.exp(-x))
+    e = np.exp(x)
+    return e / (1.0 + e)
+
+
+def _logit(x):
+    """log(x / (1 - x)); near 1/2 as log1p((2x - 1) / (1 - x)), whose 2x - 1 is exact."""
+    if x == 1.0:
+        return np.inf  # Numba's division by zero would raise
+    if 0.3 < x < 0.65:
+        return np.log1p((2.0 * x - 1.0) / (1.0 - x))
+    return np.log(x / (1.0 - x))
+
+
+def _log_ndtr(x):
+    """log(ndtr(x)): log1p of the upper tail above 0, the log of erfc down to -20, below that the
+    asymptotic series of Mills' ratio (terms (2k-1)!! / x**2k, to below 1e-17 at x = -20)."""
+    if x > 0.0:
+        return np.log1p(-0.5 * math.erfc(x * _SQRT_HALF))
+    if x > -20.0:
+        return np.log(0.5 * math.erfc(-x * _SQRT_HALF))
+    s = 1.0 / (x * x)
+    term, total = 1.0, 1.0
+    for k in range(1, 12):
+        term *= -(2 * k - 1) * s
+        total += term
+    return -0.5 * x * x - np.log(-x) - _HALF_LOG_TWO_PI + np.log(total)
+
+
+def _xlogy(x, y):
+    return 0.0 if x == 0.0 and y == y else x * np.log(y)
+
+
+def _xlog1py(x, y):
+    return 0.0 if x == 0.0 and y == y else x * np.log1p(y)
+
+
+_unary_twin(runtime.erf, lambda x: math.erf(x))
+_unary_twin(runtime.erfc, lambda x: math.erfc(x))
+_unary_twin(runtime.gammaln, _gammaln)
+_unary_twin(runtime.gamma, _gamma)
+_unary_twin(runtime.digamma, _digamma)
+_unary_twin(runtime.trigamma, _trigamma)
+_unary_twin(runtime.expit, _expit)
+_unary_twin(runtime.logit, _logit)
+_unary_twin(runtime.log_ndtr, _log_ndtr)
+_binary_twin(runtime.xlogy, _xlogy)
+_binary_twin(runtime.xlog1py, _xlog1py)
+
+
+# ---------------------------------------------------------------- sequences (rules/sequences.py)
+# Loops over a contiguous (before, along, after) view of the operand, one lane at a time.
+
+
+def _running(combine, start):
+    """The twin of np.cumsum/np.cumprod along an axis: `combine` folded along each lane from `start`."""
+    combine = numba.njit(inline="always")(combine)
+
+    def twin(x, axis):
+        dtype = x.dtype if isinstance(x.dtype, types.Float) else types.int64
+
+        def impl(x, axis):
+            y = _as_three_axes(x, axis)
+            before, n, after = y.shape
+            out = np.empty((before, n, after), dtype)
+            for i in range(before):
+                for k in range(after):
+                    acc = start
+                    for j in range(n):
+                        acc = combine(acc, y[i, j, k])
+                        out[i, j, k] = acc
+            return out.reshape(x.shape)
+        return impl
+    return twin
+
+
+overload(runtime.cumsum_axis)(_running(lambda acc, value: acc + value, 0))
+overload(runtime.cumprod_axis)(_running(lambda acc, value: acc * value, 1))
+
+
+@numba.njit
+def _cumprod_lane_grad(h, y, grad):
+    """runtime.cumprod_grad for one lane, written into `grad`."""
+    n = y.shape[0]
+    first_zero = n
+    for j in range(n):
+        if y[j] == 0:
+            first_zero = j
+            break
+    out = np.empty(n, grad.dtype)
+    acc = 1.0
+    for j in range(n):
+        acc *= y[j]
+        out[j] = acc
+    total = 0.0
+    for j in range(n - 1, -1, -1):
+        total += h[j] * out[j]
+        grad[j] = total / y[j] if j < first_zero else 0.0
+    if first_zero < n:
+        others = out[first_zero - 1] if first_zero > 0 else 1.0
+        total = 0.0
+        for i in range(first_zero, n):
+            if i > first_zero:
+                others *= y[i]
+            total += h[i] * others
+        grad[first_zero] = total
+
+
+@overload(runtime.cumprod_grad)
+def cumprod_grad(g, x, axis):
+    def impl(g, x, axis):
+        h, y = _as_three_axes(g, axis), _as_three_axes(x, axis)
+        before, n, after = y.shape
+        grad = np.empty((before, n, after), h.dtype)
+        lane = np.empty(n, h.dtype)
+        for i in range(before):
+            for k in range(after):
+                _cumprod_lane_grad(h[i, :, k], y[i, :, k], lane)
+                grad[i, :, k] = lane
+        return grad.reshape(x.shape)
+    return impl
+
+
+@overload(runtime.argsort_axis)
+def argsort_axis(x, axis):
+    def impl(x, axis):
+        y = _as_three_axes(x, axis)
+        before, n, after = y.shape
+        order = np.empty((before, n, after), np.int64)
+        for i in range(before):
+            for k in range(after):
+                order[i, :, k] = np.argsort(y[i, :, k].copy(), kind="mergesort")
+        return order.reshape(x.shape)
+    return impl
+
+
+def _gather_along(scatter):
+    """The twin of permute_along (out[j] = x[order[j]] along the axis) or, `scatter`, of
+    unpermute_along (out[order[j]] = x[j])."""
+    def twin(x, order, axis):
+        def impl(x, order, axis):
+            y, o = _as_three_axes(x, axis), _as_three_axes(order, axis)
+            before, n, after = y.shape
+            out = np.empty((before, n, after), y.dtype)
+            for i in range(before):
+                for k in range(after):
+                    for j in range(n):
+                        if scatter:
+                            out[i, o[i, j, k], k] = y[i, j, k]
+                        else:
+                            out[i, j, k] = y[i, o[i, j, k], k]
+            return out.reshape(x.shape)
+        return impl
+    return twin
+
+
+overload(runtime.permute_along)(_gather_along(False))
+overload(runtime.unpermute_along)(_gather_along(True))
+
+
+@overload(runtime.interp_segment)
+def interp_segment(x, xp):
+    def impl(x, xp):
+        if len(xp) < 2:
+            raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
+        return np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
+# ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
+
+
+@overload(runtime.checked_index)
+def checked_index(index, n):
+    if not isinstance(index, types.Array):
+        def number(index, n):
+            if index < -n or index >= n:
+                raise IndexError("index out of bounds")
+            return np.int64(index + n if index < 0 else index)
+        return number
+
+    def array(index, n):
+        flat = np.ascontiguousarray(index).reshape(-1)
+        out = np.empty(flat.size, np.int64)
+        for k in range(flat.size):
+            i = flat[k]
+            if i < -n or i >= n:
+                raise IndexError("index out of bounds")
+            out[k] = i + n if i < 0 else i
+        return out.reshape(index.shape)
+    return array
+
+
+@overload(runtime.scatter_add)
+def scatter_add(like, g, flat):
+    def impl(like, g, flat):
+        out = np.zeros(like.shape, g.dtype)
+        for i in range(g.shape[0]):
+            for k in range(flat.shape[0]):
+                out[i, flat[k], :] += g[i, k, :]
+        return out
+    return impl
+
+
+@overload(runtime.checked_length)
+def checked_length(n, expected):
+    def impl(n, expected):
+        if n != expected:
+            raise ValueError("incompatible dimensions for cross product (the vectors must have 3 components)")
+        return n
     return impl
 
 

@@ -12,6 +12,7 @@ from ..ir.core import Value
 from ..rules.primitives import Sym
 from .canonical import ITEM, PREFIX
 from .control import _flatten
+from .fence import updated_name
 
 
 class Aliasing:
@@ -39,6 +40,7 @@ class Aliasing:
         anew before any write.)"""
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
+        written |= {updated_name(t) for t in gast.walk(node)} - {None}  # np.add.at(y, ...)
         # a `for` binds its target before anything else in an iteration: never written as it was
         targets = [getattr(node, "target", None), self.parsed.rebound_first.get(node)]
         rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}
@@ -57,10 +59,11 @@ class Aliasing:
                         f"write `{node.target.id} = {node.target.id} <op> ...` to make a new array")
 
     def check_element_write(self, target, name: str, y: Sym) -> None:
-        """Refuse `name[index] = ...` into an argument or global array, or one another name shares."""
+        """Refuse `name[index] = ...` into an argument, global or enclosing function's array, or one
+        another name shares."""
         if self.view_chain(y.operand) & self.protected:
-            self.refuse(target, f"assignment into `{name}`, an argument or global array (or a view of one), "
-                                f"would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
+            self.refuse(target, f"assignment into `{name}`, an argument, global or enclosing function's array (or a "
+                                f"view of one), would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
         sharing = self.sharing(name, y)
         if sharing is not None:
             self.refuse(target, f"assignment into the array `{name}`, which shares its memory with {_called(sharing)}, "

@@ -16,7 +16,7 @@ import itertools
 import gast
 
 from ..errors import CompileError
-from .parse import ParsedFunction
+from .parse import ParsedFunction, walk_own
 
 PREFIX = "_ad_"
 RETURNED, VALUE, ITEM = PREFIX + "returned", PREFIX + "value", PREFIX + "item_"
@@ -26,7 +26,7 @@ def canonicalise(parsed: ParsedFunction) -> ParsedFunction:
     """`parsed` with its jumps turned into flags (the same object when it has none)."""
     final = parsed.tree.body[-1]
     if not any(isinstance(n, (gast.Return, gast.Break, gast.Continue)) and n is not final
-               for n in gast.walk(parsed.tree)):
+               for statement in parsed.tree.body for n in walk_own(statement)):
         return parsed
     tree = copy.deepcopy(parsed.tree)
     rewriter = _Rewriter(parsed)
@@ -102,7 +102,7 @@ class _Rewriter:
             statement.body = _flat(self.block(statement.body, _Loop(next(self.numbers))))
             return statement
         inner = _Loop(next(self.numbers))
-        returns = any(isinstance(n, gast.Return) for n in gast.walk(statement))
+        returns = any(isinstance(n, gast.Return) for n in walk_own(statement))
         body = _flat(self.block(statement.body, inner))
         stops = ([inner.brk] if inner.breaks else []) + ([RETURNED] if returns else [])
         if inner.continues:
@@ -160,22 +160,24 @@ def _flat(statements) -> list:
 
 
 def _own_nodes(loop):
-    """The nodes of a loop's body, without those of loops nested in it (but with their returns)."""
+    """The nodes of a loop's body, without those of loops nested in it (but with their returns)
+    and of functions defined in it."""
     stack = list(loop.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (gast.For, gast.While)):
-            stack.extend(n for n in gast.walk(node) if isinstance(n, gast.Return))
+            stack.extend(n for n in walk_own(node) if isinstance(n, gast.Return))
             continue
         yield node
-        stack.extend(gast.iter_child_nodes(node))
+        if not isinstance(node, (gast.FunctionDef, gast.Lambda)):
+            stack.extend(gast.iter_child_nodes(node))
 
 
 def _jumps(statement, loop) -> list:
     """The flags `statement` may set: the current loop's break and continue, and the return flag."""
     flags = []
     nodes = list(_own_nodes(gast.While(test=None, body=[statement], orelse=[])))
-    if any(isinstance(n, gast.Return) for n in gast.walk(statement)):
+    if any(isinstance(n, gast.Return) for n in walk_own(statement)):
         flags.append(RETURNED)
     if loop is not None:
         if any(isinstance(n, gast.Break) for n in nodes):

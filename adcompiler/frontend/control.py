@@ -10,7 +10,11 @@ from ..rules import primitives as P
 from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While, Yield
 from ..rules.primitives import Sym
 from .calls import Static, hashable
+from .calls.common import ListRows
 from .canonical import PREFIX, RETURNED
+from .inlining import Closure
+from .parse import walk_own
+from .fence import updated_name
 
 _MISSING = object()
 
@@ -81,6 +85,9 @@ class ControlFlow:
         if then is None or orelse is None or len(then) != len(orelse) or any(
                 isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
                 for a, b in zip(then, orelse)):
+            if any(isinstance(v, Closure) for v in values):
+                self.refuse(node, f"`{name}` is bound to different functions in the two branches of an `if` "
+                                  f"decided when the code runs", "call each function inside its branch")
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
                         "give it numbers or arrays of one rank in both branches")
         return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
@@ -186,7 +193,7 @@ class ControlFlow:
         value = self.expression(node)
         if isinstance(value, tuple):
             return value
-        array = self.operand(value, node)
+        array = value.rows if isinstance(value, ListRows) else self.operand(value, node)
         if array.type.ndim == 0:
             self.refuse(node, "iterating over a scalar is not supported", "iterate over range(n) or an array")
         return Indexed(P.dim(array, axis=0), lambda k: P.getitem(array, k, index=(IndexInt(),)), (array,))
@@ -214,20 +221,21 @@ class ControlFlow:
         the rows of the arrays `iterated`) or `While` op, as `kind` says. The names the body
         assigns are carried; their types are joined with what the body gives until they settle (a
         name first bound in the loop starts as a placeholder)."""
-        before = self.env
         assigned = _assigned_names(node)
-        carried = {n: before[n].type for n in assigned if isinstance(before.get(n), Sym)}
-        for attempt in range(4):
-            body = self.loop_body(node, kind, before, carried, bind_target, iterated)
-            settled = self.settled_types(node, assigned, before, carried, body.after)
-            if settled == carried:
-                break
-            carried = settled
-        else:
-            self.refuse(node, "the types of the loop's variables do not settle")
+        with self.growing_lists(node, kind, trips, self.env) as (before, grown):
+            carried = {n: before[n].type for n in assigned if isinstance(before.get(n), Sym)}
+            for attempt in range(4):
+                body = self.loop_body(node, kind, before, carried, bind_target, iterated)
+                settled = self.settled_types(node, assigned, before, carried, body.after)
+                if settled == carried:
+                    break
+                carried = settled
+            else:
+                self.refuse(node, "the types of the loop's variables do not settle")
         self.env = before
         self.check_loop_aliasing(node, body.after, carried)
         self.make_loop(node, kind, trips, before, carried, body)
+        self.env.update((name, ListRows(self.env[name])) for name in grown)
 
     def loop_body(self, node, kind: type[Loop], before: dict, carried: dict, bind_target, iterated) -> LoopBody:
         """The loop's test (a `While`) and body lowered with the names `carried` (name -> type)
@@ -244,6 +252,7 @@ class ControlFlow:
                 test = self.condition(node.test)
             self.env.update((n, Sym(a)) for n, a in args.items())
         k = Value(Type("int64", weak=True))  # the iteration number (a Python int): `i` in `for i in range(n)`
+        self.iterations[id(node)] = Sym(k)
         with self.builder.nested() as body_ops, self.holding(iterated):
             if bind_target is not None:
                 bind_target(Sym(k))
@@ -369,13 +378,21 @@ def _rebuild(template, results):
 
 
 def _assigned_names(loop) -> list:
-    """The names a loop statement assigns (its target and everything its body binds), in order."""
+    """The names a loop statement assigns (its target and everything its body binds, functions
+    it defines included), in order."""
     names = []
-    for node in gast.walk(loop):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+    for node in walk_own(loop):
+        if isinstance(node, gast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
             names.append(node.id)
         elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store) and isinstance(node.value, gast.Name):
             names.append(node.value.id)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "append" \
+                and isinstance(node.func.value, gast.Name):  # a list the loop grows
+            names.append(node.func.value.id)
+        elif updated_name(node) is not None:  # np.add.at(y, ...) rebinds y
+            names.append(updated_name(node))
     return list(dict.fromkeys(names))
 
 

@@ -1,17 +1,23 @@
 """Calls that lowering inlines: the user's own functions (by a child lowering sharing the
-builder), `@custom_vjp` functions, and transformed functions (`grad(f)(...)`,
-`value_and_grad(f)(...)`, `jit(f)(...)`), whose IR is spliced in.
+builder), the functions and lambdas defined inside them (`Closure`s), `@custom_vjp` functions, and
+transformed functions (`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`), whose IR is
+spliced in. Recursion is unrolled: each call is inlined again, until a condition known at compile
+time ends it, or it is refused `MAX_DEPTH` levels deep.
 
 What lowering knows of the API's transforms comes in through `Transforms` (api.TRANSFORMS is the
 real one): the frontend never imports the API.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
+import gast
+
+from ..errors import UnendedRecursion
 from ..rules import primitives as P
 from ..ir.builder import current_builder
 from ..ir.core import Block, Const, Function, Structured, Value, Yield
@@ -20,6 +26,8 @@ from .calls import Static
 from .canonical import canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
+
+MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
 
 
 class Transform(Protocol):
@@ -44,10 +52,84 @@ class Transforms:
     transform_of: Callable[[object], Transform | None]
 
 
+@dataclass(eq=False)
+class Closure:
+    """A function defined inside the one being lowered, by `def` or `lambda`: a value known at
+    compile time. Its free variables are read in the lowering that defined it (`enclosing`) when it
+    is called, as Python's late binding does; its defaults were lowered at its definition."""
+
+    parsed: ParsedFunction  # fenced with the enclosing function, canonicalised on its own
+    enclosing: object  # the Lowering it was defined in
+    signature: inspect.Signature  # defaults are the lowered values
+
+    @property
+    def name(self) -> str:
+        return self.parsed.name
+
+
 class Inlining:
     """Lowering of calls of functions into this lowering's builder. Uses `transforms`, `stack` (the
-    functions being lowered: recursion is refused), and shares `builder`, `captured` and
-    `assumptions` with the lowerings it makes."""
+    functions being lowered, by `recursion_key`: a call of one of them is unrolled recursion), and shares
+    `builder`, `captured` and `assumptions` with the lowerings it makes."""
+
+    def stmt_FunctionDef(self, node):
+        self.env[node.name] = self.closure(node)
+
+    def expr_Lambda(self, node):
+        body = [gast.copy_location(gast.Return(value=node.body), node)]
+        tree = gast.FunctionDef(name="<lambda>", args=node.args, body=body, decorator_list=[], returns=None,
+                                type_comment=None, type_params=[])
+        return self.closure(gast.copy_location(tree, node))
+
+    def closure(self, tree: gast.FunctionDef) -> Closure:
+        """The function `tree` defines here, its defaults lowered now (as Python evaluates them)."""
+        args, Parameter = tree.args, inspect.Parameter
+        positional = args.posonlyargs + args.args
+        kinds = [Parameter.POSITIONAL_ONLY] * len(args.posonlyargs) + \
+            [Parameter.POSITIONAL_OR_KEYWORD] * len(args.args) + [Parameter.KEYWORD_ONLY] * len(args.kwonlyargs)
+        defaults = [None] * (len(positional) - len(args.defaults)) + args.defaults + args.kw_defaults  # nodes
+        parameters = [Parameter(a.id, kind, default=Parameter.empty if d is None else self.expression(d))
+                      for a, kind, d in zip(positional + args.kwonlyargs, kinds, defaults)]
+        parsed = dataclasses.replace(self.parsed, tree=tree, title="", after_return=frozenset(), rebound_first={})
+        return Closure(canonicalise(parsed), self, inspect.Signature(parameters))
+
+    def call_closure(self, closure: Closure, name: str, args, kwargs, node):
+        """A call of a function defined inside the user's code, lowered inline; its free variables
+        are read from the lowering that defined it."""
+        key = recursion_key(closure.parsed, closure.enclosing)
+        self.check_depth(key, name, node)
+        try:
+            bound = closure.signature.bind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+        bound.apply_defaults()
+        child = type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
+                           self.stack, closure.enclosing)
+        return self.inline_body(child, list(bound.arguments.values()), key, name, node)
+
+    def check_depth(self, key, name: str, node) -> None:
+        """Refuse a call that would unroll the recursion of the function `key` (see `recursion_key`)
+        deeper than MAX_DEPTH."""
+        if self.stack.count(key) >= MAX_DEPTH:
+            raise self.unended(name, node)
+
+    def inline_body(self, child, values: list, key, name: str, node):
+        """`child.body(values)`; a recursion that exhausts Python's stack before MAX_DEPTH levels (a
+        long body) is refused as one too deep."""
+        try:
+            return child.body(values)
+        except RecursionError:
+            if key not in self.stack:
+                raise
+            raise self.unended(name, node) from None
+
+    def unended(self, name: str, node) -> UnendedRecursion:
+        return UnendedRecursion(
+            f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep (or deeper than Python's stack "
+            f"allows): recursion is unrolled when compiling, so what ends it must be known then, not an array's "
+            f"values or lengths", self.parsed.loc(node),
+            "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
+            "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""
@@ -56,18 +138,17 @@ class Inlining:
     def call_user(self, function, name: str, args, kwargs, node):
         """A call of the user's own function, lowered inline by a child lowering that shares the
         builder, the captured arrays, the assumptions, the transforms and the stack."""
-        if function in self.stack:
-            self.refuse(node, f"`{name}` calls itself (recursion) and cannot be differentiated",
-                        "write it without recursion, for example as NumPy array operations")
+        self.check_depth(function, name, node)
         parsed = checked(function)
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        values = [v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node) for v in bound.arguments.values()]
-        return type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms,
-                          self.stack).body(values)
+        values = [v if isinstance(v, (Sym, tuple, Static, Closure)) else self.static(v, node)
+                  for v in bound.arguments.values()]
+        child = type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms, self.stack)
+        return self.inline_body(child, values, function, name, node)
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
         """`grad(f)(...)`, `value_and_grad(f)(...)` or `jit(f)(...)` inside compiled code: f's IR
@@ -138,6 +219,12 @@ class Inlining:
             self.builder.append(op.rebuilt(args, tuple(blocks), results))
             value_of.update((id(r), new) for r, new in zip(op.results, results))
         self.builder.loc = saved
+
+
+def recursion_key(parsed: ParsedFunction, enclosing) -> object:
+    """What identifies a function on the stack of those being lowered: the Python function, or for
+    one defined inside the user's code (which has no function object), its tree."""
+    return parsed.tree if enclosing is not None else parsed.function
 
 
 def _spliced(value: Value, value_of: dict):

@@ -14,6 +14,7 @@ This module holds the entry `lower`, the statement and expression dispatch and i
 from __future__ import annotations
 
 import inspect
+import types
 
 import gast
 import numpy as np
@@ -21,13 +22,17 @@ import numpy as np
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import METHODS, Method, Static, hashable, lowering_of
-from .calls.common import is_none
+from .calls.arrays import advanced_index
+from .calls.common import ListRows, PyList, is_none
+from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
+from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .inlining import Inlining, Transforms
+from .inlining import Closure, Inlining, Transforms, recursion_key
+from .lists import Lists
 from .names import Names
 from .parse import ParsedFunction
 from ..rules.primitives import Sym
@@ -43,19 +48,27 @@ OPERATOR_SYMBOLS = {
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
     gast.IsNot: "is not", gast.In: "in", gast.NotIn: "not in",
 }
-LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
-def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms) -> Function:
+def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms, constants: dict | None = None) -> Function:
     """The typed SSA form of `parsed` for arguments of `arg_types`; calls of the API's
-    `transforms` in it are lowered as the transforms say."""
+    `transforms` in it are lowered as the transforms say. The parameters at the positions of
+    `constants` (position -> int) are that constant in the body (the parameter stays, unread)."""
     lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[], transforms=transforms)
     params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    constants = constants or {}
     with lowering.builder.active():
-        result = lowering.body([Sym(p) for p in params])
+        result = lowering.body([Sym(constants[i]) if i in constants else Sym(p) for i, p in enumerate(params)])
     last = parsed.tree.body[-1]
     leaves = []
-    structure = _structure(result, lambda leaf: leaves.append(lowering.operand(leaf, last).operand))
+
+    def leaf(value):
+        if isinstance(value, Closure):
+            lowering.refuse(last, f"the function `{value.name}` defined inside `{parsed.name}` cannot be returned "
+                                  f"from it", "call it inside the function and return the values it computes")
+        leaves.append(lowering.operand(value, last).operand)
+
+    structure = _structure(result, leaf)
     terminator = Return(tuple(leaves), parsed.loc(last))
     captured = list(lowering.captured.values())
     block = Block(params + [param for param, _ in captured], lowering.builder.ops, terminator)
@@ -86,26 +99,31 @@ def still_valid(function: Function) -> bool:
 _MISSING = object()
 
 
-class Lowering(ControlFlow, Aliasing, Names, Inlining):
+class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
-    functions being lowered, which detects recursion."""
+    functions being lowered, which bounds the unrolling of recursion."""
 
     def __init__(self, parsed: ParsedFunction, builder: Builder, captured: dict | None, assumptions: list,
-                 transforms: Transforms, stack: tuple = ()):
+                 transforms: Transforms, stack: tuple = (), enclosing: Lowering | None = None):
         self.parsed = parsed
         self.builder = builder
-        self.names = [a.id for a in parsed.tree.args.posonlyargs + parsed.tree.args.args]
+        arguments = parsed.tree.args
+        self.names = [a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+        self.enclosing = enclosing  # the lowering a function defined in the user's code reads free variables from
+        self.locals = self.local_names() if enclosing is not None else frozenset()
         function = parsed.function
         self.cells = dict(zip(function.__code__.co_freevars, function.__closure__ or ()))
         self.captured = captured  # id(array) -> (its hidden parameter, the array)
         self.assumptions = assumptions  # (scope, name, object) of every non-local read, shared
         self.transforms = transforms
-        self.stack = stack + (function,)
+        self.stack = stack + (recursion_key(parsed, enclosing),)
         self.env: dict[str, object] = {}
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
+        self.growing: dict = {}  # lists that a loop being lowered grows (lists.py)
+        self.iterations: dict = {}  # id(loop node) -> its iteration number while its body is lowered
 
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
@@ -151,19 +169,27 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.check_augmented(node, current)
             value = self.binary(node.op, current, self.operand(self.expression(node.value), node.value), node)
             self.assign(node.target, value)
-        elif not isinstance(node, gast.Expr):  # the fence lets only docstrings through
+        else:  # the fence lets only docstrings, `name.append(...)` and np.add.at(...) through as Expr
             self.refuse(node, f"the statement `{type(node).__name__}` is not supported")
         return None
+
+    def add_at_statement(self, node) -> None:
+        """`np.add.at(y, index, v)`: y is rebound to its updated value (lowered as a call)."""
+        if self.expression(node.value) != Static(None):  # `x.add.at(...)` of something else than np.add
+            self.refuse(node, "an expression statement whose value is unused is not supported",
+                        "assign the value to a name, or remove the statement")
 
     def assign(self, target, value):
         if isinstance(target, gast.Name):
             if isinstance(value, Sym) and isinstance(value.operand, Value) and not value.operand.hint:
                 value.operand.hint = target.id  # name a new result after the user's variable
             self.env[target.id] = value
-        elif isinstance(target, gast.Tuple):
+        elif isinstance(target, (gast.Tuple, gast.List)):
+            if isinstance(value, Sym) and value.type.ndim and not value.type.listed:
+                value = self.rows(value, len(target.elts))
             if not isinstance(value, tuple):
-                self.refuse(target, "unpacking a value that is not a tuple is not supported",
-                            "unpack only tuples, such as `a, b = x, y` or `n, m = X.shape`")
+                self.refuse(target, "unpacking a value that is not a tuple or an array is not supported",
+                            "unpack tuples, such as `a, b = x, y` or `n, m = X.shape`, or arrays along their first axis")
             if len(value) != len(target.elts):
                 self.refuse(target, f"{len(value)} values cannot be unpacked into {len(target.elts)} names")
             for element, item in zip(target.elts, value):
@@ -172,6 +198,11 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             self.assign_element(target, self.operand(value, target))
         else:
             self.refuse(target, f"assignment to `{type(target).__name__}` is not supported", "assign to a name")
+
+    def rows(self, x: Sym, count: int) -> tuple:
+        """The `count` rows of `x` (`a, b, c = x`), checked at run time to be all of them."""
+        checked = P.unpacked(x, Sym(count))
+        return tuple(P.getitem(checked, Sym(k), index=(IndexInt(),)) for k in range(count))
 
     def assign_element(self, target, value: Sym) -> None:
         """`y[index] = value`: y becomes a new value (written in place by emission where that is
@@ -223,8 +254,6 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
 
-    expr_List = expr_Tuple
-
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
         if isinstance(node.op, gast.USub):
@@ -274,7 +303,10 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if isinstance(base, Static):
             if not hasattr(base.obj, node.attr):
                 self.refuse(node, f"`{self.dotted(node)}` does not exist")
-            return self.static(getattr(base.obj, node.attr), node)
+            value = getattr(base.obj, node.attr)
+            if isinstance(base.obj, types.ModuleType) and base.obj.__name__.split(".")[0] not in LIBRARY_MODULES:
+                self.assumptions.append((vars(base.obj), node.attr, value))  # `helpers.f`, `config.SCALE`
+            return self.static(value, node)
         operand = self.operand(base, node.value)
         if node.attr == "T":
             return operand.T
@@ -282,12 +314,14 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
             return tuple(P.dim(operand, axis=axis) for axis in range(operand.type.ndim))
         if node.attr == "ndim":
             return Sym(operand.type.ndim)
+        if node.attr == "dtype":
+            return Static(np.dtype(operand.type.dtype))
         if node.attr == "size":
             return P.size(operand) if operand.type.ndim else Sym(1)
-        if node.attr in METHODS:
+        if node.attr in METHODS or node.attr in NUMPY_METHODS:
             return Method(operand, node.attr)
         self.refuse(node, f"the attribute `.{node.attr}` is not supported",
-                    f"supported: .T, .shape, .ndim, .size and the methods {', '.join(sorted(METHODS))}")
+                    f"supported: .T, .shape, .ndim, .size, .dtype and the methods {', '.join(sorted(METHODS))}")
 
     def expr_Call(self, node):
         callee = self.expression(node.func)
@@ -296,12 +330,16 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         if None in kwargs:
             self.refuse(node, "`**` arguments are not supported", "pass each argument by name")
         if isinstance(callee, Method):
-            return self.call(METHODS[callee.name], f".{callee.name}()", [callee.receiver, *args], kwargs, node)
+            function = METHODS.get(callee.name) or getattr(np, callee.name)
+            return self.call(function, f".{callee.name}()", [callee.receiver, *args], kwargs, node)
+        if isinstance(callee, Closure):
+            return self.call_closure(callee, self.dotted(node.func), args, kwargs, node)
         if not isinstance(callee, Static):
             self.refuse(node, "calling a value that is not a function is not supported")
         return self.call(callee.obj, self.dotted(node.func), args, kwargs, node)
 
     def call(self, function, name: str, args, kwargs, node):
+        args = rows_of_lists(function, args) if hashable(function) else args
         prim = P.FUNCTIONS.get(function) if hashable(function) else None
         if prim is not None:
             if kwargs:
@@ -321,10 +359,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
             return lowering(self, *args, **kwargs)
-        module = getattr(function, "__module__", None) or ""
-        if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
-            self.refuse(node, f"`{name}` has no derivative rule",
-                        "see docs/supported.md for the supported functions, or declare a rule")
+        if is_library(function):  # run as it is; refused by reverse mode where a gradient reaches it
+            return library_call(self, function, name, args, kwargs)
         transformed = self.transforms.transform_of(function)
         if transformed is not None:  # an adcompiler transform
             return self.call_transformed(transformed, name, args, kwargs, node)
@@ -337,6 +373,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def expr_Subscript(self, node):
         base = self.expression(node.value)
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        if isinstance(base, ListRows):  # an item of a list grown in a loop is a row
+            item = self.index(base.rows, items, node)
+            return ListRows(item) if item.type.ndim == base.rows.type.ndim else item
         if isinstance(base, tuple):
             index = self.constant(self.expression(node.slice), "a tuple index")
             if isinstance(index, int) and not -len(base) <= index < len(base):
@@ -349,8 +388,12 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
         return slice(*parts)
 
     def index(self, x: Sym, items, node) -> Sym:
-        """`x[items]`: basic indexing (integers, slices, None) or one integer or boolean array."""
+        """`x[items]`: basic indexing (integers, slices, None), one 1-D integer array or boolean mask
+        (getitem), or NumPy's advanced indexing by integer arrays mixed with integers and slices."""
         structure, operands, new_axes = self.index_items(x, items, node)
+        if not basic_index(structure) and not (structure == [IndexArray()] and (
+                operands[0].type.dtype == "bool" or operands[0].type.ndim == 1)):
+            return advanced_index(self, x, structure, operands, new_axes)  # several arrays, or with slices
         if structure == [IndexArray()] and operands[0].type.dtype == "bool" and operands[0].type.ndim > 1:
             # Numba takes 1-D masks only: index the flattened array with the flattened mask.
             x, operands = P.reshape(x, Sym(-1)), [P.reshape(operands[0], Sym(-1))]
@@ -373,15 +416,15 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
                 operands += [self.integer(p, item) for p in parts if p is not None and not is_none(p)]
                 position += 1
             else:
-                value = self.operand(value, item)
+                value = as_array(self, value) if isinstance(item, gast.List) else self.operand(value, item)
                 if value.type.ndim == 0:
                     structure.append(IndexInt())
                     operands.append(self.integer(value, item))
                 else:
-                    if len(items) != 1 or (value.type.dtype == "bool" and value.type.ndim != x.type.ndim) \
-                            or value.type.dtype not in ("bool", "int64") or (value.type.dtype == "int64" and value.type.ndim != 1):
+                    if value.type.dtype not in ("bool", "int64") or value.type.dtype == "bool" and (
+                            len(items) != 1 or value.type.ndim != x.type.ndim):
                         self.refuse(item, "this array index is not supported",
-                                    "index with one 1-D integer array, or one boolean mask of the array's shape")
+                                    "index with integer arrays (and slices), or one boolean mask of the array's shape")
                     structure.append(IndexArray())
                     operands.append(value)
                     position += 1
@@ -400,7 +443,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+        what = (("a list" if isinstance(value, (PyList, ListRows)) else "a tuple") if isinstance(value, (tuple, ListRows))
+                else f"the function `{node.id if isinstance(node, gast.Name) else value.name}`" if isinstance(value, Closure)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")

@@ -6,18 +6,34 @@ from __future__ import annotations
 
 import builtins
 
+import gast
 import numpy as np
 
 from ..ir.core import SUPPORTED_DTYPES, Const, Type, Value
 from ..rules.primitives import Sym
 from .calls import Static
 from .control import Unassigned
+from .inlining import Closure
+from .parse import walk_own
 
 
 class Names:
     """Name resolution and capture. Uses `env` (locals), `cells` (the closure), `parsed.function`
     (its globals), `assumptions` and `captured` (shared with child lowerings; `captured` is None
-    in a derivative rule) and `protected` (a captured array is never written)."""
+    in a derivative rule), `protected` (a captured array is never written) and, in a function
+    defined inside the user's code, `enclosing` (the lowering its free variables are read from)."""
+
+    def local_names(self) -> frozenset:
+        """The names local to this function (parameters and everything its body binds), as Python
+        decides them: a nested function never reads these from the enclosing function."""
+        names = set(self.names)
+        for statement in self.parsed.tree.body:
+            for node in walk_own(statement):
+                if isinstance(node, gast.FunctionDef):
+                    names.add(node.name)
+                elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                    names.add(node.id)
+        return frozenset(names)
 
     def constant(self, value, what: str):
         """The compile-time Python value of `value` (numbers, None, tuples of them, dtypes)."""
@@ -36,11 +52,21 @@ class Names:
                     "write it as a literal or a module-level constant")
 
     def read(self, name: str, node):
+        if name in self.growing:
+            self.refuse(node, f"the list `{name}` is read in the loop that grows it, which is not supported",
+                        "keep the last item in a variable of its own, or preallocate an array and assign its rows")
         if name in self.env:
             value = self.env[name]
             if isinstance(value, Unassigned):
                 self.refuse(node, f"`{name}` is read here, but it is assigned only in {value.where} "
                                   f"(line {value.loc.line})", f"assign `{name}` before the `if`, or in every branch")
+            return value
+        if self.enclosing is not None:
+            if name in self.locals:
+                self.refuse(node, f"`{name}` is read here before `{self.parsed.name}` assigns it",
+                            f"assign `{name}` before reading it, or give the local variable another name")
+            value = self.enclosing.read(name, node)
+            self.protected.update(id(leaf.operand) for leaf in _syms(value))  # the enclosing function's arrays
             return value
         if name in self.cells:
             value = self.cells[name].cell_contents
@@ -62,6 +88,9 @@ class Names:
             return value.obj
         if isinstance(value, Sym) and isinstance(value.operand, Const):
             return value.operand.value
+        if isinstance(value, Closure):
+            self.refuse(node, f"`{name}` of `{value.name}`, a function defined inside the compiled one, is not "
+                              f"supported", f"define `{value.name}` at module level")
         self.refuse(node, f"the arguments of `{name}` must be known when compiling",
                     "pass a function and constant positions or names")
 
@@ -74,8 +103,9 @@ class Names:
             return self.capture(obj, node)
         return Static(obj)
 
-    def capture(self, array: np.ndarray, node) -> Sym:
-        """A global or closure array: a hidden parameter, bound to this array at every call."""
+    def capture(self, array: np.ndarray, node, name: str = "") -> Sym:
+        """A global or closure array (or a constant computed when compiling, named `name`): a hidden
+        parameter, bound to this array at every call."""
         if str(array.dtype) not in SUPPORTED_DTYPES:
             self.refuse(node, f"the global array `{self.dotted(node)}` has dtype {array.dtype}, which is not supported",
                         f"use one of {', '.join(SUPPORTED_DTYPES)}")
@@ -84,9 +114,14 @@ class Names:
                         "pass it to the function as an argument")
         if id(array) not in self.captured:
             units = tuple(n == 1 for n in array.shape)
-            param = Value(Type(str(array.dtype), array.ndim, False, units), self.dotted(node).replace(".", "_"))
+            param = Value(Type(str(array.dtype), array.ndim, False, units), name or self.dotted(node).replace(".", "_"))
             self.captured[id(array)] = (param, array)
         self.protected.add(id(self.captured[id(array)][0]))
         return Sym(self.captured[id(array)][0])
 
 
+def _syms(value) -> list:
+    """The Syms of a binding (a tuple's, recursively)."""
+    if isinstance(value, Sym):
+        return [value]
+    return [leaf for item in value for leaf in _syms(item)] if isinstance(value, tuple) else []

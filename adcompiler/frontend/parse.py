@@ -1,6 +1,7 @@
 """Reading a user's function: its source, its gast tree, and where each node is in the user's file."""
 from __future__ import annotations
 
+import collections
 import inspect
 import textwrap
 from dataclasses import dataclass, field
@@ -89,3 +90,15 @@ def compose(callee: Callable, names: list, name: str, title: str, where: ParsedF
         if hasattr(node, "lineno"):
             node.lineno = where.tree.lineno
     return ParsedFunction(namespace[name], tree, source, where.file, where.line_offset, title)
+
+
+def walk_own(node):
+    """The nodes of the statement or expression `node`, as `gast.walk` gives them (breadth first),
+    without the insides of the functions and lambdas defined in it (their jumps and assignments
+    are their own)."""
+    queue = collections.deque([node])
+    while queue:
+        current = queue.popleft()
+        yield current
+        if not isinstance(current, (gast.FunctionDef, gast.Lambda)):
+            queue.extend(gast.iter_child_nodes(current))

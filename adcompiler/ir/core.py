@@ -442,7 +442,7 @@ def _nested(structure, leaves):
     return next(leaves) if structure is None else tuple(_nested(item, leaves) for item in structure)
 
 
-RESERVED_NAMES = frozenset({"np", "rt", "jit", "math"}) | frozenset(keyword.kwlist)
+RESERVED_NAMES = frozenset({"np", "rt", "krt", "jit", "math"}) | frozenset(keyword.kwlist)
 
 
 class Namer:
@@ -501,6 +501,10 @@ class Namer:
             self.names[key] = name
             self.keep.append(value)
         return self.names[key]
+
+    def reserve(self, base: str) -> str:
+        """A name no value has or will have (a module-level function's), `base` or `base_n`."""
+        return self._fresh(base)
 
     def _fresh(self, base: str) -> str:
         name, n = base, 0

@@ -1,5 +1,5 @@
-"""Creation: arrays filled with a value, identity matrices, ranges. Only a fill value and the
-bounds of a range carry a gradient; shapes never do."""
+"""Creation: arrays filled with a value, uninitialised arrays to be filled by writes, identity
+matrices, ranges. Only a fill value and the bounds of a range carry a gradient; shapes never do."""
 from __future__ import annotations
 
 
@@ -26,8 +26,12 @@ full = Primitive("full", None,
                  lambda types, dtype: f"np.full({_shape_text(1, len(types) - 1)}, _0, np.{dtype})",
                  lambda fill, *dims, dtype: Type(dtype, len(dims)), memory=BUFFER)
 full.defvjp(lambda g, fill, *dims, out, dtype: total(g) if g.type.ndim else g)
+# np.empty: what is not written holds whatever the memory held, as in NumPy, and carries no gradient.
+empty = Primitive("empty", None, lambda types, dtype: f"np.empty({_shape_text(0, len(types))}, np.{dtype})",
+                  _filled_type, memory=BUFFER, vjps=ZERO)
 zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
 ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
+empty_like = Primitive("empty_like", 1, "np.empty_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
 eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
                 lambda n, dtype: Type(dtype, 2), memory=BUFFER, vjps=ZERO)
 arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",

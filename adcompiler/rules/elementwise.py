@@ -105,18 +105,20 @@ neg.defvjp(lambda g, x, out: -g)
 
 # ---------------------------------------------------------------- comparisons and extrema
 
-def _comparison(name, symbol):
+def _comparison(name, symbol, fold):
+    """A comparison; of literals, folded when lowering (so `n == 0` of a constant n decides an
+    `if` then: what ends a recursion unrolled at compile time)."""
     return Primitive(name, 2, f"_0 {symbol} _1", lambda x, y: promote(x, y).with_dtype("bool"), memory=NEW,
                      operator=symbol if symbol in ("<", "<=", ">", ">=") else "", broadcasts=True,
-                     vjps=ZERO, ufunc=True)
+                     vjps=ZERO, ufunc=True, fold=fold)
 
 
-less = _comparison("less", "<")
-less_equal = _comparison("less_equal", "<=")
-greater = _comparison("greater", ">")
-greater_equal = _comparison("greater_equal", ">=")
-equal = _comparison("equal", "==")
-not_equal = _comparison("not_equal", "!=")
+less = _comparison("less", "<", operator.lt)
+less_equal = _comparison("less_equal", "<=", operator.le)
+greater = _comparison("greater", ">", operator.gt)
+greater_equal = _comparison("greater_equal", ">=", operator.ge)
+equal = _comparison("equal", "==", operator.eq)
+not_equal = _comparison("not_equal", "!=", operator.ne)
 logical_not = Primitive("logical_not", 1, lambda types: "not _0" if types[0].ndim == 0 else "np.logical_not(_0)",
                         lambda x: Type("bool", x.ndim, x.weak, x.units), memory=NEW, fold=operator.not_,
                         vjps=ZERO, ufunc=True)

@@ -46,3 +46,18 @@ append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1
                    if types[1].ndim and not types[1].listed else "_0.append(_1)",
                    lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL)
 list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL)
+# `a, b, c = x`: x itself, checked at run time to have as many rows as there are names.
+unpacked = Primitive("unpacked", 2, "rt.unpacked(_0, _1)", lambda x, n: x, memory=VIEW)
+unpacked.defvjp(lambda g, x, n, out: g, None)
+
+
+def _rows_template(types, dtype):
+    dims = ", ".join(f"_{i}" for i in range(2, len(types)))
+    return f"(_0 if _1 else np.zeros(({dims},), np.{dtype}))"
+
+
+# The rows of a list that a `for` loop grows (lowering/lists.py), before iteration k writes row k:
+# the carried rows (operand 0) where k > 0, else a new array of the given dims. The carried value
+# at k == 0 is the loop's placeholder, which takes no gradient, so the rule passes g on unchanged.
+rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW)
+rows.defvjp(lambda g, carried, *rest, out, dtype: g)

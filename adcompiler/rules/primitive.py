@@ -16,7 +16,8 @@
   moved or cancelled), or None to make the op as it is.
 - `vjps` holds one derivative rule per operand, `rule(g, *operands, out, **params)`, returning that
   operand's share of the gradient; None marks an operand without gradient (an exact zero). With no
-  rules at all, a differentiated operand is refused (`refusal` gives the message and hint).
+  rules at all, a differentiated operand is refused (`refusal` gives the message and hint, a
+  callable of the params where they depend on them).
   Rules are written with primitives (through `Sym` operators), so what they build is IR again.
 """
 from __future__ import annotations
@@ -78,7 +79,8 @@ class Primitive:
     fold: Optional[Callable] = None
     ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
     vjps: tuple = field(default=())
-    refusal: tuple = ()  # (message, hint) when a differentiated value reaches a primitive without rules
+    refusal: Union[tuple, Callable[..., tuple]] = ()  # (message, hint) when a differentiated value reaches
+    # a primitive without rules; a callable of the params where that depends on them
 
     def __post_init__(self):
         if self.operator:
@@ -86,6 +88,9 @@ class Primitive:
 
     def memory_of(self, params: dict) -> Memory:
         return self.memory(**params) if callable(self.memory) else self.memory
+
+    def refusal_of(self, params: dict) -> tuple:
+        return self.refusal(**params) if callable(self.refusal) else self.refusal
 
     @property
     def updates(self) -> bool:

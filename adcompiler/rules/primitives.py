@@ -1,16 +1,17 @@
-"""The primitive table: every primitive of the IR, declared by family (elementwise.py, shapes.py,
-reductions.py, linalg.py, indexing.py, creation.py, internal.py, decompositions.py; the record
-itself in primitive.py), and the NumPy and `math` functions that are one primitive each (each declares its own `binds`).
+"""The primitive table: every primitive of the IR, declared by family (elementwise.py, special.py,
+shapes.py, reductions.py, linalg.py, indexing.py, creation.py, arrays.py, internal.py, sequences.py,
+library.py, decompositions.py; the record itself in primitive.py), and the NumPy and `math` functions that are one primitive each (each declares its own `binds`).
 The table names each primitive as its family does (`primitives.add`), so a new primitive needs
 nothing here."""
 from __future__ import annotations
 
-from . import creation, decompositions, elementwise, indexing, internal, linalg, reductions, shapes
+from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
+               sequences, shapes, special)
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
                         broadcast_units, floating, is_const, join, promote, same_type)
 
-# each after those it imports
-FAMILIES = (elementwise, shapes, reductions, linalg, internal, indexing, creation, decompositions)
+FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
+            library, decompositions)  # each after those it imports
 PRIMITIVES = {name: value for family in FAMILIES for name, value in vars(family).items()
               if isinstance(value, Primitive)}
 globals().update(PRIMITIVES)

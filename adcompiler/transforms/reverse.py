@@ -36,7 +36,7 @@ def _activity(ops, active: set) -> None:
         if not reached:
             continue
         if not op.prim.vjps:
-            message, hint = op.prim.refusal or (f"`{op.prim.name}` has no derivative rule",
+            message, hint = op.prim.refusal_of(op.param_dict) or (f"`{op.prim.name}` has no derivative rule",
                                                 "declare one with defvjp in its family's file in adcompiler/rules/")
             raise CompileError(message, op.loc, hint)
         if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):

@@ -100,7 +100,7 @@ def _deduplicate(ops, known: dict, translate: dict):
             kept.append(op.rebuilt(op.args, tuple(blocks), op.results))
             continue
         key = _key(op, translate)
-        if op.prim.memory is BUFFER:  # each buffer is filled on its own
+        if op.prim.memory_of(op.param_dict) is BUFFER:  # each buffer is filled on its own (or a random draw)
             kept.append(op)
             continue
         if key in seen:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from . import creation, elementwise, linalg, reductions, shapes
+from . import arrays, creation, elementwise, linalg, reductions, shapes, special, statistics, values
 from .common import Method, Static, hashable
 
-FAMILIES = (reductions, elementwise, shapes, creation, linalg)
+FAMILIES = (reductions, elementwise, shapes, creation, arrays, special, statistics, values, linalg)
 CALLS: dict = {}
 METHODS: dict = {}
 for _family in FAMILIES:

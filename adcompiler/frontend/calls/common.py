@@ -18,6 +18,17 @@ class Static:
     obj: object
 
 
+class PyList(tuple):
+    """A Python list whose length is known when compiling: a tuple of values that `append` may grow."""
+
+
+@dataclass(frozen=True)
+class ListRows:
+    """A list grown by a loop, one item per iteration: the items are the rows of `rows`."""
+
+    rows: Sym
+
+
 @dataclass(frozen=True)
 class Method:
     """`receiver.name`, waiting to be called."""

@@ -1,4 +1,4 @@
-"""Calls that make arrays: zeros, ones, full (and their _like forms), eye, arange, linspace."""
+"""Calls that make arrays: zeros, ones, empty, full (and their _like forms), eye, arange, linspace."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +21,10 @@ def ones(lo, shape, dtype=Static(None)):
     return P.ones(*_shape(lo, shape), dtype=dtype_name(lo, dtype, "float64"))
 
 
+def empty(lo, shape, dtype=Static(None)):
+    return P.empty(*_shape(lo, shape), dtype=dtype_name(lo, dtype, "float64"))
+
+
 def full(lo, shape, fill_value, dtype=Static(None)):
     fill = lo.operand(fill_value, lo.node)
     if fill.type.ndim:
@@ -37,7 +41,13 @@ def ones_like(lo, a, dtype=Static(None)):
     return _filled_like(lo, a, dtype, P.ones_like, 1.0)
 
 
+def empty_like(lo, a, dtype=Static(None)):
+    return _filled_like(lo, a, dtype, P.empty_like, 0.0)
+
+
 def _filled_like(lo, a, dtype, prim, scalar: float) -> Sym:
+    """`prim(a)` of dtype `dtype`; of a scalar `a`, the number `scalar` (np.empty_like of a
+    scalar is an unspecified number: 0.0 is as good as any)."""
     x = lo.operand(a, lo.node)
     dtype = dtype_name(lo, dtype, x.type.dtype)
     made = prim(x) if x.type.ndim else Sym(scalar)
@@ -57,5 +67,5 @@ def linspace(lo, start, stop, num=Sym(50)):
     return P.linspace(*(lo.operand(v, lo.node) for v in (start, stop)), lo.integer(num, lo.node, "a number of points"))
 
 
-CALLS = {np.zeros: zeros, np.ones: ones, np.full: full, np.zeros_like: zeros_like, np.ones_like: ones_like,
-         np.eye: eye, np.arange: arange, np.linspace: linspace}
+CALLS = {np.zeros: zeros, np.ones: ones, np.empty: empty, np.full: full, np.zeros_like: zeros_like,
+         np.ones_like: ones_like, np.empty_like: empty_like, np.eye: eye, np.arange: arange, np.linspace: linspace}

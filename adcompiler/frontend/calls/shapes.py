@@ -7,7 +7,8 @@ import numpy as np
 from ...ir.core import IndexSlice
 from ...rules import primitives as P
 from ...rules.primitives import Sym
-from .common import Static, flat, normal_axes, sequence
+from .common import ListRows, Static, flat, normal_axes, sequence
+from .values import as_array
 
 
 def reshape(lo, a, *shape):
@@ -27,6 +28,8 @@ def length(lo, a):
     """`len(x)`: the number of values of a tuple, the length of an array's first axis."""
     if isinstance(a, tuple):
         return Sym(len(a))
+    if isinstance(a, ListRows):
+        return P.dim(a.rows, axis=0)
     x = lo.operand(a, lo.node)
     if x.type.ndim == 0:
         lo.refuse(lo.node, "a scalar has no length", "use len() of an array or a tuple")
@@ -59,7 +62,10 @@ def expand_dims(lo, a, axis):
 
 
 def concatenate(lo, arrays, axis=0):
-    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    if isinstance(arrays, ListRows):
+        lo.refuse(lo.node, "np.concatenate of a list grown in a loop is not supported",
+                  "np.stack it, then reshape: `np.stack(out).reshape(-1, ...)`")
+    arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if ndim == 0 or any(a.type.ndim != ndim for a in arrays):
         lo.refuse(lo.node, "np.concatenate needs arrays of one rank, at least 1-D")
@@ -68,7 +74,11 @@ def concatenate(lo, arrays, axis=0):
 
 
 def stack(lo, arrays, axis=0):
-    arrays = [lo.operand(a, lo.node) for a in sequence(lo, arrays)]
+    if isinstance(arrays, ListRows):  # its rows are already stacked along axis 0
+        if lo.constant(axis, "axis") != 0:
+            lo.refuse(lo.node, "np.stack of a list grown in a loop takes axis=0 only", "transpose the result")
+        return arrays.rows
+    arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if any(a.type.ndim != ndim for a in arrays):
         lo.refuse(lo.node, "np.stack needs arrays of one rank")

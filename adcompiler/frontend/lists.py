@@ -1,0 +1,164 @@
+"""Lists inside functions. A list whose length is known when compiling (a literal, a comprehension
+over a tuple or a constant range, appends outside loops) is a Python tuple of values in lowering
+(`PyList`, which `append` may grow). A list that a `for` loop grows with one `append` per iteration
+(`out = []` before the loop, `out.append(y)` in its body) is an array whose rows are the items,
+allocated at the first iteration with one row per iteration and written row by row, so the
+gradient flows through the items as through `ys[i] = y`; after the loop it is a `ListRows`, which
+np.array / np.stack / sum / len / indexing / iteration read as the list of its rows. A comprehension
+whose length is not known when compiling is such a loop.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import gast
+
+from ..ir.core import For, IndexInt
+from ..rules import primitives as P
+from ..rules.primitives import Sym
+from .calls.common import ListRows, PyList
+from .fence import is_add_at
+
+GROW_HINT = "make the list empty (`out = []`) just before a `for` loop and append once per iteration, " \
+            "directly in the loop's body; or preallocate an array and assign its rows: `ys[i] = ...`"
+
+
+class Lists:
+    """Lowering of list literals, comprehensions and `append`. Uses `env`, `growing` (name -> the
+    `for` loop node that grows that list and its trip count) and `iterations` (id of a loop node ->
+    its iteration number while its body is lowered)."""
+
+    def expr_List(self, node):
+        return PyList(self.expression(e) for e in node.elts)
+
+    def stmt_Expr(self, node):
+        call = node.value
+        if isinstance(call, gast.Constant):  # a docstring
+            return
+        if is_add_at(call):
+            return self.add_at_statement(node)
+        target = call.func.value
+        if not isinstance(target, gast.Name) or len(call.args) != 1 or call.keywords:
+            self.refuse(node, "only `name.append(value)` is supported as a statement on a list", GROW_HINT)
+        self.append(node, target.id, self.expression(call.args[0]))
+
+    def append(self, node, name: str, item) -> None:
+        if name in self.growing:
+            loop, trips = self.growing[name]
+            k = self.iterations[id(loop)]
+            self.env[name] = self.grown(node, self.env.get(name), self.operand(item, node), k, trips)
+            return
+        current = self.read(name, node)
+        if isinstance(current, ListRows):
+            self.refuse(node, f"the list `{name}` was grown by an earlier loop and cannot grow again", GROW_HINT)
+        if not isinstance(current, PyList):
+            self.refuse(node, f"`{name}` is not a list made in this function, so it cannot grow here", GROW_HINT)
+        self.env[name] = PyList((*current, item))
+
+    def grown(self, node, current, item: Sym, k: Sym, trips: Sym) -> Sym:
+        """The rows so far with `item` written at row k: at k == 0 into a new array of `trips` rows."""
+        dtype = P.promote(item.type).dtype if item.type.weak else item.type.dtype
+        item = item if item.type.dtype == dtype and not item.type.weak else P.cast(item, dtype=dtype)
+
+        dims = [trips, *(P.dim(item, axis=a) for a in range(item.type.ndim))]
+        if isinstance(current, Sym):  # the carried rows (from the loop's second lowering on)
+            current = P.rows(current, k, *dims, dtype=dtype)
+        else:
+            current = P.zeros(*dims, dtype=dtype)
+        return P.setitem(current, item, k, index=(IndexInt(),))
+
+    @contextlib.contextmanager
+    def growing_lists(self, node, kind, trips, before: dict):
+        """Within this block, the lists the loop `node` grows (bound to `[]` before it) are carried
+        as arrays of rows; yields the names in scope before the loop without them. Refused: a list
+        grown in a `while` loop, under a condition or in a nested loop, or not empty before it."""
+        names = _appended(node.body)
+        nested = [n for n in _appended_anywhere(node.body) if n not in names and isinstance(before.get(n), PyList)]
+        if nested:
+            self.refuse(node, f"the list `{nested[0]}` grows under a condition or in a nested loop", GROW_HINT)
+        grown = [n for n in names if isinstance(before.get(n), PyList)]
+        for name in grown:
+            if before[name]:
+                self.refuse(node, f"the list `{name}` has items before the loop that grows it", GROW_HINT)
+            if kind is not For:
+                self.refuse(node, f"the list `{name}` grows in a `while` loop (or in a `for` loop with `break`), "
+                                  "whose number of iterations is not known when it starts", GROW_HINT)
+        saved = dict(self.growing)
+        self.growing.update({n: (node, trips) for n in grown})
+        try:
+            yield {n: v for n, v in before.items() if n not in grown}, grown
+        finally:
+            self.growing = saved
+
+    def expr_ListComp(self, node):
+        """`[expr for target in iterable if condition ...]`: a tuple when the iterables are tuples
+        (conditions known when compiling), else the loop `out = []; for ...: out.append(expr)`."""
+        saved = dict(self.env)
+        items = self.comprehended(node, list(node.generators))
+        result = PyList(items) if items is not None else None
+        if result is None:
+            name = f"_ad_list_{node.lineno}_{node.col_offset}"  # deterministic: generated code is cached by its text
+            loop = _comprehension_loop(node, name)
+            self.env[name] = PyList()
+            self.statement(loop)
+            result = self.env[name]
+        self.env = saved
+        return result
+
+    expr_GeneratorExp = expr_ListComp  # (consumed whole: by sum, np.stack, ...)
+
+    def comprehended(self, node, generators):
+        """The items of an unrolled comprehension, or None when one of its iterables is not a tuple."""
+        if not generators:
+            return [self.expression(node.elt)]
+        first, *rest = generators
+        sequence = self.sequence(first.iter)
+        if not isinstance(sequence, tuple):
+            if any(isinstance(g, gast.comprehension) and g.ifs for g in generators) or rest:
+                self.refuse(node, "a comprehension over an array or a range with a run-time length takes one "
+                                  "`for` and no `if` here", "write the loop, appending to a list")
+            return None
+        items = []
+        for value in sequence:
+            self.assign(first.target, value)
+            if all(self.known_condition(c) for c in first.ifs):
+                inner = self.comprehended(node, rest)
+                if inner is None:
+                    self.refuse(node, "a comprehension whose inner iterable has a run-time length is not supported",
+                                "write the loops, appending to a list")
+                items += inner
+        return items
+
+    def known_condition(self, node) -> bool:
+        cond = self.condition(node)
+        if not P.is_const(cond):
+            self.refuse(node, "the condition of a comprehension over a tuple must be known when compiling",
+                        "filter with a boolean mask after making an array: `a[mask]`")
+        return bool(cond.operand.value)
+
+
+def _appended(statements) -> list:
+    """The names that `name.append(...)` statements directly in `statements` grow."""
+    return [s.value.func.value.id for s in statements if isinstance(s, gast.Expr) and _is_append(s.value)]
+
+
+def _appended_anywhere(statements) -> list:
+    return [n.func.value.id for s in statements for n in gast.walk(s) if _is_append(n)]
+
+
+def _is_append(node) -> bool:
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and node.func.attr == "append" \
+        and isinstance(node.func.value, gast.Name)
+
+
+def _comprehension_loop(node, name: str):
+    """`for target in iterable: name.append(elt)` at the comprehension's place."""
+    (generator,) = node.generators
+    append = gast.Expr(value=gast.Call(func=gast.Attribute(value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                                           type_comment=None),
+                                                            attr="append", ctx=gast.Load()),
+                                       args=[node.elt], keywords=[]))
+    loop = gast.For(target=generator.target, iter=generator.iter, body=[append], orelse=[], type_comment=None)
+    for made in (append, append.value, append.value.func, append.value.func.value, loop):
+        gast.copy_location(made, node)
+    return loop

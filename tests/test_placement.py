@@ -1,0 +1,170 @@
+"""Placement (backend/placement.py) and background compilation (backend/executable.py).
+
+- A program without loops runs as NumPy: its module has no kernel, and a fresh process computing its
+  gradient with jit=True never imports Numba.
+- A loop becomes a Numba kernel with explicit inputs and outputs, in the forward and in the backward
+  (its tape an output of one and an input of the other); array statements around it stay NumPy; `show`
+  says which part runs where and why.
+- jit="whole" compiles each generated function whole (the old behaviour), with the same results.
+- In the background mode, the first call returns before Numba has compiled the kernels (the plain
+  version runs), later calls switch to the kernels, and both give the same results; a loop of a few
+  big array statements stays NumPy, measured faster; a failure to compile warns and keeps the plain
+  version running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adcompiler
+from adcompiler.backend import executable
+from fd import fd_grad
+
+REPO = Path(adcompiler.__file__).resolve().parent.parent
+
+
+def layer_loss(W, b, x):
+    return np.sum(np.tanh(W @ x + b) ** 2)
+
+
+def recurrence(x, w):
+    h = np.tanh(x * w)
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s * 0.5 + np.sin(h[i]) * x[i]
+    return s + np.sum(h)
+
+
+def kernels_of(source: str) -> list:
+    return [line.split("(")[0][4:] for line in source.splitlines() if line.startswith("def ") and "_loop_" in line]
+
+
+def test_a_program_without_loops_has_no_kernel():
+    built = adcompiler.grad(layer_loss, wrt=(0, 1)).build_for(
+        (adcompiler.api._argument(np.ones((3, 4)), "W", True)[1], adcompiler.api._argument(np.ones(3), "b", True)[1],
+         adcompiler.api._argument(np.ones(4), "x", False)[1]))
+    assert "\n@jit\n" not in built.source and not kernels_of(built.source)
+    text = built.describe()
+    placement = text[text.index("# where each part runs"):text.index("# generated Python")]
+    assert "NumPy: whole-array statements" in placement and "Numba kernel" not in placement
+
+
+def test_a_loop_is_a_kernel_in_the_forward_and_the_backward(rng):
+    x, w = rng.uniform(-1, 1, 6), rng.uniform(0.5, 1.5, 6)
+    text = adcompiler.show(recurrence, x, w, wrt=(0, 1), print_it=False)
+    source = text[text.index("# generated Python"):]
+    line = recurrence.__code__.co_firstlineno  # the `def`: tanh at +1, the loop at +3, the return at +5
+    assert kernels_of(source) == [f"recurrence_forward_loop_{line + 3}", f"recurrence_backward_loop_{line + 3}"]
+    placement = text[text.index("# where each part runs"):text.index("# generated Python")]
+    assert f"recurrence_forward: line {line + 1}: NumPy" in placement
+    assert f"recurrence_forward: lines {line + 3}-{line + 5}: Numba kernel" in placement
+    for jit in (False, True, "whole"):
+        gx, gw = adcompiler.grad(recurrence, wrt=(0, 1), jit=jit)(x, w)
+        np.testing.assert_allclose(gx, fd_grad(recurrence, (x, w), 0), rtol=1e-6, err_msg=f"jit={jit}")
+        np.testing.assert_allclose(gw, fd_grad(recurrence, (x, w), 1), rtol=1e-6, err_msg=f"jit={jit}")
+
+
+def test_whole_mode_compiles_every_function():
+    built = adcompiler.grad(recurrence, jit="whole").build_for(
+        (adcompiler.api._argument(np.ones(3), "x", True)[1], adcompiler.api._argument(np.ones(3), "w", False)[1]))
+    assert built.source.count("@jit\ndef recurrence_") == 3 and not kernels_of(built.source)
+
+
+def test_jit_must_be_a_known_mode():
+    with pytest.raises(ValueError, match="jit must be True"):
+        adcompiler.grad(recurrence, jit="numba")
+
+
+CHILD = textwrap.dedent("""\
+    import json
+    import sys
+    import time
+
+    import numpy as np
+
+    import adcompiler
+
+
+    def layer_loss(W, b, x):
+        return np.sum(np.tanh(W @ x + b) ** 2)
+
+
+    def recurrence(x, w):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s * 0.5 + np.sin(x[i] * w) * x[i]
+        return s
+
+
+    def few_big_steps(x):
+        for _ in range(2):
+            x = np.tanh(x) * 1.5
+        return np.sum(x)
+
+
+    start = time.perf_counter()
+    dW, db = adcompiler.grad(layer_loss, wrt=(0, 1))(np.ones((3, 4)), np.zeros(3), np.linspace(0, 1, 4))
+    numba_after_array_code = "numba" in sys.modules
+    g = adcompiler.grad(recurrence)
+    x = np.linspace(-1.0, 1.0, 200)
+    first = g(x, 0.7)
+    (executable,) = [e for _, e in g.specialisations.values()]
+    state_after_first_call = executable.state
+    executable.wait()
+    later = g(x, 0.7)
+    big = adcompiler.grad(few_big_steps)
+    big(np.linspace(-1.0, 1.0, 2_000_000))
+    (array_heavy,) = [e.wait() for _, e in big.specialisations.values()]
+    print(json.dumps({"numba_after_array_code": numba_after_array_code, "first_state": state_after_first_call,
+                      "state": executable.state, "first": first.tolist(), "later": later.tolist(),
+                      "db": db.tolist(), "array_heavy": array_heavy.state}))
+    """)
+
+
+def test_background_compilation_in_a_fresh_process(tmp_path):
+    (tmp_path / "child.py").write_text(CHILD)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+           executable.COMPILE_ENVIRONMENT_VARIABLE: "background", "ADCOMPILER_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, str(tmp_path / "child.py")], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["numba_after_array_code"] is False  # nothing compiled for a program without loops
+    assert result["first_state"] == "compiling" and result["state"].startswith("kernels (measured"), result
+    # A loop of two whole-array steps on 2,000,000 numbers: NumPy's SIMD tanh beats a kernel's libm one.
+    assert result["array_heavy"].startswith("plain (measured"), result
+    # The same generated code, as plain Python and as a Numba kernel: the same numbers but for the
+    # last bits of np.sin (NumPy's SIMD function against libm).
+    np.testing.assert_allclose(result["later"], result["first"], rtol=1e-14, atol=1e-15)
+    z = np.linspace(0, 1, 4)
+    np.testing.assert_allclose(result["db"], 2 * np.tanh(z.sum()) * (1 - np.tanh(z.sum()) ** 2), rtol=1e-12)
+
+
+def test_a_failed_background_compilation_warns_and_keeps_the_plain_version(monkeypatch, rng):
+    real = executable.compile_module
+
+    def failing(source, stem, jit):
+        if jit:
+            raise RuntimeError("no compiler today")
+        return real(source, stem, jit)
+
+    warned = []
+    monkeypatch.setattr(executable, "compile_module", failing)
+    monkeypatch.setattr(executable.warnings, "warn", lambda message, *args, **kwargs: warned.append(message))
+    monkeypatch.setenv(executable.COMPILE_ENVIRONMENT_VARIABLE, "background")
+    x, w = rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.5, 5)
+    g = adcompiler.grad(recurrence)
+    first = g(x, w)
+    (running,) = [e for _, e in g.specialisations.values()]
+    running.wait()
+    assert running.state.startswith("plain: compiling the kernels failed (RuntimeError: no compiler today)")
+    assert len(warned) == 1 and "the plain NumPy version keeps running" in warned[0]
+    np.testing.assert_array_equal(g(x, w), first)
+    np.testing.assert_allclose(first, fd_grad(recurrence, (x, w), 0), rtol=1e-6)
