@@ -153,7 +153,7 @@ CONSTRUCTS = [
     # literals: a list is a value only as an argument of a function that takes a sequence
     # (np.concatenate, np.stack); anywhere else the message must call it a list, as written
     ("list_literal", (1.5,), ["list", "cannot be used as a number or array"], None),
-    ("dict_literal", (1.5,), "dict literal", "separate arguments"),
+    ("set_literal", (1.5,), "set literal", "separate arguments"),
     ("f_string", (1.5,), "f-string", "outside"),
     # operators
     ("chained_comparison", (1.5,), "chained comparison", "two values"),
@@ -173,7 +173,7 @@ CONSTRUCTS = [
     ("returns_int", (1.5, 2), ["int64", "no gradient"], "float"),
     ("returns_bool", (1.5,), ["bool", "no gradient"], "float"),
     # statements spanning lines: the error points at the construct's line
-    ("multiline_fence", (1.5,), "dict literal", "separate arguments"),
+    ("multiline_fence", (1.5,), "set literal", "separate arguments"),
     ("multiline_lowering", (1.5,), "`<<`", "+ - * /"),
     ("multiline_call", (ARRAY,), "`np.sort`", "supported"),
     ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
@@ -208,7 +208,7 @@ def test_fence_table_hints_reach_the_user():
     from adcompiler.frontend.fence import REFUSED
     import gast
     for name, node in [("list_comprehension", gast.ListComp), ("try_statement", gast.Try), ("f_string", gast.JoinedStr),
-                       ("dict_literal", gast.Dict), ("yield_statement", gast.Yield),
+                       ("set_literal", gast.Set), ("yield_statement", gast.Yield),
                        ("lambda_inside", gast.Lambda), ("generator_expression", gast.GeneratorExp)]:
         with pytest.raises(CompileError) as info:
             grad(getattr(R, name), jit=False)

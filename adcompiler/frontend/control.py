@@ -260,9 +260,9 @@ class ControlFlow:
             if isinstance(value, Unassigned):  # assigned on some paths of the body: carried
                 value = value.value if isinstance(value.value, Sym) else before.get(name)
             if not isinstance(value, Sym):
-                if isinstance(before.get(name), Sym) or isinstance(value, tuple):
+                if isinstance(before.get(name), Sym) or isinstance(value, (tuple, dict)):
                     self.refuse(node, f"`{name}` must stay a number or an array in the loop",
-                                "bind tuples and functions outside the loop")
+                                "bind tuples, dicts and functions outside the loop")
                 continue
             joined = P.join(carried[name], value.type) if name in carried else value.type
             if joined is None:

@@ -18,6 +18,7 @@ import inspect
 import gast
 import numpy as np
 
+from .. import trees
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import CALLS, METHODS, Method, Static, hashable
@@ -30,6 +31,7 @@ from .control import ControlFlow
 from .inlining import Inlining, Transforms
 from .names import Names
 from .parse import ParsedFunction
+from .trees import TreeValues
 from ..rules.primitives import Sym
 
 BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power,
@@ -46,13 +48,19 @@ OPERATOR_SYMBOLS = {
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")
 
 
-def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms) -> Function:
-    """The typed SSA form of `parsed` for arguments of `arg_types`; calls of the API's
-    `transforms` in it are lowered as the transforms say."""
+def lower(parsed: ParsedFunction, arg_types: list, transforms: Transforms) -> Function:
+    """The typed SSA form of `parsed` for arguments of `arg_types` (a Type, or a `trees.Node` of
+    Types for a tree argument: one parameter per leaf, named after its path, and the body sees the
+    tree); calls of the API's `transforms` in it are lowered as the transforms say."""
     lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[], transforms=transforms)
-    params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    params, args = [], []
+    for name, structure in zip(lowering.names, arg_types):
+        named = trees.map_leaves(structure, lambda t, path: Value(t, trees.path_name(name, path)))
+        leaves = trees.leaves_of(named)
+        params += leaves
+        args.append(trees.unflatten(named, iter([Sym(p) for p in leaves]), lowered=True))
     with lowering.builder.active():
-        result = lowering.body([Sym(p) for p in params])
+        result = lowering.body(args)
     last = parsed.tree.body[-1]
     leaves = []
     structure = _structure(result, lambda leaf: leaves.append(lowering.operand(leaf, last).operand))
@@ -64,12 +72,9 @@ def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms)
                     tuple(assumptions.values()), structure)
 
 
-def _structure(result, leaf) -> tuple | None:
+def _structure(result, leaf) -> trees.Node | None:
     """`Function.structure` of `result`, calling `leaf` on each of its values in order."""
-    if isinstance(result, tuple):
-        return tuple(_structure(item, leaf) for item in result)
-    leaf(result)
-    return None
+    return trees.flatten(result, lambda value, path: leaf(value))
 
 
 def still_valid(function: Function) -> bool:
@@ -86,7 +91,7 @@ def still_valid(function: Function) -> bool:
 _MISSING = object()
 
 
-class Lowering(ControlFlow, Aliasing, Names, Inlining):
+class Lowering(ControlFlow, Aliasing, Names, Inlining, TreeValues):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
@@ -110,7 +115,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
         self.env = dict(zip(self.names, args))
-        self.protected = {id(a.operand) for a in args if isinstance(a, Sym)}
+        self.protected = {id(a.operand) for a in trees.tree_leaves(args) if isinstance(a, Sym)}
         last = self.parsed.tree.body[-1]
         if not isinstance(last, gast.Return) or last.value is None:
             self.refuse(last, "the function does not return a value",
@@ -225,6 +230,13 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
 
     expr_List = expr_Tuple
 
+    def expr_Dict(self, node):
+        """A dict literal of constant keys: a tree (`{"W": W - lr * gW, "b": b}`)."""
+        if any(key is None for key in node.keys):
+            self.refuse(node, "`**` in a dict literal is not supported", "write each key and value")
+        keys = [self.constant(self.expression(key), "a dict key") for key in node.keys]
+        return dict(zip(keys, (self.expression(value) for value in node.values)))
+
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
         if isinstance(node.op, gast.USub):
@@ -271,6 +283,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
 
     def expr_Attribute(self, node):
         base = self.expression(node.value)
+        if trees.is_namedtuple_type(type(base)) or isinstance(base, dict):
+            return self.tree_attribute(base, node)
         if isinstance(base, Static):
             if not hasattr(base.obj, node.attr):
                 self.refuse(node, f"`{self.dotted(node)}` does not exist")
@@ -336,6 +350,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining):
 
     def expr_Subscript(self, node):
         base = self.expression(node.value)
+        if isinstance(base, dict):
+            return self.dict_item(base, self.constant(self.expression(node.slice), "a dict key"), node)
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if isinstance(base, tuple):
             index = self.constant(self.expression(node.slice), "a tuple index")

@@ -6,10 +6,10 @@ and `METHODS` (`x.name(...)` -> the function it is lowered as, with the receiver
 """
 from __future__ import annotations
 
-from . import creation, elementwise, reductions, shapes
+from . import creation, elementwise, reductions, shapes, trees
 from .common import Method, Static, hashable
 
-FAMILIES = (reductions, elementwise, shapes, creation)
+FAMILIES = (reductions, elementwise, shapes, creation, trees)
 CALLS: dict = {}
 METHODS: dict = {}
 for _family in FAMILIES:
