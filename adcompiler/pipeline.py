@@ -12,7 +12,7 @@ from .backend.emit import emit_python, names_for
 from .frontend.canonical import canonicalise
 from .frontend.fence import fence
 from .errors import CompileError
-from .ir.core import Adjoint, Function, Namer, Type, print_function, verify
+from .ir.core import Adjoint, Function, Namer, print_function, verify
 from .frontend.inlining import Transforms
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse

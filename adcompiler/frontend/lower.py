@@ -25,7 +25,7 @@ from .calls import CALLS, METHODS, Method, Static, hashable
 from .calls.common import is_none
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
-from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
+from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
 from .inlining import Inlining, Transforms
@@ -416,7 +416,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, TreeValues):
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = (("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
+        what = (f"`{self.dotted(node)}`, a tree (a {trees.children(value)[0].__name__}),"
+                if isinstance(value, (dict, trees.Listed)) or trees.is_namedtuple_type(type(value))
+                else ("a list" if isinstance(node, gast.List) else "a tuple") if isinstance(value, tuple)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
         self.refuse(node, f"{what} cannot be used as a number or array")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gast
 
-from .. import trees
 from .calls import Method
 from .calls.trees import DICT_METHODS
 
