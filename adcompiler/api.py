@@ -81,6 +81,7 @@ class Transformed:
             if built is not None and not still_valid(built.primal):  # a global it read was rebound
                 built, module = None, None
             if built is None:
+                _check_keys(self.names, arg_types)
                 built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS)
             if compiled and module is None:
                 module = load(built, self.jit)
@@ -211,26 +212,30 @@ def _argument(value, name: str, differentiated: bool):
     leaves = []
 
     def leaf(item, path):
-        where = trees.path_text(name, path) if path else name
-        item, kind = _leaf_argument(item, where, differentiated)
+        item, kind = _leaf_argument(item, _Path(name, path) if path else name, differentiated)
         leaves.append(item)
         return kind
-
-    bad = _bad_keys(value)
-    if bad:
-        raise TypeError(f"argument {name!r} is a dict with the key {bad[0]!r}; the keys of a parameter tree must "
-                        f"be strings or integers")
     return trees.flatten(value, leaf), leaves
 
 
-def _bad_keys(value):
-    """The keys of the dicts in the tree `value` that are neither strings nor integers."""
-    parts = trees.children(value)
-    if parts is None:
-        return []
-    kind, keys, items = parts
-    bad = [k for k in keys if isinstance(k, bool) or not isinstance(k, (str, int))]
-    return bad + [k for item in items for k in _bad_keys(item)]
+class _Path:
+    """The name of a leaf in messages (`params['W1']`), spelled only when a message needs it."""
+
+    def __init__(self, name: str, path: tuple):
+        self.name, self.path = name, path
+
+    def __repr__(self):
+        return repr(trees.path_text(self.name, self.path))
+
+
+def _check_keys(names: list, types: tuple) -> None:
+    """Refuse dict keys that are neither strings nor integers (checked once per structure)."""
+    for name, structure in zip(names, types):
+        for node in trees.nodes_of(structure):
+            for key in node.keys if node.kind is dict else ():
+                if isinstance(key, bool) or not isinstance(key, (str, int)):
+                    raise TypeError(f"argument {name!r} is a dict with the key {key!r}; the keys of a parameter "
+                                    f"tree must be strings or integers")
 
 
 def _leaf_argument(value, name: str, differentiated: bool):

@@ -11,7 +11,7 @@ containers of symbols (a list as a `Listed` tuple, whose length the specialisati
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Number
 
 import numpy as np
@@ -20,11 +20,20 @@ import numpy as np
 @dataclass(frozen=True)
 class Node:
     """The structure of a container: `kind` (dict, list, tuple or a namedtuple class), the keys of a
-    dict in order (empty for a sequence) and the structure of each child."""
+    dict in order (those of a namedtuple are its `Field`s, of a list or tuple empty) and the
+    structure of each child. Its hash is computed once (a specialisation key is looked up at every
+    call)."""
 
     kind: type
     keys: tuple
     children: tuple
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_hash", hash((self.kind, self.keys, self.children)))
+
+    def __hash__(self):
+        return self._hash
 
     def describe(self, leaf=str) -> str:
         """`{W: f64[?,?], b: f64[?]}`, `[...]`, `(...)` or `Layer(W=..., b=...)`."""
@@ -97,6 +106,13 @@ def unflatten(structure, leaves, lowered: bool = False):
     if not isinstance(structure, Node):
         return next(leaves)
     return make(structure.kind, structure.keys, [unflatten(c, leaves, lowered) for c in structure.children], lowered)
+
+
+def nodes_of(structure) -> list:
+    """The `Node`s of `structure`, the root first."""
+    if not isinstance(structure, Node):
+        return []
+    return [structure, *(node for child in structure.children for node in nodes_of(child))]
 
 
 def leaves_of(structure) -> list:
