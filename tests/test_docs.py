@@ -15,6 +15,10 @@ SECTIONS = {"functions": None, "refusals": None}  # name -> generator, filled in
 
 def _name(function) -> str:
     module = getattr(function, "__module__", "") or ""
+    if not module and "." in getattr(function, "__qualname__", ""):  # a method of a builtin type
+        return function.__qualname__  # dict.items
+    if module == "adcompiler.trees":  # adcompiler.tree_map
+        return "adcompiler." + function.__name__
     prefix = {"numpy": "np.", "math": "math.", "builtins": ""}.get(module.split(".")[0], "np.")
     return prefix + function.__name__
 
