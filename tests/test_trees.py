@@ -114,6 +114,16 @@ def tree_and_array(params, x):
     return dict_mlp(params, x) * np.sum(x)
 
 
+def trees_through_an_if(params, x):
+    if np.sum(x) > 0.0:
+        q = {"W1": params["W1"] * 2.0, "b1": params["b1"]}
+        layer = Layer(params["W2"], 1.0)
+    else:
+        q = {"W1": params["W1"], "b1": params["b1"] * 3.0}
+        layer = Layer(W=params["W2"] * 0.5, b=2.0)
+    return np.sum(np.sin(np.tanh(x @ q["W1"] + q["b1"]) * layer.W)) * layer.b
+
+
 PROGRAMS = [
     (dict_mlp, (PARAMS, X), 0),
     (nested_dicts, (NESTED, X), 0),
@@ -123,10 +133,12 @@ PROGRAMS = [
     (dict_methods, (PARAMS, X), 0),
     (with_helper, (PARAMS, X), 0),
     (tree_and_array, (PARAMS, X), (0, 1)),
+    (trees_through_an_if, (PARAMS, X), 0),
+    (trees_through_an_if, (PARAMS, -X), 0),
 ]
 
 
-@pytest.mark.parametrize("function, args, wrt", PROGRAMS, ids=[p[0].__name__ for p in PROGRAMS])
+@pytest.mark.parametrize("function, args, wrt", PROGRAMS, ids=[f"{p[0].__name__}{k}" for k, p in enumerate(PROGRAMS)])
 def test_tree_gradients_match_finite_differences_nojit(function, args, wrt):
     assert_grad_matches_fd(function, args, wrt, jit_mode=False)
 
@@ -266,14 +278,38 @@ def tree_map_of_other_structures(params, x):
     return np.sum(doubled["W1"])
 
 
+def branches_of_other_key_orders(params, x):
+    if np.sum(x) > 0.0:  # <- HERE
+        q = {"W1": params["W1"], "b1": params["b1"]}
+    else:
+        q = {"b1": params["b1"], "W1": params["W1"]}
+    return np.sum(x @ q["W1"])
+
+
+def branches_of_other_nestings(params, x):
+    if np.sum(x) > 0.0:  # <- HERE
+        t = ((x, x), x)
+    else:
+        t = (x, (x, x))
+    return np.sum(t[0])
+
+
+def layer_of_missing_field(params, x):
+    layer = Layer(params["W1"])  # <- HERE
+    return np.sum(layer.W)
+
+
 @pytest.mark.parametrize("function, args, says, hint", [
+    (branches_of_other_key_orders, (PARAMS, X), ["`q`", "different kinds"], "keys in the same order"),
+    (branches_of_other_nestings, (PARAMS, X), ["`t`", "different kinds"], "same nesting"),
+    (layer_of_missing_field, (PARAMS, X), ["`Layer`", "fields", "missing"], None),
     (variable_key, ({0: X, 1: X}, X, 1), ["dict key", "constant"], "literal"),
     (missing_key, (PARAMS, X), ["`params`", "no key 'W3'", "'W1', 'b1', 'W2'"], "keys"),
     (missing_field, (LAYERS, X), ["Layer", "no field `bias`", "W, b"], None),
     (tree_as_number, (PARAMS, X), ["`params`", "tree", "dict", "cannot be used as a number"], None),
     (tree_rebound_in_loop, (PARAMS, X), ["`params`", "loop"], "dicts"),
     (tree_map_of_other_structures, (PARAMS, X), ["tree_map", "different structures"], "same keys"),
-], ids=["variable key", "missing key", "missing field", "tree as number", "rebound in loop", "tree_map structures"])
+], ids=["key orders", "nestings", "namedtuple field missing", "variable key", "missing key", "missing field", "tree as number", "rebound in loop", "tree_map structures"])
 def test_refusals_name_the_construct_and_line(function, args, says, hint):
     with pytest.raises(CompileError) as info:
         grad(function, jit=False)(*args)

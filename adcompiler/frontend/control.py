@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gast
 
+from .. import trees
 from ..rules import primitives as P
 from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While, Yield
 from ..rules.primitives import Sym
@@ -78,11 +79,12 @@ class ControlFlow:
         if len(present) == 1:
             values = [v if v is not _MISSING else _placeholders(present[0]) for v in values]
         then, orelse = (_flatten(v) for v in values)
-        if then is None or orelse is None or len(then) != len(orelse) or any(
+        if then is None or orelse is None or len(then) != len(orelse) or _nesting(values[0]) != _nesting(values[1]) or any(
                 isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
                 for a, b in zip(then, orelse)):
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
-                        "give it numbers or arrays of one rank in both branches")
+                        "give it numbers or arrays of one rank in both branches, and tuples or dicts of one "
+                        "structure (the same nesting, the keys in the same order)")
         return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
 
     def make_if(self, cond: Sym, branches, node, hints=None) -> list:
@@ -341,31 +343,35 @@ def _has_returned(env: dict, before: dict) -> bool:
 
 
 def _flatten(value):
-    """The leaves (Syms and Statics) of a binding, or None for one that cannot be merged."""
-    if isinstance(value, (Sym, Static)):
-        return [value]
-    if isinstance(value, tuple):
-        leaves = [_flatten(v) for v in value]
-        return None if None in leaves else [leaf for part in leaves for leaf in part]
-    return None
+    """The leaves (Syms and Statics) of a binding (a tree's, in order), or None for one that cannot
+    be merged."""
+    leaves = trees.tree_leaves(value)
+    return leaves if all(isinstance(leaf, (Sym, Static)) for leaf in leaves) else None
+
+
+def _nesting(value):
+    """How a binding nests (containers, keys, lengths): two branches' bindings must agree."""
+    return trees.flatten(value, lambda leaf, path: None)
 
 
 def _placeholders(value):
     """A binding of `value`'s structure whose Syms are placeholders of their types."""
-    if isinstance(value, Sym):
-        return P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=0)
-    if isinstance(value, tuple):
-        return tuple(_placeholders(v) for v in value)
-    return value
+    return _mapped(value, lambda leaf: P.placeholder(dtype=leaf.type.dtype, ndim=leaf.type.ndim, listed=0)
+                   if isinstance(leaf, Sym) else leaf)
 
 
 def _rebuild(template, results):
-    """`template`'s structure with its Syms replaced, in order, by `results`."""
-    if isinstance(template, Sym):
-        return next(results)
-    if isinstance(template, tuple):
-        return tuple(_rebuild(v, results) for v in template)
-    return template
+    """`template`'s structure (its containers made again) with its Syms replaced, in order, by `results`."""
+    return _mapped(template, lambda leaf: next(results) if isinstance(leaf, Sym) else leaf)
+
+
+def _mapped(value, leaf):
+    """The binding `value` (a tree or a leaf) with each leaf replaced by `leaf(it)`."""
+    parts = trees.children(value)
+    if parts is None:
+        return leaf(value)
+    kind, keys, items = parts
+    return trees.make(kind, keys, [_mapped(item, leaf) for item in items], lowered=True)
 
 
 def _assigned_names(loop) -> list:

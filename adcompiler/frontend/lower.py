@@ -335,6 +335,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, TreeValues):
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
             return lowering(self, *args, **kwargs)
+        if trees.is_namedtuple_type(function):  # a tree: `Layer(W, b)`
+            return self.namedtuple(function, name, args, kwargs, node)
         module = getattr(function, "__module__", None) or ""
         if module.split(".")[0] in LIBRARY_MODULES or inspect.isbuiltin(function) or isinstance(function, type):
             self.refuse(node, f"`{name}` has no derivative rule",

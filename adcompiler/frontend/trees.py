@@ -33,3 +33,10 @@ class TreeValues:
             self.refuse(node, f"`{gast.unparse(node.value)}` is a {type(tree).__name__}, which has no field "
                               f"`{node.attr}` (its fields: {', '.join(tree._fields)})")
         return getattr(tree, node.attr)
+
+    def namedtuple(self, kind: type, name: str, args, kwargs, node):
+        """`Layer(W, b=b)`: a namedtuple of the values given (every field, by position or name)."""
+        try:
+            return kind(*args, **kwargs)
+        except TypeError as error:
+            self.refuse(node, f"the call of `{name}` does not match its fields: {error}")
