@@ -127,7 +127,8 @@ class Transformed:
         """The flat gradients of the leaves of the parameters `wrt`, each parameter's nested as it
         is (a tree's in a tree of the same structure), each leaf the kind of object it belongs to."""
         grads = iter(grads)
-        nested = tuple(trees.unflatten(types[i], iter([_like(next(grads), leaf) for leaf in trees.tree_leaves(originals[i])]))
+        nested = tuple(trees.unflatten(types[i], iter([_like(next(grads), leaf)
+                                                       for leaf in trees.tree_leaves(originals[i])]))
                        for i in self.wrt)
         return nested[0] if self.single else nested
 

@@ -172,7 +172,8 @@ def _items_like(other, kind, keys, length):
         raise ValueError(f"tree_map: a {type(other).__name__} where the first tree has a {kind.__name__}")
     if kind is dict:
         if set(other) != set(keys):
-            raise ValueError(f"tree_map: keys {sorted(map(str, other))} where the first tree has {sorted(map(str, keys))}")
+            raise ValueError(f"tree_map: keys {sorted(map(str, other))} where the first tree has "
+                             f"{sorted(map(str, keys))}")
         return [other[k] for k in keys]
     if len(parts[2]) != length:
         raise ValueError(f"tree_map: {len(parts[2])} items where the first tree has {length}")

@@ -309,7 +309,8 @@ def layer_of_missing_field(params, x):
     (tree_as_number, (PARAMS, X), ["`params`", "tree", "dict", "cannot be used as a number"], None),
     (tree_rebound_in_loop, (PARAMS, X), ["`params`", "loop"], "dicts"),
     (tree_map_of_other_structures, (PARAMS, X), ["tree_map", "different structures"], "same keys"),
-], ids=["key orders", "nestings", "namedtuple field missing", "variable key", "missing key", "missing field", "tree as number", "rebound in loop", "tree_map structures"])
+], ids=["key orders", "nestings", "namedtuple field missing", "variable key", "missing key", "missing field",
+        "tree as number", "rebound in loop", "tree_map structures"])
 def test_refusals_name_the_construct_and_line(function, args, says, hint):
     with pytest.raises(CompileError) as info:
         grad(function, jit=False)(*args)

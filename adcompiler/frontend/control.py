@@ -79,9 +79,7 @@ class ControlFlow:
         if len(present) == 1:
             values = [v if v is not _MISSING else _placeholders(present[0]) for v in values]
         then, orelse = (_flatten(v) for v in values)
-        if then is None or orelse is None or len(then) != len(orelse) or _nesting(values[0]) != _nesting(values[1]) or any(
-                isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
-                for a, b in zip(then, orelse)):
+        if not _mergeable(values, then, orelse):
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
                         "give it numbers or arrays of one rank in both branches, and tuples or dicts of one "
                         "structure (the same nesting, the keys in the same order)")
@@ -349,8 +347,17 @@ def _flatten(value):
     return leaves if all(isinstance(leaf, (Sym, Static)) for leaf in leaves) else None
 
 
+def _mergeable(values: list, then: list | None, orelse: list | None) -> bool:
+    """Whether the bindings `values` of two branches, whose leaves are `then` and `orelse`, nest
+    alike (containers, keys in order, lengths) and hold the same compile-time objects."""
+    if then is None or orelse is None or _nesting(values[0]) != _nesting(values[1]):
+        return False
+    return all(isinstance(a, Static) == isinstance(b, Static) and (not isinstance(a, Static) or a.obj is b.obj)
+               for a, b in zip(then, orelse))
+
+
 def _nesting(value):
-    """How a binding nests (containers, keys, lengths): two branches' bindings must agree."""
+    """How a binding nests (containers, keys, lengths)."""
     return trees.flatten(value, lambda leaf, path: None)
 
 

@@ -66,7 +66,8 @@ class Inlining:
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        values = [v if isinstance(v, (Sym, tuple, dict, Static)) else self.static(v, node) for v in bound.arguments.values()]
+        values = [v if isinstance(v, (Sym, tuple, dict, Static)) else self.static(v, node)
+                  for v in bound.arguments.values()]
         return type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms,
                           self.stack).body(values)
 
