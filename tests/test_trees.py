@@ -185,6 +185,29 @@ def test_value_and_grad_and_vjp_of_trees():
     assert_tree_close(pullback(u), {"W1": expected["W1"], "b1": expected["b1"], "W2": expected["W2"]})
 
 
+def test_check_grad_checks_trees_leaf_by_leaf():
+    assert adcompiler.check_grad(nested_dicts, NESTED, X, mode="element", jit=False) < 1e-6
+
+    with pytest.raises(adcompiler.GradientMismatch, match=r"params\['layer2'\]\['b'\]"):
+        adcompiler.check_grad(wrong_on_one_leaf, NESTED, X, jit=False)
+
+
+def wrong_on_one_leaf(params, x):
+    """nested_dicts, with a custom rule that halves the gradient of params["layer2"]["b"]."""
+    second = {"W": params["layer2"]["W"], "b": halved_gradient(params["layer2"]["b"])}
+    return nested_dicts({"layer1": params["layer1"], "layer2": second, "scale": params["scale"]}, x)
+
+
+@adcompiler.custom_vjp
+def halved_gradient(x):
+    return x * 1.0
+
+
+@halved_gradient.defvjp
+def _halved_gradient_rule(g, x, out):
+    return 0.5 * g
+
+
 # ---------------------------------------------------------------- results and compiled steps
 
 def returns_trees(params, x):
