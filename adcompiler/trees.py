@@ -10,29 +10,28 @@ containers of symbols (a list as a `Listed` tuple, whose length the specialisati
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from numbers import Number
 
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(eq=True)
 class Node:
     """The structure of a container: `kind` (dict, list, tuple or a namedtuple class), the keys of a
     dict in order (those of a namedtuple are its `Field`s, of a list or tuple empty) and the
-    structure of each child. Its hash is computed once (a specialisation key is looked up at every
-    call)."""
+    structure of each child. Never changed once made (it is a specialisation key); not frozen, and
+    its hash computed once, because the API makes one for every tree argument at every call."""
 
     kind: type
     keys: tuple
     children: tuple
-    _hash: int = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "_hash", hash((self.kind, self.keys, self.children)))
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self):
+        if self._hash is None:
+            self._hash = hash((self.kind, self.keys, self.children))
         return self._hash
 
     def describe(self, leaf=str) -> str:
@@ -61,9 +60,18 @@ def is_namedtuple_type(kind) -> bool:
 
 def _numbers(value) -> bool:
     """Whether `value` is a (nested) list or tuple of numbers only: one array leaf."""
-    if isinstance(value, (list, tuple)) and not is_namedtuple_type(type(value)):
-        return all(_numbers(v) for v in value)
-    return isinstance(value, (Number, np.generic))
+    if isinstance(value, (list, tuple)) and not hasattr(type(value), "_fields"):
+        return all(map(_numbers, value))
+    return isinstance(value, _NUMBERS)
+
+
+_NUMBERS = (int, float, complex, np.generic)
+
+
+@functools.lru_cache(maxsize=None)
+def _fields(kind: type) -> tuple:
+    """The keys of a namedtuple class (empty for list, tuple and their subclasses without fields)."""
+    return tuple(Field(f) for f in getattr(kind, "_fields", ()))
 
 
 def children(value):
@@ -73,7 +81,7 @@ def children(value):
         return dict, tuple(value), tuple(value.values())
     if isinstance(value, (list, tuple)) and not _numbers(value):
         kind = list if isinstance(value, (list, Listed)) else type(value)
-        return kind, tuple(Field(f) for f in getattr(kind, "_fields", ())), tuple(value)
+        return kind, _fields(kind), tuple(value)
     return None
 
 
@@ -97,8 +105,8 @@ def flatten(value, leaf, path: tuple = ()):
     if parts is None:
         return leaf(value, path)
     kind, keys, items = parts
-    return Node(kind, keys, tuple(flatten(item, leaf, path + ((keys[i] if keys else i),))
-                                  for i, item in enumerate(items)))
+    return Node(kind, keys, tuple([flatten(item, leaf, path + (step,))
+                                   for step, item in zip(keys or range(len(items)), items)]))
 
 
 def unflatten(structure, leaves, lowered: bool = False):
