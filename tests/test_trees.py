@@ -163,6 +163,11 @@ def test_gradient_has_the_structure_and_leaf_kinds_of_the_argument():
     assert type(g) is list and all(type(layer) is Layer for layer in g)
     g = grad(unpacked_layers, jit=False)(tuple(PAIRS), X)
     assert type(g) is tuple and all(type(layer) is tuple for layer in g)
+    by_name = grad(tree_and_array, wrt=("x", "params"), jit=False)(PARAMS, X)
+    by_position = grad(tree_and_array, wrt=(1, 0), jit=False)(PARAMS, X)
+    assert type(by_name[1]) is dict
+    np.testing.assert_array_equal(by_name[0], by_position[0])
+    assert_tree_close(by_name[1], by_position[1], rtol=0, atol=0)
 
 
 def test_arguments_are_not_modified():
