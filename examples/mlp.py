@@ -5,6 +5,7 @@ bar (tqdm), the training loops (of those four arrays, and of a parameter tree wi
 `python examples/x.py` puts examples/ on the path.
 """
 import argparse
+import functools
 import time
 
 import numpy as np
@@ -50,14 +51,19 @@ def batches(rng, n, batch_size):
 def progress(total, description, log):
     """A progress bar of `total` steps (tqdm's, on stderr), or one that shows nothing when `log` is
     None or tqdm is not installed; `update(n)`, `set_postfix_str(text)` and `close()`."""
-    if log is not None:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            log("(tqdm is not installed: no progress bar; pip install -e '.[examples]')")
-        else:
-            return tqdm(total=total, desc=description, leave=False, dynamic_ncols=True)
-    return _Silent()
+    bar = _tqdm(log) if log is not None else None
+    return bar(total=total, desc=description, leave=False, dynamic_ncols=True) if bar else _Silent()
+
+
+@functools.lru_cache(maxsize=None)
+def _tqdm(log):
+    """tqdm's bar class, or None (said once to `log`) when tqdm is not installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        log("(tqdm is not installed: no progress bar; pip install -e '.[examples]')")
+        return None
+    return tqdm
 
 
 class _Silent:
