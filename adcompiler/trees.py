@@ -35,7 +35,7 @@ class Node:
         return self._hash
 
     def describe(self, leaf=str) -> str:
-        """`{W: f64[?,?], b: f64[?]}`, `[...]`, `(...)` or `Layer(W=..., b=...)`."""
+        """`{'W': f64[n,n], 'b': f64[n]}`, `[...]`, `(...)` or `Layer(W=..., b=...)`."""
         items = [describe(c, leaf) for c in self.children]
         if self.kind is dict:
             return "{" + ", ".join(f"{k!r}: {i}" for k, i in zip(self.keys, items)) + "}"
@@ -83,10 +83,6 @@ def children(value):
         kind = list if isinstance(value, (list, Listed)) else type(value)
         return kind, _fields(kind), tuple(value)
     return None
-
-
-def is_tree(value) -> bool:
-    return children(value) is not None
 
 
 def make(kind: type, keys: tuple, items, lowered: bool = False):
