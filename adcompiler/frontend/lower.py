@@ -228,7 +228,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, TreeValues):
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
 
-    expr_List = expr_Tuple
+    def expr_List(self, node):
+        """A list literal: a tuple that is a list again where it leaves compiled code."""
+        return trees.Listed(self.expression(e) for e in node.elts)
 
     def expr_Dict(self, node):
         """A dict literal of constant keys: a tree (`{"W": W - lr * gW, "b": b}`)."""
