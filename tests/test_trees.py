@@ -300,6 +300,11 @@ def tree_rebound_in_loop(params, x):
     return np.sum(params["W1"])
 
 
+def returns_a_dict(params, x):
+    y = np.sum(params["W1"])
+    return {"loss": y, "also": y * 2.0}  # <- HERE
+
+
 def tree_map_of_other_structures(params, x):
     other = {"W1": x}
     doubled = tree_map(sgd, params, other, lr=0.5)  # <- HERE
@@ -337,8 +342,9 @@ def layer_of_missing_field(params, x):
     (tree_as_number, (PARAMS, X), ["`params`", "tree", "dict", "cannot be used as a number"], None),
     (tree_rebound_in_loop, (PARAMS, X), ["`params`", "loop"], "dicts"),
     (tree_map_of_other_structures, (PARAMS, X), ["tree_map", "different structures"], "same keys"),
+    (returns_a_dict, (PARAMS, X), ["returns a dict of 2 values"], "single value"),
 ], ids=["key orders", "nestings", "namedtuple field missing", "variable key", "missing key", "missing field",
-        "tree as number", "rebound in loop", "tree_map structures"])
+        "tree as number", "rebound in loop", "tree_map structures", "differentiated dict output"])
 def test_refusals_name_the_construct_and_line(function, args, says, hint):
     with pytest.raises(CompileError) as info:
         grad(function, jit=False)(*args)
