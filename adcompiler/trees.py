@@ -1,6 +1,6 @@
 """Parameter trees: dicts, lists, tuples and namedtuples of arrays and numbers, nested, as JAX users
-know them (pytrees). A list or tuple of numbers only is one leaf (an array, as NumPy reads it);
-anything that is not a dict, list or tuple is a leaf.
+know them (pytrees). A non-empty list or tuple of numbers only is one leaf (an array, as NumPy
+reads it); anything that is not a dict, list or tuple is a leaf.
 
 A tree's structure is a `Node` (its container type, a dict's keys in order, and its children's
 structures); a leaf's structure is whatever describes it (a `Type` at the API, None in
@@ -59,9 +59,10 @@ def is_namedtuple_type(kind) -> bool:
 
 
 def _numbers(value) -> bool:
-    """Whether `value` is a (nested) list or tuple of numbers only: one array leaf."""
+    """Whether `value` is a (nested) non-empty list or tuple of numbers only: one array leaf (an
+    empty one is an empty container, as the shape `()` of a scalar)."""
     if isinstance(value, (list, tuple)) and not hasattr(type(value), "_fields"):
-        return all(map(_numbers, value))
+        return bool(value) and all(map(_numbers, value))
     return isinstance(value, _NUMBERS)
 
 
