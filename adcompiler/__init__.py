@@ -6,6 +6,7 @@ from .api import grad, jit, show, value_and_grad, vjp  # noqa: E402
 from .check import GradientMismatch, check_grad  # noqa: E402
 from .rules.custom import custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
+from .trees import tree_leaves, tree_map  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jit", "show", "custom_vjp", "check_grad", "GradientMismatch",
-           "CompileError", "__version__"]
+           "CompileError", "tree_map", "tree_leaves", "__version__"]

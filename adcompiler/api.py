@@ -13,6 +13,7 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 
+from . import trees
 from .rules.custom import CustomVJP
 from .errors import CompileError, UnendedRecursion
 from .rules.library import function_name, library_call_named_in
@@ -64,7 +65,7 @@ class Transformed:
         of compilations per dtype and rank signature is at most two."""
         if types in self._specialisations:
             return types
-        general = tuple(Type(t.dtype, t.ndim) for t in types)
+        general = tuple(trees.map_leaves(t, lambda leaf, path: Type(leaf.dtype, leaf.ndim)) for t in types)
         with self._lock:
             first = self._first_pattern.setdefault(general, types)
         return types if first == types else general
@@ -87,6 +88,7 @@ class Transformed:
             if built is not None and not still_valid(built.primal):  # a global it read was rebound
                 built, executable = None, None
             if built is None:
+                _check_keys(self.names, arg_types)
                 mode = "whole" if self.jit == "whole" else "auto"
                 built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, mode)
             if compiled and executable is None:
@@ -131,9 +133,10 @@ class Transformed:
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
         originals = args
-        values, types = zip(*(_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals)))) \
-            if originals else ((), ())
-        built, executable = self._specialise_call(tuple(types), originals, values)
+        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals))]
+        types = tuple(structure for structure, _ in flat)
+        values = tuple(leaf for _, leaves in flat for leaf in leaves)
+        built, executable = self._specialise_call(types, originals, values)
         module = executable.module
         values = (*values, *built.primal.captured)
         name = self.parsed.name
@@ -143,24 +146,29 @@ class Transformed:
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
-            pullback = functools.partial(self._pullback, backward, residuals, built, originals, np.shape(out))
+            pullback = functools.partial(self._pullback, backward, residuals, built, originals, types, np.shape(out))
             return _output(out, built), pullback
         value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
-        grads = self._gradients(grads, originals)
+        grads = self._gradients(grads, originals, types)
         return grads if self.kind == "grad" else (_output(value, built), grads)
 
-    def _pullback(self, backward, residuals, built, originals, shape, cotangent):
+    def _pullback(self, backward, residuals, built, originals, types, shape, cotangent):
         out = built.program.forward.entry.terminator.values[0].type
         seed = np.asarray(cotangent, dtype=out.dtype)
         if seed.shape != shape:
             raise ValueError(f"the cotangent of {self.parsed.name}'s output must have its shape {shape}, "
                              f"not {seed.shape}")
         seed = seed[()] if seed.ndim == 0 else seed
-        return self._gradients(self._run(backward, (*residuals, seed), built), originals)
+        return self._gradients(self._run(backward, (*residuals, seed), built), originals, types)
 
-    def _gradients(self, grads, originals):
-        grads = tuple(_like(g, originals[i]) for g, i in zip(grads, self.wrt))
-        return grads[0] if self.single else grads
+    def _gradients(self, grads, originals, types):
+        """The flat gradients of the leaves of the parameters `wrt`, each parameter's nested as it
+        is (a tree's in a tree of the same structure), each leaf the kind of object it belongs to."""
+        grads = iter(grads)
+        nested = tuple(trees.unflatten(types[i], iter([_like(next(grads), leaf)
+                                                       for leaf in trees.tree_leaves(originals[i])]))
+                       for i in self.wrt)
+        return nested[0] if self.single else nested
 
     def _run(self, compiled, values, built: Build):
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
@@ -177,7 +185,7 @@ class Transformed:
                                f"({built.path}): {error}", built.primal.loc,
                                "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as error:
-            shapes = ", ".join(f"{n}: {np.shape(v)}" for n, v in zip(self.names, values))
+            shapes = ", ".join(f"{p.hint}: {np.shape(v)}" for p, v in zip(built.primal.params, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
 
@@ -248,6 +256,38 @@ def _positions(wrt: Wrt, names: list, function_name: str) -> tuple:
 
 
 def _argument(value, name: str, differentiated: bool):
+    """(the structure of `value`, the leaves to pass to generated code): a leaf's structure is its
+    Type; a tree's (dict, list, tuple or namedtuple) is a `trees.Node` of the Types of its leaves."""
+    leaves = []
+
+    def leaf(item, path):
+        item, kind = _leaf_argument(item, _Path(name, path) if path else name, differentiated)
+        leaves.append(item)
+        return kind
+    return trees.flatten(value, leaf), leaves
+
+
+class _Path:
+    """The name of a leaf in messages (`params['W1']`), spelled only when a message needs it."""
+
+    def __init__(self, name: str, path: tuple):
+        self.name, self.path = name, path
+
+    def __repr__(self):
+        return repr(trees.path_text(self.name, self.path))
+
+
+def _check_keys(names: list, types: tuple) -> None:
+    """Refuse dict keys that are neither strings nor integers (checked once per structure)."""
+    for name, structure in zip(names, types):
+        for node in trees.nodes_of(structure):
+            for key in node.keys if node.kind is dict else ():
+                if isinstance(key, bool) or not isinstance(key, (str, int)):
+                    raise TypeError(f"argument {name!r} is a dict with the key {key!r}; the keys of a parameter "
+                                    f"tree must be strings or integers")
+
+
+def _leaf_argument(value, name: str, differentiated: bool):
     """(the value to pass to generated code, its Type); refuses what generated code cannot take."""
     if isinstance(value, (list, tuple)):
         value = np.asarray(value)
@@ -262,7 +302,8 @@ def _argument(value, name: str, differentiated: bool):
         if value.ndim == 0:
             value = value[()]
     else:
-        raise TypeError(f"argument {name!r} is a {type(value).__name__}; pass a number or a NumPy array")
+        raise TypeError(f"argument {name!r} is a {type(value).__name__}; pass a number, a NumPy array or a "
+                        f"dict, list or tuple of them")
     if kind.dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"argument {name!r} has dtype {kind.dtype}; supported: {', '.join(SUPPORTED_DTYPES)}")
     if differentiated and not kind.is_float:
@@ -348,7 +389,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     else:
         if not args:
             args = tuple(0.0 for _ in transformed.names)
-        types = tuple(_argument(v, n, i in transformed.wrt)[1]
+        types = tuple(_argument(v, n, i in transformed.wrt)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
         kind = "jit" if transformed.kind == "jit" else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
@@ -358,4 +399,4 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
 
 
 def _described(names: list, types: tuple) -> str:
-    return ", ".join(f"{n}: {t}" for n, t in zip(names, types))
+    return ", ".join(f"{n}: {trees.describe(t)}" for n, t in zip(names, types))

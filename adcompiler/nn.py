@@ -4,9 +4,15 @@ adcompiler differentiates and compiles (and that run as they are without it).
 Activations act elementwise, `softmax` along the last axis (a batch holds one example a row).
 Losses average over the batch. The fused forms (`binary_cross_entropy_with_logits`,
 `softmax_cross_entropy`) take logits and are stable for any magnitude; the plain forms take
-probabilities and clip them away from 0 and 1. Optimisers return the updated parameter and state.
+probabilities and clip them away from 0 and 1.
+
+A model's parameters are one tree (`init_mlp` gives a list of {"W": ..., "b": ...} layers; any dict,
+list, tuple or namedtuple of arrays will do): `grad` of a loss of it gives a tree of the same
+structure, and the optimisers update an array or a tree alike (tree in, tree out, compiled too).
 """
 import numpy as np
+
+from .trees import tree_map
 
 
 # ---------------------------------------------------------------- activations
@@ -52,6 +58,25 @@ def init_dense(rng, n_in, n_out, activation="relu"):
     return rng.normal(0.0, scale, size=(n_in, n_out)), np.zeros(n_out)
 
 
+def init_mlp(rng, sizes, activation="relu", output="softmax"):
+    """The parameters of a multi-layer perceptron with layer widths `sizes` (inputs first): a list
+    of {"W": (n_in, n_out), "b": (n_out,)} dicts, initialised for `activation` before the last
+    layer and for `output` at it (see init_dense)."""
+    layers = []
+    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W, b = init_dense(rng, n_in, n_out, output if k == len(sizes) - 2 else activation)
+        layers.append({"W": W, "b": b})
+    return layers
+
+
+def mlp(params, x, activation=relu):
+    """The logits of the perceptron `params` (init_mlp's list of layers) for the batch x: every
+    layer but the last followed by `activation`, the last one linear."""
+    for layer in params[:-1]:
+        x = activation(dense(x, layer["W"], layer["b"]))
+    return dense(x, params[-1]["W"], params[-1]["b"])
+
+
 # ---------------------------------------------------------------- losses
 
 def mse(prediction, target):
@@ -85,16 +110,52 @@ def softmax_cross_entropy(z, y):
 
 # ---------------------------------------------------------------- optimisers
 
+# Each takes arrays, or trees of one structure (the parameters, their gradients, the state), and
+# returns the same: the update of one leaf is a function of its own, mapped over the trees.
+
 def sgd_momentum(param, grad, velocity, lr, momentum=0.9):
     """One step of gradient descent with momentum: (new param, new velocity)."""
-    velocity = momentum * velocity - lr * grad
-    return param + velocity, velocity
+    velocity = tree_map(_velocity, velocity, grad, lr=lr, momentum=momentum)
+    return tree_map(_plus, param, velocity), velocity
 
 
 def adam(param, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam step (`step` counts from 1): (new param, new m, new v)."""
-    m = beta1 * m + (1.0 - beta1) * grad
-    v = beta2 * v + (1.0 - beta2) * grad * grad
+    m = tree_map(_moment, m, grad, beta=beta1)
+    v = tree_map(_second_moment, v, grad, beta=beta2)
+    return tree_map(_adam_update, param, m, v, step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps), m, v
+
+
+def init_adam(params):
+    """Adam's state for the parameters `params` (an array or a tree): zero moments of their
+    structure and the number of steps taken."""
+    return {"step": 0.0, "m": tree_map(np.zeros_like, params), "v": tree_map(np.zeros_like, params)}
+
+
+def adam_step(params, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step on a tree of parameters with its state (init_adam's): (new params, new state)."""
+    step = state["step"] + 1.0
+    params, m, v = adam(params, grads, state["m"], state["v"], step, lr, beta1, beta2, eps)
+    return params, {"step": step, "m": m, "v": v}
+
+
+def _velocity(velocity, grad, lr, momentum):
+    return momentum * velocity - lr * grad
+
+
+def _plus(a, b):
+    return a + b
+
+
+def _moment(m, grad, beta):
+    return beta * m + (1.0 - beta) * grad
+
+
+def _second_moment(v, grad, beta):
+    return beta * v + (1.0 - beta) * grad * grad
+
+
+def _adam_update(param, m, v, step, lr, beta1, beta2, eps):
     m_hat = m / (1.0 - beta1 ** step)
     v_hat = v / (1.0 - beta2 ** step)
-    return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+    return param - lr * m_hat / (np.sqrt(v_hat) + eps)

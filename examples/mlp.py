@@ -1,9 +1,11 @@
 """What the MLP examples share: a two-layer network's parameters (W1, b1, W2, b2), its training step
-compiled whole (forward, backward and Adam update) for any loss of them, shuffled batches, a text
-progress bar, the training loop, and the command line's common options. The examples import it as
-`mlp`: `python examples/x.py` puts examples/ on the path.
+compiled whole (forward, backward and Adam update) for any loss of them, shuffled batches, a progress
+bar (tqdm), the training loops (of those four arrays, and of a parameter tree with
+`train_tree`), and the command line's common options. The examples import it as `mlp`:
+`python examples/x.py` puts examples/ on the path.
 """
 import argparse
+import functools
 import time
 
 import numpy as np
@@ -46,9 +48,33 @@ def batches(rng, n, batch_size):
     return np.array_split(rng.permutation(n), max(1, round(n / batch_size)))
 
 
-def progress(done, total, width=30):
-    filled = int(width * done / total)
-    return "[" + "#" * filled + "." * (width - filled) + "]"
+def progress(total, description, log):
+    """A progress bar of `total` steps (tqdm's, on stderr), or one that shows nothing when `log` is
+    None or tqdm is not installed; `update(n)`, `set_postfix_str(text)` and `close()`."""
+    bar = _tqdm(log) if log is not None else None
+    return bar(total=total, desc=description, leave=False, dynamic_ncols=True) if bar else _Silent()
+
+
+@functools.lru_cache(maxsize=None)
+def _tqdm(log):
+    """tqdm's bar class, or None (said once to `log`) when tqdm is not installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        log("(tqdm is not installed: no progress bar; pip install -e '.[examples]')")
+        return None
+    return tqdm
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, text):
+        pass
+
+    def close(self):
+        pass
 
 
 def train(train_step, params, X, Y, evaluate, epochs, batch_size, lr, rng, log=print, prefix="",
@@ -57,30 +83,53 @@ def train(train_step, params, X, Y, evaluate, epochs, batch_size, lr, rng, log=p
     `evaluate(params)` gives (a tuple of metrics, their text). Returns (parameters, history of
     (epoch, train loss, *metrics), the seconds of every step).
 
-    `log` (print, or None for silence) shows a progress line: one line rewritten each epoch, with a
-    bar over the epochs; or, with `line_per_epoch`, a line per epoch with a bar over its batches."""
+    `log` (print, or None for silence) shows a progress bar over the epochs and the last epoch's
+    line; with `line_per_epoch`, a bar over each epoch's batches and a line per epoch."""
     state = [np.zeros_like(p) for p in params for _ in (0, 1)]
+
+    def step(params, state, batch, step_number):
+        value, *rest = train_step(*params, *state, *batch, float(step_number), lr)
+        return value, rest[:4], rest[4:]
+    return _loop(step, params, state, X, Y, evaluate, epochs, batch_size, rng, log, prefix, line_per_epoch)
+
+
+def train_tree(train_step, params, X, Y, evaluate, epochs, batch_size, lr, rng, log=print):
+    """Like `train`, for a step `train_step(params, state, (X, Y), lr) -> (loss, params, state)`
+    of a parameter tree and its Adam state (nn.init_adam), with a line per epoch."""
+    def step(params, state, batch, step_number):
+        return train_step(params, state, batch, lr)
+    return _loop(step, params, nn.init_adam(params), X, Y, evaluate, epochs, batch_size, rng, log, "", True)
+
+
+def _loop(step, params, state, X, Y, evaluate, epochs, batch_size, rng, log, prefix, line_per_epoch):
+    """The epochs of `train` and `train_tree`: `step(params, state, (X, Y) of a batch, its number from 1)`
+    gives (loss, params, state)."""
     history, step_seconds = [], []
+    epochs_bar = None if line_per_epoch else progress(epochs, f"{prefix}epochs", log)
     # Small matrices: one BLAS thread is faster than several, and far faster on a busy machine.
     with threadpool_limits(limits=1):
         for epoch in range(1, epochs + 1):
             losses, epoch_batches = [], batches(rng, len(X), batch_size)
-            for done, batch in enumerate(epoch_batches, 1):
+            bar = progress(len(epoch_batches), f"{prefix}epoch {epoch}/{epochs}", log) if line_per_epoch else epochs_bar
+            for batch in epoch_batches:
                 start = time.perf_counter()
-                value, *rest = train_step(*params, *state, X[batch], Y[batch], float(len(step_seconds) + 1), lr)
+                value, params, state = step(params, state, (X[batch], Y[batch]), len(step_seconds) + 1)
                 step_seconds.append(time.perf_counter() - start)
-                params, state = rest[:4], rest[4:]
                 losses.append(value)
-                if log and line_per_epoch and (done == len(epoch_batches) or done % 5 == 0):
-                    log(f"\r{prefix}epoch {epoch:3d}/{epochs} {progress(done, len(epoch_batches))} "
-                        f"train loss {np.mean(losses):.4f}", end="", flush=True)
+                if line_per_epoch:
+                    bar.update(1)
+                    bar.set_postfix_str(f"train loss {np.mean(losses):.4f}")
             metrics, text = evaluate(params)
             history.append((epoch, float(np.mean(losses)), *metrics))
-            if log and line_per_epoch:
-                log(f"  {text}")
-            elif log:
-                log(f"\r{prefix}epoch {epoch:3d}/{epochs} {progress(epoch, epochs)} train loss {np.mean(losses):.4f}"
-                    f"  {text}", end="\n" if epoch == epochs else "", flush=True)
+            if line_per_epoch:
+                bar.close()
+            else:
+                bar.update(1)
+                bar.set_postfix_str(f"train loss {np.mean(losses):.4f}  {text}")
+            if log and (line_per_epoch or epoch == epochs):
+                log(f"{prefix}epoch {epoch:3d}/{epochs}  train loss {np.mean(losses):.4f}  {text}")
+    if epochs_bar is not None:
+        epochs_bar.close()
     return params, history, step_seconds
 
 

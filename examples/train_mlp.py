@@ -1,7 +1,7 @@
 """Train a multi-layer perceptron on scikit-learn's handwritten digits (8x8 images, 10 classes)
 with gradients that adcompiler derives from the plain Python loss below, and with the whole training
-step (forward, backward and Adam update) compiled. The step's factory and the training loop are in
-examples/mlp.py, shared with the other MLP examples.
+step (forward, backward and Adam update) compiled. The network's parameters are one tree, a list of
+{"W": ..., "b": ...} layers (nn.init_mlp), and the step takes (parameters, Adam's state, batch).
 
 Run: python examples/train_mlp.py [--epochs 30] [--hidden 128] [--batch-size 64] [--show-code]
 """
@@ -13,24 +13,31 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import adcompiler
-import mlp  # examples/mlp.py: the compiled step and the training loop, shared with the other examples
+import mlp  # examples/mlp.py: the training loop and the command line, shared with the other examples
 from adcompiler import nn
 
 
-def loss(W1, b1, W2, b2, X, Y):
-    """Softmax cross-entropy of a 64-128-10 ReLU network on a batch (one-hot labels Y)."""
-    hidden = nn.relu(nn.dense(X, W1, b1))
-    return nn.softmax_cross_entropy(nn.dense(hidden, W2, b2), Y)
+def loss(params, X, Y):
+    """Softmax cross-entropy of a ReLU network (the list of layers `params`) on a batch (one-hot Y)."""
+    return nn.softmax_cross_entropy(nn.mlp(params, X), Y)
 
 
-# One training step, compiled whole by adcompiler.jit (mlp.make_train_step): the gradients that
-# adcompiler.value_and_grad(loss, wrt=("W1", "b1", "W2", "b2")) derives, then nn.adam on each
-# parameter, W1, mW1, vW1 = nn.adam(W1, gW1, mW1, vW1, step, lr), all in compiled code.
-train_step = mlp.make_train_step(loss)
+# The gradient with respect to `params` is a list of {"W", "b"} dicts too.
+loss_and_grads = adcompiler.value_and_grad(loss)
 
 
-def predict(W1, b1, W2, b2, X):
-    return np.argmax(nn.relu(X @ W1 + b1) @ W2 + b2, axis=1)
+@adcompiler.jit
+def train_step(params, state, batch, lr):
+    """One Adam step on a batch (X, Y), compiled whole: the gradients are computed in the compiled
+    code, and nn.adam_step updates every leaf of the tree. Returns (loss, params, state)."""
+    X, Y = batch
+    value, grads = loss_and_grads(params, X, Y)
+    params, state = nn.adam_step(params, grads, state, lr)
+    return value, params, state
+
+
+def predict(params, X):
+    return np.argmax(nn.mlp(params, X), axis=1)
 
 
 def load_data(seed):
@@ -44,16 +51,17 @@ def train(epochs=30, hidden=128, batch_size=64, lr=3e-3, seed=0, log=print):
     """Train and return (parameters, history of (epoch, train loss, test accuracy), seconds per step)."""
     X_train, X_test, Y_train, Y_test = load_data(seed)
     rng = np.random.default_rng(seed)
-    params = mlp.init_params(rng, X_train.shape[1], hidden, 10, "relu", "softmax")
+    params = nn.init_mlp(rng, [X_train.shape[1], hidden, 10])
 
     def evaluate(params):
-        accuracy = float(np.mean(predict(*params, X_test) == np.argmax(Y_test, axis=1)))
+        accuracy = float(np.mean(predict(params, X_test) == np.argmax(Y_test, axis=1)))
         return (accuracy,), f"test accuracy {accuracy:.3f}"
 
-    # The loop (mlp.train): each epoch, train_step on every batch of a shuffled split of the training
-    # set (Adam's moments start at zero), then evaluate; one BLAS thread, a progress line per epoch.
-    params, history, step_seconds = mlp.train(train_step, params, X_train, Y_train, evaluate, epochs, batch_size,
-                                              lr, rng, log, line_per_epoch=True)
+    # The loop (mlp.train_tree): Adam's state from nn.init_adam (zero moments); each epoch,
+    # train_step on every batch of a shuffled split of the training set, then evaluate; one BLAS
+    # thread, a tqdm bar over each epoch's batches and a line per epoch.
+    params, history, step_seconds = mlp.train_tree(train_step, params, X_train, Y_train, evaluate, epochs,
+                                                   batch_size, lr, rng, log)
     # The first steps include compilation; the median is the steady-state cost of a step.
     return params, history, float(np.median(step_seconds))
 
@@ -85,9 +93,10 @@ def main(argv=None):
 
     if options.show_code:
         X_train, _, Y_train, _ = load_data(options.seed)
-        rng = np.random.default_rng(options.seed)
-        params = mlp.init_params(rng, 64, options.hidden, 10, "relu", "softmax")
-        adcompiler.show(loss, *params, X_train[:options.batch_size], Y_train[:options.batch_size], wrt=mlp.PARAMS)
+        params = nn.init_mlp(np.random.default_rng(options.seed), [64, options.hidden, 10])
+        # The generated code takes the tree's leaves as arguments named after their paths
+        # (params_0_W is params[0]["W"]); its header says which.
+        adcompiler.show(loss, params, X_train[:options.batch_size], Y_train[:options.batch_size])
         return 0
 
     print(f"digits: 1797 images of 8x8 pixels, 10 classes; MLP 64-{options.hidden}-10 with ReLU, "

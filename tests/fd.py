@@ -160,3 +160,19 @@ def uniform(lo, hi):
 def away_from_zero(lo, hi):
     """Magnitude uniform in (lo, hi), random sign: keeps abs, sign, 1/x away from 0."""
     return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def fd_tree_grad(f, args, k, h=STEP):
+    """The gradient of scalar-valued f(*args) with respect to the parameter tree args[k] (a dict,
+    list, tuple or namedtuple of arrays and numbers, nested): a tree of its structure, each leaf's
+    gradient by `fd_grad` of f as a function of that leaf alone."""
+    from adcompiler.trees import flatten, tree_leaves, unflatten
+    structure = flatten(args[k], lambda leaf, path: None)
+    leaves = tree_leaves(args[k])
+
+    def of_leaf(i):
+        def f_of_leaf(x):
+            moved = leaves[:i] + [x] + leaves[i + 1:]
+            return f(*args[:k], unflatten(structure, iter(moved)), *args[k + 1:])
+        return f_of_leaf
+    return unflatten(structure, iter([fd_grad(of_leaf(i), (leaf,), 0, h) for i, leaf in enumerate(leaves)]))

@@ -316,9 +316,9 @@ def list_literal(x):
     return np.sum(z)
 
 
-def dict_literal(x):
+def set_literal(x):
     y = x * 2.0
-    z = {"a": x}  # <- HERE
+    z = {x, y}  # <- HERE
     return y
 
 
@@ -417,7 +417,7 @@ def returns_bool(x):
 
 def multiline_fence(x):
     y = (x * 2.0 +
-         {"a": x})  # <- HERE
+         {x})  # <- HERE
     return y
 
 

@@ -19,6 +19,10 @@ def _name(function) -> str:
     if isinstance(getattr(function, "__self__", None), np.ufunc):  # np.add.at
         return f"np.{function.__self__.__name__}.{function.__name__}"
     module = getattr(function, "__module__", "") or ""
+    if not module and "." in getattr(function, "__qualname__", ""):  # a method of a builtin type
+        return function.__qualname__  # dict.items
+    if module == "adcompiler.trees":  # adcompiler.tree_map
+        return "adcompiler." + function.__name__
     if module == "numpy.linalg":
         return f"np.linalg.{function.__name__}"
     if module.startswith("scipy.") or (not module and getattr(np, function.__name__, None) is not function):

@@ -148,7 +148,7 @@ CONSTRUCTS = [
     # literals: a list is a value only as an argument of a function that takes a sequence
     # (np.concatenate, np.stack); anywhere else the message must call it a list, as written
     ("list_literal", (1.5,), ["list", "cannot be used as a number or array"], None),
-    ("dict_literal", (1.5,), "dict literal", "separate arguments"),
+    ("set_literal", (1.5,), "set literal", "separate arguments"),
     ("f_string", (1.5,), "f-string", "outside"),
     # operators
     ("chained_comparison", (1.5,), "chained comparison", "two values"),
@@ -168,7 +168,7 @@ CONSTRUCTS = [
     ("returns_int", (1.5, 2), ["int64", "no gradient"], "float"),
     ("returns_bool", (1.5,), ["bool", "no gradient"], "float"),
     # statements spanning lines: the error points at the construct's line
-    ("multiline_fence", (1.5,), "dict literal", "separate arguments"),
+    ("multiline_fence", (1.5,), "set literal", "separate arguments"),
     ("multiline_lowering", (1.5,), "`<<`", "+ - * /"),
     ("multiline_call", (ARRAY,), "`np.i0`", "supported"),
     ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
@@ -202,7 +202,7 @@ def test_fence_table_hints_reach_the_user():
     """Each construct refused by the fence table carries that table's hint (not an empty one)."""
     from adcompiler.frontend.fence import REFUSED
     import gast
-    for name, node in [("try_statement", gast.Try), ("f_string", gast.JoinedStr), ("dict_literal", gast.Dict),
+    for name, node in [("try_statement", gast.Try), ("f_string", gast.JoinedStr), ("set_literal", gast.Set),
                        ("yield_statement", gast.Yield)]:
         with pytest.raises(CompileError) as info:
             grad(getattr(R, name), jit=False)
@@ -371,8 +371,8 @@ def test_unsupported_dtype(dtype, position):
     assert repr(["x", "n"][position]) in message
 
 
-@pytest.mark.parametrize("value", ["a string", None, {"a": 1.0}, object()],
-                         ids=["str", "None", "dict", "object"])
+@pytest.mark.parametrize("value", ["a string", None, object()],
+                         ids=["str", "None", "object"])  # a dict is a tree (tests/test_trees.py)
 def test_argument_that_is_not_a_number_or_array(value):
     with pytest.raises(TypeError) as info:
         grad(two_args, jit=False)(np.ones(3), value)

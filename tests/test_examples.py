@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "examples"))  # the examples' `import mlp`, as whe
 import adcompiler  # noqa: E402
 from adcompiler import nn  # noqa: E402
 from examples import binary_classification, multilabel, regression, tiny_network, train_mlp  # noqa: E402
-from fd import fd_grad  # noqa: E402
+from fd import fd_grad, fd_tree_grad  # noqa: E402
 
 FD_STEP = 1e-5   # small, so that no finite difference reaches across a kink (ReLU, |r|) checked below
 FD_RTOL, FD_ATOL = 1e-6, 1e-9
@@ -212,15 +212,49 @@ def test_multilabel_main(capsys):
 # ---------------------------------------------------------------- the digits MLP (examples/train_mlp.py)
 
 def test_train_mlp_gradients_match_finite_differences():
+    """The loss takes the parameters as one tree (a list of {W, b} layers): its gradient is a tree
+    of that structure, each leaf equal to finite differences."""
     X_train, _, Y_train, _ = train_mlp.load_data(0)
     X, Y = X_train[:16], Y_train[:16]
-    rng = np.random.default_rng(0)
-    W1, b1 = nn.init_dense(rng, 64, 12, "relu")
-    W2, b2 = nn.init_dense(rng, 12, 10, "softmax")
-    pre = X @ W1 + b1
+    params = nn.init_mlp(np.random.default_rng(0), [64, 12, 10])
+    pre = X @ params[0]["W"] + params[0]["b"]
     assert np.min(np.abs(pre)) > 1e-3  # no ReLU kink within the finite differences' reach
     assert np.mean(pre > 0) > 0.2      # and some units active
-    assert_gradients_match_fd(train_mlp.loss, (W1, b1, W2, b2, X, Y), (0, 1, 2, 3))
+    value, grads = adcompiler.value_and_grad(train_mlp.loss, jit=False)(params, X, Y)
+    assert value == pytest.approx(float(train_mlp.loss(params, X, Y)), rel=1e-13)
+    expected = fd_tree_grad(train_mlp.loss, (params, X, Y), 0, h=FD_STEP)
+    assert type(grads) is list and len(grads) == 2
+    for k, (layer, g, e) in enumerate(zip(params, grads, expected)):
+        assert list(g) == ["W", "b"]
+        for key in ("W", "b"):
+            assert g[key].shape == layer[key].shape
+            assert np.max(np.abs(e[key])) > 1e-6, "a vanishing gradient would check nothing"
+            np.testing.assert_allclose(g[key], e[key], rtol=FD_RTOL, atol=FD_ATOL, err_msg=f"layer {k} {key}")
+
+
+def test_train_mlp_compiled_step():
+    """One compiled step from initialisation returns the loss and nn.adam_step's update for the
+    jit=False gradient, in the structure of the parameters and of Adam's state."""
+    X_train, _, Y_train, _ = train_mlp.load_data(0)
+    params = nn.init_mlp(np.random.default_rng(0), [64, 128, 10])
+    batch = (X_train[:64], Y_train[:64])
+    value, new, state = train_mlp.train_step(params, nn.init_adam(params), batch, 1e-3)
+    expected_value, grads = adcompiler.value_and_grad(train_mlp.loss, jit=False)(params, *batch)
+    expected, expected_state = nn.adam_step(params, grads, nn.init_adam(params), 1e-3)
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    assert state["step"] == 1.0 and list(state) == ["step", "m", "v"]
+    for layer, n, e, m, em in zip(params, new, expected, state["m"], expected_state["m"]):
+        for key in ("W", "b"):
+            np.testing.assert_allclose(m[key], em[key], rtol=1e-9, atol=1e-15)
+            np.testing.assert_allclose(n[key], e[key], rtol=1e-12, atol=1e-9)
+            assert not np.allclose(n[key], layer[key]), "the step moved nothing"
+
+
+def test_train_mlp_show_code(capsys):
+    assert train_mlp.main(["--show-code", "--hidden", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "def loss_value_and_grad(params_0_W, params_0_b, params_1_W, params_1_b, X, Y)" in out
+    assert "params_1_b = params[1]['b']" in out
 
 
 def test_train_mlp_trains():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gast
 
+from .. import trees
 from ..rules import primitives as P
 from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While, Yield
 from ..rules.primitives import Sym
@@ -82,14 +83,13 @@ class ControlFlow:
         if len(present) == 1:
             values = [v if v is not _MISSING else _placeholders(present[0]) for v in values]
         then, orelse = (_flatten(v) for v in values)
-        if then is None or orelse is None or len(then) != len(orelse) or any(
-                isinstance(a, Static) != isinstance(b, Static) or (isinstance(a, Static) and a.obj is not b.obj)
-                for a, b in zip(then, orelse)):
+        if not _mergeable(values, then, orelse):
             if any(isinstance(v, Closure) for v in values):
                 self.refuse(node, f"`{name}` is bound to different functions in the two branches of an `if` "
                                   f"decided when the code runs", "call each function inside its branch")
             self.refuse(node, f"`{name}` is bound to values of different kinds in the two branches",
-                        "give it numbers or arrays of one rank in both branches")
+                        "give it numbers or arrays of one rank in both branches, and tuples or dicts of one "
+                        "structure (the same nesting, the keys in the same order)")
         return [(a, b) for a, b in zip(then, orelse) if not isinstance(a, Static)]
 
     def make_if(self, cond: Sym, branches, node, hints=None) -> list:
@@ -269,9 +269,9 @@ class ControlFlow:
             if isinstance(value, Unassigned):  # assigned on some paths of the body: carried
                 value = value.value if isinstance(value.value, Sym) else before.get(name)
             if not isinstance(value, Sym):
-                if isinstance(before.get(name), Sym) or isinstance(value, tuple):
+                if isinstance(before.get(name), Sym) or isinstance(value, (tuple, dict)):
                     self.refuse(node, f"`{name}` must stay a number or an array in the loop",
-                                "bind tuples and functions outside the loop")
+                                "bind tuples, dicts and functions outside the loop")
                 continue
             joined = P.join(carried[name], value.type) if name in carried else value.type
             if joined is None:
@@ -350,31 +350,44 @@ def _has_returned(env: dict, before: dict) -> bool:
 
 
 def _flatten(value):
-    """The leaves (Syms and Statics) of a binding, or None for one that cannot be merged."""
-    if isinstance(value, (Sym, Static)):
-        return [value]
-    if isinstance(value, tuple):
-        leaves = [_flatten(v) for v in value]
-        return None if None in leaves else [leaf for part in leaves for leaf in part]
-    return None
+    """The leaves (Syms and Statics) of a binding (a tree's, in order), or None for one that cannot
+    be merged."""
+    leaves = trees.tree_leaves(value)
+    return leaves if all(isinstance(leaf, (Sym, Static)) for leaf in leaves) else None
+
+
+def _mergeable(values: list, then: list | None, orelse: list | None) -> bool:
+    """Whether the bindings `values` of two branches, whose leaves are `then` and `orelse`, nest
+    alike (containers, keys in order, lengths) and hold the same compile-time objects."""
+    if then is None or orelse is None or _nesting(values[0]) != _nesting(values[1]):
+        return False
+    return all(isinstance(a, Static) == isinstance(b, Static) and (not isinstance(a, Static) or a.obj is b.obj)
+               for a, b in zip(then, orelse))
+
+
+def _nesting(value):
+    """How a binding nests (containers, keys, lengths)."""
+    return trees.flatten(value, lambda leaf, path: None)
 
 
 def _placeholders(value):
     """A binding of `value`'s structure whose Syms are placeholders of their types."""
-    if isinstance(value, Sym):
-        return P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=0)
-    if isinstance(value, tuple):
-        return tuple(_placeholders(v) for v in value)
-    return value
+    return _mapped(value, lambda leaf: P.placeholder(dtype=leaf.type.dtype, ndim=leaf.type.ndim, listed=0)
+                   if isinstance(leaf, Sym) else leaf)
 
 
 def _rebuild(template, results):
-    """`template`'s structure with its Syms replaced, in order, by `results`."""
-    if isinstance(template, Sym):
-        return next(results)
-    if isinstance(template, tuple):
-        return tuple(_rebuild(v, results) for v in template)
-    return template
+    """`template`'s structure (its containers made again) with its Syms replaced, in order, by `results`."""
+    return _mapped(template, lambda leaf: next(results) if isinstance(leaf, Sym) else leaf)
+
+
+def _mapped(value, leaf):
+    """The binding `value` (a tree or a leaf) with each leaf replaced by `leaf(it)`."""
+    parts = trees.children(value)
+    if parts is None:
+        return leaf(value)
+    kind, keys, items = parts
+    return trees.make(kind, keys, [_mapped(item, leaf) for item in items], lowered=True)
 
 
 def _assigned_names(loop) -> list:

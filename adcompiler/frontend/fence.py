@@ -33,7 +33,6 @@ REFUSED = {
     gast.Import: ("an import inside the function", "import at module level"),
     gast.ImportFrom: ("an import inside the function", "import at module level"),
     gast.Delete: ("a `del` statement", "leave the name unused instead"),
-    gast.Dict: ("a dict literal", "pass the values as separate arguments"),
     gast.Set: ("a set literal", "pass the values as separate arguments"),
     gast.JoinedStr: ("an f-string", "compute strings outside the differentiated function"),
     gast.NamedExpr: ("an assignment expression (`:=`)", "assign with a separate statement"),
@@ -43,7 +42,7 @@ REFUSED = {
 ALLOWED = (
     gast.arguments, gast.Name, gast.Load, gast.Store, gast.Assign, gast.AugAssign, gast.AnnAssign,
     gast.Return, gast.Expr, gast.Pass, gast.BinOp, gast.UnaryOp, gast.Compare, gast.Call,
-    gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Subscript, gast.Slice, gast.keyword,
+    gast.Attribute, gast.Constant, gast.Tuple, gast.List, gast.Dict, gast.Subscript, gast.Slice, gast.keyword,
     gast.operator, gast.unaryop,
     gast.cmpop, gast.expr_context, gast.If, gast.For, gast.While, gast.IfExp, gast.BoolOp, gast.boolop,
     gast.Break, gast.Continue, gast.FunctionDef, gast.Lambda, gast.ListComp, gast.GeneratorExp,

@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 
 import gast
 
+from .. import trees
 from ..errors import UnendedRecursion
 from ..rules import primitives as P
 from ..ir.builder import current_builder
@@ -145,7 +146,7 @@ class Inlining:
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        values = [v if isinstance(v, (Sym, tuple, Static, Closure)) else self.static(v, node)
+        values = [v if isinstance(v, (Sym, tuple, dict, Static, Closure)) else self.static(v, node)
                   for v in bound.arguments.values()]
         child = type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms, self.stack)
         return self.inline_body(child, values, function, name, node)
@@ -162,17 +163,21 @@ class Inlining:
         except TypeError as error:
             self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
         bound.apply_defaults()
-        operands = [self.operand(v if isinstance(v, (Sym, tuple, Static)) else self.static(v, node), node)
-                    for v in bound.arguments.values()]
+        # each argument a symbol, or a tree of them (its leaves are the spliced function's parameters)
+        arguments = [trees.flatten(v if isinstance(v, (Sym, tuple, dict, Static)) else self.static(v, node),
+                                   lambda leaf, path: self.operand(leaf, node)) for v in bound.arguments.values()]
+        operands = [leaf for argument in arguments for leaf in trees.leaves_of(argument)]
         for position in transformed.wrt:
-            if not operands[position].type.is_float:
-                self.refuse(node, f"`{name}` differentiates parameter {position}, "
-                                  f"which is {operands[position].type.describe()} here")
-        built = transformed.build_for(tuple(o.type.with_dtype(o.type.dtype) for o in operands))
+            for leaf in trees.leaves_of(arguments[position]):
+                if not leaf.type.is_float:
+                    self.refuse(node, f"`{name}` differentiates parameter {position}, "
+                                      f"which is or holds {leaf.type.describe()} here")
+        built = transformed.build_for(tuple(trees.map_leaves(a, lambda o, path: o.type.with_dtype(o.type.dtype))
+                                            for a in arguments))
         self.assumptions.extend(built.primal.assumptions)
         if transformed.kind == "jit":
             results = self.splice_function(built.program, operands, node)
-            return built.primal.nest(results)
+            return built.primal.nest(results, lowered=True)
         forward, backward = built.program.forward, built.program.backward
         value_of = {}
         out, *sources = self.splice_function(forward, operands, node, value_of)
@@ -180,7 +185,8 @@ class Inlining:
         seed = backward.params[-1]
         value_of[id(seed)] = Const(1.0) if seed.type.dtype == "float64" else P.cast(Sym(1.0), dtype=seed.type.dtype).operand
         self.splice(backward.entry.ops, value_of)
-        grads = tuple(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
+        flat = iter(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
+        grads = tuple(trees.unflatten(arguments[position], flat, lowered=True) for position in transformed.wrt)
         grads = grads[0] if transformed.single else grads
         return grads if transformed.kind == "grad" else (out, grads)
 

@@ -1,6 +1,6 @@
 """Lists inside functions. A list whose length is known when compiling (a literal, a comprehension
 over a tuple or a constant range, appends outside loops) is a Python tuple of values in lowering
-(`PyList`, which `append` may grow). A list that a `for` loop grows with one `append` per iteration
+(`Listed`, which `append` may grow). A list that a `for` loop grows with one `append` per iteration
 (`out = []` before the loop, `out.append(y)` in its body) is an array whose rows are the items,
 allocated at the first iteration with one row per iteration and written row by row, so the
 gradient flows through the items as through `ys[i] = y`; after the loop it is a `ListRows`, which
@@ -16,7 +16,8 @@ import gast
 from ..ir.core import For, IndexInt
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .calls.common import ListRows, PyList
+from .calls.common import ListRows
+from ..trees import Listed
 from .fence import is_add_at
 
 GROW_HINT = "make the list empty (`out = []`) just before a `for` loop and append once per iteration, " \
@@ -29,7 +30,7 @@ class Lists:
     its iteration number while its body is lowered)."""
 
     def expr_List(self, node):
-        return PyList(self.expression(e) for e in node.elts)
+        return Listed(self.expression(e) for e in node.elts)
 
     def stmt_Expr(self, node):
         call = node.value
@@ -51,9 +52,9 @@ class Lists:
         current = self.read(name, node)
         if isinstance(current, ListRows):
             self.refuse(node, f"the list `{name}` was grown by an earlier loop and cannot grow again", GROW_HINT)
-        if not isinstance(current, PyList):
+        if not isinstance(current, Listed):
             self.refuse(node, f"`{name}` is not a list made in this function, so it cannot grow here", GROW_HINT)
-        self.env[name] = PyList((*current, item))
+        self.env[name] = Listed((*current, item))
 
     def grown(self, node, current, item: Sym, k: Sym, trips: Sym) -> Sym:
         """The rows so far with `item` written at row k: at k == 0 into a new array of `trips` rows."""
@@ -73,10 +74,10 @@ class Lists:
         as arrays of rows; yields the names in scope before the loop without them. Refused: a list
         grown in a `while` loop, under a condition or in a nested loop, or not empty before it."""
         names = _appended(node.body)
-        nested = [n for n in _appended_anywhere(node.body) if n not in names and isinstance(before.get(n), PyList)]
+        nested = [n for n in _appended_anywhere(node.body) if n not in names and isinstance(before.get(n), Listed)]
         if nested:
             self.refuse(node, f"the list `{nested[0]}` grows under a condition or in a nested loop", GROW_HINT)
-        grown = [n for n in names if isinstance(before.get(n), PyList)]
+        grown = [n for n in names if isinstance(before.get(n), Listed)]
         for name in grown:
             if before[name]:
                 self.refuse(node, f"the list `{name}` has items before the loop that grows it", GROW_HINT)
@@ -95,11 +96,11 @@ class Lists:
         (conditions known when compiling), else the loop `out = []; for ...: out.append(expr)`."""
         saved = dict(self.env)
         items = self.comprehended(node, list(node.generators))
-        result = PyList(items) if items is not None else None
+        result = Listed(items) if items is not None else None
         if result is None:
             name = f"_ad_list_{node.lineno}_{node.col_offset}"  # deterministic: generated code is cached by its text
             loop = _comprehension_loop(node, name)
-            self.env[name] = PyList()
+            self.env[name] = Listed()
             self.statement(loop)
             result = self.env[name]
         self.env = saved

@@ -19,22 +19,25 @@ import types
 import gast
 import numpy as np
 
+from .. import trees
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from .calls import METHODS, Method, Static, hashable, lowering_of
 from .calls.arrays import advanced_index
-from .calls.common import ListRows, PyList, is_none
+from .calls.common import ListRows, is_none
+from ..trees import Listed
 from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
 from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
-from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Type, Value, basic_index
+from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
 from .inlining import Closure, Inlining, Transforms, recursion_key
 from .lists import Lists
 from .names import Names
 from .parse import ParsedFunction
+from .trees import TreeValues
 from ..rules.primitives import Sym
 
 BINARY_OPERATORS = {gast.Add: P.add, gast.Sub: P.sub, gast.Mult: P.mul, gast.Div: P.div, gast.Pow: P.power,
@@ -50,15 +53,23 @@ OPERATOR_SYMBOLS = {
 }
 
 
-def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms, constants: dict | None = None) -> Function:
-    """The typed SSA form of `parsed` for arguments of `arg_types`; calls of the API's
-    `transforms` in it are lowered as the transforms say. The parameters at the positions of
-    `constants` (position -> int) are that constant in the body (the parameter stays, unread)."""
+def lower(parsed: ParsedFunction, arg_types: list, transforms: Transforms, constants: dict | None = None) -> Function:
+    """The typed SSA form of `parsed` for arguments of `arg_types` (a Type, or a `trees.Node` of
+    Types for a tree argument: one parameter per leaf, named after its path, and the body sees the
+    tree); calls of the API's `transforms` in it are lowered as the transforms say. The arguments at
+    the positions of `constants` (position -> int) are that constant in the body (the parameter
+    stays, unread)."""
     lowering = Lowering(parsed, Builder(parsed.loc(parsed.tree)), captured={}, assumptions=[], transforms=transforms)
-    params = [Value(t, name) for name, t in zip(lowering.names, arg_types)]
+    params, args = [], []
     constants = constants or {}
+    for position, (name, structure) in enumerate(zip(lowering.names, arg_types)):
+        named = trees.map_leaves(structure, lambda t, path: Value(t, trees.path_name(name, path)))
+        leaves = trees.leaves_of(named)
+        params += leaves
+        args.append(Sym(constants[position]) if position in constants else
+                    trees.unflatten(named, iter([Sym(p) for p in leaves]), lowered=True))
     with lowering.builder.active():
-        result = lowering.body([Sym(constants[i]) if i in constants else Sym(p) for i, p in enumerate(params)])
+        result = lowering.body(args)
     last = parsed.tree.body[-1]
     leaves = []
 
@@ -77,12 +88,9 @@ def lower(parsed: ParsedFunction, arg_types: list[Type], transforms: Transforms,
                     tuple(assumptions.values()), structure)
 
 
-def _structure(result, leaf) -> tuple | None:
+def _structure(result, leaf) -> trees.Node | None:
     """`Function.structure` of `result`, calling `leaf` on each of its values in order."""
-    if isinstance(result, tuple):
-        return tuple(_structure(item, leaf) for item in result)
-    leaf(result)
-    return None
+    return trees.flatten(result, lambda value, path: leaf(value))
 
 
 def still_valid(function: Function) -> bool:
@@ -99,7 +107,7 @@ def still_valid(function: Function) -> bool:
 _MISSING = object()
 
 
-class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
+class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
     """The state of lowering one function body into `builder`: the names in scope. Calls of the
     user's own functions are lowered inline by child lowerings that share the builder, the
     captured arrays (None where arrays cannot be captured), the transforms and the stack of
@@ -128,7 +136,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
         self.env = dict(zip(self.names, args))
-        self.protected = {id(a.operand) for a in args if isinstance(a, Sym)}
+        self.protected = {id(a.operand) for a in trees.tree_leaves(args) if isinstance(a, Sym)}
         last = self.parsed.tree.body[-1]
         if not isinstance(last, gast.Return) or last.value is None:
             self.refuse(last, "the function does not return a value",
@@ -254,6 +262,13 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     def expr_Tuple(self, node):
         return tuple(self.expression(e) for e in node.elts)
 
+    def expr_Dict(self, node):
+        """A dict literal of constant keys: a tree (`{"W": W - lr * gW, "b": b}`)."""
+        if any(key is None for key in node.keys):
+            self.refuse(node, "`**` in a dict literal is not supported", "write each key and value")
+        keys = [self.constant(self.expression(key), "a dict key") for key in node.keys]
+        return dict(zip(keys, (self.expression(value) for value in node.values)))
+
     def expr_UnaryOp(self, node):
         operand = self.operand(self.expression(node.operand), node.operand)
         if isinstance(node.op, gast.USub):
@@ -300,6 +315,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
 
     def expr_Attribute(self, node):
         base = self.expression(node.value)
+        if trees.is_namedtuple_type(type(base)) or isinstance(base, dict):
+            return self.tree_attribute(base, node)
         if isinstance(base, Static):
             if not hasattr(base.obj, node.attr):
                 self.refuse(node, f"`{self.dotted(node)}` does not exist")
@@ -359,6 +376,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
             return lowering(self, *args, **kwargs)
+        if trees.is_namedtuple_type(function):  # a tree: `Layer(W, b)`
+            return self.namedtuple(function, name, args, kwargs, node)
         if is_library(function):  # run as it is; refused by reverse mode where a gradient reaches it
             return library_call(self, function, name, args, kwargs)
         transformed = self.transforms.transform_of(function)
@@ -372,6 +391,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
 
     def expr_Subscript(self, node):
         base = self.expression(node.value)
+        if isinstance(base, dict):
+            return self.dict_item(base, self.constant(self.expression(node.slice), "a dict key"), node)
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         if isinstance(base, ListRows):  # an item of a list grown in a loop is a row
             item = self.index(base.rows, items, node)
@@ -443,7 +464,9 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists):
     def operand(self, value, node) -> Sym:
         if isinstance(value, Sym):
             return value
-        what = (("a list" if isinstance(value, (PyList, ListRows)) else "a tuple") if isinstance(value, (tuple, ListRows))
+        what = (f"`{self.dotted(node)}`, a tree (a {trees.children(value)[0].__name__}),"
+                if isinstance(value, dict) or trees.is_namedtuple_type(type(value))
+                else ("a list" if isinstance(value, (Listed, ListRows)) else "a tuple") if isinstance(value, (tuple, ListRows))
                 else f"the function `{node.id if isinstance(node, gast.Name) else value.name}`" if isinstance(value, Closure)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")

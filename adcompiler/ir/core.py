@@ -14,6 +14,7 @@ from dataclasses import astuple, dataclass, field, replace
 from typing import ClassVar, Union
 
 from ..errors import CompileError, Loc
+from ..trees import Node, unflatten
 
 
 FLOAT_DTYPES = ("float32", "float64")
@@ -400,18 +401,20 @@ class Function:
     them are bound to `captured`, arrays read from the user's globals or closure at compile time.
     `assumptions` are the (scope, name, object) reads of globals and closure cells the function was
     lowered with (`still_valid` tells whether they still hold). `structure` is how the returned
-    values nest: None for one value, else a tuple whose items are None (a value) or tuples again."""
+    values nest: None for one value, else a `trees.Node` (tuples, lists, dicts and namedtuples)
+    whose leaves are None."""
 
     name: str
     blocks: list
     loc: Loc
     captured: tuple = ()
     assumptions: tuple = ()
-    structure: tuple | None = None
+    structure: Node | None = None
 
-    def nest(self, leaves):
-        """What the function returns, from the values its `Return` holds, in order."""
-        return _nested(self.structure, iter(leaves))
+    def nest(self, leaves, lowered: bool = False):
+        """What the function returns, from the values its `Return` holds, in order (its lists
+        `Listed` when `lowered`, in a caller's lowering)."""
+        return unflatten(self.structure, iter(leaves), lowered)
 
     @property
     def params(self) -> list:
@@ -436,10 +439,6 @@ class Adjoint:
     def residuals(self) -> list:
         """Pairs (forward operand, backward parameter)."""
         return list(zip(self.forward.entry.terminator.values[1:], self.backward.params[:-1]))
-
-
-def _nested(structure, leaves):
-    return next(leaves) if structure is None else tuple(_nested(item, leaves) for item in structure)
 
 
 RESERVED_NAMES = frozenset({"np", "rt", "krt", "jit", "math"}) | frozenset(keyword.kwlist)

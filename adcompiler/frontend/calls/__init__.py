@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sys
 
-from . import arrays, creation, elementwise, linalg, reductions, shapes, special, statistics, values
+from . import arrays, creation, elementwise, linalg, reductions, shapes, special, statistics, trees, values
 from .common import Method, Static, hashable
 
-FAMILIES = (reductions, elementwise, shapes, creation, arrays, special, statistics, values, linalg)
+FAMILIES = (reductions, elementwise, shapes, creation, arrays, special, statistics, values, linalg, trees)
 CALLS: dict = {}
 METHODS: dict = {}
 for _family in FAMILIES:

@@ -18,10 +18,6 @@ class Static:
     obj: object
 
 
-class PyList(tuple):
-    """A Python list whose length is known when compiling: a tuple of values that `append` may grow."""
-
-
 @dataclass(frozen=True)
 class ListRows:
     """A list grown by a loop, one item per iteration: the items are the rows of `rows`."""
