@@ -212,3 +212,36 @@ def test_refusal_and_in_place_follow_the_relation(write_module, program, numpy, 
 
 def check_and_build(function):
     return build(check(function), ARG_TYPES, (), "jit", TRANSFORMS)
+
+
+def write_through_a_tuple(x):
+    a = x * 2.0
+    t = (a, x)
+    a[0] = 100.0  # NumPy changes t[0] too
+    return np.sum(t[0])
+
+
+def write_through_a_list(x):
+    a = x * 2.0
+    held = [a]
+    a[0] = 100.0
+    return np.sum(held[0])
+
+
+def write_after_unpacking(x):
+    a, b = (x * 2.0, x * 3.0)
+    a[0] = 100.0  # no name holds the tuple
+    return np.sum(a) + np.sum(b)
+
+
+@pytest.mark.parametrize("program, holder", [(write_through_a_tuple, "t"), (write_through_a_list, "held")])
+def test_a_tuple_or_list_that_holds_the_array_is_a_name_that_shares_it(program, holder):
+    """Before, the write was made on a copy: 6.0 where NumPy gives 104.0."""
+    with pytest.raises(CompileError, match=rf"assignment into the array `a`, which shares its memory with `{holder}`"):
+        compile_only(program, jit=False)(X.copy())
+
+
+def test_unpacked_arrays_are_written_without_refusal():
+    x = X.copy()
+    assert compile_only(write_after_unpacking, jit=False)(x) == pytest.approx(write_after_unpacking(X.copy()), rel=1e-15)
+    np.testing.assert_array_equal(x, X)

@@ -72,8 +72,9 @@ class Aliasing:
         (`builder.aliases`: the same array, a view of it or of what it views, a branch or loop value
         that may be one of those), or None. In-place updates are refused there: NumPy would change both."""
         for other, bound in (self.env if env is None else env).items():
-            if other != name and isinstance(bound, Sym) and self.builder.aliases.share(value.operand, bound.operand):
-                return other
+            if other != name and any(isinstance(leaf, Sym) and self.builder.aliases.share(value.operand, leaf.operand)
+                                     for leaf in _flatten(bound) or ()):
+                return other  # a tuple holds its arrays, not copies
         return None
 
     def bound_elsewhere(self, value) -> bool:
