@@ -7,12 +7,14 @@ empty list, appended to. The tape after the loop is a new result of the loop: th
 which the backward reads. For an `if`, a value surfaced from one branch is yielded there (the
 other branch yields a placeholder) and becomes a new result of the `if`: the plan's output. The
 plans are applied in the order they were made (inner ops first), so an outer loop can tape an
-inner loop's tape. The new ops are attributed to the user's line of the loop or `if`.
+inner loop's tape. A store is attributed to the user's line where the value it stores is made (so
+a refusal of the tape, in a second derivative, points there); the other new ops to the line of
+the loop or `if`.
 """
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Block, Function, If, IndexInt, Loop, Structured, walk
+from ..ir.core import Block, Function, If, IndexInt, Loop, Structured, results_of, walk
 from ..rules import primitives as P
 from .plan import Keep, Plan
 
@@ -59,6 +61,7 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
     op: Loop = plan.structured
     body = op.body
     position = ops.index(op)
+    made_at = _made_at(op)
     for (value, keep), final in zip(plan.decisions, plan.outputs):
         if keep not in (Keep.ARRAY, Keep.LIST):
             continue
@@ -72,6 +75,7 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
         ops[position:position] = made
         position += len(made)
         tape = final.renewed()
+        builder.loc = made_at.get(id(value), plan.loc)
         with builder.nested(body.ops):
             stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),)) if keep is Keep.ARRAY \
                 else P.append(tape, value)
@@ -81,3 +85,15 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
         body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
         op.args = tuple(op.args) + (empty.operand,)
         op.results = tuple(op.results) + (final,)
+        builder.loc = plan.loc
+
+
+def _made_at(op: Loop) -> dict:
+    """id(value) -> the user's line where a value of the body of `op` is made: its op's, or for a
+    carried value, that of the value the body yields for it (made in the iteration before)."""
+    body = op.body
+    made_at = {id(r): o.loc for o in body.ops for r in results_of(o)}
+    for arg, following in zip(op.carried_args(body), body.terminator.values):
+        if id(following) in made_at:
+            made_at[id(arg)] = made_at[id(following)]
+    return made_at
