@@ -524,3 +524,34 @@ def test_show_of_a_called_transform_shows_its_specialisations():
         assert f"# grad(sin_cos) for (x: {x})\n\n{built_.describe()}" in text
     assert text.count("# SSA") == 2
     assert "gradient with respect to x." in adcompiler.show(transformed, np.ones(2), print_it=False)
+
+
+def squared_after_loop(x, n):
+    s = x * 1.0
+    for i in range(n):
+        s = np.sin(s) * x
+    return np.sum(s * s)
+
+
+def test_a_residual_that_is_a_loop_result_has_its_ir_name_in_the_python():
+    """The loop's result `s` and its tapes (results of the loop too) are residuals: the Python
+    forward writes them into the loop's variables, but the backward names them as the IR does,
+    and the fused function binds those names before its backward part reads them."""
+    text = adcompiler.show(squared_after_loop, np.ones(3), 3, print_it=False)
+    header = re.search(r"^func squared_after_loop_backward\((.*)\) \{", text, re.M).group(1)
+    ir_params = [p.split(":")[0].lstrip("%") for p in header.split(", ")]
+    assert [a.arg for a in python_of(text, "squared_after_loop_backward").args.args] == ir_params
+    loop_results = re.search(r"^  (%s_\d+), (%tape\w+), .* = for ", text[text.index("func squared_after_loop_forward"):],
+                             re.M).groups()
+    assert {name.lstrip("%") for name in loop_results} <= set(ir_params), (loop_results, ir_params)
+    fused = body_source(python_of(text, "squared_after_loop_value_and_grad"))
+    for name in loop_results:
+        assert re.search(rf"^{name.lstrip('%')} = \w+$", fused, re.M), (name, fused)
+
+@JIT
+def test_the_fused_gradient_reads_a_loop_result_under_its_ir_name(jit):
+    x = np.linspace(0.1, 0.4, 3)
+    value, gradient = adcompiler.value_and_grad(squared_after_loop, wrt=0, jit=jit)(x, 3)
+    assert value == pytest.approx(squared_after_loop(x, 3), rel=1e-12)
+    np.testing.assert_allclose(gradient, finite_difference(squared_after_loop, (x, 3), 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(adcompiler.grad(squared_after_loop, wrt=0, jit=jit)(x, 3), gradient, rtol=1e-14)

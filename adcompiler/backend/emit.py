@@ -105,14 +105,16 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
     `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
-    same name in the backward as in the forward, and the fused body needs no renaming."""
+    name of its forward value in the IR: the backward's parameter keeps it where the forward's Python
+    writes the value into a variable of another name (a loop's result is its carried variable), and
+    the fused body binds it there."""
     forward, backward, namer = adjoint.forward, adjoint.backward, module.namer
     forward_lines = module.body(forward, f"{name}_forward", to_backward=True)
-    for source, param in adjoint.residuals:  # as the forward's Python calls it (a loop's variable, say)
-        namer.alias(param, source)
+    seam = [f"{INDENT}{namer(param)} = {namer(source)}" for source, param in adjoint.residuals
+            if namer(param) != namer(source)]
     backward_lines = module.body(backward, f"{name}_backward")
     seed = backward.params[-1]
-    fused = (forward_lines[:-1] + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
+    fused = (forward_lines[:-1] + seam + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
              backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
                                     f"{_text(backward.entry.terminator.values, namer)}"])
     # Numba returns a float32 number to Python as a float: the backward makes it float32 again.

@@ -1,12 +1,13 @@
 """Which updates (`y[i] = v`, `acc[i] += g`, `tape.append(v)`) may change their array in place.
 
 The IR is functional: an update op makes a new value. Emission writes it in place (no copy) when
-nothing can tell the difference. Memory is tracked by its sources: the values that make new memory
-(allocations, arithmetic, arguments), reached back from a value through views, identities, updates,
-and the values an `if` or a loop passes on (yields, initial values). An update is in place when the
-sources of its array are no argument; nothing whose sources overlap them is read after the update
-(nor, when it is defined outside a loop that holds the update, anywhere in that loop's blocks);
-no tape holds them (a list keeps a reference: it must not change after it is appended, nor in a
+nothing can tell the difference. Memory is tracked by its sources: the roots of the may-alias
+relation of the generated code (ir/alias.py, the relation lowering's refusals ask too), the values
+that make new memory (allocations, arithmetic, arguments), reached back from a value through views,
+identities, updates, and the values an `if` or a loop passes on (yields, initial values). An update
+is in place when its array may be no argument nor a read-only view; nothing whose sources overlap
+them is read after the update (nor, when it is defined outside a loop that holds the update,
+anywhere in that loop's blocks); no tape holds them (a list keeps a reference: it must not change after it is appended, nor in a
 later iteration of a loop around the append when the memory outlives the iteration); and the value
 written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
 are exclusive, so a read in the other branch is never "after".
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 import math
 
+from ..ir.alias import Aliases
 from ..ir.core import Function, Loop, Structured, Value
-from ..rules.primitive import IDENTITY, VIEW
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
 
 
@@ -27,13 +28,17 @@ def in_place_updates(fn: Function) -> set:
 
 
 class _Analysis:
+    """Where each value is defined and read, over the may-alias relation of the generated code."""
+
     def __init__(self, fn: Function):
-        self.origins: dict[int, list] = {}  # id(value) -> the values whose memory it may be
+        self.aliases = Aliases.of(fn, generated=True)
         self.defined_at: dict[int, tuple] = {}
+        self.values: dict[int, Value] = {}
         self.readers: dict[int, list] = {}  # id(value) -> [(position, op or None)]
-        self.loops: set[tuple] = set()  # paths of the loops
+        self.loops: dict[int, tuple] = {}  # id(loop op) -> its path
         self.updates, self.pins = [], []  # pins: (appended array, position)
         self.path_of: dict[int, tuple] = {}
+        # never written: the arguments, and read-only views (a gradient broadcast to a shape)
         self.foreign = {id(p) for p in fn.params}
         self._block(fn.entry, ())
         self._sources: dict[int, frozenset] = {}
@@ -42,19 +47,17 @@ class _Analysis:
             for source in self.sources(key):
                 self.holders.setdefault(source, set()).add(key)
 
-    def _origin(self, value, *origins, back_edge=None):
-        """`value` may be the memory of `origins` (of an earlier iteration of the loop at
-        `back_edge`, for the values a loop's body yields to its next iteration)."""
-        if isinstance(value, Value):
-            self.origins.setdefault(id(value), []).extend((o, back_edge) for o in origins if isinstance(o, Value))
-
     def _read(self, operand, path, op):
         if isinstance(operand, Value):
             self.readers.setdefault(id(operand), []).append((path, op))
 
+    def _define(self, value, path):
+        self.defined_at[id(value)] = path
+        self.values[id(value)] = value
+
     def _block(self, block, path):
         for arg in block.args:
-            self.defined_at[id(arg)] = path + (BEFORE,)
+            self._define(arg, path + (BEFORE,))
         for index, op in enumerate(block.ops):
             here = path + (index,)
             if isinstance(op, Structured):
@@ -63,55 +66,38 @@ class _Analysis:
             self.path_of[id(op)] = here
             for arg in op.args:
                 self._read(arg, here, op)
-            self.defined_at[id(op.result)] = here
+            self._define(op.result, here)
             if op.prim.updates:
                 self.updates.append(op)
-                self._origin(op.result, op.args[0])
                 if op.prim.name == "append" and isinstance(op.args[1], Value) and \
                         (op.args[1].type.ndim or op.args[1].type.listed):
                     self.pins.append((op.args[1], here))
             elif op.prim.name == "broadcast_like":
-                self.foreign.add(id(op.result))  # a read-only view: never written
-            elif op.prim.memory_of(op.param_dict) in (VIEW, IDENTITY):  # (a view of) operand 0
-                if op.result.type.ndim or op.result.type.listed or op.prim.name == "list_get":
-                    self._origin(op.result, op.args[0])
+                self.foreign.add(id(op.result))
         end = path + (len(block.ops),)
         for value in block.terminator.values:
             self._read(value, end, None)
 
     def _structured(self, op: Structured, here: tuple):
         if isinstance(op, Loop):
-            self.loops.add(here)
+            self.loops[id(op)] = here
         for arg in op.args:
             self._read(arg, here + (BEFORE,), op)
         for number, inner in enumerate(op.blocks):
             self._block(inner, here + (number,))
-            for position, arg in enumerate(op.carried_args(inner)):
-                initial, following = op.sources(position)
-                self._origin(arg, initial)
-                self._origin(arg, following, back_edge=here)
-        for position, result in enumerate(op.carried_results):
-            self._origin(result, *op.sources(position))
         for result in op.results:
-            self.defined_at[id(result)] = here + (AFTER,)
+            self._define(result, here + (AFTER,))
 
     def sources(self, key: int) -> frozenset:
-        """The memory the value `key` may be: pairs (id of the value that made it, the loops of
-        whose earlier iterations it is). Memory made in a loop's body and passed to its next
-        iteration is another array than the one the current iteration makes."""
+        """The memory the value `key` may be (`Aliases.roots`): pairs (id of the value that made it,
+        paths of the loops of whose earlier iterations it is). Memory made in a loop's body and
+        passed to its next iteration is another array than the one the current iteration makes;
+        memory made before the loop is the same in every iteration."""
         if key not in self._sources:
-            found, stack, seen = set(), [(key, frozenset())], set()
-            while stack:
-                current, crossed = stack.pop()
-                if (current, crossed) in seen:
-                    continue
-                seen.add((current, crossed))
-                origins = self.origins.get(current)
-                if not origins:
-                    found.add((current, frozenset(loop for loop in crossed if _inside(self.defined_at[current], loop))))
-                for origin, back_edge in origins or ():
-                    stack.append((id(origin), crossed | {back_edge} if back_edge is not None else crossed))
-            self._sources[key] = frozenset(found)
+            self._sources[key] = frozenset(
+                (root, frozenset(self.loops[id(loop)] for loop in crossed
+                                 if _inside(self.defined_at[root], self.loops[id(loop)])))
+                for root, crossed in self.aliases.roots(self.values[key]))
         return self._sources[key]
 
     def safe(self, update) -> bool:
@@ -120,7 +106,7 @@ class _Analysis:
             return False
         here = self.path_of[id(update)]
         roots = self.sources(id(target))
-        if any(root in self.foreign for root, _ in roots) or not self._within_branches(self.defined_at[id(target)], here):
+        if self.aliases.chain(target) & self.foreign or not self._within_branches(self.defined_at[id(target)], here):
             return False  # an argument's memory; or an update, in a loop, of a value from outside it
         if any(isinstance(a, Value) and self.sources(id(a)) & roots for a in update.args[1:]):
             return False  # `y[1:] = y[:-1]`: the new value overlaps the array it is written into
@@ -142,7 +128,8 @@ class _Analysis:
 
     def _loops_around(self, here: tuple):
         """Paths of the loops that hold `here`."""
-        return [here[:depth + 1] for depth in range(0, len(here) - 1, 2) if here[:depth + 1] in self.loops]
+        loops = set(self.loops.values())
+        return [here[:depth + 1] for depth in range(0, len(here) - 1, 2) if here[:depth + 1] in loops]
 
     def _outlives_a_loop(self, sources, here: tuple, pinned_at: tuple) -> bool:
         """Whether a loop holds both the update and the append, and some of the memory is made

@@ -1,6 +1,6 @@
-"""What shares memory in lowering, and the refusals of updates that NumPy would make through
-another name: views are followed back to their base, and an `if`'s or loop's value to what it may be
-(`builder.holds`)."""
+"""The refusals of updates that NumPy would make through another name: lowering asks its builder's
+may-alias relation (`builder.aliases`, ir/alias.py, the one emission's in-place analysis asks too)
+which names may share memory."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +8,6 @@ import contextlib
 import gast
 
 from ..rules import primitives as P
-from ..ir.core import Value
 from ..rules.primitives import Sym
 from .canonical import ITEM, PREFIX
 from .control import _flatten
@@ -17,7 +16,7 @@ from .fence import updated_name
 
 class Aliasing:
     """Sharing of memory between the names in scope. Uses `env` (the names bound), `protected` (ids
-    of the arguments and global arrays, never written), `builder` (`producers` and `holds`) and
+    of the arguments and global arrays, never written), `builder` (`producers` and `aliases`) and
     `parsed` (the canonicaliser's loop marks)."""
 
     @contextlib.contextmanager
@@ -61,7 +60,7 @@ class Aliasing:
     def check_element_write(self, target, name: str, y: Sym) -> None:
         """Refuse `name[index] = ...` into an argument, global or enclosing function's array, or one
         another name shares."""
-        if self.view_chain(y.operand) & self.protected:
+        if self.builder.aliases.chain(y.operand) & self.protected:
             self.refuse(target, f"assignment into `{name}`, an argument, global or enclosing function's array (or a "
                                 f"view of one), would change the caller's array", f"copy it first: `{name} = {name}.copy()`")
         sharing = self.sharing(name, y)
@@ -72,13 +71,13 @@ class Aliasing:
                         f"copy it first: `{name} = {name}.copy()`")
 
     def sharing(self, name: str, value: Sym, env: dict | None = None):
-        """Another name of `env` (the names in scope) whose array shares memory with `value` (the
-        same array, or a view of it or of what it views, or a branch or loop value that may be one
-        of those), or None. In-place updates are refused there: NumPy would change both."""
-        mine = self.view_chain(value.operand)
+        """Another name of `env` (the names in scope) whose array may share memory with `value`
+        (`builder.aliases`: the same array, a view of it or of what it views, a branch or loop value
+        that may be one of those), or None. In-place updates are refused there: NumPy would change both."""
         for other, bound in (self.env if env is None else env).items():
-            if other != name and isinstance(bound, Sym) and mine & self.view_chain(bound.operand):
-                return other
+            if other != name and any(isinstance(leaf, Sym) and self.builder.aliases.share(value.operand, leaf.operand)
+                                     for leaf in _flatten(bound) or ()):
+                return other  # a tuple holds its arrays, not copies
         return None
 
     def bound_elsewhere(self, value) -> bool:
@@ -89,28 +88,11 @@ class Aliasing:
     def folded_to_a_view(self, value) -> bool:
         """Whether `value` is an array view that an expression which makes a new array in NumPy
         was folded to (`-(-a[:, 0])`)."""
-        return isinstance(value, Sym) and self.viewed(value.operand) is not None
-
-    def viewed(self, operand):
-        """The array `operand` is a view of (indexing without arrays, reshapes, transposes), or None."""
-        producer = self.builder.producers.get(id(operand))
-        if producer is not None and producer.result.type.ndim and \
-                producer.prim.memory_of(producer.param_dict) is P.VIEW:
-            return producer.args[0]
-        return None
-
-    def view_chain(self, operand) -> set:
-        """Ids of `operand` and of the arrays it may share memory with because it is a view of them
-        (through indexing, reshapes, transposes) or may be one of them (an if's or loop's value)."""
-        chain, stack = set(), [operand]
-        while stack:
-            operand = stack.pop()
-            if not isinstance(operand, Value) or id(operand) in chain:
-                continue
-            chain.add(id(operand))
-            stack.extend(self.builder.holds.get(operand, ()))
-            stack.append(self.viewed(operand))
-        return chain
+        if not isinstance(value, Sym):
+            return False
+        producer = self.builder.producers.get(id(value.operand))
+        return producer is not None and producer.result.type.ndim > 0 and \
+            producer.prim.memory_of(producer.param_dict) is P.VIEW
 
 
 ITERATED = PREFIX + "iterated_"

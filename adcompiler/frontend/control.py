@@ -22,7 +22,7 @@ _MISSING = object()
 
 class ControlFlow:
     """Lowering of control flow. Uses `env` (rebound per branch and per loop attempt), `builder`
-    (nested blocks, `holds`: the values an `if` or loop result may be) and `parsed` (the
+    (nested blocks; `aliases`, to which a loop's block arguments are added before its op) and `parsed` (the
     canonicaliser's `after_return` and loop marks)."""
 
     def stmt_If(self, node):
@@ -110,8 +110,6 @@ class ControlFlow:
                 yields = tuple(self.converted(v, t).operand for v, t in zip(values, types))
             blocks.append(Block([], ops, Yield(yields, self.builder.loc)))
         results = tuple(Value(t, (hints or [""] * count)[i]) for i, t in enumerate(types))
-        for position, result in enumerate(results):
-            self.builder.holds[result] = [b.terminator.values[position] for b in blocks]
         self.builder.append(If((cond.operand,), tuple(blocks), results, self.parsed.loc(node)))
         return [Sym(r) for r in results]
 
@@ -241,12 +239,12 @@ class ControlFlow:
         """The loop's test (a `While`) and body lowered with the names `carried` (name -> type)
         bound to block arguments."""
         args = {n: Value(t, n) for n, t in carried.items()}
-        for name, arg in args.items():
-            self.builder.holds[arg] = [before[name].operand] if name in before else []
+        self.entering(args, before)
         self.env = {**before, **{n: Sym(a) for n, a in args.items()}}
         test_args, test_ops, test = {}, [], None
         if kind is While:
             test_args = {n: Value(t, n) for n, t in carried.items()}
+            self.entering(test_args, before)
             self.env.update((n, Sym(a)) for n, a in test_args.items())
             with self.builder.nested(test_ops):
                 test = self.condition(node.test)
@@ -260,6 +258,13 @@ class ControlFlow:
             self.statements(node.body)
             after = self.env
         return LoopBody(args, k, body_ops, after, test_args, test_ops, test)
+
+    def entering(self, args: dict, before: dict) -> None:
+        """A loop's block arguments `args` (name -> Value) may be, while its body is lowered (before
+        the loop op exists), the values their names had before the loop."""
+        for name, arg in args.items():
+            if isinstance(before.get(name), Sym):
+                self.builder.aliases.may_be(arg, before[name].operand)
 
     def settled_types(self, node, assigned: list, before: dict, carried: dict, after: dict) -> dict:
         """The types of the names a loop carries, `carried` joined with what its body gave (`after`)."""
@@ -296,9 +301,6 @@ class ControlFlow:
             test_block = Block(list(body.test_args.values()), body.test_ops, Yield((body.test.operand,), loc))
             op = While(tuple(i.operand for i in inits), (test_block, block),
                        (Value(Type("int64"), "trips"),) + results, loc)
-        for name, result, arg in zip(carried, results, args.values()):
-            sources = self.builder.holds[arg] + [after[name].operand]
-            self.builder.holds[arg] = self.builder.holds[result] = sources
         self.builder.append(op)
         self.env = {**before, **{n: Sym(r) for n, r in zip(carried, results)}}
 

@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 
 from ..errors import CompileError, Loc
+from .alias import Aliases
 from .core import Const, Op, Value
 
 _current: contextvars.ContextVar["Builder"] = contextvars.ContextVar("adcompiler_builder")
@@ -30,7 +31,7 @@ class Builder:
         self.ops: list[Op] = []
         self.loc = loc
         self.producers: dict[int, Op] = {}  # id(result) -> the op of this builder that made it
-        self.holds: dict = {}  # Value (an if's or loop's result, a block argument) -> what it may be
+        self.aliases = Aliases(generated=False)  # what the ops made so far may share, as NumPy runs them
 
     def emit(self, prim, args, params: dict, hint: str = ""):
         """Append `prim(*args, **params)` and return its result: a Const when it folds; what the
@@ -48,11 +49,13 @@ class Builder:
         result = Value(result_type, hint)
         self.ops.append(Op(prim, tuple(args), result, self.loc, tuple(sorted(params.items()))))
         self.producers[id(result)] = self.ops[-1]
+        self.aliases.add(self.ops[-1])
         return result
 
     def append(self, op) -> None:
         """Append a structured op (made by its maker, not typed by a primitive)."""
         self.ops.append(op)
+        self.aliases.add(op)
 
     @contextlib.contextmanager
     def nested(self, ops: list | None = None):

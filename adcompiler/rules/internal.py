@@ -3,7 +3,7 @@ the trip count of a loop, and the tapes between a loop's forward and backward.""
 from __future__ import annotations
 
 from ..ir.core import Type
-from .primitive import BUFFER, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
+from .primitive import BUFFER, FRESH, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
@@ -11,9 +11,9 @@ weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENT
 copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW)
 copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):
-# generated code never writes in place, so it is the operand itself there; lowering uses it to know
-# which names share memory.
-fresh = Primitive("fresh", 1, "_0", same_type, memory=IDENTITY)
+# generated code writes in place only where nothing can tell, so it is the operand itself there;
+# lowering's may-alias relation takes it for new memory.
+fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH)
 fresh.defvjp(lambda g, x, out: g)
 
 trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,

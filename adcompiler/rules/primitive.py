@@ -7,8 +7,9 @@
   the operand types and the params and returns that text; `rt.<name>(...)` calls a runtime helper).
 - `type_rule(*operand types, **params)` gives the result type (raising TypeRuleError to refuse).
 - `memory` (required: a wrong guess gives silently wrong answers) says what the result is in
-  memory: a new value, a buffer to be filled, a view of operand 0, operand 0 itself, or operand 0
-  updated in place; a callable of the params where that depends on them.
+  memory (`Memory`, declared with the may-alias relation in ir/alias.py): a new value, a buffer to be
+  filled, a view of operand 0, operand 0 itself, a new array that is operand 0 in the generated code,
+  or operand 0 updated in place; a callable of the params where that depends on them.
 - `binds` are the NumPy and `math` functions that are this primitive when user code calls them.
 - `recompute` says where a loop's backward repeats it instead of reading it from a tape (a
   callable of the params where that depends on them).
@@ -28,18 +29,9 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
+from ..ir.alias import Memory
 from ..ir.builder import current_builder
 from ..ir.core import Const, Type, Value
-
-
-class Memory(enum.Enum):
-    """What a primitive's result is in memory."""
-
-    NEW = "a new value (a number, or an array nothing else holds)"
-    BUFFER = "a new array made to be filled in place: never merged with an equal one"
-    VIEW = "may share the memory of operand 0 (a view, or operand 0 itself)"
-    IDENTITY = "operand 0 itself at run time (emitted as `_0`)"
-    UPDATE = "operand 0, changed in place (the template is a statement)"
 
 
 class Recompute(enum.Flag):
@@ -52,7 +44,7 @@ class Recompute(enum.Flag):
     ALWAYS = NUMBER | ARRAY
 
 
-NEW, BUFFER, VIEW, IDENTITY, UPDATE = Memory
+NEW, BUFFER, VIEW, IDENTITY, FRESH, UPDATE = Memory
 # `vjps=ZERO`: every operand gets an exact zero gradient (masks, sizes, arrays made from shapes).
 # The default, no rules at all, means that a gradient reaching the primitive is refused.
 ZERO = (None,)
@@ -99,7 +91,8 @@ class Primitive:
 
     @property
     def identity(self) -> bool:
-        return self.memory is IDENTITY
+        """Whether the template is `_0`: operand 0 itself in the generated code."""
+        return self.memory in (IDENTITY, FRESH)
 
     def recomputed(self, result: Type, params: dict) -> bool:
         """Whether a loop's backward repeats this op, whose result has type `result`."""

@@ -1,6 +1,9 @@
 """What the backward of a loop or an `if` reads of its forward, and how it gets each value: the
-residual plan. `plan_loop` and `plan_if` decide (they change nothing); reverse mode then builds
-the backward's reads and augments the forward from the plan, in the plan's order.
+residual plan. `plan_loop` and `plan_if` decide (they change no block): they name, for each value
+taped or surfaced, the new forward value the backward reads (`Plan.outputs`: the loop's tape, the
+`if`'s result). Reverse mode builds the backward's reads from the plans; `transforms/augment.py`
+then adds to the forward what the plans name (tapes, stores, results), in the plans' order. The
+plan of an op that holds another sees the other's outputs as values of its blocks (`added`).
 
 For a loop, each forward value of the body that the backward body reads is, in this order of
 preference: the iteration number (INDEX); recomputed from the iteration number, outer values and
@@ -12,10 +15,10 @@ forward `if` (SURFACE). A value's operands are decided before it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import Loc
-from ..ir.core import Block, Const, For, If, Loop, Structured, Value, defined_in, read_in, results_of
+from ..ir.core import Block, Const, For, If, Loop, Structured, Type, Value, defined_in, read_in, results_of, walk
 
 
 class Keep(enum.Enum):
@@ -35,6 +38,9 @@ class Plan:
     op: str  # "for", "while" or "if"
     loc: Loc
     decisions: tuple  # (Value, Keep)
+    structured: Structured = field(compare=False, repr=False)  # the forward op
+    outputs: tuple = ()  # per decision: the new forward value the backward reads (a tape, a result), or None
+    branch: int | None = None  # an `if`'s: the branch whose values become results
 
     def describe(self, name) -> str:
         """One line per decision, values named by `name` (a Namer)."""
@@ -44,12 +50,14 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan_loop(op: Loop, backward: Block) -> Plan:
-    """The plan for loop `op`, whose backward body `backward` reads values of its forward body."""
+def plan_loop(op: Loop, backward: Block, added: dict) -> Plan:
+    """The plan for loop `op`, whose backward body `backward` reads values of its forward body
+    (`added`: id(structured op) -> the results earlier plans add to it)."""
     body = op.body
-    inside = defined_in(body)
-    needed = _needed(body, backward)
-    made_at = {id(v): n for n, v in enumerate([*body.args, *(r for o in body.ops for r in results_of(o))])}
+    inside = _defined(body, added)
+    needed = _needed(body, backward, added)
+    made = [*body.args, *(r for o in body.ops for r in (*results_of(o), *added.get(id(o), ())))]
+    made_at = {id(v): n for n, v in enumerate(made)}
     needed.sort(key=lambda v: made_at.get(id(v), len(made_at)))  # taped operands first: then recomputable
     index = {id(a) for a in body.args[:op.index_args]}
     available = set(index)
@@ -76,15 +84,30 @@ def plan_loop(op: Loop, backward: Block) -> Plan:
             in_array = isinstance(op, For) and value.type.ndim == 0 and not value.type.listed
             decisions.append((value, Keep.ARRAY if in_array else Keep.LIST))
             available.add(id(value))
-    return Plan("for" if isinstance(op, For) else "while", op.loc, tuple(decisions))
+    outputs = tuple(Value(tape_type(value, keep is Keep.ARRAY), derived=("tape_", value))
+                    if keep in (Keep.ARRAY, Keep.LIST) else None for value, keep in decisions)
+    return Plan("for" if isinstance(op, For) else "while", op.loc, tuple(decisions), op, outputs)
 
 
-def plan_if(op: If, forward: Block, backward: Block) -> Plan:
-    """The plan for the branch `forward` of `op`, whose backward `backward` reads its values."""
-    return Plan("if", op.loc, tuple((value, Keep.SURFACE) for value in _needed(forward, backward)))
+def tape_type(value: Value, in_array: bool) -> Type:
+    """The type of a loop's tape of `value`: an array of its scalars, or a list of its values."""
+    kind = value.type
+    return Type(kind.dtype, 1) if in_array else Type(kind.dtype, kind.ndim, False, kind.units, kind.listed + 1)
 
 
-def _needed(forward: Block, backward: Block) -> list:
+def plan_if(op: If, number: int, backward: Block, added: dict) -> Plan:
+    """The plan for the branch `number` of `op`, whose backward `backward` reads its values."""
+    needed = _needed(op.blocks[number], backward, added)
+    return Plan("if", op.loc, tuple((value, Keep.SURFACE) for value in needed), op,
+                tuple(value.renewed() for value in needed), number)
+
+
+def _defined(block: Block, added: dict) -> set:
+    """Ids of the values of `block` and its nested blocks, with the results plans add to its ops."""
+    return defined_in(block) | {id(r) for op in walk(block.ops) for r in added.get(id(op), ())}
+
+
+def _needed(forward: Block, backward: Block, added: dict) -> list:
     """The values made in `forward` (nested blocks too) that `backward` reads, once each."""
-    inside = defined_in(forward)
+    inside = _defined(forward, added)
     return list({id(v): v for v in read_in(backward) if isinstance(v, Value) and id(v) in inside}.values())

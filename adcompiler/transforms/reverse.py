@@ -16,6 +16,7 @@ from ..errors import CompileError
 from ..ir.core import (Adjoint, Block, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
                        basic_index, copy_block, defined_in, live)
 from ..rules.primitives import Sym
+from .augment import augment
 from .plan import Keep, plan_if, plan_loop
 
 
@@ -71,7 +72,7 @@ def _is_active(operand, active: set) -> bool:
 
 def reverse(fn: Function, wrt: tuple) -> Adjoint:
     """The adjoint of `fn` (one returned value) with respect to the parameters at positions `wrt`.
-    `fn` is not changed: the forward is a copy, to which loops add their tapes."""
+    `fn` is not changed: the forward is a copy, augmented from the sweep's plans (tapes, results)."""
     fn = Function(fn.name, [copy_block(fn.entry)], fn.loc, fn.captured, fn.assumptions)
     (out,) = fn.entry.terminator.values
     active = analyze_activity(fn, wrt)
@@ -84,6 +85,7 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
         sweep.sweep(fn.entry.ops)
         builder.loc = fn.entry.terminator.loc
         grads = [_gradient(sweep.scope.adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
+    augment(fn, sweep.plans)
     return _split(fn, builder, seed, grads, wrt, tuple(sweep.plans))
 
 
@@ -111,6 +113,7 @@ class _Sweep:
         self.builder = builder
         self.scope = _Scope("function", None, None, builder.ops)
         self.plans: list = []  # the residual plan of each loop and `if` reversed, in the order made
+        self.added: dict = {}  # id(forward structured op) -> the results its plans add to it
 
     def add(self, value: Value, share: Sym, scope=None) -> None:
         """Add `share` to the adjoint of `value` (paths sum) in `scope` (the current one)."""
@@ -139,11 +142,11 @@ class _Sweep:
         return Sym(entry)
 
     def sweep(self, ops: list) -> None:
-        """The backward of forward `ops` (a list that loops may add tape allocations to)."""
-        for op in reversed(list(ops)):
+        """The backward of forward `ops`."""
+        for op in reversed(ops):
             if isinstance(op, Structured):
                 self.builder.loc = op.loc
-                (self.reverse_if if isinstance(op, If) else self.reverse_loop)(op, ops)
+                (self.reverse_if if isinstance(op, If) else self.reverse_loop)(op)
                 continue
             g = self.scope.adjoints.pop(id(op.result), None)
             if g is None:
@@ -182,7 +185,7 @@ class _Sweep:
             self.scope = outer
         return scope
 
-    def reverse_if(self, op: If, forward_ops: list) -> None:
+    def reverse_if(self, op: If) -> None:
         """The backward of an `if`: an `if` on the same condition over the branches' backwards,
         yielding the adjoints of the outer values they add to."""
         seeds = [self.scope.adjoints.pop(id(r), None) for r in op.results]
@@ -193,50 +196,42 @@ class _Sweep:
         for scope in scopes:
             imported.update((key, value) for key, (value, _, _) in scope.imports.items())
         blocks = []
-        for number, (scope, forward) in enumerate(zip(scopes, op.blocks)):
+        for number, scope in enumerate(scopes):
             yields = []
             with self.builder.nested(scope.ops):
                 for key, value in imported.items():
                     adjoint = scope.adjoints.get(key) or self.current(value, self.scope)
                     yields.append(adjoint.operand)
             blocks.append(Block([], scope.ops, Yield(tuple(yields), op.loc)))
-            self.surface(op, forward, blocks[-1], number)
+            self.surface(op, number, blocks[-1])
         results = tuple(Value(_joined(b.terminator.values[i].type for b in blocks), derived=("d_", v))
                         for i, v in enumerate(imported.values()))
         self.builder.append(op.rebuilt(op.args, tuple(blocks), results))
         for value, result in zip(imported.values(), results):
             self.scope.adjoints[id(value)] = Sym(result)
 
-    def surface(self, op: If, forward: Block, backward: Block, number: int) -> None:
-        """Forward values of branch `number` that its backward reads become results of the
-        forward `if` (the other branch yields a placeholder), read from there."""
-        plan = plan_if(op, forward, backward)
+    def surface(self, op: If, number: int, backward: Block) -> None:
+        """Forward values of branch `number` that its backward reads are read from results of the
+        forward `if`, the plan's outputs (which `augment` makes)."""
+        plan = plan_if(op, number, backward, self.added)
         if not plan.decisions:
             return
-        self.plans.append(plan)
-        needed = [value for value, _ in plan.decisions]
-        results = tuple(v.renewed() for v in needed)
-        for position, block in enumerate(op.blocks):
-            if position == number:
-                values = tuple(needed)
-            else:
-                with self.builder.nested(block.ops):
-                    values = tuple(P.placeholder(dtype=v.type.dtype, ndim=v.type.ndim, listed=v.type.listed).operand
-                                   for v in needed)
-            block.terminator.values = tuple(block.terminator.values) + values
-        op.results = tuple(op.results) + results
-        self.scope_define(results)
-        _substitute(backward, {id(v): r for v, r in zip(needed, results)})
+        self.planned(plan)
+        _substitute(backward, {id(value): result for (value, _), result in zip(plan.decisions, plan.outputs)})
 
-    def scope_define(self, values) -> None:
-        """New forward values made in the current scope's block (and so in the enclosing ones)."""
+    def planned(self, plan) -> None:
+        """Keep `plan`; its outputs are values of the forward block that holds its op (and of the
+        enclosing ones), for the plans made after it and for the scopes' adjoints."""
+        self.plans.append(plan)
+        outputs = [value for value in plan.outputs if value is not None]
+        self.added.setdefault(id(plan.structured), []).extend(outputs)
         scope = self.scope
         while scope is not None:
             if scope.defined is not None:
-                scope.defined.update(id(v) for v in values)
+                scope.defined.update(id(v) for v in outputs)
             scope = scope.parent
 
-    def reverse_loop(self, op: Loop, forward_ops: list) -> None:
+    def reverse_loop(self, op: Loop) -> None:
         """The backward of a loop: a loop over the iterations in reverse order, carrying the
         adjoints of the carried values and of the outer values the body adds to; what it reads
         of each forward iteration is kept on a tape."""
@@ -270,7 +265,7 @@ class _Sweep:
         block = Block([k_backward] + [entries[j] for j in positions] + [entry for _, entry, _ in imports],
                       scope.ops, Yield(yields, op.loc))
         block.ops[:] = live(block.ops, yields + (state["k"].operand,))
-        self.tape(op, forward_ops, body, block, state["k"])
+        self.tape(op, block, state["k"])
         block.ops[:] = live(block.ops, block.terminator.values)
         inits = []
         for j in positions:
@@ -286,63 +281,33 @@ class _Sweep:
             if isinstance(init, Value) and id(init) in self.active:
                 self.add(init, Sym(result))
 
-    def tape(self, op: Loop, forward_ops: list, body: Block, backward: Block, k: Sym) -> None:
+    def tape(self, op: Loop, backward: Block, k: Sym) -> None:
         """Make each forward value of the loop body that the backward body reads available there,
-        as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or stored each
-        iteration in an array allocated before the loop or in a list carried by the loop."""
-        plan = plan_loop(op, backward)
+        as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or read at
+        `k` from the tape that `augment` adds to the forward (the plan's output)."""
+        plan = plan_loop(op, backward, self.added)
         if plan.decisions:
-            self.plans.append(plan)
+            self.planned(plan)
+        body = op.body
         mapping = {id(a): k.operand for a in body.args[:op.index_args]}
         producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
         reads = []
-        position = forward_ops.index(op)
-        for value, keep in plan.decisions:
-            if keep is Keep.RECOMPUTE:
-                producer = producers[id(value)]
-                with self.builder.nested(reads):
+        with self.builder.nested(reads):
+            for (value, keep), tape in zip(plan.decisions, plan.outputs):
+                if keep is Keep.RECOMPUTE:
+                    producer = producers[id(value)]
                     mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
                                                            producer.param_dict, value.hint)
-            elif keep is not Keep.INDEX:
-                position = self.taped(op, forward_ops, position, value, keep is Keep.ARRAY, k, reads, mapping)
+                elif keep is not Keep.INDEX:
+                    read = P.getitem(tape, k, index=(IndexInt(),)) if keep is Keep.ARRAY else P.list_get(tape, k)
+                    if value.type.weak:
+                        read = P.weak(read)
+                    read.operand.hint = value.hint
+                    mapping[id(value)] = read.operand
         _substitute(backward, mapping)
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
         at = backward.ops.index(first[0]) + 1 if first else 0
         backward.ops[at:at] = reads
-
-    def taped(self, op: Loop, forward_ops: list, position: int, value: Value, in_array: bool, k: Sym, reads: list,
-              mapping: dict) -> int:
-        """Store `value` each iteration of `op` (its tape made in `forward_ops` at `position`, carried
-        by the loop) and read it back in the backward at `k`; the position after the tape's making."""
-        body = op.body
-        with self.builder.nested() as made:
-            if in_array:
-                empty = P.tape_array(op.trips, dtype=value.type.dtype)
-            else:
-                empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
-                                      units=value.type.units)
-        forward_ops[position:position] = made
-        tape = Value(empty.type, derived=("tape_", value))
-        with self.builder.nested(body.ops):
-            if in_array:
-                stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),))
-            else:
-                stored = P.append(tape, value)
-        final = tape.renewed()
-        empty.operand.derived = stored.operand.derived = tape.derived
-        for block in op.blocks:
-            block.args.append(tape if block is body else tape.renewed())
-        body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
-        op.args = tuple(op.args) + (empty.operand,)
-        op.results = tuple(op.results) + (final,)
-        self.scope_define([final, empty.operand])
-        with self.builder.nested(reads):
-            read = P.getitem(final, k, index=(IndexInt(),)) if in_array else P.list_get(final, k)
-            if value.type.weak:
-                read = P.weak(read)
-        read.operand.hint = value.hint
-        mapping[id(value)] = read.operand
-        return position + len(made)
 
 
 def _substitute(block: Block, mapping: dict) -> None:
