@@ -271,8 +271,27 @@ def array_in_float32(x, s):
     return np.sum(np.array([x, 2.0 * x], dtype=np.float32) * np.float32(s))
 
 
+def sequences_as_operands(x, s):
+    """NumPy makes an array of a list or tuple passed as a function's operand."""
+    return np.sum([1.0, s * s, 2.0]) + np.mean((x[0], s)) + np.max(np.exp([s, x[1]]))
+
+
+def tuple_indexed_at_run_time(x, s):
+    t = (s, x[0], x[1] * s)
+    total = 0.0
+    for i in range(3):
+        total = total + t[i] * (i + 1)
+    return total
+
+
+def dict_made_by_call(x, s):
+    d = dict(w=x, b=s)
+    return np.sum(d["w"] * d["b"] ** 2)
+
+
 ARRAY_PROGRAMS = [(array_of_scalars, True), (array_of_arrays, False), (asarray_is_the_array, False),
-                  (padded_with_literals, True), (literal_index_arrays, True)]
+                  (padded_with_literals, True), (literal_index_arrays, True), (sequences_as_operands, True),
+                  (tuple_indexed_at_run_time, True), (dict_made_by_call, False)]
 ARRAY_CASES = [pytest.param(f, False, wrt, id=f"{f.__name__}-{wrt}-nojit") for f, _ in ARRAY_PROGRAMS for wrt in (0, 1)] + \
     [pytest.param(f, True, 1, id=f"{f.__name__}-jit") for f, jit in ARRAY_PROGRAMS if jit]
 

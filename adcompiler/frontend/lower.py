@@ -30,7 +30,7 @@ from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_c
 from .calls.values import as_array, rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
-from ..ir.core import Block, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
+from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
 from .inlining import Closure, Inlining, Transforms, recursion_key
@@ -46,6 +46,9 @@ COMPARISONS = {
     gast.Lt: P.less, gast.LtE: P.less_equal, gast.Gt: P.greater, gast.GtE: P.greater_equal,
     gast.Eq: P.equal, gast.NotEq: P.not_equal,
 }
+# NumPy's names for a function's array operands: a list or tuple passed there is made an array,
+# as NumPy does (not for shapes, axes or the sequences that joins take).
+DATA_PARAMETERS = frozenset({"a", "b", "x", "y", "m", "v"})
 OPERATOR_SYMBOLS = {
     gast.LShift: "<<", gast.RShift: ">>", gast.BitOr: "|",
     gast.BitXor: "^", gast.BitAnd: "&", gast.Invert: "~", gast.Not: "not", gast.Is: "is",
@@ -364,18 +367,22 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
                             "pass its operands by position")
             if len(args) != prim.arity:
                 self.refuse(node, f"`{name}` takes {prim.arity} arguments here, not {len(args)}")
-            return prim(*(self.operand(a, node) for a in args))
+            return prim(*(self.operand(as_array(self, a) if isinstance(a, tuple) else a, node) for a in args))
         if self.transforms.is_factory(function):  # `grad(f, wrt=...)`: made now, called below
             return Static(function(*(self.known(a, name, node) for a in args),
                                    **{k: self.known(v, name, node) for k, v in kwargs.items()}))
         lowering = lowering_of(function)
         if lowering is not None:
             try:
-                inspect.signature(lowering).bind(self, *args, **kwargs)
+                bound = inspect.signature(lowering).bind(self, *args, **kwargs)
             except TypeError as error:
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
-            return lowering(self, *args, **kwargs)
+            for parameter in DATA_PARAMETERS & bound.arguments.keys():  # np.sum([1.0, a * a]): an array
+                if isinstance(bound.arguments[parameter], tuple) and not trees.is_namedtuple_type(
+                        type(bound.arguments[parameter])):
+                    bound.arguments[parameter] = as_array(self, bound.arguments[parameter])
+            return lowering(*bound.args, **bound.kwargs)
         if trees.is_namedtuple_type(function):  # a tree: `Layer(W, b)`
             return self.namedtuple(function, name, args, kwargs, node)
         if is_library(function):  # run as it is; refused by reverse mode where a gradient reaches it
@@ -398,7 +405,11 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
             item = self.index(base.rows, items, node)
             return ListRows(item) if item.type.ndim == base.rows.type.ndim else item
         if isinstance(base, tuple):
-            index = self.constant(self.expression(node.slice), "a tuple index")
+            index = self.expression(node.slice)
+            if isinstance(index, Sym) and not isinstance(index.operand, Const) and index.type.ndim == 0 \
+                    and all(isinstance(item, Sym) for item in base):  # `x[i]` of numbers: of their array
+                return self.index(as_array(self, base), items, node)
+            index = self.constant(index, "a tuple index")
             if isinstance(index, int) and not -len(base) <= index < len(base):
                 self.refuse(node, f"index {index} is out of range for a tuple of {len(base)} values")
             return base[index]

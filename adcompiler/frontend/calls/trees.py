@@ -63,10 +63,15 @@ def _mapped(lo, tree, rest, leaf):
                       lowered=True)
 
 
+def dict_of(lo, **items):
+    """`dict(a=a, b=b)`: a tree of the keyword arguments."""
+    return dict(items)
+
+
 def _shape(value) -> str:
     return trees.describe(trees.flatten(value, lambda leaf, path: "."), str)
 
 
 DICT_METHODS = ("items", "keys", "values")
-CALLS = {dict.items: items, dict.keys: keys, dict.values: values, trees.tree_map: tree_map}
+CALLS = {dict.items: items, dict.keys: keys, dict.values: values, trees.tree_map: tree_map, dict: dict_of}
 METHODS = {name: getattr(dict, name) for name in DICT_METHODS}
