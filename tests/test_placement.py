@@ -48,8 +48,8 @@ def kernels_of(source: str) -> list:
 
 def test_a_program_without_loops_has_no_kernel():
     built = adcompiler.grad(layer_loss, wrt=(0, 1)).build_for(
-        (adcompiler.api._argument(np.ones((3, 4)), "W", True)[1], adcompiler.api._argument(np.ones(3), "b", True)[1],
-         adcompiler.api._argument(np.ones(4), "x", False)[1]))
+        (adcompiler.api._argument(np.ones((3, 4)), "W", True)[0], adcompiler.api._argument(np.ones(3), "b", True)[0],
+         adcompiler.api._argument(np.ones(4), "x", False)[0]))
     assert "\n@jit\n" not in built.source and not kernels_of(built.source)
     text = built.describe()
     placement = text[text.index("# where each part runs"):text.index("# generated Python")]
@@ -73,7 +73,7 @@ def test_a_loop_is_a_kernel_in_the_forward_and_the_backward(rng):
 
 def test_whole_mode_compiles_every_function():
     built = adcompiler.grad(recurrence, jit="whole").build_for(
-        (adcompiler.api._argument(np.ones(3), "x", True)[1], adcompiler.api._argument(np.ones(3), "w", False)[1]))
+        (adcompiler.api._argument(np.ones(3), "x", True)[0], adcompiler.api._argument(np.ones(3), "w", False)[0]))
     assert built.source.count("@jit\ndef recurrence_") == 3 and not kernels_of(built.source)
 
 

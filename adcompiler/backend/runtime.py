@@ -229,6 +229,7 @@ def kron_right(g, a):
 LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors",
                   "solve_triangular", "diagonal", "diagonal_fill", "kron", "kron_left", "kron_right")
 
+
 # ---------------------------------------------------------------- special functions
 # SciPy's ufuncs (float32 in, float32 out; ints give float64), for `math` and `scipy.special`
 # calls of numbers and arrays alike. Numba has no scipy.special: the twins loop over the elements

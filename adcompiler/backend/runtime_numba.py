@@ -607,6 +607,9 @@ def interp_segment(x, xp):
         if len(xp) < 2:
             raise ValueError("np.interp needs at least two sample points (xp) to be differentiated")
         return np.minimum(np.maximum(np.searchsorted(xp, x, side="right") - 1, 0), len(xp) - 2)
+    return impl
+
+
 # ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
 
 

@@ -16,7 +16,7 @@ import gast
 from ..ir.core import For, IndexInt
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .calls.common import ListRows
+from .calls.common import ListRows, Static
 from ..trees import Listed
 from .fence import is_add_at
 
@@ -113,7 +113,8 @@ class Lists:
         if not generators:
             return [self.expression(node.elt)]
         first, *rest = generators
-        sequence = self.sequence(first.iter)
+        sequence = self.constant_range(first.iter)
+        sequence = self.sequence(first.iter) if sequence is None else sequence
         if not isinstance(sequence, tuple):
             if any(isinstance(g, gast.comprehension) and g.ifs for g in generators) or rest:
                 self.refuse(node, "a comprehension over an array or a range with a run-time length takes one "
@@ -129,6 +130,19 @@ class Lists:
                                 "write the loops, appending to a list")
                 items += inner
         return items
+
+    def constant_range(self, node, longest: int = 64):
+        """`range(...)` of constants with at most `longest` numbers, as the tuple of them (a
+        comprehension over it is unrolled, and what it computes of the numbers folds); else None."""
+        if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not node.keywords):
+            return None
+        if self.expression(node.func) != Static(range):
+            return None
+        bounds = [self.expression(a) for a in node.args]
+        if not all(isinstance(b, Sym) and P.is_const(b) and isinstance(b.operand.value, int) for b in bounds):
+            return None
+        numbers = range(*(b.operand.value for b in bounds))
+        return tuple(Sym(i) for i in numbers) if len(numbers) <= longest else None
 
     def known_condition(self, node) -> bool:
         cond = self.condition(node)

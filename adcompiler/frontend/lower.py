@@ -378,7 +378,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
             except TypeError as error:
                 self.refuse(node, f"`{name}` called with arguments it does not support: {error}",
                             "see docs/supported.md for the supported arguments")
-            for parameter in DATA_PARAMETERS & bound.arguments.keys():  # np.sum([1.0, a * a]): an array
+            numpy = (getattr(function, "__module__", None) or "").split(".")[0] in ("numpy", "scipy")
+            for parameter in DATA_PARAMETERS & bound.arguments.keys() if numpy else ():  # np.sum([1.0, a * a])
                 if isinstance(bound.arguments[parameter], tuple) and not trees.is_namedtuple_type(
                         type(bound.arguments[parameter])):
                     bound.arguments[parameter] = as_array(self, bound.arguments[parameter])
