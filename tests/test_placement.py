@@ -5,7 +5,8 @@
 - A loop becomes a Numba kernel with explicit inputs and outputs, in the forward and in the backward
   (its tape an output of one and an input of the other); array statements around it stay NumPy; `show`
   says which part runs where and why.
-- jit="whole" compiles each generated function whole (the old behaviour), with the same results.
+- jit="whole" compiles each generated function whole (the old behaviour), with the same results;
+  so does placement when every statement is in a kernel.
 - In the background mode, the first call returns before Numba has compiled the kernels (the plain
   version runs), later calls switch to the kernels, and both give the same results; a loop of a few
   big array statements stays NumPy, measured faster; a failure to compile warns and keeps the plain
@@ -75,6 +76,25 @@ def test_whole_mode_compiles_every_function():
     built = adcompiler.grad(recurrence, jit="whole").build_for(
         (adcompiler.api._argument(np.ones(3), "x", True)[0], adcompiler.api._argument(np.ones(3), "w", False)[0]))
     assert built.source.count("@jit\ndef recurrence_") == 3 and not kernels_of(built.source)
+
+
+def scalar_recurrence(x, w):
+    s = x
+    for i in range(10):
+        s = s * w + np.sin(s)
+    return s
+
+
+def test_a_program_that_is_all_kernels_is_compiled_whole(rng):
+    """No NumPy statement outside the loops: the functions are kernels themselves (no Python
+    between two kernels)."""
+    built = adcompiler.grad(scalar_recurrence, wrt=(0, 1)).build_for((adcompiler.ir.core.Type("float64"),) * 2)
+    assert built.source.count("@jit\ndef scalar_recurrence_") == 3 and not kernels_of(built.source)
+    x, w = 0.3, 0.7
+    for jit in (False, True):
+        gx, gw = adcompiler.grad(scalar_recurrence, wrt=(0, 1), jit=jit)(x, w)
+        assert gx == pytest.approx(fd_grad(scalar_recurrence, (x, w), 0), rel=1e-6)
+        assert gw == pytest.approx(fd_grad(scalar_recurrence, (x, w), 1), rel=1e-6)
 
 
 def test_jit_must_be_a_known_mode():

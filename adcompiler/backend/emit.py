@@ -51,7 +51,7 @@ def emit_python(program, name: str, header: str, names: Namer | None = None, mod
     `mode` is placement's ("auto", "numpy" or "whole")."""
     imports = _imports(program)
     namer = (names or names_for(program)).copy()
-    module = _Module(namer, name, mode)
+    module = _Module(namer, name, "whole" if mode == "auto" and _all_kernels(program) else mode)
     if isinstance(program, Function):
         lines = module.body(program, name)
         values = program.entry.terminator.values
@@ -85,6 +85,13 @@ class _Module:
         self.kernels.append("\n".join(["@jit", f"def {kernel_name}({', '.join(params)}):"] +
                                        [_in_kernel(line) for line in lines]))
         return kernel_name
+
+
+def _all_kernels(program) -> bool:
+    """Whether placement puts every statement of `program`'s functions in kernels (a scalar loop
+    and what it returns): the functions are then kernels themselves, with no Python between."""
+    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
+    return all(region.kernel for fn in functions for region in place(fn))
 
 
 def _in_kernel(line: str) -> str:

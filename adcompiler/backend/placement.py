@@ -12,7 +12,8 @@ top level of each generated function:
 
 A program without loops compiles nothing. `place` returns the regions in program order; the emitter
 writes each kernel as a function of its own with explicit inputs and outputs (a loop's tape is an
-output of the forward's kernel and an input of the backward's).
+output of the forward's kernel and an input of the backward's), but where every region of a
+program's functions is a kernel it compiles the functions whole (no Python between kernels).
 """
 from __future__ import annotations
 
