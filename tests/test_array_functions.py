@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from adcompiler import CompileError, grad, jit as compiled, vjp
-from fd import assert_forward, assert_gradient_like, check_vjp, uniform
+from fd import assert_forward, check_vjp, uniform
 from fd import compiled as compiled_mode
-from test_array_rules import F32_RTOL, Row, arg, as_float32, cases, fixed, jit_id, pull
+from test_array_rules import Row, arg, cases, check_float32, fixed, float32_cases, jit_id, pull
 
 SEED = 20261202
 
@@ -418,24 +418,9 @@ FLOAT32 = [
 ]
 
 
-@pytest.mark.parametrize("row, jit", [
-    pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
-    for row, both in FLOAT32 for jit in ([False, True] if both else [False])])
+@pytest.mark.parametrize("row, jit", float32_cases(FLOAT32))
 def test_float32(row, jit, rng):
-    """float32 in, float32 out (forward and gradients), close to the float64 results."""
-    raw = tuple(sample(rng) for sample in row.args)
-    args32 = tuple(as_float32(v) if isinstance(v, float) or v.dtype == np.float64 else v for v in raw)
-    args64 = tuple(np.float64(v) if isinstance(v, np.float32) else
-                   (v.astype(np.float64) if v.dtype == np.float32 else v) for v in args32)
-    wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
-    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=compiled_mode(jit))(*args32)
-    out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
-    assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
-    u = rng.standard_normal(np.shape(out64))
-    for k, g32, g64 in zip(wrt, pullback32(u.astype(np.float32)), pullback64(u)):
-        assert_gradient_like(g32, args32[k], f"{row.name} w.r.t. argument {k}")
-        assert np.asarray(g32).dtype == np.float32
-        np.testing.assert_allclose(g32, g64, rtol=F32_RTOL, atol=F32_RTOL * np.max(np.abs(g64)))
+    check_float32(row, jit, rng)
 
 
 # ================================================================ refusals

@@ -1106,10 +1106,19 @@ FLOAT32 = [
 ]
 
 
-@pytest.mark.parametrize("row, jit", [
-    pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
-    for row, compiled in FLOAT32 for jit in ([False, True] if compiled else [False])])
+def float32_cases(rows):
+    """(row, jit) parameters of a float32 table: every row in plain Python, the marked ones compiled."""
+    return [pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
+            for row, both in rows for jit in ([False, True] if both else [False])]
+
+
+@pytest.mark.parametrize("row, jit", float32_cases(FLOAT32))
 def test_float32(row, jit, rng):
+    check_float32(row, jit, rng)
+
+
+def check_float32(row, jit, rng):
+    """float32 in, float32 out (value and gradients), NumPy's value, close to the float64 results."""
     raw = tuple(sample(rng) for sample in row.args)
     args32 = tuple(as_float32(a) if isinstance(a, float) or a.dtype == np.float64 else a for a in raw)
     args64 = tuple(np.float64(a) if isinstance(a, np.float32) else

@@ -26,10 +26,9 @@ import scipy.linalg
 from adcompiler import CompileError, grad, vjp
 from adcompiler import jit as jitted
 from fd import assert_forward, assert_gradient_like, check_vjp, compiled, random_like, uniform
-from test_array_rules import Row, arg, cases, jit_id, run_row
+from test_array_rules import Row, arg, cases, check_float32, float32_cases, jit_id, run_row
 
 SEED = 20261202
-F32_RTOL = 2e-5
 
 
 # ---------------------------------------------------------------- samplers
@@ -402,23 +401,9 @@ FLOAT32 = [  # (row, jit too)
         "trace_rect_offset", "diag_k1", "diag_of_vector", "triu", "kron_mm", "matmul", "batched", "diag_3d", "pairs")]
 
 
-@pytest.mark.parametrize("row, jit", [
-    pytest.param(row, jit, id=f"{row.name}-{jit_id(jit)}")
-    for row, compiled in FLOAT32 for jit in ([False, True] if compiled else [False])])
+@pytest.mark.parametrize("row, jit", float32_cases(FLOAT32))
 def test_float32(row, jit, rng):
-    args64 = tuple(np.asarray(sample(rng)) for sample in row.args)
-    args32 = tuple(a.astype(np.float32) if a.dtype == np.float64 else a for a in args64)
-    wrt = row.wrt if isinstance(row.wrt, tuple) else (row.wrt,)
-    out32, pullback32 = vjp(row.fn, wrt=wrt, jit=compiled(jit))(*args32)
-    out64, pullback64 = vjp(row.fn, wrt=wrt, jit=False)(*args64)
-    assert_forward(out32, row.fn(*args32), rtol=F32_RTOL)
-    np.testing.assert_allclose(out32, out64, rtol=F32_RTOL, atol=F32_RTOL)
-    u = rng.standard_normal(np.shape(out64))
-    grads32, grads64 = pullback32(np.asarray(u, np.float32)), pullback64(u)
-    for k, g32, g64 in zip(wrt, grads32, grads64):
-        what = f"{row.name} w.r.t. argument {k}"
-        assert_gradient_like(g32, args32[k], what)
-        np.testing.assert_allclose(g32, g64, rtol=F32_RTOL, atol=F32_RTOL * np.max(np.abs(g64)), err_msg=what)
+    check_float32(row, jit, rng)
 
 
 # ================================================================ integers
