@@ -27,7 +27,8 @@ from .calls.arrays import advanced_index
 from .calls.common import ListRows, is_none
 from ..trees import Listed
 from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
-from .calls.values import as_array, rows_of_lists
+from .calls.shapes import as_array
+from .calls.values import rows_of_lists
 from ..rules.custom import CustomVJP
 from ..errors import CompileError
 from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index

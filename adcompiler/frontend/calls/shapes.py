@@ -1,14 +1,13 @@
 """Calls that reshape, permute and join arrays: reshape, ravel, flatten, transpose, expand_dims,
-concatenate, stack, and len."""
+concatenate, stack, len, and the array NumPy makes of a (nested) list or tuple (`as_array`)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ...ir.core import IndexSlice
+from ...ir.core import SUPPORTED_DTYPES, Const, IndexSlice
 from ...rules import primitives as P
 from ...rules.primitives import Sym
 from .common import ListRows, Static, flat, normal_axes, sequence
-from .values import as_array
 
 
 def reshape(lo, a, *shape):
@@ -105,6 +104,51 @@ def _joined(arrays, axis: int) -> Sym:
         result = piece if result is None else result + piece
         offset = end
     return result
+
+
+# ---------------------------------------------------------------- arrays of sequences
+
+def as_array(lo, value, dtype: str | None = None) -> Sym:
+    """`value` as NumPy makes an array of it: a (nested) tuple of numbers and arrays, or an operand
+    (a Python number becomes a scalar of its default dtype)."""
+    if isinstance(value, tuple):
+        known = _known(value)
+        if known is not None:
+            return _constant(lo, np.array(known, dtype=dtype))
+        if not value:
+            lo.refuse(lo.node, "an empty list cannot be made an array here", "give the list its values")
+        items = [as_array(lo, item) for item in value]
+        if any(item.type.ndim != items[0].type.ndim for item in items):
+            lo.refuse(lo.node, "the items of this list have different ranks, so NumPy cannot make an array of them",
+                      "make every item a number, or every item an array of one shape")
+        common = dtype or np.result_type(*(item.type.dtype for item in items)).name
+        return stack(lo, tuple(_cast(item, common) for item in items))
+    x = value.rows if isinstance(value, ListRows) else lo.operand(value, lo.node)
+    return _cast(x, dtype or x.type.dtype)
+
+
+def _cast(x: Sym, dtype: str) -> Sym:
+    return x if x.type.dtype == dtype and not x.type.weak else P.cast(x, dtype=dtype)
+
+
+def _known(value):
+    """`value` as nested Python numbers when every item is a literal, else None."""
+    if isinstance(value, tuple):
+        items = [_known(v) for v in value]
+        return None if any(i is None for i in items) else items
+    if isinstance(value, Sym) and isinstance(value.operand, Const):
+        return value.operand.value
+    return None
+
+
+def _constant(lo, constant: np.ndarray) -> Sym:
+    if constant.dtype.name not in SUPPORTED_DTYPES:
+        lo.refuse(lo.node, f"this list makes an array of dtype {constant.dtype}, which is not supported",
+                  f"use numbers of one kind, or dtype= one of {', '.join(SUPPORTED_DTYPES)}")
+    if constant.ndim == 0:
+        return _cast(Sym(constant.item()), constant.dtype.name)
+    constant.flags.writeable = False
+    return lo.capture(constant, lo.node, "constant")
 
 
 CALLS = {np.reshape: reshape, np.ravel: ravel, np.transpose: transpose, np.expand_dims: expand_dims,

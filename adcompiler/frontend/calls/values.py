@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.core import SUPPORTED_DTYPES, Const
 from ...rules import primitives as P
 from ...rules.primitives import Sym
-from . import reductions, shapes
+from . import reductions
+from .shapes import as_array
 from .common import ListRows, Static, dtype_name, is_none
 
 
@@ -30,25 +30,6 @@ def asarray(lo, a, dtype=Static(None)):
 
 def _dtype(lo, dtype):
     return None if is_none(dtype) else dtype_name(lo, dtype, None)
-
-
-def as_array(lo, value, dtype: str | None = None) -> Sym:
-    """`value` as NumPy makes an array of it: a (nested) tuple of numbers and arrays, or an operand
-    (a Python number becomes a scalar of its default dtype)."""
-    if isinstance(value, tuple):
-        known = _known(value)
-        if known is not None:
-            return _constant(lo, np.array(known, dtype=dtype))
-        if not value:
-            lo.refuse(lo.node, "an empty list cannot be made an array here", "give the list its values")
-        items = [as_array(lo, item) for item in value]
-        if any(item.type.ndim != items[0].type.ndim for item in items):
-            lo.refuse(lo.node, "the items of this list have different ranks, so NumPy cannot make an array of them",
-                      "make every item a number, or every item an array of one shape")
-        common = dtype or np.result_type(*(item.type.dtype for item in items)).name
-        return shapes.stack(lo, tuple(_cast(item, common) for item in items))
-    x = value.rows if isinstance(value, ListRows) else lo.operand(value, lo.node)
-    return _cast(x, dtype or x.type.dtype)
 
 
 def rows_of_lists(function, args) -> list:
@@ -70,30 +51,6 @@ def builtin_sum(lo, iterable, start=Sym(0)):
     if rows.type.ndim == 0:
         lo.refuse(lo.node, "sum() of a scalar is not supported", "sum an array, a list or a tuple")
     return reductions.CALLS[np.sum](lo, rows, axis=Sym(0)) + start
-
-
-def _cast(x: Sym, dtype: str) -> Sym:
-    return x if x.type.dtype == dtype and not x.type.weak else P.cast(x, dtype=dtype)
-
-
-def _known(value):
-    """`value` as nested Python numbers when every item is a literal, else None."""
-    if isinstance(value, tuple):
-        items = [_known(v) for v in value]
-        return None if any(i is None for i in items) else items
-    if isinstance(value, Sym) and isinstance(value.operand, Const):
-        return value.operand.value
-    return None
-
-
-def _constant(lo, constant: np.ndarray) -> Sym:
-    if constant.dtype.name not in SUPPORTED_DTYPES:
-        lo.refuse(lo.node, f"this list makes an array of dtype {constant.dtype}, which is not supported",
-                  f"use numbers of one kind, or dtype= one of {', '.join(SUPPORTED_DTYPES)}")
-    if constant.ndim == 0:
-        return _cast(Sym(constant.item()), constant.dtype.name)
-    constant.flags.writeable = False
-    return lo.capture(constant, lo.node, "constant")
 
 
 CALLS = {np.array: array, np.asarray: asarray, sum: builtin_sum}
