@@ -156,22 +156,23 @@ def test_background_compilation_in_a_fresh_process(tmp_path):
     np.testing.assert_allclose(result["db"], 2 * np.tanh(z.sum()) * (1 - np.tanh(z.sum()) ** 2), rtol=1e-12)
 
 
+def compiled_in_the_background(monkeypatch, rng):
+    """(the gradient of `recurrence`, its arguments, its first result, its Executable) after one
+    call in the background mode and the end of the background compilation."""
+    monkeypatch.setenv(executable.COMPILE_ENVIRONMENT_VARIABLE, "background")
+    args = rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.5, 5)
+    g = adcompiler.grad(recurrence)
+    first = g(*args)
+    (running,) = [e for _, e in g.specialisations.values()]
+    return g, args, first, running.wait()
+
+
 def test_the_plain_version_stays_where_it_was_measured_faster(monkeypatch, rng):
     """The measured cost model: the kernels are timed first, then the plain version; the faster is
     kept (here the timer says the plain version is twice as fast)."""
-    times = iter([2e-3, 2e-3, 1e-3, 1e-3])  # two calls of the kernels, then two of the plain version
-
-    def timed_call(run, module):
-        run(module)
-        return next(times)
-
-    monkeypatch.setattr(executable, "_timed", lambda run, module: min(timed_call(run, module) for _ in range(2)))
-    monkeypatch.setenv(executable.COMPILE_ENVIRONMENT_VARIABLE, "background")
-    x, w = rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.5, 5)
-    g = adcompiler.grad(recurrence)
-    first = g(x, w)
-    (running,) = [e for _, e in g.specialisations.values()]
-    running.wait()
+    times = iter([2e-3, 1e-3])  # the kernels' call, then the plain version's
+    monkeypatch.setattr(executable, "_timed", lambda run, module: next(times))
+    g, (x, w), first, running = compiled_in_the_background(monkeypatch, rng)
     assert running.state == "plain (measured 1 ms a call, kernels 2 ms)"
     assert running.module.jit.__name__ == "_identity"  # the plain version runs on
     np.testing.assert_array_equal(g(x, w), first)
@@ -188,12 +189,7 @@ def test_a_failed_background_compilation_warns_and_keeps_the_plain_version(monke
     warned = []
     monkeypatch.setattr(executable, "compile_module", failing)
     monkeypatch.setattr(executable.warnings, "warn", lambda message, *args, **kwargs: warned.append(message))
-    monkeypatch.setenv(executable.COMPILE_ENVIRONMENT_VARIABLE, "background")
-    x, w = rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.5, 5)
-    g = adcompiler.grad(recurrence)
-    first = g(x, w)
-    (running,) = [e for _, e in g.specialisations.values()]
-    running.wait()
+    g, (x, w), first, running = compiled_in_the_background(monkeypatch, rng)
     assert running.state.startswith("plain: compiling the kernels failed (RuntimeError: no compiler today)")
     assert len(warned) == 1 and "the plain NumPy version keeps running" in warned[0]
     np.testing.assert_array_equal(g(x, w), first)

@@ -54,12 +54,17 @@ def numba_version() -> str:
     return importlib.metadata.version("numba")
 
 
+def has_kernels(source: str) -> bool:
+    """Whether generated `source` defines a Numba kernel (a function decorated `@jit`)."""
+    return "\n@jit\n" in source
+
+
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     """Import `source` from its cache file. Its plain Python calls the runtime helpers as `rt`; its
     kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True) and
     `krt` the compiled helpers (`compiled_runtime`); Numba is imported only for a source that has
     kernels. Without, `@jit` is the identity and `krt` is `rt`: the same code runs as plain Python."""
-    kernels = jit and "\n@jit\n" in source
+    kernels = jit and has_kernels(source)
     return _load(source, stem, kernels, rt=runtime, krt=compiled_runtime() if kernels else runtime)
 
 

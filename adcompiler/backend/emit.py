@@ -51,7 +51,7 @@ def emit_python(program, name: str, header: str, names: Namer | None = None, mod
     `mode` is placement's ("auto", "numpy" or "whole")."""
     imports = _imports(program)
     namer = (names or names_for(program)).copy()
-    module = _Module(namer, name, "whole" if mode == "auto" and _all_kernels(program) else mode)
+    module = _Module(namer, program, mode)
     if isinstance(program, Function):
         lines = module.body(program, name)
         values = program.entry.terminator.values
@@ -64,11 +64,15 @@ def emit_python(program, name: str, header: str, names: Namer | None = None, mod
 
 
 class _Module:
-    """What the functions of one module share: the namer, the kernels outlined so far, the mode."""
+    """What the functions of one module share: the namer, the kernels outlined so far, the mode,
+    and each function's regions (placement). Where placement puts every statement of the functions
+    in kernels (a scalar loop and what it returns), they are compiled whole: no Python between."""
 
-    def __init__(self, namer: Namer, name: str, mode: str):
-        self.namer, self.name, self.mode = namer, name, mode
-        self.kernels: list[str] = []
+    def __init__(self, namer: Namer, program, mode: str):
+        self.namer, self.kernels = namer, []
+        self.regions = {id(fn): place(fn) for fn in _functions(program)} if mode == "auto" else {}
+        kernels = [region.kernel for regions in self.regions.values() for region in regions]
+        self.mode = "whole" if kernels and all(kernels) else mode  # (a function of no ops has no kernel)
 
     def body(self, fn: Function, part: str, to_backward: bool = False) -> list:
         return _body(fn, self.namer, to_backward, self if self.mode == "auto" else None, part)
@@ -87,11 +91,9 @@ class _Module:
         return kernel_name
 
 
-def _all_kernels(program) -> bool:
-    """Whether placement puts every statement of `program`'s functions in kernels (a scalar loop
-    and what it returns): the functions are then kernels themselves, with no Python between."""
-    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
-    return all(region.kernel for fn in functions for region in place(fn))
+def _functions(program) -> list:
+    """The Functions of `program`: itself, or an Adjoint's forward and backward."""
+    return [program] if isinstance(program, Function) else [program.forward, program.backward]
 
 
 def _in_kernel(line: str) -> str:
@@ -102,8 +104,7 @@ def _in_kernel(line: str) -> str:
 
 def _imports(program) -> str:
     """NumPy, and the modules that library calls name (`import math`, `import scipy.special`)."""
-    functions = [program] if isinstance(program, Function) else [program.forward, program.backward]
-    modules = sorted({module for fn in functions for op in walk(fn.entry.ops) if not isinstance(op, Structured)
+    modules = sorted({module for fn in _functions(program) for op in walk(fn.entry.ops) if not isinstance(op, Structured)
                       for module in op.param_dict.get("imports", ())})
     return "\n".join(["import numpy as np", *(f"import {module}" for module in modules)])
 
@@ -160,7 +161,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Modul
     if module is None:
         lines = emitter.block(fn.entry, INDENT)
     else:
-        lines = emitter.regions(fn, place(fn), module, part)
+        lines = emitter.regions(fn, module.regions[id(fn)], module, part)
     values = [_operand(v, namer, None) for v in fn.entry.terminator.values]
     if to_backward:
         values = [_filled(_template("rt.typed_list(_0)"), [node]) if v.type.listed else node

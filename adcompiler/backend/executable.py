@@ -17,13 +17,9 @@ import time
 import warnings
 from typing import Callable
 
-from .compile import compile_module
+from .compile import compile_module, has_kernels
 
 COMPILE_ENVIRONMENT_VARIABLE = "ADCOMPILER_COMPILE"
-
-
-def has_kernels(source: str) -> bool:
-    return "\n@jit\n" in source
 
 
 class Executable:
