@@ -167,15 +167,35 @@ def compiled_in_the_background(monkeypatch, rng):
     return g, args, first, running.wait()
 
 
+def fake_timer(monkeypatch, seconds):
+    """`executable._timed` answering `seconds` in turn: each region's kernel then its plain twin, in
+    the order of their first calls, then the whole call with kernels, then the plain version."""
+    answers = iter(seconds)
+    monkeypatch.setattr(executable, "_timed", lambda run: next(answers))
+
+
 def test_the_plain_version_stays_where_it_was_measured_faster(monkeypatch, rng):
-    """The measured cost model: the kernels are timed first, then the plain version; the faster is
-    kept (here the timer says the plain version is twice as fast)."""
-    times = iter([2e-3, 1e-3])  # the kernels' call, then the plain version's
-    monkeypatch.setattr(executable, "_timed", lambda run, module: next(times))
+    """The measured cost model: the whole call with kernels takes twice the plain version's time."""
+    fake_timer(monkeypatch, [1e-3, 3e-3, 1e-3, 3e-3, 2e-3, 1e-3])
     g, (x, w), first, running = compiled_in_the_background(monkeypatch, rng)
-    assert running.state == "plain (measured 1 ms a call, kernels 2 ms)"
+    assert running.state == "plain (measured 2 ms a call, plain 1 ms)"
     assert running.module.jit.__name__ == "_identity"  # the plain version runs on
     np.testing.assert_array_equal(g(x, w), first)
+
+
+def test_each_region_runs_where_it_was_measured_faster(monkeypatch, rng):
+    """Per region: the forward loop is faster as a kernel, the backward loop as its plain twin, which
+    is bound in the compiled module in its place; the mixed module is kept, measured faster."""
+    fake_timer(monkeypatch, [1e-3, 3e-3, 2e-3, 1e-3, 1e-3, 2e-3])
+    g, (x, w), first, running = compiled_in_the_background(monkeypatch, rng)
+    assert running.state == ("kernels (measured 1 ms a call, plain 2 ms; "
+                             "recurrence_forward_loop_41: kernel (1 ms as a kernel, 3 ms plain); "
+                             "recurrence_backward_loop_41: plain (2 ms as a kernel, 1 ms plain))")
+    assert hasattr(running.module.recurrence_forward_loop_41, "py_func")  # a Numba dispatcher
+    assert not hasattr(running.module.recurrence_backward_loop_41, "py_func")  # the plain twin
+    assert f"# what runs now: {running.state}" in adcompiler.show(g, print_it=False)
+    np.testing.assert_allclose(g(x, w), first, rtol=1e-14)
+    np.testing.assert_allclose(first, fd_grad(recurrence, (x, w), 0), rtol=1e-6)
 
 
 def test_a_failed_background_compilation_warns_and_keeps_the_plain_version(monkeypatch, rng):

@@ -3,11 +3,15 @@ kernels once Numba has compiled them, in a background thread, so that no call wa
 
 Both versions run the same generated source, so they give the same results up to the rounding of
 the math library (NumPy's SIMD functions against Numba's libm calls: a few ulps). Once compiled, the
-background thread times one call of each on the first call's arguments and keeps the faster: a loop
-whose body is a few whole-array statements on large arrays can run faster as NumPy than as a kernel
-(a measured cost model; `state` says what was measured). A failure to compile warns and keeps the
-plain version. `ADCOMPILER_COMPILE=sync` compiles before the first call and always runs the kernels
-(benchmarks, and tests that must run them).
+background thread chooses per region, by measurement (the cost model): each kernel that plain Python
+calls is timed against its plain twin (the same function from the plain module) on the arguments
+it received in the first call, and the faster is bound in the module (generated code calls kernels
+by their module-level names, so that rebinds the region). A loop whose body is a few whole-array
+statements on large arrays can run faster as NumPy than as a kernel, while a scalar loop runs
+faster as a kernel. Kernels that pass lists (tapes) to each other are decided together: they stay
+kernels unless the plain version of the whole call is faster. `state` says what was measured. A
+failure to compile warns and keeps the plain version. `ADCOMPILER_COMPILE=sync` compiles before the
+first call and always runs the kernels (benchmarks, and tests that must run them).
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import threading
 import time
 import warnings
 from typing import Callable
+
+import numpy as np
 
 from .compile import compile_module, has_kernels
 
@@ -45,17 +51,19 @@ class Executable:
     def _compile(self, warm: Callable) -> None:
         try:
             module = compile_module(self.source, self.stem, True)
-            warm(module)
+            calls = _recorded_calls(warm, module)
         except Exception as error:  # anything Numba raises: the plain version goes on
             self.state = f"plain: compiling the kernels failed ({type(error).__name__}: {error})"
             warnings.warn(f"adcompiler: {self.stem}: compiling the Numba kernels failed, so the plain NumPy "
                           f"version keeps running ({type(error).__name__}: {error})", RuntimeWarning, stacklevel=1)
             return
-        kernels, plain = _timed(warm, module), _timed(warm, self.module)
+        regions = _choose_regions(module, self.module, calls)
+        kernels, plain = _timed(lambda: warm(module)), _timed(lambda: warm(self.module))
+        whole = f"measured {kernels * 1e3:.3g} ms a call, plain {plain * 1e3:.3g} ms"
         if kernels <= plain:
-            self.module, self.state = module, f"kernels (measured {kernels * 1e3:.3g} ms a call, plain {plain * 1e3:.3g} ms)"
+            self.module, self.state = module, f"kernels ({whole}{regions})"
         else:
-            self.state = f"plain (measured {plain * 1e3:.3g} ms a call, kernels {kernels * 1e3:.3g} ms)"
+            self.state = f"plain ({whole})"
 
     def wait(self) -> "Executable":
         """Wait for the background compilation (if any) to end."""
@@ -64,11 +72,61 @@ class Executable:
         return self
 
 
-def _timed(run: Callable, module) -> float:
-    """Seconds of the faster of two calls `run(module)`."""
+def _timed(run: Callable[[], object]) -> float:
+    """Seconds of the faster of two calls `run()`."""
     times = []
     for _ in range(2):
         start = time.perf_counter()
-        run(module)
+        run()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def _recorded_calls(warm: Callable, module) -> dict:
+    """For each kernel of `module` that plain Python calls during `warm(module)` (which compiles
+    it), copies of the arguments of its first call, and whether a list went in or out."""
+    kernels = {name: value for name, value in vars(module).items() if hasattr(value, "py_func")}
+    calls = {}
+
+    def recording(name, kernel):
+        def call(*args):
+            copies = tuple(_copied(a) for a in args)
+            results = kernel(*args)
+            passes_lists = any(_is_list(v) for v in (*args, *(results if isinstance(results, tuple) else (results,))))
+            calls.setdefault(name, (copies, passes_lists))
+            return results
+        return call
+
+    for name, kernel in kernels.items():
+        setattr(module, name, recording(name, kernel))
+    try:
+        warm(module)
+    finally:
+        for name, kernel in kernels.items():
+            setattr(module, name, kernel)
+    return calls
+
+
+def _choose_regions(module, plain, calls: dict) -> str:
+    """Binds in `module` the plain twin of each recorded kernel that passes no list and is measured
+    slower than the twin; the measurements, as `state` prints them."""
+    lines = []
+    for name, (args, passes_lists) in calls.items():
+        if passes_lists:
+            continue
+        kernel, twin = getattr(module, name), getattr(plain, name)
+        kernel_time = _timed(lambda: kernel(*(_copied(a) for a in args)))
+        twin_time = _timed(lambda: twin(*(_copied(a) for a in args)))
+        faster = "kernel" if kernel_time <= twin_time else "plain"
+        if faster == "plain":
+            setattr(module, name, twin)
+        lines.append(f"{name}: {faster} ({kernel_time * 1e3:.3g} ms as a kernel, {twin_time * 1e3:.3g} ms plain)")
+    return "".join(f"; {line}" for line in lines)
+
+
+def _copied(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, list) or type(value).__name__ == "List"  # a Python list or Numba's typed list
