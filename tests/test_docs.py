@@ -33,10 +33,10 @@ def _name(function) -> str:
 
 def function_table() -> str:
     rows = []
-    for function, prim in primitives.FUNCTIONS.items():
+    for function, prim in [*primitives.FUNCTIONS.items(), *primitives.NAMED_BINDS.items()]:
         family = next(f.__name__.rsplit(".", 1)[1] for f in primitives.FAMILIES if prim in vars(f).values())
         rule = "zero gradient" if not any(prim.vjps) else f"derivative rule in rules/{family}.py"
-        rows.append((_name(function), f"primitive `{prim.name}`", rule))
+        rows.append((function if isinstance(function, str) else _name(function), f"primitive `{prim.name}`", rule))
     for family in calls.FAMILIES:
         where = f"lowered in frontend/calls/{family.__name__.rsplit('.', 1)[1]}.py"
         for function in family.CALLS:

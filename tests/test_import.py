@@ -1,5 +1,6 @@
 """`import adcompiler` does not import Numba, nor does plain Python (`jit=False`, `show`): Numba is
-imported when the first function is compiled for it. Checked in a fresh process."""
+imported when the first function is compiled for it. Nor SciPy, whose functions are bound when the
+user's code imports them. Checked in a fresh process."""
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ CHILD = textwrap.dedent("""\
     import adcompiler
 
     imported = ["numba" in sys.modules]
+    scipy_at_import = "scipy" in sys.modules
 
 
     def loss(x, n):
@@ -40,7 +42,16 @@ CHILD = textwrap.dedent("""\
     imported.append("numba" in sys.modules)
     compiled = adcompiler.grad(loss)(x, 5)
     imported.append("numba" in sys.modules)
-    print(json.dumps({"imported": imported, "plain": plain.tolist(), "compiled": compiled.tolist()}))
+    from scipy import special  # bound to primitives once imported
+
+
+    def total_erf(z):
+        return np.sum(special.erf(z))
+
+
+    erf_gradient = adcompiler.grad(total_erf, jit=False)(x)
+    print(json.dumps({"imported": imported, "plain": plain.tolist(), "compiled": compiled.tolist(),
+                      "scipy_at_import": scipy_at_import, "erf_gradient": erf_gradient.tolist()}))
     """)
 
 
@@ -52,4 +63,7 @@ def test_numba_is_imported_by_the_first_compilation(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == [False, False, True]
+    assert result["scipy_at_import"] is False  # a quarter of a second, imported when the user's code does
+    np.testing.assert_allclose(result["erf_gradient"], 2 / np.sqrt(np.pi) * np.exp(-np.linspace(0.1, 1.0, 4) ** 2),
+                               rtol=1e-12)
     np.testing.assert_allclose(result["compiled"], result["plain"], rtol=1e-12)

@@ -10,7 +10,6 @@ written; `unbroadcast(g, like)` has `like`'s shape, `broadcast_like(g, like)` ha
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 
 def unbroadcast(g, like):
@@ -230,6 +229,13 @@ LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "e
                   "solve_triangular", "diagonal", "diagonal_fill", "kron", "kron_left", "kron_right")
 
 
+def _special():
+    """scipy.special, imported by the first special function that runs: `import adcompiler` does
+    not import SciPy (a quarter of a second)."""
+    from scipy import special
+    return special
+
+
 # ---------------------------------------------------------------- special functions
 # SciPy's ufuncs (float32 in, float32 out; ints give float64), for `math` and `scipy.special`
 # calls of numbers and arrays alike. Numba has no scipy.special: the twins loop over the elements
@@ -238,58 +244,58 @@ LINALG_HELPERS = ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "e
 
 def erf(x):
     """scipy.special.erf: also what math.erf is, for numbers and arrays."""
-    return special.erf(x)
+    return _special().erf(x)
 
 
 def erfc(x):
     """scipy.special.erfc."""
-    return special.erfc(x)
+    return _special().erfc(x)
 
 
 def gammaln(x):
     """scipy.special.gammaln, log|gamma(x)| (math.lgamma): +inf at 0 and the negative integers."""
-    return special.gammaln(x)
+    return _special().gammaln(x)
 
 
 def gamma(x):
     """scipy.special.gamma (math.gamma): inf at 0, nan at the negative integers."""
-    return special.gamma(x)
+    return _special().gamma(x)
 
 
 def digamma(x):
     """scipy.special.digamma: -inf at 0, nan at the negative integers."""
-    return special.digamma(x)
+    return _special().digamma(x)
 
 
 def trigamma(x):
     """scipy.special.polygamma(1, x) in x's float dtype: inf at 0 and the negative integers."""
     dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
-    return np.asarray(special.polygamma(1, x), dtype)[()]
+    return np.asarray(_special().polygamma(1, x), dtype)[()]
 
 
 def expit(x):
     """scipy.special.expit, 1 / (1 + exp(-x)), which neither overflows nor underflows early."""
-    return special.expit(x)
+    return _special().expit(x)
 
 
 def logit(x):
     """scipy.special.logit, log(x / (1 - x))."""
-    return special.logit(x)
+    return _special().logit(x)
 
 
 def log_ndtr(x):
     """scipy.special.log_ndtr, the log of the standard normal CDF, finite down to -1e154."""
-    return special.log_ndtr(x)
+    return _special().log_ndtr(x)
 
 
 def xlogy(x, y):
     """scipy.special.xlogy, x * log(y), 0 where x == 0 (and y is not nan)."""
-    return special.xlogy(x, y)
+    return _special().xlogy(x, y)
 
 
 def xlog1py(x, y):
     """scipy.special.xlog1py, x * log1p(y), 0 where x == 0 (and y is not nan)."""
-    return special.xlog1py(x, y)
+    return _special().xlog1py(x, y)
 
 
 SPECIAL_HELPERS = ("erf", "erfc", "gammaln", "gamma", "digamma", "trigamma", "expit", "logit", "log_ndtr",

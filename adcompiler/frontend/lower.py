@@ -3,7 +3,7 @@
 Straight-line code needs only an environment from names to SSA values; a reassigned name simply
 gets a new value. Names that are not local are read at compile time from the function's closure,
 its module globals and the builtins: numbers become constants, arrays hidden parameters, NumPy and
-math functions primitives (`primitives.FUNCTIONS`) or small lowerings (`calls.lowering_of`). Anything
+math functions primitives (`primitives.primitive_of`) or small lowerings (`calls.lowering_of`). Anything
 else is refused with the user's line.
 
 This module holds the entry `lower`, the statement and expression dispatch and indexing; the
@@ -361,7 +361,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
 
     def call(self, function, name: str, args, kwargs, node):
         args = rows_of_lists(function, args) if hashable(function) else args
-        prim = P.FUNCTIONS.get(function) if hashable(function) else None
+        prim = P.primitive_of(function) if hashable(function) else None
         if prim is not None:
             if kwargs:
                 self.refuse(node, f"`{name}` takes no keyword arguments here (got `{next(iter(kwargs))}=`)",

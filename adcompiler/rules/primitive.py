@@ -10,7 +10,8 @@
   memory (`Memory`, declared with the may-alias relation in ir/alias.py): a new value, a buffer to be
   filled, a view of operand 0, operand 0 itself, a new array that is operand 0 in the generated code,
   or operand 0 updated in place; a callable of the params where that depends on them.
-- `binds` are the NumPy and `math` functions that are this primitive when user code calls them.
+- `binds` are the NumPy and `math` functions that are this primitive when user code calls them
+  (SciPy's by name, `"scipy.special.erf"`: bound once the user's code imports the module).
 - `recompute` says where a loop's backward repeats it instead of reading it from a tape (a
   callable of the params where that depends on them).
 - `rewrite(builder, args, params, hint)` returns an equivalent value made otherwise (a negation

@@ -5,6 +5,8 @@ The table names each primitive as its family does (`primitives.add`), so a new p
 nothing here."""
 from __future__ import annotations
 
+import sys
+
 from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
                sequences, shapes, special)
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
@@ -17,12 +19,27 @@ PRIMITIVES = {name: value for family in FAMILIES for name, value in vars(family)
 globals().update(PRIMITIVES)
 ALL = tuple(dict.fromkeys(PRIMITIVES.values()))
 
-# NumPy and math functions that are one primitive each (the rest are lowered in frontend/calls/).
+# NumPy and math functions that are one primitive each (the rest are lowered in frontend/calls/);
+# a bind written "module.name" (SciPy's) joins once the user's code has imported its module
+# (`primitive_of`): importing adcompiler does not import SciPy.
 FUNCTIONS: dict = {}
+NAMED_BINDS: dict = {}
 for _prim in ALL:
     for _function in _prim.binds:
-        assert FUNCTIONS.setdefault(_function, _prim) is _prim, f"{_function} is bound to two primitives"
+        _table = NAMED_BINDS if isinstance(_function, str) else FUNCTIONS
+        assert _table.setdefault(_function, _prim) is _prim, f"{_function} is bound to two primitives"
+
+
+def primitive_of(function):
+    """The primitive that the (hashable) library function `function` is, or None."""
+    if function not in FUNCTIONS:
+        for name, prim in NAMED_BINDS.items():
+            module, _, attribute = name.rpartition(".")
+            if module in sys.modules:
+                FUNCTIONS.setdefault(getattr(sys.modules[module], attribute), prim)
+    return FUNCTIONS.get(function)
+
 
 __all__ = ["BUFFER", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
            "as_operand", "broadcast_units", "floating", "is_const", "join", "promote", "same_type", "FAMILIES", "ALL",
-           "FUNCTIONS", *PRIMITIVES]
+           "FUNCTIONS", "NAMED_BINDS", "primitive_of", *PRIMITIVES]

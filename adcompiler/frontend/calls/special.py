@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special as sc
 
 from ...rules import primitives as P
 from ...rules.primitives import Sym
@@ -90,6 +89,7 @@ def around(lo, a, decimals=0):
     return P.rint(x * scale) / scale if decimals > 0 else P.rint(x / scale) * scale
 
 
-CALLS = {sc.logsumexp: logsumexp, sc.softmax: softmax, sc.log_softmax: log_softmax, sc.ndtr: ndtr,
-         np.round: around, np.around: around}
+CALLS = {np.round: around, np.around: around}
+SCIPY_CALLS = {"scipy.special": {"logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
+                                 "ndtr": ndtr}}
 METHODS = {"round": np.round}
