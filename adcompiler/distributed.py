@@ -34,7 +34,7 @@ from .pipeline import leaf_positions
 def data_parallel(vg: Transformed, batch=("X", "Y"), client=None, shards: int | None = None) -> "DataParallel":
     """`vg` (made by `grad` or `value_and_grad`) computed shard by shard over the arguments named in
     `batch` (their first axis is the batch), on threads (`client=None`), an Executor's workers or
-    a dask.distributed Client's; `shards` defaults to the number of threads or workers."""
+    a dask.distributed Client's; `shards` defaults to the number of cores or workers at the first call."""
     return DataParallel(vg, batch, client, shards)
 
 
@@ -68,7 +68,9 @@ class DataParallel:
         _, originals, _ = self.vg.arguments(args, kwargs)
         n = self._batch_size(originals)
         # At least two examples a shard: a shard of one would have a new type (an axis of length 1).
-        count = max(1, min(self.shards or self._workers(), n // 2))
+        if self.shards is None:  # fixed at the first call: a restarted worker does not change the split
+            self.shards = self._workers()
+        count = max(1, min(self.shards, n // 2))
         bounds = np.linspace(0, n, count + 1).round().astype(int)
         pieces = [tuple(value[start:stop] if i in self.batch else value for i, value in enumerate(originals))
                   for start, stop in zip(bounds[:-1], bounds[1:])]
@@ -108,7 +110,7 @@ class DataParallel:
 
     def _run(self, pieces: list) -> list:
         """vg of each piece, in order, where `client` says."""
-        if len(pieces) == 1:
+        if self.client is None and len(pieces) == 1:
             return [self.vg(*pieces[0])]
         if self.client is None:
             with self._lock:
