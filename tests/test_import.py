@@ -1,5 +1,6 @@
 """`import adcompiler` does not import Numba, nor does plain Python (`jit=False`, `show`): Numba is
-imported when the first function is compiled for it. Checked in a fresh process."""
+imported when the first function is compiled for it. Dask (an optional extra) is never imported
+by adcompiler itself. Checked in a fresh process."""
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ CHILD = textwrap.dedent("""\
     import adcompiler
 
     imported = ["numba" in sys.modules]
+    assert not any(name.split(".")[0] in ("dask", "distributed") for name in sys.modules)
 
 
     def loss(x, n):
@@ -40,6 +42,7 @@ CHILD = textwrap.dedent("""\
     imported.append("numba" in sys.modules)
     compiled = adcompiler.grad(loss)(x, 5)
     imported.append("numba" in sys.modules)
+    assert not any(name.split(".")[0] in ("dask", "distributed") for name in sys.modules)
     print(json.dumps({"imported": imported, "plain": plain.tolist(), "compiled": compiled.tolist()}))
     """)
 
