@@ -257,3 +257,20 @@ def test_a_killed_worker_loses_no_step(client, mlp_data):
     got = train(adcompiler.data_parallel(MLP, client=faulty), params, X, Y, steps=6)
     assert faulty.killed is not None and faulty.steps == 6
     assert_same(got, expected)
+
+
+@pytest.mark.slow  # about 20 s: two compiled training steps and two epochs
+def test_the_dask_example_trains_as_the_single_process_example(client):
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import train_mlp
+        import train_mlp_dask
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    params, history, _ = train_mlp_dask.train(client, epochs=2, hidden=32, log=None)
+    expected_params, expected_history, _ = train_mlp.train(epochs=2, hidden=32, log=None)
+    # The same gradients (to rounding) and Adam updates: the same training, to rounding.
+    np.testing.assert_allclose(np.array(history), np.array(expected_history), rtol=1e-9)
+    for mine, theirs in zip(_leaves(params), _leaves(expected_params), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-10)
+    assert history[-1][2] > 0.5  # test accuracy after two epochs, far above chance (0.1)
