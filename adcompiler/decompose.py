@@ -123,8 +123,10 @@ def _rule(op, operands: list):
         return _elementwise(name, operands, op.args, result)
     if name == "matmul":
         (a, b), (ta, tb) = operands, (op.args[0].type, op.args[1].type)
-        if isinstance(a, Rows) and b is None and ta.ndim >= 2 and (tb.ndim <= 2 or tb.units[0] is True):
-            return a  # rows times a free matrix: row by row
+        # rows times a free matrix, or a stack of them that does not move the batch axis from axis 0
+        if isinstance(a, Rows) and b is None and ta.ndim >= 2 and (
+                tb.ndim <= 2 or tb.ndim < ta.ndim or (tb.ndim == ta.ndim and tb.units[0] is True)):
+            return a
         raise _Refused("a matrix product that mixes examples (the batch is not the rows of its left operand)")
     if name == "getitem" and isinstance(operands[0], Rows) and all(c is None for c in operands[1:]):
         index = params["index"]

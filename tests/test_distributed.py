@@ -132,6 +132,10 @@ def mixes_examples(W, X, Y):
     return np.sum((X.T @ X) @ W) + np.sum(Y)
 
 
+def batch_axis_moved(W, X, Y):
+    return np.sum(np.max(X @ np.expand_dims(W, 0), axis=1)) + np.sum(Y)  # (1, n, 3): the max is over the batch
+
+
 def normalised(W, X, Y):
     errors = np.sum((X @ W - Y) ** 2, axis=1)
     return np.sum(errors / np.sum(errors))
@@ -143,7 +147,7 @@ def per_sum(W, X, Y):
 
 GRADS = {f.__name__: adcompiler.grad(f, wrt="W") for f in (sum_of_squares, weighted_by_size, largest_error,
                                                              sum_plus_regulariser, mixes_examples, normalised,
-                                                             per_sum)}
+                                                             per_sum, batch_axis_moved)}
 MLP = adcompiler.value_and_grad(mlp_loss)
 
 
@@ -180,6 +184,7 @@ def test_sums_and_means_combine_into_the_whole_batch_gradient(name, shards, data
     ("mixes_examples", "`transpose` of a value that depends on the batch"),
     ("normalised", "a division by a sum over the batch"),
     ("per_sum", "a product of two sums over the batch"),
+    ("batch_axis_moved", "a matrix product that mixes examples"),
 ])
 def test_losses_that_do_not_decompose_are_refused(name, message, data):
     with pytest.raises(CompileError, match=message) as refusal:
