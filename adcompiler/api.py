@@ -450,8 +450,12 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     a transformed function that has been called shows each specialisation it compiled."""
     transformed = function if isinstance(function, Transformed) else Transformed(function, wrt, False, "vjp")
     compiled = transformed.specialisations if function is transformed and not args else {}
-    if compiled:
-        text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n{built.describe()}"
+    if isinstance(function, Loaded) and not compiled:
+        raise TypeError(f"{function.title} was unpickled: show({function.name}) without arguments shows the code of "
+                        f"its compiled signatures")
+    if compiled:  # an unpickled function has no IR: its generated source
+        text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n"
+                           f"{built.source if isinstance(built, Specialisation) else built.describe()}"
                            for types, (built, _) in compiled.items())
     else:
         if not args:

@@ -84,8 +84,9 @@ class DataParallel:
         for i in self.batch:
             value = originals[i]
             if not isinstance(value, np.ndarray) or value.ndim == 0:
-                raise TypeError(f"the batch argument {self.vg.names[i]!r} must be an array with a batch axis, "
-                                f"not {type(value).__name__}{'' if not isinstance(value, np.ndarray) else ' of 0-D'}")
+                what = "a 0-D array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+                raise TypeError(f"the batch argument {self.vg.names[i]!r} must be an array whose first axis is the "
+                                f"batch, not {what}")
             sizes[self.vg.names[i]] = len(value)
         if len(set(sizes.values())) > 1:
             raise ValueError(f"the batch arguments have different batch sizes (first axes): {sizes}")

@@ -92,13 +92,16 @@ def test_pickled_functions_run_in_a_process_without_the_users_source(tmp_path):
     assert "X: f32[n,n]" in there["refused"] and "call the original with such arguments" in there["refused"]
 
 
-def test_an_unpickled_function_is_not_transformed_again():
+def test_an_unpickled_function_is_not_transformed_again(data):
     vg = adcompiler.value_and_grad(sum_of_squares)
-    vg(np.ones((3, 2)), np.ones((4, 3)), np.ones((4, 2)))
+    vg(*data)
     loaded = pickle.loads(pickle.dumps(vg))
     assert pickle.loads(pickle.dumps(loaded)).specialisations.keys() == vg.specialisations.keys()
     with pytest.raises(TypeError, match="was unpickled"):
         adcompiler.grad(loaded)
+    assert "def sum_of_squares_value_and_grad(W, X, Y):" in adcompiler.show(loaded, print_it=False)
+    with pytest.raises(TypeError, match="without arguments shows the code"):
+        adcompiler.show(loaded, *data)
     with pytest.raises(TypeError, match="not one unpickled"):
         adcompiler.data_parallel(loaded)
 
@@ -199,6 +202,8 @@ def test_bad_batch_arguments_are_refused(data):
         adcompiler.data_parallel(GRADS["sum_of_squares"], batch=("W", "X"))
     with pytest.raises(ValueError, match="different batch sizes"):
         adcompiler.data_parallel(GRADS["sum_of_squares"], shards=2)(data[0], data[1], data[2][:-1])
+    with pytest.raises(TypeError, match="'X' must be an array whose first axis is the batch, not a float"):
+        adcompiler.data_parallel(GRADS["sum_of_squares"], shards=2)(data[0], 1.0, data[2])
     with pytest.raises(TypeError, match="grad or value_and_grad"):
         adcompiler.data_parallel(adcompiler.vjp(sum_of_squares))
 
