@@ -8,6 +8,7 @@ and the largest relative difference of every gradient from the single process's.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/data_parallel.py [--batch 2048] [--repeats 15]
 """
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -56,7 +57,7 @@ def main():
     print(f"W2, batch {options.batch}, float64; BLAS {blas}; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} (other sessions share the machine: ratios are of this one run)")
     from distributed import Client, LocalCluster
-    with threadpool_limits(limits=1), ProcessPoolExecutor(2) as pool, \
+    with threadpool_limits(limits=1), ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool, \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         expected = value_and_grad(*args)

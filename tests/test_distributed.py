@@ -3,6 +3,7 @@ data_parallel's shards combine into the whole batch's gradient (to 1e-12 of the 
 on threads, a process pool and a Dask LocalCluster of two worker processes, which retries a step
 whose worker was killed; losses that do not decompose over the batch are refused."""
 import json
+import multiprocessing
 import os
 import pickle
 import signal
@@ -211,7 +212,7 @@ def test_bad_batch_arguments_are_refused(data):
 def test_threads_and_a_process_pool_give_the_single_process_gradient(mlp_data):
     whole = MLP(*mlp_data)
     assert_same(adcompiler.data_parallel(MLP, shards=2)(*mlp_data), whole)
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:  # fresh processes
         assert_same(adcompiler.data_parallel(MLP, client=pool)(*mlp_data), whole)
 
 
