@@ -233,6 +233,12 @@ class Loaded(Transformed):
         self.__name__, self.__qualname__, self.__doc__ = self.name, state["qualname"], state["doc"]
         self.__signature__ = self.signature
 
+    @property
+    def specialisations(self) -> dict:
+        """{argument types: (Specialisation, Executable)} of the signatures it has run."""
+        with self._lock:
+            return {types: pair for types, pair in self._specialisations.items() if pair[1] is not None}
+
     def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None) -> tuple:
         """(Specialisation, Executable) for argument types that were pickled; others are refused."""
         with self._lock:
@@ -449,13 +455,12 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     arguments like `args` (every parameter a float64 scalar when none are given). Without `args`,
     a transformed function that has been called shows each specialisation it compiled."""
     transformed = function if isinstance(function, Transformed) else Transformed(function, wrt, False, "vjp")
-    compiled = transformed.specialisations if function is transformed and not args else {}
-    if isinstance(function, Loaded) and not compiled:
+    if isinstance(function, Loaded) and (args or not function.specialisations):
         raise TypeError(f"{function.title} was unpickled: show({function.name}) without arguments shows the code of "
-                        f"its compiled signatures")
-    if compiled:  # an unpickled function has no IR: its generated source
-        text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n"
-                           f"{built.source if isinstance(built, Specialisation) else built.describe()}"
+                        f"the signatures it has run")
+    compiled = transformed.specialisations if function is transformed and not args else {}
+    if compiled:
+        text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n{built.describe()}"
                            for types, (built, _) in compiled.items())
     else:
         if not args:

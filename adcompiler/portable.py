@@ -46,6 +46,10 @@ class Specialisation:
         return cls(built.source, built.stem, tuple(primal.captured), len(primal.entry.terminator.values),
                    primal.structure, out, tuple(p.hint for p in primal.params), primal.loc, built if keep else None)
 
+    def describe(self) -> str:
+        """What `show` prints of it: the generated Python (its IR did not travel)."""
+        return f"# generated Python ({self.path})\n{self.source}"
+
     @property
     def path(self):
         from .backend.compile import module_path
