@@ -23,6 +23,7 @@ from .frontend.lower import still_valid
 from .frontend.parse import ParsedFunction
 from .backend.executable import Executable
 from .pipeline import Build, Fixed, build, check, check_call
+from .portable import Specialisation
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 
@@ -36,6 +37,9 @@ class Transformed:
         if jit not in (True, False, "whole"):
             raise ValueError(f"jit must be True (NumPy, with Numba kernels for loops), False (NumPy only) or "
                              f"'whole' (each generated function compiled whole by Numba), not {jit!r}")
+        if isinstance(function, Loaded):
+            raise TypeError(f"{function.title} was unpickled: it runs its compiled signatures but cannot be "
+                            f"transformed again without its source; transform the original function")
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
@@ -46,6 +50,7 @@ class Transformed:
             self.parsed = check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)
+        self.name = self.parsed.name  # of the generated functions: `<name>_value_and_grad`, ...
         self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
         self.jit = jit
         self._specialisations: dict = {}
@@ -57,6 +62,19 @@ class Transformed:
         functools.update_wrapper(self, function, updated=())
         del self.__wrapped__
         self.__signature__ = self.signature
+
+    def __reduce__(self):
+        """Pickled as its compiled specialisations (generated source and signature, no IR and no
+        user source): the other side loads them from its cache folder or compiles them
+        (portable.py); it runs those signatures only."""
+        with self._lock:
+            records = {types: built if isinstance(built, Specialisation) else Specialisation.of(built)
+                       for types, (built, _) in self._specialisations.items()}
+            state = dict(kind=self.kind, name=self.name, title=self.title, wrt=self.wrt, single=self.single,
+                         jit=self.jit, fixes_integers=self._fixes_integers, first_pattern=dict(self._first_pattern),
+                         specialisations=records, doc=self.__doc__, qualname=self.__qualname__,
+                         parameters=[(n, p.default) for n, p in self.signature.parameters.items()])
+        return Loaded, (state,)
 
     def _signature(self, types: tuple) -> tuple:
         """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
@@ -124,42 +142,44 @@ class Transformed:
             fixed[i] = Fixed(types[i], int(originals[i]))
         return self.specialise(tuple(fixed), values=values)
 
-    def __call__(self, *args, **kwargs):
+    def arguments(self, args: tuple, kwargs: dict) -> tuple:
+        """(types, the arguments in order, their flat leaves) of a call with `args` and `kwargs`."""
         if kwargs or len(args) != len(self.names):
             try:
                 bound = self.signature.bind(*args, **kwargs)
             except TypeError as error:
-                raise TypeError(f"{self.parsed.name}(): {error}") from None
+                raise TypeError(f"{self.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
-        originals = args
-        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals))]
-        types = tuple(structure for structure, _ in flat)
-        values = tuple(leaf for _, leaves in flat for leaf in leaves)
-        built, executable = self._specialise_call(types, originals, values)
-        module = executable.module
-        values = (*values, *built.primal.captured)
-        name = self.parsed.name
-        if self.kind == "jit":
-            result = self._run(getattr(module, name), values, built)  # a tuple when it returns several
-            return built.primal.nest(result if len(built.primal.entry.terminator.values) > 1 else (result,))
-        if self.kind == "vjp":
-            out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
-            backward = getattr(module, f"{name}_backward")
-            pullback = functools.partial(self._pullback, backward, residuals, built, originals, types, np.shape(out))
-            return _output(out, built), pullback
-        value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
-        grads = self._gradients(grads, originals, types)
-        return grads if self.kind == "grad" else (_output(value, built), grads)
+        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, args))]
+        return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
-    def _pullback(self, backward, residuals, built, originals, types, shape, cotangent):
-        out = built.program.forward.entry.terminator.values[0].type
-        seed = np.asarray(cotangent, dtype=out.dtype)
+    def __call__(self, *args, **kwargs):
+        types, originals, values = self.arguments(args, kwargs)
+        built, executable = self._specialise_call(types, originals, values)
+        record = built if isinstance(built, Specialisation) else Specialisation.of(built, keep=True)
+        module = executable.module
+        values = (*values, *record.captured)
+        name = self.name
+        if self.kind == "jit":
+            result = self._run(getattr(module, name), values, record)  # a tuple when it returns several
+            return trees.unflatten(record.structure, iter(result if record.outputs > 1 else (result,)))
+        if self.kind == "vjp":
+            out, *residuals = self._run(getattr(module, f"{name}_forward"), values, record)
+            backward = getattr(module, f"{name}_backward")
+            pullback = functools.partial(self._pullback, backward, residuals, record, originals, types, np.shape(out))
+            return _output(out, record), pullback
+        value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, record)
+        grads = self._gradients(grads, originals, types)
+        return grads if self.kind == "grad" else (_output(value, record), grads)
+
+    def _pullback(self, backward, residuals, record, originals, types, shape, cotangent):
+        seed = np.asarray(cotangent, dtype=record.out.dtype)
         if seed.shape != shape:
-            raise ValueError(f"the cotangent of {self.parsed.name}'s output must have its shape {shape}, "
+            raise ValueError(f"the cotangent of {self.name}'s output must have its shape {shape}, "
                              f"not {seed.shape}")
         seed = seed[()] if seed.ndim == 0 else seed
-        return self._gradients(self._run(backward, (*residuals, seed), built), originals, types)
+        return self._gradients(self._run(backward, (*residuals, seed), record), originals, types)
 
     def _gradients(self, grads, originals, types):
         """The flat gradients of the leaves of the parameters `wrt`, each parameter's nested as it
@@ -170,24 +190,77 @@ class Transformed:
                        for i in self.wrt)
         return nested[0] if self.single else nested
 
-    def _run(self, compiled, values, built: Build):
+    def _run(self, compiled, values, record: Specialisation):
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
         try:
             return compiled(*values)
         except _numba_errors(self.jit) as error:
+            built = record.build
+            if built is None:  # loaded from a pickle: no IR to point at
+                raise CompileError(f"Numba could not compile the code generated for {self.name} ({record.path}): "
+                                   f"{error}", record.loc, "this is a bug in adcompiler; jit=False runs the same code as "
+                                   "plain Python") from None
             library = library_call_named_in(built.primal.entry.ops, str(error))
             if library is not None:
                 raise CompileError(f"Numba cannot compile `{function_name(library)}` with these arguments",
                                    library.loc,
                                    "compile this function with jit=False (the same code as plain NumPy), or compute "
                                    "this value outside it and pass it in") from None
-            raise CompileError(f"Numba could not compile the code generated for {self.parsed.name} "
+            raise CompileError(f"Numba could not compile the code generated for {self.name} "
                                f"({built.path}): {error}", built.primal.loc,
                                "this is a bug in adcompiler; jit=False runs the same code as plain Python") from None
         except (ValueError, IndexError, ZeroDivisionError, AssertionError) as error:
-            shapes = ", ".join(f"{p.hint}: {np.shape(v)}" for p, v in zip(built.primal.params, values))
-            raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
+            shapes = ", ".join(f"{hint}: {np.shape(v)}" for hint, v in zip(record.hints, values))
+            raise ValueError(f"{self.name}({shapes}) failed in its generated code {record.path}: "
                              f"{error}") from error
+
+
+class Loaded(Transformed):
+    """A transformed function unpickled (portable.py): it runs the specialisations it was pickled
+    with, each compiled on its first call (or found in the cache folder), and refuses other
+    argument types: without the user's source it cannot lower them."""
+
+    def __init__(self, state: dict):
+        self.function = None  # the user's function is not here, only its compiled specialisations
+        self.kind, self.name, self.title, self.wrt, self.single, self.jit = (
+            state[key] for key in ("kind", "name", "title", "wrt", "single", "jit"))
+        self.signature = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
+                                            for n, d in state["parameters"]])
+        self.names = [n for n, _ in state["parameters"]]
+        self._fixes_integers, self._first_pattern = state["fixes_integers"], state["first_pattern"]
+        self._specialisations = {types: (record, None) for types, record in state["specialisations"].items()}
+        self._lock = threading.Lock()
+        self.__name__, self.__qualname__, self.__doc__ = self.name, state["qualname"], state["doc"]
+        self.__signature__ = self.signature
+
+    @property
+    def specialisations(self) -> dict:
+        """{argument types: (Specialisation, Executable)} of the signatures it has run."""
+        with self._lock:
+            return {types: pair for types, pair in self._specialisations.items() if pair[1] is not None}
+
+    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None) -> tuple:
+        """(Specialisation, Executable) for argument types that were pickled; others are refused."""
+        with self._lock:
+            if arg_types not in self._specialisations:
+                have = "; ".join(f"({_described(self.names, types)})" for types in self._specialisations)
+                raise TypeError(f"{self.title} was unpickled with the compiled signatures {have or '(none)'} and "
+                                f"cannot compile ({_described(self.names, arg_types)}) without the source of "
+                                f"{self.name}: call the original with such arguments before pickling it")
+            record, executable = self._specialisations[arg_types]
+        if compiled and executable is None:
+            with _LOADED_LOCK:  # one module per source in a process, however many objects unpickled it
+                key = (record.source, record.stem, bool(self.jit))
+                executable = _LOADED.get(key) or _LOADED.setdefault(key, Executable(*key))
+            with self._lock:
+                self._specialisations[arg_types] = (record, executable)
+        return record, executable
+
+
+# The Executables of unpickled specialisations, by (source, stem, jit): a worker that unpickles the
+# same function for every task imports its module once.
+_LOADED: dict = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def _copy(value):
@@ -330,8 +403,8 @@ def _like(gradient, original):
     return gradient
 
 
-def _output(value, built: Build):
-    out = built.program.forward.entry.terminator.values[0].type
+def _output(value, record: Specialisation):
+    out = record.out
     if out.ndim == 0:
         return np.float32(value) if out.dtype == "float32" else float(value)
     return value
@@ -374,7 +447,7 @@ FACTORIES = (grad, value_and_grad, vjp, jit)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
-                        transform_of=lambda obj: obj if isinstance(obj, Transformed) else None)
+                        transform_of=lambda obj: obj if isinstance(obj, Transformed) and not isinstance(obj, Loaded) else None)
 
 
 def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
@@ -383,6 +456,9 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     a transformed function that has been called shows each specialisation it compiled, and what
     runs now (the plain version while kernels compile, then what was measured faster, per region)."""
     transformed = function if isinstance(function, Transformed) else Transformed(function, wrt, False, "vjp")
+    if isinstance(function, Loaded) and (args or not function.specialisations):
+        raise TypeError(f"{function.title} was unpickled: show({function.name}) without arguments shows the code of "
+                        f"the signatures it has run")
     compiled = transformed.specialisations if function is transformed and not args else {}
     if compiled:
         text = "\n\n".join(f"# {transformed.title} for ({_described(transformed.names, types)})\n\n{built.describe()}"

@@ -34,6 +34,10 @@ class Node:
             self._hash = hash((self.kind, self.keys, self.children))
         return self._hash
 
+    def __getstate__(self):
+        """Pickled without its hash, which holds the hashes of string keys: salted per process."""
+        return {**self.__dict__, "_hash": None}
+
     def describe(self, leaf=str) -> str:
         """`{'W': f64[n,n], 'b': f64[n]}`, `[...]`, `(...)` or `Layer(W=..., b=...)`."""
         items = [describe(c, leaf) for c in self.children]

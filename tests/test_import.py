@@ -1,6 +1,7 @@
 """`import adcompiler` does not import Numba, nor does plain Python (`jit=False`, `show`): Numba is
 imported when the first function is compiled for it. Nor SciPy, whose functions are bound when the
-user's code imports them. Checked in a fresh process."""
+user's code imports them. Dask (an optional extra) is never imported by adcompiler itself. Checked
+in a fresh process."""
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ CHILD = textwrap.dedent("""\
 
     imported = ["numba" in sys.modules]
     scipy_at_import = "scipy" in sys.modules
+    assert not any(name.split(".")[0] in ("dask", "distributed") for name in sys.modules)
 
 
     def loss(x, n):
@@ -42,6 +44,7 @@ CHILD = textwrap.dedent("""\
     imported.append("numba" in sys.modules)
     compiled = adcompiler.grad(loss)(x, 5)
     imported.append("numba" in sys.modules)
+    assert not any(name.split(".")[0] in ("dask", "distributed") for name in sys.modules)
     from scipy import special  # bound to primitives once imported
 
 
