@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jit`, `vmap`, `jacrev` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -28,11 +28,12 @@ Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`.
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jacrev", "jit" or "vmap", which batches
+    the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
-    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str):
+    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str, in_axes: tuple = (), out_axes: int = 0):
         if jit not in (True, False, "whole"):
             raise ValueError(f"jit must be True (NumPy, with Numba kernels for loops), False (NumPy only) or "
                              f"'whole' (each generated function compiled whole by Numba), not {jit!r}")
@@ -46,6 +47,10 @@ class Transformed:
             self.parsed = check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)
+        if kind == "vmap":
+            in_axes = _in_axes(in_axes, self.names)
+            wrt = tuple(i for i, axis in enumerate(in_axes) if axis is not None)
+        self.in_axes, self.out_axes = in_axes, out_axes
         self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
         self.jit = jit
         self._specialisations: dict = {}
@@ -100,8 +105,11 @@ class Transformed:
     def _warm(self, built: Build, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
         name, values = self.parsed.name, (*values, *built.primal.captured)
-        if self.kind == "jit":
+        if self.kind in ("jit", "vmap"):
             getattr(module, name)(*values)
+        elif self.kind == "jacrev":
+            out, *residuals = getattr(module, f"{name}_forward")(*values)
+            getattr(module, f"{name}_backward")(*residuals, _basis(out, built))
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
             getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
@@ -132,17 +140,30 @@ class Transformed:
                 raise TypeError(f"{self.parsed.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
+        if self.kind == "vmap":
+            args = _batch_first(args, self.names, self.in_axes)
         originals = args
-        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals))]
+        differentiated = () if self.kind == "vmap" else self.wrt
+        flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, originals))]
         types = tuple(structure for structure, _ in flat)
         values = tuple(leaf for _, leaves in flat for leaf in leaves)
         built, executable = self._specialise_call(types, originals, values)
         module = executable.module
         values = (*values, *built.primal.captured)
         name = self.parsed.name
-        if self.kind == "jit":
+        if self.kind in ("jit", "vmap"):
             result = self._run(getattr(module, name), values, built)  # a tuple when it returns several
-            return built.primal.nest(result if len(built.primal.entry.terminator.values) > 1 else (result,))
+            result = result if len(built.primal.entry.terminator.values) > 1 else (result,)
+            if self.kind == "vmap":
+                result = tuple(np.moveaxis(r, 0, self.out_axes) for r in result)
+            return built.primal.nest(result)
+        if self.kind == "jacrev":
+            out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
+            rows = self._run(getattr(module, f"{name}_backward"), (*residuals, _basis(out, built)), built)
+            rows = iter(np.reshape(r, np.shape(out) + np.shape(leaf)) for r, leaf in
+                        zip(rows, (leaf for i in self.wrt for leaf in trees.tree_leaves(originals[i]))))
+            nested = tuple(trees.unflatten(types[i], rows) for i in self.wrt)
+            return nested[0] if self.single else nested
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
@@ -190,6 +211,44 @@ class Transformed:
                              f"{error}") from error
 
 
+def _basis(out, built: Build):
+    """The identity basis of cotangents of `out`: a batch of out.size arrays of out's shape."""
+    dtype = built.program.forward.entry.terminator.values[0].type.dtype
+    size = int(np.size(out))
+    return np.eye(size, dtype=dtype).reshape((size,) + np.shape(out))
+
+
+def _in_axes(in_axes, names: list) -> tuple:
+    """One batch axis (an int, or None: not batched) per parameter."""
+    axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(names)
+    if len(axes) != len(names) or not all(a is None or (isinstance(a, int) and not isinstance(a, bool)) for a in axes):
+        raise ValueError(f"in_axes must be an int, None, or a tuple of one of them per parameter {names}, "
+                         f"not {in_axes!r}")
+    if all(a is None for a in axes):
+        raise ValueError("in_axes batches no parameter")
+    return axes
+
+
+def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
+    """The arguments with each batched one's batch axis moved first (views); their batch sizes
+    must agree."""
+    moved, sizes = [], {}
+
+    def first(leaf, name, axis):
+        leaf = np.asarray(leaf)
+        if leaf.ndim == 0 or not -leaf.ndim <= axis < leaf.ndim:
+            raise ValueError(f"vmap: argument {name!r} has shape {leaf.shape}, which has no axis {axis} to batch over")
+        sizes.setdefault(leaf.shape[axis], name)
+        if len(sizes) > 1:
+            raise ValueError(f"vmap: the batched arguments have different batch sizes "
+                             f"({', '.join(f'{n!r}: {k}' for k, n in sizes.items())})")
+        return np.moveaxis(leaf, axis, 0)
+
+    for value, name, axis in zip(args, names, in_axes):
+        moved.append(value if axis is None else trees.tree_map(lambda leaf: first(leaf, name, axis), value))
+    return tuple(moved)
+
+
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -213,7 +272,7 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
         raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
                            f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", at,
                            "transform value_and_grad or grad instead, or f itself")
-    if outer.kind != "jit" and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
+    if outer.kind not in ("jit", "vmap") and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
         what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
         raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
                            f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", at,
@@ -370,7 +429,24 @@ def jit(function: Callable = None, jit: bool = True):
     return _transform("jit", function, 0, jit)
 
 
-FACTORIES = (grad, value_and_grad, vjp, jit)
+def vmap(function: Callable = None, in_axes=0, out_axes: int = 0, jit: bool = True):
+    """`function` applied to each item of a batch at once: the arguments batched by `in_axes` (an
+    int, None, or a tuple of one per parameter; None: the same for all items) carry the batch along
+    that axis, and each result carries it along `out_axes`. One compiled function does the whole
+    batch (transforms/batch.py): what does not depend on the batched arguments is computed once."""
+    if function is None:
+        return lambda f: Transformed(f, (), jit, "vmap", in_axes, out_axes)
+    return Transformed(function, (), jit, "vmap", in_axes, out_axes)
+
+
+def jacrev(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The Jacobian of `function` with respect to the parameters `wrt`, by reverse mode: one forward
+    pass, and one backward pass over the whole identity basis of cotangents at once. Each Jacobian
+    has the shape `out.shape + x.shape` (JAX's convention); a tuple when `wrt` is a sequence."""
+    return _transform("jacrev", function, wrt, jit)
+
+
+FACTORIES = (grad, value_and_grad, vjp, jit, vmap, jacrev)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
@@ -389,9 +465,12 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     else:
         if not args:
             args = tuple(0.0 for _ in transformed.names)
-        types = tuple(_argument(v, n, i in transformed.wrt)[0]
+        if transformed.kind == "vmap":
+            args = _batch_first(args, transformed.names, transformed.in_axes)
+        differentiated = () if transformed.kind == "vmap" else transformed.wrt
+        types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
-        kind = "jit" if transformed.kind == "jit" else "vjp"
+        kind = transformed.kind if transformed.kind in ("jit", "vmap", "jacrev") else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
     if print_it:
         print(text)

@@ -111,7 +111,8 @@ def _imports(program) -> str:
 
 def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
-    `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
+    `<name>_backward` (for vjp), and but for a backward of a batch of cotangents (jacrev)
+    `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
     name of its forward value in the IR: the backward's parameter keeps it where the forward's Python
     writes the value into a variable of another name (a loop's result is its carried variable), and
@@ -128,9 +129,11 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
     float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
                        if _float32_number(p)]
-    return [module.function(f"{name}_forward", forward, forward_lines),
-            module.function(f"{name}_backward", backward, float32_numbers + backward_lines),
-            module.function(f"{name}_value_and_grad", forward, fused)]
+    functions = [module.function(f"{name}_forward", forward, forward_lines),
+                 module.function(f"{name}_backward", backward, float32_numbers + backward_lines)]
+    if seed.type.ndim > forward.entry.terminator.values[0].type.ndim:  # a batch of cotangents (jacrev)
+        return functions
+    return functions + [module.function(f"{name}_value_and_grad", forward, fused)]
 
 
 def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,

@@ -158,6 +158,13 @@ class Inlining:
         if transformed.kind == "vjp":
             self.refuse(node, f"calling `{name}` (vjp) inside compiled code is not supported: its pullback is "
                               f"a function", "call grad or value_and_grad transforms")
+        if transformed.kind == "jacrev":
+            self.refuse(node, f"calling `{name}` (jacrev) inside compiled code is not supported",
+                        "call it outside, or write the Jacobian of a gradient as jacrev(grad(f))")
+        if transformed.kind == "vmap" and any(axis not in (0, None) for axis in (*transformed.in_axes,
+                                                                                 transformed.out_axes)):
+            self.refuse(node, f"calling `{name}` (vmap) with batch axes other than 0 inside compiled code is not "
+                              f"supported", "move the batch axis first (np.moveaxis) and use in_axes=0")
         try:
             bound = transformed.signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -175,7 +182,7 @@ class Inlining:
         built = transformed.build_for(tuple(trees.map_leaves(a, lambda o, path: o.type.with_dtype(o.type.dtype))
                                             for a in arguments))
         self.assumptions.extend(built.primal.assumptions)
-        if transformed.kind == "jit":
+        if transformed.kind in ("jit", "vmap"):
             results = self.splice_function(built.program, operands, node)
             return built.primal.nest(results, lowered=True)
         forward, backward = built.program.forward, built.program.backward
