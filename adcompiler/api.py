@@ -105,11 +105,8 @@ class Transformed:
     def _warm(self, built: Build, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
         name, values = self.parsed.name, (*values, *built.primal.captured)
-        if self.kind in ("jit", "vmap"):
+        if self.kind in ("jit", "vmap", "jacrev"):
             getattr(module, name)(*values)
-        elif self.kind == "jacrev":
-            out, *residuals = getattr(module, f"{name}_forward")(*values)
-            getattr(module, f"{name}_backward")(*residuals, _basis(out, built))
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
             getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
@@ -151,19 +148,16 @@ class Transformed:
         module = executable.module
         values = (*values, *built.primal.captured)
         name = self.parsed.name
-        if self.kind in ("jit", "vmap"):
+        if self.kind in ("jit", "vmap", "jacrev"):
             result = self._run(getattr(module, name), values, built)  # a tuple when it returns several
-            result = result if len(built.primal.entry.terminator.values) > 1 else (result,)
+            result = result if len(built.program.entry.terminator.values) > 1 else (result,)
             if self.kind == "vmap":
-                result = tuple(np.moveaxis(r, 0, self.out_axes) for r in result)
+                return built.primal.nest(tuple(np.moveaxis(r, 0, self.out_axes) for r in result))
+            if self.kind == "jacrev":  # each parameter's Jacobians nested as it is
+                result = iter(np.asarray(r) for r in result)
+                nested = tuple(trees.unflatten(types[i], result) for i in self.wrt)
+                return nested[0] if self.single else nested
             return built.primal.nest(result)
-        if self.kind == "jacrev":
-            out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
-            rows = self._run(getattr(module, f"{name}_backward"), (*residuals, _basis(out, built)), built)
-            rows = iter(np.reshape(r, np.shape(out) + np.shape(leaf)) for r, leaf in
-                        zip(rows, (leaf for i in self.wrt for leaf in trees.tree_leaves(originals[i]))))
-            nested = tuple(trees.unflatten(types[i], rows) for i in self.wrt)
-            return nested[0] if self.single else nested
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, built)
             backward = getattr(module, f"{name}_backward")
@@ -209,13 +203,6 @@ class Transformed:
             shapes = ", ".join(f"{p.hint}: {np.shape(v)}" for p, v in zip(built.primal.params, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
-
-
-def _basis(out, built: Build):
-    """The identity basis of cotangents of `out`: a batch of out.size arrays of out's shape."""
-    dtype = built.program.forward.entry.terminator.values[0].type.dtype
-    size = int(np.size(out))
-    return np.eye(size, dtype=dtype).reshape((size,) + np.shape(out))
 
 
 def _in_axes(in_axes, names: list) -> tuple:

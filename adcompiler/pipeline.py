@@ -19,6 +19,7 @@ from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.batch import batch
 from .transforms.reverse import reverse
+from .transforms.jacobian import jacobian
 from .transforms.shapes import data_shaped
 from .transforms.simplify import simplify
 
@@ -28,7 +29,7 @@ class Build:
     """Everything compiled for one function, argument types and `wrt`."""
 
     primal: Function
-    program: Function | Adjoint  # the simplified primal for "jit", the adjoint otherwise
+    program: Function | Adjoint  # a Function for "jit", "vmap" and "jacrev", the adjoint otherwise
     source: str
     stem: str
     names: Namer  # of the values of `primal` and `program`, in `describe` and in `source` alike
@@ -90,7 +91,8 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
     it with respect to the parameters `wrt` (every leaf of a tree); emit the result, placed by `mode`
     (backend/placement.py). "grad" and "value_and_grad" need one float scalar output. "vmap" batches
     the parameters `wrt` (transforms/batch.py): their `arg_types` have the batch axis first, which the
-    lowered function does not see. "jacrev" is "vjp" with the backward batched over cotangents."""
+    lowered function does not see. "jacrev" makes one Function of the forward and the backward batched
+    over the basis of cotangents (transforms/jacobian.py)."""
     constants = {i: a.value for i, a in enumerate(arg_types) if isinstance(a, Fixed)}
     arg_types = [a.type if isinstance(a, Fixed) else a for a in arg_types]
     leaf_types = [t for structure in arg_types for t in trees.leaves_of(structure)]
@@ -111,9 +113,7 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         purpose = "gradient with respect to " + ", ".join(primal.params[i].hint for i in leaves)
         if kind == "jacrev":
             check_shape_known(primal, parsed.described)
-            backward = program.backward
-            backward = verify(simplify(verify(batch(backward, (len(backward.params) - 1,)))))
-            program = Adjoint(program.forward, backward, program.wrt, program.plans)
+            program = verify(simplify(verify(jacobian(program, parsed.name))))
             purpose = "Jacobian (one backward pass over a batch of cotangents) with respect to " + \
                 ", ".join(primal.params[i].hint for i in leaves)
     stem = "__".join([parsed.name, kind, *(t.tag for t in leaf_types)])

@@ -30,10 +30,15 @@ INDENT = "    "
 
 def names_for(*programs) -> Namer:
     """One namer for `programs` (Functions and Adjoints), naming their values in order (a residual
-    parameter as the forward value it holds): the names `show` prints and the Python uses."""
+    parameter as the forward value it holds, a Function's parameters as the first program's, for which
+    they stand: a batched parameter is named as the primal's): the names `show` prints and the Python uses."""
     namer = Namer()
     for program in programs:
         if isinstance(program, Function):
+            first = programs[0]
+            if program is not first and isinstance(first, Function) and len(program.params) == len(first.params):
+                for param, original in zip(program.params, first.params):
+                    namer.alias(param, original)
             namer.name_function(program)
             continue
         namer.name_function(program.forward)
@@ -111,8 +116,7 @@ def _imports(program) -> str:
 
 def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     """Module source for `adjoint`, with functions named after `name`: `<name>_forward` and
-    `<name>_backward` (for vjp), and but for a backward of a batch of cotangents (jacrev)
-    `<name>_value_and_grad`, which runs both bodies in one function
+    `<name>_backward` (for vjp), and `<name>_value_and_grad`, which runs both bodies in one function
     (one Numba compilation, no residual tuple). The passes share one namer, so a residual has the
     name of its forward value in the IR: the backward's parameter keeps it where the forward's Python
     writes the value into a variable of another name (a loop's result is its carried variable), and
@@ -129,11 +133,9 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
     float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
                        if _float32_number(p)]
-    functions = [module.function(f"{name}_forward", forward, forward_lines),
-                 module.function(f"{name}_backward", backward, float32_numbers + backward_lines)]
-    if seed.type.ndim > forward.entry.terminator.values[0].type.ndim:  # a batch of cotangents (jacrev)
-        return functions
-    return functions + [module.function(f"{name}_value_and_grad", forward, fused)]
+    return [module.function(f"{name}_forward", forward, forward_lines),
+            module.function(f"{name}_backward", backward, float32_numbers + backward_lines),
+            module.function(f"{name}_value_and_grad", forward, fused)]
 
 
 def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,

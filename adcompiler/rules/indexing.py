@@ -126,11 +126,11 @@ def _index_add_batched(like, g, *items, batched, index):
 
 
 def _update_batched(prim):
-    """`y[index] = v` (or `+=`) in each item: v aligned to the rank of the region it writes."""
+    """`y[index] = v` (or `+=`) in each item (y batched: transforms/batch.py batches the array an
+    update writes into): v aligned to the rank of the region it writes."""
     def rule(y, v, *items, batched, index):
         if any(batched[2:]):
             return None
-        y = y if batched[0] else over_batch(y, v)
         region = logical_rank(y, True) - sum(isinstance(item, IndexInt) for item in index)
         return prim(y, aligned(v, batched[1], region), *items, index=(IndexSlice(),) + index)
     return rule

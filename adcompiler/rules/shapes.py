@@ -103,9 +103,9 @@ dim.defbatch(lambda x, batched, axis: Unbatched(dim(x, axis=axis + 1)))
 
 def _broadcast_like_batched(g, like, batched):
     """g spread over like's (logical) shape: both batched, or g's items each spread."""
-    g = aligned(g, batched[0], logical_rank(like, batched[1]))
     if not batched[0]:
         g = over_batch(g, like)
+    g = aligned(g, True, logical_rank(like, batched[1]))
     if batched[1]:
         return broadcast_like(g, like)
     from .creation import zeros_like

@@ -26,7 +26,20 @@ from ..rules.shapes import aligned, over_batch
 
 def batch(fn: Function, batched_positions: tuple) -> Function:
     """`fn` with the parameters at `batched_positions` batched (see the module docstring)."""
-    return _Batching(fn).function(tuple(batched_positions))
+    batching = Batching(Builder(fn.loc))
+    params = []
+    for i, p in enumerate(fn.params):
+        new = Value(batched_type(p.type) if i in batched_positions else p.type, p.hint)
+        params.append(new)
+        batching.bind(p, new, i in batched_positions)
+        if i in batched_positions and batching.template is None and not p.type.listed:
+            batching.template = P.Sym(new)
+    if batching.template is None:
+        raise CompileError(f"{fn.name}: batching needs an array or number among the batched parameters", fn.loc)
+    with batching.builder.active():
+        results = batching.block(fn.entry, batched_results=True)
+    return Function(fn.name, [Block(params, batching.builder.ops, Return(results, fn.entry.terminator.loc))], fn.loc,
+                    fn.captured, fn.assumptions, fn.structure)
 
 
 def batched_type(t: Type) -> Type:
@@ -34,33 +47,31 @@ def batched_type(t: Type) -> Type:
     return Type(t.dtype, t.ndim + 1, False, (None,) + t.units, t.listed)
 
 
-class _Batching:
-    def __init__(self, fn: Function):
-        self.fn = fn
-        self.builder = Builder(fn.loc)
-        self.value_of: dict = {}  # id(original value) -> its value in the batched function
-        self.batched: set = set()  # ids of the original values that are batched
-        self.template = None  # a batched array parameter: the batch size is its axis 0
+class _Widen(Exception):
+    """A loop's carried argument must be batched (an update writes batched values into it)."""
 
-    def function(self, positions: tuple) -> Function:
-        fn = self.fn
-        params = []
-        for i, p in enumerate(fn.params):
-            new = Value(batched_type(p.type) if i in positions else p.type, p.hint)
-            params.append(new)
-            self.value_of[id(p)] = new
-            if i in positions:
-                self.batched.add(id(p))
-                if self.template is None and not p.type.listed:
-                    self.template = P.Sym(new)
-        if self.template is None:
-            raise CompileError(f"{fn.name}: batching needs an array or number among the batched parameters", fn.loc)
-        with self.builder.active():
-            self.block(fn.entry.ops)
-            self.builder.loc = fn.entry.terminator.loc
-            results = tuple(self.as_batched(v) for v in fn.entry.terminator.values)
-        return Function(fn.name, [Block(params, self.builder.ops, Return(results, fn.entry.terminator.loc))], fn.loc,
-                        fn.captured, fn.assumptions, fn.structure)
+    def __init__(self, arg: Value):
+        self.arg = arg
+
+
+class Batching:
+    """Re-makes ops into `builder`, batched where their operands are (`bind` says which values are,
+    and what they are in the new code); `template` is a batched array, whose axis 0 is the batch."""
+
+    def __init__(self, builder: Builder, template=None):
+        self.builder = builder
+        self.value_of: dict = {}  # id(original value) -> its value in the batched code
+        self.batched: set = set()  # ids of the original values that are batched
+        self.template = template
+        self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
+
+
+    def block(self, block: Block, batched_results: bool = False) -> tuple:
+        """Make the ops of `block` (in the builder, which is active); the values it ends with,
+        batched when `batched_results`."""
+        self.ops(block.ops)
+        self.builder.loc = block.terminator.loc
+        return tuple(self.as_batched(v) if batched_results else self.lookup(v) for v in block.terminator.values)
 
     # ------------------------------------------------------------ values
 
@@ -76,6 +87,8 @@ class _Batching:
         value = self.lookup(operand)
         if self.is_batched(operand):
             return value
+        if isinstance(operand, Value) and id(operand) in self.widening:
+            raise _Widen(operand)  # the loop carries it batched instead
         made = self.builder.producers.get(id(value))
         if made is not None and made.prim is P.placeholder:
             t = batched_type(value.type)
@@ -99,7 +112,7 @@ class _Batching:
 
     # ------------------------------------------------------------ ops
 
-    def block(self, ops) -> None:
+    def ops(self, ops) -> None:
         for op in ops:
             self.builder.loc = op.loc
             if isinstance(op, Structured):
@@ -110,6 +123,8 @@ class _Batching:
     def op(self, op) -> None:
         args = [self.lookup(a) for a in op.args]
         flags = tuple(self.is_batched(a) for a in op.args)
+        if op.prim.updates and not flags[0] and any(flags):  # batched values written into an unbatched array
+            args[0], flags = self.as_batched(op.args[0]), (True, *flags[1:])
         if not any(flags):
             made = self.builder.emit(op.prim, args, op.param_dict, op.result.hint)
             if isinstance(made, Value) and not made.hint and not made.derived:
@@ -145,7 +160,18 @@ class _Batching:
             self.refuse_batched(op.trips, "this loop's trip count", op.loc)
         carried = [self.is_batched(v) for v in op.inits]
         while True:  # the carried values batched where the initial value or the body makes them so
-            blocks = [self.nested(op, b, carried) for b in op.blocks]
+            own = {id(a): i for b in op.blocks for i, a in enumerate(op.carried_args(b))}
+            self.widening.update((key, i) for key, i in own.items() if not carried[i])
+            try:
+                blocks = [self.nested(op, b, carried) for b in op.blocks]
+            except _Widen as widen:
+                if id(widen.arg) not in own:
+                    raise
+                carried[own[id(widen.arg)]] = True
+                continue
+            finally:
+                for key in own:
+                    self.widening.pop(key, None)
             yielded = [any(self.is_batched(v) for v in yields)
                        for yields in zip(*(b.terminator.values for b in op.blocks if b is not op.test))]
             wider = [c or y for c, y in zip(carried, yielded)] if op.inits else yielded
@@ -183,7 +209,7 @@ class _Batching:
             self.bind(original, new, b)
             args.append(new)
         with self.builder.nested() as ops:
-            self.block(block.ops)
+            self.ops(block.ops)
         yields = tuple(self.lookup(v) for v in block.terminator.values)
         return Block(args, ops, Yield(yields, block.terminator.loc))
 
