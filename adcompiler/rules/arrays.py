@@ -100,4 +100,3 @@ def _scatter_add_batched(like, g, flat, batched):
 
 gather.defbatch(_gather_batched)
 scatter_add.defbatch(_scatter_add_batched)
-checked_index.defbatch(lambda index, n, batched: None if batched[1] else checked_index(index, n))

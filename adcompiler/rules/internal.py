@@ -7,8 +7,7 @@ from .primitive import BUFFER, ELEMENTWISE, FRESH, IDENTITY, NEW, UPDATE, VIEW, 
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO, batch=ELEMENTWISE)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
-weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENTITY, vjps=ZERO,
-                 batch=lambda x, batched: x)  # batched, an array (which is never weak)
+weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENTITY, vjps=ZERO)
 copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW, batch=ELEMENTWISE)
 copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):

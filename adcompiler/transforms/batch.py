@@ -138,7 +138,8 @@ class Batching:
         else:
             result = None
         if result is None:
-            raise CompileError(f"`{op.prim.name}` of values that differ across the batch is not supported by "
+            what = op.param_dict.get("call", op.prim.name)  # a library call by its text
+            raise CompileError(f"`{what}` of values that differ across the batch is not supported by "
                                f"batching (vmap, jacrev)", op.loc,
                                "compute it outside the batched function, or batch a function without it")
         batched = not isinstance(result, Unbatched)

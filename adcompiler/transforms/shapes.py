@@ -4,8 +4,9 @@ fixed by the argument types (and the values of integer arguments, which are size
 Invariant: `data_shaped(fn)` is the op that first makes a returned value's shape depend on the
 values in float or bool arguments, or None. Data are those values and what is computed from them
 (not their sizes: `size`, `dim`). A shape depends on data where an operand's does, where a
-non-elementwise op reads an integer or boolean datum (a mask, a slice bound, a size) or a library
-call reads any datum (np.unique), and where a branch or loop chosen by data gives arrays whose
+non-elementwise op reads a boolean datum (a mask) or an integer number that is one (a slice bound,
+a size; integer arrays gather, and only their shapes count) or a library call reads any datum
+(np.unique), and where a branch or loop chosen by data gives arrays whose
 lengths may differ (their types disagree about which axes have length 1) by branch or trip.
 """
 from __future__ import annotations
@@ -40,7 +41,8 @@ def data_shaped(fn: Function):
                 data.add(id(op.result))
             cause = next((shaped[id(a)] for a in op.args if has(shaped, a)), None)
             if cause is None and not op.prim.elementwise and any(
-                    has(data, a) and (op.prim in _LIBRARY or not a.type.is_float) for a in _shaping(op)):
+                    has(data, a) and (op.prim in _LIBRARY or a.type.dtype == "bool" or
+                                      a.type.ndim == 0 and a.type.dtype == "int64") for a in _shaping(op)):
                 cause = op
             if cause is not None:
                 shaped[id(op.result)] = cause
