@@ -19,6 +19,7 @@ import sys
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_variable] = "1"
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+os.environ.setdefault("ADCOMPILER_COMPILE", "sync")  # kernels compiled before the first call is timed
 
 import argparse  # noqa: E402
 import time  # noqa: E402

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import CompileError
 from ..ir.builder import Builder
-from ..ir.core import (Block, Const, For, Function, If, Return, Structured, Type, Value, While, Yield)
+from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, Yield
 from ..rules import primitives as P
 from ..rules.primitive import Unbatched
 from ..rules.shapes import aligned, over_batch
