@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jit`, `vmap`, `jacrev` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -29,11 +29,12 @@ Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`.
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jacrev", "jit" or "vmap", which batches
+    the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
-    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str):
+    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str, in_axes: tuple = (), out_axes: int = 0):
         if jit not in (True, False, "whole"):
             raise ValueError(f"jit must be True (NumPy, with Numba kernels for loops), False (NumPy only) or "
                              f"'whole' (each generated function compiled whole by Numba), not {jit!r}")
@@ -51,6 +52,10 @@ class Transformed:
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)
         self.name = self.parsed.name  # of the generated functions: `<name>_value_and_grad`, ...
+        if kind == "vmap":
+            in_axes = _in_axes(in_axes, self.names)
+            wrt = tuple(i for i, axis in enumerate(in_axes) if axis is not None)
+        self.in_axes, self.out_axes = in_axes, out_axes
         self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
         self.jit = jit
         self._specialisations: dict = {}
@@ -73,6 +78,7 @@ class Transformed:
             state = dict(kind=self.kind, name=self.name, title=self.title, wrt=self.wrt, single=self.single,
                          jit=self.jit, fixes_integers=self._fixes_integers, first_pattern=dict(self._first_pattern),
                          specialisations=records, doc=self.__doc__, qualname=self.__qualname__,
+                         in_axes=self.in_axes, out_axes=self.out_axes,
                          parameters=[(n, p.default) for n, p in self.signature.parameters.items()])
         return Loaded, (state,)
 
@@ -118,7 +124,7 @@ class Transformed:
     def _warm(self, built: Build, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
         name, values = self.parsed.name, (*values, *built.primal.captured)
-        if self.kind == "jit":
+        if self.kind in ("jit", "vmap", "jacrev"):
             getattr(module, name)(*values)
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
@@ -151,7 +157,10 @@ class Transformed:
                 raise TypeError(f"{self.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
-        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, args))]
+        if self.kind == "vmap":
+            args = _batch_first(args, self.names, self.in_axes)
+        differentiated = () if self.kind == "vmap" else self.wrt
+        flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, args))]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
     def __call__(self, *args, **kwargs):
@@ -161,9 +170,16 @@ class Transformed:
         module = executable.module
         values = (*values, *record.captured)
         name = self.name
-        if self.kind == "jit":
+        if self.kind in ("jit", "vmap", "jacrev"):
             result = self._run(getattr(module, name), values, record)  # a tuple when it returns several
-            return trees.unflatten(record.structure, iter(result if record.outputs > 1 else (result,)))
+            result = result if record.outputs > 1 else (result,)
+            if self.kind == "vmap":
+                result = tuple(np.moveaxis(r, 0, self.out_axes) for r in result)
+            if self.kind == "jacrev":  # each parameter's Jacobians nested as it is
+                result = iter(np.asarray(r) for r in result)
+                nested = tuple(trees.unflatten(types[i], result) for i in self.wrt)
+                return nested[0] if self.single else nested
+            return trees.unflatten(record.structure, iter(result))
         if self.kind == "vjp":
             out, *residuals = self._run(getattr(module, f"{name}_forward"), values, record)
             backward = getattr(module, f"{name}_backward")
@@ -228,6 +244,7 @@ class Loaded(Transformed):
                                             for n, d in state["parameters"]])
         self.names = [n for n, _ in state["parameters"]]
         self._fixes_integers, self._first_pattern = state["fixes_integers"], state["first_pattern"]
+        self.in_axes, self.out_axes = state["in_axes"], state["out_axes"]
         self._specialisations = {types: (record, None) for types, record in state["specialisations"].items()}
         self._lock = threading.Lock()
         self.__name__, self.__qualname__, self.__doc__ = self.name, state["qualname"], state["doc"]
@@ -263,6 +280,37 @@ _LOADED: dict = {}
 _LOADED_LOCK = threading.Lock()
 
 
+def _in_axes(in_axes, names: list) -> tuple:
+    """One batch axis (an int, or None: not batched) per parameter."""
+    axes = tuple(in_axes) if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(names)
+    if len(axes) != len(names) or not all(a is None or (isinstance(a, int) and not isinstance(a, bool)) for a in axes):
+        raise ValueError(f"in_axes must be an int, None, or a tuple of one of them per parameter {names}, "
+                         f"not {in_axes!r}")
+    if all(a is None for a in axes):
+        raise ValueError("in_axes batches no parameter")
+    return axes
+
+
+def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
+    """The arguments with each batched one's batch axis moved first (views); their batch sizes
+    must agree."""
+    moved, sizes = [], {}
+
+    def first(leaf, name, axis):
+        leaf = np.asarray(leaf)
+        if leaf.ndim == 0 or not -leaf.ndim <= axis < leaf.ndim:
+            raise ValueError(f"vmap: argument {name!r} has shape {leaf.shape}, which has no axis {axis} to batch over")
+        sizes.setdefault(leaf.shape[axis], name)
+        if len(sizes) > 1:
+            raise ValueError(f"vmap: the batched arguments have different batch sizes "
+                             f"({', '.join(f'{n!r}: {k}' for k, n in sizes.items())})")
+        return np.moveaxis(leaf, axis, 0)
+
+    for value, name, axis in zip(args, names, in_axes):
+        moved.append(value if axis is None else trees.tree_map(lambda leaf: first(leaf, name, axis), value))
+    return tuple(moved)
+
+
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -286,7 +334,7 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
         raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
                            f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", at,
                            "transform value_and_grad or grad instead, or f itself")
-    if outer.kind != "jit" and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
+    if outer.kind not in ("jit", "vmap") and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
         what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
         raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
                            f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", at,
@@ -443,7 +491,24 @@ def jit(function: Callable = None, jit: bool = True):
     return _transform("jit", function, 0, jit)
 
 
-FACTORIES = (grad, value_and_grad, vjp, jit)
+def vmap(function: Callable = None, in_axes=0, out_axes: int = 0, jit: bool = True):
+    """`function` applied to each item of a batch at once: the arguments batched by `in_axes` (an
+    int, None, or a tuple of one per parameter; None: the same for all items) carry the batch along
+    that axis, and each result carries it along `out_axes`. One compiled function does the whole
+    batch (transforms/batch.py): what does not depend on the batched arguments is computed once."""
+    if function is None:
+        return lambda f: Transformed(f, (), jit, "vmap", in_axes, out_axes)
+    return Transformed(function, (), jit, "vmap", in_axes, out_axes)
+
+
+def jacrev(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The Jacobian of `function` with respect to the parameters `wrt`, by reverse mode: one forward
+    pass, and one backward pass over the whole identity basis of cotangents at once. Each Jacobian
+    has the shape `out.shape + x.shape` (JAX's convention); a tuple when `wrt` is a sequence."""
+    return _transform("jacrev", function, wrt, jit)
+
+
+FACTORIES = (grad, value_and_grad, vjp, jit, vmap, jacrev)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
@@ -466,9 +531,12 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
     else:
         if not args:
             args = tuple(0.0 for _ in transformed.names)
-        types = tuple(_argument(v, n, i in transformed.wrt)[0]
+        if transformed.kind == "vmap":
+            args = _batch_first(args, transformed.names, transformed.in_axes)
+        differentiated = () if transformed.kind == "vmap" else transformed.wrt
+        types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
-        kind = "jit" if transformed.kind == "jit" else "vjp"
+        kind = transformed.kind if transformed.kind in ("jit", "vmap", "jacrev") else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
     if print_it:
         print(text)

@@ -43,7 +43,8 @@ class Specialisation:
         """The record of a `pipeline.Build` (holding it when `keep`: not pickled then)."""
         primal = built.primal
         out = None if isinstance(built.program, Function) else built.program.forward.entry.terminator.values[0].type
-        return cls(built.source, built.stem, tuple(primal.captured), len(primal.entry.terminator.values),
+        returned = built.program if isinstance(built.program, Function) else primal  # a Jacobian per parameter
+        return cls(built.source, built.stem, tuple(primal.captured), len(returned.entry.terminator.values),
                    primal.structure, out, tuple(p.hint for p in primal.params), primal.loc, built if keep else None)
 
     def describe(self) -> str:

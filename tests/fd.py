@@ -7,6 +7,7 @@ Keep the inputs at least ~10 h away from kinks and domain edges.
 
     directional_derivative(f, args, directions)  J v (the output's shape), one or several args moved
     fd_grad(f, args, k)                           the full gradient of scalar f w.r.t. args[k]
+    fd_jacobian(f, args, k)                       d f / d args[k], shaped out.shape + args[k].shape
     dot_product_check(lhs, rhs, scale)            assert <u, J v> (FD) == <J^T u, v> (AD)
 """
 from __future__ import annotations
@@ -64,6 +65,21 @@ def fd_grad(f, args, k, h=STEP):
         directions[k] = e
         out[index] = float(directional_derivative(f, args, directions, h))
     return out
+
+
+def fd_jacobian(f, args, k, h=STEP):
+    """The Jacobian of f(*args) with respect to the array args[k], one column (J e_j) at a time,
+    shaped `out.shape + args[k].shape` (JAX's convention)."""
+    x = np.asarray(args[k], dtype=np.float64)
+    columns = []
+    for index in np.ndindex(x.shape):
+        e = np.zeros(x.shape)
+        e[index] = 1.0
+        directions = [None] * len(args)
+        directions[k] = e
+        columns.append(directional_derivative(f, args, directions, h))
+    out_shape = columns[0].shape
+    return np.moveaxis(np.array(columns), 0, -1).reshape(out_shape + x.shape)
 
 
 def inner(a, b) -> float:

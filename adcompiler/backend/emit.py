@@ -30,10 +30,15 @@ INDENT = "    "
 
 def names_for(*programs) -> Namer:
     """One namer for `programs` (Functions and Adjoints), naming their values in order (a residual
-    parameter as the forward value it holds): the names `show` prints and the Python uses."""
+    parameter as the forward value it holds, a Function's parameters as the first program's, for which
+    they stand: a batched parameter is named as the primal's): the names `show` prints and the Python uses."""
     namer = Namer()
     for program in programs:
         if isinstance(program, Function):
+            first = programs[0]
+            if program is not first and isinstance(first, Function) and len(program.params) == len(first.params):
+                for param, original in zip(program.params, first.params):
+                    namer.alias(param, original)
             namer.name_function(program)
             continue
         namer.name_function(program.forward)

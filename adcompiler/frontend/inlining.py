@@ -152,12 +152,16 @@ class Inlining:
         return self.inline_body(child, values, function, name, node)
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
-        """`grad(f)(...)`, `value_and_grad(f)(...)` or `jit(f)(...)` inside compiled code: f's IR
-        (forward and backward for a gradient), spliced here with the call's arguments, so that
-        gradients of gradients are IR too."""
+        """`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`, `vmap(f)(...)` or `jacrev(f)(...)`
+        inside compiled code: f's IR (forward and backward for a gradient, the one Function of the
+        others), spliced here with the call's arguments, so that gradients of gradients are IR too."""
         if transformed.kind == "vjp":
             self.refuse(node, f"calling `{name}` (vjp) inside compiled code is not supported: its pullback is "
                               f"a function", "call grad or value_and_grad transforms")
+        if transformed.kind == "vmap" and any(axis not in (0, None) for axis in (*transformed.in_axes,
+                                                                                 transformed.out_axes)):
+            self.refuse(node, f"calling `{name}` (vmap) with batch axes other than 0 inside compiled code is not "
+                              f"supported", "move the batch axis first (np.moveaxis) and use in_axes=0")
         try:
             bound = transformed.signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -175,9 +179,13 @@ class Inlining:
         built = transformed.build_for(tuple(trees.map_leaves(a, lambda o, path: o.type.with_dtype(o.type.dtype))
                                             for a in arguments))
         self.assumptions.extend(built.primal.assumptions)
-        if transformed.kind == "jit":
+        if transformed.kind in ("jit", "vmap"):
             results = self.splice_function(built.program, operands, node)
             return built.primal.nest(results, lowered=True)
+        if transformed.kind == "jacrev":  # one Function, whose Jacobians nest as the parameters do
+            flat = iter(self.splice_function(built.program, operands, node))
+            jacobians = tuple(trees.unflatten(arguments[position], flat, lowered=True) for position in transformed.wrt)
+            return jacobians[0] if transformed.single else jacobians
         forward, backward = built.program.forward, built.program.backward
         value_of = {}
         out, *sources = self.splice_function(forward, operands, node, value_of)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..ir.core import Type
 from .creation import zeros
 from .primitive import NEW, ZERO, Primitive, Sym
-from .shapes import reshape, shape_of
+from .shapes import dim, over_batch, reshape, shape_of
 
 # Integer positions along an axis of length `n`: negative ones counted from the end; a position
 # out of [-n, n) raises IndexError at run time.
@@ -76,3 +76,27 @@ def add_at(a: Sym, indices, values: Sym, axis: int = 0) -> Sym:
     g3 = reshape(spread, product(dims[:axis]), product(shape_of(flat)), product(dims[axis + len(indices):]))
     added = scatter_add(as_three_axes(a, axis, len(indices)), g3, reshape(flat, Sym(-1)))
     return a + reshape(added, *dims)
+
+
+# ---------------------------------------------------------------- batching: the batch axis joins the first axis
+
+def _gather_batched(x3, flat, batched):
+    if batched[1]:
+        return None
+    k, before, after = dim(x3, axis=0), dim(x3, axis=1), dim(x3, axis=3)
+    out = gather(reshape(x3, k * before, dim(x3, axis=2), after), flat)
+    return reshape(out, k, before, dim(flat, axis=0), after)
+
+
+def _scatter_add_batched(like, g, flat, batched):
+    if batched[2]:
+        return None
+    g = g if batched[1] else over_batch(g, like)
+    k, before, after = dim(g, axis=0), dim(g, axis=1), dim(g, axis=3)
+    n = dim(like, axis=2 if batched[0] else 1)
+    out = scatter_add(zeros(k * before, n, after, dtype=like.type.dtype), reshape(g, k * before, dim(g, axis=2), after), flat)
+    return reshape(out, k, before, n, after)
+
+
+gather.defbatch(_gather_batched)
+scatter_add.defbatch(_scatter_add_batched)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 from ..ir.core import Type
-from .primitive import BUFFER, NEW, ZERO, Primitive, promote, same_type
+from .primitive import BUFFER, ELEMENTWISE, NEW, ZERO, Primitive, promote, same_type
 from .reductions import total
-from .shapes import dim
+from .shapes import aligned, dim
 
 
 def _shape_text(first: int, count: int) -> str:
@@ -26,12 +26,15 @@ full = Primitive("full", None,
                  lambda types, dtype: f"np.full({_shape_text(1, len(types) - 1)}, _0, np.{dtype})",
                  lambda fill, *dims, dtype: Type(dtype, len(dims)), memory=BUFFER)
 full.defvjp(lambda g, fill, *dims, out, dtype: total(g) if g.type.ndim else g)
+# A batch of fill values: each item's array (the shape the same for all).
+full.defbatch(lambda fill, *dims, batched, dtype: None if any(batched[1:]) else
+              zeros(dim(fill, axis=0), *dims, dtype=dtype) + aligned(fill, True, len(dims)))
 # np.empty: what is not written holds whatever the memory held, as in NumPy, and carries no gradient.
 empty = Primitive("empty", None, lambda types, dtype: f"np.empty({_shape_text(0, len(types))}, np.{dtype})",
                   _filled_type, memory=BUFFER, vjps=ZERO)
-zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
-ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
-empty_like = Primitive("empty_like", 1, "np.empty_like(_0)", same_type, memory=BUFFER, vjps=ZERO)
+zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, memory=BUFFER, vjps=ZERO, batch=ELEMENTWISE)
+ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, memory=BUFFER, vjps=ZERO, batch=ELEMENTWISE)
+empty_like = Primitive("empty_like", 1, "np.empty_like(_0)", same_type, memory=BUFFER, vjps=ZERO, batch=ELEMENTWISE)
 eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
                 lambda n, dtype: Type(dtype, 2), memory=BUFFER, vjps=ZERO)
 arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 
 from . import primitives as P
+from .shapes import over_batch
 from ..ir.builder import current_builder
 from ..errors import CompileError
 
@@ -54,7 +55,8 @@ class CustomVJP:
         if self.primitive is None:
             arity = self.function.__code__.co_argcount
             self.primitive = P.Primitive(f"custom_vjp[{self.function.__name__}]", arity + 1, "_0",
-                                         lambda body, *inputs: P.same_type(body), memory=P.IDENTITY)
+                                         lambda body, *inputs: P.same_type(body), memory=P.IDENTITY,
+                                         batch=_custom_batched)
             self.primitive.defvjp(None, *(functools.partial(self._share, inline, position) for position in range(arity)))
         return self.primitive(body, *args)
 
@@ -76,3 +78,8 @@ class CustomVJP:
 def custom_vjp(function) -> CustomVJP:
     """Declare that `function`'s gradient is given by a rule (see `CustomVJP.defvjp`)."""
     return CustomVJP(function)
+
+
+def _custom_batched(body, *inputs, batched):
+    """The value is the body's (the rule only matters to reverse mode, which batching follows)."""
+    return body if batched[0] else over_batch(body, inputs[batched.index(True) - 1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..ir.core import IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy
+from .shapes import aligned, logical_rank, over_batch, permute
 from .primitive import NEW, UPDATE, VIEW, Primitive, Recompute
 
 # ---------------------------------------------------------------- indexing
@@ -91,3 +92,51 @@ index_accumulate = Primitive("index_accumulate", None,
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,))
 index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
                         lambda g, acc, gg, *items, out, index: getitem(g, *items, index=index))
+
+
+# ---------------------------------------------------------------- batching
+# A basic index of each item is the same index after a full slice of the batch axis. An integer
+# array index stays the index's only item: the batch axis is moved behind the indexed one and back.
+# Indices that differ across the batch, and boolean masks of batched arrays, have no rule (refused).
+
+def _masked(items, index) -> bool:
+    return not basic_index(index) and items[0].type.dtype == "bool"
+
+
+def _batch_axis_second(x):
+    return permute(x, axes=(1, 0, *range(2, x.type.ndim)))
+
+
+def _getitem_batched(x, *items, batched, index):
+    if any(batched[1:]) or _masked(items, index):
+        return None
+    if basic_index(index):
+        return getitem(x, *items, index=(IndexSlice(),) + index)
+    return _batch_axis_second(getitem(_batch_axis_second(x), *items, index=index))
+
+
+def _index_add_batched(like, g, *items, batched, index):
+    if any(batched[2:]) or _masked(items, index):
+        return None
+    like = like if batched[0] else over_batch(like, g)
+    if basic_index(index):
+        return index_add(like, g, *items, index=(IndexSlice(),) + index)
+    g = g if batched[1] else over_batch(g, like)
+    return _batch_axis_second(index_add(_batch_axis_second(like), _batch_axis_second(g), *items, index=index))
+
+
+def _update_batched(prim):
+    """`y[index] = v` (or `+=`) in each item (y batched: transforms/batch.py batches the array an
+    update writes into): v aligned to the rank of the region it writes."""
+    def rule(y, v, *items, batched, index):
+        if any(batched[2:]):
+            return None
+        region = logical_rank(y, True) - sum(isinstance(item, IndexInt) for item in index)
+        return prim(y, aligned(v, batched[1], region), *items, index=(IndexSlice(),) + index)
+    return rule
+
+
+getitem.defbatch(_getitem_batched)
+index_add.defbatch(_index_add_batched)
+setitem.defbatch(_update_batched(setitem))
+index_accumulate.defbatch(_update_batched(index_accumulate))

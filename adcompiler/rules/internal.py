@@ -3,17 +3,17 @@ the trip count of a loop, and the tapes between a loop's forward and backward.""
 from __future__ import annotations
 
 from ..ir.core import Type
-from .primitive import BUFFER, FRESH, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
+from .primitive import BUFFER, ELEMENTWISE, FRESH, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
 
-stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO)
+stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO, batch=ELEMENTWISE)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
 weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENTITY, vjps=ZERO)
-copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW)
+copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW, batch=ELEMENTWISE)
 copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):
 # generated code writes in place only where nothing can tell, so it is the operand itself there;
 # lowering's may-alias relation takes it for new memory.
-fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH)
+fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH, batch=ELEMENTWISE)
 fresh.defvjp(lambda g, x, out: g)
 
 trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,
@@ -44,8 +44,12 @@ TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in
 # Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
 append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))"
                    if types[1].ndim and not types[1].listed else "_0.append(_1)",
-                   lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL)
-list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL)
+                   lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL,
+                   batch=lambda items, item, batched: append(items, item) if all(batched) else None)
+list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL,
+                    batch=lambda items, k, batched: None if batched[1] else list_get(items, k))
+# A batched tape is a list of batched items: a loop's carried list is batched when it appends
+# batched items (transforms/batch.py makes its empty placeholder a list of batched items).
 # `a, b, c = x`: x itself, checked at run time to have as many rows as there are names.
 unpacked = Primitive("unpacked", 2, "rt.unpacked(_0, _1)", lambda x, n: x, memory=VIEW)
 unpacked.defvjp(lambda g, x, n, out: g, None)

@@ -7,10 +7,10 @@ import numpy as np
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Type
-from .elementwise import equal, where
+from .elementwise import equal, sqrt, where
 from .primitive import NEW, Primitive, Sym, promote, same_type
 from .reductions import axes_text, restored, sum_axes
-from .shapes import permute
+from .shapes import aligned, expand_dims, logical_rank, permute, squeeze
 
 
 def _matmul_type(a: Type, b: Type) -> Type:
@@ -139,3 +139,55 @@ kron_right = Primitive("kron_right", 2, "rt.kron_right(_0, _1)", _kron_type, mem
 kron.defvjp(lambda g, a, b, out: kron_left(g, b), lambda g, a, b, out: kron_right(g, a))
 kron_left.defvjp(lambda h, g, b, out: kron(h, b), lambda h, g, b, out: kron_right(g, h))
 kron_right.defvjp(lambda h, g, a, out: kron(a, h), lambda h, g, a, out: kron_left(g, h))
+
+
+# ---------------------------------------------------------------- batching
+
+def _matmul_batched(a, b, batched):
+    """`@` of each item: a 1-D operand made a matrix (a row on the left, a column on the right; the
+    axis dropped after), batched operands aligned to the rank of the other (a stack of matrices),
+    unbatched ones broadcast by matmul itself. A batch of vectors against one matrix is one `@`."""
+    a_rank, b_rank = logical_rank(a, batched[0]), logical_rank(b, batched[1])
+    if a_rank == 1 and b_rank == 2 and not batched[1]:
+        return a @ b  # rows (k, m) times the matrix
+    if a_rank == 2 and b_rank == 1 and not batched[0]:
+        return b @ _swap_last(a)  # the vectors (k, m) times the transposed matrix
+    if a_rank == 1:
+        a = expand_dims(a, axis=a.type.ndim - 1)
+    if b_rank == 1:
+        b = expand_dims(b, axis=b.type.ndim)
+    rank = max(a_rank, b_rank, 2)
+    out = aligned(a, batched[0], rank) @ aligned(b, batched[1], rank)
+    if b_rank == 1:
+        out = squeeze(out, axis=out.type.ndim - 1)
+    if a_rank == 1:
+        out = squeeze(out, axis=out.type.ndim - (1 if b_rank == 1 else 2))
+    return out
+
+
+matmul.defbatch(_matmul_batched)
+
+
+def _outer_batched(a, b, batched):
+    """a[:, None] * b[None, :] of each item."""
+    a = expand_dims(a, axis=a.type.ndim)
+    if batched[1]:
+        b = expand_dims(b, axis=1)
+    return a * b
+
+
+outer.defbatch(_outer_batched)
+
+
+def _norm2_batched(x, batched, axes, keepdims):
+    """sqrt(sum(x * x)) over the (shifted) axes of each item, all but the batch axis for None."""
+    if axes is None:
+        axes, keepdims = tuple(range(x.type.ndim - 1)), False
+    if not axes:
+        return sqrt(x * x)
+    return sqrt(sum_axes(x * x, axes=tuple(a + 1 for a in axes), keepdims=keepdims))
+
+
+# Batched, the 2-norm is its definition (its gradient's care at 0 is not needed after batching,
+# the last transform).
+norm2.defbatch(_norm2_batched)

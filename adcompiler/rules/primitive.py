@@ -21,6 +21,12 @@
   rules at all, a differentiated operand is refused (`refusal` gives the message and hint, a
   callable of the params where they depend on them).
   Rules are written with primitives (through `Sym` operators), so what they build is IR again.
+- `batch` is the batching rule (transforms/batch.py), `rule(*operands, batched, **params)`: the
+  operands as symbols, those flagged in `batched` with a leading batch axis of length k; it returns
+  the result with that axis (or `Unbatched(value)` for what is the same across the batch, a size).
+  ELEMENTWISE (derived for ufuncs and broadcasting primitives) is rank alignment: a batched operand
+  of logical rank r, in an op whose result has rank R, is reshaped to (k, 1.., *shape) and the op
+  applied as it is. None: a batched value reaching the primitive is refused.
 """
 from __future__ import annotations
 
@@ -51,6 +57,17 @@ NEW, BUFFER, VIEW, IDENTITY, FRESH, UPDATE = Memory
 ZERO = (None,)
 
 
+# `batch=ELEMENTWISE`: the op acts on each element alone (derived for ufuncs and broadcasting ones).
+ELEMENTWISE = "elementwise"
+
+
+@dataclass(frozen=True)
+class Unbatched:
+    """What a batching rule returns for a result that is the same for every item of the batch."""
+
+    value: "Sym"
+
+
 OPERATORS: dict = {}  # Python operator spelling (`"+"`, `"T"`) -> what `Sym` calls for it
 
 
@@ -74,6 +91,7 @@ class Primitive:
     vjps: tuple = field(default=())
     refusal: Union[tuple, Callable[..., tuple]] = ()  # (message, hint) when a differentiated value reaches
     # a primitive without rules; a callable of the params where that depends on them
+    batch: Union[Callable, str, None] = None  # the batching rule, ELEMENTWISE, or None (derived)
 
     def __post_init__(self):
         if self.operator:
@@ -111,6 +129,15 @@ class Primitive:
         operands, and the operands after them get no gradient (shapes, indices)."""
         assert self.arity is None or len(rules) == self.arity, f"{self.name}: one rule per operand"
         self.vjps = rules
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether the op acts on each element alone, so that rank alignment batches it."""
+        return self.batch == ELEMENTWISE or (self.batch is None and (self.ufunc or self.broadcasts is True))
+
+    def defbatch(self, rule: Callable) -> None:
+        """The batching rule (see the module docstring)."""
+        self.batch = rule
 
     def broadcasts_operand(self, position: int) -> bool:
         return self.broadcasts is True or position in (self.broadcasts or ())

@@ -101,3 +101,27 @@ prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_
                         memory=NEW, refusal=PROD_REFUSAL)
 prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type, memory=NEW,
                             refusal=PROD_REFUSAL)
+
+
+# ---------------------------------------------------------------- batching: axes shifted past the batch axis
+
+def _all_axes_batched(axis_prim, result_dtype):
+    """A reduction of everything, of each item: over all axes but the batch axis."""
+    def rule(x, batched):
+        if x.type.ndim == 1:  # a logical scalar is its own sum, mean, extremum and product
+            dtype = result_dtype(x.type)
+            return x if dtype == x.type.dtype else cast(x, dtype=dtype)
+        return axis_prim(x, axes=tuple(range(1, x.type.ndim)), keepdims=False)
+    return rule
+
+
+def _axes_batched(axis_prim):
+    return lambda x, batched, axes, keepdims: axis_prim(x, axes=tuple(a + 1 for a in axes), keepdims=keepdims)
+
+
+for _whole, _along, _dtype in ((total, sum_axes, _sum_dtype), (mean, mean_axes, lambda x: floating(x).dtype),
+                               (amax, max_axes, lambda x: x.dtype), (amin, min_axes, lambda x: x.dtype),
+                               (prod, prod_axes, _sum_dtype)):
+    _whole.defbatch(_all_axes_batched(_along, _dtype))
+    _along.defbatch(_axes_batched(_along))
+prod_others.defbatch(lambda x, batched, axis: prod_others(x, axis=axis + 1))

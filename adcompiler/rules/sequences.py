@@ -13,7 +13,7 @@ from ..ir.core import IndexSlice, Type
 from .elementwise import greater, where
 from .indexing import getitem
 from .primitive import NEW, ZERO, Primitive, Sym, floating, promote, same_type
-from .shapes import dim
+from .shapes import dim, over_batch
 
 
 def _running_type(x: Type, axis: int) -> Type:
@@ -94,3 +94,18 @@ def _spread_vjp(g, x, out):
 # np.std's square root of the variance.
 spread = Primitive("spread", 1, "np.sqrt(_0)", floating, memory=NEW, ufunc=True)
 spread.defvjp(_spread_vjp)
+
+
+# ---------------------------------------------------------------- batching: the axis shifted past the batch axis
+
+def _along_batched(prim):
+    """`prim` along `axis` of each item; an unbatched operand repeated over the batch first."""
+    def rule(*operands, batched, axis):
+        like = operands[batched.index(True)]
+        operands = [x if b else over_batch(x, like) for x, b in zip(operands, batched)]
+        return prim(*operands, axis=axis + 1)
+    return rule
+
+
+for _prim in (cumsum, cumprod, cumprod_grad, argsort, permute_along, unpermute_along):
+    _prim.defbatch(_along_batched(_prim))

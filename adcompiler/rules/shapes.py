@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Type
-from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym
+from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched
 
 # Sizes and dimensions are Python ints in NumPy: weak, so `x32 / x.size` stays float32.
 size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), memory=NEW, vjps=ZERO)
@@ -65,3 +65,91 @@ def _reshape_type(x: Type, *dims: Type) -> Type:
 
 reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW)
 reshape.defvjp(lambda g, x, *dims, out: reshape(g, *shape_of(x)))
+
+
+# ---------------------------------------------------------------- batching (transforms/batch.py)
+# A batched operand has a leading batch axis of length k; its logical rank is one less than its
+# rank. Axis params of the logical value are shifted by one.
+
+def logical_rank(x: Sym, batched: bool) -> int:
+    return x.type.ndim - batched
+
+
+def aligned(x: Sym, batched: bool, rank: int) -> Sym:
+    """A batched `x` with axes of length 1 after the batch axis, up to logical rank `rank`: (k, 1.., *shape),
+    so that it broadcasts against values of that rank as each of its items would; others unchanged."""
+    for _ in range(rank - logical_rank(x, batched) if batched else 0):
+        x = expand_dims(x, axis=1)
+    return x
+
+
+def over_batch(x: Sym, like: Sym) -> Sym:
+    """An unbatched `x` repeated along a new leading axis as long as the batch axis of `like`: the
+    value of every item of the batch, as a new array."""
+    from .creation import zeros
+    return zeros(dim(like, axis=0), *shape_of(x), dtype=x.type.dtype) + x
+
+
+def _batched_size(x, batched):
+    count = Sym(1)
+    for axis in range(1, x.type.ndim):
+        count = count * dim(x, axis=axis)
+    return Unbatched(count)
+
+
+size.defbatch(_batched_size)
+dim.defbatch(lambda x, batched, axis: Unbatched(dim(x, axis=axis + 1)))
+
+
+def _broadcast_like_batched(g, like, batched):
+    """g spread over like's (logical) shape: both batched, or g's items each spread."""
+    if not batched[0]:
+        g = over_batch(g, like)
+    g = aligned(g, True, logical_rank(like, batched[1]))
+    if batched[1]:
+        return broadcast_like(g, like)
+    from .creation import zeros_like
+    from .elementwise import cast
+    zero = zeros_like(like)
+    return g + (zero if zero.type.dtype == g.type.dtype else cast(zero, dtype=g.type.dtype))
+
+
+def _unbroadcast_batched(g, like, batched):
+    """g summed back to like's (logical) shape, item by item: like brought to g's logical rank so
+    that the runtime sums only the stretched axes, then the added axes dropped."""
+    rank = logical_rank(g, batched[0])
+    if not batched[0]:
+        g = over_batch(g, like)
+    added = rank - logical_rank(like, batched[1])
+    target = aligned(like if batched[1] else over_batch(like, g), True, rank)
+    out = unbroadcast(g, target)
+    for _ in range(added):
+        out = squeeze(out, axis=1)
+    return out
+
+
+broadcast_like.defbatch(_broadcast_like_batched)
+unbroadcast.defbatch(_unbroadcast_batched)
+
+
+def _permute_batched(x, batched, axes=None):
+    """x.T (axes reversed) or np.transpose(x, axes) of each item."""
+    rank = logical_rank(x, True)
+    axes = tuple(reversed(range(rank))) if axes is None else axes
+    return permute(x, axes=(0, *(a + 1 for a in axes))) if rank > 1 else x
+
+
+transpose.defbatch(_permute_batched)
+permute.defbatch(_permute_batched)
+expand_dims.defbatch(lambda x, batched, axis: expand_dims(x, axis=axis + 1))
+squeeze.defbatch(lambda x, batched, axis: squeeze(x, axis=axis + 1))
+
+
+def _reshape_batched(x, *dims, batched):
+    """Each item reshaped: the batch axis kept in front (its sizes must be the same for all items)."""
+    if any(batched[1:]):
+        return None
+    return reshape(x, dim(x, axis=0), *dims)
+
+
+reshape.defbatch(_reshape_batched)

@@ -1,0 +1,222 @@
+"""Batching (JAX's vmap) of any verified IR Function: its parameters at `batched_positions` get a
+leading batch axis of one common length k (read at run time from the first of them), and the
+Function made computes, for each of the k items at once, what the original computes.
+
+Invariants: a value is batched (its type has one more, leading, axis than the original's) exactly
+when it depends on a batched parameter; an unbatched value is computed once, as in the original;
+every result is batched (an unbatched one is repeated over the batch). An op with a batched operand
+is made by its primitive's batching rule (`Primitive.batch`, rules/primitive.py: elementwise
+primitives by rank alignment); where there is none, or the rule has none for these operands (an
+index that differs across the batch), it is a CompileError at the user's line. Structured ops: an
+`if` or a `while` test on a batched value is refused (each item would take its own branch; write
+`np.where`), a `for` needs an unbatched trip count; a loop carries a value batched when its initial
+value or its body makes it so (a fixpoint, like reverse mode's activity analysis), an `if` yields
+one batched when either branch does, and the unbatched side is repeated over the batch. A tape
+(a list) is batched as a list of batched items.
+"""
+from __future__ import annotations
+
+from ..errors import CompileError
+from ..ir.builder import Builder
+from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, Yield
+from ..rules import primitives as P
+from ..rules.primitive import Unbatched
+from ..rules.shapes import aligned, over_batch
+
+
+def batch(fn: Function, batched_positions: tuple) -> Function:
+    """`fn` with the parameters at `batched_positions` batched (see the module docstring)."""
+    batching = Batching(Builder(fn.loc))
+    params = []
+    for i, p in enumerate(fn.params):
+        new = Value(batched_type(p.type) if i in batched_positions else p.type, p.hint)
+        params.append(new)
+        batching.bind(p, new, i in batched_positions)
+        if i in batched_positions and batching.template is None and not p.type.listed:
+            batching.template = P.Sym(new)
+    if batching.template is None:
+        raise CompileError(f"{fn.name}: batching needs an array or number among the batched parameters", fn.loc)
+    with batching.builder.active():
+        results = batching.block(fn.entry, batched_results=True)
+    return Function(fn.name, [Block(params, batching.builder.ops, Return(results, fn.entry.terminator.loc))], fn.loc,
+                    fn.captured, fn.assumptions, fn.structure)
+
+
+def batched_type(t: Type) -> Type:
+    """The type of a batch of values of type `t` (a list's items batched)."""
+    return Type(t.dtype, t.ndim + 1, False, (None,) + t.units, t.listed)
+
+
+class _Widen(Exception):
+    """A loop's carried argument must be batched (an update writes batched values into it)."""
+
+    def __init__(self, arg: Value):
+        self.arg = arg
+
+
+class Batching:
+    """Re-makes ops into `builder`, batched where their operands are (`bind` says which values are,
+    and what they are in the new code); `template` is a batched array, whose axis 0 is the batch."""
+
+    def __init__(self, builder: Builder, template=None):
+        self.builder = builder
+        self.value_of: dict = {}  # id(original value) -> its value in the batched code
+        self.batched: set = set()  # ids of the original values that are batched
+        self.template = template
+        self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
+
+
+    def block(self, block: Block, batched_results: bool = False) -> tuple:
+        """Make the ops of `block` (in the builder, which is active); the values it ends with,
+        batched when `batched_results`."""
+        self.ops(block.ops)
+        self.builder.loc = block.terminator.loc
+        return tuple(self.as_batched(v) if batched_results else self.lookup(v) for v in block.terminator.values)
+
+    # ------------------------------------------------------------ values
+
+    def is_batched(self, operand) -> bool:
+        return isinstance(operand, Value) and id(operand) in self.batched
+
+    def lookup(self, operand):
+        return operand if isinstance(operand, Const) else self.value_of[id(operand)]
+
+    def as_batched(self, operand):
+        """The batched value of `operand`: itself when batched, else repeated over the batch (an
+        unassigned placeholder made one of the batched type, a list an empty list of batched items)."""
+        value = self.lookup(operand)
+        if self.is_batched(operand):
+            return value
+        if isinstance(operand, Value) and id(operand) in self.widening:
+            raise _Widen(operand)  # the loop carries it batched instead
+        made = self.builder.producers.get(id(value))
+        if made is not None and made.prim is P.placeholder:
+            t = batched_type(value.type)
+            return self.builder.emit(P.placeholder, [], dict(made.param_dict, ndim=t.ndim, units=t.units))
+        if value.type.listed:
+            raise CompileError("a list that holds both values that differ across the batch and values that do not "
+                               "cannot be batched", self.builder.loc, "compute the list's items from the batched values")
+        return over_batch(P.Sym(value), self.template).operand
+
+    def derived(self, original: Value):
+        """The `derived` of the value made for `original` (`d_x` stays the adjoint of x's value)."""
+        if original.derived is None:
+            return None
+        prefix, source = original.derived
+        made = self.value_of.get(id(source))
+        return (prefix, made) if isinstance(made, Value) else None
+
+    def bind(self, original: Value, value, batched: bool) -> None:
+        self.value_of[id(original)] = value
+        (self.batched.add if batched else self.batched.discard)(id(original))
+
+    # ------------------------------------------------------------ ops
+
+    def ops(self, ops) -> None:
+        for op in ops:
+            self.builder.loc = op.loc
+            if isinstance(op, Structured):
+                self.structured(op)
+            else:
+                self.op(op)
+
+    def op(self, op) -> None:
+        args = [self.lookup(a) for a in op.args]
+        flags = tuple(self.is_batched(a) for a in op.args)
+        if op.prim.updates and not flags[0] and any(flags):  # batched values written into an unbatched array
+            args[0], flags = self.as_batched(op.args[0]), (True, *flags[1:])
+        if not any(flags):
+            made = self.builder.emit(op.prim, args, op.param_dict, op.result.hint)
+            if isinstance(made, Value) and not made.hint and not made.derived:
+                made.derived = self.derived(op.result)
+            self.bind(op.result, made, False)
+            return
+        if op.prim.elementwise:
+            result = _elementwise(op.prim, [P.Sym(a) for a in args], flags, op.param_dict)
+        elif callable(op.prim.batch):
+            result = op.prim.batch(*(P.Sym(a) for a in args), batched=flags, **op.param_dict)
+        else:
+            result = None
+        if result is None:
+            what = op.param_dict.get("call", op.prim.name)  # a library call by its text
+            raise CompileError(f"`{what}` of values that differ across the batch is not supported by "
+                               f"batching (vmap, jacrev)", op.loc,
+                               "compute it outside the batched function, or batch a function without it")
+        batched = not isinstance(result, Unbatched)
+        value = (result.value if not batched else result).operand
+        assert value.type.ndim == op.result.type.ndim + batched, (op.prim.name, value.type, op.result.type)
+        if isinstance(value, Value) and id(value) in self.builder.producers and not value.hint and not value.derived:
+            value.hint, value.derived = op.result.hint, self.derived(op.result)
+        self.bind(op.result, value, batched)
+
+    def refuse_batched(self, operand, what: str, loc) -> None:
+        if self.is_batched(operand):
+            raise CompileError(f"{what} depends on values that differ across the batch, so each item would take "
+                               f"its own path", loc, "write the choice with np.where, or batch outside this code")
+
+    def structured(self, op) -> None:
+        if isinstance(op, If):
+            self.refuse_batched(op.args[0], "this `if`'s condition", op.loc)
+        if isinstance(op, For):
+            self.refuse_batched(op.trips, "this loop's trip count", op.loc)
+        carried = [self.is_batched(v) for v in op.inits]
+        while True:  # the carried values batched where the initial value or the body makes them so
+            own = {id(a): i for b in op.blocks for i, a in enumerate(op.carried_args(b))}
+            self.widening.update((key, i) for key, i in own.items() if not carried[i])
+            try:
+                blocks = [self.nested(op, b, carried) for b in op.blocks]
+            except _Widen as widen:
+                if id(widen.arg) not in own:
+                    raise
+                carried[own[id(widen.arg)]] = True
+                continue
+            finally:
+                for key in own:
+                    self.widening.pop(key, None)
+            yielded = [any(self.is_batched(v) for v in yields)
+                       for yields in zip(*(b.terminator.values for b in op.blocks if b is not op.test))]
+            wider = [c or y for c, y in zip(carried, yielded)] if op.inits else yielded
+            if wider == carried or not op.inits:
+                carried = wider
+                break
+            carried = wider
+        if op.test is not None:
+            self.refuse_batched(op.test.terminator.values[0], "this `while` loop's test", op.loc)
+        for block, made in zip(op.blocks, blocks):
+            if block is op.test:
+                continue
+            with self.builder.nested(made.ops):
+                self.builder.loc = block.terminator.loc
+                made.terminator = Yield(tuple(self.as_batched(v) if b else self.lookup(v)
+                                              for v, b in zip(block.terminator.values, carried)), block.terminator.loc)
+        self.builder.loc = op.loc
+        inits = tuple(self.as_batched(v) if b else self.lookup(v) for v, b in zip(op.inits, carried))
+        leading = tuple(self.lookup(a) for a in op.args[:len(op.args) - len(op.inits)])
+        counts = op.results[:len(op.results) - len(op.carried_results)]
+        results = [Value(r.type, r.hint) for r in counts]
+        results += [Value(batched_type(r.type) if b else r.type, r.hint) for r, b in zip(op.carried_results, carried)]
+        self.builder.append(op.rebuilt(leading + inits, tuple(blocks), tuple(results)))
+        for r, new, b in zip(op.results, results, [False] * len(counts) + carried):
+            self.bind(r, new, b)
+
+    def nested(self, op, block: Block, carried: list) -> Block:
+        """`block` batched with its carried arguments batched as `carried` says (the yield is
+        made by the caller, which knows what the op carries)."""
+        args = [Value(a.type, a.hint) for a in block.args[:op.index_args]]
+        for original, new in zip(block.args[:op.index_args], args):
+            self.bind(original, new, False)
+        for original, b in zip(op.carried_args(block), carried):
+            new = Value(batched_type(original.type) if b else original.type, original.hint)
+            self.bind(original, new, b)
+            args.append(new)
+        with self.builder.nested() as ops:
+            self.ops(block.ops)
+        yields = tuple(self.lookup(v) for v in block.terminator.values)
+        return Block(args, ops, Yield(yields, block.terminator.loc))
+
+
+def _elementwise(prim, operands: list, batched: tuple, params: dict):
+    """The derived rule of an elementwise primitive: each batched operand aligned to the result's
+    rank (k, 1.., *shape), unbatched ones broadcast as they are, and the op applied as it is."""
+    rank = max(x.type.ndim - b for x, b in zip(operands, batched))
+    return prim(*(aligned(x, b, rank) for x, b in zip(operands, batched)), **params)

@@ -1,0 +1,425 @@
+"""The batching transform (transforms/batch.py) and what is built on it: `vmap` against a Python
+loop over the batch and against `jax.vmap`; `jacrev` (one backward pass over the identity basis
+of cotangents, transforms/jacobian.py) against float64 finite differences and `jax.jacrev`; the
+Hessian `jacrev(grad(f))`; the refusals. Every primitive with a batching rule is reached by a
+batched value somewhere in this file (`test_every_batching_rule_is_exercised`)."""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from scipy import special as sc
+
+import adcompiler as ad
+from adcompiler.backend.compile import compile_module
+from adcompiler.backend.emit import emit_python
+from adcompiler.ir.builder import Builder
+from adcompiler.ir.core import Block, Function, Return, Type, Value, verify
+from adcompiler.errors import Loc
+from adcompiler.rules import primitives as P
+from adcompiler.transforms import batch as batch_module
+from adcompiler.transforms.batch import batch
+from fd import fd_jacobian
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+
+SEED = 17
+K = 4  # the batch size
+
+REACHED: set = set()  # the primitives whose batching rule ran (recorded by the fixture below)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _record_rules():
+    """Record the primitive of every op a batched value reaches, for the coverage test at the end."""
+    original = batch_module.Batching.op
+
+    def op(self, op):
+        if any(self.is_batched(a) for a in op.args):
+            REACHED.add(op.prim)
+        return original(self, op)
+
+    batch_module.Batching.op = op
+    yield
+    batch_module.Batching.op = original
+
+
+def with_jax(function):
+    """`function` with its global `np` bound to jax.numpy (for the programs JAX can run)."""
+    return types.FunctionType(function.__code__, {**function.__globals__, "np": jnp}, function.__name__,
+                              function.__defaults__, function.__closure__)
+
+
+def looped(function, args, in_axes):
+    """What vmap must give: `function` called on each item, the results stacked."""
+    size = next(np.shape(a)[axis] for a, axis in zip(args, in_axes) if axis is not None)
+    items = [function(*(a if axis is None else np.take(a, i, axis=axis) for a, axis in zip(args, in_axes)))
+             for i in range(size)]
+    return np.stack(items)
+
+
+# ---------------------------------------------------------------- vmap of programs
+
+
+def elementwise(x, y):
+    return np.exp(x) * y + np.maximum(x, 0.5) - x / (1.0 + y ** 2) + np.where(x > y, x, -y)
+
+
+def reductions(x):
+    return (np.sum(x, axis=1) + np.mean(x, axis=1) + np.max(x, axis=1) - np.min(x, axis=(1,), keepdims=True)[:, 0]
+            + np.prod(x, axis=1) + np.sum(x) - np.mean(x) + np.max(x) * np.min(x) + np.prod(x))
+
+
+def shapes(x):
+    y = np.reshape(x, (x.shape[1], x.shape[0])).T
+    return np.transpose(y[:, :, None], (2, 0, 1))[0] + x[:, None, :][:, 0] + x.size
+
+
+def indexing(x, i):
+    y = x[1:, ::2] * x[i, ::2]
+    z = np.zeros((3, 2))
+    z[0] = y[0]
+    z[1:, 1] += x[i, :2]
+    return z + x[np.array([2, 0, 2])][:, 2:]
+
+
+def advanced(x):
+    rows = np.array([0, 2, 1])
+    return x[rows, np.array([1, 1, 0])] * np.take(x, rows, axis=1)[0]
+
+
+def sequences(x):
+    return np.cumsum(x) * np.cumprod(x) + np.sort(x) + np.linalg.norm(x) + np.outer(x, x)[1]
+
+
+def loops(x, n):
+    acc = np.zeros(3)  # unbatched at first: the body makes it batched
+    s = 0.0
+    for i in range(n):
+        acc = acc * 0.5 + np.sin(x * (i + 1))
+        s = s + acc[i % 3]
+    if n > 2:  # a branch on an unbatched condition
+        acc = acc + s
+    k = 0
+    while k < n:
+        acc = acc - 0.1 * x
+        k = k + 1
+    return acc
+
+
+def filled(s, x):
+    return np.full(3, s) * x + np.zeros_like(x) + np.ones_like(x) * s
+
+
+def special(x):
+    return sc.expit(x) + sc.gammaln(x + 2.0) + np.arctan2(x, 1.5) + np.abs(-x)
+
+
+PROGRAMS = [  # (function, argument shapes (a tuple) or an int, in_axes, JAX can run it)
+    (elementwise, ((K, 3), (3,)), (0, None), True),
+    (elementwise, ((3,), (3, K)), (None, 1), True),
+    (elementwise, ((K, 2, 3), (K, 3)), 0, True),
+    (reductions, ((K, 3, 4),), 0, True),
+    (shapes, ((2, K, 3),), 1, True),
+    (indexing, ((K, 3, 4), 1), (0, None), False),
+    (advanced, ((K, 3, 3),), 0, True),
+    (sequences, ((K, 4),), 0, True),
+    (loops, ((K, 3), 4), (0, None), False),
+    (filled, ((K,), (K, 3)), 0, True),
+    (special, ((K, 3),), 0, False),
+]
+
+
+def _arguments(rng, shapes):
+    return tuple(s if isinstance(s, int) else rng.uniform(0.2, 0.9, size=s) for s in shapes)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("function, shapes, in_axes, runs_in_jax", PROGRAMS,
+                         ids=[f"{p[0].__name__}-{i}" for i, p in enumerate(PROGRAMS)])
+def test_vmap_against_a_loop_and_jax(function, shapes, in_axes, runs_in_jax, jit, rng):
+    args = _arguments(rng, shapes)
+    axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+    got = ad.vmap(function, in_axes=in_axes, jit=jit)(*args)
+    np.testing.assert_allclose(got, looped(function, args, axes), rtol=1e-12, atol=1e-12)
+    if runs_in_jax:
+        np.testing.assert_allclose(got, jax.vmap(with_jax(function), in_axes=in_axes)(*args), rtol=1e-12, atol=1e-12)
+
+
+def mm(a, b):
+    return a @ b
+
+
+@pytest.mark.parametrize("ranks", [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (2, 3), (3, 3)])
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)])
+def test_vmap_of_matmul_of_every_rank(ranks, in_axes, rng):
+    shape = {1: (3,), 2: (3, 3), 3: (2, 3, 3)}
+    args = [rng.normal(size=((K,) if axis == 0 else ()) + shape[r]) for r, axis in zip(ranks, in_axes)]
+    if 3 in ranks:  # the batch of 3-D results would be a 4-D stack: refused, not wrong
+        with pytest.raises(ad.CompileError, match="4-D"):
+            ad.vmap(mm, in_axes=in_axes, jit=False)(*args)
+        return
+    got = ad.vmap(mm, in_axes=in_axes, jit=False)(*args)
+    np.testing.assert_allclose(got, jax.vmap(jnp.matmul, in_axes=in_axes)(*args), rtol=1e-12, atol=1e-12)
+
+
+def test_out_axes_and_unbatched_results(rng):
+    x, y = rng.normal(size=(3, K)), rng.normal(size=2)
+
+    def f(x, y):
+        return x * 2.0, y + 1.0  # the second result does not depend on the batch: repeated over it
+
+    a, b = ad.vmap(f, in_axes=(1, None), out_axes=1, jit=False)(x, y)
+    np.testing.assert_array_equal(a, x * 2.0)
+    np.testing.assert_array_equal(b, np.repeat((y + 1.0)[:, None], K, axis=1))
+
+
+def test_unbatched_values_are_computed_once(rng):
+    """The primal of what does not depend on the batch is not repeated: `np.exp(w)` is one op of w."""
+    def f(x, w):
+        return x * np.exp(w)
+
+    text = ad.show(ad.vmap(f, in_axes=(0, None)), rng.normal(size=(K, 3)), rng.normal(size=3), print_it=False)
+    code = text.split("# generated Python")[1]
+    assert "np.exp(w)" in code
+
+
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_per_example_gradients_through_a_taped_loop(jit, rng):
+    """vmap(grad(f)): the spliced gradient's loop tape becomes a list of batched arrays."""
+    def loss(w, x):
+        h = x
+        for i in range(3):
+            h = np.tanh(w @ h)
+        return np.sum(h * h)
+
+    w, xs = rng.normal(size=(3, 3)), rng.normal(size=(K, 3))
+    got = ad.vmap(ad.grad(loss), in_axes=(None, 0), jit=jit)(w, xs)
+    want = jax.vmap(jax.grad(with_jax(loss)), in_axes=(None, 0))(w, xs)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_per_example_gradients_through_a_loop_of_numbers(rng):
+    """A `for` loop of numbers (its tape an array of weak numbers) and np.prod's exact gradient."""
+    def loss(w, x):
+        s = 0.0
+        for i in range(3):
+            s = s + np.sin(np.sum(w[i] * x) * s + w[i, i])
+        return s * np.sum(np.prod(w * x, axis=0))
+
+    w, xs = rng.normal(size=(3, 3)), rng.normal(size=(K, 3))
+    for position, in_axes in ((0, (None, 0)), (1, (None, 0))):
+        got = ad.vmap(ad.grad(loss, wrt=position), in_axes=in_axes, jit=False)(w, xs)
+        want = jax.vmap(jax.grad(with_jax(loss), argnums=position), in_axes=in_axes)(w, xs)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_inside_jit_code(rng):
+    def residual(x, w):
+        return np.sin(w @ x) * x
+
+    batched = ad.vmap(residual, in_axes=(0, None))
+
+    @ad.jit
+    def total(xs, w):
+        return np.sum(batched(xs, w) ** 2)
+
+    xs, w = rng.normal(size=(K, 3)), rng.normal(size=(3, 3))
+    assert abs(total(xs, w) - np.sum(looped(residual, (xs, w), (0, None)) ** 2)) < 1e-12
+
+
+def test_elementwise_primitives_batched_in_the_ir(rng):
+    """Each elementwise primitive (derived rule: rank alignment), built as IR, batched in one
+    operand and then the other, against the primitive applied item by item."""
+    loc = Loc("table.py", 1, "table")
+    checked = 0
+    for prim in P.ALL:
+        if not prim.elementwise or prim.arity not in (1, 2, 3):
+            continue
+        dtypes = ["bool" if prim is P.logical_not or (prim is P.where and i == 0) else "float64"
+                  for i in range(prim.arity)]
+        params = {"dtype": "float32"} if prim is P.cast else {}
+        for position in range(prim.arity):
+            ranks = [1 if i == position else 2 for i in range(prim.arity)]  # the batched one of lower rank
+            builder = Builder(loc)
+            params_ir = [Value(Type(d, r), f"a{i}") for i, (d, r) in enumerate(zip(dtypes, ranks))]
+            with builder.active():
+                out = builder.emit(prim, params_ir, params)
+            fn = verify(Function("table", [Block(params_ir, builder.ops, Return((out,), loc))], loc))
+            batched = verify(batch(fn, (position,)))
+            source = emit_python(batched, "table", "")
+            module = compile_module(source, f"batch_table_{prim.name}_{position}", jit=False)
+            low = 1.2 if prim is P.arccosh else 0.2  # inside every function's domain
+            values = [rng.uniform(low, low + 0.6, size=(3, 2)[2 - r:]) if d == "float64"
+                      else rng.uniform(size=(3, 2)[2 - r:]) > 0.5 for d, r in zip(dtypes, ranks)]
+            values[position] = np.stack([np.roll(values[position], j) for j in range(K)])
+            got = getattr(module, "table")(*values)
+            plain = compile_module(emit_python(fn, "table", ""), f"plain_table_{prim.name}", jit=False)
+            want = np.stack([plain.table(*(v[j] if i == position else v for i, v in enumerate(values)))
+                             for j in range(K)])
+            if prim is P.empty_like:
+                assert got.shape == want.shape
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=prim.name)
+            REACHED.add(prim)
+            checked += 1
+    assert checked > 60
+
+
+# ---------------------------------------------------------------- jacrev
+
+
+def vector(x, w):
+    return np.tanh(w @ x) * x[0] + np.sum(x ** 2)
+
+
+def looping(x, w):
+    h = x
+    for i in range(3):
+        h = np.sin(w @ h) + h[i]
+    return h
+
+
+def scalar(x):
+    return np.sum(np.exp(x) * x[::-1])
+
+
+def matrix_out(x):
+    return np.outer(x, np.cumsum(x))
+
+
+JACOBIANS = [  # (function, argument shapes, wrt)
+    (vector, ((3,), (3, 3)), (0, 1)),
+    (looping, ((3,), (3, 3)), (0, 1)),
+    (scalar, ((4,),), 0),
+    (matrix_out, ((3,),), 0),
+    (advanced, ((3, 3),), 0),
+    (sequences, ((4,),), 0),
+    (reductions, ((3, 4),), 0),
+    (shapes, ((2, 3),), 0),
+]
+
+
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("function, shapes, wrt", JACOBIANS, ids=[p[0].__name__ for p in JACOBIANS])
+def test_jacrev_against_finite_differences_and_jax(function, shapes, wrt, jit, rng):
+    args = _arguments(rng, shapes)
+    got = ad.jacrev(function, wrt=wrt, jit=jit)(*args)
+    positions = wrt if isinstance(wrt, tuple) else (wrt,)
+    got = got if isinstance(wrt, tuple) else (got,)
+    want = jax.jacrev(with_jax(function), argnums=wrt)(*args)
+    want = want if isinstance(wrt, tuple) else (want,)
+    for position, g, w in zip(positions, got, want):
+        np.testing.assert_allclose(g, fd_jacobian(function, args, position), rtol=1e-7, atol=1e-8)
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_jacrev_of_a_tree(rng):
+    def f(params, x):
+        return np.tanh(params["W"] @ x + params["b"])
+
+    params = {"W": rng.normal(size=(2, 3)), "b": rng.normal(size=2)}
+    x = rng.normal(size=3)
+    got = ad.jacrev(f, jit=False)(params, x)
+    want = jax.jacrev(with_jax(f))(params, x)
+    assert set(got) == {"W", "b"}
+    for key in got:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-12, atol=1e-12)
+
+
+def test_hessian_by_jacrev_of_grad(rng):
+    def loss(w, x):
+        s = 0.0
+        for i in range(3):
+            s = s + np.sin(np.sum(w[i] * x) * s + w[i, i])
+        return s * np.sum(w @ x)
+
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    hessian = ad.jacrev(ad.grad(loss), jit=False)(w, x)
+    np.testing.assert_allclose(hessian, fd_jacobian(ad.grad(loss, jit=False), (w, x), 0), rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(hessian, jax.hessian(with_jax(loss))(w, x), rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_of_jacrev(rng):
+    """Per-item Jacobians (bundle adjustment's shape of problem): jacrev spliced into vmap."""
+    def residual(x, w):
+        return np.sin(w @ x) * x
+
+    xs, w = rng.normal(size=(K, 3)), rng.normal(size=(3, 3))
+    got = ad.vmap(ad.jacrev(residual), in_axes=(0, None), jit=False)(xs, w)
+    np.testing.assert_allclose(got, jax.vmap(jax.jacrev(with_jax(residual)), in_axes=(0, None))(xs, w),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_show_prints_the_jacobian_code(rng):
+    text = ad.show(ad.jacrev(vector), rng.normal(size=3), rng.normal(size=(3, 3)), print_it=False)
+    assert "basis = " in text.split("# generated Python")[1]
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def branch_on_item(x):
+    if x[0] > 0:
+        return x
+    return -x
+
+
+def while_on_item(x):
+    while x[0] < 10.0:
+        x = x * 2.0
+    return x
+
+
+def trips_of_item(x, n):
+    s = x
+    for i in range(n):
+        s = s * 2.0
+    return s
+
+
+def masked(x):
+    return np.sum(x[x > 0.5])
+
+
+@pytest.mark.parametrize("function, args, in_axes, match", [
+    (branch_on_item, (np.ones((K, 2)),), 0, "`if`'s condition"),
+    (while_on_item, (np.ones((K, 2)),), 0, "`while` loop's test"),
+    (trips_of_item, (np.ones(2), np.arange(K)), (None, 0), "trip_count"),
+    (masked, (np.ones((K, 3)),), 0, "getitem"),
+])
+def test_refused_batching_names_the_line(function, args, in_axes, match):
+    with pytest.raises(ad.CompileError, match=match) as error:
+        ad.vmap(function, in_axes=in_axes, jit=False)(*args)
+    assert "test_batch.py" in str(error.value)
+
+
+def data_shaped(x):
+    return x[x > 0.5] * 2.0
+
+
+def test_jacrev_of_a_data_dependent_shape_is_refused():
+    with pytest.raises(ad.CompileError, match="depends on the values") as error:
+        ad.jacrev(data_shaped, jit=False)(np.ones(3))
+    assert "test_batch.py" in str(error.value)
+
+
+def test_bad_batch_arguments():
+    with pytest.raises(ValueError, match="different batch sizes"):
+        ad.vmap(elementwise, jit=False)(np.ones((2, 3)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="no axis"):
+        ad.vmap(elementwise, jit=False)(1.0, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="batches no parameter"):
+        ad.vmap(elementwise, in_axes=None)
+
+
+# ---------------------------------------------------------------- coverage (runs last)
+
+
+def test_every_batching_rule_is_exercised():
+    with_rules = {p for p in P.ALL if p.elementwise or callable(p.batch)}
+    missing = sorted(p.name for p in with_rules - REACHED)
+    assert not missing, f"batching rules no test reaches: {missing}"
