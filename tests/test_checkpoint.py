@@ -238,6 +238,12 @@ def bad_call(x):
     return checkpoint(x)(x)
 
 
+def noisy(x, n):
+    for i in checkpoint(range(n)):
+        x = x * np.random.uniform(0.9, 1.1)
+    return x
+
+
 def test_refusals():
     with pytest.raises(TypeError, match="checkpoint marks a function"):
         checkpoint(3)
@@ -247,3 +253,5 @@ def test_refusals():
         grad(bad_loop)(np.ones(3), 2)
     with pytest.raises(CompileError, match="checkpoint takes one function"):
         grad(bad_call)(np.ones(3))
+    with pytest.raises(CompileError, match="draws new values at each call, but a checkpointed loop"):
+        grad(noisy)(1.0, 3)

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..errors import CompileError
 from ..ir.builder import Builder, looked_up
-from ..ir.core import Block, Checkpointed, For, Function, Op, Return, Type, Value, Yield, defined_in, read_in
+from ..ir.core import (Block, Checkpointed, Const, For, Function, Op, Return, Structured, Type, Value, Yield, defined_in,
+                       read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
 from .plan import Keep
@@ -41,6 +42,11 @@ def recomputed_body(sweep, body: Block, seeds: list) -> None:
     the gradient is the taped gradient's, to the last bit."""
     from .reverse import reverse, zero_adjoint  # reverse mode calls this module
 
+    for op in walk(body.ops):
+        if not isinstance(op, Structured) and op.param_dict.get("memory") == "fresh":
+            raise CompileError(f"`{op.param_dict['call']}` draws new values at each call, but a checkpointed loop or "
+                               f"call is run again in the backward, where it would draw others", op.loc,
+                               "draw them before the checkpointed loop or call and pass them in")
     defined, read = defined_in(body), {id(v): v for v in read_in(body) if isinstance(v, Value)}
     outer = [v for v in read.values() if id(v) not in defined]
     active_outer = [v for v in outer if id(v) in sweep.active]
@@ -57,10 +63,10 @@ def recomputed_body(sweep, body: Block, seeds: list) -> None:
     made = [looked_up(value_of, v) for v in adjoint.forward.entry.terminator.values]
     residuals = made[len(returned):]
     backward = adjoint.backward
-    value_of = {id(p): r for p, r in zip(backward.params, residuals)}
+    value_of.update((id(p), r) for p, r in zip(backward.params, residuals))  # (forward values: for names)
     seeds = [*seeds, *(sweep.current(v, sweep.scope) for v in active_outer)]
-    for parameter, seed in zip(backward.params[len(residuals):], seeds):
-        value_of[id(parameter)] = (seed if seed is not None else zero_adjoint(parameter)).operand
+    for parameter, seed in zip(backward.params[len(residuals):], seeds):  # None: an inactive output's, unread
+        value_of[id(parameter)] = seed.operand if seed is not None else Const(0.0)
     builder.splice(backward.entry.ops, value_of)
     for arg, seed in zip(body.args[1:], seeds):  # unread: a zero shaped like the seed, not read from a tape
         if id(arg) in sweep.active and id(arg) not in read and seed is not None:

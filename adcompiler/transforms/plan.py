@@ -52,6 +52,8 @@ class Plan:
                                                       "from snapshots of the carried values" if self.checkpointed else "")]
         for value, keep in self.decisions:
             lines.append(f"  %{name(value)}: {value.type} {keep.value}")
+        if self.checkpointed and not self.decisions:  # a checkpointed call: it reads only values kept outside it
+            lines.append("  no snapshot: it is recomputed from the values it reads")
         return "\n".join(lines)
 
 
