@@ -255,3 +255,5 @@ def test_refusals():
         grad(bad_call)(np.ones(3))
     with pytest.raises(CompileError, match="draws new values at each call, but a checkpointed loop"):
         grad(noisy)(1.0, 3)
+    with pytest.raises(CompileError, match="memory= cannot bound the tape of a loop that holds another loop"):
+        grad(nested_taped, memory=10_000)(np.eye(2), np.ones(2), 3, 2)

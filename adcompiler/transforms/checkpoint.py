@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import CompileError
 from ..ir.builder import Builder, looked_up
-from ..ir.core import (Block, Checkpointed, Const, For, Function, Op, Return, Structured, Type, Value, Yield, defined_in,
+from ..ir.core import (Block, Checkpointed, Const, For, Function, Loop, Op, Return, Structured, Type, Value, Yield, defined_in,
                        read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
@@ -105,20 +105,22 @@ def _chunked(op: For, plan, memory: int) -> list:
         largest = None
         for array in arrays:
             largest = _nbytes(array) if largest is None else P.maximum(largest, _nbytes(array))
-        tape, tape_arrays = 0, 0
+        if any(isinstance(inner, Loop) for inner in walk(op.body.ops)):
+            raise CompileError("memory= cannot bound the tape of a loop that holds another loop (the inner loop's "
+                               "tape has its trip count)", op.loc,
+                               "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
+        step, snapshot = Sym(0), Sym(0)
         for value, keep in plan.decisions:
             if keep is Keep.ARRAY:
-                tape += _itemsize(value)
-            elif keep is Keep.LIST:
-                if value.type.listed or largest is None:
+                step = step + _itemsize(value)
+            elif keep is Keep.LIST:  # an array, counted as large as the largest carried one
+                if largest is None:
                     raise CompileError(f"memory= cannot bound the tape of this loop: it tapes "
-                                       f"{value.type.describe()} whose size is not known before the loop", op.loc,
+                                       f"{value.type.describe()} but carries no array to size it by", op.loc,
                                        "checkpoint the loop by hand: `for i in checkpoint(range(n)):`")
-                tape_arrays += 1
-        step = Sym(tape) if not tape_arrays else tape + tape_arrays * (largest + ARRAY_OVERHEAD)
-        snapshot = sum(_itemsize(v) for v in op.inits if not (isinstance(v, Value) and v.type.ndim))
-        snapshot = Sym(snapshot) if not arrays else snapshot + sum(
-            (_nbytes(a) + ARRAY_OVERHEAD for a in arrays[1:]), _nbytes(arrays[0]) + ARRAY_OVERHEAD)
+                step = step + (largest + ARRAY_OVERHEAD)
+        for value in op.inits:
+            snapshot = snapshot + (_nbytes(value) + ARRAY_OVERHEAD if value.type.ndim else _itemsize(value))
         trips = Sym(op.trips)
         chunk = P.checkpoint_chunk(trips, memory, step, snapshot, where=op.loc.short)
         chunks = P.floor_divide(trips + chunk - 1, chunk)
