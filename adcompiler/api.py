@@ -34,13 +34,19 @@ class Transformed:
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
-    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str, in_axes: tuple = (), out_axes: int = 0):
+    def __init__(self, function: Callable, wrt: Wrt, jit: bool | str, kind: str, in_axes: tuple = (), out_axes: int = 0,
+                 memory: int | None = None):
         if jit not in (True, False, "whole"):
             raise ValueError(f"jit must be True (NumPy, with Numba kernels for loops), False (NumPy only) or "
                              f"'whole' (each generated function compiled whole by Numba), not {jit!r}")
         if isinstance(function, Loaded):
             raise TypeError(f"{function.title} was unpickled: it runs its compiled signatures but cannot be "
                             f"transformed again without its source; transform the original function")
+        if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, np.integer))
+                                   or memory <= 0):
+            raise ValueError(f"memory must be a positive number of bytes (the budget of each long loop's tape "
+                             f"and snapshots), not {memory!r}")
+        self.memory = None if memory is None else int(memory)
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
@@ -114,7 +120,7 @@ class Transformed:
             if built is None:
                 _check_keys(self.names, arg_types)
                 mode = "whole" if self.jit == "whole" else "auto"
-                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, mode)
+                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, mode, self.memory)
             if compiled and executable is None:
                 warm = None if values is None else functools.partial(self._warm, built, tuple(map(_copy, values)))
                 executable = Executable(built.source, built.stem, bool(self.jit), warm)
@@ -458,31 +464,34 @@ def _output(value, record: Specialisation):
     return value
 
 
-def _transform(kind: str, function, wrt, jit):
+def _transform(kind: str, function, wrt, jit, memory=None):
     if function is None:
-        return lambda f: Transformed(f, wrt, jit, kind)
-    return Transformed(function, wrt, jit, kind)
+        return lambda f: Transformed(f, wrt, jit, kind, memory=memory)
+    return Transformed(function, wrt, jit, kind, memory=memory)
 
 
-def grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+def grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True, memory: int | None = None):
     """The gradient of scalar-valued `function` with respect to the parameters `wrt` (positions or
     names): one array per parameter, with its shape and dtype; a tuple when `wrt` is a sequence.
     Use as `grad(f)`, `@grad` or `@grad(wrt=("W", "b"))`. The generated code runs its array
     statements as NumPy and its loops as Numba kernels (compiled in the background: until they are
     ready, calls run them as plain Python); `jit=False` runs everything as plain Python and NumPy,
-    `jit="whole"` compiles each generated function whole with Numba."""
-    return _transform("grad", function, wrt, jit)
+    `jit="whole"` compiles each generated function whole with Numba. `memory` (bytes) bounds what
+    each top-level `for` loop keeps for the backward: a loop whose tape would not fit is
+    checkpointed (transforms/checkpoint.py), recomputing each iteration once."""
+    return _transform("grad", function, wrt, jit, memory)
 
 
-def value_and_grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+def value_and_grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True, memory: int | None = None):
     """Like `grad`, but the result is `(value, gradients)`."""
-    return _transform("value_and_grad", function, wrt, jit)
+    return _transform("value_and_grad", function, wrt, jit, memory)
 
 
-def vjp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+def vjp(function: Callable = None, wrt: Wrt = 0, jit: bool = True, memory: int | None = None):
     """`vjp(f)(*args)` returns `(value, pullback)`; `pullback(cotangent)` returns the
-    vector-Jacobian products for the parameters `wrt`. The value may be an array."""
-    return _transform("vjp", function, wrt, jit)
+    vector-Jacobian products for the parameters `wrt`. The value may be an array. `memory`: as
+    for `grad`."""
+    return _transform("vjp", function, wrt, jit, memory)
 
 
 def jit(function: Callable = None, jit: bool = True):
@@ -537,7 +546,8 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
         types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
         kind = transformed.kind if transformed.kind in ("jit", "vmap", "jacrev") else "vjp"
-        text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
+        text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS,
+                     memory=getattr(transformed, "memory", None)).describe()
     if print_it:
         print(text)
     return text

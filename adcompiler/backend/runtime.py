@@ -350,6 +350,33 @@ def unpacked(x, n):
 HELPERS += ("unpacked",)
 
 
+# ---------------------------------------------------------------- checkpointing (transforms/checkpoint.py)
+
+def checkpoint_chunk(trips, budget, step, snapshot, where):
+    """The chunk length m (1 <= m <= trips) of a loop of `trips` iterations checkpointed in two
+    levels that needs least memory: ceil(trips / m) snapshots of `snapshot` bytes and two tapes
+    (the backward makes a chunk's before it drops the last one) of m iterations of `step` bytes,
+    about sqrt(trips * snapshot / (2 * step)); a ValueError naming the loop `where` when even that
+    needs more than `budget` bytes."""
+    if trips <= 1:
+        return 1
+    best, least = 1, -1
+    guess = int((trips * snapshot / (2.0 * max(step, 1))) ** 0.5)
+    for m in (guess, guess + 1):
+        m = min(max(m, 1), trips)
+        needed = ((trips + m - 1) // m) * snapshot + 2 * m * step
+        if least < 0 or needed < least:
+            best, least = m, needed
+    if least > budget:
+        raise ValueError("memory=" + str(budget) + " bytes is too small for the loop at " + where + ": its "
+                         + str(trips) + " iterations need at least " + str(least)
+                         + " bytes of snapshots and tape when checkpointed in two levels")
+    return best
+
+
+HELPERS += ("checkpoint_chunk",)
+
+
 # ---------------------------------------------------------------- sequences (rules/sequences.py)
 # Running sums and products, stable sorting permutations and the gathers by them, and the segment
 # of a grid that holds a point. The Numba twins loop over a (before, along, after) view.

@@ -658,7 +658,7 @@ def checked_length(n, expected):
 # Numba compiles the NumPy bodies of the np.linalg helpers and of the diagonals as they are.
 
 for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors", "diagonal",
-              "diagonal_fill", "kron"):
+              "diagonal_fill", "kron", "checkpoint_chunk"):
     register_jitable(getattr(runtime, _name))
 
 

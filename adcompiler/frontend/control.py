@@ -8,11 +8,12 @@ import gast
 
 from .. import trees
 from ..rules import primitives as P
-from ..ir.core import Block, Const, For, If, IndexInt, Loop, Type, Value, While, Yield
+from ..ir.core import Block, Checkpointed, Const, For, If, IndexInt, Loop, Type, Value, While, Yield
 from ..rules.primitives import Sym
 from .calls import Static, hashable
 from .calls.common import ListRows
 from .canonical import PREFIX, RETURNED
+from .checkpoint import checkpoint
 from .inlining import Closure
 from .parse import walk_own
 from .fence import updated_name
@@ -155,14 +156,27 @@ class ControlFlow:
     def stmt_For(self, node):
         if node.orelse:
             self.refuse(node, "a `for ... else` is not supported", "use a flag variable instead of `else`")
-        sequence = self.sequence(node.iter)
+        kind, iterated = self.checkpointed(node.iter)
+        sequence = self.sequence(iterated)
         if isinstance(sequence, tuple):  # a Python tuple: unrolled
             for position, item in enumerate(sequence):
                 self.assign(node.target, item)
                 with self.holding(sequence[position + 1:]):  # items still to come
                     self.statements(node.body)
             return
-        self.loop(node, For, sequence.trips, lambda k: self.assign(node.target, sequence.item(k)), sequence.arrays)
+        self.loop(node, kind, sequence.trips, lambda k: self.assign(node.target, sequence.item(k)), sequence.arrays)
+
+    def checkpointed(self, node) -> tuple:
+        """(Checkpointed, the range) for a `for` over `checkpoint(range(...))`, else (For, `node`)."""
+        if not (isinstance(node, gast.Call) and isinstance(self.expression(node.func), Static)
+                and self.expression(node.func).obj is checkpoint):
+            return For, node
+        inner = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if not (isinstance(inner, gast.Call) and isinstance(self.expression(inner.func), Static)
+                and self.expression(inner.func).obj is range):
+            self.refuse(node, "a for loop over checkpoint(...) must iterate over checkpoint(range(...))",
+                        "write `for i in checkpoint(range(n)):`")
+        return Checkpointed, inner
 
     def sequence(self, node):
         """What a `for` loop iterates over: a tuple of values (the loop is unrolled), or an
@@ -293,10 +307,10 @@ class ControlFlow:
         with self.builder.nested(body_ops):
             yields = tuple(self.converted(after[n], t).operand for n, t in carried.items())
         loc = self.parsed.loc(node)
-        block = Block(([k] if kind is For else []) + list(args.values()), body_ops, Yield(yields, loc))
+        block = Block(([k] if issubclass(kind, For) else []) + list(args.values()), body_ops, Yield(yields, loc))
         results = tuple(Value(t, n) for n, t in carried.items())
-        if kind is For:
-            op = For((trips.operand, *(i.operand for i in inits)), (block,), results, loc)
+        if issubclass(kind, For):
+            op = kind((trips.operand, *(i.operand for i in inits)), (block,), results, loc)
         else:
             test_block = Block(list(body.test_args.values()), body.test_ops, Yield((body.test.operand,), loc))
             op = While(tuple(i.operand for i in inits), (test_block, block),

@@ -20,8 +20,8 @@ import gast
 from .. import trees
 from ..errors import UnendedRecursion
 from ..rules import primitives as P
-from ..ir.builder import current_builder
-from ..ir.core import Block, Const, Function, Structured, Value, Yield
+from ..ir.builder import current_builder, looked_up
+from ..ir.core import Block, Checkpointed, Const, Function, Type, Value, Yield
 from ..rules.primitives import Sym
 from .calls import Static
 from .canonical import canonicalise
@@ -151,6 +151,32 @@ class Inlining:
         child = type(self)(parsed, self.builder, self.captured, self.assumptions, self.transforms, self.stack)
         return self.inline_body(child, values, function, name, node)
 
+    def call_checkpointed(self, checkpointed, name: str, args, kwargs, node):
+        """A call of `checkpoint(f)`: f inlined as the body of a checkpointed loop of one iteration
+        (ir/core.py's `Checkpointed`) whose one carried value is f's result, so that the backward
+        recomputes f from the values it reads instead of keeping its intermediates."""
+        function = checkpointed.function
+        k = Value(Type("int64", weak=True), "k")
+        with self.builder.nested() as body_ops:
+            result = self.call_closure(function, name, args, kwargs, node) if isinstance(function, Closure) \
+                else self.call_user(function, name, args, kwargs, node)
+        if not isinstance(result, Sym) or result.type.listed:
+            self.refuse(node, f"`{name}` is checkpointed, so it must return one number or array",
+                        "checkpoint a function that returns one value, or return a tuple from functions it calls")
+        if isinstance(result.operand, Const) or not result.type.is_float:
+            self.builder.ops.extend(body_ops)  # nothing to recompute: no gradient flows through it
+            return result
+        kind = result.type.with_dtype(result.type.dtype)
+        if kind != result.type:
+            with self.builder.nested(body_ops):
+                result = P.cast(result, dtype=kind.dtype)
+        init = P.placeholder(dtype=kind.dtype, ndim=kind.ndim, listed=0, units=kind.units)
+        loc = self.parsed.loc(node)
+        body = Block([k, Value(kind, name)], body_ops, Yield((result.operand,), loc))
+        out = Value(kind, name)
+        self.builder.append(Checkpointed((Const(1), init.operand), (body,), (out,), loc))
+        return Sym(out)
+
     def call_transformed(self, transformed, name: str, args, kwargs, node):
         """`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`, `vmap(f)(...)` or `jacrev(f)(...)`
         inside compiled code: f's IR (forward and backward for a gradient, the one Function of the
@@ -193,7 +219,7 @@ class Inlining:
         seed = backward.params[-1]
         value_of[id(seed)] = Const(1.0) if seed.type.dtype == "float64" else P.cast(Sym(1.0), dtype=seed.type.dtype).operand
         self.splice(backward.entry.ops, value_of)
-        flat = iter(Sym(_lookup(value_of, v)) for v in backward.entry.terminator.values)
+        flat = iter(Sym(looked_up(value_of, v)) for v in backward.entry.terminator.values)
         grads = tuple(trees.unflatten(arguments[position], flat, lowered=True) for position in transformed.wrt)
         grads = grads[0] if transformed.single else grads
         return grads if transformed.kind == "grad" else (out, grads)
@@ -206,33 +232,11 @@ class Inlining:
         value_of.update((id(p), o.operand) for p, o in zip(function.params, operands))
         value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, function.captured))
         self.splice(function.entry.ops, value_of)
-        return tuple(Sym(_lookup(value_of, v)) for v in function.entry.terminator.values)
+        return tuple(Sym(looked_up(value_of, v)) for v in function.entry.terminator.values)
 
     def splice(self, ops, value_of: dict) -> None:
-        """Re-make `ops` here (typed and folded again; structured ops with new blocks), their
-        operands looked up in `value_of`."""
-        saved = self.builder.loc
-        for op in ops:
-            self.builder.loc = op.loc
-            args = tuple(_lookup(value_of, a) for a in op.args)
-            if not isinstance(op, Structured):
-                made = self.builder.emit(op.prim, list(args), op.param_dict, op.result.hint)
-                if self.builder.ops and made is getattr(self.builder.ops[-1], "result", None):  # a new value
-                    made.derived = _spliced(op.result, value_of)
-                value_of[id(op.result)] = made
-                continue
-            blocks = []
-            for block in op.blocks:
-                block_args = [Value(a.type, a.hint, _spliced(a, value_of)) for a in block.args]
-                value_of.update((id(a), new) for a, new in zip(block.args, block_args))
-                with self.builder.nested() as block_ops:
-                    self.splice(block.ops, value_of)
-                yields = tuple(_lookup(value_of, v) for v in block.terminator.values)
-                blocks.append(Block(block_args, block_ops, Yield(yields, block.terminator.loc)))
-            results = tuple(Value(r.type, r.hint, _spliced(r, value_of)) for r in op.results)
-            self.builder.append(op.rebuilt(args, tuple(blocks), results))
-            value_of.update((id(r), new) for r, new in zip(op.results, results))
-        self.builder.loc = saved
+        """Re-make `ops` here (`Builder.splice`)."""
+        self.builder.splice(ops, value_of)
 
 
 def recursion_key(parsed: ParsedFunction, enclosing) -> object:
@@ -241,24 +245,10 @@ def recursion_key(parsed: ParsedFunction, enclosing) -> object:
     return parsed.tree if enclosing is not None else parsed.function
 
 
-def _spliced(value: Value, value_of: dict):
-    """The `derived` of the value spliced for `value`: named after the value spliced for its source
-    (none when that source was not spliced, or became a literal)."""
-    if value.derived is None:
-        return None
-    prefix, source = value.derived
-    made = value_of.get(id(source))
-    return (prefix, made) if isinstance(made, Value) else None
-
-
 @functools.lru_cache(maxsize=None)
 def checked(function) -> ParsedFunction:
     """`function` parsed, fenced and canonicalised (once)."""
     return canonicalise(fence(parse(function)))
-
-
-def _lookup(value_of: dict, operand):
-    return operand if isinstance(operand, Const) else value_of[id(operand)]
 
 
 def inline(lowering: type, transforms: Transforms, function, args: list) -> object:

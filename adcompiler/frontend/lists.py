@@ -81,7 +81,7 @@ class Lists:
         for name in grown:
             if before[name]:
                 self.refuse(node, f"the list `{name}` has items before the loop that grows it", GROW_HINT)
-            if kind is not For:
+            if not issubclass(kind, For):
                 self.refuse(node, f"the list `{name}` grows in a `while` loop (or in a `for` loop with `break`), "
                                   "whose number of iterations is not known when it starts", GROW_HINT)
         saved = dict(self.growing)

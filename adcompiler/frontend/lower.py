@@ -30,6 +30,7 @@ from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_c
 from .calls.shapes import as_array
 from .calls.values import rows_of_lists
 from ..rules.custom import CustomVJP
+from .checkpoint import CheckpointedFunction, checkpoint
 from ..errors import CompileError
 from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
@@ -372,6 +373,14 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
         if self.transforms.is_factory(function):  # `grad(f, wrt=...)`: made now, called below
             return Static(function(*(self.known(a, name, node) for a in args),
                                    **{k: self.known(v, name, node) for k, v in kwargs.items()}))
+        if function is checkpoint:  # `checkpoint(f)`: known now, called below
+            if len(args) != 1 or kwargs or not isinstance(args[0], (Static, Closure)) or \
+                    not (isinstance(args[0], Closure) or inspect.isfunction(args[0].obj)):
+                self.refuse(node, "checkpoint takes one function here (or the range of a for loop)",
+                            "write checkpoint(f) of your own function f, or `for i in checkpoint(range(n)):`")
+            return Static(CheckpointedFunction(args[0] if isinstance(args[0], Closure) else args[0].obj))
+        if isinstance(function, CheckpointedFunction):
+            return self.call_checkpointed(function, name, args, kwargs, node)
         lowering = lowering_of(function)
         if lowering is not None:
             try:

@@ -277,6 +277,15 @@ class For(Loop):
 
 
 @dataclass(eq=False)
+class Checkpointed(For):
+    """A `For` whose iterations reverse mode recomputes from snapshots of the carried values
+    instead of taping their values (transforms/checkpoint.py): the user's `checkpoint(range(n))`,
+    a `checkpoint(f)` call (one iteration), or the outer loop of a loop split under `memory=`."""
+
+    name = "checkpointed for"
+
+
+@dataclass(eq=False)
 class While(Loop):
     """`while`: args (*inits); blocks (test, body): test takes the carried values and yields one
     bool, body takes them and yields the next; results (trips, *carried), trips (a scalar int64)

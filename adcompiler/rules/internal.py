@@ -65,3 +65,11 @@ def _rows_template(types, dtype):
 # at k == 0 is the loop's placeholder, which takes no gradient, so the rule passes g on unchanged.
 rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW)
 rows.defvjp(lambda g, carried, *rest, out, dtype: g)
+
+# The length of the chunks of a loop checkpointed under `memory=` (transforms/checkpoint.py): of
+# `trips` iterations, each taping `step` bytes, with `snapshot` bytes of carried values per chunk, to
+# fit in `budget` bytes; a ValueError naming the loop (`where`) when nothing fits.
+checkpoint_chunk = Primitive("checkpoint_chunk", 4,
+                             lambda types, where: f"rt.checkpoint_chunk(_0, _1, _2, _3, {where!r})",
+                             lambda trips, budget, step, snapshot, where: Type("int64", weak=True), memory=NEW,
+                             vjps=ZERO)

@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass, field
 
 from ..errors import Loc
-from ..ir.core import Block, Const, For, If, Loop, Structured, Type, Value, defined_in, read_in, results_of, walk
+from ..ir.core import Block, Checkpointed, Const, For, If, Loop, Structured, Type, Value, defined_in, read_in, results_of, walk
 
 
 class Keep(enum.Enum):
@@ -35,18 +35,25 @@ class Keep(enum.Enum):
 class Plan:
     """The decisions for one loop or `if`, in the order they are applied."""
 
-    op: str  # "for", "while" or "if"
+    op: str  # "for", "checkpointed for", "while" or "if"
     loc: Loc
     decisions: tuple  # (Value, Keep)
     structured: Structured = field(compare=False, repr=False)  # the forward op
     outputs: tuple = ()  # per decision: the new forward value the backward reads (a tape, a result), or None
     branch: int | None = None  # an `if`'s: the branch whose values become results
 
+    @property
+    def checkpointed(self) -> bool:
+        return self.op == Checkpointed.name
+
     def describe(self, name) -> str:
         """One line per decision, values named by `name` (a Namer)."""
-        lines = [f"{self.op} at {self.loc.short}:"]
+        lines = [f"{self.op} at {self.loc.short}:" + (" its values recomputed in the backward, iteration by iteration, "
+                                                      "from snapshots of the carried values" if self.checkpointed else "")]
         for value, keep in self.decisions:
             lines.append(f"  %{name(value)}: {value.type} {keep.value}")
+        if self.checkpointed and not self.decisions:  # a checkpointed call: it reads only values kept outside it
+            lines.append("  no snapshot: it is recomputed from the values it reads")
         return "\n".join(lines)
 
 
@@ -86,7 +93,7 @@ def plan_loop(op: Loop, backward: Block, added: dict) -> Plan:
             available.add(id(value))
     outputs = tuple(Value(tape_type(value, keep is Keep.ARRAY), derived=("tape_", value))
                     if keep in (Keep.ARRAY, Keep.LIST) else None for value, keep in decisions)
-    return Plan("for" if isinstance(op, For) else "while", op.loc, tuple(decisions), op, outputs)
+    return Plan(op.name, op.loc, tuple(decisions), op, outputs)
 
 
 def tape_type(value: Value, in_array: bool) -> Type:

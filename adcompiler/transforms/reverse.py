@@ -13,10 +13,11 @@ from __future__ import annotations
 from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
-from ..ir.core import (Adjoint, Block, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
+from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
                        basic_index, copy_block, defined_in, live)
 from ..rules.primitives import Sym
 from .augment import augment
+from .checkpoint import recomputed_body
 from .plan import Keep, plan_if, plan_loop
 
 
@@ -71,22 +72,25 @@ def _is_active(operand, active: set) -> bool:
 
 
 def reverse(fn: Function, wrt: tuple) -> Adjoint:
-    """The adjoint of `fn` (one returned value) with respect to the parameters at positions `wrt`.
+    """The adjoint of `fn` with respect to the parameters at positions `wrt`: the backward takes
+    one seed per returned value (`g`, or `g_0`, `g_1`, ... for several: a checkpointed loop body's).
     `fn` is not changed: the forward is a copy, augmented from the sweep's plans (tapes, results)."""
     fn = Function(fn.name, [copy_block(fn.entry)], fn.loc, fn.captured, fn.assumptions)
-    (out,) = fn.entry.terminator.values
+    outs = fn.entry.terminator.values
     active = analyze_activity(fn, wrt)
     builder = Builder(fn.loc)
-    seed = Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"), "g")
+    seeds = tuple(Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"),
+                        "g" if len(outs) == 1 else f"g_{n}") for n, out in enumerate(outs))
     sweep = _Sweep(active, builder)
     with builder.active():
-        if isinstance(out, Value) and id(out) in active:
-            sweep.add(out, Sym(seed))
+        for out, seed in zip(outs, seeds):
+            if isinstance(out, Value) and id(out) in active:
+                sweep.add(out, Sym(seed))
         sweep.sweep(fn.entry.ops)
         builder.loc = fn.entry.terminator.loc
         grads = [_gradient(sweep.scope.adjoints.get(id(fn.params[i])), fn.params[i]) for i in wrt]
     augment(fn, sweep.plans)
-    return _split(fn, builder, seed, grads, wrt, tuple(sweep.plans))
+    return _split(fn, builder, seeds, grads, wrt, tuple(sweep.plans))
 
 
 class _Scope:
@@ -127,7 +131,7 @@ class _Sweep:
         if id(value) not in scope.adjoints:
             if scope.owns(value):
                 with self.builder.nested(scope.ops):
-                    scope.adjoints[id(value)] = _zero(value)
+                    scope.adjoints[id(value)] = zero_adjoint(value)
             else:
                 scope.adjoints[id(value)] = self.imported(value, scope)
         return scope.adjoints[id(value)]
@@ -171,16 +175,20 @@ class _Sweep:
             if g is not None and isinstance(value, Value) and id(value) in self.active:
                 self.add(value, g)
 
-    def nested(self, kind: str, block: Block, seeds, build):
+    def nested(self, kind: str, block: Block, seeds, build, recompute=None):
         """Run `build` in a new scope for forward `block`, seeded with the adjoints `seeds` of its
-        yields; returns the scope and its backward ops."""
+        yields, then its backward: the sweep of its ops, or `recompute(sweep, block, seeds)` (a
+        checkpointed loop's body: its forward made again, then its backward); returns the scope."""
         scope = _Scope(kind, defined_in(block), self.scope, [])
         outer, self.scope = self.scope, scope
         try:
             with self.builder.nested(scope.ops):
                 build(scope)
-                self.seed(block.terminator.values, seeds)
-                self.sweep(block.ops)
+                if recompute is not None:
+                    recompute(self, block, seeds)
+                else:
+                    self.seed(block.terminator.values, seeds)
+                    self.sweep(block.ops)
         finally:
             self.scope = outer
         return scope
@@ -257,7 +265,7 @@ class _Sweep:
                 state["k"].operand.hint = body.args[0].hint  # the forward's index, as the user named it
 
         scope = self.nested("loop", body, [Sym(entries[j]) if j in entries else None for j in range(len(carried))],
-                            start)
+                            start, recomputed_body if isinstance(op, Checkpointed) else None)
         with self.builder.nested(scope.ops):
             exits = [self.current(carried[j], scope) for j in positions]
         imports = list(scope.imports.values())
@@ -269,7 +277,7 @@ class _Sweep:
         block.ops[:] = live(block.ops, block.terminator.values)
         inits = []
         for j in positions:
-            inits.append((seeds[j] if seeds[j] is not None else _zero(op.carried_results[j])).operand)
+            inits.append((seeds[j] if seeds[j] is not None else zero_adjoint(op.carried_results[j])).operand)
         inits += [initial.operand for _, _, initial in imports]
         results = tuple(Value(entries[j].type, derived=adjoint_of(op.inits[j], j)) for j in positions) + \
             tuple(entry.renewed() for _, entry, _ in imports)
@@ -286,7 +294,7 @@ class _Sweep:
         as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or read at
         `k` from the tape that `augment` adds to the forward (the plan's output)."""
         plan = plan_loop(op, backward, self.added)
-        if plan.decisions:
+        if plan.decisions or isinstance(op, Checkpointed):  # show lists every checkpointed loop
             self.planned(plan)
         body = op.body
         mapping = {id(a): k.operand for a in body.args[:op.index_args]}
@@ -323,7 +331,7 @@ def _substitute(block: Block, mapping: dict) -> None:
                                     for v in block.terminator.values)
 
 
-def _zero(value: Value) -> Sym:
+def zero_adjoint(value: Value) -> Sym:
     """A zero adjoint for `value`."""
     if value.type.ndim:
         return P.zeros_like(Sym(value))
@@ -390,9 +398,9 @@ def _gradient(adjoint, param: Value) -> Sym:
     return adjoint
 
 
-def _split(fn: Function, builder: Builder, seed: Value, grads, wrt, plans: tuple) -> Adjoint:
+def _split(fn: Function, builder: Builder, seeds: tuple, grads, wrt, plans: tuple) -> Adjoint:
     """Make the backward a function of its own: forward values it reads become its parameters."""
-    made = defined_in(Block([seed], builder.ops, Return((), fn.loc)))
+    made = defined_in(Block(list(seeds), builder.ops, Return((), fn.loc)))
     residual_of: dict[int, Value] = {}
     sources: list[Value] = []
 
@@ -415,7 +423,7 @@ def _split(fn: Function, builder: Builder, seed: Value, grads, wrt, plans: tuple
     visit(builder.ops)
     results = tuple(local(g.operand) for g in grads)
     loc = fn.entry.terminator.loc
-    params = [residual_of[id(v)] for v in sources] + [seed]
+    params = [residual_of[id(v)] for v in sources] + list(seeds)
     backward = Function(f"{fn.name}_backward", [Block(params, builder.ops, Return(results, loc))], fn.loc)
     forward_return = Return(tuple(fn.entry.terminator.values) + tuple(sources), loc)
     forward = Function(f"{fn.name}_forward", [Block(fn.params, list(fn.entry.ops), forward_return)], fn.loc,
