@@ -25,6 +25,7 @@ from .backend.executable import Executable
 from .pipeline import Build, Fixed, build, check, check_call
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
+_MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared when full)
 
 
 class Transformed:
@@ -50,7 +51,9 @@ class Transformed:
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
-        self._fixes_integers = False  # whether integer arguments are constants of the specialisation
+        self._seen: dict = {}  # `_fingerprint` of a call -> (Build, Executable, argument structures)
+        self._fused = f"{self.parsed.name}_value_and_grad"
+        self._fixing = 0  # what recursion made constants of the specialisation: 0 nothing, then integers, shapes
         self._lock = threading.Lock()
         # The name and docstring of `function`, but not its attributes or `__wrapped__`: whatever
         # reads this object's source must read the transform, never the function inside it.
@@ -58,7 +61,7 @@ class Transformed:
         del self.__wrapped__
         self.__signature__ = self.signature
 
-    def _signature(self, types: tuple) -> tuple:
+    def _signature(self, types: tuple, *_) -> tuple:
         """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
         ranks is compiled for exactly that pattern (static broadcasting); any other pattern (a last
         batch of one, say) shares one version that checks broadcasting at run time, so the number
@@ -109,34 +112,79 @@ class Transformed:
             getattr(module, f"{name}_value_and_grad")(*values)
 
     def _specialise_call(self, types: tuple, originals: tuple, values: tuple) -> tuple:
-        """`specialise` for a call; once recursion needs them (`UnendedRecursion`), the integer
-        arguments are constants of the specialisation (`Fixed`): one build per value."""
+        """`specialise` for a call. Once recursion needs them (`UnendedRecursion`), the integer
+        arguments are constants of the specialisation (`Fixed`: one build per value), and if that
+        does not end it either, the arrays' shapes are fixed too (`Type.lengths`: one build per
+        shape); each step is taken once per transformed function, for every later call."""
         integers = [i for i, v in enumerate(originals) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
-        if not self._fixes_integers or not integers:
+        steps = [self._signature] + ([self._fixed_integers] if integers else []) + [self._fixed_shapes]
+        for level in range(self._fixing, len(steps)):
             try:
-                return self.specialise(self._signature(types), values=values)
+                return self.specialise(steps[level](types, originals, values), values=values)
             except UnendedRecursion:
-                if not integers:
+                if level + 1 == len(steps) or not _has_arrays(types):
                     raise
-                self._fixes_integers = True
-        fixed = list(types)
-        for i in integers:
-            fixed[i] = Fixed(types[i], int(originals[i]))
-        return self.specialise(tuple(fixed), values=values)
+                self._fixing = level + 1
+
+    def _fixed_integers(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+        return tuple(Fixed(t, int(v)) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else t
+                     for t, v in zip(types, originals))
+
+    def _fixed_shapes(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+        """The integers fixed, and every array leaf's type with its shape (`values`: the leaves)."""
+        shapes = iter(np.shape(v) for v in values)
+
+        def shaped(leaf, path):
+            shape = next(shapes)
+            return leaf.with_lengths(shape) if isinstance(leaf, Type) and leaf.ndim else leaf
+        return tuple(trees.map_leaves(t, shaped) for t in self._fixed_integers(types, originals, values))
 
     def __call__(self, *args, **kwargs):
-        if kwargs or len(args) != len(self.names):
+        if not kwargs and len(args) == len(self.names):
+            seen = self._seen.get(self._fingerprint(args))
+            if seen is not None and still_valid(seen[0].primal):  # a call like one before: checked then
+                values = args if all(type(a) is not np.ndarray or a.ndim for a in args) else \
+                    tuple(a if type(a) is not np.ndarray or a.ndim else a[()] for a in args)
+                return self._finish(*seen, args, values)
+        else:
             try:
                 bound = self.signature.bind(*args, **kwargs)
             except TypeError as error:
                 raise TypeError(f"{self.parsed.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
-        originals = args
-        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals))]
+        flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, args))]
         types = tuple(structure for structure, _ in flat)
         values = tuple(leaf for _, leaves in flat for leaf in leaves)
-        built, executable = self._specialise_call(types, originals, values)
+        built, executable = self._specialise_call(types, args, values)
+        fingerprint = self._fingerprint(args)
+        if fingerprint is not None:
+            if len(self._seen) >= _MAX_SEEN:
+                self._seen.clear()
+            self._seen[fingerprint] = (built, executable, types)
+        return self._finish(built, executable, types, args, values)
+
+    def _fingerprint(self, args: tuple) -> tuple | None:
+        """What decides the specialisation, the checks and the conversions of a call whose arguments
+        are all arrays and Python numbers: their classes, dtypes and shapes (and integers' values
+        once they are fixed); None for any other argument (trees, lists, NumPy scalars), which
+        takes the full path. A call with a fingerprint seen before skips straight to the code."""
+        key = []
+        for a in args:
+            kind = type(a)
+            if kind is np.ndarray:
+                key.append((a.dtype, a.shape))
+            elif kind is float or kind is bool or (kind is int and not self._fixing):
+                key.append(kind)
+            elif kind is int:
+                key.append((kind, a))
+            else:
+                return None
+        return tuple(key)
+
+    def _finish(self, built: Build, executable: Executable, types: tuple, originals: tuple, values: tuple):
+        """Run the specialisation on the leaves `values` of the arguments `originals` (of `types`)
+        and give its results as the user's objects."""
         module = executable.module
         values = (*values, *built.primal.captured)
         name = self.parsed.name
@@ -148,7 +196,7 @@ class Transformed:
             backward = getattr(module, f"{name}_backward")
             pullback = functools.partial(self._pullback, backward, residuals, built, originals, types, np.shape(out))
             return _output(out, built), pullback
-        value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
+        value, grads = self._run(getattr(module, self._fused), values, built)
         grads = self._gradients(grads, originals, types)
         return grads if self.kind == "grad" else (_output(value, built), grads)
 
@@ -165,10 +213,14 @@ class Transformed:
         """The flat gradients of the leaves of the parameters `wrt`, each parameter's nested as it
         is (a tree's in a tree of the same structure), each leaf the kind of object it belongs to."""
         grads = iter(grads)
-        nested = tuple(trees.unflatten(types[i], iter([_like(next(grads), leaf)
-                                                       for leaf in trees.tree_leaves(originals[i])]))
-                       for i in self.wrt)
-        return nested[0] if self.single else nested
+        nested = []
+        for i in self.wrt:
+            if isinstance(types[i], trees.Node):
+                nested.append(trees.unflatten(types[i], iter([_like(next(grads), leaf)
+                                                              for leaf in trees.tree_leaves(originals[i])])))
+            else:
+                nested.append(_like(next(grads), originals[i]))
+        return nested[0] if self.single else tuple(nested)
 
     def _run(self, compiled, values, built: Build):
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
@@ -188,6 +240,10 @@ class Transformed:
             shapes = ", ".join(f"{p.hint}: {np.shape(v)}" for p, v in zip(built.primal.params, values))
             raise ValueError(f"{self.parsed.name}({shapes}) failed in its generated code {built.path}: "
                              f"{error}") from error
+
+
+def _has_arrays(types: tuple) -> bool:
+    return any(leaf.ndim for t in types if not isinstance(t, Fixed) for leaf in trees.leaves_of(t))
 
 
 def _copy(value):

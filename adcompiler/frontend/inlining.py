@@ -127,10 +127,11 @@ class Inlining:
     def unended(self, name: str, node) -> UnendedRecursion:
         return UnendedRecursion(
             f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep (or deeper than Python's stack "
-            f"allows): recursion is unrolled when compiling, so what ends it must be known then, not an array's "
-            f"values or lengths", self.parsed.loc(node),
+            f"allows): recursion is unrolled when compiling, so what ends it must be known then (integer arguments "
+            f"and the arrays' shapes are), not an array's values", self.parsed.loc(node),
             "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
-            "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
+            "`x.ndim`, `x.shape[0]`, `len(x)`, a tuple's length) that each call makes smaller, such as "
+            "`power(x, n - 1)` or `det(minor)` of a smaller minor")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
                sequences, shapes, special)
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
-                        broadcast_units, floating, is_const, join, promote, same_type)
+                        broadcast_units, floating, is_const, join, literal_lengths, promote, same_type)
 
 FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
             library, decompositions)  # each after those it imports
@@ -24,5 +24,5 @@ for _prim in ALL:
         assert FUNCTIONS.setdefault(_function, _prim) is _prim, f"{_function} is bound to two primitives"
 
 __all__ = ["BUFFER", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
-           "as_operand", "broadcast_units", "floating", "is_const", "join", "promote", "same_type", "FAMILIES", "ALL",
+           "as_operand", "broadcast_units", "literal_lengths", "floating", "is_const", "join", "promote", "same_type", "FAMILIES", "ALL",
            "FUNCTIONS", *PRIMITIVES]
