@@ -116,15 +116,17 @@ class Transformed:
         arguments are constants of the specialisation (`Fixed`: one build per value), and if that
         does not end it either, the arrays' shapes are fixed too (`Type.lengths`: one build per
         shape); each step is taken once per transformed function, for every later call."""
-        integers = [i for i, v in enumerate(originals) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
-        steps = [self._signature] + ([self._fixed_integers] if integers else []) + [self._fixed_shapes]
-        for level in range(self._fixing, len(steps)):
+        integers = any(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in originals)
+        steps = [(0, self._signature), *([(1, self._fixed_integers)] if integers else []),
+                 *([(2, self._fixed_shapes)] if _has_arrays(types) else [])]  # (what `_fixing` calls it, the key)
+        steps = [step for step in steps if step[0] >= self._fixing] or steps[-1:]
+        for position, (level, key) in enumerate(steps):
             try:
-                return self.specialise(steps[level](types, originals, values), values=values)
+                return self.specialise(key(types, originals, values), values=values)
             except UnendedRecursion:
-                if level + 1 == len(steps) or not _has_arrays(types):
+                if position + 1 == len(steps):
                     raise
-                self._fixing = level + 1
+                self._fixing = max(self._fixing, steps[position + 1][0])
 
     def _fixed_integers(self, types: tuple, originals: tuple, values: tuple) -> tuple:
         return tuple(Fixed(t, int(v)) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else t
