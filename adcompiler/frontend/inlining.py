@@ -29,6 +29,7 @@ from .fence import fence
 from .parse import ParsedFunction, parse
 
 MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
+_MATCH_HINT = "pass the arguments its definition takes (as Python would)"
 
 
 class Transform(Protocol):
@@ -102,7 +103,7 @@ class Inlining:
         try:
             bound = closure.signature.bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         child = type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
                            self.stack, closure.enclosing)
@@ -145,7 +146,7 @@ class Inlining:
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         values = [v if isinstance(v, (Sym, tuple, dict, Static, Closure)) else self.static(v, node)
                   for v in bound.arguments.values()]
@@ -162,7 +163,7 @@ class Inlining:
         try:
             bound = transformed.signature.bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         # each argument a symbol, or a tree of them (its leaves are the spliced function's parameters)
         arguments = [trees.flatten(v if isinstance(v, (Sym, tuple, dict, Static)) else self.static(v, node),
