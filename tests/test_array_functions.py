@@ -359,6 +359,14 @@ def delete_in_a_loop(x):
     return total
 
 
+def delete_pairs_in_a_loop(x):
+    """Several positions, one of them known only when the loop runs."""
+    total = 0.0
+    for i in range(3):
+        total += np.sum(np.delete(x, [0, i]) ** 2)
+    return total
+
+
 DELETE = [
     Row("delete_flat-3x4", delete_flat, (a(M34),)),
     Row("delete_a0-3x4", delete_a0, (a(M34),), jit=True),
@@ -367,6 +375,7 @@ DELETE = [
     Row("delete_several-3x4", delete_several, (a(M34),)),
     Row("delete_position_array-6", delete_position_array, (a(V6), fixed(np.array([4, 0, 4])))),
     Row("delete_in_a_loop-3x4", delete_in_a_loop, (a(M34),), jit=True),
+    Row("delete_pairs_in_a_loop-6", delete_pairs_in_a_loop, (a(V6),), jit=True),
 ]
 
 

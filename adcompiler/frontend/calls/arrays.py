@@ -19,7 +19,7 @@ from ...rules.primitives import Sym
 from ...rules.shapes import shape_of
 from .common import Static, flat, is_none, normal_axes, sequence
 from .library import library_call
-from .shapes import _joined
+from .shapes import _joined, as_array
 
 
 def _one_axis(lo, axis, ndim: int) -> int:
@@ -99,7 +99,7 @@ def delete(lo, arr, obj, axis=Static(None)):
     whose gradient scatters back, zero at the deleted positions. One position (an integer known or
     not; negative ones count from the end) keeps `arange(n - 1)` shifted by one from it on, so a
     known length stays known (a recursion on shapes, det by minors); several positions (integers
-    or an integer array) keep what `np.delete(np.arange(n), obj)` gives."""
+    or an integer array) keep `np.setdiff1d(np.arange(n), obj)`, each position checked as an index."""
     x = _array(lo, arr, "np.delete", least=0)
     x, axis = (flat(lo, x), 0) if is_none(axis) else (x, _one_axis(lo, axis, x.type.ndim))
     n = P.dim(x, axis=axis)
@@ -112,7 +112,8 @@ def delete(lo, arr, obj, axis=Static(None)):
         items = _integers(lo, positions, "a position np.delete deletes") if isinstance(positions, tuple) else [positions]
         if any(p.type.dtype != "int64" for p in items):
             lo.refuse(lo.node, "np.delete needs integer positions", "pass an integer or a list of integers")
-        kept = library_call(lo, np.delete, "np.delete", (P.arange(0, n, 1), positions), {})
+        deleted = checked_index(as_array(lo, positions) if isinstance(positions, tuple) else positions, n)
+        kept = library_call(lo, np.setdiff1d, "np.setdiff1d", (P.arange(0, n, 1), deleted), {})
     return take_at(x, [kept], axis)
 
 
