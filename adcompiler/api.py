@@ -26,6 +26,7 @@ from .pipeline import Build, Fixed, build, check, check_call
 from .portable import Specialisation
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
+_MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared when full)
 
 
 class Transformed:
@@ -66,7 +67,8 @@ class Transformed:
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
-        self._fixes_integers = False  # whether integer arguments are constants of the specialisation
+        self._seen: dict = {}  # `_fingerprint` of a call -> (Build, Executable, argument structures)
+        self._fixing = 0  # what recursion made constants of the specialisation: 0 nothing, then integers, shapes
         self._lock = threading.Lock()
         # The name and docstring of `function`, but not its attributes or `__wrapped__`: whatever
         # reads this object's source must read the transform, never the function inside it.
@@ -82,13 +84,13 @@ class Transformed:
             records = {types: built if isinstance(built, Specialisation) else Specialisation.of(built)
                        for types, (built, _) in self._specialisations.items()}
             state = dict(kind=self.kind, name=self.name, title=self.title, wrt=self.wrt, single=self.single,
-                         jit=self.jit, fixes_integers=self._fixes_integers, first_pattern=dict(self._first_pattern),
+                         jit=self.jit, fixing=self._fixing, first_pattern=dict(self._first_pattern),
                          specialisations=records, doc=self.__doc__, qualname=self.__qualname__,
                          in_axes=self.in_axes, out_axes=self.out_axes,
                          parameters=[(n, p.default) for n, p in self.signature.parameters.items()])
         return Loaded, (state,)
 
-    def _signature(self, types: tuple) -> tuple:
+    def _signature(self, types: tuple, *_) -> tuple:
         """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
         ranks is compiled for exactly that pattern (static broadcasting); any other pattern (a last
         batch of one, say) shares one version that checks broadcasting at run time, so the number
@@ -139,20 +141,52 @@ class Transformed:
             getattr(module, f"{name}_value_and_grad")(*values)
 
     def _specialise_call(self, types: tuple, originals: tuple, values: tuple) -> tuple:
-        """`specialise` for a call; once recursion needs them (`UnendedRecursion`), the integer
-        arguments are constants of the specialisation (`Fixed`): one build per value."""
-        integers = [i for i, v in enumerate(originals) if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
-        if not self._fixes_integers or not integers:
+        """`specialise` for a call. Once recursion needs them (`UnendedRecursion`), the integer
+        arguments are constants of the specialisation (`Fixed`: one build per value), and if that
+        does not end it either, the arrays' shapes are fixed too (`Type.lengths`: one build per
+        shape); each step is taken once per transformed function, for every later call."""
+        integers = any(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in originals)
+        steps = [(0, self._signature), *([(1, self._fixed_integers)] if integers else []),
+                 *([(2, self._fixed_shapes)] if _has_arrays(types) else [])]  # (what `_fixing` calls it, the key)
+        steps = [step for step in steps if step[0] >= self._fixing] or steps[-1:]
+        for position, (level, key) in enumerate(steps):
             try:
-                return self.specialise(self._signature(types), values=values)
+                return self.specialise(key(types, originals, values), values=values)
             except UnendedRecursion:
-                if not integers:
+                if position + 1 == len(steps):
                     raise
-                self._fixes_integers = True
-        fixed = list(types)
-        for i in integers:
-            fixed[i] = Fixed(types[i], int(originals[i]))
-        return self.specialise(tuple(fixed), values=values)
+                self._fixing = max(self._fixing, steps[position + 1][0])
+
+    def _fixed_integers(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+        return tuple(Fixed(t, int(v)) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else t
+                     for t, v in zip(types, originals))
+
+    def _fixed_shapes(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+        """The integers fixed, and every array leaf's type with its shape (`values`: the leaves)."""
+        shapes = iter(np.shape(v) for v in values)
+
+        def shaped(leaf, path):
+            shape = next(shapes)
+            return leaf.with_lengths(shape) if isinstance(leaf, Type) and leaf.ndim else leaf
+        return tuple(trees.map_leaves(t, shaped) for t in self._fixed_integers(types, originals, values))
+
+    def __call__(self, *args, **kwargs):
+        plain_call = not kwargs and len(args) == len(self.names) and self.kind != "vmap"
+        if plain_call:
+            seen = self._seen.get(self._fingerprint(args))
+            if seen is not None and (seen[0].build is None or still_valid(seen[0].build.primal)):
+                values = args if all(type(a) is not np.ndarray or a.ndim for a in args) else \
+                    tuple(a if type(a) is not np.ndarray or a.ndim else a[()] for a in args)
+                return self._finish(*seen, args, values)  # a call like one before: checked then
+        types, originals, values = self.arguments(args, kwargs)
+        built, executable = self._specialise_call(types, originals, values)
+        record = built if isinstance(built, Specialisation) else Specialisation.of(built, keep=True)
+        fingerprint = self._fingerprint(args) if plain_call else None
+        if fingerprint is not None:
+            if len(self._seen) >= _MAX_SEEN:
+                self._seen.clear()
+            self._seen[fingerprint] = (record, executable, types)
+        return self._finish(record, executable, types, originals, values)
 
     def arguments(self, args: tuple, kwargs: dict) -> tuple:
         """(types, the arguments in order, their flat leaves) of a call with `args` and `kwargs`."""
@@ -169,10 +203,27 @@ class Transformed:
         flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, args))]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
-    def __call__(self, *args, **kwargs):
-        types, originals, values = self.arguments(args, kwargs)
-        built, executable = self._specialise_call(types, originals, values)
-        record = built if isinstance(built, Specialisation) else Specialisation.of(built, keep=True)
+    def _fingerprint(self, args: tuple) -> tuple | None:
+        """What decides the specialisation, the checks and the conversions of a call whose arguments
+        are all arrays and Python numbers: their classes, dtypes and shapes (and integers' values
+        once they are fixed); None for any other argument (trees, lists, NumPy scalars), which
+        takes the full path. A call with a fingerprint seen before skips straight to the code."""
+        key = []
+        for a in args:
+            kind = type(a)
+            if kind is np.ndarray:
+                key.append((a.dtype, a.shape))
+            elif kind is float or kind is bool or (kind is int and not self._fixing):
+                key.append(kind)
+            elif kind is int:
+                key.append((kind, a))
+            else:
+                return None
+        return tuple(key)
+
+    def _finish(self, record: Specialisation, executable: Executable, types: tuple, originals: tuple, values: tuple):
+        """Run the specialisation on the leaves `values` of the arguments `originals` (of `types`)
+        and give its results as the user's objects."""
         module = executable.module
         values = (*values, *record.captured)
         name = self.name
@@ -207,10 +258,14 @@ class Transformed:
         """The flat gradients of the leaves of the parameters `wrt`, each parameter's nested as it
         is (a tree's in a tree of the same structure), each leaf the kind of object it belongs to."""
         grads = iter(grads)
-        nested = tuple(trees.unflatten(types[i], iter([_like(next(grads), leaf)
-                                                       for leaf in trees.tree_leaves(originals[i])]))
-                       for i in self.wrt)
-        return nested[0] if self.single else nested
+        nested = []
+        for i in self.wrt:
+            if isinstance(types[i], trees.Node):
+                nested.append(trees.unflatten(types[i], iter([_like(next(grads), leaf)
+                                                              for leaf in trees.tree_leaves(originals[i])])))
+            else:
+                nested.append(_like(next(grads), originals[i]))
+        return nested[0] if self.single else tuple(nested)
 
     def _run(self, compiled, values, record: Specialisation):
         """Call generated code; a failure inside it is reported with the user's function and shapes."""
@@ -249,7 +304,7 @@ class Loaded(Transformed):
         self.signature = inspect.Signature([inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d)
                                             for n, d in state["parameters"]])
         self.names = [n for n, _ in state["parameters"]]
-        self._fixes_integers, self._first_pattern = state["fixes_integers"], state["first_pattern"]
+        self._fixing, self._first_pattern, self._seen = state["fixing"], state["first_pattern"], {}
         self.in_axes, self.out_axes = state["in_axes"], state["out_axes"]
         self._specialisations = {types: (record, None) for types, record in state["specialisations"].items()}
         self._lock = threading.Lock()
@@ -315,6 +370,10 @@ def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
     for value, name, axis in zip(args, names, in_axes):
         moved.append(value if axis is None else trees.tree_map(lambda leaf: first(leaf, name, axis), value))
     return tuple(moved)
+
+
+def _has_arrays(types: tuple) -> bool:
+    return any(leaf.ndim for t in types if not isinstance(t, Fixed) for leaf in trees.leaves_of(t))
 
 
 def _copy(value):

@@ -1,7 +1,7 @@
 """Array functions and advanced indexing (rules/arrays.py, frontend/calls/arrays.py): np.roll,
 np.flip (fliplr, flipud), np.pad ('constant', 'edge'), np.tile, np.repeat, np.take,
 np.take_along_axis, np.add.at, np.meshgrid, np.cross, np.append, np.hstack, np.vstack,
-np.column_stack, and indexing by several integer arrays (`x[rows, cols]`, `X[:, idx]`).
+np.column_stack, np.delete, and indexing by several integer arrays (`x[rows, cols]`, `X[:, idx]`).
 
 Each row is the dot-product test of tests/test_array_rules.py against float64 central finite
 differences (tests/fd.py `check_vjp`: the forward value with NumPy's dtype and shape, each
@@ -339,6 +339,56 @@ MESH_CROSS_JOINS = [
 @pytest.mark.parametrize("row, jit", cases(MESH_CROSS_JOINS))
 def test_meshgrid_cross_joins(row, jit, rng):
     run(row, jit, rng)
+
+
+# ================================================================ np.delete
+
+def delete_flat(x): return np.delete(x, 2) * 1.5
+def delete_a0(x): return np.delete(x, 0, axis=0)
+def delete_last_column(x): return np.delete(x, -1, axis=1) * x[:, 1:]
+def delete_by_argument(x, j): return np.delete(x, j, axis=-1)
+def delete_several(x): return np.delete(x, [0, 2], axis=1)
+def delete_position_array(x, positions): return np.delete(x, positions)
+
+
+def delete_in_a_loop(x):
+    """The position deleted is the loop's number, known only when the loop runs."""
+    total = 0.0
+    for j in range(x.shape[0]):
+        total += np.sum(np.delete(x, j, axis=0) ** 2) * x[j, 0]
+    return total
+
+
+def delete_pairs_in_a_loop(x):
+    """Several positions, one of them known only when the loop runs."""
+    total = 0.0
+    for i in range(3):
+        total += np.sum(np.delete(x, [0, i]) ** 2)
+    return total
+
+
+DELETE = [
+    Row("delete_flat-3x4", delete_flat, (a(M34),)),
+    Row("delete_a0-3x4", delete_a0, (a(M34),), jit=True),
+    Row("delete_last_column-3x4", delete_last_column, (a(M34),)),
+    Row("delete_by_argument-2x3x4", delete_by_argument, (a(T234), fixed(-3)), jit=True),
+    Row("delete_several-3x4", delete_several, (a(M34),)),
+    Row("delete_position_array-6", delete_position_array, (a(V6), fixed(np.array([4, 0, 4])))),
+    Row("delete_in_a_loop-3x4", delete_in_a_loop, (a(M34),), jit=True),
+    Row("delete_pairs_in_a_loop-6", delete_pairs_in_a_loop, (a(V6),), jit=True),
+]
+
+
+@pytest.mark.parametrize("row, jit", cases(DELETE))
+def test_delete(row, jit, rng):
+    run(row, jit, rng)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_delete_out_of_range_raises(jit):
+    """A position out of range is NumPy's IndexError, in both modes."""
+    with pytest.raises((IndexError, ValueError), match="index"):
+        vjp(delete_by_argument, jit=compiled_mode(jit))(np.ones(M34), 4)
 
 
 def mesh_pair(x, y):

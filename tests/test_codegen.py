@@ -304,7 +304,7 @@ def emit_one_op(prim, operands, **params):
     parameters) and a trivial backward; returns the source and the plain-Python forward."""
     loc = Loc("emitted.py", 1, 0, "f")
     params_ = [a for a in operands if isinstance(a, Value)]
-    result_type = prim.infer_type(*(a.type for a in operands), **params)
+    result_type = prim.infer_type(operands, **params)
     result = Value(result_type, "y")
     op = Op(prim, tuple(operands), result, loc, tuple(sorted(params.items())))
     forward = Function("f_forward", [Block(params_, [op], Return((result,), loc))], loc)

@@ -117,18 +117,18 @@ CONSTRUCTS = [
     ("unsupported_keyword", (ARRAY,), ["`np.sum`", "'dtype'"], "supported arguments"),
     ("double_star_in_call", (ARRAY,), "`**` arguments are not supported", "by name"),
     # the user's own functions are inlined; recursion and bad calls are refused at the call
-    ("recursive_call", (1.5,), ["`recursive_call`", "recursion"], None),
-    ("helper_called_wrongly", (1.5,), ["`helper`", "does not match its parameters", "too many"], None),
+    ("recursive_call", (1.5,), ["`recursive_call`", "recursion"], "x.shape[0]"),
+    ("helper_called_wrongly", (1.5,), ["`helper`", "does not match its parameters", "too many"], "its definition takes"),
     ("callable_object_call", (1.5,), "calling `DOUBLE` is not supported", "your own functions"),
     ("fft_call", (ARRAY,), ["`np.fft.fft` returns an array of dtype complex128", "not supported"], "float64"),
     ("undefined_name", (1.5,), "the name `not_defined_anywhere` is not defined", "pass it in"),
     ("global_int32_array", (ARRAY,), ["`GLOBAL_INT32`", "int32"], "float64"),
     ("no_rule_call", (ARRAY,), ["`np.i0` has no derivative rule", "differentiated value reaches it"], "custom_vjp"),
     # the operand that is not a value is named, as the user wrote it
-    ("function_used_as_value", (ARRAY,), "`np.sin` cannot be used as a number or array", None),
+    ("function_used_as_value", (ARRAY,), "`np.sin` cannot be used as a number or array", "np.sin(x)"),
     # axes and keywords of the NumPy functions that take them
     ("axis_from_argument", (MATRIX, 0), ["axis", "constant known at compile time"], "literal"),
-    ("axis_out_of_range", (ARRAY,), ["axis 1", "out of range", "1-D"], None),
+    ("axis_out_of_range", (ARRAY,), ["axis 1", "out of range", "1-D"], "from -1 to 0"),
     # subscripts (reads are supported; writes and unusual indices are not)
     ("element_assignment", (ARRAY,), ["assignment into `x`", "argument", "caller's array"], "x = x.copy()"),
     ("element_augmented_assignment", (ARRAY,), ["assignment into `y`", "argument", "view"], "y = y.copy()"),
@@ -138,16 +138,16 @@ CONSTRUCTS = [
      "boolean mask"),
     # the message must say what the index is in the user's words (`float64`), not in the IR's
     # (`weak f64`)
-    ("float_index", (ARRAY,), ["index must be an integer", "float"], None),
-    ("too_many_indices", (ARRAY,), "too many indices for a 1-D array", None),
+    ("float_index", (ARRAY,), ["index must be an integer", "float"], "int(...)"),
+    ("too_many_indices", (ARRAY,), "too many indices for a 1-D array", "at most 1"),
     # `x.shape[3]` of a 1-D array: a refusal at the line, not an IndexError from the compiler
-    ("shape_index_out_of_range", (ARRAY,), ["index", "out of range"], None),
+    ("shape_index_out_of_range", (ARRAY,), ["index", "out of range"], "from -1 to 0"),
     # shapes and joins
     ("reshape_scalar", (1.5,), "reshaping to or from a scalar", "ravel"),
-    ("concatenate_ranks", (ARRAY, MATRIX), ["np.concatenate", "one rank"], None),
+    ("concatenate_ranks", (ARRAY, MATRIX), ["np.concatenate", "one rank"], "np.expand_dims"),
     # literals: a list is a value only as an argument of a function that takes a sequence
     # (np.concatenate, np.stack); anywhere else the message must call it a list, as written
-    ("list_literal", (1.5,), ["list", "cannot be used as a number or array"], None),
+    ("list_literal", (1.5,), ["list", "cannot be used as a number or array"], "np.array(...)"),
     ("set_literal", (1.5,), "set literal", "separate arguments"),
     ("f_string", (1.5,), "f-string", "outside"),
     # operators

@@ -310,6 +310,55 @@ def test_integer_argument_fixes_the_depth_per_specialisation():
         g(1.5, 100)
 
 
+def det_by_rows(A):
+    """A determinant by expansion along the first row, recursing on minors made by a slice and
+    np.delete: the depth is the shape, fixed once the recursion needs it."""
+    n = len(A)
+    if n == 1:
+        return A[0, 0]
+    total = 0.0
+    for j in range(A.shape[1]):
+        minor = np.delete(A[1:], j, axis=1)
+        total += (-1.0) ** j * A[0, j] * det_by_rows(minor)
+    return total
+
+
+def trace_by_slices(A):
+    """Recursion on a slice of known length: the trace of a square matrix, one corner at a time."""
+    return A[0, 0] if A.shape[0] == 1 else A[0, 0] + trace_by_slices(A[1:, 1:])
+
+
+@pytest.mark.parametrize("mode", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["nojit", "jit"])
+def test_recursion_on_shapes_is_unrolled_per_shape(mode):
+    """Recursion that ends on `len(A)`, `A.shape[0]`: the shapes become part of the specialisation
+    (one build per shape), each exact: the gradient of det(A) is det(A) inv(A).T."""
+    g = adcompiler.value_and_grad(det_by_rows, jit=mode)
+    for n in (3, 2, 3, 1):
+        A = np.random.default_rng(n).standard_normal((n, n))
+        value, gradient = g(A)
+        assert value == pytest.approx(np.linalg.det(A), rel=1e-12)
+        np.testing.assert_allclose(gradient, np.linalg.det(A) * np.linalg.inv(A).T, rtol=1e-10, atol=1e-12)
+    shapes = sorted(str(key[0]) for key in g.specialisations)
+    assert shapes == ["f64[1,1]", "f64[2,2]", "f64[3,3]"], shapes
+    B = np.arange(16.0).reshape(4, 4)
+    assert grad(trace_by_slices, jit=mode)(B).tolist() == np.eye(4).tolist()
+
+
+def shrink_while_positive(x):
+    """Recursion whose depth depends on the values: refused, even with the shape known."""
+    return x if np.sum(x) < 0.0 else shrink_while_positive(x - 1.0)  # <- HERE
+
+
+def test_recursion_on_values_is_refused_at_the_call():
+    with pytest.raises(CompileError) as info:
+        grad(shrink_while_positive, jit=False)(np.ones(3))
+    error = info.value
+    assert "`shrink_while_positive` calls itself (recursion)" in error.message
+    assert "x.shape[0]" in error.hint
+    lines, start = inspect.getsourcelines(shrink_while_positive)
+    assert error.loc.line == start + 2
+
+
 def halve_times(x, n):
     """Recursion on an integer argument that never makes it smaller."""
     return x if n == 0 else halve_times(x * 0.5, n + 1)  # <- HERE

@@ -29,6 +29,7 @@ from .fence import fence
 from .parse import ParsedFunction, parse
 
 MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
+_MATCH_HINT = "pass the arguments its definition takes (as Python would)"
 
 
 class Transform(Protocol):
@@ -102,7 +103,7 @@ class Inlining:
         try:
             bound = closure.signature.bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         child = type(self)(closure.parsed, self.builder, self.captured, self.assumptions, self.transforms,
                            self.stack, closure.enclosing)
@@ -127,10 +128,11 @@ class Inlining:
     def unended(self, name: str, node) -> UnendedRecursion:
         return UnendedRecursion(
             f"`{name}` calls itself (recursion) more than {MAX_DEPTH} levels deep (or deeper than Python's stack "
-            f"allows): recursion is unrolled when compiling, so what ends it must be known then, not an array's "
-            f"values or lengths", self.parsed.loc(node),
+            f"allows): recursion is unrolled when compiling, so what ends it must be known then (integer arguments "
+            f"and the arrays' shapes are), not an array's values", self.parsed.loc(node),
             "end the recursion on an integer (a literal, an integer argument of the differentiated function, "
-            "`x.ndim`, a tuple's length) that each call makes smaller, such as `power(x, n - 1)`")
+            "`x.ndim`, `x.shape[0]`, `len(x)`, a tuple's length) that each call makes smaller, such as "
+            "`power(x, n - 1)` or `det(minor)` of a smaller minor")
 
     def rule_inliner(self) -> Callable:
         """`inline(function, symbols)` as a custom_vjp lowers its body and its rule."""
@@ -144,7 +146,7 @@ class Inlining:
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         values = [v if isinstance(v, (Sym, tuple, dict, Static, Closure)) else self.static(v, node)
                   for v in bound.arguments.values()]
@@ -191,7 +193,7 @@ class Inlining:
         try:
             bound = transformed.signature.bind(*args, **kwargs)
         except TypeError as error:
-            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}")
+            self.refuse(node, f"the call of `{name}` does not match its parameters: {error}", _MATCH_HINT)
         bound.apply_defaults()
         # each argument a symbol, or a tree of them (its leaves are the spliced function's parameters)
         arguments = [trees.flatten(v if isinstance(v, (Sym, tuple, dict, Static)) else self.static(v, node),

@@ -422,7 +422,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
                 return self.index(as_array(self, base), items, node)
             index = self.constant(index, "a tuple index")
             if isinstance(index, int) and not -len(base) <= index < len(base):
-                self.refuse(node, f"index {index} is out of range for a tuple of {len(base)} values")
+                self.refuse(node, f"index {index} is out of range for a tuple of {len(base)} values",
+                            f"index it from {-len(base)} to {len(base) - 1}")
             return base[index]
         return self.index(self.operand(base, node.value), items, node)
 
@@ -472,7 +473,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
                     operands.append(value)
                     position += 1
         if len(structure) > x.type.ndim:
-            self.refuse(node, f"too many indices for a {x.type.ndim}-D array")
+            self.refuse(node, f"too many indices for a {x.type.ndim}-D array",
+                        f"index it with at most {x.type.ndim} (or add axes first: `np.reshape`, `None`)")
         return structure, operands, new_axes
 
     # ------------------------------------------------------------ values
@@ -480,7 +482,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
     def integer(self, value, node, what: str = "an index") -> Sym:
         value = self.operand(value, node)
         if value.type.dtype not in ("int64", "bool") or value.type.ndim:
-            self.refuse(node, f"{what} must be an integer, not {value.type.describe()}")
+            self.refuse(node, f"{what} must be an integer, not {value.type.describe()}",
+                        "use an integer: a literal, an int argument, a loop's index or `int(...)`")
         return value
 
     def operand(self, value, node) -> Sym:
@@ -492,7 +495,11 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
                 else f"the function `{node.id if isinstance(node, gast.Name) else value.name}`" if isinstance(value, Closure)
                 else f"the string {value.obj!r}" if isinstance(value, Static) and isinstance(value.obj, str)
                 else f"`{self.dotted(node)}`")
-        self.refuse(node, f"{what} cannot be used as a number or array")
+        hint = ("index it (`params['W']`) for its arrays" if isinstance(value, dict) or trees.is_namedtuple_type(type(value))
+                else "make it an array with np.array(...) or np.stack(...)" if isinstance(value, (tuple, ListRows))
+                else "call it where a value is needed, such as `np.sin(x)`" if isinstance(value, Closure) or callable(getattr(value, "obj", value))
+                else "use a number or an array here")
+        self.refuse(node, f"{what} cannot be used as a number or array", hint)
 
     def dotted(self, node) -> str:
         if isinstance(node, gast.Attribute):

@@ -43,7 +43,7 @@ class Builder:
             if rewritten is not None:
                 return rewritten
         try:
-            result_type = prim.infer_type(*(a.type for a in args), **params)
+            result_type = prim.infer_type(args, **params)
         except TypeRuleError as error:
             raise CompileError(str(error), self.loc, error.hint) from None
         result = Value(result_type, hint)

@@ -24,22 +24,35 @@ SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
 @dataclass(frozen=True)
 class Type:
     """The static type of a value: dtype and rank. `weak` marks a Python literal, which takes the
-    dtype of whatever it meets (NumPy's NEP 50 rule), so `x32 * 2.0` stays float32."""
+    dtype of whatever it meets (NumPy's NEP 50 rule), so `x32 * 2.0` stays float32. `lengths`
+    are the axes' lengths where a specialisation fixes them (a recursion on shapes, api.py), carried
+    by the primitives' `lengths` rules; an axis of known length has its `units` entry from it."""
 
     dtype: str
     ndim: int = 0
     weak: bool = False
     units: tuple = None  # per axis: True (length 1), False (not 1) or None (unknown); None: all unknown
     listed: int = 0  # > 0: a list (of lists ...) of such values, the tape of a loop
+    lengths: tuple = None  # per axis: the length, or None (unknown); None: all unknown
 
     def __post_init__(self):
         if self.units is None:
             object.__setattr__(self, "units", (None,) * self.ndim)
-        assert len(self.units) == self.ndim, (self.units, self.ndim)
+        if self.lengths is None:
+            object.__setattr__(self, "lengths", (None,) * self.ndim)
+        assert len(self.units) == self.ndim and len(self.lengths) == self.ndim, (self.units, self.lengths, self.ndim)
+        if any(n is not None for n in self.lengths):
+            object.__setattr__(self, "units", tuple(u if n is None else n == 1
+                                                    for u, n in zip(self.units, self.lengths)))
 
     @property
     def is_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
+
+    @property
+    def shape(self) -> tuple | None:
+        """The shape, when every length is known."""
+        return None if None in self.lengths else self.lengths
 
     def same_kind(self, other: "Type") -> bool:
         """Whether values of the two types can live in one variable: same dtype and rank."""
@@ -47,12 +60,16 @@ class Type:
 
     def with_dtype(self, dtype: str) -> "Type":
         """The same shape with another dtype (never weak)."""
-        return Type(dtype, self.ndim, False, self.units, self.listed)
+        return Type(dtype, self.ndim, False, self.units, self.listed, self.lengths)
+
+    def with_lengths(self, lengths: tuple) -> "Type":
+        """The same type with these axis lengths (None where unknown)."""
+        return replace(self, lengths=tuple(lengths))
 
     @property
     def element(self) -> "Type":
         """The type of an item of a list type."""
-        return Type(self.dtype, self.ndim, False, self.units, self.listed - 1)
+        return Type(self.dtype, self.ndim, False, self.units, self.listed - 1, self.lengths)
 
     def __str__(self) -> str:
         short = _SHORT_DTYPES[self.dtype]
@@ -60,7 +77,8 @@ class Type:
             return f"weak {short}"
         if self.listed:
             return f"list[{self.element}]"
-        axes = ",".join({True: "1", False: "n", None: "?"}[u] for u in self.units)
+        axes = ",".join(str(n) if n is not None else {True: "1", False: "n", None: "?"}[u]
+                        for u, n in zip(self.units, self.lengths))
         return short if self.ndim == 0 else f"{short}[{axes}]"
 
     def describe(self) -> str:
@@ -69,7 +87,9 @@ class Type:
 
     @property
     def tag(self) -> str:
-        """A name-safe spelling, such as `f64_2d`."""
+        """A name-safe spelling, such as `f64_2d` (`f64_4x4` where the shape is fixed)."""
+        if self.ndim and self.shape is not None:
+            return _SHORT_DTYPES[self.dtype] + "_" + "x".join(map(str, self.shape))
         return _SHORT_DTYPES[self.dtype] + (f"_{self.ndim}d" if self.ndim else "")
 
 
@@ -604,7 +624,7 @@ def verify(fn: Function) -> Function:
                 continue
             if op.prim.arity is not None and len(op.args) != op.prim.arity:
                 fail(f"{op.prim.name} takes {op.prim.arity} operand(s), got {len(op.args)}", op.loc)
-            expected = op.prim.infer_type(*(a.type for a in op.args), **op.param_dict)
+            expected = op.prim.infer_type(op.args, **op.param_dict)
             if expected != op.result.type:
                 fail(f"{op.prim.name} gives {expected}, but %{op.result.hint or 't'} is {op.result.type}", op.loc)
             define(op.result, op.loc, scope)

@@ -16,7 +16,8 @@ from .shapes import dim, over_batch, reshape, shape_of
 # Integer positions along an axis of length `n`: negative ones counted from the end; a position
 # out of [-n, n) raises IndexError at run time.
 checked_index = Primitive("checked_index", 2, "rt.checked_index(_0, _1)",
-                          lambda index, n: Type("int64", index.ndim, False, index.units), memory=NEW, vjps=ZERO)
+                          lambda index, n: Type("int64", index.ndim, False, index.units), memory=NEW, vjps=ZERO,
+                          lengths=lambda index, n: index.type.lengths)
 
 # The length `n` of an axis that must be `expected` long (np.cross's 3-vectors): ValueError otherwise.
 checked_length = Primitive("checked_length", 2, "rt.checked_length(_0, _1)",
@@ -24,7 +25,8 @@ checked_length = Primitive("checked_length", 2, "rt.checked_length(_0, _1)",
 
 # `x3[:, flat]`: a 3-D array read at the (checked) 1-D positions `flat` along its axis 1.
 gather = Primitive("gather", 2, "_0[:, _1]",
-                   lambda x, flat: Type(x.dtype, 3, False, (x.units[0], flat.units[0], x.units[2])), memory=NEW)
+                   lambda x, flat: Type(x.dtype, 3, False, (x.units[0], flat.units[0], x.units[2])), memory=NEW,
+                   lengths=lambda x, flat: (x.type.lengths[0], flat.type.lengths[0], x.type.lengths[2]))
 # A new array of `like`'s shape (3-D), zero but for `g` added at the positions `flat` along axis 1:
 # repeated positions accumulate.
 scatter_add = Primitive("scatter_add", 3, "rt.scatter_add(_0, _1, _2)",

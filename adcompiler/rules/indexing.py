@@ -3,7 +3,7 @@ accumulates repeated indices), and element and slice updates (`y[i] = v`, `acc[i
 are values in the IR and updates in place where emission proves nothing can tell."""
 from __future__ import annotations
 
-from ..ir.core import IndexArray, IndexInt, IndexSlice, Type, basic_index
+from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy
 from .shapes import aligned, logical_rank, over_batch, permute
 from .primitive import NEW, UPDATE, VIEW, Primitive, Recompute
@@ -58,9 +58,30 @@ def _getitem_type(x: Type, *items: Type, index) -> Type:
     return Type(x.dtype, len(units), False, tuple(units))
 
 
+def _getitem_lengths(x, *items, index) -> tuple:
+    """What the index keeps of `x`'s known lengths: a slice of literal bounds on an axis of known
+    length has a known length, an array index the array's lengths."""
+    values = iter(items)
+    lengths = []
+    for axis, item in enumerate(index):
+        if isinstance(item, IndexInt):
+            next(values)
+        elif isinstance(item, IndexArray):
+            array = next(values)
+            if array.type.dtype == "bool":  # a mask: as many as it holds True
+                return (None,)
+            lengths += array.type.lengths
+        else:
+            bounds = [next(values) if flag else Const(None) for flag in item.given]
+            n = x.type.lengths[axis]
+            known = n is not None and all(isinstance(b, Const) for b in bounds)
+            lengths.append(len(range(*slice(*(b.value for b in bounds)).indices(n))) if known else None)
+    return tuple(lengths) + x.type.lengths[len(index):]
+
+
 # Basic indexing makes a view; an integer or boolean array index makes a new array (NumPy copies).
 getitem = Primitive("getitem", None, lambda types, index: f"_0[{_index_text(types, index)}]", _getitem_type,
-                    memory=lambda index: VIEW if basic_index(index) else NEW,
+                    memory=lambda index: VIEW if basic_index(index) else NEW, lengths=_getitem_lengths,
                     recompute=lambda index: Recompute.ALWAYS if basic_index(index) else Recompute.NUMBER)
 index_add = Primitive("index_add", None,
                       lambda types, index: f"rt.index_add(_0, _1, {_slice_objects(types, index)})",

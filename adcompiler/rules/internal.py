@@ -20,7 +20,7 @@ trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds
                        recompute=Recompute.NUMBER, fold=lambda *bounds: len(range(*bounds)), vjps=ZERO)
 
 
-def _placeholder_text(types, dtype, ndim, listed, units=None):
+def _placeholder_text(types, dtype, ndim, listed, units=None, lengths=None):
     if listed:  # an empty list whose item type Numba can see from the item given
         return f"rt.empty_list({_placeholder_text(types, dtype, ndim, listed - 1)})"
     if ndim:
@@ -31,7 +31,8 @@ def _placeholder_text(types, dtype, ndim, listed, units=None):
 # The value of a variable on a path that never assigns it (read only where it was assigned); and an
 # empty list, the tape of a loop whose trip count is not known in advance.
 placeholder = Primitive("placeholder", 0, _placeholder_text,
-                        lambda dtype, ndim, listed, units=None: Type(dtype, ndim, False, units, listed),
+                        lambda dtype, ndim, listed, units=None, lengths=None: Type(dtype, ndim, False, units, listed,
+                                                                                   lengths),
                         memory=BUFFER)
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",

@@ -20,6 +20,9 @@
   operand's share of the gradient; None marks an operand without gradient (an exact zero). With no
   rules at all, a differentiated operand is refused (`refusal` gives the message and hint, a
   callable of the params where they depend on them).
+- `lengths(*operands, **params)` gives the result's axis lengths from the operands' (`Type.lengths`,
+  known where a specialisation fixes shapes) and literal operands' values, None where unknown; without
+  it the type rule's lengths hold (unknown, but where it passes on an operand's type of the same shape).
   Rules are written with primitives (through `Sym` operators), so what they build is IR again.
 - `batch` is the batching rule (transforms/batch.py), `rule(*operands, batched, **params)`: the
   operands as symbols, those flagged in `batched` with a leading batch axis of length k; it returns
@@ -92,6 +95,7 @@ class Primitive:
     refusal: Union[tuple, Callable[..., tuple]] = ()  # (message, hint) when a differentiated value reaches
     # a primitive without rules; a callable of the params where that depends on them
     batch: Union[Callable, str, None] = None  # the batching rule, ELEMENTWISE, or None (derived)
+    lengths: Optional[Callable[..., tuple]] = None
 
     def __post_init__(self):
         if self.operator:
@@ -118,8 +122,12 @@ class Primitive:
         cheap = self.recompute(**params) if callable(self.recompute) else self.recompute
         return bool(cheap & (Recompute.ARRAY if result.ndim else Recompute.NUMBER))
 
-    def infer_type(self, *types: Type, **params) -> Type:
-        return self.type_rule(*types, **params)
+    def infer_type(self, args, **params) -> Type:
+        """The type of the result on the operands `args` (Values and Consts)."""
+        result = self.type_rule(*(a.type for a in args), **params)
+        if self.lengths is None or not result.ndim:
+            return result
+        return result.with_lengths(self.lengths(*args, **params))
 
     def python(self, types, params) -> str:
         return self.template if isinstance(self.template, str) else self.template(types, **params)
@@ -211,13 +219,13 @@ _WEAK_SAMPLE = {"bool": True, "int64": 0, "float64": 0.0}
 
 def promote(*types: Type) -> Type:
     """NumPy 2 promotion (NEP 50: literals are weak) with broadcasting of shapes."""
-    units = broadcast_units(*types)
+    units, lengths = broadcast_units(*types), broadcast_lengths(*types)
     strong = [np.dtype(t.dtype) for t in types if not t.weak]
     if not strong:  # Python numbers with Python numbers give a Python number
         kind = max((t.dtype for t in types), key=_KIND_ORDER.__getitem__)
-        return Type(kind, len(units), not units, units)
+        return Type(kind, len(units), not units, units, 0, lengths)
     weak = [_WEAK_SAMPLE[t.dtype] for t in types if t.weak]
-    return Type(str(np.result_type(*strong, *weak)), len(units), False, units)
+    return Type(str(np.result_type(*strong, *weak)), len(units), False, units, 0, lengths)
 
 
 def join(a: Type, b: Type):
@@ -227,7 +235,8 @@ def join(a: Type, b: Type):
         return None
     dtype = promote(a, b).dtype
     units = tuple(u if u == v else None for u, v in zip(a.units, b.units))
-    return Type(dtype, a.ndim, a.weak and b.weak, units, a.listed)
+    lengths = tuple(n if n == m else None for n, m in zip(a.lengths, b.lengths))
+    return Type(dtype, a.ndim, a.weak and b.weak, units, a.listed, lengths)
 
 
 def broadcast_units(*types: Type) -> tuple:
@@ -238,10 +247,27 @@ def broadcast_units(*types: Type) -> tuple:
     return tuple(False if False in axis else True if all(axis) else None for axis in zip(*padded))
 
 
+def literal_lengths(*dims, **_) -> tuple:
+    """The lengths that operands `dims` (Consts or Values) give a shape: each literal's value,
+    None for the others (and for a negative literal, as `-1` of a reshape)."""
+    return tuple(d.value if isinstance(d, Const) and d.value >= 0 else None for d in dims)
+
+
+def broadcast_lengths(*types: Type) -> tuple:
+    """The lengths of the broadcast of `types`: an axis is as long as an operand's known length
+    other than 1 (broadcasting fails at run time otherwise), 1 where every operand's is 1, and
+    unknown otherwise."""
+    ndim = max(t.ndim for t in types)
+    padded = [(1,) * (ndim - t.ndim) + t.lengths for t in types]
+    return tuple(max(known) if (known := [n for n in axis if n not in (None, 1)]) else 1 if all(n == 1 for n in axis)
+                 else None for axis in zip(*padded))
+
+
 def floating(t: Type) -> Type:
     """The type of a float function of `t`: ints and bools become float64 (weak stays weak)."""
-    return Type(t.dtype if t.is_float else "float64", t.ndim, t.weak, t.units)
+    return Type(t.dtype if t.is_float else "float64", t.ndim, t.weak, t.units, 0, t.lengths)
 
 
 def same_type(t: Type, **_) -> Type:
-    return Type(t.dtype, t.ndim, t.weak, t.units)
+    """The type of a result of the operand's dtype and shape."""
+    return Type(t.dtype, t.ndim, t.weak, t.units, 0, t.lengths)

@@ -10,7 +10,7 @@ import sys
 from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
                sequences, shapes, special)
 from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
-                        broadcast_units, floating, is_const, join, promote, same_type)
+                        broadcast_units, floating, is_const, join, literal_lengths, promote, same_type)
 
 FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
             library, decompositions)  # each after those it imports
@@ -41,5 +41,5 @@ def primitive_of(function):
 
 
 __all__ = ["BUFFER", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
-           "as_operand", "broadcast_units", "floating", "is_const", "join", "promote", "same_type", "FAMILIES", "ALL",
-           "FUNCTIONS", "NAMED_BINDS", "primitive_of", *PRIMITIVES]
+           "as_operand", "broadcast_units", "literal_lengths", "floating", "is_const", "join", "promote", "same_type",
+           "FAMILIES", "ALL", "FUNCTIONS", "NAMED_BINDS", "primitive_of", *PRIMITIVES]

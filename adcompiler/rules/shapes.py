@@ -2,14 +2,30 @@
 gradient to an operand's shape and back. All but sizes are views of their operand."""
 from __future__ import annotations
 
-from ..ir.builder import TypeRuleError
-from ..ir.core import Type
-from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched
+import math
 
-# Sizes and dimensions are Python ints in NumPy: weak, so `x32 / x.size` stays float32.
-size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), memory=NEW, vjps=ZERO)
+from ..ir.builder import TypeRuleError
+from ..ir.core import Const, Type
+from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched, literal_lengths
+
+
+def _known_size(builder, args, params, hint):
+    """A size known from the operand's type (its shape fixed by the specialisation): a literal."""
+    shape = args[0].type.shape
+    return None if shape is None else Const(math.prod(shape))
+
+
+def _known_dim(builder, args, params, hint):
+    length = args[0].type.lengths[params["axis"]]
+    return None if length is None else Const(length)
+
+
+# Sizes and dimensions are Python ints in NumPy: weak, so `x32 / x.size` stays float32. Where the
+# type knows them (shapes fixed by the specialisation), they are literals.
+size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), memory=NEW, vjps=ZERO,
+                 rewrite=_known_size)
 dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", lambda x, axis: Type("int64", weak=True),
-                memory=NEW, recompute=Recompute.NUMBER, vjps=ZERO)
+                memory=NEW, recompute=Recompute.NUMBER, vjps=ZERO, rewrite=_known_dim)
 
 # A gradient spread over an operand's shape (a read-only view), and summed back to it.
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
@@ -20,11 +36,11 @@ broadcast_like.defvjp(lambda g, x, like, out: unbroadcast(g, x), None)
 unbroadcast.defvjp(lambda g, x, like, out: broadcast_like(g, x), None)
 
 transpose = Primitive("transpose", 1, "_0.T", lambda x: Type(x.dtype, x.ndim, False, x.units[::-1]),
-                      memory=VIEW, recompute=Recompute.ARRAY)
+                      memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x: x.type.lengths[::-1])
 transpose.defvjp(lambda g, x, out: transpose(g))
 permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})",
                     lambda x, axes: Type(x.dtype, x.ndim, False, tuple(x.units[a] for a in axes)),
-                    memory=VIEW, recompute=Recompute.ARRAY)
+                    memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x, axes: tuple(x.type.lengths[a] for a in axes))
 permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))))
 
 
@@ -40,10 +56,11 @@ OPERATORS["T"] = _transposed
 
 expand_dims = Primitive("expand_dims", 1, lambda types, axis: f"rt.expand_dims(_0, {axis})",
                         lambda x, axis: Type(x.dtype, x.ndim + 1, False, x.units[:axis] + (True,) + x.units[axis:]),
-                        memory=VIEW, recompute=Recompute.ARRAY)
+                        memory=VIEW, recompute=Recompute.ARRAY,
+                        lengths=lambda x, axis: x.type.lengths[:axis] + (1,) + x.type.lengths[axis:])
 squeeze = Primitive("squeeze", 1, lambda types, axis: f"rt.squeeze(_0, {axis})",
                     lambda x, axis: Type(x.dtype, x.ndim - 1, False, x.units[:axis] + x.units[axis + 1:]),
-                    memory=VIEW)
+                    memory=VIEW, lengths=lambda x, axis: x.type.lengths[:axis] + x.type.lengths[axis + 1:])
 expand_dims.defvjp(lambda g, x, out, axis: squeeze(g, axis=axis))
 squeeze.defvjp(lambda g, x, out, axis: expand_dims(g, axis=axis))
 
@@ -63,7 +80,17 @@ def _reshape_type(x: Type, *dims: Type) -> Type:
     return Type(x.dtype, len(dims))
 
 
-reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW)
+def _reshape_lengths(x, *dims) -> tuple:
+    """The literal dimensions; one -1 among them is the rest of a known size."""
+    lengths = literal_lengths(*dims)
+    rest = [i for i, d in enumerate(dims) if isinstance(d, Const) and d.value == -1]
+    known = [n for n in lengths if n is not None]
+    if len(rest) == 1 and len(known) == len(dims) - 1 and x.type.shape is not None and math.prod(known):
+        lengths = lengths[:rest[0]] + (math.prod(x.type.shape) // math.prod(known),) + lengths[rest[0] + 1:]
+    return lengths
+
+
+reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW, lengths=_reshape_lengths)
 reshape.defvjp(lambda g, x, *dims, out: reshape(g, *shape_of(x)))
 
 

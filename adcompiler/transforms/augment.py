@@ -69,8 +69,9 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
             if keep is Keep.ARRAY:
                 empty = P.tape_array(op.trips, dtype=value.type.dtype)
             else:
+                known = {"lengths": value.type.lengths} if any(n is not None for n in value.type.lengths) else {}
                 empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
-                                      units=value.type.units)
+                                      units=value.type.units, **known)
         assert empty.type == final.type, (empty.type, final.type)
         ops[position:position] = made
         position += len(made)

@@ -99,7 +99,7 @@ def plan_loop(op: Loop, backward: Block, added: dict) -> Plan:
 def tape_type(value: Value, in_array: bool) -> Type:
     """The type of a loop's tape of `value`: an array of its scalars, or a list of its values."""
     kind = value.type
-    return Type(kind.dtype, 1) if in_array else Type(kind.dtype, kind.ndim, False, kind.units, kind.listed + 1)
+    return Type(kind.dtype, 1) if in_array else Type(kind.dtype, kind.ndim, False, kind.units, kind.listed + 1, kind.lengths)
 
 
 def plan_if(op: If, number: int, backward: Block, added: dict) -> Plan:

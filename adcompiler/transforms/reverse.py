@@ -343,7 +343,7 @@ def _joined(types) -> Type:
     first, *rest = types
     for t in rest:
         first = P.join(first, t)
-    return Type(first.dtype, first.ndim, False, first.units, first.listed)
+    return Type(first.dtype, first.ndim, False, first.units, first.listed, first.lengths)
 
 
 def _summed_back(share: Sym, operand: Sym) -> Sym:

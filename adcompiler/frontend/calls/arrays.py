@@ -1,5 +1,5 @@
 """Calls that rearrange, repeat, pad, gather and scatter arrays: roll, flip (fliplr, flipud), pad,
-tile, repeat, take, take_along_axis, np.add.at, meshgrid, cross, append, hstack, vstack,
+tile, repeat, take, take_along_axis, np.add.at, np.delete, meshgrid, cross, append, hstack, vstack,
 column_stack; and indexing by several integer arrays (`x[rows, cols]`, `X[:, idx]`).
 
 Each is a composition of primitives, exact and differentiable again: slices with step -1 (flip),
@@ -14,11 +14,12 @@ import numpy as np
 
 from ...ir.core import IndexInt, IndexSlice
 from ...rules import primitives as P
-from ...rules.arrays import add_at as scatter_into, checked_length, take_at
+from ...rules.arrays import add_at as scatter_into, checked_index, checked_length, take_at
 from ...rules.primitives import Sym
 from ...rules.shapes import shape_of
 from .common import Static, flat, is_none, normal_axes, sequence
-from .shapes import _joined
+from .library import library_call
+from .shapes import _joined, as_array
 
 
 def _one_axis(lo, axis, ndim: int) -> int:
@@ -91,6 +92,29 @@ def take(lo, a, indices, axis=Static(None)):
     if index.type.ndim == 0:  # one position: basic indexing, the axis dropped
         return P.getitem(x, index, index=_along(axis, IndexInt()))
     return take_at(x, [index], axis)
+
+
+def delete(lo, arr, obj, axis=Static(None)):
+    """np.delete: a gather of the positions kept along `axis` (of the flattened array without one),
+    whose gradient scatters back, zero at the deleted positions. One position (an integer known or
+    not; negative ones count from the end) keeps `arange(n - 1)` shifted by one from it on, so a
+    known length stays known (a recursion on shapes, det by minors); several positions (integers
+    or an integer array) keep `np.setdiff1d(np.arange(n), obj)`, each position checked as an index."""
+    x = _array(lo, arr, "np.delete", least=0)
+    x, axis = (flat(lo, x), 0) if is_none(axis) else (x, _one_axis(lo, axis, x.type.ndim))
+    n = P.dim(x, axis=axis)
+    positions = obj if isinstance(obj, tuple) else lo.operand(obj, lo.node)
+    if isinstance(positions, Sym) and positions.type.ndim == 0:
+        deleted = checked_index(lo.integer(positions, lo.node, "the position np.delete deletes"), n)
+        before = P.arange(0, n - 1, 1)
+        kept = before + (before >= deleted)
+    else:
+        items = _integers(lo, positions, "a position np.delete deletes") if isinstance(positions, tuple) else [positions]
+        if any(p.type.dtype != "int64" for p in items):
+            lo.refuse(lo.node, "np.delete needs integer positions", "pass an integer or a list of integers")
+        deleted = checked_index(as_array(lo, positions) if isinstance(positions, tuple) else positions, n)
+        kept = library_call(lo, np.setdiff1d, "np.setdiff1d", (P.arange(0, n, 1), deleted), {})
+    return take_at(x, [kept], axis)
 
 
 def take_along_axis(lo, arr, indices, axis):
@@ -348,5 +372,5 @@ def column_stack(lo, tup):
 CALLS = {np.roll: roll, np.flip: flip, np.fliplr: fliplr, np.flipud: flipud, np.pad: pad, np.tile: tile,
          np.repeat: repeat, np.take: take, np.take_along_axis: take_along_axis, np.add.at: add_at,
          np.meshgrid: meshgrid, np.cross: cross, np.append: append, np.hstack: hstack, np.vstack: vstack,
-         np.column_stack: column_stack}
+         np.column_stack: column_stack, np.delete: delete}
 METHODS = {"take": np.take, "repeat": np.repeat}

@@ -40,10 +40,11 @@ def normal_axes(lo, axis, ndim: int) -> tuple:
     normal = []
     for a in axes:
         if not isinstance(a, int) or not -max(ndim, 1) <= a < max(ndim, 1):
-            lo.refuse(lo.node, f"axis {a} is out of range for a {ndim}-D array")
+            lo.refuse(lo.node, f"axis {a} is out of range for a {ndim}-D array",
+                      f"use an axis from {-max(ndim, 1)} to {max(ndim, 1) - 1}")
         normal.append(a % ndim if ndim else 0)
     if len(set(normal)) != len(normal):
-        lo.refuse(lo.node, f"axis {axis} repeats an axis")
+        lo.refuse(lo.node, f"axis {axis} repeats an axis", "name each axis once")
     return tuple(sorted(normal)) if ndim else ()
 
 

@@ -67,7 +67,8 @@ def concatenate(lo, arrays, axis=0):
     arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if ndim == 0 or any(a.type.ndim != ndim for a in arrays):
-        lo.refuse(lo.node, "np.concatenate needs arrays of one rank, at least 1-D")
+        lo.refuse(lo.node, "np.concatenate needs arrays of one rank, at least 1-D",
+                  "give them one rank first (np.reshape, np.expand_dims, np.atleast_1d)")
     (axis,) = normal_axes(lo, axis, ndim)
     return _joined(arrays, axis)
 
