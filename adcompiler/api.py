@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -28,7 +28,7 @@ Wrt = Union[int, str, Sequence[Union[int, str]]]
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp" or "jit") with respect to `wrt`.
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp" or "jit") with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
@@ -45,8 +45,13 @@ class Transformed:
         else:
             self.parsed = check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
-        self.names = list(self.signature.parameters)
+        self.names = list(self.signature.parameters)  # of the function's own arguments
         self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
+        if kind == "jvp":  # called with the tangents after the arguments
+            Parameter = inspect.Parameter
+            self.signature = inspect.Signature(
+                [p.replace(kind=Parameter.POSITIONAL_OR_KEYWORD, default=Parameter.empty)
+                 for p in self.signature.parameters.values()] + [Parameter("tangents", Parameter.POSITIONAL_OR_KEYWORD)])
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
@@ -102,6 +107,8 @@ class Transformed:
         name, values = self.parsed.name, (*values, *built.primal.captured)
         if self.kind == "jit":
             getattr(module, name)(*values)
+        elif self.kind == "jvp":
+            getattr(module, name)(*_with_tangents(values, built, _warm_tangents(values, built)))
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
             getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
@@ -125,21 +132,26 @@ class Transformed:
         return self.specialise(tuple(fixed), values=values)
 
     def __call__(self, *args, **kwargs):
-        if kwargs or len(args) != len(self.names):
+        if kwargs or len(args) != len(self.signature.parameters):
             try:
                 bound = self.signature.bind(*args, **kwargs)
             except TypeError as error:
                 raise TypeError(f"{self.parsed.name}(): {error}") from None
             bound.apply_defaults()
             args = tuple(bound.arguments.values())
-        originals = args
+        if self.kind == "jvp":
+            *args, tangents = args
+        originals = tuple(args)
         flat = [_argument(v, n, i in self.wrt) for i, (n, v) in enumerate(zip(self.names, originals))]
         types = tuple(structure for structure, _ in flat)
         values = tuple(leaf for _, leaves in flat for leaf in leaves)
         built, executable = self._specialise_call(types, originals, values)
         module = executable.module
-        values = (*values, *built.primal.captured)
         name = self.parsed.name
+        if self.kind == "jvp":
+            leaves = self._tangent_leaves(tangents, originals)
+            return built.program.nest(self._run(getattr(module, name), _with_tangents(values, built, leaves), built))
+        values = (*values, *built.primal.captured)
         if self.kind == "jit":
             result = self._run(getattr(module, name), values, built)  # a tuple when it returns several
             return built.primal.nest(result if len(built.primal.entry.terminator.values) > 1 else (result,))
@@ -151,6 +163,26 @@ class Transformed:
         value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, built)
         grads = self._gradients(grads, originals, types)
         return grads if self.kind == "grad" else (_output(value, built), grads)
+
+    def _tangent_leaves(self, tangents, originals) -> list:
+        """The leaves of `tangents` (one per `wrt` argument, a tuple when several), each checked to
+        have its argument's structure and shape, and given its dtype."""
+        per_argument = (tangents,) if self.single else tuple(tangents) if isinstance(tangents, (tuple, list)) else None
+        if per_argument is None or len(per_argument) != len(self.wrt):
+            raise TypeError(f"{self.parsed.name}(): tangents must be {'one' if self.single else len(self.wrt)} "
+                            f"tangent{'' if self.single else 's (a tuple)'}, one per differentiated argument")
+        leaves = []
+        for position, tangent in zip(self.wrt, per_argument):
+            name, original = self.names[position], originals[position]
+            if trees.flatten(tangent, _no_leaf) != trees.flatten(original, _no_leaf):
+                raise TypeError(f"the tangent of {name!r} must have its structure {trees.describe(trees.flatten(original, _no_leaf))}")
+            for leaf, like in zip(trees.tree_leaves(tangent), trees.tree_leaves(original)):
+                like = np.asarray(like)
+                leaf = np.asarray(leaf, dtype=like.dtype)
+                if leaf.shape != like.shape:
+                    raise ValueError(f"the tangent of {name!r} must have its shape {like.shape}, not {leaf.shape}")
+                leaves.append(leaf[()] if leaf.ndim == 0 else leaf)
+        return leaves
 
     def _pullback(self, backward, residuals, built, originals, types, shape, cotangent):
         out = built.program.forward.entry.terminator.values[0].type
@@ -190,6 +222,23 @@ class Transformed:
                              f"{error}") from error
 
 
+def _no_leaf(leaf, path):
+    return None
+
+
+def _with_tangents(values: tuple, built: Build, tangents) -> tuple:
+    """The arguments of a jvp's generated function: the arguments' leaves, the tangents' leaves,
+    the captured arrays."""
+    return (*values, *tangents, *built.primal.captured)
+
+
+def _warm_tangents(values: tuple, built: Build) -> list:
+    """Tangents for a warm-up call: the values of the differentiated leaves themselves."""
+    params = built.primal.params
+    return [values[next(i for i, p in enumerate(params) if p is tangent.derived[1])]
+            for tangent in built.program.params[len(values):len(built.program.params) - len(built.primal.captured)]]
+
+
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -213,13 +262,19 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
         raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
                            f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", at,
                            "transform value_and_grad or grad instead, or f itself")
-    if outer.kind != "jit" and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
+    if kind == "jvp" and outer.kind in _DIFFERENTIATES:  # the directional derivative is the loss
+        return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title,
+                          where, pick=1)
+    if outer.kind in _DIFFERENTIATES and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
         what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
         raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
                            f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", at,
                            "transform grad(f) with one `wrt` (a gradient) or f itself (the value) instead; "
                            "jit compiles a function that returns a tuple")
     return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title, where)
+
+
+_DIFFERENTIATES = ("grad", "value_and_grad", "vjp")  # the kinds that differentiate one output in reverse
 
 
 def _title(function) -> str:
@@ -370,7 +425,26 @@ def jit(function: Callable = None, jit: bool = True):
     return _transform("jit", function, 0, jit)
 
 
-FACTORIES = (grad, value_and_grad, vjp, jit)
+def jvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """Forward mode: `jvp(f)(*args, tangents)` returns `(value, tangent)`, f's value and its
+    directional derivative along `tangents` (one per parameter in `wrt`, a tuple when `wrt` is a
+    sequence; a tree's tangent a tree of the same structure), in one pass. The value may be an
+    array or a tree of them; the tangent has its structure. `grad(jvp(f))` differentiates the
+    tangent (f's directional derivative, a scalar when f is) with respect to the arguments and
+    the tangents (the position after f's own parameters, or "tangents")."""
+    return _transform("jvp", function, wrt, jit)
+
+
+def hvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """`hvp(f)(*args, v)` returns `(gradient, hessian_vector_product)`: jvp(grad(f)), forward mode
+    over the gradient, so the Hessian of scalar f (with respect to `wrt`) times `v` is one pass
+    and the Hessian is never formed."""
+    if function is None:
+        return lambda f: hvp(f, wrt, jit)
+    return Transformed(Transformed(function, wrt, jit, "grad"), wrt, jit, "jvp")
+
+
+FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),

@@ -17,6 +17,7 @@ from .ir.core import Adjoint, Function, Namer, Type, print_function, verify
 from .frontend.inlining import Transforms
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
+from .transforms.forward import forward
 from .transforms.reverse import reverse
 from .transforms.simplify import simplify
 
@@ -60,9 +61,11 @@ def check(function: Callable) -> ParsedFunction:
     return canonicalise(fence(parse(function)))
 
 
-def check_call(callee: Callable, names: list, name: str, title: str, where: ParsedFunction) -> ParsedFunction:
-    """`check` of a function that only returns `callee(*names)` (see `parse.compose`)."""
-    return canonicalise(fence(compose(callee, names, name, title, where)))
+def check_call(callee: Callable, names: list, name: str, title: str, where: ParsedFunction,
+               pick: int | None = None) -> ParsedFunction:
+    """`check` of a function that only returns `callee(*names)` (its item `pick` when given; see
+    `parse.compose`)."""
+    return canonicalise(fence(compose(callee, names, name, title, where, pick)))
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
           mode: str = "auto") -> Build:
     """Lower `parsed` for `arg_types` (each a Type, a `Fixed` integer, or a `trees.Node` of Types for
     a tree argument; calls of `transforms` in it spliced) and, unless `kind` is "jit", differentiate
-    it with respect to the parameters `wrt` (every leaf of a tree); emit the result, placed by `mode`
+    it with respect to the parameters `wrt` (every leaf of a tree; "jvp": forward mode, whose
+    program is one Function of the values and tangents); emit the result, placed by `mode`
     (backend/placement.py). "grad" and "value_and_grad" need one float scalar output."""
     constants = {i: a.value for i, a in enumerate(arg_types) if isinstance(a, Fixed)}
     arg_types = [a.type if isinstance(a, Fixed) else a for a in arg_types]
@@ -93,6 +97,12 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
     leaf_types = [t for structure in arg_types for t in trees.leaves_of(structure)]
     if kind == "jit":
         program, purpose = verify(simplify(primal)), "compiled as it is"
+    elif kind == "jvp":
+        check_output(primal, kind, parsed.described)
+        leaves = leaf_positions(arg_types, wrt)
+        program = verify(simplify(verify(forward(verify(simplify(primal)), leaves))))
+        purpose = "values and tangents (forward mode) with respect to " + ", ".join(primal.params[i].hint
+                                                                                   for i in leaves)
     else:
         check_output(primal, kind, parsed.described)
         leaves = leaf_positions(arg_types, wrt)
@@ -132,9 +142,16 @@ def _tree_comment(parsed: ParsedFunction, arg_types: list) -> str:
 
 
 def check_output(primal: Function, kind: str, name: str) -> None:
-    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"."""
+    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"; "jvp" any
+    float outputs (each gets a tangent)."""
     values = primal.entry.terminator.values
     loc = primal.entry.terminator.loc
+    if kind == "jvp":
+        for value in values:
+            if not value.type.is_float or value.type.listed:
+                raise CompileError(f"{name} returns {value.type.describe()}, which has no tangent", loc,
+                                   "return only float values (compute integer results outside the jvp)")
+        return
     if primal.structure is not None:
         what = "a tuple" if primal.structure.kind is tuple else f"a {primal.structure.kind.__name__}"
         raise CompileError(f"{name} returns {what} of {len(primal.structure.children)} values", loc,

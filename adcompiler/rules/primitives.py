@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
                sequences, shapes, special)
-from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
+from .primitive import (BUFFER, DIAGONAL, IDENTITY, NEW, UPDATE, VIEW, ZERO, Linear, Memory, Primitive, Recompute, Sym, as_operand,
                         broadcast_units, floating, is_const, join, promote, same_type)
 
 FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
@@ -23,6 +23,6 @@ for _prim in ALL:
     for _function in _prim.binds:
         assert FUNCTIONS.setdefault(_function, _prim) is _prim, f"{_function} is bound to two primitives"
 
-__all__ = ["BUFFER", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
+__all__ = ["BUFFER", "DIAGONAL", "ZERO", "Linear", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
            "as_operand", "broadcast_units", "floating", "is_const", "join", "promote", "same_type", "FAMILIES", "ALL",
            "FUNCTIONS", *PRIMITIVES]

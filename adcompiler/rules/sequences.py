@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..ir.core import IndexSlice, Type
 from .elementwise import greater, where
 from .indexing import getitem
-from .primitive import NEW, ZERO, Primitive, Sym, floating, promote, same_type
+from .primitive import LINEAR, NEW, ZERO, Primitive, Sym, floating, promote, same_type
 from .shapes import dim
 
 
@@ -33,7 +33,7 @@ def reversed_along(x: Sym, axis: int) -> Sym:
     return getitem(x, -1, index=index)
 
 
-cumsum = Primitive("cumsum", 1, _axis_helper("cumsum_axis"), _running_type, memory=NEW)
+cumsum = Primitive("cumsum", 1, _axis_helper("cumsum_axis"), _running_type, memory=NEW, jvps=LINEAR)
 # Each element adds to the running sums at and after it: the gradient is a running sum from the end.
 cumsum.defvjp(lambda g, x, out, axis: reversed_along(cumsum(reversed_along(g, axis), axis=axis), axis))
 
@@ -50,10 +50,10 @@ cumprod.defvjp(lambda g, x, out, axis: cumprod_grad(g, x, axis=axis))
 argsort = Primitive("argsort", 1, _axis_helper("argsort_axis"), lambda x, axis: x.with_dtype("int64"),
                     memory=NEW, vjps=ZERO)
 permute_along = Primitive("permute_along", 2, _axis_helper("permute_along", 2), lambda x, order, axis: same_type(x),
-                          memory=NEW)
+                          memory=NEW, jvps=LINEAR)
 # The inverse gather: `g` written back to the places its elements were taken from.
 unpermute_along = Primitive("unpermute_along", 2, _axis_helper("unpermute_along", 2),
-                            lambda g, order, axis: same_type(g), memory=NEW)
+                            lambda g, order, axis: same_type(g), memory=NEW, jvps=LINEAR)
 permute_along.defvjp(lambda g, x, order, out, axis: unpermute_along(g, order, axis=axis), None)
 unpermute_along.defvjp(lambda g, gg, order, out, axis: permute_along(g, order, axis=axis), None)
 
@@ -76,6 +76,7 @@ def _convolve_vjp(g: Sym, other: Sym, like: Sym) -> Sym:
 # np.convolve in 'full' mode ('same' and 'valid' are slices of it; np.correlate flips v).
 convolve = Primitive("convolve", 2, "np.convolve(_0, _1)", _convolve_type, memory=NEW)
 convolve.defvjp(lambda g, a, v, out: _convolve_vjp(g, v, a), lambda g, a, v, out: _convolve_vjp(g, a, v))
+convolve.defjvp(lambda t, a, v, out: convolve(t, v), lambda t, a, v, out: convolve(a, t))  # bilinear
 
 # ---------------------------------------------------------------- interpolation and spreads
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Type
-from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym
+from .primitive import LINEAR, NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym
 
 # Sizes and dimensions are Python ints in NumPy: weak, so `x32 / x.size` stays float32.
 size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), memory=NEW, vjps=ZERO)
@@ -13,18 +13,18 @@ dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", lambda x, axi
 
 # A gradient spread over an operand's shape (a read-only view), and summed back to it.
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
-                           lambda g, like: like.with_dtype(g.dtype), memory=VIEW)
+                           lambda g, like: like.with_dtype(g.dtype), memory=VIEW, jvps=LINEAR)
 unbroadcast = Primitive("unbroadcast", 2, "rt.unbroadcast(_0, _1)",
-                        lambda g, like: like.with_dtype(g.dtype), memory=VIEW)
+                        lambda g, like: like.with_dtype(g.dtype), memory=VIEW, jvps=LINEAR)
 broadcast_like.defvjp(lambda g, x, like, out: unbroadcast(g, x), None)
 unbroadcast.defvjp(lambda g, x, like, out: broadcast_like(g, x), None)
 
 transpose = Primitive("transpose", 1, "_0.T", lambda x: Type(x.dtype, x.ndim, False, x.units[::-1]),
-                      memory=VIEW, recompute=Recompute.ARRAY)
+                      memory=VIEW, recompute=Recompute.ARRAY, jvps=LINEAR)
 transpose.defvjp(lambda g, x, out: transpose(g))
 permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})",
                     lambda x, axes: Type(x.dtype, x.ndim, False, tuple(x.units[a] for a in axes)),
-                    memory=VIEW, recompute=Recompute.ARRAY)
+                    memory=VIEW, recompute=Recompute.ARRAY, jvps=LINEAR)
 permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))))
 
 
@@ -40,10 +40,10 @@ OPERATORS["T"] = _transposed
 
 expand_dims = Primitive("expand_dims", 1, lambda types, axis: f"rt.expand_dims(_0, {axis})",
                         lambda x, axis: Type(x.dtype, x.ndim + 1, False, x.units[:axis] + (True,) + x.units[axis:]),
-                        memory=VIEW, recompute=Recompute.ARRAY)
+                        memory=VIEW, recompute=Recompute.ARRAY, jvps=LINEAR)
 squeeze = Primitive("squeeze", 1, lambda types, axis: f"rt.squeeze(_0, {axis})",
                     lambda x, axis: Type(x.dtype, x.ndim - 1, False, x.units[:axis] + x.units[axis + 1:]),
-                    memory=VIEW)
+                    memory=VIEW, jvps=LINEAR)
 expand_dims.defvjp(lambda g, x, out, axis: squeeze(g, axis=axis))
 squeeze.defvjp(lambda g, x, out, axis: expand_dims(g, axis=axis))
 
@@ -63,5 +63,5 @@ def _reshape_type(x: Type, *dims: Type) -> Type:
     return Type(x.dtype, len(dims))
 
 
-reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW)
+reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW, jvps=LINEAR)
 reshape.defvjp(lambda g, x, *dims, out: reshape(g, *shape_of(x)))
