@@ -14,7 +14,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from . import trees
-from .rules.custom import CustomVJP
+from .rules.custom import Custom
 from .errors import CompileError, UnendedRecursion
 from .rules.library import function_name, library_call_named_in
 from .ir.core import SUPPORTED_DTYPES, Type
@@ -39,7 +39,7 @@ class Transformed:
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
-        if isinstance(function, (Transformed, CustomVJP)):
+        if isinstance(function, (Transformed, Custom)):
             self.signature = _signature_of(function)
             self.parsed = _composition(self, function)
         else:
@@ -255,7 +255,7 @@ def _numba_errors(jit: bool) -> tuple:
 def _composition(outer: Transformed, inner) -> ParsedFunction:
     """What `outer` lowers for its transformed (or custom_vjp) `inner`: a call of it. What can be
     refused without argument types is refused here, naming both transforms."""
-    kind = getattr(inner, "kind", "custom_vjp")
+    kind = getattr(inner, "kind", f"custom_{getattr(inner, 'mode', 'vjp')}")
     where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
     at = where.loc(where.tree)
     if kind == "vjp":

@@ -43,12 +43,12 @@ def forward(fn: Function, wrt: tuple) -> Function:
 
 def _passes_tangent(op, reached) -> bool:
     """Whether the tangents of the operands at `reached` reach the result; refuses a primitive
-    without forward rules (or a custom_vjp without custom_jvp) at the user's line."""
+    without forward rules at the user's line (its hint that of its reverse refusal, if any)."""
     if not op.prim.forward_rules:
-        message, hint = getattr(op.prim, "forward_refusal", None) or op.prim.refusal_of(op.param_dict) or (
-            f"`{op.prim.name}` has no forward-mode rule", "declare one with defjvp in its family's file in "
-                                                          "adcompiler/rules/, or differentiate in reverse mode (grad)")
-        raise CompileError(message.replace("second derivative", "forward-mode derivative"), op.loc, hint)
+        _, hint = op.prim.refusal_of(op.param_dict) or (None, "declare one with defjvp in its family's file in "
+                                                              "adcompiler/rules/, or use reverse mode (grad)")
+        raise CompileError(f"`{op.prim.name}` has no forward-mode rule, and a differentiated value reaches it "
+                           f"(forward mode: jvp, hvp)", op.loc, hint)
     return any(op.prim.passes_tangent(i) for i in reached)
 
 
