@@ -92,7 +92,7 @@ class _Sweep:
             args = [(tangents[i] if tangents[i] is not None else self.zero(op.args[i], op.args[i].type.dtype))
                     if i in rules.positions
                     else operand for i, operand in enumerate(operands)]
-            return _fitted(prim(*args, **op.param_dict), op.result)
+            return _fitted(prim(*args, **op.param_dict), op.result, shaped=True)
         total = None
         for position, t in enumerate(tangents):
             if t is None or not prim.passes_tangent(position):
@@ -158,14 +158,17 @@ class _Sweep:
         self.tangents.update((id(carried[j]), Sym(t)) for j, t in zip(positions, results))
 
 
-def _fitted(tangent: Sym, value: Value) -> Sym:
+def _fitted(tangent: Sym, value: Value, shaped: bool = False) -> Sym:
     """`tangent` with `value`'s dtype, broadcast to its shape where it may be smaller (the static
-    axes of length 1 tell: a contribution of a broadcast operand)."""
+    axes of length 1 tell: a contribution of a broadcast operand); unless `shaped`: the primitive
+    applied to tangents of its operands' shapes has its result's shape."""
     target = value.type
     if target.listed:
         return tangent
     if tangent.type.dtype != target.dtype:
         tangent = P.cast(tangent, dtype=target.dtype)
+    if shaped:
+        return tangent
     source = tangent.type
     smaller = source.ndim < target.ndim or any(s is not False and t is not True
                                                for s, t in zip(source.units, target.units))
