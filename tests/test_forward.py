@@ -437,3 +437,21 @@ def test_math_module_functions():
 
 def lambda_free_math(x):
     return math.sin(x) * math.exp(x)
+
+
+def t_two(x, y):
+    return np.sum(np.sin(x) * y)
+
+
+def test_hvp_with_several_wrt_takes_a_tuple_of_directions():
+    y = np.array([1.0, -1.0, 0.5, 2.0, 0.3])
+    _, (h_x, h_y) = ad.hvp(t_two, wrt=(0, 1), jit=False)(X5, y, (np.ones(5), np.zeros(5)))
+    np.testing.assert_allclose(h_x, -np.sin(X5) * y, rtol=1e-14)
+    np.testing.assert_allclose(h_y, np.cos(X5), rtol=1e-14)
+
+
+def test_float32_tangents_stay_float32():
+    x32, y32 = X5.astype(np.float32), np.ones(5, np.float32)
+    value, tangent = ad.jvp(t_two, jit=False)(x32, y32, np.ones(5, np.float32))
+    assert np.asarray(value).dtype == np.float32 and np.asarray(tangent).dtype == np.float32
+    assert tangent == pytest.approx(float(np.sum(np.cos(X5))), rel=1e-6)
