@@ -33,13 +33,8 @@ def rng(request):
 
 # ---------------------------------------------------------------- the table of primitives
 
-# Primitives with reverse rules but no forward rule: a tangent reaching them is refused.
-WITHOUT_FORWARD = {"cumprod"}
-
-
 def test_every_primitive_with_vjps_has_forward_rules():
-    missing = {p.name for p in P.ALL if p.vjps and not p.forward_rules}
-    assert missing == WITHOUT_FORWARD
+    assert [p.name for p in P.ALL if p.vjps and not p.forward_rules] == []
 
 
 def test_forward_rules_are_well_formed():
@@ -54,13 +49,29 @@ def test_forward_rules_are_well_formed():
 
 
 def test_a_primitive_without_forward_rule_is_refused_at_the_users_line():
-    with pytest.raises(ad.CompileError, match="`cumprod` has no forward-mode rule") as error:
-        ad.jvp(f_cumprod)(np.arange(1.0, 4.0), np.ones(3))
+    """np.prod's gradient (prod_others_all) has no rules: forward over it is refused."""
+    with pytest.raises(ad.CompileError, match="`prod_others_all` has no forward-mode rule") as error:
+        ad.hvp(f_prod)(np.arange(1.0, 4.0), np.ones(3))
     assert "test_forward.py" in str(error.value)
 
 
+def f_prod(x):
+    return np.prod(x)
+
+
 def f_cumprod(x):
-    return np.cumprod(x)
+    return np.cumprod(x, axis=1)
+
+
+@pytest.mark.parametrize("x", [np.array([[2.0, 0.5, -1.5, 3.0]]), np.array([[1.5, 0.0, 2.0, 0.0, 3.0], [0.0, 2.0, 1.0, -1.0, 2.0]])])
+def test_cumprod_tangent_is_exact_at_zeros(x, rng):
+    t = rng.uniform(-1, 1, x.shape)
+    _, tangent = ad.jvp(f_cumprod, jit=False)(x, t)
+    expected = np.zeros_like(x)  # sum_{j <= i} t_j prod_{k <= i, k != j} x_k, term by term
+    for row, i in np.ndindex(x.shape):
+        for j in range(i + 1):
+            expected[row, i] += t[row, j] * np.prod(np.delete(x[row, :i + 1], j))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-13, atol=1e-15)
 
 
 # ---------------------------------------------------------------- programs against finite differences

@@ -10,7 +10,7 @@ permutation along the axis (each lane's indices are 0 .. n-1 in some order), so 
 from __future__ import annotations
 
 from ..ir.core import IndexSlice, Type
-from .elementwise import greater, where
+from .elementwise import equal, greater, where
 from .indexing import getitem
 from .primitive import LINEAR, NEW, ZERO, Primitive, Sym, floating, promote, same_type
 from .shapes import dim
@@ -44,6 +44,21 @@ cumprod_grad = Primitive("cumprod_grad", 2, _axis_helper("cumprod_grad", 2), lam
                          refusal=CUMPROD_REFUSAL)
 cumprod = Primitive("cumprod", 1, _axis_helper("cumprod_axis"), _running_type, memory=NEW)
 cumprod.defvjp(lambda g, x, out, axis: cumprod_grad(g, x, axis=axis))
+
+
+def _cumprod_jvp(t, x, out, axis):
+    """sum_{j <= i} t_j prod_{k <= i, k != j} x_k, exact at zeros (as cumprod_grad, its transpose):
+    out_i sum t_j / x_j over the j before a lane's first zero, plus the first zero's t times the
+    running product that skips it; elements after the first zero add nothing."""
+    zeros_seen = cumsum(equal(x, 0.0), axis=axis)
+    before = equal(zeros_seen, 0)
+    first = where(equal(zeros_seen, 1), equal(x, 0.0), False)
+    ratios = where(before, t / where(before, x, 1.0), 0.0)
+    skipping = cumprod(where(first, 1.0, x), axis=axis)
+    return out * cumsum(ratios, axis=axis) + skipping * cumsum(where(first, t, 0.0), axis=axis)
+
+
+cumprod.defjvp(_cumprod_jvp)
 
 # ---------------------------------------------------------------- sorting
 
