@@ -26,7 +26,7 @@ def forward(fn: Function, wrt: tuple) -> Function:
     active = analyze_activity(fn, wrt, _passes_tangent)
     builder = Builder(fn.loc)
     sweep = _Sweep(active, builder)
-    hidden = len(fn.params) - len(fn.captured)
+    own = len(fn.params) - len(fn.captured)
     tangents = [_tangent_value(fn.params[i]) for i in wrt]
     sweep.tangents.update((id(fn.params[i]), Sym(t)) for i, t in zip(wrt, tangents))
     values = fn.entry.terminator.values
@@ -34,7 +34,7 @@ def forward(fn: Function, wrt: tuple) -> Function:
         sweep.ops(fn.entry.ops)
         builder.loc = fn.entry.terminator.loc
         results = tuple(sweep.tangent_or_zero(v, v).operand for v in values)
-    params = fn.params[:hidden] + tangents + fn.params[hidden:]
+    params = fn.params[:own] + tangents + fn.params[own:]
     structure = Node(tuple, (), (fn.structure, fn.structure))
     return Function(f"{fn.name}_jvp", [Block(params, builder.ops, Return(tuple(values) + results,
                                                                           fn.entry.terminator.loc))],

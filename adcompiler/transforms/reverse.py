@@ -44,7 +44,7 @@ def _activity(ops, active: set, passes) -> None:
             _structured_activity(op, active, passes)
             continue
         reached = [i for i, a in enumerate(op.args) if isinstance(a, Value) and id(a) in active]
-        if reached and passes(op, reached) and (op.result.type.is_float):
+        if reached and passes(op, reached) and op.result.type.is_float:
             active.add(id(op.result))
 
 
