@@ -466,3 +466,9 @@ def test_float32_tangents_stay_float32():
     value, tangent = ad.jvp(t_two, jit=False)(x32, y32, np.ones(5, np.float32))
     assert np.asarray(value).dtype == np.float32 and np.asarray(tangent).dtype == np.float32
     assert tangent == pytest.approx(float(np.sum(np.cos(X5))), rel=1e-6)
+
+
+def test_grad_of_the_jvp_of_an_array_function_is_refused():
+    """grad(jvp(f)) differentiates f's directional derivative, which must then be a scalar."""
+    with pytest.raises(ad.CompileError, match="scalar output"):
+        ad.grad(ad.jvp(p_updates))(X5, np.ones(5))
