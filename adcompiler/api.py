@@ -465,7 +465,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
             args = tuple(0.0 for _ in transformed.names)
         types = tuple(_argument(v, n, i in transformed.wrt)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
-        kind = "jit" if transformed.kind == "jit" else "vjp"
+        kind = transformed.kind if transformed.kind in ("jit", "jvp") else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS).describe()
     if print_it:
         print(text)

@@ -361,6 +361,7 @@ def test_show_prints_the_forward_function():
     jvp_f(X5, np.ones(5))
     text = ad.show(jvp_f, print_it=False)
     assert "dot_x" in text and "def c_inner(x, dot_x)" in text
+    assert "def c_inner(x, dot_x)" in ad.show(ad.jvp(c_inner), X5, np.ones(5), print_it=False)
 
 
 # ---------------------------------------------------------------- custom_jvp, refusals
