@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jit`, `vmap`, `jacrev` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -14,7 +14,7 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from . import trees
-from .rules.custom import CustomVJP
+from .rules.custom import Custom
 from .errors import CompileError, UnendedRecursion
 from .rules.library import function_name, library_call_named_in
 from .ir.core import SUPPORTED_DTYPES, Type
@@ -30,8 +30,8 @@ _MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared w
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jacrev", "jit" or "vmap", which batches
-    the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp", "jacrev", "jit" or "vmap", which
+    batches the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
 
@@ -51,19 +51,24 @@ class Transformed:
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
-        if isinstance(function, (Transformed, CustomVJP)):
+        if isinstance(function, (Transformed, Custom)):
             self.signature = _signature_of(function)
             self.parsed = _composition(self, function)
         else:
             self.parsed = check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
-        self.names = list(self.signature.parameters)
+        self.names = list(self.signature.parameters)  # of the function's own arguments
         self.name = self.parsed.name  # of the generated functions: `<name>_value_and_grad`, ...
         if kind == "vmap":
             in_axes = _in_axes(in_axes, self.names)
             wrt = tuple(i for i, axis in enumerate(in_axes) if axis is not None)
         self.in_axes, self.out_axes = in_axes, out_axes
         self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
+        if kind == "jvp":  # called with the tangents after the arguments
+            Parameter = inspect.Parameter
+            self.signature = inspect.Signature(
+                [p.replace(kind=Parameter.POSITIONAL_OR_KEYWORD, default=Parameter.empty)
+                 for p in self.signature.parameters.values()] + [Parameter("tangents", Parameter.POSITIONAL_OR_KEYWORD)])
         self.jit = jit
         self._specialisations: dict = {}
         self._first_pattern: dict = {}  # dtypes and ranks -> the first pattern of length-1 axes
@@ -131,9 +136,11 @@ class Transformed:
 
     def _warm(self, built: Build, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
-        name, values = self.parsed.name, (*values, *built.primal.captured)
+        name, own, values = self.parsed.name, values, (*values, *built.primal.captured)
         if self.kind in ("jit", "vmap", "jacrev"):
             getattr(module, name)(*values)
+        elif self.kind == "jvp":
+            getattr(module, name)(*own, *_warm_tangents(own, built), *built.primal.captured)
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
             getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
@@ -171,7 +178,7 @@ class Transformed:
         return tuple(trees.map_leaves(t, shaped) for t in self._fixed_integers(types, originals, values))
 
     def __call__(self, *args, **kwargs):
-        plain_call = not kwargs and len(args) == len(self.names) and self.kind != "vmap"
+        plain_call = not kwargs and len(args) == len(self.names) and self.kind not in ("vmap", "jvp")
         if plain_call:
             seen = self._seen.get(self._fingerprint(args))
             if seen is not None and (seen[0].build is None or still_valid(seen[0].build.primal)):
@@ -190,7 +197,7 @@ class Transformed:
 
     def arguments(self, args: tuple, kwargs: dict) -> tuple:
         """(types, the arguments in order, their flat leaves) of a call with `args` and `kwargs`."""
-        if kwargs or len(args) != len(self.names):
+        if kwargs or len(args) != len(self.signature.parameters):
             try:
                 bound = self.signature.bind(*args, **kwargs)
             except TypeError as error:
@@ -199,8 +206,9 @@ class Transformed:
             args = tuple(bound.arguments.values())
         if self.kind == "vmap":
             args = _batch_first(args, self.names, self.in_axes)
+        own = args[:len(self.names)]  # a jvp's last argument: the tangents
         differentiated = () if self.kind == "vmap" else self.wrt
-        flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, args))]
+        flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, own))]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
     def _fingerprint(self, args: tuple) -> tuple | None:
@@ -225,8 +233,13 @@ class Transformed:
         """Run the specialisation on the leaves `values` of the arguments `originals` (of `types`)
         and give its results as the user's objects."""
         module = executable.module
-        values = (*values, *record.captured)
         name = self.name
+        if self.kind == "jvp":
+            *originals, tangents = originals
+            leaves = self._tangent_leaves(tangents, originals)
+            return trees.unflatten(record.structure, iter(self._run(getattr(module, name),
+                                                                    (*values, *leaves, *record.captured), record)))
+        values = (*values, *record.captured)
         if self.kind in ("jit", "vmap", "jacrev"):
             result = self._run(getattr(module, name), values, record)  # a tuple when it returns several
             result = result if record.outputs > 1 else (result,)
@@ -245,6 +258,26 @@ class Transformed:
         value, grads = self._run(getattr(module, f"{name}_value_and_grad"), values, record)
         grads = self._gradients(grads, originals, types)
         return grads if self.kind == "grad" else (_output(value, record), grads)
+
+    def _tangent_leaves(self, tangents, originals) -> list:
+        """The leaves of `tangents` (one per `wrt` argument, a tuple when several), each checked to
+        have its argument's structure and shape, and given its dtype."""
+        per_argument = (tangents,) if self.single else tuple(tangents) if isinstance(tangents, (tuple, list)) else None
+        if per_argument is None or len(per_argument) != len(self.wrt):
+            raise TypeError(f"{self.name}(): tangents must be {'one' if self.single else len(self.wrt)} "
+                            f"tangent{'' if self.single else 's (a tuple)'}, one per differentiated argument")
+        leaves = []
+        for position, tangent in zip(self.wrt, per_argument):
+            name, original = self.names[position], originals[position]
+            if trees.flatten(tangent, _no_leaf) != trees.flatten(original, _no_leaf):
+                raise TypeError(f"the tangent of {name!r} must have its structure {trees.describe(trees.flatten(original, _no_leaf))}")
+            for leaf, like in zip(trees.tree_leaves(tangent), trees.tree_leaves(original)):
+                like = np.asarray(like)
+                leaf = np.asarray(leaf, dtype=like.dtype)
+                if leaf.shape != like.shape:
+                    raise ValueError(f"the tangent of {name!r} must have its shape {like.shape}, not {leaf.shape}")
+                leaves.append(leaf[()] if leaf.ndim == 0 else leaf)
+        return leaves
 
     def _pullback(self, backward, residuals, record, originals, types, shape, cotangent):
         seed = np.asarray(cotangent, dtype=record.out.dtype)
@@ -376,6 +409,17 @@ def _has_arrays(types: tuple) -> bool:
     return any(leaf.ndim for t in types if not isinstance(t, Fixed) for leaf in trees.leaves_of(t))
 
 
+def _no_leaf(leaf, path):
+    return None
+
+
+def _warm_tangents(values: tuple, built: Build) -> list:
+    """Tangents for a warm-up call: the values of the differentiated leaves themselves."""
+    params = built.primal.params
+    return [values[next(i for i, p in enumerate(params) if p is tangent.derived[1])]
+            for tangent in built.program.params[len(values):len(built.program.params) - len(built.primal.captured)]]
+
+
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
@@ -392,20 +436,26 @@ def _numba_errors(jit: bool) -> tuple:
 def _composition(outer: Transformed, inner) -> ParsedFunction:
     """What `outer` lowers for its transformed (or custom_vjp) `inner`: a call of it. What can be
     refused without argument types is refused here, naming both transforms."""
-    kind = getattr(inner, "kind", "custom_vjp")
+    kind = getattr(inner, "kind", f"custom_{getattr(inner, 'mode', 'vjp')}")
     where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
     at = where.loc(where.tree)
     if kind == "vjp":
         raise CompileError(f"{outer.title}: vjp returns (value, pullback), and a pullback function cannot be "
                            f"{'compiled' if outer.kind == 'jit' else 'differentiated'}", at,
                            "transform value_and_grad or grad instead, or f itself")
-    if outer.kind not in ("jit", "vmap") and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
+    if kind == "jvp" and outer.kind in _DIFFERENTIATES:  # the directional derivative is the loss
+        return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title,
+                          where, pick=1)
+    if outer.kind not in ("jit", "vmap", "jvp") and (kind == "value_and_grad" or (kind == "grad" and not inner.single)):
         what = "(value, gradients)" if kind == "value_and_grad" else f"a tuple of {len(inner.wrt)} gradients"
         raise CompileError(f"{outer.title}: {_title(inner)} returns {what}, a tuple, but {outer.kind} needs "
                            f"one {'float' if outer.kind == 'vjp' else 'scalar'} output", at,
                            "transform grad(f) with one `wrt` (a gradient) or f itself (the value) instead; "
                            "jit compiles a function that returns a tuple")
     return check_call(inner, list(outer.signature.parameters), f"{outer.kind}_of_{where.name}", outer.title, where)
+
+
+_DIFFERENTIATES = ("grad", "value_and_grad", "vjp")  # the kinds that differentiate one output in reverse
 
 
 def _title(function) -> str:
@@ -576,7 +626,28 @@ def jacrev(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return _transform("jacrev", function, wrt, jit)
 
 
-FACTORIES = (grad, value_and_grad, vjp, jit, vmap, jacrev)
+
+
+def jvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """Forward mode: `jvp(f)(*args, tangents)` returns `(value, tangent)`, f's value and its
+    directional derivative along `tangents` (one per parameter in `wrt`, a tuple when `wrt` is a
+    sequence; a tree's tangent a tree of the same structure), in one pass. The value may be an
+    array or a tree of them; the tangent has its structure. `grad(jvp(f))` differentiates the
+    tangent (f's directional derivative, a scalar when f is) with respect to the arguments and
+    the tangents (the position after f's own parameters, or "tangents")."""
+    return _transform("jvp", function, wrt, jit)
+
+
+def hvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """`hvp(f)(*args, v)` returns `(gradient, hessian_vector_product)`: jvp(grad(f)), forward mode
+    over the gradient, so the Hessian of scalar f (with respect to `wrt`) times `v` is one pass
+    and the Hessian is never formed."""
+    if function is None:
+        return lambda f: hvp(f, wrt, jit)
+    return Transformed(Transformed(function, wrt, jit, "grad"), wrt, jit, "jvp")
+
+
+FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit, vmap, jacrev)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
@@ -604,7 +675,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
         differentiated = () if transformed.kind == "vmap" else transformed.wrt
         types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
-        kind = transformed.kind if transformed.kind in ("jit", "vmap", "jacrev") else "vjp"
+        kind = transformed.kind if transformed.kind in ("jit", "jvp", "vmap", "jacrev") else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS,
                      memory=getattr(transformed, "memory", None)).describe()
     if print_it:

@@ -19,6 +19,7 @@ from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.batch import batch
 from .transforms.checkpoint import budgeted
+from .transforms.forward import forward
 from .transforms.reverse import reverse
 from .transforms.jacobian import jacobian
 from .transforms.shapes import data_shaped
@@ -66,9 +67,11 @@ def check(function: Callable) -> ParsedFunction:
     return canonicalise(fence(parse(function)))
 
 
-def check_call(callee: Callable, names: list, name: str, title: str, where: ParsedFunction) -> ParsedFunction:
-    """`check` of a function that only returns `callee(*names)` (see `parse.compose`)."""
-    return canonicalise(fence(compose(callee, names, name, title, where)))
+def check_call(callee: Callable, names: list, name: str, title: str, where: ParsedFunction,
+               pick: int | None = None) -> ParsedFunction:
+    """`check` of a function that only returns `callee(*names)` (its item `pick` when given; see
+    `parse.compose`)."""
+    return canonicalise(fence(compose(callee, names, name, title, where, pick)))
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
           mode: str = "auto", memory: int | None = None) -> Build:
     """Lower `parsed` for `arg_types` (each a Type, a `Fixed` integer, or a `trees.Node` of Types for
     a tree argument; calls of `transforms` in it spliced) and, unless `kind` is "jit", differentiate
-    it with respect to the parameters `wrt` (every leaf of a tree); emit the result, placed by `mode`
+    it with respect to the parameters `wrt` (every leaf of a tree; "jvp": forward mode, whose
+    program is one Function of the values and tangents); emit the result, placed by `mode`
     (backend/placement.py). "grad" and "value_and_grad" need one float scalar output. "vmap" batches
     the parameters `wrt` (transforms/batch.py): their `arg_types` have the batch axis first, which the
     lowered function does not see. "jacrev" makes one Function of the forward and the backward batched
@@ -110,6 +114,12 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         leaves = leaf_positions(arg_types, wrt)
         program = verify(simplify(verify(batch(verify(simplify(primal)), leaves))))
         purpose = "batched over axis 0 of " + ", ".join(primal.params[i].hint for i in leaves)
+    elif kind == "jvp":
+        check_output(primal, kind, parsed.described)
+        leaves = leaf_positions(arg_types, wrt)
+        program = verify(simplify(verify(forward(verify(simplify(primal)), leaves))))
+        purpose = "values and tangents (forward mode) with respect to " + ", ".join(primal.params[i].hint
+                                                                                   for i in leaves)
     else:
         check_output(primal, kind, parsed.described)
         leaves = leaf_positions(arg_types, wrt)
@@ -165,9 +175,16 @@ def _tree_comment(parsed: ParsedFunction, arg_types: list) -> str:
 
 
 def check_output(primal: Function, kind: str, name: str) -> None:
-    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"."""
+    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"; "jvp" any
+    float outputs (each gets a tangent)."""
     values = primal.entry.terminator.values
     loc = primal.entry.terminator.loc
+    if kind == "jvp":
+        for value in values:
+            if not value.type.is_float or value.type.listed:
+                raise CompileError(f"{name} returns {value.type.describe()}, which has no tangent", loc,
+                                   "return only float values (compute integer results outside the jvp)")
+        return
     if primal.structure is not None:
         what = "a tuple" if primal.structure.kind is tuple else f"a {primal.structure.kind.__name__}"
         raise CompileError(f"{name} returns {what} of {len(primal.structure.children)} values", loc,

@@ -45,7 +45,7 @@ class Specialisation:
         out = None if isinstance(built.program, Function) else built.program.forward.entry.terminator.values[0].type
         returned = built.program if isinstance(built.program, Function) else primal  # a Jacobian per parameter
         return cls(built.source, built.stem, tuple(primal.captured), len(returned.entry.terminator.values),
-                   primal.structure, out, tuple(p.hint for p in primal.params), primal.loc, built if keep else None)
+                   returned.structure or primal.structure, out, tuple(p.hint for p in primal.params), primal.loc, built if keep else None)
 
     def describe(self) -> str:
         """What `show` prints of it: the generated Python (its IR did not travel)."""

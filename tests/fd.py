@@ -9,12 +9,13 @@ Keep the inputs at least ~10 h away from kinks and domain edges.
     fd_grad(f, args, k)                           the full gradient of scalar f w.r.t. args[k]
     fd_jacobian(f, args, k)                       d f / d args[k], shaped out.shape + args[k].shape
     dot_product_check(lhs, rhs, scale)            assert <u, J v> (FD) == <J^T u, v> (AD)
+    check_vjp(fn, args, wrt, jit, rng)            the rule tables' check: the vjp, and forward mode (check_tangent)
 """
 from __future__ import annotations
 
 import numpy as np
 
-from adcompiler import vjp
+from adcompiler import CompileError, jvp, vjp
 
 STEP = 1e-3
 RTOL = 1e-7
@@ -162,8 +163,35 @@ def check_vjp(fn, args, wrt, jit, rng):
         directions[k] = v
         jv = directional_derivative(fn, args, directions)
         lhs, rhs = inner(u, jv), inner(g, v)
-        dot_product_check(lhs, rhs, scale=float(np.sum(np.abs(np.multiply(u, jv)))), what=what)
+        scale = float(np.sum(np.abs(np.multiply(u, jv))))
+        dot_product_check(lhs, rhs, scale=scale, what=what)
+        check_tangent(fn, args, k, v, jv, (u, g), scale, what)
     return grads
+
+
+# Forward-mode refusals that a table row may meet: a custom_vjp function (its rule gives only reverse
+# mode). Any other refusal fails the test.
+FORWARD_REFUSED = ("`custom_vjp[",)
+
+
+def check_tangent(fn, args, k, v, jv, pair, scale, what):
+    """Forward mode of `fn` along `v` (argument `k`): its value is fn's, its tangent J v is the
+    finite differences' `jv` (to 1e-6 relative) and, with `pair` = (u, J^T u) from the pullback,
+    <u, J v> from the tangent equals <J^T u, v> (the dot-product identity, to 1e-10 relative).
+    Plain Python (jit=False): the rule is what is checked, not Numba."""
+    try:
+        value, tangent = jvp(fn, wrt=k, jit=False)(*args, v)
+    except CompileError as error:
+        if "no forward-mode rule" in str(error) and any(name in str(error) for name in FORWARD_REFUSED):
+            return
+        raise
+    assert_forward(value, fn(*args))
+    assert np.shape(tangent) == np.shape(jv), f"{what}: tangent shape {np.shape(tangent)} != {np.shape(jv)}"
+    assert np.asarray(tangent).dtype == np.asarray(value).dtype, f"{what}: tangent dtype != value dtype"
+    np.testing.assert_allclose(tangent, jv, rtol=1e-6, atol=1e-8 * (1.0 + float(np.max(np.abs(jv), initial=0.0))),
+                               err_msg=f"{what}: jvp against finite differences")
+    u, g = pair
+    dot_product_check(inner(u, tangent), inner(g, v), scale=scale, rtol=1e-10, what=f"{what} (jvp against vjp)")
 
 
 # ---------------------------------------------------------------- domains of the rule tables

@@ -35,7 +35,7 @@ _MATCH_HINT = "pass the arguments its definition takes (as Python would)"
 class Transform(Protocol):
     """A transformed function as a call of it is lowered (api.Transformed)."""
 
-    kind: str  # "grad", "value_and_grad", "vjp" or "jit"
+    kind: str  # "grad", "value_and_grad", "vjp", "jvp" or "jit"
     signature: inspect.Signature
     wrt: tuple  # the positions it differentiates
     single: bool  # whether `wrt` named one parameter (its gradient is not a tuple)
@@ -180,9 +180,10 @@ class Inlining:
         return Sym(out)
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
-        """`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`, `vmap(f)(...)` or `jacrev(f)(...)`
-        inside compiled code: f's IR (forward and backward for a gradient, the one Function of the
-        others), spliced here with the call's arguments, so that gradients of gradients are IR too."""
+        """`grad(f)(...)`, `value_and_grad(f)(...)`, `jvp(f)(..., tangents)`, `jit(f)(...)`, `vmap(f)(...)`
+        or `jacrev(f)(...)` inside compiled code: f's IR (forward and backward for a gradient, values and
+        tangents for a jvp, the one Function of the others), spliced here with the call's arguments, so
+        that gradients of gradients are IR too."""
         if transformed.kind == "vjp":
             self.refuse(node, f"calling `{name}` (vjp) inside compiled code is not supported: its pullback is "
                               f"a function", "call grad or value_and_grad transforms")
@@ -204,9 +205,12 @@ class Inlining:
                 if not leaf.type.is_float:
                     self.refuse(node, f"`{name}` differentiates parameter {position}, "
                                       f"which is or holds {leaf.type.describe()} here")
+        own = arguments[:-1] if transformed.kind == "jvp" else arguments  # a jvp's last: the tangents
         built = transformed.build_for(tuple(trees.map_leaves(a, lambda o, path: o.type.with_dtype(o.type.dtype))
-                                            for a in arguments))
+                                            for a in own))
         self.assumptions.extend(built.primal.assumptions)
+        if transformed.kind == "jvp":
+            return self.splice_jvp(transformed, built, own, arguments[-1], name, node)
         if transformed.kind in ("jit", "vmap"):
             results = self.splice_function(built.program, operands, node)
             return built.primal.nest(results, lowered=True)
@@ -225,6 +229,23 @@ class Inlining:
         grads = tuple(trees.unflatten(arguments[position], flat, lowered=True) for position in transformed.wrt)
         grads = grads[0] if transformed.single else grads
         return grads if transformed.kind == "grad" else (out, grads)
+
+    def splice_jvp(self, transformed, built, arguments: list, tangents, name: str, node):
+        """`jvp(f)(*args, tangents)` here: the forward-mode Function spliced, with the tangents
+        (one per `wrt` argument, a tuple when several, each of its argument's structure)."""
+        per_argument = (tangents,) if transformed.single else tangents
+        if not isinstance(per_argument, tuple) or len(per_argument) != len(transformed.wrt):
+            self.refuse(node, f"`{name}` takes one tangent per differentiated argument "
+                              f"({len(transformed.wrt)}{'' if transformed.single else ', a tuple'})")
+        leaves = []
+        for position, tangent in zip(transformed.wrt, per_argument):
+            expected = trees.map_leaves(arguments[position], lambda o, path: (o.type.dtype, o.type.ndim))
+            if trees.map_leaves(tangent, lambda o, path: (o.type.dtype, o.type.ndim)) != expected:
+                self.refuse(node, f"the tangent of parameter {position} of `{name}` must have its structure, dtypes "
+                                  f"and ranks", "pass an array like the argument (np.ones_like(x))")
+            leaves += trees.leaves_of(tangent)
+        operands = [leaf for argument in arguments for leaf in trees.leaves_of(argument)] + leaves
+        return built.program.nest(self.splice_function(built.program, operands, node), lowered=True)
 
     def splice_function(self, function: Function, operands: list, node, value_of: dict | None = None) -> tuple:
         """`function`'s ops re-made here with its parameters bound to `operands` (its hidden ones to

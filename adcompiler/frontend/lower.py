@@ -29,7 +29,7 @@ from ..trees import Listed
 from .calls.library import LIBRARY_MODULES, NUMPY_METHODS, is_library, library_call
 from .calls.shapes import as_array
 from .calls.values import rows_of_lists
-from ..rules.custom import CustomVJP
+from ..rules.custom import Custom
 from .checkpoint import CheckpointedFunction, checkpoint
 from ..errors import CompileError
 from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
@@ -401,7 +401,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
         transformed = self.transforms.transform_of(function)
         if transformed is not None:  # an adcompiler transform
             return self.call_transformed(transformed, name, args, kwargs, node)
-        if isinstance(function, CustomVJP):
+        if isinstance(function, Custom):
             return function.lower_call(self, self.rule_inliner(), [self.operand(a, node) for a in args], kwargs, node)
         if inspect.isfunction(function):
             return self.call_user(function, name, args, kwargs, node)

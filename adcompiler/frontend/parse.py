@@ -76,13 +76,16 @@ def parse(function: Callable) -> ParsedFunction:
 CALLEE = "_ad_callee"
 
 
-def compose(callee: Callable, names: list, name: str, title: str, where: ParsedFunction) -> ParsedFunction:
-    """A function of the parameters `names` that returns `callee(*names)`: what a transform of a
+def compose(callee: Callable, names: list, name: str, title: str, where: ParsedFunction,
+            pick: int | None = None) -> ParsedFunction:
+    """A function of the parameters `names` that returns `callee(*names)` (its item `pick` when
+    given: a jvp's tangent): what a transform of a
     transformed function (or of a custom_vjp) lowers, so that the inner transform is lowered as a
     call and never skipped. It is named `name`, `title` in messages; its nodes point at `where`'s
     `def` line."""
     parameters = ", ".join(names)
-    source = f"def {name}({parameters}):\n    return {CALLEE}({parameters})\n"
+    item = "" if pick is None else f"[{pick}]"
+    source = f"def {name}({parameters}):\n    return {CALLEE}({parameters}){item}\n"
     namespace = {CALLEE: callee}
     exec(compile(source, where.file, "exec"), namespace)  # noqa: S102 - the source is made above
     tree = gast.parse(source).body[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..ir.core import Type
 from .creation import zeros
-from .primitive import NEW, ZERO, Primitive, Sym
+from .primitive import LINEAR, NEW, ZERO, Primitive, Sym
 from .shapes import dim, over_batch, reshape, shape_of
 
 # Integer positions along an axis of length `n`: negative ones counted from the end; a position
@@ -26,11 +26,11 @@ checked_length = Primitive("checked_length", 2, "rt.checked_length(_0, _1)",
 # `x3[:, flat]`: a 3-D array read at the (checked) 1-D positions `flat` along its axis 1.
 gather = Primitive("gather", 2, "_0[:, _1]",
                    lambda x, flat: Type(x.dtype, 3, False, (x.units[0], flat.units[0], x.units[2])), memory=NEW,
-                   lengths=lambda x, flat: (x.type.lengths[0], flat.type.lengths[0], x.type.lengths[2]))
+                   lengths=lambda x, flat: (x.type.lengths[0], flat.type.lengths[0], x.type.lengths[2]), jvps=LINEAR)
 # A new array of `like`'s shape (3-D), zero but for `g` added at the positions `flat` along axis 1:
 # repeated positions accumulate.
 scatter_add = Primitive("scatter_add", 3, "rt.scatter_add(_0, _1, _2)",
-                        lambda like, g, flat: like.with_dtype(g.dtype), memory=NEW)
+                        lambda like, g, flat: like.with_dtype(g.dtype), memory=NEW, jvps=LINEAR)
 gather.defvjp(lambda g, x, flat, out: scatter_add(x, g, flat), None)
 scatter_add.defvjp(None, lambda g, like, gg, flat, out: gather(g, flat), None)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.core import Const, Type
-from .primitive import BUFFER, ELEMENTWISE, NEW, ZERO, Primitive, literal_lengths, promote, same_type
+from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, ZERO, Primitive, literal_lengths, promote, same_type
 from .reductions import total
 from .shapes import aligned, dim
 
@@ -27,7 +27,7 @@ ones = Primitive("ones", None, lambda types, dtype: f"np.ones({_shape_text(0, le
 full = Primitive("full", None,
                  lambda types, dtype: f"np.full({_shape_text(1, len(types) - 1)}, _0, np.{dtype})",
                  lambda fill, *dims, dtype: Type(dtype, len(dims)), memory=BUFFER,
-                 lengths=lambda fill, *dims, dtype: literal_lengths(*dims))
+                 lengths=lambda fill, *dims, dtype: literal_lengths(*dims), jvps=LINEAR)
 full.defvjp(lambda g, fill, *dims, out, dtype: total(g) if g.type.ndim else g)
 # A batch of fill values: each item's array (the shape the same for all).
 full.defbatch(lambda fill, *dims, batched, dtype: None if any(batched[1:]) else
@@ -53,7 +53,10 @@ arange = Primitive("arange", 3, "np.arange(_0, _1, _2)",
 # start + k * step: the stop only decides how many values there are (a zero gradient).
 arange.defvjp(lambda g, start, stop, step, out: total(g), None,
               lambda g, start, stop, step, out: total(g * arange(0, dim(out, axis=0), 1)))
-linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1), memory=NEW)
+arange.defjvp(lambda t, start, stop, step, out: t, None,
+              lambda t, start, stop, step, out: t * arange(0, dim(out, axis=0), 1))
+linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: Type("float64", 1), memory=NEW,
+                    jvps=LINEAR)
 # start + (stop - start) * t with t = linspace(0, 1, num).
 linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n))),
                 lambda g, a, b, n, out: total(g * linspace(0.0, 1.0, n)), None)

@@ -16,6 +16,7 @@ from ..ir.builder import TypeRuleError
 from ..ir.core import Type
 from .creation import eye
 from .linalg import outer, tril, triu
+from .reductions import sum_axes, total
 from .primitive import NEW, ZERO, Primitive, Sym
 from .shapes import dim, expand_dims
 
@@ -54,6 +55,11 @@ def lower_gradient(h: Sym) -> Sym:
     return tril(h + h.T, k=-1) + h * _identity_like(h)
 
 
+def symmetric_lower(t: Sym) -> Sym:
+    """The symmetric matrix that a function reading only the lower triangle of `t` sees."""
+    return tril(t, k=0) + tril(t, k=-1).T
+
+
 def _outer_or_matmul(a: Sym, b: Sym) -> Sym:
     """a b^T of two vectors or two matrices (the gradient of a matrix from a solve)."""
     return outer(a, b) if a.type.ndim == 1 else a @ b.T
@@ -63,12 +69,15 @@ def _outer_or_matmul(a: Sym, b: Sym) -> Sym:
 
 inv = _helper("inv", 1, _square_type)
 inv.defvjp(lambda g, x, out: -(out.T @ g @ out.T))
+inv.defjvp(lambda t, x, out: -(out @ t @ out))
 det = _helper("det", 1, _scalar_type)
 det.defvjp(lambda g, x, out: (g * out) * inv(x).T)
+det.defjvp(lambda t, x, out: out * total(inv(x).T * t))
 # np.linalg.slogdet(x) is (sign_det(x), logabsdet(x)); the sign is piecewise constant.
 sign_det = _helper("sign_det", 1, _scalar_type, vjps=ZERO)
 logabsdet = _helper("logabsdet", 1, _scalar_type)
 logabsdet.defvjp(lambda g, x, out: g * inv(x).T)
+logabsdet.defjvp(lambda t, x, out: total(inv(x).T * t))
 
 # ---------------------------------------------------------------- solves
 
@@ -79,6 +88,7 @@ def _solve_matrix_vjp(g, a, b, out):
 
 solve = _helper("solve", 2, _solve_type)
 solve.defvjp(_solve_matrix_vjp, lambda g, a, b, out: solve(a.T, g))
+solve.defjvp(lambda t, a, b, out: -solve(a, t @ out), lambda t, a, b, out: solve(a, t))  # dx = a^-1 (db - da x)
 
 
 def _triangle(x: Sym, lower: bool) -> Sym:
@@ -98,6 +108,16 @@ solve_triangular = Primitive("solve_triangular", 2,
 solve_triangular.defvjp(_triangular_matrix_vjp,
                         lambda g, a, b, out, lower, trans: solve_triangular(a, g, lower=lower, trans=1 - trans))
 
+
+def _triangular_matrix_jvp(t, a, b, out, lower, trans):
+    """T x = b gives dx = -T^-1 dT x (T^T x = b: dx = -T^-T dT^T x), dT the tangent's triangle."""
+    change = _triangle(t, lower)
+    return -solve_triangular(a, (change if trans == 0 else change.T) @ out, lower=lower, trans=trans)
+
+
+solve_triangular.defjvp(_triangular_matrix_jvp,
+                        lambda t, a, b, out, lower, trans: solve_triangular(a, t, lower=lower, trans=trans))
+
 # ---------------------------------------------------------------- cholesky
 
 
@@ -112,6 +132,16 @@ def _cholesky_vjp(g, x, out):
 
 cholesky = _helper("cholesky", 1, _square_type)
 cholesky.defvjp(_cholesky_vjp)
+
+
+def _cholesky_jvp(t, x, out):
+    """dL = L Phi(L^-1 dA L^-T), dA the symmetric matrix of the tangent's lower triangle."""
+    half = solve_triangular(out, symmetric_lower(t), lower=True, trans=0)  # L^-1 dA
+    inner = solve_triangular(out, half.T, lower=True, trans=0)  # L^-1 dA L^-T (dA symmetric)
+    return out @ (tril(inner, k=-1) + 0.5 * (inner * _identity_like(inner)))
+
+
+cholesky.defjvp(_cholesky_jvp)
 
 # ---------------------------------------------------------------- symmetric eigenproblems
 
@@ -134,3 +164,21 @@ eigvalsh = _helper("eigvalsh", 1, lambda x: Type(_square_type(x).dtype, 1))
 eigh_vectors = _helper("eigh_vectors", 1, _square_type)
 eigvalsh.defvjp(_eigenvalues_vjp)
 eigh_vectors.defvjp(_eigenvectors_vjp)
+
+
+def _eigenvalues_jvp(t, x, out):
+    """dw_i = v_i^T dA v_i."""
+    v = eigh_vectors(x)
+    return sum_axes(v * (symmetric_lower(t) @ v), axes=(0,), keepdims=False)
+
+
+def _eigenvectors_jvp(t, x, out):
+    """dV = V (F o (V^T dA V)), F as in the vjp."""
+    w = eigvalsh(x)
+    identity = _identity_like(x)
+    f = (1.0 - identity) / (expand_dims(w, axis=0) - expand_dims(w, axis=1) + identity)
+    return out @ (f * (out.T @ symmetric_lower(t) @ out))
+
+
+eigvalsh.defjvp(_eigenvalues_jvp)
+eigh_vectors.defjvp(_eigenvectors_jvp)

@@ -8,7 +8,7 @@ import operator
 import numpy as np
 
 from ..ir.core import Type
-from .primitive import ELEMENTWISE, NEW, ZERO, Primitive, Recompute, floating, is_const, promote, same_type
+from .primitive import ELEMENTWISE, LINEAR, NEW, ZERO, Primitive, Recompute, floating, is_const, promote, same_type
 
 
 def _negated(builder, operand):
@@ -183,9 +183,9 @@ def _cast_template(types, dtype):
 
 
 cast = Primitive("cast", 1, _cast_template, lambda x, dtype: x.with_dtype(dtype), memory=NEW,
-                 recompute=Recompute.NUMBER, batch=ELEMENTWISE)
+                 recompute=Recompute.NUMBER, batch=ELEMENTWISE, jvps=LINEAR)
 cast.defvjp(lambda g, x, out, dtype: cast(g, dtype=x.type.dtype) if x.type.is_float else None)
 
 where = Primitive("where", 3, "np.where(_0, _1, _2)", lambda c, x, y: promote(x, y, c.with_dtype("bool")),
-                  memory=NEW, binds=(np.where,), broadcasts=True)
+                  memory=NEW, binds=(np.where,), broadcasts=True, jvps=LINEAR)
 where.defvjp(None, lambda g, c, x, y, out: where(c, g, 0.0), lambda g, c, x, y, out: where(c, 0.0, g))

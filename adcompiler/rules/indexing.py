@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy
 from .shapes import aligned, logical_rank, over_batch, permute
-from .primitive import NEW, UPDATE, VIEW, Primitive, Recompute
+from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute
 
 # ---------------------------------------------------------------- indexing
 # An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
@@ -82,10 +82,10 @@ def _getitem_lengths(x, *items, index) -> tuple:
 # Basic indexing makes a view; an integer or boolean array index makes a new array (NumPy copies).
 getitem = Primitive("getitem", None, lambda types, index: f"_0[{_index_text(types, index)}]", _getitem_type,
                     memory=lambda index: VIEW if basic_index(index) else NEW, lengths=_getitem_lengths,
-                    recompute=lambda index: Recompute.ALWAYS if basic_index(index) else Recompute.NUMBER)
+                    recompute=lambda index: Recompute.ALWAYS if basic_index(index) else Recompute.NUMBER, jvps=LINEAR)
 index_add = Primitive("index_add", None,
                       lambda types, index: f"rt.index_add(_0, _1, {_slice_objects(types, index)})",
-                      lambda like, g, *items, index: like.with_dtype(g.dtype), memory=NEW)
+                      lambda like, g, *items, index: like.with_dtype(g.dtype), memory=NEW, jvps=LINEAR)
 getitem.defvjp(lambda g, x, *items, out, index: index_add(x, g, *items, index=index))
 index_add.defvjp(None, lambda g, like, gg, *items, out, index: getitem(g, *items, index=index))
 
@@ -97,7 +97,7 @@ def _update_text(index, operator: str) -> str:
 # `y[index] = v` and `y[index] += v` (basic indexes only) as values: a new array, which emission
 # writes in place when nothing reads the old one afterwards.
 setitem = Primitive("setitem", None, lambda types, index: _update_text(index, "="),
-                    lambda y, v, *items, index: y, memory=UPDATE, broadcasts=(1,))
+                    lambda y, v, *items, index: y, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
 
 
 def _region_of(g, items, index):
@@ -110,7 +110,7 @@ setitem.defvjp(lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index
                lambda g, y, v, *items, out, index: _region_of(g, items, index))
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
-                             lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,))
+                             lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
 index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
                         lambda g, acc, gg, *items, out, index: getitem(g, *items, index=index))
 

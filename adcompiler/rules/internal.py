@@ -3,17 +3,18 @@ the trip count of a loop, and the tapes between a loop's forward and backward.""
 from __future__ import annotations
 
 from ..ir.core import Type
-from .primitive import BUFFER, ELEMENTWISE, FRESH, IDENTITY, NEW, UPDATE, VIEW, ZERO, Primitive, Recompute, same_type
+from .primitive import (BUFFER, ELEMENTWISE, FRESH, IDENTITY, LINEAR, NEW, UPDATE, VIEW, ZERO, Linear, Primitive,
+                        Recompute, same_type)
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO, batch=ELEMENTWISE)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
 weak = Primitive("weak", 1, "_0", lambda x: Type(x.dtype, 0, True), memory=IDENTITY, vjps=ZERO)
-copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW, batch=ELEMENTWISE)
+copy = Primitive("copy", 1, "_0.copy()", same_type, memory=NEW, batch=ELEMENTWISE, jvps=LINEAR)
 copy.defvjp(lambda g, x, out: g)
 # A new array with the same values (x.copy(), or an expression that folded to an existing value):
 # generated code writes in place only where nothing can tell, so it is the operand itself there;
 # lowering's may-alias relation takes it for new memory.
-fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH, batch=ELEMENTWISE)
+fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH, batch=ELEMENTWISE, jvps=LINEAR)
 fresh.defvjp(lambda g, x, out: g)
 
 trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,
@@ -37,22 +38,23 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
-# A tape's list ops have no derivative rules: they are differentiated only in a gradient spliced
+# A tape's list ops have no reverse rules: they are differentiated only in a gradient spliced
 # into a function that is differentiated again, and refused there (never taken for constants).
+# Forward mode carries a list of tangents beside the list (of the items appended, read back).
 TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in a list (arrays, or any value "
                 "of a `while` loop) is not supported", "for this second derivative, write the loop as a `for` "
                 "over numbers, or take finite differences of the gradient")
 # Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
 append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))"
                    if types[1].ndim and not types[1].listed else "_0.append(_1)",
-                   lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL,
+                   lambda items, item: items, memory=UPDATE, refusal=TAPE_REFUSAL, jvps=Linear((0, 1)),
                    batch=lambda items, item, batched: append(items, item) if all(batched) else None)
 list_get = Primitive("list_get", 2, "_0[_1]", lambda items, k: items.element, memory=VIEW, refusal=TAPE_REFUSAL,
-                    batch=lambda items, k, batched: None if batched[1] else list_get(items, k))
+                     jvps=Linear((0,)), batch=lambda items, k, batched: None if batched[1] else list_get(items, k))
 # A batched tape is a list of batched items: a loop's carried list is batched when it appends
 # batched items (transforms/batch.py makes its empty placeholder a list of batched items).
 # `a, b, c = x`: x itself, checked at run time to have as many rows as there are names.
-unpacked = Primitive("unpacked", 2, "rt.unpacked(_0, _1)", lambda x, n: x, memory=VIEW)
+unpacked = Primitive("unpacked", 2, "rt.unpacked(_0, _1)", lambda x, n: x, memory=VIEW, jvps=LINEAR)
 unpacked.defvjp(lambda g, x, n, out: g, None)
 
 
@@ -64,7 +66,7 @@ def _rows_template(types, dtype):
 # The rows of a list that a `for` loop grows (lowering/lists.py), before iteration k writes row k:
 # the carried rows (operand 0) where k > 0, else a new array of the given dims. The carried value
 # at k == 0 is the loop's placeholder, which takes no gradient, so the rule passes g on unchanged.
-rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW)
+rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW, jvps=LINEAR)
 rows.defvjp(lambda g, carried, *rest, out, dtype: g)
 
 # The length of the chunks of a loop checkpointed under `memory=` (transforms/checkpoint.py): of

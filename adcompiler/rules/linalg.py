@@ -8,8 +8,8 @@ import numpy as np
 from ..ir.builder import TypeRuleError
 from ..ir.core import Type
 from .elementwise import equal, sqrt, where
-from .primitive import NEW, Primitive, Sym, promote, same_type
-from .reductions import axes_text, restored, sum_axes
+from .primitive import LINEAR, NEW, Primitive, Sym, promote, same_type
+from .reductions import axes_text, restored, sum_axes, total
 from .shapes import aligned, expand_dims, logical_rank, permute, squeeze
 
 
@@ -55,6 +55,7 @@ def _matmul_right_vjp(g, a, b, out):
 # through the runtime, whose compiled `@` is cached across functions.
 matmul = Primitive("matmul", 2, "rt.matmul(_0, _1)", _matmul_type, memory=NEW, binds=(np.matmul,), operator="@")
 matmul.defvjp(_matmul_left_vjp, _matmul_right_vjp)
+matmul.defjvp(lambda t, a, b, out: t @ b, lambda t, a, b, out: a @ t)
 
 
 def _outer_type(a: Type, b: Type) -> Type:
@@ -64,6 +65,7 @@ def _outer_type(a: Type, b: Type) -> Type:
 # Not np.outer: Numba takes about 2 s to compile it, and 0.3 s to compile this.
 outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type, memory=NEW)
 outer.defvjp(lambda g, a, b, out: g @ b, lambda g, a, b, out: a @ g)
+outer.defjvp(lambda t, a, b, out: outer(t, b), lambda t, a, b, out: outer(a, t))
 
 
 # ---------------------------------------------------------------- triangles and diagonals
@@ -76,17 +78,17 @@ def _matrix_type(x: Type, **_) -> Type:
 
 
 # The triangle on and below (above) the k-th diagonal, zero elsewhere: a mask, its own adjoint.
-tril = Primitive("tril", 1, lambda types, k: f"np.tril(_0, {k})", _matrix_type, memory=NEW)
-triu = Primitive("triu", 1, lambda types, k: f"np.triu(_0, {k})", _matrix_type, memory=NEW)
+tril = Primitive("tril", 1, lambda types, k: f"np.tril(_0, {k})", _matrix_type, memory=NEW, jvps=LINEAR)
+triu = Primitive("triu", 1, lambda types, k: f"np.triu(_0, {k})", _matrix_type, memory=NEW, jvps=LINEAR)
 tril.defvjp(lambda g, x, out, k: tril(g, k=k))
 triu.defvjp(lambda g, x, out, k: triu(g, k=k))
 
 # The k-th diagonal of a matrix (any shape), a new vector; and a matrix of `like`'s shape, zero
 # but for that diagonal, which holds `g`. Each is the other's adjoint.
 diagonal = Primitive("diagonal", 1, lambda types, k: f"rt.diagonal(_0, {k})",
-                     lambda x, k: Type(_matrix_type(x).dtype, 1), memory=NEW)
+                     lambda x, k: Type(_matrix_type(x).dtype, 1), memory=NEW, jvps=LINEAR)
 diagonal_fill = Primitive("diagonal_fill", 2, lambda types, k: f"rt.diagonal_fill(_0, _1, {k})",
-                          lambda like, g, k: _matrix_type(like).with_dtype(g.dtype), memory=NEW)
+                          lambda like, g, k: _matrix_type(like).with_dtype(g.dtype), memory=NEW, jvps=LINEAR)
 diagonal.defvjp(lambda g, x, out, k: diagonal_fill(x, g, k=k))
 diagonal_fill.defvjp(None, lambda g, like, v, out, k: diagonal(g, k=k))
 
@@ -121,6 +123,15 @@ norm2 = Primitive("norm2", 1, _norm2_template, _norm2_type, memory=NEW)
 norm2.defvjp(_norm2_vjp)
 
 
+def _norm2_jvp(t, x, out, axes, keepdims):
+    """<x, t> / norm over `axes`, and 0 where the norm is 0 (the vjp's subgradient)."""
+    inner = total(x * t) if axes is None else sum_axes(x * t, axes=axes, keepdims=keepdims)
+    return inner / where(equal(out, 0.0), 1.0, out)
+
+
+norm2.defjvp(_norm2_jvp)
+
+
 # ---------------------------------------------------------------- Kronecker products of matrices
 # kron(a, b) has a block a_ij b at each (i, j). With <G, kron(a, b)> = <kron_left(G, b), a> =
 # <kron_right(G, a), b> the three are each other's adjoints, so every order of derivative closes.
@@ -139,6 +150,9 @@ kron_right = Primitive("kron_right", 2, "rt.kron_right(_0, _1)", _kron_type, mem
 kron.defvjp(lambda g, a, b, out: kron_left(g, b), lambda g, a, b, out: kron_right(g, a))
 kron_left.defvjp(lambda h, g, b, out: kron(h, b), lambda h, g, b, out: kron_right(g, h))
 kron_right.defvjp(lambda h, g, a, out: kron(a, h), lambda h, g, a, out: kron_left(g, h))
+for _bilinear in (kron, kron_left, kron_right):  # bilinear: each operand's tangent in its place
+    _bilinear.defjvp(lambda t, a, b, out, prim=_bilinear: prim(t, b), lambda t, a, b, out, prim=_bilinear: prim(a, t))
+del _bilinear
 
 
 # ---------------------------------------------------------------- batching

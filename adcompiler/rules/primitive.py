@@ -30,6 +30,17 @@
   ELEMENTWISE (derived for ufuncs and broadcasting primitives) is rank alignment: a batched operand
   of logical rank r, in an op whose result has rank R, is reshaped to (k, 1.., *shape) and the op
   applied as it is. None: a batched value reaching the primitive is refused.
+- `jvps` holds the forward rules: one per operand, `rule(t, *operands, out, **params)`, returning
+  the contribution of that operand's tangent `t` to the output's tangent (None: none); the sum of
+  the contributions is the output's tangent. Two markers derive them where the maths allows:
+  `DIAGONAL` (the default of ufuncs: an elementwise primitive's Jacobian is diagonal, so its vjp
+  rule evaluated at g = t is the contribution, broadcast to the output's shape) and `LINEAR` (the
+  primitive is linear in its operands that have vjp rules, together, the others held: shapes,
+  indices, masks; its tangent is the primitive applied to their tangents, zeros where they have
+  none; `Linear(positions)` names the operands of a primitive without vjp rules, a tape's list
+  ops). A primitive whose vjps are all None (`ZERO`) passes no tangent. Every primitive with vjps
+  has forward rules (tests/test_forward.py checks the table); a tangent reaching one without is
+  refused as a gradient is.
 """
 from __future__ import annotations
 
@@ -71,6 +82,27 @@ class Unbatched:
     value: "Sym"
 
 
+class _Diagonal:
+    """`jvps=DIAGONAL`: elementwise, so the vjp rule at g = t is the tangent's contribution."""
+
+    def __repr__(self):
+        return "DIAGONAL"
+
+
+DIAGONAL = _Diagonal()
+
+
+@dataclass(frozen=True)
+class Linear:
+    """`jvps=LINEAR`: linear in the operands at `positions` together (None: those with vjp rules),
+    the others held; the tangent is the primitive applied to those operands' tangents."""
+
+    positions: Optional[tuple] = None
+
+
+LINEAR = Linear()
+
+
 OPERATORS: dict = {}  # Python operator spelling (`"+"`, `"T"`) -> what `Sym` calls for it
 
 
@@ -92,6 +124,7 @@ class Primitive:
     fold: Optional[Callable] = None
     ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
     vjps: tuple = field(default=())
+    jvps: Union[tuple, _Diagonal, Linear, None] = None  # None: DIAGONAL for a ufunc, else none given
     refusal: Union[tuple, Callable[..., tuple]] = ()  # (message, hint) when a differentiated value reaches
     # a primitive without rules; a callable of the params where that depends on them
     batch: Union[Callable, str, None] = None  # the batching rule, ELEMENTWISE, or None (derived)
@@ -146,6 +179,34 @@ class Primitive:
     def defbatch(self, rule: Callable) -> None:
         """The batching rule (see the module docstring)."""
         self.batch = rule
+
+    def defjvp(self, *rules) -> None:
+        """One forward rule per operand, as `defvjp` (None: that operand's tangent adds nothing)."""
+        assert self.arity is None or len(rules) == self.arity, f"{self.name}: one rule per operand"
+        self.jvps = rules
+
+    @property
+    def forward_rules(self):
+        """The forward rules as declared or derived: a tuple of rules, DIAGONAL or a `Linear`
+        (with its positions); `ZERO` where every vjp is None; () where there are none."""
+        if self.jvps is None:
+            if self.vjps and all(rule is None for rule in self.vjps):
+                return ZERO
+            return DIAGONAL if self.ufunc and self.vjps else ()
+        if self.jvps is DIAGONAL and not self.vjps:
+            return ()  # derived from vjp rules that are not there
+        if isinstance(self.jvps, Linear) and self.jvps.positions is None:
+            return Linear(tuple(i for i, rule in enumerate(self.vjps) if rule is not None))
+        return self.jvps
+
+    def passes_tangent(self, position: int) -> bool:
+        """Whether the tangent of operand `position` contributes to the output's tangent."""
+        rules = self.forward_rules
+        if isinstance(rules, Linear):
+            return position in rules.positions
+        if rules is DIAGONAL:
+            return self.rule(position) is not None
+        return position < len(rules) and rules[position] is not None
 
     def broadcasts_operand(self, position: int) -> bool:
         return self.broadcasts is True or position in (self.broadcasts or ())

@@ -9,8 +9,9 @@ import sys
 
 from . import (arrays, creation, decompositions, elementwise, indexing, internal, library, linalg, reductions,
                sequences, shapes, special)
-from .primitive import (BUFFER, IDENTITY, NEW, UPDATE, VIEW, Memory, Primitive, Recompute, Sym, as_operand,
-                        broadcast_units, floating, is_const, join, literal_lengths, promote, same_type)
+from .primitive import (BUFFER, DIAGONAL, IDENTITY, NEW, UPDATE, VIEW, ZERO, Linear, Memory, Primitive, Recompute,
+                        Sym, as_operand, broadcast_units, floating, is_const, join, literal_lengths, promote,
+                        same_type)
 
 FAMILIES = (elementwise, special, shapes, reductions, linalg, internal, indexing, creation, arrays, sequences,
             library, decompositions)  # each after those it imports
@@ -40,6 +41,6 @@ def primitive_of(function):
     return FUNCTIONS.get(function)
 
 
-__all__ = ["BUFFER", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive", "Recompute", "Sym",
-           "as_operand", "broadcast_units", "literal_lengths", "floating", "is_const", "join", "promote", "same_type",
-           "FAMILIES", "ALL", "FUNCTIONS", "NAMED_BINDS", "primitive_of", *PRIMITIVES]
+__all__ = ["BUFFER", "DIAGONAL", "ZERO", "Linear", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive",
+           "Recompute", "Sym", "as_operand", "broadcast_units", "literal_lengths", "floating", "is_const", "join",
+           "promote", "same_type", "FAMILIES", "ALL", "FUNCTIONS", "NAMED_BINDS", "primitive_of", *PRIMITIVES]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..ir.core import Type
 from .elementwise import cast, equal
-from .primitive import NEW, Primitive, Sym, floating, same_type
+from .primitive import LINEAR, NEW, Primitive, Sym, floating, same_type
 from .shapes import broadcast_like, dim, expand_dims, size
 
 
@@ -18,9 +18,9 @@ def _sum_dtype(x: Type) -> str:
     return x.dtype if x.is_float else "int64"
 
 
-total = Primitive("sum", 1, "np.sum(_0)", _reduction_type, memory=NEW)
+total = Primitive("sum", 1, "np.sum(_0)", _reduction_type, memory=NEW, jvps=LINEAR)
 total.defvjp(lambda g, x, out: broadcast_like(g, x) if x.type.ndim else g)
-mean = Primitive("mean", 1, "np.mean(_0)", lambda x: floating(_reduction_type(x)), memory=NEW)
+mean = Primitive("mean", 1, "np.mean(_0)", lambda x: floating(_reduction_type(x)), memory=NEW, jvps=LINEAR)
 mean.defvjp(lambda g, x, out: broadcast_like(g / cast(size(x), dtype=g.type.dtype), x) if x.type.ndim else g)
 
 
@@ -48,8 +48,8 @@ def _axes_template(name):
     return lambda types, axes, keepdims: axes_text(name, "_0", axes, keepdims)
 
 
-def _axis_reduction(name, result_dtype):
-    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW)
+def _axis_reduction(name, result_dtype, jvps=None):
+    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW, jvps=jvps)
 
 
 def restored(g, axes, keepdims):
@@ -69,6 +69,16 @@ def _extremum_vjp(g, x, out, axes=None, keepdims=False):
     return restored(g, axes, keepdims) * mask / count
 
 
+def _extremum_jvp(t, x, out, axes=None, keepdims=False):
+    """The mean of the tangent over the extremal elements (ties share: the vjp's transpose)."""
+    if axes is None:
+        mask = equal(x, out)
+        return total(t * mask) / cast(total(mask), dtype=t.type.dtype)
+    mask = equal(x, restored(out, axes, keepdims))
+    count = cast(sum_axes(mask, axes=axes, keepdims=keepdims), dtype=t.type.dtype)
+    return sum_axes(t * mask, axes=axes, keepdims=keepdims) / count
+
+
 def _group_size(x: Sym, axes, dtype: str) -> Sym:
     size = dim(x, axis=axes[0])
     for axis in axes[1:]:
@@ -76,24 +86,31 @@ def _group_size(x: Sym, axes, dtype: str) -> Sym:
     return cast(size, dtype=dtype)
 
 
-sum_axes = _axis_reduction("sum", _sum_dtype)
+sum_axes = _axis_reduction("sum", _sum_dtype, LINEAR)
 sum_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(restored(g, axes, keepdims), x))
-mean_axes = _axis_reduction("mean", lambda x: floating(x).dtype)
+mean_axes = _axis_reduction("mean", lambda x: floating(x).dtype, LINEAR)
 mean_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(
     restored(g / _group_size(x, axes, g.type.dtype), axes, keepdims), x))
 max_axes = _axis_reduction("max", lambda x: x.dtype)
 min_axes = _axis_reduction("min", lambda x: x.dtype)
 max_axes.defvjp(_extremum_vjp)
 min_axes.defvjp(_extremum_vjp)
+max_axes.defjvp(_extremum_jvp)
+min_axes.defjvp(_extremum_jvp)
 prod_axes = _axis_reduction("prod", _sum_dtype)
 prod_axes.defvjp(lambda g, x, out, axes, keepdims: restored(g, axes, keepdims) * prod_others(x, axis=axes[0]))
+prod_axes.defjvp(lambda t, x, out, axes, keepdims: sum_axes(t * prod_others(x, axis=axes[0]), axes=axes,
+                                                            keepdims=keepdims))
 
 amax = Primitive("max", 1, "np.max(_0)", lambda x: Type(x.dtype), memory=NEW)
 amin = Primitive("min", 1, "np.min(_0)", lambda x: Type(x.dtype), memory=NEW)
 amax.defvjp(_extremum_vjp)
 amin.defvjp(_extremum_vjp)
+amax.defjvp(_extremum_jvp)
+amin.defjvp(_extremum_jvp)
 prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)), memory=NEW)
 prod.defvjp(lambda g, x, out: g * prod_others_all(x))
+prod.defjvp(lambda t, x, out: total(t * prod_others_all(x)))
 # No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
 PROD_REFUSAL = ("the second derivative of np.prod is not supported (its gradient, exact at zeros, has no rule)",
                 "for positive values write np.exp(np.sum(np.log(x))); or take finite differences of the gradient")

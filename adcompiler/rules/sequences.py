@@ -10,9 +10,9 @@ permutation along the axis (each lane's indices are 0 .. n-1 in some order), so 
 from __future__ import annotations
 
 from ..ir.core import IndexSlice, Type
-from .elementwise import greater, where
+from .elementwise import equal, greater, where
 from .indexing import getitem
-from .primitive import NEW, ZERO, Primitive, Sym, floating, promote, same_type
+from .primitive import LINEAR, NEW, ZERO, Primitive, Sym, floating, promote, same_type
 from .shapes import dim, over_batch
 
 
@@ -33,7 +33,7 @@ def reversed_along(x: Sym, axis: int) -> Sym:
     return getitem(x, -1, index=index)
 
 
-cumsum = Primitive("cumsum", 1, _axis_helper("cumsum_axis"), _running_type, memory=NEW)
+cumsum = Primitive("cumsum", 1, _axis_helper("cumsum_axis"), _running_type, memory=NEW, jvps=LINEAR)
 # Each element adds to the running sums at and after it: the gradient is a running sum from the end.
 cumsum.defvjp(lambda g, x, out, axis: reversed_along(cumsum(reversed_along(g, axis), axis=axis), axis))
 
@@ -45,15 +45,30 @@ cumprod_grad = Primitive("cumprod_grad", 2, _axis_helper("cumprod_grad", 2), lam
 cumprod = Primitive("cumprod", 1, _axis_helper("cumprod_axis"), _running_type, memory=NEW)
 cumprod.defvjp(lambda g, x, out, axis: cumprod_grad(g, x, axis=axis))
 
+
+def _cumprod_jvp(t, x, out, axis):
+    """sum_{j <= i} t_j prod_{k <= i, k != j} x_k, exact at zeros (as cumprod_grad, its transpose):
+    out_i sum t_j / x_j over the j before a lane's first zero, plus the first zero's t times the
+    running product that skips it; elements after the first zero add nothing."""
+    zeros_seen = cumsum(equal(x, 0.0), axis=axis)
+    before = equal(zeros_seen, 0)
+    first = where(equal(zeros_seen, 1), equal(x, 0.0), False)
+    ratios = where(before, t / where(before, x, 1.0), 0.0)
+    skipping = cumprod(where(first, 1.0, x), axis=axis)
+    return out * cumsum(ratios, axis=axis) + skipping * cumsum(where(first, t, 0.0), axis=axis)
+
+
+cumprod.defjvp(_cumprod_jvp)
+
 # ---------------------------------------------------------------- sorting
 
 argsort = Primitive("argsort", 1, _axis_helper("argsort_axis"), lambda x, axis: x.with_dtype("int64"),
                     memory=NEW, vjps=ZERO)
 permute_along = Primitive("permute_along", 2, _axis_helper("permute_along", 2), lambda x, order, axis: same_type(x),
-                          memory=NEW)
+                          memory=NEW, jvps=LINEAR)
 # The inverse gather: `g` written back to the places its elements were taken from.
 unpermute_along = Primitive("unpermute_along", 2, _axis_helper("unpermute_along", 2),
-                            lambda g, order, axis: same_type(g), memory=NEW)
+                            lambda g, order, axis: same_type(g), memory=NEW, jvps=LINEAR)
 permute_along.defvjp(lambda g, x, order, out, axis: unpermute_along(g, order, axis=axis), None)
 unpermute_along.defvjp(lambda g, gg, order, out, axis: permute_along(g, order, axis=axis), None)
 
@@ -76,6 +91,7 @@ def _convolve_vjp(g: Sym, other: Sym, like: Sym) -> Sym:
 # np.convolve in 'full' mode ('same' and 'valid' are slices of it; np.correlate flips v).
 convolve = Primitive("convolve", 2, "np.convolve(_0, _1)", _convolve_type, memory=NEW)
 convolve.defvjp(lambda g, a, v, out: _convolve_vjp(g, v, a), lambda g, a, v, out: _convolve_vjp(g, a, v))
+convolve.defjvp(lambda t, a, v, out: convolve(t, v), lambda t, a, v, out: convolve(a, t))  # bilinear
 
 # ---------------------------------------------------------------- interpolation and spreads
 

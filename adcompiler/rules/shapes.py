@@ -6,7 +6,7 @@ import math
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Const, Type
-from .primitive import NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched, literal_lengths
+from .primitive import LINEAR, NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched, literal_lengths
 
 
 def _known_size(builder, args, params, hint):
@@ -29,18 +29,18 @@ dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", lambda x, axi
 
 # A gradient spread over an operand's shape (a read-only view), and summed back to it.
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
-                           lambda g, like: like.with_dtype(g.dtype), memory=VIEW)
+                           lambda g, like: like.with_dtype(g.dtype), memory=VIEW, jvps=LINEAR)
 unbroadcast = Primitive("unbroadcast", 2, "rt.unbroadcast(_0, _1)",
-                        lambda g, like: like.with_dtype(g.dtype), memory=VIEW)
+                        lambda g, like: like.with_dtype(g.dtype), memory=VIEW, jvps=LINEAR)
 broadcast_like.defvjp(lambda g, x, like, out: unbroadcast(g, x), None)
 unbroadcast.defvjp(lambda g, x, like, out: broadcast_like(g, x), None)
 
 transpose = Primitive("transpose", 1, "_0.T", lambda x: Type(x.dtype, x.ndim, False, x.units[::-1]),
-                      memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x: x.type.lengths[::-1])
+                      memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x: x.type.lengths[::-1], jvps=LINEAR)
 transpose.defvjp(lambda g, x, out: transpose(g))
 permute = Primitive("permute", 1, lambda types, axes: f"np.transpose(_0, {axes})",
                     lambda x, axes: Type(x.dtype, x.ndim, False, tuple(x.units[a] for a in axes)),
-                    memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x, axes: tuple(x.type.lengths[a] for a in axes))
+                    memory=VIEW, recompute=Recompute.ARRAY, lengths=lambda x, axes: tuple(x.type.lengths[a] for a in axes), jvps=LINEAR)
 permute.defvjp(lambda g, x, out, axes: permute(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__))))
 
 
@@ -57,10 +57,11 @@ OPERATORS["T"] = _transposed
 expand_dims = Primitive("expand_dims", 1, lambda types, axis: f"rt.expand_dims(_0, {axis})",
                         lambda x, axis: Type(x.dtype, x.ndim + 1, False, x.units[:axis] + (True,) + x.units[axis:]),
                         memory=VIEW, recompute=Recompute.ARRAY,
-                        lengths=lambda x, axis: x.type.lengths[:axis] + (1,) + x.type.lengths[axis:])
+                        lengths=lambda x, axis: x.type.lengths[:axis] + (1,) + x.type.lengths[axis:], jvps=LINEAR)
 squeeze = Primitive("squeeze", 1, lambda types, axis: f"rt.squeeze(_0, {axis})",
                     lambda x, axis: Type(x.dtype, x.ndim - 1, False, x.units[:axis] + x.units[axis + 1:]),
-                    memory=VIEW, lengths=lambda x, axis: x.type.lengths[:axis] + x.type.lengths[axis + 1:])
+                    memory=VIEW, lengths=lambda x, axis: x.type.lengths[:axis] + x.type.lengths[axis + 1:],
+                    jvps=LINEAR)
 expand_dims.defvjp(lambda g, x, out, axis: squeeze(g, axis=axis))
 squeeze.defvjp(lambda g, x, out, axis: expand_dims(g, axis=axis))
 
@@ -90,7 +91,8 @@ def _reshape_lengths(x, *dims) -> tuple:
     return lengths
 
 
-reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW, lengths=_reshape_lengths)
+reshape = Primitive("reshape", None, _reshape_template, _reshape_type, memory=VIEW, lengths=_reshape_lengths,
+                    jvps=LINEAR)
 reshape.defvjp(lambda g, x, *dims, out: reshape(g, *shape_of(x)))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.core import Type
 from .elementwise import cos, equal, exp, log, log1p, sign, sqrt
-from .primitive import ELEMENTWISE, NEW, ZERO, Primitive, floating, promote, same_type
+from .primitive import DIAGONAL, ELEMENTWISE, NEW, ZERO, Primitive, floating, promote, same_type
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _ONE_OVER_SQRT_TWO_PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -45,7 +45,7 @@ def _helper(name, binds, arity=1, refusal=()):
     operands = ", ".join(f"_{k}" for k in range(arity))
     rule = floating if arity == 1 else _binary_floating
     return Primitive(name, arity, f"rt.{name}({operands})", rule, memory=NEW, binds=binds, broadcasts=arity > 1,
-                     refusal=refusal, batch=ELEMENTWISE)
+                     refusal=refusal, batch=ELEMENTWISE, jvps=DIAGONAL)  # elementwise, as the ufuncs
 
 
 def _nonzero(d):

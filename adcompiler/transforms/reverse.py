@@ -21,36 +21,40 @@ from .checkpoint import recomputed_body
 from .plan import Keep, plan_if, plan_loop
 
 
-def analyze_activity(fn: Function, wrt) -> set:
+def analyze_activity(fn: Function, wrt, passes=None) -> set:
     """Ids of the values that depend on the parameters in `wrt` through differentiable operands
-    (a loop's carried value is active when its initial value or its next value is)."""
+    (a loop's carried value is active when its initial value or its next value is).
+    `passes(op, positions)` tells whether the active operands at `positions` make the result
+    active, refusing an op without rules (reverse mode's vjps by default)."""
     active = {id(fn.params[i]) for i in wrt}
-    _activity(fn.entry.ops, active)
+    _activity(fn.entry.ops, active, passes or _passes_gradient)
     return active
 
 
-def _activity(ops, active: set) -> None:
+def _passes_gradient(op, reached) -> bool:
+    if not op.prim.vjps:
+        message, hint = op.prim.refusal_of(op.param_dict) or (f"`{op.prim.name}` has no derivative rule",
+                                            "declare one with defvjp in its family's file in adcompiler/rules/")
+        raise CompileError(message, op.loc, hint)
+    return any(op.prim.rule(i) is not None for i in reached)
+
+
+def _activity(ops, active: set, passes) -> None:
     for op in ops:
         if isinstance(op, Structured):
-            _structured_activity(op, active)
+            _structured_activity(op, active, passes)
             continue
         reached = [i for i, a in enumerate(op.args) if isinstance(a, Value) and id(a) in active]
-        if not reached:
-            continue
-        if not op.prim.vjps:
-            message, hint = op.prim.refusal_of(op.param_dict) or (f"`{op.prim.name}` has no derivative rule",
-                                                "declare one with defvjp in its family's file in adcompiler/rules/")
-            raise CompileError(message, op.loc, hint)
-        if op.result.type.is_float and any(op.prim.rule(i) is not None for i in reached):
+        if reached and passes(op, reached) and op.result.type.is_float:
             active.add(id(op.result))
 
 
-def _structured_activity(op: Structured, active: set) -> None:
+def _structured_activity(op: Structured, active: set, passes) -> None:
     """A result of an `if` is active when a branch yields an active value; a loop's carried value
     (its block arguments and result) when its initial or its next value is, until that settles."""
     if isinstance(op, If):
         for block in op.blocks:
-            _activity(block.ops, active)
+            _activity(block.ops, active, passes)
         for position, result in enumerate(op.results):
             if result.type.is_float and any(_is_active(s, active) for s in op.sources(position)):
                 active.add(id(result))
@@ -62,7 +66,7 @@ def _structured_activity(op: Structured, active: set) -> None:
                 active.update(id(op.carried_args(b)[position]) for b in op.blocks)
                 active.add(id(result))
         for block in op.blocks:
-            _activity(block.ops, active)
+            _activity(block.ops, active, passes)
         if len(active) == size:
             return
 
