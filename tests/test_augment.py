@@ -15,7 +15,7 @@ from adcompiler.ir.core import If, Loop, Structured, Type, read_in, verify, walk
 from adcompiler.pipeline import check
 from adcompiler.transforms import augment as augment_module
 from adcompiler.transforms import reverse as reverse_module
-from adcompiler.transforms.plan import Keep
+from adcompiler.transforms.plan import TAPED, Keep
 
 ARG_TYPES = [Type("float64", 1, units=(False,)), Type("float64", 2), Type("int64")]
 
@@ -52,7 +52,7 @@ def test_plan_outputs_are_the_new_results_the_backward_reads(monkeypatch):
         added = [output for output in plan.outputs if output is not None]
         assert all(any(output is result for result in op.results) for output in added)
         for (value, keep), output in zip(plan.decisions, plan.outputs):
-            assert (output is not None) is (keep in (Keep.ARRAY, Keep.LIST, Keep.SURFACE))
+            assert (output is not None) is (keep in (*TAPED, Keep.SURFACE))
             assert isinstance(op, If) is (keep is Keep.SURFACE)
             if output is not None:
                 assert id(output) in read_by_forward, f"nothing reads the output for {value}"

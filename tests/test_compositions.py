@@ -257,17 +257,17 @@ def test_a_transform_of_a_function_returning_a_tuple_is_refused():
 
 
 @MODES
-def test_second_derivative_through_a_while_loop_is_refused_never_wrong(compiled):
+def test_second_derivative_through_a_while_loop(compiled):
+    """A `while` loop's values go on a stack (tape_push), which has derivative rules."""
     first = grad(while_loop, jit=compiled)
     assert first(0.3) == pytest.approx(central(while_loop, 0.3), rel=1e-8)
-    message = refused(lambda: grad(first, jit=compiled), 0.3)
-    assert "differentiating the gradient of a loop that keeps its values in a list" in message
-    line = next(i for i, text in enumerate(inspect.getsource(while_loop).splitlines()) if "np.sin" in text)
-    assert f"test_compositions.py:{while_loop.__code__.co_firstlineno + line}" in message
+    assert grad(first, jit=compiled)(0.3) == pytest.approx(central(first, 0.3), rel=1e-7)
 
 
 @MODES
-def test_second_derivative_through_a_loop_that_tapes_arrays_is_refused_never_wrong(compiled):
+def test_second_derivative_through_a_loop_whose_array_shape_is_not_proved_is_refused_never_wrong(compiled):
+    """h = tanh(W @ h) keeps h's shape only if W is square, which the types do not say: h stays on a
+    list tape (tests/test_tapes.py has the stacked kind), whose second derivative is refused."""
     rng = np.random.default_rng(1)
     W, x = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)
     first = grad(rows_loop, wrt=1, jit=compiled)

@@ -129,6 +129,28 @@ def matmul(a, b):
     return np.matmul(a, b)
 
 
+TAPE_SHAPE_ERROR = ("adcompiler: an array that a loop keeps for the gradient changed shape between iterations "
+                    "(a carried array whose shape after the first iteration differs from its initial one); "
+                    "give it its final shape before the loop")
+
+
+def tape_push(stack, value, k, capacity):
+    """`stack` (a loop's tape: row i holds iteration i's value) with `value` at row k. At k == 0
+    the rows are made, `capacity` of them (a `for`'s trip count) or 8 (0: a `while`), and they
+    double when a `while` fills them; a value of another shape than the first raises ValueError."""
+    value = np.asarray(value)
+    if k == 0:
+        stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
+    elif k == stack.shape[0]:
+        grown = np.empty((2 * k,) + value.shape, stack.dtype)
+        grown[:k] = stack
+        stack = grown
+    if stack.shape[1:] != value.shape:
+        raise ValueError(TAPE_SHAPE_ERROR)
+    stack[k] = value
+    return stack
+
+
 def empty_list(item):
     """An empty list of values like `item` (a tape no iteration wrote to; Numba must know its type)."""
     return []
@@ -333,7 +355,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_all", "matmul", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_all", "matmul", "tape_push", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

@@ -273,6 +273,34 @@ def matmul(a, b):
     return matrix_by_stack
 
 
+@overload(runtime.tape_push)
+def tape_push(stack, value, k, capacity):
+    if not isinstance(value, types.Array):  # a number: a stack of numbers
+        def push_number(stack, value, k, capacity):
+            if k == 0:
+                stack = np.empty(capacity if capacity > 0 else 8, stack.dtype)
+            elif k == stack.shape[0]:
+                grown = np.empty(2 * k, stack.dtype)
+                grown[:k] = stack
+                stack = grown
+            stack[k] = value
+            return stack
+        return push_number
+
+    def push_array(stack, value, k, capacity):
+        if k == 0:
+            stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
+        elif k == stack.shape[0]:
+            grown = np.empty((2 * k,) + value.shape, stack.dtype)
+            grown[:k] = stack
+            stack = grown
+        if stack.shape[1:] != value.shape:
+            raise ValueError(runtime.TAPE_SHAPE_ERROR)
+        stack[k] = value
+        return stack
+    return push_array
+
+
 @overload(runtime.empty_list)
 def empty_list(item):
     def impl(item):

@@ -108,6 +108,15 @@ def _region_of(g, items, index):
 
 setitem.defvjp(lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index=index),
                lambda g, y, v, *items, out, index: _region_of(g, items, index))
+# A loop's stack tape (transforms/plan.py) with `value` written at row k, the iteration: the rows are
+# made at k == 0 (`capacity` of them: a `for`'s trip count, or 0 for a `while`, whose stack doubles
+# when full), and a value of another shape than the first is a ValueError (rt.tape_push). Linear in
+# the stack and the value, like `stack[k] = value`, and differentiated as that.
+_ROW = (IndexInt(),)
+tape_push = Primitive("tape_push", 4, "_0 = rt.tape_push(_0, _1, _2, _3)", lambda stack, value, k, capacity: stack,
+                      memory=UPDATE, jvps=LINEAR)
+tape_push.defvjp(lambda g, stack, value, k, capacity, out: setitem(g, 0.0, k, index=_ROW),
+                 lambda g, stack, value, k, capacity, out: _region_of(g, (k,), _ROW), None, None)
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)

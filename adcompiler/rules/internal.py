@@ -38,12 +38,13 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
-# A tape's list ops have no reverse rules: they are differentiated only in a gradient spliced
+# A list tape's ops have no derivative rules: they are differentiated only in a gradient spliced
 # into a function that is differentiated again, and refused there (never taken for constants).
 # Forward mode carries a list of tangents beside the list (of the items appended, read back).
-TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in a list (arrays, or any value "
-                "of a `while` loop) is not supported", "for this second derivative, write the loop as a `for` "
-                "over numbers, or take finite differences of the gradient")
+TAPE_REFUSAL = ("differentiating the gradient of a loop that keeps its values in a list (arrays whose shape "
+                "changes between iterations, or is not proved the same) is not supported",
+                "for this second derivative, give the loop's arrays one shape in every iteration (preallocate "
+                "the result and write its rows), or take finite differences of the gradient")
 # Arrays go on a tape contiguous (a view is copied), so every list Numba sees has one item type.
 append = Primitive("append", 2, lambda types: "_0.append(np.ascontiguousarray(_1))"
                    if types[1].ndim and not types[1].listed else "_0.append(_1)",

@@ -2,8 +2,10 @@
 forward is made there (`transforms/plan.py` decides it; reverse mode builds the backward's reads).
 
 For a loop, a value taped in an array gets `np.empty(trips)` before the loop, carried by it and
-stored at the iteration number at the end of each iteration; a value taped in a list gets an
-empty list, appended to. The tape after the loop is a new result of the loop: the plan's output,
+stored at the iteration number at the end of each iteration; a value taped in a stack gets an
+empty array before the loop, pushed to at the iteration number (`tape_push`: the rows are made at
+the first push, doubled when a `while` fills them; a `while` gets a carried count of its
+iterations for this); a value taped in a list gets an empty list, appended to. The tape after the loop is a new result of the loop: the plan's output,
 which the backward reads. For an `if`, a value surfaced from one branch is yielded there (the
 other branch yields a placeholder) and becomes a new result of the `if`: the plan's output. The
 plans are applied in the order they were made (inner ops first), so an outer loop can tape an
@@ -14,9 +16,10 @@ the loop or `if`.
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Block, Function, If, IndexInt, Loop, Structured, results_of, walk
+from ..ir.core import Block, Const, For, Function, If, IndexInt, Loop, Structured, Type, Value, results_of, walk
 from ..rules import primitives as P
-from .plan import Keep, Plan
+from ..rules.primitives import Sym
+from .plan import TAPED, Keep, Plan
 
 
 def augment(fn: Function, plans) -> None:
@@ -62,31 +65,54 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
     body = op.body
     position = ops.index(op)
     made_at = _made_at(op)
+    k = body.args[0] if isinstance(op, For) else None
     for (value, keep), final in zip(plan.decisions, plan.outputs):
-        if keep not in (Keep.ARRAY, Keep.LIST):
+        if keep not in TAPED:
             continue
+        if k is None and keep is Keep.STACK:
+            k = _counted(builder, op)
         with builder.nested() as made:
             if keep is Keep.ARRAY:
                 empty = P.tape_array(op.trips, dtype=value.type.dtype)
             else:
-                known = {"lengths": value.type.lengths} if any(n is not None for n in value.type.lengths) else {}
-                empty = P.placeholder(dtype=value.type.dtype, ndim=value.type.ndim, listed=value.type.listed + 1,
-                                      units=value.type.units, **known)
+                known = {"lengths": final.type.lengths} if any(n is not None for n in final.type.lengths) else {}
+                empty = P.placeholder(dtype=final.type.dtype, ndim=final.type.ndim, listed=final.type.listed,
+                                      units=final.type.units, **known)
         assert empty.type == final.type, (empty.type, final.type)
         ops[position:position] = made
         position += len(made)
         tape = final.renewed()
         builder.loc = made_at.get(id(value), plan.loc)
         with builder.nested(body.ops):
-            stored = P.setitem(tape, value, body.args[0], index=(IndexInt(),)) if keep is Keep.ARRAY \
-                else P.append(tape, value)
+            if keep is Keep.ARRAY:
+                stored = P.setitem(tape, value, k, index=(IndexInt(),))
+            elif keep is Keep.STACK:
+                stored = P.tape_push(tape, value, k, op.trips if isinstance(op, For) else 0)
+            else:
+                stored = P.append(tape, value)
         empty.operand.derived = stored.operand.derived = final.derived
-        for block in op.blocks:
-            block.args.append(tape if block is body else final.renewed())
-        body.terminator.values = tuple(body.terminator.values) + (stored.operand,)
-        op.args = tuple(op.args) + (empty.operand,)
-        op.results = tuple(op.results) + (final,)
+        _carry(op, tape, final, empty.operand, stored.operand)
         builder.loc = plan.loc
+
+
+def _carry(op: Loop, arg, final, initial, following) -> None:
+    """Make loop `op` carry one more value: block argument `arg` of its body (a renewed one in
+    its other blocks), from `initial`, yielding `following`, with result `final`."""
+    for block in op.blocks:
+        block.args.append(arg if block is op.body else final.renewed())
+    op.body.terminator.values = tuple(op.body.terminator.values) + (following,)
+    op.args = tuple(op.args) + (initial,)
+    op.results = tuple(op.results) + (final,)
+
+
+def _counted(builder: Builder, op: Loop):
+    """A count of the iterations of `while` loop `op` that its body reads (0 in the first one),
+    carried by it."""
+    count = Value(Type("int64"), "count")
+    with builder.nested(op.body.ops):
+        following = Sym(count) + 1
+    _carry(op, count, Value(Type("int64"), "count"), Const(0), following.operand)
+    return count
 
 
 def _made_at(op: Loop) -> dict:

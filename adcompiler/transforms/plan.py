@@ -8,9 +8,17 @@ plan of an op that holds another sees the other's outputs as values of its block
 For a loop, each forward value of the body that the backward body reads is, in this order of
 preference: the iteration number (INDEX); recomputed from the iteration number, outer values and
 values already available, by ops whose primitive says they are cheap (RECOMPUTE); or stored every
-iteration, in an array allocated before the loop for the scalars of a `for` (ARRAY) and in a list
-otherwise (LIST). For an `if`, each value a branch's backward reads becomes a result of the
-forward `if` (SURFACE). A value's operands are decided before it.
+iteration: the scalars of a `for` in an array allocated before the loop (ARRAY); a value whose
+shape is the same in every iteration (`_Shapes`) in a stack, an array with a row per iteration
+(STACK: allocated at the first iteration, as many rows as a `for` runs, doubled when a `while`
+fills it); any other in a list (LIST). For an `if`, each value a branch's backward reads becomes a
+result of the forward `if` (SURFACE). A value's operands are decided before it.
+
+The shapes are proved the same on symbolic shapes (`_Shapes`): a carried array keeps its shape
+when the body yields one of exactly its shape (by induction from its initial value). A proof
+that lengths are equal rests on the ops that ran (`W @ h` needs W's columns to be h's length), and
+the gradient does not rest on the proof: the stack's rows have the first push's shape and every
+push checks that its value has it (a ValueError, never a wrong gradient).
 """
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ import enum
 from dataclasses import dataclass, field
 
 from ..errors import Loc
-from ..ir.core import Block, Checkpointed, Const, For, If, Loop, Structured, Type, Value, defined_in, read_in, results_of, walk
+from ..ir.core import (Block, Checkpointed, Const, For, If, IndexArray, IndexInt, Loop, Structured, Type, Value, defined_in,
+                       read_in, results_of, walk)
+from ..rules.primitive import BUFFER, FRESH, IDENTITY, UPDATE
 
 
 class Keep(enum.Enum):
@@ -27,6 +37,7 @@ class Keep(enum.Enum):
     INDEX = "the iteration number"
     RECOMPUTE = "recomputed"
     ARRAY = "taped in an array"
+    STACK = "taped in a stack of rows"
     LIST = "taped in a list"
     SURFACE = "a result of the forward `if`"
 
@@ -57,10 +68,12 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan_loop(op: Loop, backward: Block, added: dict) -> Plan:
+def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
     """The plan for loop `op`, whose backward body `backward` reads values of its forward body
-    (`added`: id(structured op) -> the results earlier plans add to it)."""
+    (`added`: id(structured op) -> the results earlier plans add to it; `tapes`: id(tape) -> the
+    loop and Keep of each tape earlier plans made)."""
     body = op.body
+    shapes = _Shapes(op, added, tapes)
     inside = _defined(body, added)
     needed = _needed(body, backward, added)
     made = [*body.args, *(r for o in body.ops for r in (*results_of(o), *added.get(id(o), ())))]
@@ -88,18 +101,208 @@ def plan_loop(op: Loop, backward: Block, added: dict) -> Plan:
         if id(value) in index:
             decisions.append((value, Keep.INDEX))
         elif not recomputable(value):
-            in_array = isinstance(op, For) and value.type.ndim == 0 and not value.type.listed
-            decisions.append((value, Keep.ARRAY if in_array else Keep.LIST))
+            decisions.append((value, _store(op, value, shapes)))
             available.add(id(value))
-    outputs = tuple(Value(tape_type(value, keep is Keep.ARRAY), derived=("tape_", value))
-                    if keep in (Keep.ARRAY, Keep.LIST) else None for value, keep in decisions)
+    outputs = tuple(Value(tape_type(value, keep), derived=("tape_", value))
+                    if keep in TAPED else None for value, keep in decisions)
     return Plan(op.name, op.loc, tuple(decisions), op, outputs)
 
 
-def tape_type(value: Value, in_array: bool) -> Type:
-    """The type of a loop's tape of `value`: an array of its scalars, or a list of its values."""
+TAPED = (Keep.ARRAY, Keep.STACK, Keep.LIST)
+
+
+def _store(op: Loop, value: Value, shapes: "_Shapes") -> Keep:
+    """How loop `op` tapes `value`, which the backward cannot recompute."""
+    if value.type.listed or not shapes.fixed(value):
+        return Keep.LIST
+    return Keep.ARRAY if isinstance(op, For) and value.type.ndim == 0 else Keep.STACK
+
+
+def tape_type(value: Value, keep: Keep) -> Type:
+    """The type of a loop's tape of `value`: an array of its scalars, a stack of its rows (the
+    first axis the iteration's), or a list of its values."""
     kind = value.type
-    return Type(kind.dtype, 1) if in_array else Type(kind.dtype, kind.ndim, False, kind.units, kind.listed + 1, kind.lengths)
+    if keep is Keep.ARRAY:
+        return Type(kind.dtype, 1)
+    if keep is Keep.STACK:
+        return Type(kind.dtype, kind.ndim + 1, False, (None, *kind.units), 0, (None, *kind.lengths))
+    return Type(kind.dtype, kind.ndim, False, kind.units, kind.listed + 1, kind.lengths)
+
+
+class _Shapes:
+    """Which values of the body of `loop` have the same shape in every iteration, by symbolic
+    shapes: a value's shape (`shape`) is a tuple of lengths, each an expression of values from
+    outside the loop (`("dim", id, axis)`, `("value", id)`, literals) or None where not known.
+    An op's result has its primitive's shape of its operands' (broadcasting, indexing, creation
+    from lengths) or, for any other primitive, an expression of the operands' shapes, numbers and
+    params (none where the shape depends on an array's values: masks, library calls). A carried
+    array keeps its shape when the body's yield has exactly the carried one (`v = tanh(W @ v + v)`,
+    `state = np.zeros((state.shape[0], b))`, not `v = v[1:]`): the carried value is first assumed
+    to, as a symbol, until that settles; an inner loop's carried value then has its initial shape.
+    An inner loop's tape is fixed when its rows are and its trip count is the same number."""
+
+    def __init__(self, loop: Loop, added: dict, tapes: dict):
+        self.loop, self.tapes = loop, tapes
+        self.inside = _defined(loop.body, added)
+        self.producers = {id(r): o for o in walk(loop.body.ops) for r in results_of(o)}
+        self.carried = {}  # id(carried block argument or result) -> (its loop, position)
+        for inner in [loop, *(o for o in walk(loop.body.ops) if isinstance(o, Loop))]:
+            for position, result in enumerate(inner.carried_results):
+                for block in inner.blocks:
+                    self.carried[id(inner.carried_args(block)[position])] = (inner, position)
+                self.carried[id(result)] = (inner, position)
+        self.assumed = set(self.carried)
+        while True:
+            self.memo, self.equal = {}, {}
+            kept = {key for key in self.assumed if self._keeps(*self.carried[key])}
+            if kept == self.assumed:
+                return
+            self.assumed = kept
+
+    def _keeps(self, inner: Loop, position: int) -> bool:
+        following = self.shape(inner.body.terminator.values[position])
+        if following is None:
+            return False
+        carried = self.shape(inner.carried_args(inner.body)[position] if inner is self.loop else inner.inits[position])
+        return carried is not None and tuple(map(self.find, following)) == tuple(map(self.find, carried))
+
+    def find(self, length):
+        """The representative of the lengths known equal to `length` (because an op ran)."""
+        while length in self.equal:
+            length = self.equal[length]
+        return length
+
+    def unite(self, lengths) -> None:
+        first, *rest = (self.find(length) for length in lengths)
+        for length in rest:
+            if length != first:
+                self.equal[length] = first
+
+    def fixed(self, value) -> bool:
+        """Whether `value` has the same shape in every iteration."""
+        return not value.type.listed and self.shape(value) is not None
+
+    def shape(self, value):
+        """The symbolic shape of `value` (its lengths, 1 where its type says so), or None."""
+        if isinstance(value, Const) or value.type.ndim == 0:
+            return () if not value.type.listed else None
+        if value.type.listed:
+            return None
+        if id(value) not in self.memo:
+            self.memo[id(value)] = None  # (a cycle: not proved)
+            lengths = self._shape(value)
+            if lengths is not None:
+                lengths = tuple(1 if unit else length for length, unit in zip(lengths, value.type.units))
+            self.memo[id(value)] = lengths
+        return self.memo[id(value)]
+
+    def _shape(self, value):
+        if id(value) not in self.inside:
+            return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
+        if id(value) in self.carried:
+            if id(value) not in self.assumed:
+                return None
+            inner, position = self.carried[id(value)]
+            if inner is self.loop:
+                return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
+            return self.shape(inner.inits[position])
+        if id(value) in self.tapes:
+            inner, keep = self.tapes[id(value)]
+            trips = self.number(inner.trips) if isinstance(inner, For) else None
+            rows = () if keep is Keep.ARRAY else self.shape(value.derived[1]) if keep is Keep.STACK else None
+            return None if trips is None or rows is None else (trips, *rows)
+        producer = self.producers.get(id(value))
+        if producer is None:
+            return None
+        if isinstance(producer, If):
+            shapes = {self.shape(v) for v in producer.sources(producer.results.index(value))}
+            return shapes.pop() if len(shapes) == 1 else None
+        if isinstance(producer, Structured):
+            return None
+        return self._result(producer)
+
+    def _result(self, op):
+        prim, params = op.prim, op.param_dict
+        shapes = [self.shape(a) if a.type.ndim else self.number(a) for a in op.args]
+        if prim.memory_of(params) in (UPDATE, IDENTITY, FRESH) or prim.name == "copy":
+            return shapes[0]
+        if prim.name == "matmul" and 3 not in (op.args[0].type.ndim, op.args[1].type.ndim) and None not in shapes:
+            left, right = shapes
+            self.unite((left[-1], right[0]))  # (the contracted lengths)
+            return left[:-1] + (right[-1:] if len(right) == 2 else ())
+        if prim.broadcasts is True or prim.ufunc:
+            return _broadcast([(s, a.type.units) for s, a in zip(shapes, op.args) if a.type.ndim], self.unite)
+        if prim.name == "getitem":
+            if any(a.type.dtype == "bool" and a.type.ndim for a in op.args[1:]):
+                return None  # a boolean mask: the length is its count of True
+            return _indexed(shapes[0], shapes[1:], params["index"])
+        if prim.name in ("zeros", "ones", "empty"):
+            return None if None in shapes else tuple(shapes)
+        if None in shapes or prim.name in ("library_value", "library_index"):
+            return None
+        return tuple(("axis", axis, prim.name, repr(op.params), *shapes) for axis in range(op.result.type.ndim))
+
+    def number(self, number):
+        """An expression of the number (a scalar) when it is the same in every iteration, else None."""
+        if isinstance(number, Const):
+            return number.value
+        if id(number) not in self.inside:
+            return ("value", id(number))
+        producer = self.producers.get(id(number))
+        if producer is None or isinstance(producer, Structured) or number.type.ndim:
+            return None
+        if producer.prim.name == "dim":
+            lengths = self.shape(producer.args[0])
+            return None if lengths is None else lengths[producer.param_dict["axis"]]
+        operands = [self.number(a) for a in producer.args]
+        if producer.prim.memory_of(producer.param_dict) is BUFFER or None in operands:
+            return None
+        return ("number", producer.prim.name, repr(producer.params), *operands)
+
+
+def _broadcast(operands, unite):
+    """The symbolic shape of operands (shape, units) broadcast together. Lengths that are not 1
+    are equal where the op ran: `unite` learns it."""
+    if any(shape is None for shape, _ in operands):
+        return None
+    rank = max((len(shape) for shape, _ in operands), default=0)
+    result = []
+    for axis in range(rank):
+        lengths = {}
+        for shape, units in operands:
+            at = axis - rank + len(shape)
+            if at >= 0 and shape[at] != 1:
+                lengths[shape[at]] = units[at]
+        known = [length for length, unit in lengths.items() if unit is False]
+        if len(known) > 1:
+            unite(known)
+        # lengths none of which is known not to be 1: whichever is not (a function of them all)
+        result.append(1 if not lengths else next(iter(lengths)) if len(lengths) == 1 else known[0] if known
+                      else ("broadcast", *sorted(lengths, key=repr)))
+    return tuple(result)
+
+
+def _indexed(shape, items, index):
+    """The symbolic shape of `x[index]` for `x` of symbolic shape `shape`, the index's operands
+    given as numbers (`items`), or None."""
+    if shape is None:
+        return None
+    items = iter(items)
+    result = []
+    for axis, item in enumerate(index):
+        if isinstance(item, IndexInt):
+            next(items)
+        elif isinstance(item, IndexArray):
+            array = next(items)
+            if array is None:
+                return None
+            result += array
+        else:
+            given = [next(items) for flag in item.given if flag]
+            if None in given:
+                return None
+            result.append(("slice", shape[axis], item.given, *given) if given else shape[axis])
+    return tuple(result) + tuple(shape[len(index):])
 
 
 def plan_if(op: If, number: int, backward: Block, added: dict) -> Plan:

@@ -297,7 +297,9 @@ class _Sweep:
         """Make each forward value of the loop body that the backward body reads available there,
         as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or read at
         `k` from the tape that `augment` adds to the forward (the plan's output)."""
-        plan = plan_loop(op, backward, self.added)
+        tapes = {id(tape): (earlier.structured, keep) for earlier in self.plans
+                 for (_, keep), tape in zip(earlier.decisions, earlier.outputs) if tape is not None}
+        plan = plan_loop(op, backward, self.added, tapes)
         if plan.decisions or isinstance(op, Checkpointed):  # show lists every checkpointed loop
             self.planned(plan)
         body = op.body
@@ -311,7 +313,7 @@ class _Sweep:
                     mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
                                                            producer.param_dict, value.hint)
                 elif keep is not Keep.INDEX:
-                    read = P.getitem(tape, k, index=(IndexInt(),)) if keep is Keep.ARRAY else P.list_get(tape, k)
+                    read = P.list_get(tape, k) if keep is Keep.LIST else P.getitem(tape, k, index=(IndexInt(),))
                     if value.type.weak:
                         read = P.weak(read)
                     read.operand.hint = value.hint

@@ -1,0 +1,209 @@
+"""Loop tapes as stacked arrays (transforms/plan.py: Keep.STACK, rules/indexing.py: tape_push) and
+second derivatives through them.
+
+A `for` loop's array whose shape is the same in every iteration, and any such value of a `while`
+loop, is kept in one array with the iteration as its first axis (no list); an array whose shape
+changes stays in a list, whose second derivative is refused. Gradients are checked against finite
+differences (tests/fd.py), second derivatives against JAX and against differences of the gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adcompiler import CompileError, grad, show, vjp
+from adcompiler.backend import runtime
+from fd import fd_grad
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
+
+MODES = pytest.mark.parametrize("compiled", [False, True], ids=["python", "numba"])
+# Numba compiles second derivatives slowly: most tests run the plain version (the same source), the
+# Numba twin of tape_push is tested directly, through a `while` and in test_compositions.py.
+PLAIN = pytest.mark.parametrize("compiled", [False], ids=["python"])
+RNG = np.random.default_rng(7)
+W = RNG.normal(size=(3, 3)) * 0.6
+X = RNG.normal(size=3)
+
+
+def recurrence(W, x):
+    """A `for` loop carrying an array of one shape (h: `W @ h + h` has h's length), tanh's output taped."""
+    h = x
+    total = 0.0
+    for i in range(5):
+        h = np.tanh(W @ h + h)
+        total = total + np.sum(np.sin(h))
+    return total
+
+
+def recurrence_jax(W, x):
+    h = x
+    total = 0.0
+    for i in range(5):
+        h = jnp.tanh(W @ h + h)
+        total = total + jnp.sum(jnp.sin(h))
+    return total
+
+
+def long_while(x):
+    """A `while` loop of arrays and numbers, run 20 times or so (its stacks double from 8 rows)."""
+    s = 0.0
+    while s < 8.0:
+        x = np.sin(x) * 0.9 + 0.3
+        s = s + np.sum(x * x) * 0.2 + np.sin(s) * 0.1
+    return s + np.sum(np.cos(x))
+
+
+def nested(h, w):
+    """An outer `for` whose body runs an inner `for` over the rows of w: the outer loop stacks
+    the inner loop's stacks (rows of rows)."""
+    total = 0.0
+    for i in range(3):
+        for j in range(w.shape[0]):
+            h = np.tanh(h * w[j]) + 0.1
+        total = total + np.sum(h * h) * (i + 1)
+    return total
+
+
+def shrinking(x):
+    """The carried array loses an element every iteration: its values stay in a list."""
+    v = x * 1.0
+    for k in range(3):
+        v = np.exp(v[1:] * v[:-1]) * 0.5
+    return np.sum(v)
+
+
+def generated(function, *args, wrt=0) -> str:
+    return show(function, *args, wrt=wrt, print_it=False)
+
+
+def test_a_for_loop_stacks_its_fixed_shape_arrays():
+    text = generated(recurrence, W, X, wrt=1)
+    plan = text.split("# what each backward loop")[1].split("# where each part runs")[0]
+    assert "taped in a stack of rows" in plan and "list" not in plan, plan
+    code = text.split("# generated Python")[1]
+    assert "tape_push(" in code and "empty_list" not in code and ".append(" not in code, code
+
+
+@PLAIN
+def test_gradient_through_stacked_tapes(compiled):
+    (got,) = grad(recurrence, wrt=(1,), jit=compiled)(W, X)
+    np.testing.assert_allclose(got, fd_grad(recurrence, [W, X], 1), rtol=1e-8)
+    np.testing.assert_allclose(grad(recurrence, wrt=0, jit=compiled)(W, X), fd_grad(recurrence, [W, X], 0), rtol=1e-8)
+
+
+@MODES
+def test_a_while_loop_stacks_arrays_and_numbers(compiled):
+    x = np.array([0.2, -0.4, 0.7])
+    code = generated(long_while, x).split("# generated Python")[1]
+    assert "tape_push(" in code and "empty_list" not in code and ".append(" not in code, code
+    np.testing.assert_allclose(grad(long_while, jit=compiled)(x), fd_grad(long_while, [x], 0), rtol=1e-7)
+
+
+@PLAIN
+def test_nested_loops_stack_the_inner_stacks(compiled):
+    h, w = np.array([0.3, -0.2, 0.5, 0.1]), RNG.normal(size=(2, 4)) * 0.8
+    plan = generated(nested, h, w).split("# what each backward loop")[1].split("# where each part runs")[0]
+    assert "list" not in plan and "%tape_" in plan, plan  # the outer loop stacks the inner tapes
+    for k in (0, 1):
+        got = grad(nested, wrt=k, jit=compiled)(h, w)
+        np.testing.assert_allclose(got, fd_grad(nested, [h, w], k), rtol=1e-7)
+
+
+def hessian_quadratic(x):
+    """<grad recurrence, grad recurrence> / 2: its gradient is the Hessian times the gradient."""
+    g = grad(recurrence, wrt=1)(W, x)
+    return 0.5 * np.sum(g * g)
+
+
+@PLAIN
+def test_grad_of_grad_through_a_stacked_for_loop_against_jax(compiled):
+    got = grad(hessian_quadratic, jit=compiled)(X)
+    inner = jax.grad(recurrence_jax, argnums=1)
+    expected = jax.grad(lambda x: 0.5 * jnp.sum(inner(W, x) ** 2))(X)
+    np.testing.assert_allclose(got, np.asarray(expected), rtol=1e-10)
+
+
+def gradient_in_x(W, x):
+    return grad(recurrence, wrt=1)(W, x)
+
+
+@PLAIN
+def test_hessian_vector_product_through_a_stacked_for_loop_against_jax(compiled):
+    """vjp(grad(f)) pulls u back through the gradient in x: H u for x, the mixed block for W."""
+    u = RNG.normal(size=3)
+    _, pullback = vjp(gradient_in_x, wrt=(0, 1), jit=compiled)(W, X)
+    d_W, d_x = pullback(u)
+    hessian = jax.hessian(recurrence_jax, argnums=1)(W, X)
+    np.testing.assert_allclose(d_x, np.asarray(hessian) @ u, rtol=1e-10)
+    mixed = jax.jacfwd(jax.grad(recurrence_jax, argnums=1), argnums=0)(W, X)  # d g_i / d W_ab
+    np.testing.assert_allclose(d_W, np.einsum("i,iab->ab", u, np.asarray(mixed)), rtol=1e-10)
+
+
+def while_gradient_sum(x):
+    return np.sum(grad(long_while)(x) * np.cos(x))
+
+
+@PLAIN
+def test_grad_of_grad_through_a_growing_while_stack(compiled):
+    x = np.array([0.2, -0.4, 0.7])
+    np.testing.assert_allclose(grad(while_gradient_sum, jit=compiled)(x), fd_grad(while_gradient_sum, [x], 0),
+                               rtol=1e-7)
+
+
+@PLAIN
+def test_a_shape_changing_array_stays_in_a_list(compiled):
+    x = np.array([0.3, 0.1, -0.2, 0.4, 0.25])
+    plan = generated(shrinking, x).split("# what each backward loop")[1].split("# where each part runs")[0]
+    assert "taped in a list" in plan and "stack" not in plan, plan
+    np.testing.assert_allclose(grad(shrinking, jit=compiled)(x), fd_grad(shrinking, [x], 0), rtol=1e-8)
+
+    def gradient_norm(x):
+        return np.sum(grad(shrinking)(x) ** 2)
+
+    with pytest.raises(CompileError, match="differentiating the gradient of a loop that keeps its values in a list"):
+        grad(gradient_norm, jit=compiled)(x)
+
+
+def resized_after_the_first_iteration(h, W, x):
+    """h has 4 elements at first and 2 afterwards: not the same shape, so on a list."""
+    for i in range(3):
+        t = np.sum(h * h)
+        h = np.sin(W @ x) * t
+    return np.sum(h)
+
+
+@PLAIN
+def test_a_carried_array_resized_after_the_first_iteration_stays_in_a_list(compiled):
+    h, W2, x = np.array([0.3, 0.2, -0.1, 0.4]), RNG.normal(size=(2, 3)), RNG.normal(size=3)
+    plan = generated(resized_after_the_first_iteration, h, W2, x).split("# what each backward loop")[1]
+    assert "taped in a list" in plan.split("# where each part runs")[0]
+    got = grad(resized_after_the_first_iteration, wrt=(0, 1), jit=compiled)(h, W2, x)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], fd_grad(resized_after_the_first_iteration, [h, W2, x], k), rtol=1e-8)
+
+
+def test_tape_push_grows_and_checks_shapes_in_python_and_numba():
+    import numba
+    from adcompiler.backend import runtime_numba  # noqa: F401 (registers the Numba twin)
+
+    @numba.njit
+    def pushed(rows, count, capacity):
+        stack = np.empty((0, 0), np.float64)
+        numbers = np.empty(0, np.float64)
+        for k in range(count):
+            stack = runtime.tape_push(stack, rows[k], k, capacity)
+            numbers = runtime.tape_push(numbers, rows[k, 0], k, capacity)
+        return stack, numbers
+
+    rows = np.arange(60.0).reshape(20, 3)
+    for push in (pushed.py_func, pushed):
+        for capacity in (0, 20):  # a `while` (doubling from 8 rows) and a `for` of 20 iterations
+            stack, numbers = push(rows, 20, capacity)
+            assert stack.shape[0] >= 20 and np.array_equal(stack[:20], rows) and np.array_equal(numbers[:20], rows[:, 0])
+    wrong = numba.njit(lambda stack, value: runtime.tape_push(stack, value, 1, 3))
+    for push in (wrong.py_func, wrong):
+        with pytest.raises(ValueError, match="changed shape between iterations"):
+            push(np.empty((3, 2)), np.ones(3))
