@@ -28,7 +28,7 @@ from ..ir.core import (Block, Checkpointed, Const, For, Function, Loop, Op, Retu
                        read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .plan import Keep
+from .plan import TAPED, Keep
 
 ARRAY_OVERHEAD = 112  # bytes of an ndarray object on a list tape, besides its data
 
@@ -88,7 +88,7 @@ def budgeted(fn: Function, memory: int, trial) -> Function:
     ops = []
     for op in fn.entry.ops:
         plan = tapes.get(id(op.body.args[0])) if type(op) is For else None
-        if plan is None or not any(keep in (Keep.ARRAY, Keep.LIST) for _, keep in plan.decisions):
+        if plan is None or not any(keep in TAPED for _, keep in plan.decisions):
             ops.append(op)
             continue
         ops.extend(_chunked(op, plan, memory))
@@ -113,7 +113,7 @@ def _chunked(op: For, plan, memory: int) -> list:
         for value, keep in plan.decisions:
             if keep is Keep.ARRAY:
                 step = step + _itemsize(value)
-            elif keep is Keep.LIST:  # an array, counted as large as the largest carried one
+            elif keep in (Keep.STACK, Keep.LIST):  # an array, counted as large as the largest carried one
                 if largest is None:
                     raise CompileError(f"memory= cannot bound the tape of this loop: it tapes "
                                        f"{value.type.describe()} but carries no array to size it by", op.loc,
