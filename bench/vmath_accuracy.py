@@ -49,7 +49,7 @@ def ulp_errors(y: np.ndarray, exact: np.ndarray) -> np.ndarray:
 def worst(name: str, ufunc, points: int, seed: int = 0, chunk: int = 10**6) -> tuple:
     """(vmath's largest error, NumPy's largest error, the point of vmath's) over `points` points."""
     rng = np.random.default_rng(seed)
-    ours, numpy, where = 0.0, 0.0, None
+    ours, theirs, where = 0.0, 0.0, None
     for start in range(0, points, chunk):
         x = samples(name, min(chunk, points - start), rng)
         exact = reference(name, x)
@@ -57,8 +57,8 @@ def worst(name: str, ufunc, points: int, seed: int = 0, chunk: int = 10**6) -> t
         if errors.max() > ours:
             ours, where = float(errors.max()), float(x[np.argmax(errors)])
         with np.errstate(over="ignore"):
-            numpy = max(numpy, float(ulp_errors(getattr(np, name)(x), exact).max()))
-    return ours, numpy, where
+            theirs = max(theirs, float(ulp_errors(getattr(np, name)(x), exact).max()))
+    return ours, theirs, where
 
 
 if __name__ == "__main__":

@@ -720,14 +720,15 @@ def kron_right(g, a):
 
 
 def _vector_twin(helper, name):
-    """The twin of runtime.vector_<name>: vmath's function of a number (inlined by LLVM), and of
+    """The twin of runtime.vector_<name>: vmath's function of a number (inlined by LLVM) and of
     each element of an array, in a loop that LLVM vectorises. sin and cos of an array check its
     range first: beyond vmath.REDUCED (or with NaN or inf) the loop calls libm instead; of a
-    number, vmath's `sin` branches to libm itself (which keeps a loop over numbers scalar)."""
-    exact = vmath.scalar(name)
+    number they are libm's (a branch to libm in the loop over numbers would keep it scalar, or
+    worse, be made a call for every element, its result discarded)."""
     checked = name in ("sin", "cos")
-    elementwise = vmath.scalar(f"{name}_reduced") if checked else exact
     libm = getattr(math, name)
+    exact = libm if checked else vmath.scalar(name)
+    elementwise = vmath.scalar(f"{name}_reduced") if checked else exact
 
     def twin(x):
         dtype = _float_dtype(x)

@@ -7,9 +7,9 @@ computed and the right one chosen, and an operand outside a formula's range is r
 one before the formula sees it (a float converted to an integer out of range is poison in LLVM, and
 a discarded overflow would still raise NumPy's warning). sin and cos reduce the argument by
 Cody-Waite with pi/2 in three parts of 33 bits and a tail, exact for |x| < REDUCED (about
-2**20 pi/2): `sin_reduced` and `cos_reduced` are branch-free there; `sin` and `cos` branch to libm
-(Payne-Hanek) beyond, which keeps the loop that calls them scalar, so arrays are checked first
-(runtime_numba.py). Every function is compiled with `forceinline` (LLVM inlines it into the loop)
+2**20 pi/2): `sin_reduced` and `cos_reduced` are branch-free there and wrong beyond, so their
+callers check the range of an array first, and call libm (Payne-Hanek) beyond (runtime_numba.py).
+Every function is compiled with `forceinline` (LLVM inlines it into the loop)
 and NumPy's error model (a division by zero gives inf, with no check that would stop vectorising).
 
 Kernels call them as `krt.vector_<name>` (runtime.py, compile.py); accuracy, at most 1 ulp, is
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -51,6 +50,7 @@ _vector = register_jitable(error_model="numpy", forceinline=True)
 @_vector
 def _select(condition, a, b):
     return a if condition else b
+
 
 _INF = math.inf
 _TO_INT = 6755399441055744.0  # 1.5 * 2**52: x + _TO_INT - _TO_INT rounds x to an integer
@@ -115,7 +115,6 @@ def exp(x):
 
 _Q1, _Q2, _Q3 = -3.33333333333331316428e-02, 1.58730158725481460165e-03, -7.93650757867487942473e-05
 _Q4, _Q5 = 4.00821782732936239552e-06, -2.01099218183624371326e-07
-_EXPM1_MAX = 7.09782712893383973096e+02
 
 
 @_vector
@@ -123,8 +122,8 @@ def expm1(x):
     """fdlibm's s_expm1.c: x = k ln2 + r, |r| <= ln2/2, expm1(r) by a rational approximation, then
     the case of k chosen by selects."""
     x, given = _unless_nan(x), x
-    big = x > _EXPM1_MAX
-    xs = _select(x <= _EXPM1_MAX, _select(x > -60.0, x, -60.0), 0.0)  # expm1(-60) is -1 to 1e-26
+    big = x > _EXP_MAX
+    xs = _select(x <= _EXP_MAX, _select(x > -60.0, x, -60.0), 0.0)  # expm1(-60) is -1 to 1e-26
     fn, k = _rounded(xs * _INV_LN2)
     small = abs(xs) < 0.5 * _LN2_HI  # no reduction: k = 0
     fn = _select(small, 0.0, fn)
@@ -273,34 +272,20 @@ def _quadrant(x, shift):
 
 @_vector
 def sin_reduced(x):
-    """sin(x) for |x| < REDUCED (branch-free; wrong beyond: `sin` checks)."""
+    """sin(x) for |x| < REDUCED (branch-free; wrong beyond: the caller checks)."""
     return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(0))
 
 
 @_vector
 def cos_reduced(x):
-    """cos(x) for |x| < REDUCED (branch-free; wrong beyond: `cos` checks)."""
+    """cos(x) for |x| < REDUCED (branch-free; wrong beyond: the caller checks)."""
     return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(1))
 
 
-@_vector
-def sin(x):
-    if not abs(x) < REDUCED:  # also inf and NaN: libm, which reduces by Payne-Hanek
-        return math.sin(x)
-    return sin_reduced(x)
-
-
-@_vector
-def cos(x):
-    if not abs(x) < REDUCED:
-        return math.cos(x)
-    return cos_reduced(x)
-
-
-NAMES = ("exp", "expm1", "log", "log1p", "sin", "cos", "sin_reduced", "cos_reduced")
-SIGNATURES = ["float64(float64)", "float32(float32)"]  # float32: computed in float64, rounded once
+NAMES = ("exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced")
 
 
 def scalar(name: str):
-    """The float64 function `name` of one number (Numba-compilable)."""
+    """The float64 function `name` (one of NAMES) of one number, for Numba-compiled code."""
+    assert name in NAMES, name
     return globals()[name]
