@@ -72,12 +72,16 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
 def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
     is compiled once per signature and kept on disk for every function and process that calls it
-    (with the Numba twins of runtime_numba.py, registered by `_load`)."""
+    (with the Numba twins of runtime_numba.py, registered by `_load`); those of vector math
+    (`vector_exp`, vmath.py) are inlined into their callers."""
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
-             f"{numba_version()} for NumPy {np.__version__}.", "from adcompiler.backend import runtime"]
-    for name in runtime.HELPERS:
+             f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
+             "jit_inlined = numba.njit(cache=True, forceinline=True)"]
+    for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
-        lines += ["", "", "@jit", f"def {name}({params}):", f"    return runtime.{name}({params})"]
+        # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
+        decorator = "@jit_inlined" if name.startswith("vector_") else "@jit"
+        lines += ["", "", decorator, f"def {name}({params}):", f"    return runtime.{name}({params})"]
     return _load("\n".join(lines) + "\n", "runtime", True, rt=None, krt=None)
 
 

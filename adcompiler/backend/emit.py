@@ -17,6 +17,7 @@ import ast
 import copy
 import functools
 import math
+import os
 import re
 
 import gast
@@ -26,6 +27,14 @@ from .placement import place
 from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
 
 INDENT = "    "
+VECTOR_MATH_ENVIRONMENT_VARIABLE = "ADCOMPILER_VECTOR_MATH"
+
+
+def vector_math() -> bool:
+    """Whether kernels call vmath.py's vectorisable exp, log, sin, ... (`kernel_template`s) rather
+    than NumPy's functions (libm's, under Numba): on unless $ADCOMPILER_VECTOR_MATH is "0". Read
+    when a function is compiled (a specialisation already made keeps its code)."""
+    return os.environ.get(VECTOR_MATH_ENVIRONMENT_VARIABLE, "1") != "0"
 
 
 def names_for(*programs) -> Namer:
@@ -80,7 +89,8 @@ class _Module:
         self.mode = "whole" if kernels and all(kernels) else mode  # (a function of no ops has no kernel)
 
     def body(self, fn: Function, part: str, to_backward: bool = False) -> list:
-        return _body(fn, self.namer, to_backward, self if self.mode == "auto" else None, part)
+        return _body(fn, self.namer, to_backward, self if self.mode == "auto" else None, part,
+                     kernel=self.mode == "whole")
 
     def function(self, py_name: str, fn: Function, lines: list) -> str:
         params = ", ".join(self.namer(p) for p in fn.params)
@@ -139,12 +149,13 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
 
 
 def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,
-          part: str = "") -> list:
+          part: str = "", kernel: bool = False) -> list:
     """One line per op and a final `return`, each with the user's file:line. A ufunc whose result
     only one other ufunc of the same block reads is written inside that one's expression
     (`2.0 / np.sin(np.exp(-x))`), which Numba compiles to one loop without temporary arrays.
     `to_backward`: the values returned go to a backward compiled apart (tapes as typed lists: Numba
-    cannot pass it a reflected list of lists, and unboxes a reflected list element by element)."""
+    cannot pass it a reflected list of lists, and unboxes a reflected list element by element).
+    `kernel`: the whole body is a kernel (else only the regions that `module` outlines)."""
     identities = {id(op.result): op.args[0] for op in walk(fn.entry.ops)
                   if not isinstance(op, Structured) and op.prim.identity}
     readers: dict[int, list] = {}
@@ -162,7 +173,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Modul
             readers.setdefault(id(identities.get(id(value), value)), []).append(None)
 
     count(fn.entry)
-    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params)
+    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params, kernel)
     if module is None:
         lines = emitter.block(fn.entry, INDENT)
     else:
@@ -182,10 +193,11 @@ def _line(indent: str, statement, loc) -> str:
 
 class _Emitter:
     """Writes blocks as indented statements; `nested` holds the expressions of values written
-    inside their one reader."""
+    inside their one reader; `kernel` says whether the statements written now are a kernel's."""
 
-    def __init__(self, namer: Namer, readers: dict, in_place: set, params):
+    def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False):
         self.name = namer
+        self.kernel = kernel
         self.params = {id(p) for p in params}
         self.readers = readers
         self.in_place = in_place
@@ -207,7 +219,7 @@ class _Emitter:
             elif op.prim.updates:
                 lines += self.flush(indent) + self.update(op, indent)
             else:
-                expression = _expression(op, self.name, self.nested)
+                expression = _expression(op, self.name, self.nested, self.kernel)
                 (reader, *others) = self.readers.get(id(op.result), [None, None])
                 if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
                         not isinstance(reader, Structured) and reader.prim.ufunc:
@@ -226,7 +238,9 @@ class _Emitter:
                 lines += self.block(fn.entry, INDENT, region.ops)
                 continue
             lines += self.flush(INDENT)
+            self.kernel = True
             body = self.block(fn.entry, INDENT, region.ops) + self.flush(INDENT)
+            self.kernel = False
             later = [op for later_region in regions[number + 1:] for op in later_region.ops]
             inputs, outputs = _interface(region.ops, later, fn.entry.terminator.values)
             params = list(dict.fromkeys(self.name(v) for v in inputs))
@@ -372,9 +386,14 @@ def _seed_literal(dtype: str) -> str:
     return "1.0" if dtype == "float64" else f"np.{dtype}(1.0)"
 
 
-def _expression(op: Op, name: Namer, nested: dict):
-    """`op`'s template filled with its operands (an operand in `nested` as its own expression)."""
-    template = _template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
+def _expression(op: Op, name: Namer, nested: dict, kernel: bool = False):
+    """`op`'s template filled with its operands (an operand in `nested` as its own expression); in
+    a kernel, of float operands and with vector math on, its `kernel_template` where it has one."""
+    types = tuple(a.type for a in op.args)
+    if kernel and op.prim.kernel_template and vector_math() and all(t.dtype in ("float32", "float64") for t in types):
+        template = _template(op.prim.kernel_template)
+    else:
+        template = _template(op.prim.python(types, op.param_dict))
     # Numba promotes float32 with a Python number to float64: in arithmetic, write such operands
     # as float32 (elsewhere, an index or a dimension, they stay integers).
     arithmetic = op.prim.broadcasts or op.prim.ufunc

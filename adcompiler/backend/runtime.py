@@ -459,3 +459,26 @@ def interp_segment(x, xp):
 
 HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "permute_along", "unpermute_along",
             "interp_segment")
+
+
+# ---------------------------------------------------------------- vector math (backend/vmath.py)
+# What kernels call for exp, log, sin, ... of floats where vector math is on (`rt.vector_exp`): here
+# NumPy's ufuncs, for plain Python; compiled, twins (runtime_numba.py) of vmath.py's branch-free
+# functions, which LLVM inlines into the loop that calls them and vectorises.
+
+VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos")
+
+
+def _vector_helper(name: str):
+    ufunc = getattr(np, name)
+
+    def helper(x):
+        return ufunc(x)
+
+    helper.__name__ = helper.__qualname__ = f"vector_{name}"
+    helper.__doc__ = f"np.{name}(x), with a Numba twin that vectorises (backend/vmath.py)."
+    return helper
+
+
+for _name in VECTOR_MATH:
+    globals()[f"vector_{_name}"] = _vector_helper(_name)

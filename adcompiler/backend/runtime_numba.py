@@ -13,7 +13,7 @@ from numba import types
 from numba.extending import overload, register_jitable
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from . import runtime
+from . import runtime, vmath
 
 
 @numba.njit(cache=True)
@@ -742,3 +742,46 @@ def kron_right(g, a):
                 out[i % p, j % q] += g[i, j] * a[i // p, j // q]
         return out
     return impl
+
+
+# ---------------------------------------------------------------- vector math (vmath.py)
+
+
+def _vector_twin(helper, name):
+    """The twin of runtime.vector_<name>: vmath's function of a number (inlined by LLVM) and of
+    each element of an array, in a loop that LLVM vectorises. sin and cos of an array check its
+    range first: beyond vmath.REDUCED (or with NaN or inf) the loop calls libm instead; of a
+    number they are libm's (a branch to libm in the loop over numbers would keep it scalar, or
+    worse, be made a call for every element, its result discarded)."""
+    checked = name in ("sin", "cos")
+    libm = getattr(math, name)
+    exact = libm if checked else vmath.scalar(name)
+    elementwise = vmath.scalar(f"{name}_reduced") if checked else exact
+
+    def twin(x):
+        dtype = _float_dtype(x)
+        cast = dtype.type
+        if not isinstance(x, types.Array):
+            return lambda x: cast(exact(np.float64(x)))
+
+        def on_array(x):
+            flat = np.ascontiguousarray(x).reshape(-1)
+            out = np.empty(flat.size, dtype)
+            in_range = True
+            if checked:
+                for i in range(flat.size):
+                    in_range &= abs(np.float64(flat[i])) < vmath.REDUCED  # NaN is not
+            if in_range:
+                for i in range(flat.size):
+                    out[i] = elementwise(np.float64(flat[i]))
+            else:
+                for i in range(flat.size):
+                    out[i] = libm(np.float64(flat[i]))
+            return out.reshape(x.shape)
+        return on_array
+
+    overload(helper, jit_options={"error_model": "numpy", "forceinline": True})(twin)
+
+
+for _name in runtime.VECTOR_MATH:
+    _vector_twin(getattr(runtime, f"vector_{_name}"), _name)

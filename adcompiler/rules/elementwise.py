@@ -134,22 +134,24 @@ minimum.defvjp(lambda g, x, y, out: g * (x < y), lambda g, x, y, out: g * (x >= 
 
 # ---------------------------------------------------------------- functions of one operand
 
-def _function(name, binds, numpy_name=None):
-    return Primitive(name, 1, f"np.{numpy_name or name}(_0)", floating, memory=NEW, binds=binds, ufunc=True)
+def _function(name, binds, numpy_name=None, vector=False):
+    """`np.<name>`; `vector`: kernels call backend/vmath.py's vectorisable function instead."""
+    return Primitive(name, 1, f"np.{numpy_name or name}(_0)", floating, memory=NEW, binds=binds, ufunc=True,
+                     kernel_template=f"rt.vector_{name}(_0)" if vector else "")
 
 
-exp = _function("exp", (np.exp, math.exp))
+exp = _function("exp", (np.exp, math.exp), vector=True)
 exp.defvjp(lambda g, x, out: g * out)
-log = _function("log", (np.log, math.log))
+log = _function("log", (np.log, math.log), vector=True)
 log.defvjp(lambda g, x, out: g / x)
-log1p = _function("log1p", (np.log1p, math.log1p))
+log1p = _function("log1p", (np.log1p, math.log1p), vector=True)
 log1p.defvjp(lambda g, x, out: g / (1 + x))
-expm1 = _function("expm1", (np.expm1, math.expm1))
+expm1 = _function("expm1", (np.expm1, math.expm1), vector=True)
 expm1.defvjp(lambda g, x, out: g * (out + 1))
 sqrt = _function("sqrt", (np.sqrt, math.sqrt))
 sqrt.defvjp(lambda g, x, out: g / (2 * out))
-sin = _function("sin", (np.sin, math.sin))
-cos = _function("cos", (np.cos, math.cos))
+sin = _function("sin", (np.sin, math.sin), vector=True)
+cos = _function("cos", (np.cos, math.cos), vector=True)
 sin.defvjp(lambda g, x, out: g * cos(x))
 cos.defvjp(lambda g, x, out: -(g * sin(x)))
 tan = _function("tan", (np.tan, math.tan))

@@ -10,6 +10,9 @@
   memory (`Memory`, declared with the may-alias relation in ir/alias.py): a new value, a buffer to be
   filled, a view of operand 0, operand 0 itself, a new array that is operand 0 in the generated code,
   or operand 0 updated in place; a callable of the params where that depends on them.
+- `kernel_template`, where set, is how a kernel (a region compiled by Numba) spells the primitive
+  of float operands: `rt.vector_exp(_0)`, the vectorisable function of backend/vmath.py; NumPy
+  regions keep `template` (and so do kernels with $ADCOMPILER_VECTOR_MATH=0, emit.vector_math).
 - `binds` are the NumPy and `math` functions that are this primitive when user code calls them
   (SciPy's by name, `"scipy.special.erf"`: bound once the user's code imports the module).
 - `recompute` says where a loop's backward repeats it instead of reading it from a tape (a
@@ -123,6 +126,7 @@ class Primitive:
     broadcasts: bool | tuple = False  # True, or the positions of the operands that broadcast
     fold: Optional[Callable] = None
     ufunc: bool = False  # an operator or NumPy ufunc: emission may nest it in its consumer's expression
+    kernel_template: str = ""  # how kernels spell it of float operands (vector math), if not as `template`
     vjps: tuple = field(default=())
     jvps: Union[tuple, _Diagonal, Linear, None] = None  # None: DIAGONAL for a ufunc, else none given
     refusal: Union[tuple, Callable[..., tuple]] = ()  # (message, hint) when a differentiated value reaches

@@ -1,0 +1,291 @@
+"""Vectorisable math for kernels: exp, expm1, log, log1p, sin and cos of float64 numbers, written
+with arithmetic, bit casts and selects only, so that LLVM vectorises the loops that call them (Numba
+from PyPI calls scalar libm, which no loop vectorises). float32 is computed in float64, rounded once.
+
+The algorithms are fdlibm's (as musl has them), with its branches made selects: every candidate is
+computed and the right one chosen, and an operand outside a formula's range is replaced by a safe
+one before the formula sees it (a float converted to an integer out of range is poison in LLVM, and
+a discarded overflow would still raise NumPy's warning). sin and cos reduce the argument by
+Cody-Waite with pi/2 in three parts of 33 bits and a tail, exact for |x| < REDUCED (about
+2**20 pi/2): `sin_reduced` and `cos_reduced` are branch-free there and wrong beyond, so their
+callers check the range of an array first, and call libm (Payne-Hanek) beyond (runtime_numba.py).
+Every function is compiled with `forceinline` (LLVM inlines it into the loop)
+and NumPy's error model (a division by zero gives inf, with no check that would stop vectorising).
+
+Kernels call them as `krt.vector_<name>` (runtime.py, compile.py); accuracy, at most 1 ulp, is
+measured by bench/vmath_accuracy.py and recorded in docs/architecture.md.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, register_jitable
+
+
+@intrinsic
+def _bits(typingctx, x):
+    """The int64 whose bits are float64 `x`'s."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float(typingctx, bits):
+    """The float64 whose bits are int64 `bits`."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+# error_model="numpy": a division by zero gives inf or NaN, never raises (the check that Python's
+# error model makes in each division would keep LLVM from vectorising); forceinline: LLVM inlines
+# every function into its caller (alwaysinline), so that the loop calling it can be vectorised.
+_vector = register_jitable(error_model="numpy", forceinline=True)
+
+
+@_vector
+def _select(condition, a, b):
+    return a if condition else b
+
+
+_INF = math.inf
+_TO_INT = 6755399441055744.0  # 1.5 * 2**52: x + _TO_INT - _TO_INT rounds x to an integer
+
+
+@_vector
+def _unless_nan(x):
+    """x, 0 for NaN: tested first, quietly (a vector ordered comparison of NaN raises 'invalid',
+    which NumPy reports after a ufunc)."""
+    return _select(x != x, 0.0, x)
+
+
+@_vector
+def _pow2(k):
+    """2.0 ** k for an integer -1022 <= k <= 1023, from its bits."""
+    return _float((k + 1023) << 52)
+
+
+@_vector
+def _scaled(y, k):
+    """y * 2**k for -2098 < k < 2046, in two steps (each factor normal), so that a result near
+    overflow or in the subnormals is rounded once."""
+    half = k >> 1
+    return y * _pow2(half) * _pow2(k - half)
+
+
+@_vector
+def _rounded(x):
+    """x rounded to the nearest integer (|x| < 2**51), as a float and an int."""
+    n = x + _TO_INT - _TO_INT
+    return n, np.int64(n)
+
+
+# ---------------------------------------------------------------- exp
+
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e+00
+_P1, _P2, _P3 = 1.66666666666666019037e-01, -2.77777777770155933842e-03, 6.61375632143793436117e-05
+_P4, _P5 = -1.65339022054652515390e-06, 4.13813679705723846039e-08
+_EXP_MAX = 7.09782712893383973096e+02   # exp overflows above
+_EXP_MIN = -7.45133219101941108420e+02  # exp underflows to 0 below
+
+
+@_vector
+def exp(x):
+    x, given = _unless_nan(x), x
+    xs = _select(x <= _EXP_MAX, _select(x >= _EXP_MIN, x, 0.0), 0.0)  # a safe operand
+    fn, k = _rounded(xs * _INV_LN2)
+    hi = xs - fn * _LN2_HI
+    lo = fn * _LN2_LO
+    r = hi - lo
+    t = r * r
+    c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    result = _scaled(y, k)
+    result = _select(x > _EXP_MAX, _INF, _select(x < _EXP_MIN, 0.0, result))
+    return _select(given != given, given, result)
+
+
+# ---------------------------------------------------------------- expm1
+
+_Q1, _Q2, _Q3 = -3.33333333333331316428e-02, 1.58730158725481460165e-03, -7.93650757867487942473e-05
+_Q4, _Q5 = 4.00821782732936239552e-06, -2.01099218183624371326e-07
+
+
+@_vector
+def expm1(x):
+    """fdlibm's s_expm1.c: x = k ln2 + r, |r| <= ln2/2, expm1(r) by a rational approximation, then
+    the case of k chosen by selects."""
+    x, given = _unless_nan(x), x
+    big = x > _EXP_MAX
+    xs = _select(x <= _EXP_MAX, _select(x > -60.0, x, -60.0), 0.0)  # expm1(-60) is -1 to 1e-26
+    fn, k = _rounded(xs * _INV_LN2)
+    small = abs(xs) < 0.5 * _LN2_HI  # no reduction: k = 0
+    fn = _select(small, 0.0, fn)
+    k = _select(small, np.int64(0), k)
+    hi = xs - fn * _LN2_HI
+    lo = fn * _LN2_LO
+    r = hi - lo
+    c = (hi - r) - lo
+    hfx = 0.5 * r
+    hxs = r * hfx
+    r1 = 1.0 + hxs * (_Q1 + hxs * (_Q2 + hxs * (_Q3 + hxs * (_Q4 + hxs * _Q5))))
+    t = 3.0 - r1 * hfx
+    e = hxs * ((r1 - t) / (6.0 - r * t))
+    plain = r - (r * e - hxs)  # k == 0 (c is 0 there)
+    e = (r * (e - c) - c) - hxs
+    minus_one = 0.5 * (r - e) - 0.5  # k == -1
+    one = _select(r < -0.25, -2.0 * (e - (r + 0.5)), 1.0 + 2.0 * (r - e))  # k == 1
+    kc = _select(k > 1023, np.int64(1023), _select(k < -1022, np.int64(-1022), k))
+    two_k = _pow2(kc)
+    wide = _scaled(1.0 - (e - r), k) - 1.0  # k <= -2 or k > 56
+    low = ((1.0 - _pow2(-kc)) - (e - r)) * two_k  # 2 <= k < 20
+    ks = _select(k > 56, np.int64(56), k)
+    middle = ((r - (e + _pow2(-ks))) + 1.0) * two_k  # 20 <= k <= 56
+    result = _select(k <= -2, wide, _select(k == -1, minus_one, _select(k == 0, plain, _select(
+        k == 1, one, _select(k < 20, low, _select(k <= 56, middle, wide))))))
+    result = _select(x < -60.0, -1.0, _select(big, _INF, result))
+    return _select(given != given, given, _select(abs(x) < 2.0 ** -54, x, result))  # tiny: x itself (-0 too)
+
+
+# ---------------------------------------------------------------- log and log1p
+
+_LG1, _LG2, _LG3 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01
+_LG4, _LG5 = 2.222219843214978396e-01, 1.818357216161805012e-01
+_LG6, _LG7 = 1.531383769920937332e-01, 1.479819860511658591e-01
+_TWO_54 = 18014398509481984.0
+
+
+@_vector
+def _log_core(u, c):
+    """log(u + c) for a positive normal or subnormal u and a correction |c| << u (fdlibm's e_log.c
+    and s_log1p.c): u = 2**k (1 + f) with sqrt(2)/2 <= 1 + f < sqrt(2)."""
+    subnormal = u < 2.2250738585072014e-308
+    u = u * _select(subnormal, _TWO_54, 1.0)  # (u * 2**54 of a large u would raise overflow)
+    bits = _bits(u)
+    high = (bits >> 32) + (0x3ff00000 - 0x3fe6a09e)  # moves [sqrt(2)/2, sqrt(2)) to [1, 2)
+    k = (high >> 20) - 0x3ff - _select(subnormal, np.int64(54), np.int64(0))
+    high = (high & 0x000fffff) + 0x3fe6a09e
+    m = _float((high << 32) | (bits & 0xffffffff))
+    f = m - 1.0
+    c = c / _pow2(k + _select(subnormal, np.int64(54), np.int64(0))) / m  # log(m + c') - log(m) = c'/m
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    dk = np.float64(k)
+    return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + (dk * _LN2_LO + c))) - f)
+
+
+@_vector
+def log(x):
+    x, given = _unless_nan(x), x
+    ordinary = (x > 0.0) & (x < _INF)
+    result = _log_core(_select(ordinary, x, 1.0), 0.0)
+    result = _select(x == 0.0, -_INF, _select(x < 0.0, np.nan, result))
+    return _select(x == _INF, x, _select(given != given, given, result))
+
+
+@_vector
+def log1p(x):
+    """log(u) + (the rounding error of u = 1 + x) / u, as fdlibm's s_log1p.c."""
+    x, given = _unless_nan(x), x
+    ordinary = (x > -1.0) & (x < _INF)
+    xs = _select(ordinary, x, 0.0)
+    u = 1.0 + xs
+    c = _select(u > 2.0, 1.0 - (u - xs), xs - (u - 1.0))
+    c = _select(u > 9007199254740992.0, 0.0, c)
+    result = _log_core(u, c)
+    result = _select(x == -1.0, -_INF, _select(x < -1.0, np.nan, result))
+    result = _select(x == _INF, x, _select(abs(x) < 2.0 ** -54, x, result))  # tiny: x itself (-0 too)
+    return _select(given != given, given, result)
+
+
+# ---------------------------------------------------------------- sin and cos
+
+_INV_PIO2 = 6.36619772367581382433e-01
+_PIO2_1 = 1.57079632673412561417e+00  # pi/2 = _PIO2_1 + _PIO2_2 + _PIO2_3 + _PIO2_3T (to 7e-49)
+_PIO2_2 = 6.07710050630396597660e-11
+_PIO2_3, _PIO2_3T = 2.02226624871116645580e-21, 8.47842766036889956997e-32
+REDUCED = 1647099.0  # below 2**20 pi/2: the reduction by three parts of pi/2 is exact
+_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
+_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
+_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
+_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
+
+
+@_vector
+def _reduced(x):
+    """(n, y0, y1) with x = n pi/2 + y0 + y1, |y0| <= pi/4: musl's __rem_pio2 with pi/2 in three
+    parts of 33 bits and a tail, always all three steps, each keeping the rounding error of the
+    one before (musl's third step drops it, as it runs only where that error is 0)."""
+    fn, n = _rounded(x * _INV_PIO2)
+    t = x - fn * _PIO2_1  # exact
+    w = fn * _PIO2_2
+    r = t - w
+    error_2 = (t - r) - w  # exact: (t - w) - r
+    w = fn * _PIO2_3
+    t, r = r, r - w
+    error_3 = (t - r) - w
+    w = fn * _PIO2_3T - error_3 - error_2
+    y0 = r - w
+    return n, y0, (r - y0) - w
+
+
+@_vector
+def _sin_kernel(x, y):
+    z = x * x
+    w = z * z
+    r = _S2 + z * (_S3 + z * _S4) + z * w * (_S5 + z * _S6)
+    v = z * x
+    return x - ((z * (0.5 * y - v * r) - y) - v * _S1)
+
+
+@_vector
+def _cos_kernel(x, y):
+    z = x * x
+    w = z * z
+    r = z * (_C1 + z * (_C2 + z * _C3)) + w * w * (_C4 + z * (_C5 + z * _C6))
+    hz = 0.5 * z
+    w = 1.0 - hz
+    return w + (((1.0 - w) - hz) + (z * r - x * y))
+
+
+@_vector
+def _quadrant(x, shift):
+    """sin(x + shift pi/2) for |x| < REDUCED (shift 0: sin, 1: cos)."""
+    n, y0, y1 = _reduced(x)
+    q = (n + shift) & 3
+    s = _sin_kernel(y0, y1)
+    c = _cos_kernel(y0, y1)
+    value = _select((q & 1) == 0, s, c)
+    return _select(q >= 2, -value, value)
+
+
+@_vector
+def sin_reduced(x):
+    """sin(x) for |x| < REDUCED (branch-free; wrong beyond: the caller checks)."""
+    return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(0))
+
+
+@_vector
+def cos_reduced(x):
+    """cos(x) for |x| < REDUCED (branch-free; wrong beyond: the caller checks)."""
+    return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(1))
+
+
+NAMES = ("exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced")
+
+
+def scalar(name: str):
+    """The float64 function `name` (one of NAMES) of one number, for Numba-compiled code."""
+    assert name in NAMES, name
+    return globals()[name]
