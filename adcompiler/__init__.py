@@ -1,7 +1,7 @@
 """adcompiler: source-to-source reverse-mode automatic differentiation of Python and NumPy, compiled
-with Numba. `grad`, `value_and_grad`, `vjp`, `jacrev` and `vmap` transform a function in reverse mode
-(`memory=` bounds what loops keep; `checkpoint` marks what the backward recomputes), `jvp` and `hvp` in
-forward mode; `show` prints the code; `data_parallel` computes a gradient shard by shard over a batch
+with Numba. `grad`, `value_and_grad`, `vjp` and `jacrev` transform a function in reverse mode
+(`memory=` bounds what loops keep; `checkpoint` marks what the backward recomputes), `jvp`, `hvp`,
+`jacfwd` and `hessian` in forward mode (`jacobian` chooses), `vmap` batches; `show` prints the code; `data_parallel` computes a gradient shard by shard over a batch
 (on threads, processes or Dask)."""
 __version__ = "0.1.0"
 
@@ -11,8 +11,9 @@ from .distributed import data_parallel  # noqa: E402
 from .rules.custom import custom_jvp, custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
 from .frontend.checkpoint import checkpoint  # noqa: E402
+from .jacobians import hessian, jacfwd, jacobian  # noqa: E402
 from .trees import tree_leaves, tree_map  # noqa: E402
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacrev", "vmap", "jit", "show", "custom_vjp", "custom_jvp",
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacrev", "jacfwd", "jacobian", "hessian", "vmap", "jit", "show", "custom_vjp", "custom_jvp",
            "checkpoint", "check_grad", "GradientMismatch", "CompileError", "tree_map", "tree_leaves", "data_parallel",
            "__version__"]

@@ -233,6 +233,8 @@ class Inlining:
     def splice_jvp(self, transformed, built, arguments: list, tangents, name: str, node):
         """`jvp(f)(*args, tangents)` here: the forward-mode Function spliced, with the tangents
         (one per `wrt` argument, a tuple when several, each of its argument's structure)."""
+        if isinstance(tangents, trees.Node) and tangents.kind in (tuple, list):  # (as call_transformed flattens)
+            tangents = tuple(tangents.children)
         per_argument = (tangents,) if transformed.single else tangents
         if not isinstance(per_argument, tuple) or len(per_argument) != len(transformed.wrt):
             self.refuse(node, f"`{name}` takes one tangent per differentiated argument "
