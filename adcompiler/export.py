@@ -117,7 +117,10 @@ def _helpers(used: list) -> tuple:
         for dependency in sorted({*closure.globals, *closure.nonlocals} - {name}):
             if hasattr(runtime, dependency) and not dependency.startswith("__"):
                 add(dependency)
-        if value.__closure__:  # made by _axis_reduction: `name = _axis_reduction("sum", False)`
+        if value.__closure__ and value.__code__ is runtime._vector_helper("exp").__code__:  # `_vector_helper("exp")`
+            add("_vector_helper")
+            blocks.append(f"{name} = _vector_helper({closure.nonlocals['ufunc'].__name__!r})\n\n")
+        elif value.__closure__:  # made by _axis_reduction: `name = _axis_reduction("sum", False)`
             assert value.__code__ is runtime._axis_reduction("sum", False).__code__, name
             add("_axis_reduction")
             blocks.append(f"{name} = _axis_reduction({closure.nonlocals['numpy_function'].__name__!r}, "

@@ -191,7 +191,8 @@ class _Shapes:
         if id(value) not in self.memo:
             self.memo[id(value)] = None  # (a cycle: not proved)
             lengths = self._shape(value)
-            if lengths is not None:
+            if lengths is not None and id(value) not in self.carried:  # (a carried value may be a placeholder,
+                # empty whatever its type says, in the iterations before it is first assigned)
                 lengths = tuple(1 if unit else length for length, unit in zip(lengths, value.type.units))
             self.memo[id(value)] = lengths
         return self.memo[id(value)]
@@ -224,6 +225,8 @@ class _Shapes:
     def _result(self, op):
         prim, params = op.prim, op.param_dict
         shapes = [self.shape(a) if a.type.ndim else self.number(a) for a in op.args]
+        if prim.name == "placeholder":
+            return None  # empty, whatever its type says: never proved the shape of the value it stands for
         if prim.memory_of(params) in (UPDATE, IDENTITY, FRESH) or prim.name == "copy":
             return shapes[0]
         if prim.name == "matmul" and 3 not in (op.args[0].type.ndim, op.args[1].type.ndim) and None not in shapes:
