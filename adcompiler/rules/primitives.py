@@ -33,12 +33,16 @@ for _prim in ALL:
 
 def primitive_of(function):
     """The primitive that the (hashable) library function `function` is, or None."""
-    if function not in FUNCTIONS:
-        for name, prim in NAMED_BINDS.items():
+    prim = FUNCTIONS.get(function)
+    if prim is None and function not in _BOUND_BY_NAME:
+        for name, named in NAMED_BINDS.items():
             module, _, attribute = name.rpartition(".")
             if module in sys.modules:
-                FUNCTIONS.setdefault(getattr(sys.modules[module], attribute), prim)
-    return FUNCTIONS.get(function)
+                _BOUND_BY_NAME.setdefault(getattr(sys.modules[module], attribute), named)
+    return prim or _BOUND_BY_NAME.get(function)
+
+
+_BOUND_BY_NAME: dict = {}  # the functions NAMED_BINDS names, once their modules are imported
 
 
 __all__ = ["BUFFER", "DIAGONAL", "ZERO", "Linear", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive",
