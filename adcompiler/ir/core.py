@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 from dataclasses import astuple, dataclass, field, replace
+from collections.abc import Iterator
 from typing import ClassVar, Union
 
 from ..errors import CompileError, Loc
@@ -137,6 +138,7 @@ class IndexItem:
 
     name: ClassVar[str]
     advanced: ClassVar[bool] = False  # NumPy's advanced indexing (an array of indices): a copy, not a view
+    operands: ClassVar[int] = 1  # how many of the op's operands are this item's
 
     def __repr__(self) -> str:
         return repr((self.name, *astuple(self)))
@@ -163,6 +165,10 @@ class IndexSlice(IndexItem):
         """For each of lower, upper and step, whether it is given."""
         return self.lower, self.upper, self.step
 
+    @property
+    def operands(self) -> int:
+        return sum(self.given)
+
 
 @dataclass(frozen=True, repr=False)
 class IndexArray(IndexItem):
@@ -170,6 +176,14 @@ class IndexArray(IndexItem):
 
     name = "array"
     advanced = True
+
+
+def index_items(index: tuple, operands) -> Iterator[tuple]:
+    """`(axis, item, its operands)` for each item of `index`, `operands` being the values after the
+    indexed array (or anything standing for them, in the same order)."""
+    operands = iter(operands)
+    for axis, item in enumerate(index):
+        yield axis, item, [next(operands) for _ in range(item.operands)]
 
 
 def basic_index(index: tuple) -> bool:

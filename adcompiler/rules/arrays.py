@@ -9,9 +9,9 @@ row) and they are combined into one flat position (`((i0 * n1) + i1) * n2 + i2`)
 from __future__ import annotations
 
 from ..ir.core import Type
-from .creation import zeros
+from .creation import over_batch, zeros
 from .primitive import LINEAR, NEW, ZERO, Primitive, Sym
-from .shapes import dim, over_batch, reshape, shape_of
+from .shapes import dim, reshape, shape_of
 
 # Integer positions along an axis of length `n`: negative ones counted from the end; a position
 # out of [-n, n) raises IndexError at run time.

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.core import Const, Type
-from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, ZERO, Primitive, literal_lengths, promote, same_type
+from .elementwise import cast
+from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, ZERO, Primitive, Sym, literal_lengths, promote, same_type
 from .reductions import total
-from .shapes import aligned, dim
+from .shapes import aligned, broadcast_like, dim, logical_rank, shape_of, squeeze, unbroadcast
 
 
 def _shape_text(first: int, count: int) -> str:
@@ -60,3 +61,42 @@ linspace = Primitive("linspace", 3, "np.linspace(_0, _1, _2)", lambda a, b, n: T
 # start + (stop - start) * t with t = linspace(0, 1, num).
 linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n))),
                 lambda g, a, b, n, out: total(g * linspace(0.0, 1.0, n)), None)
+
+
+# ---------------------------------------------------------------- batching that makes arrays
+# over_batch, and the batching rules of shapes' broadcast_like and unbroadcast, which need it: here
+# because they make new arrays (shapes.py cannot import this module).
+
+def over_batch(x: Sym, like: Sym) -> Sym:
+    """An unbatched `x` repeated along a new leading axis as long as the batch axis of `like`: the
+    value of every item of the batch, as a new array."""
+    return zeros(dim(like, axis=0), *shape_of(x), dtype=x.type.dtype) + x
+
+
+def _broadcast_like_batched(g, like, batched):
+    """g spread over like's (logical) shape: both batched, or g's items each spread."""
+    if not batched[0]:
+        g = over_batch(g, like)
+    g = aligned(g, True, logical_rank(like, batched[1]))
+    if batched[1]:
+        return broadcast_like(g, like)
+    zero = zeros_like(like)
+    return g + (zero if zero.type.dtype == g.type.dtype else cast(zero, dtype=g.type.dtype))
+
+
+def _unbroadcast_batched(g, like, batched):
+    """g summed back to like's (logical) shape, item by item: like brought to g's logical rank so
+    that the runtime sums only the stretched axes, then the added axes dropped."""
+    rank = logical_rank(g, batched[0])
+    if not batched[0]:
+        g = over_batch(g, like)
+    added = rank - logical_rank(like, batched[1])
+    target = aligned(like if batched[1] else over_batch(like, g), True, rank)
+    out = unbroadcast(g, target)
+    for _ in range(added):
+        out = squeeze(out, axis=1)
+    return out
+
+
+broadcast_like.defbatch(_broadcast_like_batched)
+unbroadcast.defbatch(_unbroadcast_batched)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 
 from . import primitives as P
-from .shapes import over_batch
+from .creation import over_batch
 from ..ir.builder import current_builder
 from ..errors import CompileError
 

@@ -3,9 +3,10 @@ accumulates repeated indices), and element and slice updates (`y[i] = v`, `acc[i
 are values in the IR and updates in place where emission proves nothing can tell."""
 from __future__ import annotations
 
-from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index
+from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index, index_items
 from .internal import copy
-from .shapes import aligned, logical_rank, over_batch, permute
+from .creation import over_batch
+from .shapes import aligned, logical_rank, permute
 from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute
 
 # ---------------------------------------------------------------- indexing
@@ -41,19 +42,14 @@ def _slice_objects(types, index) -> str:
 
 
 def _getitem_type(x: Type, *items: Type, index) -> Type:
-    values = iter(items)
     units = []
-    for axis, item in enumerate(index):
-        if isinstance(item, IndexInt):
-            next(values)
-        elif isinstance(item, IndexArray):
-            array = next(values)
-            if array.dtype == "bool":
+    for axis, item, operands in index_items(index, items):
+        if isinstance(item, IndexArray):
+            if operands[0].dtype == "bool":
                 return Type(x.dtype, 1)
-            units += array.units
-        else:
-            given = [next(values) for flag in item.given if flag]
-            units.append(None if given else x.units[axis])
+            units += operands[0].units
+        elif isinstance(item, IndexSlice):
+            units.append(None if operands else x.units[axis])
     units += x.units[len(index):]
     return Type(x.dtype, len(units), False, tuple(units))
 
@@ -61,18 +57,15 @@ def _getitem_type(x: Type, *items: Type, index) -> Type:
 def _getitem_lengths(x, *items, index) -> tuple:
     """What the index keeps of `x`'s known lengths: a slice of literal bounds on an axis of known
     length has a known length, an array index the array's lengths."""
-    values = iter(items)
     lengths = []
-    for axis, item in enumerate(index):
-        if isinstance(item, IndexInt):
-            next(values)
-        elif isinstance(item, IndexArray):
-            array = next(values)
-            if array.type.dtype == "bool":  # a mask: as many as it holds True
+    for axis, item, operands in index_items(index, items):
+        if isinstance(item, IndexArray):
+            if operands[0].type.dtype == "bool":  # a mask: as many as it holds True
                 return (None,)
-            lengths += array.type.lengths
-        else:
-            bounds = [next(values) if flag else Const(None) for flag in item.given]
+            lengths += operands[0].type.lengths
+        elif isinstance(item, IndexSlice):
+            given = iter(operands)
+            bounds = [next(given) if flag else Const(None) for flag in item.given]
             n = x.type.lengths[axis]
             known = n is not None and all(isinstance(b, Const) for b in bounds)
             lengths.append(len(range(*slice(*(b.value for b in bounds)).indices(n))) if known else None)

@@ -13,7 +13,8 @@ from ..ir.core import IndexSlice, Type
 from .elementwise import equal, greater, where
 from .indexing import getitem
 from .primitive import LINEAR, NEW, ZERO, Primitive, Sym, floating, promote, same_type
-from .shapes import dim, over_batch
+from .creation import over_batch
+from .shapes import dim
 
 
 def _running_type(x: Type, axis: int) -> Type:

@@ -112,13 +112,6 @@ def aligned(x: Sym, batched: bool, rank: int) -> Sym:
     return x
 
 
-def over_batch(x: Sym, like: Sym) -> Sym:
-    """An unbatched `x` repeated along a new leading axis as long as the batch axis of `like`: the
-    value of every item of the batch, as a new array."""
-    from .creation import zeros
-    return zeros(dim(like, axis=0), *shape_of(x), dtype=x.type.dtype) + x
-
-
 def _batched_size(x, batched):
     count = Sym(1)
     for axis in range(1, x.type.ndim):
@@ -128,37 +121,6 @@ def _batched_size(x, batched):
 
 size.defbatch(_batched_size)
 dim.defbatch(lambda x, batched, axis: Unbatched(dim(x, axis=axis + 1)))
-
-
-def _broadcast_like_batched(g, like, batched):
-    """g spread over like's (logical) shape: both batched, or g's items each spread."""
-    if not batched[0]:
-        g = over_batch(g, like)
-    g = aligned(g, True, logical_rank(like, batched[1]))
-    if batched[1]:
-        return broadcast_like(g, like)
-    from .creation import zeros_like
-    from .elementwise import cast
-    zero = zeros_like(like)
-    return g + (zero if zero.type.dtype == g.type.dtype else cast(zero, dtype=g.type.dtype))
-
-
-def _unbroadcast_batched(g, like, batched):
-    """g summed back to like's (logical) shape, item by item: like brought to g's logical rank so
-    that the runtime sums only the stretched axes, then the added axes dropped."""
-    rank = logical_rank(g, batched[0])
-    if not batched[0]:
-        g = over_batch(g, like)
-    added = rank - logical_rank(like, batched[1])
-    target = aligned(like if batched[1] else over_batch(like, g), True, rank)
-    out = unbroadcast(g, target)
-    for _ in range(added):
-        out = squeeze(out, axis=1)
-    return out
-
-
-broadcast_like.defbatch(_broadcast_like_batched)
-unbroadcast.defbatch(_unbroadcast_batched)
 
 
 def _permute_batched(x, batched, axes=None):

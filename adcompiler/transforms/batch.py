@@ -21,7 +21,8 @@ from ..ir.builder import Builder
 from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, Yield
 from ..rules import primitives as P
 from ..rules.primitive import Unbatched
-from ..rules.shapes import aligned, over_batch
+from ..rules.creation import over_batch
+from ..rules.shapes import aligned
 
 
 def batch(fn: Function, batched_positions: tuple) -> Function:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Loc
 from ..ir.core import (Block, Checkpointed, Const, For, If, IndexArray, IndexInt, Loop, Structured, Type, Value, defined_in,
-                       read_in, results_of, walk)
+                       index_items, read_in, results_of, walk)
 from ..rules.primitive import BUFFER, FRESH, IDENTITY, UPDATE
 
 
@@ -290,21 +290,16 @@ def _indexed(shape, items, index):
     given as numbers (`items`), or None."""
     if shape is None:
         return None
-    items = iter(items)
     result = []
-    for axis, item in enumerate(index):
-        if isinstance(item, IndexInt):
-            next(items)
-        elif isinstance(item, IndexArray):
-            array = next(items)
-            if array is None:
-                return None
-            result += array
+    for axis, item, operands in index_items(index, items):
+        if isinstance(item, IndexInt):  # the axis goes, whatever the integer
+            continue
+        if None in operands:
+            return None
+        if isinstance(item, IndexArray):
+            result += operands[0]
         else:
-            given = [next(items) for flag in item.given if flag]
-            if None in given:
-                return None
-            result.append(("slice", shape[axis], item.given, *given) if given else shape[axis])
+            result.append(("slice", shape[axis], item.given, *operands) if operands else shape[axis])
     return tuple(result) + tuple(shape[len(index):])
 
 

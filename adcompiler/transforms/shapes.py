@@ -11,7 +11,7 @@ lengths may differ (their types disagree about which axes have length 1) by bran
 """
 from __future__ import annotations
 
-from ..ir.core import Function, IndexInt, Loop, Structured, Value
+from ..ir.core import Function, IndexInt, Loop, Structured, Value, index_items
 from ..rules import primitives as P
 
 _SIZES = (P.size, P.dim)
@@ -77,10 +77,6 @@ def _shaping(op) -> tuple:
     and integer index items for indexing (an integer drops its axis whatever its value)."""
     if "index" not in op.param_dict:
         return op.args
-    operands, position = [], 1 + ("index_add" == op.prim.name or op.prim.updates)
-    for item in op.param_dict["index"]:
-        count = sum(item.given) if hasattr(item, "given") else 1
-        if not isinstance(item, IndexInt):
-            operands += op.args[position:position + count]
-        position += count
-    return tuple(operands)
+    first = 1 + ("index_add" == op.prim.name or op.prim.updates)
+    return tuple(operand for _, item, operands in index_items(op.param_dict["index"], op.args[first:])
+                 if not isinstance(item, IndexInt) for operand in operands)
