@@ -2,10 +2,13 @@
 forward is made there (`transforms/plan.py` decides it; reverse mode builds the backward's reads).
 
 For a loop, a value taped in an array gets `np.empty(trips)` before the loop, carried by it and
-stored at the iteration number at the end of each iteration; a value taped in a stack gets an
-empty array before the loop, pushed to at the iteration number (`tape_push`: the rows are made at
-the first push, doubled when a `while` fills them; a `while` gets a carried count of its
-iterations for this); a value taped in a list gets an empty list, appended to. The tape after the loop is a new result of the loop: the plan's output,
+stored at the iteration number; a value taped in a stack gets an empty array before the loop,
+pushed to at the iteration number (`tape_push`: the rows are made at the first push, doubled when
+a `while` fills them; a `while` gets a carried count of its iterations for this). Both copy, so
+they are stored right where the value is made, and later updates of it in the iteration stay in
+place (stored at the end, an array updated element by element in an inner loop would be copied
+at every element). A value taped in a list gets an empty list, appended to at the end of the
+iteration (a list holds a reference). The tape after the loop is a new result of the loop: the plan's output,
 which the backward reads. For an `if`, a value surfaced from one branch is yielded there (the
 other branch yields a placeholder) and becomes a new result of the `if`: the plan's output. The
 plans are applied in the order they were made (inner ops first), so an outer loop can tape an
@@ -83,16 +86,28 @@ def _tape(builder: Builder, plan: Plan, ops: list) -> None:
         position += len(made)
         tape = final.renewed()
         builder.loc = made_at.get(id(value), plan.loc)
-        with builder.nested(body.ops):
+        with builder.nested() as store:
             if keep is Keep.ARRAY:
                 stored = P.setitem(tape, value, k, index=(IndexInt(),))
             elif keep is Keep.STACK:
                 stored = P.tape_push(tape, value, k, op.trips if isinstance(op, For) else 0)
             else:
                 stored = P.append(tape, value)
+        at = len(body.ops) if keep is Keep.LIST else _after_made(body, value)
+        body.ops[at:at] = store
         empty.operand.derived = stored.operand.derived = final.derived
         _carry(op, tape, final, empty.operand, stored.operand)
         builder.loc = plan.loc
+
+
+def _after_made(body: Block, value: Value) -> int:
+    """The position in `body` just after `value` is made (0 for one of its arguments). A copying store
+    (a row of a stack, an element of an array) goes there, so that updates of the value later in the
+    iteration may be made in place; a list keeps a reference, so its append stays at the end."""
+    for position, op in enumerate(body.ops):
+        if any(result is value for result in results_of(op)):
+            return position + 1
+    return 0
 
 
 def _carry(op: Loop, arg, final, initial, following) -> None:
