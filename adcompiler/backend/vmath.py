@@ -467,10 +467,10 @@ def power(x, y):
     infinite_x = _select(y > 0.0, _INF, 0.0)
     magnitude = _select(a == 0.0, _select(y > 0.0, 0.0, _INF), _select(a == _INF, infinite_x, magnitude))
     integer, odd = _odd_integer(y)
-    result = _select((x < 0.0) & odd, -magnitude, magnitude)
+    result = _select((_bits(x) < 0) & odd, -magnitude, magnitude)  # the sign bit: -0 too
     result = _select((x < 0.0) & (x > -_INF) & ~integer, np.nan, _select(y == 2.0, x * x, result))
     result = _select((given_x != given_x) | (given_y != given_y), np.nan, result)
-    return _select((y == 0.0) | (x == 1.0), 1.0, result)
+    return _select((given_y == 0.0) | (given_x == 1.0), 1.0, result)
 
 
 @_vector
