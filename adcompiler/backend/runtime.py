@@ -471,18 +471,20 @@ VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "expit", "p
 
 
 def _vector_helper(name: str):
-    function = expit if name == "expit" else getattr(np, name)  # expit: scipy.special's (above)
-    if name == "power":
-        def helper(x, y):
-            return function(x, y)
-    else:
-        def helper(x):
-            return function(x)
+    ufunc = expit if name == "expit" else getattr(np, name)  # expit: scipy.special's (above)
+
+    def helper(x):
+        return ufunc(x)
 
     helper.__name__ = helper.__qualname__ = f"vector_{name}"
-    helper.__doc__ = f"{function.__name__} of floats, with a Numba twin that vectorises (backend/vmath.py)."
+    helper.__doc__ = f"{ufunc.__name__}(x) of floats, with a Numba twin that vectorises (backend/vmath.py)."
     return helper
 
 
-for _name in VECTOR_MATH:
+def vector_power(x, y):
+    """np.power(x, y) of floats, with a Numba twin that vectorises (backend/vmath.py)."""
+    return np.power(x, y)
+
+
+for _name in VECTOR_MATH[:-1]:  # "power": vector_power, above
     globals()[f"vector_{_name}"] = _vector_helper(_name)
