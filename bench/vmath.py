@@ -1,7 +1,8 @@
 """Vector math (adcompiler/backend/vmath.py) in kernels: W4's gradient (sum(2/sin(exp(-x))), 1e6
-values) with jit="whole", vector math on and off, next to PyTorch eager and NumPy by hand; then
-each function over 1e6 values: vmath's in a Numba loop, libm's in the same loop, and NumPy's ufunc.
-One thread, in one run (the machine may be loaded: compare the ratios).
+values) and a tanh-heavy loop's (five layers h = tanh(0.9 h + 0.1) of 1e6 values) with
+jit="whole", vector math on and off, next to PyTorch eager and NumPy by hand; then each function
+over 1e6 values: vmath's in a Numba loop, libm's in the same loop, and NumPy's ufunc (SciPy's
+expit). One thread, in one run (the machine may be loaded: compare the ratios).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/vmath.py
 """
@@ -25,59 +26,137 @@ import adcompiler  # noqa: E402
 from adcompiler.backend import emit, vmath  # noqa: E402
 
 
-def best_ms(function, *args, calls=15):
-    """The least milliseconds of `calls` calls (after a warm-up call): the least loaded one."""
-    function(*args)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
+def least_ms(tools: dict, calls=15) -> dict:
+    """{name: the least milliseconds of `calls` calls of function(*args)} for tools {name:
+    (function, args)}, after a warm-up call each; the calls take turns (tool by tool, round after
+    round), so that a change of the machine's load falls on every tool alike."""
+    for function, args in tools.values():
         function(*args)
-        times.append(time.perf_counter() - start)
-    return min(times) * 1e3
+    times = {name: [] for name in tools}
+    for _ in range(calls):
+        for name, (function, args) in tools.items():
+            start = time.perf_counter()
+            function(*args)
+            times[name].append(time.perf_counter() - start)
+    return {name: min(t) * 1e3 for name, t in times.items()}
 
 
-def w4() -> dict:
-    (x,) = W.toy_inputs()
+def tanh_loss(x):
+    """Five layers h = tanh(0.9 h + 0.1), summed."""
+    h = x
+    for _ in range(5):
+        h = np.tanh(0.9 * h + 0.1)
+    return np.sum(h)
+
+
+def tanh_numpy(x):
+    """tanh_loss's value and gradient by hand."""
+    layers = [x]
+    for _ in range(5):
+        layers.append(np.tanh(0.9 * layers[-1] + 0.1))
+    g = np.ones_like(x)
+    for h in layers[:0:-1]:
+        g = g * (1.0 - h * h) * 0.9
+    return np.sum(layers[-1]), g
+
+
+def torch_tanh(torch):
+    def value_and_grad(x):
+        h = x
+        for _ in range(5):
+            h = torch.tanh(0.9 * h + 0.1)
+        value = h.sum()
+        return value.item(), torch.autograd.grad(value, x)[0].numpy()
+    return value_and_grad
+
+
+def gradients(loss, x, torch_value_and_grad, numpy_value_and_grad) -> dict:
+    """The tools: adcompiler (jit="whole", vector math on and off), PyTorch eager, NumPy by hand."""
+    import torch
+
+    torch.set_num_threads(1)
     tools = {}
     for setting in ("1", "0"):
         os.environ[emit.VECTOR_MATH_ENVIRONMENT_VARIABLE] = setting
         tools[f"adcompiler whole, vector math {'on' if setting == '1' else 'off'}"] = (
-            adcompiler.value_and_grad(W.toy_loss, jit="whole"), (x,))
+            adcompiler.value_and_grad(loss, jit="whole"), (x,))
     del os.environ[emit.VECTOR_MATH_ENVIRONMENT_VARIABLE]
-    convert, _, torch_value_and_grad, _ = peers.torch_tools("W4", 1)
-    tools["PyTorch eager"] = (torch_value_and_grad, convert([x]))
-    tools["NumPy by hand"] = (W.toy_numpy, (x,))
+    tools["PyTorch eager"] = (torch_value_and_grad, (torch.tensor(x, requires_grad=True),))
+    tools["NumPy by hand"] = (numpy_value_and_grad, (x,))
+    return tools
+
+
+def w4() -> dict:
+    (x,) = W.toy_inputs()
+    _, _, torch_value_and_grad, _ = peers.torch_tools("W4", 1)
+    tools = gradients(W.toy_loss, x, torch_value_and_grad, W.toy_numpy)
     tools["Numba loop by hand (libm)"] = (W.toy_numba, (x,))
-    return {tool: best_ms(function, *args) for tool, (function, args) in tools.items()}
+    return least_ms(tools)
+
+
+def tanh_loop() -> dict:
+    import torch
+
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, 1_000_000)
+    return least_ms(gradients(tanh_loss, x, torch_tanh(torch), tanh_numpy))
+
+
+def _loop(function, arity):
+    if arity == 2:
+        @numba.njit
+        def loop2(x, y, out):
+            for i in range(x.size):
+                out[i] = function(x[i], y[i])
+        return loop2
+
+    @numba.njit
+    def loop(x, y, out):
+        for i in range(x.size):
+            out[i] = function(x[i])
+    return loop
+
+
+def _libm_expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _libm_power(x, y):
+    return x ** y
 
 
 def functions() -> dict:
-    x = np.random.default_rng(0).uniform(0.05, 10.0, 1_000_000)
+    """Per function: least ms of (vmath in a Numba loop, libm in that loop, NumPy's ufunc)."""
+    from scipy.special import expit
+
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.05, 10.0, 1_000_000), rng.uniform(-3.0, 3.0, 1_000_000)
     out = np.empty_like(x)
     rows = {}
-    for name in ("exp", "expm1", "log", "log1p", "sin", "cos"):
-        ours, libm = vmath.scalar(name if name not in ("sin", "cos") else f"{name}_reduced"), getattr(np, name)
-
-        @numba.njit
-        def with_vmath(x, out):
-            for i in range(x.size):
-                out[i] = ours(x[i])
-
-        @numba.njit
-        def with_libm(x, out):
-            for i in range(x.size):
-                out[i] = libm(x[i])
-
-        rows[name] = (best_ms(with_vmath, x, out), best_ms(with_libm, x, out), best_ms(libm, x, out))
+    for name in ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "expit", "power"):
+        ours = vmath.scalar(f"{name}_reduced" if name in ("sin", "cos") else name)
+        numpy = {"expit": expit}.get(name) or getattr(np, name)
+        libm = numba.njit(_libm_expit) if name == "expit" else numba.njit(_libm_power) if name == "power" else numpy
+        arity = 2 if name == "power" else 1
+        times = least_ms({"vmath": (_loop(ours, arity), (x, y, out)), "libm": (_loop(libm, arity), (x, y, out)),
+                          "numpy": (numpy, ((x, y) if arity == 2 else (x,)) + (out,))})
+        rows[name] = tuple(times.values())
     return rows
 
 
-if __name__ == "__main__":
-    times = w4()
+def _table(title, times):
     torch = times["PyTorch eager"]
-    print("W4 value and gradient, 1e6 values, one thread (least of 15 calls, ms; ratio to PyTorch eager)")
+    print(f"{title} (least of 15 calls, ms; ratio to PyTorch eager)")
     for tool, ms in times.items():
         print(f"  {tool:<40} {ms:8.2f}  {ms / torch:5.2f}x")
+
+
+if __name__ == "__main__":
+    from threadpoolctl import threadpool_info
+
+    print("BLAS:", ", ".join(f"{i['internal_api']} {i.get('architecture')} {i['num_threads']} thread(s)"
+                            for i in threadpool_info() if i["user_api"] == "blas"), "| load:", os.getloadavg())
+    _table("W4 value and gradient, 1e6 values, one thread", w4())
+    _table("\ntanh loop (5 layers) value and gradient, 1e6 values, one thread", tanh_loop())
     print("\n1e6 values, one thread (ms): vmath in a Numba loop, libm in that loop, NumPy's ufunc")
-    for name, (ours, libm, numpy) in functions().items():
-        print(f"  {name:<6} {ours:7.2f} {libm:7.2f} {numpy:7.2f}   libm/vmath {libm / ours:4.1f}x")
+    for name, (ours, libm, ufunc) in functions().items():
+        print(f"  {name:<6} {ours:7.2f} {libm:7.2f} {ufunc:7.2f}   libm/vmath {libm / ours:4.1f}x")

@@ -11,6 +11,7 @@ import mpmath
 import numba
 import numpy as np
 import pytest
+import scipy.special
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: bench/
 from bench import vmath_accuracy as A  # noqa: E402
@@ -30,15 +31,21 @@ SPECIAL = [0.0, -0.0, INF, -INF, NAN, 5e-324, -5e-324, 1e-310, -1e-310, 2.225073
            -1.7976931348623157e308]
 
 
-def _exact(name: str, x: float) -> float:
-    """`name`(x) rounded to float64 from 200 bits (mpmath), or NumPy's where the result is not a
-    finite non-zero number (the IEEE conventions: exp(-inf) = 0, log(-1) = nan, sin(inf) = nan)."""
-    with np.errstate(all="ignore"):
-        convention = float(getattr(np, name)(x))
-    if not math.isfinite(convention) or convention == 0.0 or x == 0.0:
+_MPMATH = {"expit": lambda x: 1 / (1 + mpmath.exp(-x)), "power": mpmath.power}
+
+
+def _exact(name: str, *operands: float):
+    """`name`(*operands) at 200 bits (mpmath), or NumPy's where the result is not a finite non-zero
+    number (the IEEE conventions: exp(-inf) = 0, log(-1) = nan, sin(inf) = nan, 0 ** -1 = inf);
+    expit's from mpmath wherever x is finite (SciPy's underflows to 0 below -709)."""
+    with np.errstate(all="ignore"):  # arrays: np.power of a number exponent 0.5 is sqrt, not C99's pow (-0 ** 0.5)
+        convention = float(A.numpy_function(name)(*(np.full(2, x) for x in operands))[0])
+    zero = convention == 0.0 or (name != "power" and operands[0] == 0.0)
+    if not math.isfinite(convention) or (zero and name != "expit") or not all(map(math.isfinite, operands)):
         return convention
     with mpmath.workprec(200):
-        return getattr(mpmath, name)(mpmath.mpf(x))
+        function = _MPMATH[name] if name in _MPMATH else getattr(mpmath, name)
+        return function(*map(mpmath.mpf, operands))
 
 
 def _assert_within_one_ulp(name, x, got, exact):
@@ -57,7 +64,10 @@ def test_accuracy_across_the_range(name):
     assert ours <= 1.0, f"{name}: {ours:.3f} ulps at x = {where!r} (NumPy: {numpy:.3f})"
 
 
-@pytest.mark.parametrize("name", A.FUNCTIONS)
+UNARY = tuple(name for name in A.FUNCTIONS if name != "power")
+
+
+@pytest.mark.parametrize("name", UNARY)
 def test_special_values(name):
     """On numbers (a kernel's scalar loop) and on an array (whole-array kernels: for sin and cos
     the array holds values beyond vmath.REDUCED, so the twin takes libm's loop)."""
@@ -67,6 +77,36 @@ def test_special_values(name):
         exact = _exact(name, x)
         _assert_within_one_ulp(name, x, float(function(x)), exact)
         _assert_within_one_ulp(name, x, float(from_array), exact)
+
+
+POWER_BASES = [0.0, -0.0, INF, -INF, NAN, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, -3.0, 10.0, 5e-324, -5e-324, 1e-310,
+               2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308, 1.0 - 2.0 ** -53,
+               1.0 + 2.0 ** -52, math.e, 1e-300, 1e300]
+POWER_EXPONENTS = [0.0, -0.0, INF, -INF, NAN, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.5, -0.5, 2.5, 1e-300, 0.1, 1e300,
+                   -1e300, 2.0 ** 52 + 1, 2.0 ** 53, 2.0 ** 53 + 2, 1075.0, -1075.0, 1024.0, -1074.0, 709.78]
+
+
+def test_power_special_values():
+    """C99's pow at every pair of special bases and exponents (signed zeros, infinities, NaN,
+    subnormals, odd and even integers, overflow and underflow), on numbers and on arrays; x ** 2
+    exactly x * x."""
+    pairs = [(x, y) for x in POWER_BASES for y in POWER_EXPONENTS]
+    xs, ys = np.array(pairs).T
+    on_arrays = KRT.vector_power(xs, ys)
+    for (x, y), from_array in zip(pairs, on_arrays):
+        exact = _exact("power", x, y)
+        _assert_within_one_ulp(("power", y), x, float(KRT.vector_power(x, y)), exact)
+        _assert_within_one_ulp(("power", y), x, float(from_array), exact)
+    square = np.random.default_rng(3).uniform(-1e5, 1e5, 1000)
+    np.testing.assert_array_equal(KRT.vector_power(square, 2.0), square * square)
+
+
+def test_power_broadcasts():
+    """An array with a number, either way round, and arrays of different shapes: NumPy's results."""
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(0.1, 3.0, (3, 4)), rng.uniform(-2.0, 2.0, 4)
+    for a, b in ((x, 1.5), (1.5, y), (x, y), (x.T, y[:3]), (np.abs(y), y)):
+        np.testing.assert_allclose(KRT.vector_power(a, b), np.power(a, b), rtol=3e-16, atol=0.0)
 
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
@@ -82,19 +122,18 @@ def test_sin_cos_arrays_in_range_take_the_vector_loop(name):
 @pytest.mark.parametrize("name", A.FUNCTIONS)
 def test_float32(name):
     """float32 in, float32 out, within 1 ulp of float32 (computed in float64, rounded once)."""
-    x = A.samples(name, 10**5, np.random.default_rng(1))
     with np.errstate(over="ignore"):
-        x = x.astype(np.float32)
-    got = getattr(KRT, f"vector_{name}")(x)
+        operands = [x.astype(np.float32) for x in A.samples(name, 10**5, np.random.default_rng(1))]
+    got = getattr(KRT, f"vector_{name}")(*operands)
     assert got.dtype == np.float32
-    errors = A.ulp_errors(got, A.reference(name, x))
-    assert errors.max() <= 1.0, (name, errors.max(), x[np.argmax(errors)])
+    errors = A.ulp_errors(got, A.reference(name, *operands))
+    assert errors.max() <= 1.0, (name, errors.max(), [x[np.argmax(errors)] for x in operands])
 
 
 _VECTOR_OPERATION = re.compile(r"\bv\w+pd\s[^\n]*%[yz]mm")  # a packed-double AVX instruction
 
 
-@pytest.mark.parametrize("name", ["exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced"])
+@pytest.mark.parametrize("name", ["exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced", "tanh", "expit"])
 def test_a_loop_calling_them_is_vectorised(name):
     function = vmath.scalar(name)
 
@@ -106,6 +145,19 @@ def test_a_loop_calling_them_is_vectorised(name):
     x = np.linspace(0.1, 2.0, 64)
     loop(x, np.empty_like(x))
     assert _VECTOR_OPERATION.search(loop.inspect_asm(loop.signatures[0])), name
+
+
+def test_a_loop_calling_power_is_vectorised():
+    power = vmath.power
+
+    @numba.njit
+    def loop(x, y, out):
+        for i in range(x.size):
+            out[i] = power(x[i], y[i])
+
+    x = np.linspace(0.1, 2.0, 64)
+    loop(x, x, np.empty_like(x))
+    assert _VECTOR_OPERATION.search(loop.inspect_asm(loop.signatures[0]))
 
 
 def test_what_kernels_call_is_vectorised():
@@ -157,6 +209,30 @@ def jax():
     return jax
 
 
+def _smooth_loss(x):
+    return np.sum(np.tanh(x) * scipy.special.expit(2.0 * x - 1.0) + x ** (0.5 * x))
+
+
+def _smooth_loop_loss(x):
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = total + np.tanh(x[i]) * scipy.special.expit(x[i]) + x[i] ** 1.5
+    return total
+
+
+def _jax_smooth_loss(jnp, v):
+    return jnp.sum(jnp.tanh(v) * _jax_expit(2.0 * v - 1.0) + v ** (0.5 * v))
+
+
+def _jax_smooth_loop_loss(jnp, v):
+    return jnp.sum(jnp.tanh(v) * _jax_expit(v) + v ** 1.5)
+
+
+def _jax_expit(v):
+    import jax.nn
+    return jax.nn.sigmoid(v)
+
+
 def _jax_loss(jnp, v):
     return jnp.sum(jnp.log1p(jnp.exp(jnp.sin(v))) * jnp.cos(v) + jnp.expm1(0.5 * v) - jnp.log(v))
 
@@ -165,14 +241,17 @@ def _jax_loop_loss(jnp, v):
     return jnp.sum(jnp.exp(-v) * jnp.sin(v) + jnp.log(v))
 
 
-@pytest.mark.parametrize("loss, jax_loss, jit", [(_loss, _jax_loss, "whole"), (_loop_loss, _jax_loop_loss, True)])
-def test_kernels_call_them_and_their_gradients_agree_with_jax(loss, jax_loss, jit, jax):
+@pytest.mark.parametrize("loss, jax_loss, jit, called", [
+    (_loss, _jax_loss, "whole", ("exp", "sin")), (_loop_loss, _jax_loop_loss, True, ("exp", "sin")),
+    (_smooth_loss, _jax_smooth_loss, "whole", ("tanh", "expit", "power")),
+    (_smooth_loop_loss, _jax_smooth_loop_loss, True, ("tanh", "expit", "power"))])
+def test_kernels_call_them_and_their_gradients_agree_with_jax(loss, jax_loss, jit, called, jax):
     """A whole-array kernel, and a loop (a kernel of numbers); JAX's gradient in float64."""
     x = np.random.default_rng(2).uniform(0.2, 3.0, 257)
     grad = adcompiler.grad(loss, jit=jit)
     g = grad(x)
     source = next(iter(grad.specialisations.values()))[0].source
-    assert "krt.vector_exp(" in source and "krt.vector_sin(" in source
+    assert all(f"krt.vector_{name}(" in source for name in called), source
     reference = jax.grad(lambda v: jax_loss(jax.numpy, v))(x)
     np.testing.assert_allclose(g, np.asarray(reference), rtol=1e-13, atol=1e-15)
 

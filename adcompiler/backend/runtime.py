@@ -137,15 +137,16 @@ TAPE_SHAPE_ERROR = ("adcompiler: an array that a loop keeps for the gradient cha
 def tape_push(stack, value, k, capacity):
     """`stack` (a loop's tape: row i holds iteration i's value) with `value` at row k. At k == 0
     the rows are made, `capacity` of them (a `for`'s trip count) or 8 (0: a `while`), and they
-    double when a `while` fills them; a value of another shape than the first raises ValueError."""
-    value = np.asarray(value)
+    double when a `while` fills them; a value of another shape than the first raises ValueError.
+    Numba compiles this body as it is (runtime_numba.py): a number is a value of shape ()."""
+    shape = np.shape(value)
     if k == 0:
-        stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
+        stack = np.empty((capacity if capacity > 0 else 8,) + shape, stack.dtype)
     elif k == stack.shape[0]:
-        grown = np.empty((2 * k,) + value.shape, stack.dtype)
+        grown = np.empty((2 * k,) + shape, stack.dtype)
         grown[:k] = stack
         stack = grown
-    if stack.shape[1:] != value.shape:
+    if stack.shape[1:] != shape:
         raise ValueError(TAPE_SHAPE_ERROR)
     stack[k] = value
     return stack
@@ -466,19 +467,24 @@ HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "perm
 # NumPy's ufuncs, for plain Python; compiled, twins (runtime_numba.py) of vmath.py's branch-free
 # functions, which LLVM inlines into the loop that calls them and vectorises.
 
-VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos")
+VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "expit", "power")
 
 
 def _vector_helper(name: str):
-    ufunc = getattr(np, name)
+    ufunc = expit if name == "expit" else getattr(np, name)  # expit: scipy.special's (above)
 
     def helper(x):
         return ufunc(x)
 
     helper.__name__ = helper.__qualname__ = f"vector_{name}"
-    helper.__doc__ = f"np.{name}(x), with a Numba twin that vectorises (backend/vmath.py)."
+    helper.__doc__ = f"{ufunc.__name__}(x) of floats, with a Numba twin that vectorises (backend/vmath.py)."
     return helper
 
 
-for _name in VECTOR_MATH:
+def vector_power(x, y):
+    """np.power(x, y) of floats, with a Numba twin that vectorises (backend/vmath.py)."""
+    return np.power(x, y)
+
+
+for _name in VECTOR_MATH[:-1]:  # "power": vector_power, above
     globals()[f"vector_{_name}"] = _vector_helper(_name)

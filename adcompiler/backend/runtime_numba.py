@@ -273,32 +273,7 @@ def matmul(a, b):
     return matrix_by_stack
 
 
-@overload(runtime.tape_push)
-def tape_push(stack, value, k, capacity):
-    if not isinstance(value, types.Array):  # a number: a stack of numbers
-        def push_number(stack, value, k, capacity):
-            if k == 0:
-                stack = np.empty(capacity if capacity > 0 else 8, stack.dtype)
-            elif k == stack.shape[0]:
-                grown = np.empty(2 * k, stack.dtype)
-                grown[:k] = stack
-                stack = grown
-            stack[k] = value
-            return stack
-        return push_number
-
-    def push_array(stack, value, k, capacity):
-        if k == 0:
-            stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
-        elif k == stack.shape[0]:
-            grown = np.empty((2 * k,) + value.shape, stack.dtype)
-            grown[:k] = stack
-            stack = grown
-        if stack.shape[1:] != value.shape:
-            raise ValueError(runtime.TAPE_SHAPE_ERROR)
-        stack[k] = value
-        return stack
-    return push_array
+register_jitable(runtime.tape_push)
 
 
 @overload(runtime.empty_list)
@@ -357,8 +332,18 @@ def _float_dtype(*operands):
     return np.dtype(np.float32 if single else np.float64)
 
 
-def _unary_twin(helper, kernel):
+# Vector math's twins (vmath.py) are forced inline into their caller and divide as NumPy does
+# (error_model="numpy": no check of each division), so that the caller's loop can be vectorised.
+_INLINED = {"error_model": "numpy", "forceinline": True}
+
+
+def _unary_twin(helper, kernel, branch_free=None, bound=math.inf, inlined=False):
+    """`helper`'s twin: `kernel` (of a float64) of a number and of each element of an array, cast
+    to the operand's float dtype. With `branch_free` (right for |x| < `bound` only), an array whose
+    elements are all within `bound` (checked in one pass; NaN is not) is looped over with it instead."""
     kernel = numba.njit(inline="always")(kernel)
+    checked = branch_free is not None
+    elementwise = numba.njit(inline="always")(branch_free) if checked else kernel
 
     def twin(x):
         dtype = _float_dtype(x)
@@ -369,24 +354,52 @@ def _unary_twin(helper, kernel):
         def on_array(x):
             flat = np.ascontiguousarray(x).reshape(-1)
             out = np.empty(flat.size, dtype)
-            for i in range(flat.size):
-                out[i] = kernel(np.float64(flat[i]))
+            in_range = True
+            if checked:
+                for i in range(flat.size):
+                    in_range &= abs(np.float64(flat[i])) < bound
+            if in_range:
+                for i in range(flat.size):
+                    out[i] = elementwise(np.float64(flat[i]))
+            else:
+                for i in range(flat.size):
+                    out[i] = kernel(np.float64(flat[i]))
             return out.reshape(x.shape)
         return on_array
 
-    overload(helper)(twin)
+    overload(helper, jit_options=_INLINED if inlined else {})(twin)
 
 
-def _binary_twin(helper, kernel):
+def _binary_twin(helper, kernel, inlined=False):
+    """`helper`'s twin: `kernel` of two float64s over the broadcast of its operands (one flat loop
+    where an operand is a number or both have one shape)."""
     kernel = numba.njit(inline="always")(kernel)
 
     def twin(x, y):
         dtype = _float_dtype(x, y)
         cast = dtype.type
-        if not isinstance(x, types.Array) and not isinstance(y, types.Array):
+        x_array, y_array = isinstance(x, types.Array), isinstance(y, types.Array)
+        if not x_array and not y_array:
             return lambda x, y: cast(kernel(np.float64(x), np.float64(y)))
+        if not y_array or not x_array:
+            array_first = x_array
+
+            def with_number(x, y):
+                flat = np.ascontiguousarray(x if array_first else y).reshape(-1)
+                number = np.float64(y if array_first else x)
+                out = np.empty(flat.size, dtype)
+                for i in range(flat.size):
+                    out[i] = kernel(np.float64(flat[i]), number) if array_first else kernel(number, np.float64(flat[i]))
+                return out.reshape(np.shape(x if array_first else y))
+            return with_number
 
         def on_arrays(x, y):
+            if x.shape == y.shape:
+                xs, ys = np.ascontiguousarray(x).reshape(-1), np.ascontiguousarray(y).reshape(-1)
+                out = np.empty(xs.size, dtype)
+                for i in range(xs.size):
+                    out[i] = kernel(np.float64(xs[i]), np.float64(ys[i]))
+                return out.reshape(x.shape)
             shape = np.broadcast_shapes(np.shape(x), np.shape(y))
             xs, ys = np.broadcast_to(x, shape), np.broadcast_to(y, shape)
             out = np.empty(shape, dtype)
@@ -395,7 +408,7 @@ def _binary_twin(helper, kernel):
             return out
         return on_arrays
 
-    overload(helper)(twin)
+    overload(helper, jit_options=_INLINED if inlined else {})(twin)
 
 
 @numba.njit(inline="always")
@@ -747,41 +760,12 @@ def kron_right(g, a):
 # ---------------------------------------------------------------- vector math (vmath.py)
 
 
-def _vector_twin(helper, name):
-    """The twin of runtime.vector_<name>: vmath's function of a number (inlined by LLVM) and of
-    each element of an array, in a loop that LLVM vectorises. sin and cos of an array check its
-    range first: beyond vmath.REDUCED (or with NaN or inf) the loop calls libm instead; of a
-    number they are libm's (a branch to libm in the loop over numbers would keep it scalar, or
-    worse, be made a call for every element, its result discarded)."""
-    checked = name in ("sin", "cos")
-    libm = getattr(math, name)
-    exact = libm if checked else vmath.scalar(name)
-    elementwise = vmath.scalar(f"{name}_reduced") if checked else exact
+# sin and cos of an array within vmath.REDUCED take the branch-free loop; of a number (or beyond)
+# they are libm's: a branch to libm in a loop over numbers would keep it scalar, or worse, be made
+# a call for every element, its result discarded.
 
-    def twin(x):
-        dtype = _float_dtype(x)
-        cast = dtype.type
-        if not isinstance(x, types.Array):
-            return lambda x: cast(exact(np.float64(x)))
-
-        def on_array(x):
-            flat = np.ascontiguousarray(x).reshape(-1)
-            out = np.empty(flat.size, dtype)
-            in_range = True
-            if checked:
-                for i in range(flat.size):
-                    in_range &= abs(np.float64(flat[i])) < vmath.REDUCED  # NaN is not
-            if in_range:
-                for i in range(flat.size):
-                    out[i] = elementwise(np.float64(flat[i]))
-            else:
-                for i in range(flat.size):
-                    out[i] = libm(np.float64(flat[i]))
-            return out.reshape(x.shape)
-        return on_array
-
-    overload(helper, jit_options={"error_model": "numpy", "forceinline": True})(twin)
-
-
-for _name in runtime.VECTOR_MATH:
-    _vector_twin(getattr(runtime, f"vector_{_name}"), _name)
+for _name in ("exp", "expm1", "log", "log1p", "tanh", "expit"):
+    _unary_twin(getattr(runtime, f"vector_{_name}"), vmath.scalar(_name), inlined=True)
+_unary_twin(runtime.vector_sin, lambda x: math.sin(x), vmath.sin_reduced, vmath.REDUCED, inlined=True)
+_unary_twin(runtime.vector_cos, lambda x: math.cos(x), vmath.cos_reduced, vmath.REDUCED, inlined=True)
+_binary_twin(runtime.vector_power, vmath.power, inlined=True)

@@ -1,14 +1,18 @@
-"""Vectorisable math for kernels: exp, expm1, log, log1p, sin and cos of float64 numbers, written
-with arithmetic, bit casts and selects only, so that LLVM vectorises the loops that call them (Numba
-from PyPI calls scalar libm, which no loop vectorises). float32 is computed in float64, rounded once.
+"""Vectorisable math for kernels: exp, expm1, log, log1p, sin, cos, tanh, expit and pow of float64
+numbers, written with arithmetic, bit casts, FMA and selects only, so that LLVM vectorises the
+loops that call them (Numba from PyPI calls scalar libm, which no loop vectorises). float32 is
+computed in float64, rounded once.
 
-The algorithms are fdlibm's (as musl has them), with its branches made selects: every candidate is
-computed and the right one chosen, and an operand outside a formula's range is replaced by a safe
-one before the formula sees it (a float converted to an integer out of range is poison in LLVM, and
-a discarded overflow would still raise NumPy's warning). sin and cos reduce the argument by
-Cody-Waite with pi/2 in three parts of 33 bits and a tail, exact for |x| < REDUCED (about
-2**20 pi/2): `sin_reduced` and `cos_reduced` are branch-free there and wrong beyond, so their
-callers check the range of an array first, and call libm (Payne-Hanek) beyond (runtime_numba.py).
+exp, expm1, log, log1p, sin and cos are fdlibm's algorithms (as musl has them), with its branches
+made selects: every candidate is computed and the right one chosen, and an operand outside a
+formula's range is replaced by a safe one before the formula sees it (a float converted to an
+integer out of range is poison in LLVM, and a discarded overflow would still raise NumPy's
+warning); log's last sums keep their rounding errors (FMA, two-sum), so that log(3) is correctly
+rounded. sin and cos reduce the argument by Cody-Waite with pi/2 in three parts of 33 bits and a
+tail, exact for |x| < REDUCED (about 2**20 pi/2): `sin_reduced` and `cos_reduced` are branch-free
+there and wrong beyond, so their callers check the range of an array first, and call libm
+(Payne-Hanek) beyond (runtime_numba.py). tanh, expit and pow compose exp and log computed as
+double-double pairs (to about 2**-62; log's pair as SLEEF's logk) and round once at the end.
 Every function is compiled with `forceinline` (LLVM inlines it into the loop)
 and NumPy's error model (a division by zero gives inf, with no check that would stop vectorising).
 
@@ -39,6 +43,16 @@ def _float(typingctx, bits):
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.DoubleType())
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction where the CPU has FMA)."""
+    def codegen(context, builder, signature, args):
+        double = ir.DoubleType()
+        fma = builder.module.declare_intrinsic("llvm.fma", [double], ir.FunctionType(double, [double] * 3))
+        return builder.call(fma, args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 # error_model="numpy": a division by zero gives inf or NaN, never raises (the check that Python's
@@ -82,6 +96,51 @@ def _rounded(x):
     """x rounded to the nearest integer (|x| < 2**51), as a float and an int."""
     n = x + _TO_INT - _TO_INT
     return n, np.int64(n)
+
+
+# ---------------------------------------------------------------- double-double arithmetic
+# A pair (hi, lo) stands for hi + lo with |lo| <= ulp(hi) / 2: about 106 bits. The sums and
+# products of two floats are exact (Knuth's two-sum, a product's error by one FMA).
+
+
+@_vector
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@_vector
+def _fast_two_sum(a, b):
+    """a + b exactly as a pair, for |a| >= |b| (or a == 0)."""
+    s = a + b
+    return s, b - (s - a)
+
+
+@_vector
+def _two_product(a, b):
+    p = a * b
+    return p, _fma(a, b, -p)
+
+
+@_vector
+def _dd_add(ah, al, bh, bl):
+    s, e = _two_sum(ah, bh)
+    return _fast_two_sum(s, e + (al + bl))
+
+
+@_vector
+def _dd_multiply(ah, al, bh, bl):
+    p, e = _two_product(ah, bh)
+    return _fast_two_sum(p, e + (ah * bl + al * bh))
+
+
+@_vector
+def _dd_divide(ah, al, bh, bl):
+    q = ah / bh
+    p, e = _two_product(q, bh)
+    remainder = (((ah - p) - e) + al) - q * bl  # a - q b, its leading part exact
+    return _fast_two_sum(q, remainder / bh)
 
 
 # ---------------------------------------------------------------- exp
@@ -164,7 +223,8 @@ _TWO_54 = 18014398509481984.0
 @_vector
 def _log_core(u, c):
     """log(u + c) for a positive normal or subnormal u and a correction |c| << u (fdlibm's e_log.c
-    and s_log1p.c): u = 2**k (1 + f) with sqrt(2)/2 <= 1 + f < sqrt(2)."""
+    and s_log1p.c): u = 2**k (1 + f) with sqrt(2)/2 <= 1 + f < sqrt(2); f - f**2/2 and k ln2_hi
+    plus it are summed exactly (pairs), the small terms added to their errors, rounded once."""
     subnormal = u < 2.2250738585072014e-308
     u = u * _select(subnormal, _TWO_54, 1.0)  # (u * 2**54 of a large u would raise overflow)
     bits = _bits(u)
@@ -182,7 +242,10 @@ def _log_core(u, c):
     t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
     r = t2 + t1
     dk = np.float64(k)
-    return dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + (dk * _LN2_LO + c))) - f)
+    hfsq_error = _fma(0.5 * f, f, -hfsq)  # hfsq + hfsq_error = f**2 / 2 exactly
+    body, body_error = _fast_two_sum(f, -hfsq)  # |f| > f**2 / 2
+    head, head_error = _fast_two_sum(dk * _LN2_HI, body)  # k == 0, or |k ln2| > ln(sqrt(2)) >= |body|
+    return head + (head_error + ((body_error - hfsq_error) + (s * (hfsq + r) + (dk * _LN2_LO + c))))
 
 
 @_vector
@@ -282,7 +345,142 @@ def cos_reduced(x):
     return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(1))
 
 
-NAMES = ("exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced")
+# ---------------------------------------------------------------- exp and log to 2**-64 (pairs)
+# For tanh, expit and pow: each rounds a pair once at the end, so that its error is barely above
+# half an ulp (the pair's own error is below 2**-60 of the result).
+
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(3, 15))  # 1/3! .. 1/14!: exp's remainder r**15/15!
+
+
+@_vector
+def _exp_pair(zh, zl):
+    """(mh, ml, q) with exp(zh + zl) = 2**q (mh + ml) to 2**-62, for |zh| < 2**51 / ln 2 (the
+    caller keeps zh in its range): zh + zl = q ln2 + r, |r| <= ln2/2, exp(r) = 1 + r + r**2/2
+    + r**3 P(r) with P Taylor's to degree 11 (its remainder below 2**-63 of the result)."""
+    fn, q = _rounded(zh * _INV_LN2)
+    rh, rl = _two_sum(zh, -(fn * _LN2_HI))  # fn * _LN2_HI is exact (|q| < 2**11)
+    rh, rl = _fast_two_sum(rh, rl + (zl - fn * _LN2_LO))
+    square_h, square_l = _two_product(rh, rh)
+    square_l += 2.0 * rh * rl
+    c = _EXP_TAYLOR
+    p = c[0] + rh * (c[1] + rh * (c[2] + rh * (c[3] + rh * (c[4] + rh * (c[5] + rh * (c[6] + rh * (c[7] + rh * (
+        c[8] + rh * (c[9] + rh * (c[10] + rh * c[11]))))))))))
+    mh, ml = _fast_two_sum(1.0, rh)
+    mh, ml = _dd_add(mh, ml + rl, 0.5 * square_h, 0.5 * square_l + square_h * rh * p)
+    return mh, ml, q
+
+
+_LN2_PAIR_HI = 0.6931471805599453  # ln 2 = _LN2_PAIR_HI + _LN2_PAIR_LO to 2**-107
+_LN2_PAIR_LO = 2.3190468138462996e-17
+_TWO_THIRDS_HI, _TWO_THIRDS_LO = 0.666666666666666629659233, 3.80554962542412056336616e-17  # SLEEF's, fitted with T
+# log(1 + f) = 2 atanh(s), s = f / (2 + f): 2 s + 2/3 s**3 + s**5 T(s**2), T's coefficients SLEEF's
+# (sleefdp.c, logk: a minimax fit for |s| <= 0.2; here |s| <= 0.1716)
+_LOG_T = (0.400000000000000077715612, 0.285714285714249172087875, 0.222222222230083560345903,
+          0.181818180850050775676507, 0.153846227114512262845736, 0.13332981086846273921509,
+          0.117754809412463995466069, 0.103239680901072952701192, 0.116255524079935043668677)
+
+
+@_vector
+def _log_pair(u):
+    """log(u) as a pair, to 2**-64 of it, for a positive normal or subnormal u: u = 2**k m with
+    sqrt(2)/2 <= m < sqrt(2), then f = m - 1 (exact) and s = f / (2 + f) as pairs."""
+    subnormal = u < 2.2250738585072014e-308
+    u = u * _select(subnormal, _TWO_54, 1.0)
+    bits = _bits(u)
+    high = (bits >> 32) + (0x3ff00000 - 0x3fe6a09e)  # moves [sqrt(2)/2, sqrt(2)) to [1, 2)
+    k = (high >> 20) - 0x3ff - _select(subnormal, np.int64(54), np.int64(0))
+    high = (high & 0x000fffff) + 0x3fe6a09e
+    f = _float((high << 32) | (bits & 0xffffffff)) - 1.0
+    denominator_h, denominator_l = _two_sum(2.0, f)
+    inverse = 1.0 / denominator_h
+    sh = f * inverse
+    sh, sl = _fast_two_sum(sh, (_fma(-sh, denominator_h, f) - sh * denominator_l) * inverse)
+    square_h, square_l = _two_product(sh, sh)
+    square_l += 2.0 * sh * sl
+    cube_h, cube_l = _dd_multiply(square_h, square_l, sh, sl)
+    third_h, third_l = _dd_multiply(cube_h, cube_l, _TWO_THIRDS_HI, _TWO_THIRDS_LO)
+    c, z = _LOG_T, square_h
+    t = c[0] + z * (c[1] + z * (c[2] + z * (c[3] + z * (c[4] + z * (c[5] + z * (c[6] + z * (c[7] + z * c[8])))))))
+    dk = np.float64(k)
+    hi, lo = _two_sum(dk * _LN2_PAIR_HI, 2.0 * sh)
+    lo += _fma(dk, _LN2_PAIR_HI, -(dk * _LN2_PAIR_HI))  # dk * _LN2_PAIR_HI's rounding error
+    return _dd_add(hi, lo, third_h, third_l + (2.0 * sl + dk * _LN2_PAIR_LO + cube_h * square_h * t))
+
+
+# ---------------------------------------------------------------- tanh, expit and pow
+
+
+@_vector
+def tanh(x):
+    """(E - 1) / (E + 1) with E = exp(2|x|) as a pair: E - 1 loses nothing near 0 (E's pair holds
+    2|x| + 2x**2 + ... with 2|x| exact), rounded once; x itself below 2**-28 (keeps -0)."""
+    x, given = _unless_nan(x), x
+    a = abs(x)
+    mh, ml, q = _exp_pair(2.0 * _select(a < 20.0, a, 0.0), 0.0)  # tanh(20) is 1 - 8e-18: 1.0
+    scale = _pow2(q)
+    eh, el = mh * scale, ml * scale
+    nh, nl = _dd_add(eh, el, -1.0, 0.0)
+    dh, dl = _dd_add(eh, el, 1.0, 0.0)
+    th, tl = _dd_divide(nh, nl, dh, dl)
+    magnitude = _select(a < 20.0, th + tl, 1.0)
+    result = _select(a < 2.0 ** -28, x, _select(x < 0.0, -magnitude, magnitude))
+    return _select(given != given, given, result)
+
+
+@_vector
+def expit(x):
+    """1 / (1 + E) for x >= 0 and E / (1 + E) below, with E = exp(-|x|) = 2**q m as a pair (m's
+    pair divided, then scaled by 2**q once: a subnormal result is rounded twice, within 1 ulp)."""
+    x, given = _unless_nan(x), x
+    a = _select(abs(x) < 746.0, abs(x), 746.0)  # expit(-746) rounds to 0, expit(746) to 1
+    mh, ml, q = _exp_pair(-a, 0.0)
+    scale = _pow2(_select(q > -200, q, np.int64(-200)))  # 1 + E is 1 to 2**-199 below
+    dh, dl = _dd_add(1.0, 0.0, mh * scale, ml * scale)
+    numerator_h, numerator_l = _select(x < 0.0, mh, 1.0), _select(x < 0.0, ml, 0.0)
+    rh, rl = _dd_divide(numerator_h, numerator_l, dh, dl)
+    result = _scaled(rh + rl, _select(x < 0.0, q, np.int64(0)))
+    return _select(given != given, given, result)
+
+
+_TWO_52 = 4503599627370496.0
+
+
+@_vector
+def _odd_integer(y):
+    """(whether y is an integer, whether it is an odd one) for y not NaN: |y| + 2**52 rounds |y|
+    to an integer whose parity is the last bit of its mantissa; every |y| >= 2**52 is an integer."""
+    a = abs(y)
+    below = a < _TWO_52
+    t = _select(below, a + _TWO_52, a)
+    integer = _select(below, t - _TWO_52 == a, True)
+    return integer, integer & (a < 2.0 * _TWO_52) & ((_bits(t) & 1) == 1)
+
+
+@_vector
+def power(x, y):
+    """x ** y as C99's pow: exp(y log|x|) with log|x| and its product with y as pairs, exp of the
+    pair rounded once; the sign of an odd integer power of a negative x; the special cases of
+    zeros, infinities and NaN by selects (y == 2: x * x, exact)."""
+    (x, given_x), (y, given_y) = (_unless_nan(x), x), (_unless_nan(y), y)
+    a = abs(x)
+    ordinary = (a > 0.0) & (a < _INF)
+    lh, ll = _log_pair(_select(ordinary, a, 1.0))
+    ys = _select(abs(y) < 2.0 ** 1000, y, _select(y < 0.0, -(2.0 ** 1000), 2.0 ** 1000))  # the same inf or 0
+    zh, zl = _two_product(ys, lh)
+    zh, zl = _fast_two_sum(zh, zl + ys * ll)
+    within = (zh < 710.0) & (zh > -746.0)
+    mh, ml, q = _exp_pair(_select(within, zh, 0.0), _select(within, zl, 0.0))
+    magnitude = _select(within, _scaled(mh + ml, q), _select(zh > 0.0, _INF, 0.0))
+    infinite_x = _select(y > 0.0, _INF, 0.0)
+    magnitude = _select(a == 0.0, _select(y > 0.0, 0.0, _INF), _select(a == _INF, infinite_x, magnitude))
+    integer, odd = _odd_integer(y)
+    result = _select((_bits(x) < 0) & odd, -magnitude, magnitude)  # the sign bit: -0 too
+    result = _select((x < 0.0) & (x > -_INF) & ~integer, np.nan, _select(y == 2.0, x * x, result))
+    result = _select((given_x != given_x) | (given_y != given_y), np.nan, result)
+    return _select((given_y == 0.0) | (given_x == 1.0), 1.0, result)
+
+
+NAMES = ("exp", "expm1", "log", "log1p", "sin_reduced", "cos_reduced", "tanh", "expit", "power")
 
 
 def scalar(name: str):

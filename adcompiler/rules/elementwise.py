@@ -87,7 +87,7 @@ def _power_base_vjp(g, x, y, out):
 
 
 power = Primitive("power", 2, "_0 ** _1", promote, memory=NEW, binds=(np.power, math.pow), operator="**",
-                  broadcasts=True, fold=operator.pow, ufunc=True)
+                  broadcasts=True, fold=operator.pow, ufunc=True, kernel_template="rt.vector_power(_0, _1)")
 power.defvjp(_power_base_vjp, lambda g, x, y, out: g * (out * log(x)))
 
 floor_divide = Primitive("floor_divide", 2, "_0 // _1", promote, memory=NEW, binds=(np.floor_divide,),
@@ -156,7 +156,7 @@ sin.defvjp(lambda g, x, out: g * cos(x))
 cos.defvjp(lambda g, x, out: -(g * sin(x)))
 tan = _function("tan", (np.tan, math.tan))
 tan.defvjp(lambda g, x, out: g * (1 + out * out))
-tanh = _function("tanh", (np.tanh, math.tanh))
+tanh = _function("tanh", (np.tanh, math.tanh), vector=True)
 tanh.defvjp(lambda g, x, out: g * (1 - out * out))
 sinh = _function("sinh", (np.sinh, math.sinh))
 cosh = _function("cosh", (np.cosh, math.cosh))

@@ -40,12 +40,14 @@ def _ufunc(name, binds, arity=1, type_rule=None, vjps=()):
                      ufunc=True, vjps=vjps)
 
 
-def _helper(name, binds, arity=1, refusal=()):
-    """The runtime helper `rt.<name>` (SciPy's ufunc of that name, and its Numba twin)."""
+def _helper(name, binds, arity=1, refusal=(), vector=False):
+    """The runtime helper `rt.<name>` (SciPy's ufunc of that name, and its Numba twin); `vector`:
+    kernels call backend/vmath.py's vectorisable function instead."""
     operands = ", ".join(f"_{k}" for k in range(arity))
     rule = floating if arity == 1 else _binary_floating
     return Primitive(name, arity, f"rt.{name}({operands})", rule, memory=NEW, binds=binds, broadcasts=arity > 1,
-                     refusal=refusal, batch=ELEMENTWISE, jvps=DIAGONAL)  # elementwise, as the ufuncs
+                     refusal=refusal, batch=ELEMENTWISE, jvps=DIAGONAL,  # elementwise, as the ufuncs
+                     kernel_template=f"rt.vector_{name}({operands})" if vector else "")
 
 
 def _nonzero(d):
@@ -106,7 +108,7 @@ erf = _helper("erf", (math.erf, "scipy.special.erf"))
 erf.defvjp(lambda g, x, out: g * (_TWO_OVER_SQRT_PI * exp(-(x * x))))
 erfc = _helper("erfc", (math.erfc, "scipy.special.erfc"))
 erfc.defvjp(lambda g, x, out: -(g * (_TWO_OVER_SQRT_PI * exp(-(x * x)))))
-expit = _helper("expit", ("scipy.special.expit",))
+expit = _helper("expit", ("scipy.special.expit",), vector=True)
 expit.defvjp(lambda g, x, out: g * (out * (1.0 - out)))
 # d/dx log(e**x + e**y) = expit(x - y): at most 1, exactly 1/2 at x == y and 1 or 0 far apart.
 logaddexp = _ufunc("logaddexp", (np.logaddexp,), 2)
