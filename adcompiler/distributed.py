@@ -23,6 +23,7 @@ import pickle
 import tempfile
 import threading
 import weakref
+from contextlib import contextmanager
 from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -136,8 +137,9 @@ class DataParallel:
         if self.client is None and len(pieces) == 1:
             return [_weighted(self.vg(*pieces[0]), weights[0])]
         if self.client is None:
-            return _gathered([self._thread_pool(len(pieces)).submit(_weighted_shard, self.vg, weight, *piece)
-                              for piece, weight in zip(pieces, weights)])
+            with _blas_threads_shared_by(len(pieces)):
+                return _gathered([self._thread_pool(len(pieces)).submit(_weighted_shard, self.vg, weight, *piece)
+                                  for piece, weight in zip(pieces, weights)])
         portable = pickle.dumps(self.vg)
         if isinstance(self.client, Executor):
             return _gathered([self.client.submit(_shard, portable, weight, *piece)
@@ -150,6 +152,34 @@ class DataParallel:
             if self._threads is None or self._threads._max_workers < count:
                 self._threads = ThreadPoolExecutor(count, thread_name_prefix="adcompiler shard")
             return self._threads
+
+
+_BLAS = {"lock": threading.Lock(), "calls": 0, "limit": None, "controller": None}  # the calls that limit BLAS
+
+
+@contextmanager
+def _blas_threads_shared_by(shards: int):
+    """BLAS limited to cores // shards threads (at least 1) while shards run on threads, so that
+    the shards' BLAS threads do not outnumber the cores (with threadpoolctl installed; without it,
+    set OMP_NUM_THREADS). The first of overlapping calls sets the limit, the last restores it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        yield
+        return
+    with _BLAS["lock"]:
+        if _BLAS["calls"] == 0:
+            threads = max(1, (os.cpu_count() or 1) // shards)
+            _BLAS["controller"] = _BLAS["controller"] or ThreadpoolController()
+            _BLAS["limit"] = _BLAS["controller"].limit(limits=threads, user_api="blas")
+        _BLAS["calls"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS["lock"]:
+            _BLAS["calls"] -= 1
+            if _BLAS["calls"] == 0:
+                _BLAS["limit"].restore_original_limits()
 
 
 class Placed:

@@ -334,3 +334,20 @@ def test_the_dask_example_trains_as_the_single_process_example(client):
     for mine, theirs in zip(_leaves(params), _leaves(expected_params), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-10)
     assert history[-1][2] > 0.5  # test accuracy after two epochs, far above chance (0.1)
+
+
+def test_shards_on_threads_run_with_their_share_of_the_blas_threads(data, monkeypatch):
+    """While two shards run on threads of a two-core machine BLAS has one thread, then its own again."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from adcompiler import distributed
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    seen, shard = [], distributed._weighted_shard
+    monkeypatch.setattr(distributed, "_weighted_shard", lambda *args: seen.append(blas_threads()) or shard(*args))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert_same(adcompiler.data_parallel(GRADS["sum_of_squares"], shards=2)(*data), GRADS["sum_of_squares"](*data))
+        assert blas_threads() and set(blas_threads()) == {2}
+    assert len(seen) == 2 and all(set(threads) == {1} for threads in seen)
