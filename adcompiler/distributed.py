@@ -9,12 +9,18 @@ plus terms that do not depend on the batch) weights them by n_s / n; any other l
 a CompileError. The result equals the whole-batch call up to the rounding of a sum in another order.
 
 Where the shards run: `client=None`, on threads of this process (NumPy's array operations and BLAS
-release the GIL; adcompiler's Numba kernels are compiled without `nogil`, so a loss whose work is in
-kernels gains little: pass a process pool); a `concurrent.futures.Executor` (a ProcessPoolExecutor,
-say), as its tasks; a `dask.distributed.Client`, as tasks on its workers, which Dask reruns on
-another worker when one dies. A process or worker receives `vg` pickled (portable.py: the generated
-source of the shards' signature, compiled here first), imports it once from its cache folder (the
-same module and Numba cache where the folder is shared) and never needs the user's source.
+release the GIL; a Numba kernel only if compiled with `nogil`), with BLAS limited to
+cores // shards threads during the call (threadpoolctl) so that the shards' BLAS threads do not
+outnumber the cores; a `concurrent.futures.Executor` (a ProcessPoolExecutor, say), as its tasks;
+a `dask.distributed.Client`, as tasks on its workers, which Dask reruns on another worker when one
+dies. A process or worker receives `vg` pickled (portable.py: the generated source of the shards'
+signature, compiled here first), imports it once from its cache folder (the same module and Numba
+cache where the folder is shared) and never needs the user's source. Each shard multiplies its own
+results by its weight (in parallel); this process adds them, in shard order, into one new array a leaf.
+
+A fixed data set (full-batch training, the same batch evaluated often) is placed once:
+`data_parallel(vg, client=c).place(X=X, Y=Y)` returns a callable of the other arguments (the
+parameters), and only they travel each call (class `Placed`).
 """
 from __future__ import annotations
 
@@ -188,7 +194,8 @@ class Placed:
 
     - threads: views of one copy of the batch;
     - a ProcessPoolExecutor: the copy is a memory-mapped file (in /dev/shm where there is one) that
-      each worker process maps once, read-only; a task carries the file's name and the shard's rows;
+      each worker process maps once, read-only (and keeps mapped until it exits: the memory is
+      freed then, the file removed by `close()`); a task carries the file's name and the shard's rows;
     - any other Executor: the shards travel with each task, as without `place`;
     - a dask.distributed Client: shard s is scattered to worker s (of the workers at the first call)
       and its task asks for that worker. A worker that dies takes its shards with it (Dask cannot
@@ -261,6 +268,9 @@ class Placed:
 
     def _scatter(self):
         """Scatter the shards that no worker holds (all of them at the first call) to workers."""
+        if self._scattered is not None and all(shard is not None and future.status == "finished"
+                                               for _, shard in self._scattered for future in shard.values()):
+            return
         client = self.parallel.client
         workers = sorted(client.scheduler_info()["workers"])
         if not workers:  # all of them restarting
