@@ -5,7 +5,7 @@ each, combined like data_parallel's shards: the ceiling of two threads on this m
 adcompiler.data_parallel over two shards on two threads, two processes (a ProcessPoolExecutor) and
 a Dask LocalCluster of two worker processes, each both shipping the batch every call and with the
 batch placed once (`.place(X=X, Y=Y)`: only the parameters travel). Prints the best and median
-milliseconds a gradient, the throughput ratio (best against best) to the single core, this
+milliseconds a gradient (the runs take turns, a call each), the throughput ratio (best against best) to the single core, this
 process's CPU seconds per wall second (above 1: its threads overlapped) and the largest relative
 difference of every gradient from the single process's.
 
@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,17 +34,20 @@ import adcompiler  # noqa: E402
 value_and_grad = adcompiler.value_and_grad(W.mlp2_loss, wrt=(0, 1, 2, 3, 4, 5))
 
 
-def seconds(function, args, repeats):
-    """(best and median wall seconds of a call, this process's CPU seconds per wall second over the
-    calls: above 1 when its threads ran at once)."""
-    function(*args)  # compiles, starts the pools, places nothing twice
-    times = []
-    cpu, wall = time.process_time(), time.perf_counter()
+def seconds(runs: dict, repeats: int) -> dict:
+    """name -> (best and median wall seconds of a call, this process's CPU seconds per wall second
+    over its calls: above 1 when its threads ran at once). The runs take turns, a call each, so
+    that a change in the machine's load falls on all of them alike."""
+    for function, args in runs.values():
+        function(*args)  # compiles, starts the pools
+    times, cpu = {name: [] for name in runs}, {name: 0.0 for name in runs}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function(*args)
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times)), (time.process_time() - cpu) / (time.perf_counter() - wall)
+        for name, (function, args) in runs.items():
+            start_cpu, start = time.process_time(), time.perf_counter()
+            function(*args)
+            times[name].append(time.perf_counter() - start)
+            cpu[name] += time.process_time() - start_cpu
+    return {name: (min(t), float(np.median(t)), cpu[name] / sum(t)) for name, t in times.items()}
 
 
 def largest_difference(got, expected):
@@ -78,6 +82,7 @@ def main():
     print(f"W2, batch {options.batch}, float64; BLAS {blas}; {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} (other sessions share the machine: ratios are of this one run)")
     from distributed import Client, LocalCluster
+    warnings.filterwarnings("ignore", "Sending large graph")  # Dask, shipping the batch: what `place` avoids
     with threadpool_limits(limits=1), ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool, \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
@@ -94,13 +99,13 @@ def main():
                 "2 processes, placed batch": (placed[1], params),
                 "Dask LocalCluster, 2 workers": (dask, args),
                 "Dask 2 workers, placed batch": (placed[2], params)}
-        best = {}
+        measured = seconds(runs, options.repeats)
+        single = measured["one process, one core"][0]
         for name, (function, inputs) in runs.items():
-            best[name], median, busy = seconds(function, inputs, options.repeats)
+            best, median, busy = measured[name]
             difference = largest_difference(function(*inputs), expected)
-            print(f"{name:36s} {best[name] * 1e3:7.1f} ms best {median * 1e3:7.1f} ms median   throughput x"
-                  f"{best['one process, one core'] / best[name]:.2f}   CPU/wall here {busy:.2f}   "
-                  f"largest relative difference {difference:.1e}")
+            print(f"{name:36s} {best * 1e3:7.1f} ms best {median * 1e3:7.1f} ms median   throughput x"
+                  f"{single / best:.2f}   CPU/wall here {busy:.2f}   largest relative difference {difference:.1e}")
         for p in placed:
             p.close()
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
