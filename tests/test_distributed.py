@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +233,9 @@ def test_placed_data_on_threads_is_a_copy_and_gives_the_whole_batch_gradient(dat
     assert_same(placed(W), GRADS["weighted_by_size"](W, X, Y))
     assert_same(placed(W=2 * W), GRADS["weighted_by_size"](2 * W, X, Y))
     assert_same(parallel(W, X, Y), GRADS["weighted_by_size"](W, X, Y))  # the shipping call still works
+    with ThreadPoolExecutor(2) as pool:  # an Executor of no known kind: the shards travel with the tasks
+        other = adcompiler.data_parallel(GRADS["weighted_by_size"], client=pool, shards=3).place(X=X, Y=Y)
+        assert_same(other(W), GRADS["weighted_by_size"](W, X, Y))
     with pytest.raises(TypeError, match=r"takes the batch arguments \['X', 'Y'\] by name"):
         parallel.place(X=X)
     with pytest.raises(TypeError, match="not placed, each once: \\['W'\\]"):
