@@ -5,9 +5,10 @@ each, combined like data_parallel's shards: the ceiling of two threads on this m
 adcompiler.data_parallel over two shards on two threads, two processes (a ProcessPoolExecutor) and
 a Dask LocalCluster of two worker processes, each both shipping the batch every call and with the
 batch placed once (`.place(X=X, Y=Y)`: only the parameters travel). Prints the best and median
-milliseconds a gradient (the runs take turns, a call each), the throughput ratio (best against best) to the single core, this
-process's CPU seconds per wall second (above 1: its threads overlapped) and the largest relative
-difference of every gradient from the single process's.
+milliseconds a gradient (the runs take turns, a call each), the throughput ratio (best against
+best) to the single core, the mean CPU milliseconds a gradient of this process and its workers
+(and their ratio to the single core's: the work that parallelism adds, whatever the load) and the
+largest relative difference of every gradient from the single process's.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/data_parallel.py [--batch 2048] [--repeats 15]
 """
@@ -24,6 +25,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"  # one BLAS thread in this process and in every worker it starts
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,20 +36,34 @@ import adcompiler  # noqa: E402
 value_and_grad = adcompiler.value_and_grad(W.mlp2_loss, wrt=(0, 1, 2, 3, 4, 5))
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) so far of this process and every process under it (the pool's
+    workers, the Dask nannies and workers)."""
+    here = psutil.Process()
+    total = 0.0
+    for process in [here, *here.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def seconds(runs: dict, repeats: int) -> dict:
-    """name -> (best and median wall seconds of a call, this process's CPU seconds per wall second
-    over its calls: above 1 when its threads ran at once). The runs take turns, a call each, so
-    that a change in the machine's load falls on all of them alike."""
+    """name -> (best and median wall seconds of a call, mean CPU seconds a call of this process and
+    its workers). The runs take turns, a call each, so that a change in the machine's load falls on
+    all of them alike; the CPU seconds do not depend on the load."""
     for function, args in runs.values():
         function(*args)  # compiles, starts the pools
     times, cpu = {name: [] for name in runs}, {name: 0.0 for name in runs}
     for _ in range(repeats):
         for name, (function, args) in runs.items():
-            start_cpu, start = time.process_time(), time.perf_counter()
+            start_cpu, start = cpu_seconds(), time.perf_counter()
             function(*args)
             times[name].append(time.perf_counter() - start)
-            cpu[name] += time.process_time() - start_cpu
-    return {name: (min(t), float(np.median(t)), cpu[name] / sum(t)) for name, t in times.items()}
+            cpu[name] += cpu_seconds() - start_cpu
+    return {name: (min(t), float(np.median(t)), cpu[name] / repeats) for name, t in times.items()}
 
 
 def largest_difference(got, expected):
@@ -100,12 +116,13 @@ def main():
                 "Dask LocalCluster, 2 workers": (dask, args),
                 "Dask 2 workers, placed batch": (placed[2], params)}
         measured = seconds(runs, options.repeats)
-        single = measured["one process, one core"][0]
+        single, _, single_cpu = measured["one process, one core"]
         for name, (function, inputs) in runs.items():
-            best, median, busy = measured[name]
+            best, median, cpu = measured[name]
             difference = largest_difference(function(*inputs), expected)
             print(f"{name:36s} {best * 1e3:7.1f} ms best {median * 1e3:7.1f} ms median   throughput x"
-                  f"{single / best:.2f}   CPU/wall here {busy:.2f}   largest relative difference {difference:.1e}")
+                  f"{single / best:.2f}   CPU {cpu * 1e3:6.1f} ms (x{cpu / single_cpu:.2f})   "
+                  f"largest relative difference {difference:.1e}")
         for p in placed:
             p.close()
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
