@@ -210,11 +210,10 @@ class Placed:
             raise TypeError(f"place() takes the batch arguments {names} by name, not {sorted(batch)}")
         self.parallel, self.vg = parallel, parallel.vg
         self.others = [name for name in self.vg.names if name not in names]
-        self._by_position = {parallel.vg.names.index(name): value for name, value in batch.items()}
-        n = parallel._batch_size(self._by_position)
-        self.bounds = parallel._bounds(n)
+        by_position = {parallel.vg.names.index(name): value for name, value in batch.items()}
+        self.bounds = parallel._bounds(parallel._batch_size(by_position))
         self._paths: dict = {}  # ProcessPoolExecutor: position -> the file of its memory map
-        self.copies = {i: self._copy(i, value) for i, value in self._by_position.items()}
+        self.copies = {i: self._copy(i, value) for i, value in by_position.items()}
         self._scattered: list | None = None  # Dask: per shard, (worker, {position: future})
         self._finalizer = weakref.finalize(self, _remove_files, self._paths)
         self.__name__ = f"{parallel.__name__}_placed"
@@ -243,14 +242,12 @@ class Placed:
                   for start, stop in self.bounds]
         weights = self.parallel._weights(pieces, self.bounds)
         client = self.parallel.client
-        if client is None or not isinstance(client, Executor):
-            return _combined(self.parallel._run(pieces, weights) if client is None else
-                             self._run_dask(originals, weights))
-        portable = pickle.dumps(self.vg)
-        if isinstance(client, ProcessPoolExecutor):
-            pieces = [tuple(_Rows(self._paths[i], start, stop) if i in self._paths else value for i, value in enumerate(originals)) for start, stop in self.bounds]
-        return _combined(_gathered([client.submit(_shard, portable, weight, *piece)
-                                    for piece, weight in zip(pieces, weights)]))
+        if client is not None and not isinstance(client, Executor):
+            return _combined(self._run_dask(originals, weights))
+        if isinstance(client, ProcessPoolExecutor):  # the workers map the rows of the files
+            pieces = [tuple(_Rows(self._paths[i], start, stop) if i in self._paths else value
+                            for i, value in enumerate(originals)) for start, stop in self.bounds]
+        return _combined(self.parallel._run(pieces, weights))
 
     def _run_dask(self, originals: tuple, weights: list) -> list:
         client, portable = self.parallel.client, pickle.dumps(self.vg)
