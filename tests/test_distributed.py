@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +215,34 @@ def test_threads_and_a_process_pool_give_the_single_process_gradient(mlp_data):
     assert_same(adcompiler.data_parallel(MLP, shards=2)(*mlp_data), whole)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:  # fresh processes
         assert_same(adcompiler.data_parallel(MLP, client=pool)(*mlp_data), whole)
+        params, X, Y = mlp_data
+        with adcompiler.data_parallel(MLP, client=pool).place(X=X, Y=Y) as placed:
+            (path,) = {placed._paths[1], placed._paths[2]} - {placed._paths[2]}
+            assert_same(placed(params), whole)
+            other = nn.init_mlp(np.random.default_rng(SEED + 2), [8, 16, 4])  # only the parameters change
+            assert_same(placed(other), MLP(other, X, Y))
+        assert not os.path.exists(path)  # close() removed the memory-mapped copies
+
+
+def test_placed_data_on_threads_is_a_copy_and_gives_the_whole_batch_gradient(data, mlp_data):
+    W, X, Y = data
+    X_mine = X.copy()
+    parallel = adcompiler.data_parallel(GRADS["weighted_by_size"], shards=3)
+    placed = parallel.place(Y=Y, X=X_mine)
+    X_mine[:] = 0.0  # changing the user's array afterwards changes nothing placed
+    assert_same(placed(W), GRADS["weighted_by_size"](W, X, Y))
+    assert_same(placed(W=2 * W), GRADS["weighted_by_size"](2 * W, X, Y))
+    assert_same(parallel(W, X, Y), GRADS["weighted_by_size"](W, X, Y))  # the shipping call still works
+    with ThreadPoolExecutor(2) as pool:  # an Executor of no known kind: the shards travel with the tasks
+        other = adcompiler.data_parallel(GRADS["weighted_by_size"], client=pool, shards=3).place(X=X, Y=Y)
+        assert_same(other(W), GRADS["weighted_by_size"](W, X, Y))
+    with pytest.raises(TypeError, match=r"takes the batch arguments \['X', 'Y'\] by name"):
+        parallel.place(X=X)
+    with pytest.raises(TypeError, match="not placed, each once: \\['W'\\]"):
+        placed(W, W=W)
+    placed.close()
+    with pytest.raises(ValueError, match="freed by close"):
+        placed(W)
 
 
 # ---------------------------------------------------------------- Dask
@@ -231,6 +259,16 @@ def test_dask_workers_give_the_single_process_gradient(client, mlp_data, data):
     assert_same(adcompiler.data_parallel(MLP, client=client)(*mlp_data), MLP(*mlp_data))
     assert_same(adcompiler.data_parallel(GRADS["weighted_by_size"], client=client, shards=4)(*data),
                 GRADS["weighted_by_size"](*data))
+
+
+def test_dask_workers_with_placed_data_give_the_single_process_gradient(client, mlp_data):
+    params, X, Y = mlp_data
+    with adcompiler.data_parallel(MLP, client=client).place(X=X, Y=Y) as placed:
+        assert_same(placed(params), MLP(*mlp_data))
+        holders = [set(client.who_has(list(shard.values())).values()) for _, shard in placed._scattered]
+        assert len(holders) == 2 and holders[0] != holders[1]  # one shard on each worker
+        other = nn.init_mlp(np.random.default_rng(SEED + 2), [8, 16, 4])
+        assert_same(placed(other), MLP(other, X, Y))
 
 
 class KillsAWorker:
@@ -271,6 +309,19 @@ def test_a_killed_worker_loses_no_step(client, mlp_data):
     assert_same(got, expected)
 
 
+def test_a_killed_worker_loses_no_step_with_placed_data(client, mlp_data):
+    """The killed worker takes its scattered shard with it: the step scatters it again and reruns."""
+    params, X, Y = mlp_data
+    faulty = KillsAWorker(client, at=2)
+    with adcompiler.data_parallel(MLP, client=faulty).place(X=X, Y=Y) as placed:
+        got, expected = params, params
+        for _ in range(4):
+            got = nn.adam_step(got, placed(got)[1], nn.init_adam(got), 1e-2)[0]
+            expected = nn.adam_step(expected, MLP(expected, X, Y)[1], nn.init_adam(expected), 1e-2)[0]
+    assert faulty.killed is not None and faulty.steps == 5  # the step of the kill gathered twice
+    assert_same(got, expected)
+
+
 @pytest.mark.slow  # about 20 s: two compiled training steps and two epochs
 def test_the_dask_example_trains_as_the_single_process_example(client):
     sys.path.insert(0, str(REPO / "examples"))
@@ -286,3 +337,20 @@ def test_the_dask_example_trains_as_the_single_process_example(client):
     for mine, theirs in zip(_leaves(params), _leaves(expected_params), strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-10)
     assert history[-1][2] > 0.5  # test accuracy after two epochs, far above chance (0.1)
+
+
+def test_shards_on_threads_run_with_their_share_of_the_blas_threads(data, monkeypatch):
+    """While two shards run on threads of a two-core machine BLAS has one thread, then its own again."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from adcompiler import distributed
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    seen, shard = [], distributed._weighted_shard
+    monkeypatch.setattr(distributed, "_weighted_shard", lambda *args: seen.append(blas_threads()) or shard(*args))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert_same(adcompiler.data_parallel(GRADS["sum_of_squares"], shards=2)(*data), GRADS["sum_of_squares"](*data))
+        assert blas_threads() and set(blas_threads()) == {2}
+    assert len(seen) == 2 and all(set(threads) == {1} for threads in seen)
