@@ -686,7 +686,8 @@ def checked_length(n, expected):
 # Numba compiles the NumPy bodies of the np.linalg helpers and of the diagonals as they are.
 
 for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors", "diagonal",
-              "diagonal_fill", "kron", "checkpoint_chunk"):
+              "diagonal_fill", "kron", "checkpoint_chunk", "revolve_schedule", "revolve_split", "revolve_restore",
+              "revolve_take", "snapshot_stack", "snapshot_numbers", "snapshot_get", "snapshot_put", "number_put"):
     register_jitable(getattr(runtime, _name))
 
 
