@@ -380,12 +380,10 @@ def checkpoint_chunk(trips, budget, step, snapshot, where):
     (the backward makes a chunk's before it drops the last one) of m iterations of `step` bytes,
     about sqrt(trips * snapshot / (2 * step)); 0 when even that needs more than `budget` bytes
     (the loop `where` is then reversed by the binomial schedule, `revolve_schedule`)."""
-    if trips <= 1:
-        return 1
     best, least = 1, -1
     guess = int((trips * snapshot / (2.0 * max(step, 1))) ** 0.5)
     for m in (guess, guess + 1):
-        m = min(max(m, 1), trips)
+        m = max(min(m, trips), 1)
         needed = ((trips + m - 1) // m) * snapshot + 2 * m * step
         if least < 0 or needed < least:
             best, least = m, needed
@@ -487,20 +485,23 @@ for _name in VECTOR_MATH:
 # at or below k (those above are done) and advances from it to k, taking a snapshot where revolve
 # splits what is left (`revolve_take`); `advanced` counts the iterations advanced so far.
 
-def revolve_schedule(trips, budget, step, snapshot, where):
-    """A schedule for a loop of `trips` iterations, each of whose recomputations keeps `step`
-    bytes, with as many snapshots of `snapshot` bytes as `budget` holds besides (at most one per
-    iteration); snapshot 0 is the loop's initial values. A ValueError naming the loop `where` when
-    not even one snapshot fits."""
-    slots = (budget - step) // max(snapshot, 1)
+def revolve_schedule(trips, budget, fixed, snapshot, where):
+    """A schedule for a loop of `trips` iterations with as many snapshots of `snapshot` bytes as
+    `budget` holds besides `fixed` bytes (what one iteration's recomputation keeps, the snapshot
+    arrays' objects) and the schedule itself; at most one per iteration. Snapshot 0 is the loop's
+    initial values. A ValueError naming the loop `where` when not even one fits."""
+    slots = (budget - fixed - SCHEDULE_BYTES) // (snapshot + 8)
     if slots < 1:
         raise ValueError("memory=" + str(budget) + " bytes is too small for the loop at " + where + ": one "
                          "snapshot of its carried values and one iteration's values need "
-                         + str(snapshot + step) + " bytes")
+                         + str(fixed + SCHEDULE_BYTES + snapshot + 8) + " bytes")
     slots = max(min(slots, trips), 1)
     schedule = np.zeros(5 + slots, np.int64)
     schedule[0], schedule[1], schedule[2] = slots, 1, -1
     return schedule
+
+
+SCHEDULE_BYTES = 5 * 8 + 112  # a schedule's bytes besides 8 per slot (with its ndarray object)
 
 
 def revolve_split(start, end, snapshots):

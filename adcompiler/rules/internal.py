@@ -86,7 +86,7 @@ REVOLVE_REFUSAL = ("differentiating the gradient of a loop checkpointed under me
                    "take the second derivative without memory=, or checkpoint the loop by hand")
 revolve_schedule = Primitive("revolve_schedule", 4,
                              lambda types, where: f"rt.revolve_schedule(_0, _1, _2, _3, {where!r})",
-                             lambda trips, budget, step, snapshot, where: Type("int64", 1), memory=NEW)
+                             lambda trips, budget, fixed, snapshot, where: Type("int64", 1), memory=NEW)
 revolve_restore = Primitive("revolve_restore", 2, "rt.revolve_restore(_0, _1)",
                             lambda schedule, k: Type("int64", weak=True), memory=NEW)
 revolve_take = Primitive("revolve_take", 2, "rt.revolve_take(_0, _1)",

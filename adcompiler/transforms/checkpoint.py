@@ -30,7 +30,7 @@ from ..ir.core import (Block, Checkpointed, Const, For, Function, If, Loop, Op, 
                        defined_in, read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .plan import TAPED, Keep, kept_bytes
+from .plan import ARRAY_OVERHEAD, TAPED, Keep, kept_bytes
 from .reverse import reverse, zero_adjoint
 
 
@@ -194,7 +194,8 @@ def _revolved_state(sweep, op: Revolved) -> dict:
     k, carried = body.args[0], body.args[1:]
     with builder.nested(sweep.scope.parent.ops):
         step, snapshot = _sizes(op, op.decisions)
-        schedule = P.revolve_schedule(Sym(op.trips), op.budget, step, snapshot, where=op.loc.short)
+        fixed = step + ARRAY_OVERHEAD * len(carried)  # (the snapshot arrays' objects)
+        schedule = P.revolve_schedule(Sym(op.trips), op.budget, fixed, snapshot, where=op.loc.short)
         stacks = [P.snapshot_stack(Sym(init), schedule, dtype=arg.type.dtype) for init, arg in zip(op.inits, carried)]
     start = P.revolve_restore(schedule, Sym(k))
     restored = []
