@@ -351,12 +351,10 @@ def test_revolve_where_two_levels_do_not_fit(jit):
     np.testing.assert_allclose(budgeted, [fd_grad(recurrence, args, k) for k in wrt], rtol=1e-7)
 
 
-def test_revolve_tape_and_snapshots_within_the_budget():
-    args = W.recurrence_inputs(10_000)
-    wrt = (0, 1, 2, 3)
-    budget = 1000
-    taped = grad(W.recurrence_loss, wrt=wrt, jit=False)
-    budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
+def _revolve_bytes(function, args, one_iteration):
+    """The peak bytes of `function(*args)` under the binomial schedule (two levels ruled out) above
+    those of its call of `one_iteration` (the same objects, one snapshot and one iteration's values),
+    and how many backward iterations restored a snapshot in the first."""
     restored = np.zeros(1, np.int64)  # (counted in place: a count that allocates would be measured too)
 
     def counted(schedule, k):
@@ -364,11 +362,24 @@ def test_revolve_tape_and_snapshots_within_the_budget():
         return restore(schedule, k)
 
     restore = runtime.revolve_restore
-    with pytest.MonkeyPatch.context() as patch:  # (the binomial schedule, not two levels, runs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runtime, "checkpoint_chunk", lambda *sizes: 0)
         patch.setattr(runtime, "revolve_restore", counted)
-        kept = _peak_bytes(budgeted, *args) - _peak_bytes(taped, *W.recurrence_inputs(1))  # less a call's own
-    assert restored[0] == 2 * 10_000  # (two calls)
-    assert 0 < kept <= budget
+        grown = _peak_bytes(function, *args)
+        calls = restored[0]
+        return grown - _peak_bytes(function, *one_iteration), calls
+
+
+def test_revolve_tape_and_snapshots_within_the_budget():
+    args = W.recurrence_inputs(10_000)
+    wrt = (0, 1, 2, 3)
+    budget = 1000
+    taped = grad(W.recurrence_loss, wrt=wrt, jit=False)
+    budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
+    assert _peak_bytes(taped, *args) > 10_000 * 16
+    kept, restored = _revolve_bytes(budgeted, args, W.recurrence_inputs(1))
+    assert restored == 2 * 10_000  # (two calls)
+    assert 24 * 20 < kept <= budget  # (at least 20 snapshots of 24 bytes with the schedule's entry)
     assert budgeted(*args) == taped(*args)
 
 
@@ -394,5 +405,5 @@ def test_a_loop_in_an_if_body_takes_the_budget(jit):
                                rtol=1e-7)
     if not jit:
         assert _peak_bytes(taped, 0.5, 0.7, 10_000, 1) > 10_000 * 8
-        call = _peak_bytes(taped, 0.5, 0.7, 1, 1)  # a call's own bytes (arguments, results)
-        assert 0 < _peak_bytes(budgeted, 0.5, 0.7, 10_000, 1) - call <= 1000
+        kept, restored = _revolve_bytes(budgeted, (0.5, 0.7, 10_000, 1), (0.5, 0.7, 1, 1))
+        assert restored == 2 * 10_000 and 0 < kept <= 1000
