@@ -11,12 +11,18 @@ What the backward body then reads of the forward body is only the iteration numb
 values, which the loop's residual plan tapes: the snapshots. Nested checkpointed loops recompute
 level by level.
 
-`budgeted` splits each top-level `for` loop whose tape `memory=` bounds into a checkpointed loop over
-chunks of a run-time length (`rt.checkpoint_chunk`, which picks the length that needs least memory,
-about sqrt(trips x snapshot / tape) iterations, and raises when even that exceeds the budget) holding
-a plain loop over the chunk's iterations: two-level checkpointing, where every iteration is
-recomputed exactly once (a revolve schedule with one recomputation level). Memory: one snapshot of
-the carried values per chunk, and the tape of one chunk (two while the backward replaces it).
+`budgeted` checkpoints each `for` loop outside other loops whose tape `memory=` bounds, by the
+schedule the budget allows once the trip count is known (an `if` on `rt.checkpoint_chunk`, 0 when
+two levels do not fit):
+- two levels: a checkpointed loop over chunks of the length that needs least memory (about
+  sqrt(trips x snapshot / tape) iterations) holding a plain loop over the chunk's iterations, where
+  every iteration is recomputed exactly once. Memory: one snapshot per chunk and the tape of one
+  chunk (two while the backward replaces it). Faster wherever it fits.
+- else the binomial schedule (Griewank's revolve): a `Revolved` loop, whose backward keeps snapshots
+  of the carried values on a stack of the slots the budget holds (`rt.revolve_schedule`), restores
+  for iteration k the highest one at or below k and advances from it to k, taking the snapshots
+  revolve places on the way (`_revolved_state`): O(log n) snapshots, the fewest iterations advanced
+  for their number.
 """
 from __future__ import annotations
 
