@@ -221,7 +221,9 @@ def test_show_tells_what_is_recomputed():
     g(*W.recurrence_inputs(100))
     text = show(g, print_it=False)
     assert "(memory=4000 bytes per loop)" in text
-    assert "checkpointed for at workloads.py:170: its values recomputed in the backward" in text
+    assert "checkpointed for at workloads.py:170: its values recomputed in the backward" in text  # two levels
+    assert "revolved for at workloads.py:170: its values recomputed in the backward, iteration by iteration, from " \
+           "snapshots of the carried values, kept by the binomial schedule" in text
     assert "rt.checkpoint_chunk(" in text and "rt.revolve_schedule(" in text  # two levels where they fit, else revolve
 
 

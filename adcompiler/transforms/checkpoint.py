@@ -36,7 +36,7 @@ from ..ir.core import (Block, Checkpointed, Const, For, Function, If, Loop, Op, 
                        defined_in, read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .plan import ARRAY_OVERHEAD, TAPED, Keep, kept_bytes
+from .plan import ARRAY_OVERHEAD, REVOLVED, TAPED, Keep, kept_bytes
 from .reverse import reverse, zero_adjoint
 
 
@@ -119,6 +119,7 @@ class Revolved(Checkpointed):
     carried values on a stack of the slots `budget` holds (`rt.revolve_schedule`) besides what one
     iteration keeps (`decisions`: the trial plan's, which `kept_bytes` sizes)."""
 
+    name = REVOLVED
     budget: int = 0
     decisions: tuple = ()
 

@@ -33,6 +33,9 @@ from ..ir.core import (Block, Checkpointed, Const, For, If, IndexArray, IndexInt
 from ..rules.primitive import BUFFER, FRESH, IDENTITY, UPDATE
 
 
+REVOLVED = "revolved for"  # the name of transforms/checkpoint.py's `Revolved` loops
+
+
 class Keep(enum.Enum):
     """How the backward gets a forward value."""
 
@@ -57,12 +60,15 @@ class Plan:
 
     @property
     def checkpointed(self) -> bool:
-        return self.op == Checkpointed.name
+        return self.op in (Checkpointed.name, REVOLVED)
 
     def describe(self, name) -> str:
         """One line per decision, values named by `name` (a Namer)."""
+        revolved = (", kept by the binomial schedule: as many as memory= holds, each iteration advanced from the "
+                    "nearest one below it") if self.op == REVOLVED else ""
         lines = [f"{self.op} at {self.loc.short}:" + (" its values recomputed in the backward, iteration by iteration, "
-                                                      "from snapshots of the carried values" if self.checkpointed else "")]
+                                                      "from snapshots of the carried values" + revolved
+                                                      if self.checkpointed else "")]
         for value, keep in self.decisions:
             lines.append(f"  %{name(value)}: {value.type} {keep.value}")
         if self.checkpointed and not self.decisions:  # a checkpointed call: it reads only values kept outside it
