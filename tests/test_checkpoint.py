@@ -249,6 +249,14 @@ def noisy(x, n):
     return x
 
 
+def long_while(x):
+    s = 0.0
+    while s < 8.0:
+        x = np.sin(x) * 0.9 + 0.3
+        s = s + np.sum(x * x) * 0.2
+    return s
+
+
 def test_refusals():
     with pytest.raises(TypeError, match="checkpoint marks a function"):
         checkpoint(3)
@@ -262,6 +270,9 @@ def test_refusals():
         grad(noisy)(1.0, 3)
     with pytest.raises(CompileError, match="memory= cannot bound the tape of a loop that holds another loop"):
         grad(nested_taped, memory=10_000)(np.eye(2), np.ones(2), 3, 2)
+    with pytest.raises(CompileError, match=r"test_checkpoint.py:\d+: in long_while\(\): memory= cannot bound the tape "
+                                           r"of a while loop"):
+        grad(long_while, memory=10_000)(np.ones(3))
 
 
 # ---------------------------------------------------------------- the binomial schedule (revolve)
@@ -409,3 +420,14 @@ def test_a_loop_in_an_if_body_takes_the_budget(jit):
         assert _peak_bytes(taped, 0.5, 0.7, 10_000, 1) > 10_000 * 8
         kept, restored = _revolve_bytes(budgeted, (0.5, 0.7, 10_000, 1), (0.5, 0.7, 1, 1))
         assert restored == 2 * 10_000 and 0 < kept <= 1000
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_revolve_of_a_carried_array(jit, rng):
+    a, x = rng.uniform(0.5, 1.5, size=50), rng.normal(size=50)
+    budget = 5_000  # two levels of 2000 steps of two 400-byte arrays would need about 57 KB
+    budgeted = grad(array_recurrence, wrt=(0, 1), jit=jit, memory=budget)(a, x, 2000)
+    taped = grad(array_recurrence, wrt=(0, 1), jit=jit)(a, x, 2000)
+    for b, t in zip(budgeted, taped):
+        np.testing.assert_array_equal(b, t)
+    np.testing.assert_allclose(budgeted[0], fd_grad(array_recurrence, [a, x, 2000], 0), rtol=1e-7)

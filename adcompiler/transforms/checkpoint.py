@@ -94,7 +94,8 @@ def budgeted(fn: Function, memory: int, trial) -> Function:
     plans of `fn`'s reverse, which tell what each loop tapes) checkpointed so that its snapshots and
     tape fit in `memory` bytes: in two levels where that fits, else by the binomial schedule (see
     the module docstring). `fn` is changed in place and returned."""
-    tapes = {id(plan.structured.body.args[0]): plan for plan in trial if isinstance(plan.structured, For)}
+    tapes = {id(plan.structured.body.args[0]): plan for plan in trial
+             if isinstance(plan.structured, Loop) and plan.structured.body.args}
     _budget_block(fn.entry, memory, tapes)
     return fn
 
@@ -105,10 +106,14 @@ def _budget_block(block: Block, memory: int, tapes: dict) -> None:
         if isinstance(op, If):
             for branch in op.blocks:
                 _budget_block(branch, memory, tapes)
-        plan = tapes.get(id(op.body.args[0])) if type(op) is For else None
-        if plan is None or not any(keep in TAPED for _, keep in plan.decisions):
+        plan = tapes.get(id(op.body.args[0])) if isinstance(op, Loop) and op.body.args else None
+        if plan is None or isinstance(op, Checkpointed) or not any(keep in TAPED for _, keep in plan.decisions):
             ops.append(op)
             continue
+        if not isinstance(op, For):
+            raise CompileError("memory= cannot bound the tape of a while loop (its trip count is known only at its "
+                               "end, too late to plan its checkpoints)", op.loc,
+                               "write it as a for loop over range(n) with a break, or drop memory= for it")
         ops.extend(_scheduled(op, plan.decisions, memory))
     block.ops[:] = ops
 
