@@ -101,6 +101,8 @@ def budgeted(fn: Function, memory: int, trial) -> Function:
 
 
 def _budget_block(block: Block, memory: int, tapes: dict) -> None:
+    """Checkpoint the loops of `block` and of the `if` bodies in it whose plan (in `tapes`, by the
+    body's first argument) tapes values; the ops inside loops are left as they are."""
     ops = []
     for op in block.ops:
         if isinstance(op, If):
