@@ -480,10 +480,11 @@ for _name in VECTOR_MATH:
 
 # ---------------------------------------------------------------- binomial checkpointing (transforms/checkpoint.py)
 # A loop reversed by Griewank's binomial schedule (revolve) keeps at most `slots` snapshots of its
-# carried values, a stack: the schedule is an int64 array [slots, depth, target, end, advanced,
+# carried values, a stack: the schedule is an int64 array [slots, depth, planned, 0, advanced,
 # position of the snapshot in slot 0, 1, ...]. Reversing iteration k restores the highest snapshot
-# at or below k (those above are done) and advances from it to k, taking a snapshot where revolve
-# splits what is left (`revolve_take`); `advanced` counts the iterations advanced so far.
+# at or below k (those above are done) and plans the advance from it to k: the positions where
+# revolve splits what is left, which the advance then stores (`revolve_take`: slots depth ..
+# planned - 1); `advanced` counts the iterations advanced so far.
 
 def revolve_schedule(trips, budget, fixed, snapshot, where):
     """A schedule for a loop of `trips` iterations with as many snapshots of `snapshot` bytes as
@@ -497,7 +498,7 @@ def revolve_schedule(trips, budget, fixed, snapshot, where):
                          + str(fixed + SCHEDULE_BYTES + snapshot + 8) + " bytes")
     slots = max(min(slots, trips), 1)
     schedule = np.zeros(5 + slots, np.int64)
-    schedule[0], schedule[1], schedule[2] = slots, 1, -1
+    schedule[0], schedule[1], schedule[2] = slots, 1, 1
     return schedule
 
 
@@ -529,31 +530,32 @@ def revolve_split(start, end, snapshots):
 
 def revolve_restore(schedule, k):
     """The position j of the snapshot that iteration k is recomputed from (the highest at or below
-    k; the ones above it are dropped), with the advance from j to k planned."""
+    k; the ones above it are dropped), with the snapshots of the advance from j to k planned."""
     depth = schedule[1]
     while schedule[4 + depth] > k:
         depth -= 1
     schedule[1] = depth
     start = schedule[4 + depth]
-    schedule[3] = k + 1
-    schedule[2] = revolve_split(start, k + 1, schedule[0] - depth + 1) if k > start else -1
+    planned, position = depth, start
+    while planned < schedule[0]:
+        position = revolve_split(position, k + 1, schedule[0] - planned + 1) if k > position + 1 else k
+        if position >= k:
+            break
+        schedule[5 + planned] = position
+        planned += 1
+    schedule[2] = planned
     schedule[4] += k - start
     return start
 
 
 def revolve_take(schedule, position):
     """The slot where the values before iteration `position` of an advance go, or -1 when revolve
-    keeps no snapshot there; plans the next one."""
-    if position != schedule[2]:
-        return -1
-    depth, end = schedule[1], schedule[3]
-    if position >= end - 1 or depth >= schedule[0]:
-        schedule[2] = -1
-        return -1
-    schedule[4 + depth + 1] = position
-    schedule[1] = depth + 1
-    schedule[2] = revolve_split(position, end, schedule[0] - depth)
-    return depth
+    keeps no snapshot there."""
+    depth = schedule[1]
+    if depth < schedule[2] and position == schedule[5 + depth]:
+        schedule[1] = depth + 1
+        return depth
+    return -1
 
 
 def snapshot_stack(initial, schedule, dtype):
