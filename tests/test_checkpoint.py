@@ -431,3 +431,15 @@ def test_revolve_of_a_carried_array(jit, rng):
     for b, t in zip(budgeted, taped):
         np.testing.assert_array_equal(b, t)
     np.testing.assert_allclose(budgeted[0], fd_grad(array_recurrence, [a, x, 2000], 0), rtol=1e-7)
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_a_revolved_pullback_called_twice_and_value_and_grad(jit):
+    args = W.recurrence_inputs(20_000)  # two levels would need about 8 KB
+    value, grads = value_and_grad(W.recurrence_loss, wrt=(1, 2), jit=jit, memory=1000)(*args)
+    taped_value, taped = value_and_grad(W.recurrence_loss, wrt=(1, 2), jit=jit)(*args)
+    assert value == taped_value and grads == taped
+    out, pullback = vjp(W.recurrence_loss, wrt=(1, 2), jit=jit, memory=1000)(*args)
+    first, second = pullback(2.0), pullback(2.0)  # each backward makes its own schedule and snapshots
+    assert out == taped_value and tuple(first) == tuple(second)
+    np.testing.assert_allclose(first, [2.0 * g for g in taped], rtol=1e-12, atol=0)
