@@ -188,7 +188,9 @@ def test_measured_tape_and_snapshots_within_the_budget():
     budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
     assert _peak_bytes(taped, *args) > 10_000 * 16  # the full tape: two floats per step
     assert _peak_bytes(budgeted, *args) <= budget
-    assert budgeted(*args) == taped(*args)
+    with pytest.MonkeyPatch.context() as patch:  # two levels fit (about 4.5 KB): no binomial schedule runs
+        patch.setattr(runtime, "revolve_restore", None)
+        assert budgeted(*args) == taped(*args)
 
 
 def test_array_tapes_within_the_budget(rng):
