@@ -586,8 +586,9 @@ def grad(function: Callable = None, wrt: Wrt = 0, jit: bool = True, memory: int 
     statements as NumPy and its loops as Numba kernels (compiled in the background: until they are
     ready, calls run them as plain Python); `jit=False` runs everything as plain Python and NumPy,
     `jit="whole"` compiles each generated function whole with Numba. `memory` (bytes) bounds what
-    each top-level `for` loop keeps for the backward: a loop whose tape would not fit is
-    checkpointed (transforms/checkpoint.py), recomputing each iteration once."""
+    each `for` loop outside other loops keeps for the backward: a loop whose tape would not fit is
+    checkpointed (transforms/checkpoint.py), in two levels (each iteration recomputed once) where
+    they fit, else by the binomial schedule (revolve)."""
     return _transform("grad", function, wrt, jit, memory)
 
 

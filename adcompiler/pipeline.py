@@ -18,7 +18,7 @@ from .frontend.inlining import Transforms
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.batch import batch
-from .transforms.checkpoint import budgeted
+from .transforms.checkpoint import budgeted, recomputed_body
 from .transforms.forward import forward
 from .transforms.reverse import reverse
 from .transforms.jacobian import jacobian
@@ -125,8 +125,8 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         leaves = leaf_positions(arg_types, wrt)
         simplified = verify(simplify(primal))
         if memory is not None:
-            simplified = verify(budgeted(simplified, memory, reverse(simplified, leaves).plans))
-        program = verify_adjoint(simplify(verify_adjoint(reverse(simplified, leaves))))
+            simplified = verify(budgeted(simplified, memory, reverse(simplified, leaves, recomputed_body).plans))
+        program = verify_adjoint(simplify(verify_adjoint(reverse(simplified, leaves, recomputed_body))))
         purpose = "gradient with respect to " + ", ".join(primal.params[i].hint for i in leaves)
         if kind == "jacrev":
             check_shape_known(primal, parsed.described)

@@ -1,15 +1,21 @@
 """Checkpointing (transforms/checkpoint.py): `checkpoint(range(n))` loops, `checkpoint(f)` calls and
-`memory=` budgets give the fully taped gradient (to 1e-12 relative: the same sums in the same
-order) and agree with finite differences, in both jit modes; the tape and snapshot bytes of a
-budgeted gradient, measured with tracemalloc while it runs as plain Python, stay within the budget."""
+`memory=` budgets (two levels where they fit, else the binomial schedule) give the fully taped
+gradient (to 1e-12 relative, most of them bit for bit: the same sums in the same order) and agree
+with finite differences, in both jit modes; the tape and snapshot bytes of a budgeted gradient,
+measured with tracemalloc while it runs as plain Python, stay within the budget; the binomial
+schedule advances exactly as many iterations as Griewank's minimum (counted where the backward
+restores each iteration, checked against the closed form and a dynamic programme)."""
 import sys
 import tracemalloc
+from functools import lru_cache
+from math import comb
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from adcompiler import CompileError, checkpoint, grad, show, value_and_grad, vjp
+from adcompiler.backend import runtime
 from fd import fd_grad
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -131,37 +137,34 @@ def test_memory_budget_gives_the_taped_gradient_and_fd(jit):
     np.testing.assert_allclose(budgeted, fd, rtol=1e-7)
 
 
-@pytest.mark.parametrize("jit", JIT_MODES)
-def test_checkpointed_loop_with_branch_and_array(jit, matrices):
-    W_, h = matrices
-    taped = grad(rnn_taped, wrt=(0, 1), jit=jit)(W_, h, 9)
-    checkpointed = grad(rnn, wrt=(0, 1), jit=jit)(W_, h, 9)
+# (checkpointed function, its taped twin, the arguments past W and h, which gradients finite differences check)
+CHECKPOINTED_CASES = {"branch and array": (rnn, rnn_taped, (9,), (0, 1)),
+                      "nested loops": (nested, nested_taped, (4, 3), (0,)),
+                      "both levels checkpointed": (nested_twice, nested_taped, (4, 3), (0,)),
+                      "calls inside a loop": (layers, layers_taped, (4,), (1,))}
+
+
+@pytest.fixture(scope="module", params=[(case, jit) for case in CHECKPOINTED_CASES for jit in JIT_MODES],
+                ids=lambda param: f"{param[0]}-{'numba' if param[1] else 'python'}")
+def checkpointed_and_taped(request, matrices):
+    """For one case and jit mode: the arguments, the checkpointed gradient and the taped one."""
+    function, taped, rest, checked = CHECKPOINTED_CASES[request.param[0]]
+    args = [*matrices, *rest]
+    jit = request.param[1]
+    return function, args, checked, grad(function, wrt=(0, 1), jit=jit)(*args), grad(taped, wrt=(0, 1), jit=jit)(*args)
+
+
+def test_checkpointed_loops_give_the_taped_gradient_and_fd(checkpointed_and_taped):
+    function, args, checked, checkpointed, taped = checkpointed_and_taped
     for c, t in zip(checkpointed, taped):
         np.testing.assert_allclose(c, t, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(checkpointed[0], fd_grad(rnn, [W_, h, 9], 0), rtol=1e-7)
-    np.testing.assert_allclose(checkpointed[1], fd_grad(rnn, [W_, h, 9], 1), rtol=1e-7)
+    for k in checked:
+        np.testing.assert_allclose(checkpointed[k], fd_grad(function, args, k), rtol=1e-7)
 
 
-@pytest.mark.parametrize("jit", JIT_MODES)
-@pytest.mark.parametrize("function", [nested, nested_twice])
-def test_checkpointed_nested_loops(jit, function, matrices):
+def test_a_checkpointed_function_runs_as_itself_in_python(matrices):
     W_, h = matrices
-    taped = grad(nested_taped, wrt=(0, 1), jit=jit)(W_, h, 4, 3)
-    checkpointed = grad(function, wrt=(0, 1), jit=jit)(W_, h, 4, 3)
-    for c, t in zip(checkpointed, taped):
-        np.testing.assert_allclose(c, t, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(checkpointed[0], fd_grad(function, [W_, h, 4, 3], 0), rtol=1e-7)
-
-
-@pytest.mark.parametrize("jit", JIT_MODES)
-def test_checkpointed_calls_inside_a_loop(jit, matrices):
-    W_, h = matrices
-    taped = grad(layers_taped, wrt=(0, 1), jit=jit)(W_, h, 4)
-    checkpointed = grad(layers, wrt=(0, 1), jit=jit)(W_, h, 4)
-    for c, t in zip(checkpointed, taped):
-        np.testing.assert_allclose(c, t, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(checkpointed[1], fd_grad(layers, [W_, h, 4], 1), rtol=1e-7)
-    assert decorated_layer(h, W_).shape == h.shape  # plain Python: the function itself
+    np.testing.assert_array_equal(decorated_layer(h, W_), layer(h, W_))
 
 
 def _peak_bytes(function, *args):
@@ -185,7 +188,9 @@ def test_measured_tape_and_snapshots_within_the_budget():
     budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
     assert _peak_bytes(taped, *args) > 10_000 * 16  # the full tape: two floats per step
     assert _peak_bytes(budgeted, *args) <= budget
-    assert budgeted(*args) == taped(*args)
+    with pytest.MonkeyPatch.context() as patch:  # two levels fit (about 4.5 KB): no binomial schedule runs
+        patch.setattr(runtime, "revolve_restore", None)
+        assert budgeted(*args) == taped(*args)
 
 
 def test_array_tapes_within_the_budget(rng):
@@ -218,13 +223,15 @@ def test_show_tells_what_is_recomputed():
     g(*W.recurrence_inputs(100))
     text = show(g, print_it=False)
     assert "(memory=4000 bytes per loop)" in text
-    assert "checkpointed for at workloads.py:170: its values recomputed in the backward" in text
-    assert "rt.checkpoint_chunk(" in text
+    assert "checkpointed for at workloads.py:170: its values recomputed in the backward" in text  # two levels
+    assert "revolved for at workloads.py:170: its values recomputed in the backward, iteration by iteration, from " \
+           "snapshots of the carried values, kept by the binomial schedule" in text
+    assert "rt.checkpoint_chunk(" in text and "rt.revolve_schedule(" in text  # two levels where they fit, else revolve
 
 
 def test_too_small_a_budget_names_the_loop():
-    g = grad(W.recurrence_loss, wrt=(1,), memory=500)
-    with pytest.raises(ValueError, match=r"memory=500 bytes is too small for the loop at workloads.py:170"):
+    g = grad(W.recurrence_loss, wrt=(1,), memory=300)  # not one snapshot besides one iteration's values
+    with pytest.raises(ValueError, match=r"memory=300 bytes is too small for the loop at workloads.py:170"):
         g(*W.recurrence_inputs(10_000))
 
 
@@ -244,6 +251,14 @@ def noisy(x, n):
     return x
 
 
+def long_while(x):
+    s = 0.0
+    while s < 8.0:
+        x = np.sin(x) * 0.9 + 0.3
+        s = s + np.sum(x * x) * 0.2
+    return s
+
+
 def test_refusals():
     with pytest.raises(TypeError, match="checkpoint marks a function"):
         checkpoint(3)
@@ -257,3 +272,176 @@ def test_refusals():
         grad(noisy)(1.0, 3)
     with pytest.raises(CompileError, match="memory= cannot bound the tape of a loop that holds another loop"):
         grad(nested_taped, memory=10_000)(np.eye(2), np.ones(2), 3, 2)
+    with pytest.raises(CompileError, match=r"test_checkpoint.py:\d+: in long_while\(\): memory= cannot bound the tape "
+                                           r"of a while loop"):
+        grad(long_while, memory=10_000)(np.ones(3))
+
+
+# ---------------------------------------------------------------- the binomial schedule (revolve)
+
+REVOLVE_TRIPS = [0, 1, 2, 3, 7, 13, 97, 500]
+
+
+@lru_cache(maxsize=None)
+def fewest_advances(steps: int, snapshots: int) -> int:
+    """The fewest iterations a reversal of `steps` iterations from a snapshot at the first, with
+    `snapshots` counting that one, must run without keeping their values: split at m, advance m,
+    reverse the rest with one snapshot fewer, then the first m (dynamic programme)."""
+    if steps <= 1:
+        return 0
+    if snapshots == 1:
+        return steps * (steps - 1) // 2
+    return min(m + fewest_advances(steps - m, snapshots - 1) + fewest_advances(m, snapshots)
+               for m in range(1, steps))
+
+
+def griewank_minimum(steps: int, snapshots: int) -> int:
+    """Griewank's closed form of the same: r l - C(s + r, s + 1), r the least with C(s + r, s) >= l."""
+    reps = 0
+    while comb(snapshots + reps, snapshots) < steps:
+        reps += 1
+    return reps * steps - comb(snapshots + reps, snapshots + 1) if steps > 1 else 0
+
+
+def test_the_schedule_advances_the_fewest_iterations():
+    for snapshots in range(1, 6):
+        for steps in range(1, 90):
+            schedule = runtime.revolve_schedule(steps, 10**9, 0, 10**9 // (snapshots + 1) - 8, "here")
+            for k in range(steps - 1, -1, -1):
+                start = runtime.revolve_restore(schedule, k)
+                for position in range(start, k):
+                    runtime.revolve_take(schedule, position)
+                assert schedule[1] <= schedule[0]
+            used = min(snapshots, steps)
+            assert schedule[0] == used
+            assert schedule[4] == fewest_advances(steps, used) == griewank_minimum(steps, used), (steps, snapshots)
+
+
+@pytest.fixture(scope="module")
+def revolved_recurrence():
+    """grad(recurrence) under memory= as plain Python (the same source the kernels run), and the
+    taped gradient; `run(args)` runs the first with two levels ruled out (rt.checkpoint_chunk gives
+    0: the binomial schedule for any trip count) and returns its gradient and, for each backward
+    iteration, (k, the position restored, the snapshots of the schedule)."""
+    budgeted = grad(recurrence, wrt=(0, 1, 2, 3), jit=False, memory=700)
+    taped = grad(recurrence, wrt=(0, 1, 2, 3), jit=False)
+
+    def run(args):
+        restored = []
+
+        def counted(schedule, k):
+            start = restore(schedule, k)
+            restored.append((k, start, schedule[0]))
+            return start
+
+        restore = runtime.revolve_restore
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(runtime, "checkpoint_chunk", lambda *sizes: 0)
+            patch.setattr(runtime, "revolve_restore", counted)
+            gradient = budgeted(*args)
+        return gradient, restored
+
+    return run, taped
+
+
+@pytest.mark.parametrize("trips", REVOLVE_TRIPS)
+def test_revolve_gives_the_taped_gradient_and_advances_the_fewest_iterations(revolved_recurrence, trips):
+    run, taped = revolved_recurrence
+    args = [0.5, 0.5, 0.3, 0.1, 1e-2, trips]
+    gradient, restored = run(args)
+    assert gradient == taped(*args)  # bit for bit
+    assert [k for k, _, _ in restored] == list(range(trips - 1, -1, -1))  # each backward iteration restores once
+    if trips:
+        snapshots = restored[0][2]
+        assert snapshots <= trips and (trips != 7 or snapshots == 7)  # 7 trips: fewer than the budget's 12 slots
+        assert sum(k - start for k, start, _ in restored) == griewank_minimum(trips, snapshots)
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_revolve_where_two_levels_do_not_fit(jit):
+    args = [0.5, 0.5, 0.3, 0.1, 1e-2, 3000]
+    wrt = (0, 1, 2, 3)
+    budgeted = grad(recurrence, wrt=wrt, jit=jit, memory=700)(*args)  # two levels would need about 2.4 KB
+    np.testing.assert_array_equal(budgeted, grad(recurrence, wrt=wrt, jit=jit)(*args))
+    np.testing.assert_allclose(budgeted, [fd_grad(recurrence, args, k) for k in wrt], rtol=1e-7)
+
+
+def _revolve_bytes(function, args, one_iteration):
+    """The peak bytes of `function(*args)` under the binomial schedule (two levels ruled out) above
+    those of its call of `one_iteration` (the same objects, one snapshot and one iteration's values),
+    and how many backward iterations restored a snapshot in the first."""
+    restored = np.zeros(1, np.int64)  # (counted in place: a count that allocates would be measured too)
+
+    def counted(schedule, k):
+        restored[0] += 1
+        return restore(schedule, k)
+
+    restore = runtime.revolve_restore
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runtime, "checkpoint_chunk", lambda *sizes: 0)
+        patch.setattr(runtime, "revolve_restore", counted)
+        grown = _peak_bytes(function, *args)
+        calls = restored[0]
+        return grown - _peak_bytes(function, *one_iteration), calls
+
+
+def test_revolve_tape_and_snapshots_within_the_budget():
+    args = W.recurrence_inputs(10_000)
+    wrt = (0, 1, 2, 3)
+    budget = 1000
+    taped = grad(W.recurrence_loss, wrt=wrt, jit=False)
+    budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
+    assert _peak_bytes(taped, *args) > 10_000 * 16
+    kept, restored = _revolve_bytes(budgeted, args, W.recurrence_inputs(1))
+    assert restored == 2 * 10_000  # (two calls)
+    assert 24 * 20 < kept <= budget  # (at least 20 snapshots of 24 bytes with the schedule's entry)
+    assert budgeted(*args) == taped(*args)
+
+
+def loop_in_branch(x0, p0, n, flag):
+    """A long loop in an `if` body."""
+    total = x0 * p0
+    if flag > 0:
+        x = x0
+        for i in range(n):
+            x = x + 1e-3 * (np.sin(x) * p0 - 0.3 * x * x + 0.1)
+            total = total + x * x
+    return total
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_a_loop_in_an_if_body_takes_the_budget(jit):
+    taped = grad(loop_in_branch, wrt=(0, 1), jit=jit)
+    budgeted = grad(loop_in_branch, wrt=(0, 1), jit=jit, memory=1000)
+    for flag in (1, 0):
+        args = [0.5, 0.7, 5000, flag]
+        np.testing.assert_array_equal(budgeted(*args), taped(*args))
+    np.testing.assert_allclose(budgeted(*args[:3], 1), [fd_grad(loop_in_branch, [*args[:3], 1], k) for k in (0, 1)],
+                               rtol=1e-7)
+    if not jit:
+        assert _peak_bytes(taped, 0.5, 0.7, 10_000, 1) > 10_000 * 8
+        kept, restored = _revolve_bytes(budgeted, (0.5, 0.7, 10_000, 1), (0.5, 0.7, 1, 1))
+        assert restored == 2 * 10_000 and 0 < kept <= 1000
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_revolve_of_a_carried_array(jit, rng):
+    a, x = rng.uniform(0.5, 1.5, size=50), rng.normal(size=50)
+    budget = 5_000  # two levels of 2000 steps of two 400-byte arrays would need about 57 KB
+    budgeted = grad(array_recurrence, wrt=(0, 1), jit=jit, memory=budget)(a, x, 2000)
+    taped = grad(array_recurrence, wrt=(0, 1), jit=jit)(a, x, 2000)
+    for b, t in zip(budgeted, taped):
+        np.testing.assert_array_equal(b, t)
+    np.testing.assert_allclose(budgeted[0], fd_grad(array_recurrence, [a, x, 2000], 0), rtol=1e-7)
+
+
+@pytest.mark.parametrize("jit", JIT_MODES)
+def test_a_revolved_pullback_called_twice_and_value_and_grad(jit):
+    args = W.recurrence_inputs(20_000)  # two levels would need about 8 KB
+    value, grads = value_and_grad(W.recurrence_loss, wrt=(1, 2), jit=jit, memory=1000)(*args)
+    taped_value, taped = value_and_grad(W.recurrence_loss, wrt=(1, 2), jit=jit)(*args)
+    assert value == taped_value and grads == taped
+    out, pullback = vjp(W.recurrence_loss, wrt=(1, 2), jit=jit, memory=1000)(*args)
+    first, second = pullback(2.0), pullback(2.0)  # each backward makes its own schedule and snapshots
+    assert out == taped_value and tuple(first) == tuple(second)
+    np.testing.assert_allclose(first, [2.0 * g for g in taped], rtol=1e-12, atol=0)

@@ -379,22 +379,16 @@ def checkpoint_chunk(trips, budget, step, snapshot, where):
     """The chunk length m (1 <= m <= trips) of a loop of `trips` iterations checkpointed in two
     levels that needs least memory: ceil(trips / m) snapshots of `snapshot` bytes and two tapes
     (the backward makes a chunk's before it drops the last one) of m iterations of `step` bytes,
-    about sqrt(trips * snapshot / (2 * step)); a ValueError naming the loop `where` when even that
-    needs more than `budget` bytes."""
-    if trips <= 1:
-        return 1
+    about sqrt(trips * snapshot / (2 * step)); 0 when even that needs more than `budget` bytes
+    (the loop `where` is then reversed by the binomial schedule, `revolve_schedule`)."""
     best, least = 1, -1
     guess = int((trips * snapshot / (2.0 * max(step, 1))) ** 0.5)
     for m in (guess, guess + 1):
-        m = min(max(m, 1), trips)
+        m = max(min(m, trips), 1)
         needed = ((trips + m - 1) // m) * snapshot + 2 * m * step
         if least < 0 or needed < least:
             best, least = m, needed
-    if least > budget:
-        raise ValueError("memory=" + str(budget) + " bytes is too small for the loop at " + where + ": its "
-                         + str(trips) + " iterations need at least " + str(least)
-                         + " bytes of snapshots and tape when checkpointed in two levels")
-    return best
+    return best if least <= budget else 0
 
 
 HELPERS += ("checkpoint_chunk",)
@@ -488,3 +482,121 @@ def vector_power(x, y):
 
 for _name in VECTOR_MATH[:-1]:  # "power": vector_power, above
     globals()[f"vector_{_name}"] = _vector_helper(_name)
+
+
+# ---------------------------------------------------------------- binomial checkpointing (transforms/checkpoint.py)
+# A loop reversed by Griewank's binomial schedule (revolve) keeps at most `slots` snapshots of its
+# carried values, a stack: the schedule is an int64 array [slots, depth, planned, 0, advanced,
+# position of the snapshot in slot 0, 1, ...]. Reversing iteration k restores the highest snapshot
+# at or below k (those above are done) and plans the advance from it to k: the positions where
+# revolve splits what is left, which the advance then stores (`revolve_take`: slots depth ..
+# planned - 1); `advanced` counts the iterations advanced so far.
+
+def revolve_schedule(trips, budget, fixed, snapshot, where):
+    """A schedule for a loop of `trips` iterations with as many snapshots of `snapshot` bytes as
+    `budget` holds besides `fixed` bytes (what one iteration's recomputation keeps, the snapshot
+    arrays' objects) and the schedule itself; at most one per iteration. Snapshot 0 is the loop's
+    initial values. A ValueError naming the loop `where` when not even one fits."""
+    slots = (budget - fixed - SCHEDULE_BYTES) // (snapshot + 8)
+    if slots < 1:
+        raise ValueError("memory=" + str(budget) + " bytes is too small for the loop at " + where + ": one "
+                         "snapshot of its carried values and one iteration's values need "
+                         + str(fixed + SCHEDULE_BYTES + snapshot + 8) + " bytes")
+    slots = max(min(slots, trips), 1)
+    schedule = np.zeros(5 + slots, np.int64)
+    schedule[0], schedule[1], schedule[2] = slots, 1, 1
+    return schedule
+
+
+SCHEDULE_BYTES = 5 * 8 + 112  # a schedule's bytes besides 8 per slot (with its ndarray object)
+
+
+def revolve_split(start, end, snapshots):
+    """Where revolve (Griewank and Walther, ACM TOMS 26, 2000) takes the next snapshot when it
+    reverses iterations start .. end-1 from a snapshot at `start`, with `snapshots` of them free
+    counting that one: a position in (start, end), which minimises the iterations advanced."""
+    steps = end - start
+    reps, bound = 0, 1
+    while bound < steps:
+        reps += 1
+        bound = bound * (reps + snapshots) // reps
+    bino1 = bound * reps // (snapshots + reps)
+    bino2 = bino1 * snapshots // (snapshots + reps - 1) if snapshots > 1 else 1
+    bino3 = 0 if snapshots == 1 else bino2 * (snapshots - 1) // (snapshots + reps - 2) if snapshots > 2 else 1
+    bino4 = bino2 * (reps - 1) // snapshots
+    bino5 = 0 if snapshots < 3 else bino3 * (snapshots - 2) // reps if snapshots > 3 else 1
+    if steps <= bino1 + bino3:
+        split = start + bino4
+    elif steps >= bound - bino5:
+        split = start + bino1
+    else:
+        split = end - bino2 - bino3
+    return max(split, start + 1)
+
+
+def revolve_restore(schedule, k):
+    """The position j of the snapshot that iteration k is recomputed from (the highest at or below
+    k; the ones above it are dropped), with the snapshots of the advance from j to k planned."""
+    depth = schedule[1]
+    while schedule[4 + depth] > k:
+        depth -= 1
+    schedule[1] = depth
+    start = schedule[4 + depth]
+    planned, position = depth, start
+    while planned < schedule[0]:
+        position = revolve_split(position, k + 1, schedule[0] - planned + 1) if k > position + 1 else k
+        if position >= k:
+            break
+        schedule[5 + planned] = position
+        planned += 1
+    schedule[2] = planned
+    schedule[4] += k - start
+    return start
+
+
+def revolve_take(schedule, position):
+    """The slot where the values before iteration `position` of an advance go, or -1 when revolve
+    keeps no snapshot there."""
+    depth = schedule[1]
+    if depth < schedule[2] and position == schedule[5 + depth]:
+        schedule[1] = depth + 1
+        return depth
+    return -1
+
+
+def snapshot_stack(initial, schedule, dtype):
+    """The snapshots of one carried array: a row per slot, the first the loop's initial value."""
+    stack = np.empty((schedule[0],) + initial.shape, dtype)
+    stack[0] = initial
+    return stack
+
+
+def snapshot_numbers(initial, schedule, dtype):
+    """The snapshots of one carried number: one per slot, the first the loop's initial value."""
+    return np.full(schedule[0], initial, dtype)
+
+
+def snapshot_get(stack, schedule, position):
+    """A copy of the snapshot at the top of the schedule (which holds `position`)."""
+    return stack[schedule[1] - 1].copy()
+
+
+def snapshot_put(value, stack, slot):
+    """`value`, copied into `stack`'s row `slot` first unless slot is -1 (a ValueError when its
+    shape differs from the loop's initial value's)."""
+    if slot >= 0:
+        if value.shape != stack.shape[1:]:
+            raise ValueError("a carried array of a loop checkpointed under memory= changed shape between iterations")
+        stack[slot] = value
+    return value
+
+
+def number_put(value, numbers, slot):
+    """`value`, written to `numbers[slot]` first unless slot is -1."""
+    if slot >= 0:
+        numbers[slot] = value
+    return value
+
+
+HELPERS += ("revolve_schedule", "revolve_split", "revolve_restore", "revolve_take", "snapshot_stack", "snapshot_numbers",
+            "snapshot_get", "snapshot_put", "number_put")

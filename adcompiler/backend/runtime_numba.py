@@ -4,6 +4,7 @@ module imports Numba and registers the twins; compile.py does so before it compi
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -699,8 +700,16 @@ def checked_length(n, expected):
 # Numba compiles the NumPy bodies of the np.linalg helpers and of the diagonals as they are.
 
 for _name in ("inv", "det", "sign_det", "logabsdet", "solve", "cholesky", "eigvalsh", "eigh_vectors", "diagonal",
-              "diagonal_fill", "kron", "checkpoint_chunk"):
+              "diagonal_fill", "kron", "checkpoint_chunk", "revolve_schedule", "snapshot_stack", "snapshot_numbers"):
     register_jitable(getattr(runtime, _name))
+# called at every iteration of a backward loop: inlined (a call costs more than they do: references counted)
+def _inlined(function):
+    """Overload `function` with itself, inlined into its caller (a typing function of its signature)."""
+    overload(function, inline="always")(functools.wraps(function)(lambda *types: function))
+
+
+for _name in ("revolve_split", "revolve_restore", "revolve_take", "snapshot_get", "snapshot_put", "number_put"):
+    _inlined(getattr(runtime, _name))
 
 
 @numba.njit(cache=True)

@@ -77,3 +77,28 @@ checkpoint_chunk = Primitive("checkpoint_chunk", 4,
                              lambda types, where: f"rt.checkpoint_chunk(_0, _1, _2, _3, {where!r})",
                              lambda trips, budget, step, snapshot, where: Type("int64", weak=True), memory=NEW,
                              vjps=ZERO)
+
+# Griewank's binomial checkpointing of a loop under `memory=` (transforms/checkpoint.py,
+# rt.revolve_schedule): the schedule (an int64 array, changed in place by the ops that read it), the
+# position a backward iteration restores, the slot an advanced iteration's values go to, and the
+# snapshots of each carried value. Only the backward runs them; differentiating it is refused.
+REVOLVE_REFUSAL = ("differentiating the gradient of a loop checkpointed under memory= is not supported",
+                   "take the second derivative without memory=, or checkpoint the loop by hand")
+revolve_schedule = Primitive("revolve_schedule", 4,
+                             lambda types, where: f"rt.revolve_schedule(_0, _1, _2, _3, {where!r})",
+                             lambda trips, budget, fixed, snapshot, where: Type("int64", 1), memory=NEW)
+revolve_restore = Primitive("revolve_restore", 2, "rt.revolve_restore(_0, _1)",
+                            lambda schedule, k: Type("int64", weak=True), memory=NEW)
+revolve_take = Primitive("revolve_take", 2, "rt.revolve_take(_0, _1)",
+                         lambda schedule, position: Type("int64", weak=True), memory=NEW)
+snapshot_stack = Primitive("snapshot_stack", 2,
+                           lambda types, dtype: f"rt.snapshot_{'stack' if types[0].ndim else 'numbers'}(_0, _1, np.{dtype})",
+                           lambda initial, schedule, dtype: Type(dtype, initial.ndim + 1), memory=NEW,
+                           refusal=REVOLVE_REFUSAL)
+snapshot_get = Primitive("snapshot_get", 3,
+                         lambda types: "rt.snapshot_get(_0, _1, _2)" if types[0].ndim > 1 else "_0[_1[1] - 1]",
+                         lambda stack, schedule, position: Type(stack.dtype, stack.ndim - 1), memory=NEW,
+                         refusal=REVOLVE_REFUSAL)
+snapshot_put = Primitive("snapshot_put", 3,
+                         lambda types: f"rt.{'snapshot' if types[0].ndim else 'number'}_put(_0, _1, _2)",
+                         lambda value, stack, slot: value, memory=VIEW, refusal=REVOLVE_REFUSAL)

@@ -11,42 +11,51 @@ What the backward body then reads of the forward body is only the iteration numb
 values, which the loop's residual plan tapes: the snapshots. Nested checkpointed loops recompute
 level by level.
 
-`budgeted` splits each top-level `for` loop whose tape `memory=` bounds into a checkpointed loop over
-chunks of a run-time length (`rt.checkpoint_chunk`, which picks the length that needs least memory,
-about sqrt(trips x snapshot / tape) iterations, and raises when even that exceeds the budget) holding
-a plain loop over the chunk's iterations: two-level checkpointing, where every iteration is
-recomputed exactly once (a revolve schedule with one recomputation level). Memory: one snapshot of
-the carried values per chunk, and the tape of one chunk (two while the backward replaces it).
+`budgeted` checkpoints each `for` loop outside other loops whose tape `memory=` bounds, by the
+schedule the budget allows once the trip count is known (an `if` on `rt.checkpoint_chunk`, 0 when
+two levels do not fit):
+- two levels: a checkpointed loop over chunks of the length that needs least memory (about
+  sqrt(trips x snapshot / tape) iterations) holding a plain loop over the chunk's iterations, where
+  every iteration is recomputed exactly once. Memory: one snapshot per chunk and the tape of one
+  chunk (two while the backward replaces it). Faster wherever it fits.
+- else the binomial schedule (Griewank's revolve): a `Revolved` loop, whose backward keeps snapshots
+  of the carried values on a stack of the slots the budget holds (`rt.revolve_schedule`), restores
+  for iteration k the highest one at or below k and advances from it to k, taking the snapshots
+  revolve places on the way (`_revolved_state`): O(log n) snapshots, the fewest iterations advanced
+  for their number.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import CompileError
 from ..ir.builder import Builder, looked_up
-from ..ir.core import (Block, Checkpointed, Const, For, Function, Loop, Op, Return, Structured, Type, Value, Yield, defined_in,
-                       read_in, walk)
+from ..ir.core import (Block, Checkpointed, Const, For, Function, If, Loop, Op, Return, Structured, Type, Value, Yield,
+                       defined_in, read_in, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .plan import TAPED, Keep
+from .plan import ARRAY_OVERHEAD, REVOLVED, TAPED, Keep, kept_bytes
+from .reverse import reverse, zero_adjoint
 
-ARRAY_OVERHEAD = 112  # bytes of an ndarray object on a list tape, besides its data
 
-
-def recomputed_body(sweep, body: Block, seeds: list) -> None:
-    """The backward of one iteration of a checkpointed loop, in `sweep`'s current scope: the body's
-    forward made again from the iteration number and the carried values (`body.args`), then its
-    backward seeded with `seeds` (the adjoints of the carried values it yields, None for zero).
+def recomputed_body(sweep, op: Checkpointed, seeds: list) -> None:
+    """The backward of one iteration of checkpointed loop `op`, in `sweep`'s current scope (reverse
+    mode's hook): the body's forward made again from the iteration number and the carried values
+    (`body.args`: snapshots taped by the loop's plan, or, for a `Revolved` loop, restored and
+    advanced by the binomial schedule), then its backward seeded with `seeds` (the adjoints of the
+    carried values it yields, None for zero).
     The active outer values the body reads are passed through it (parameters it also returns, each
     seeded with its adjoint so far), so their adjoints sum in the order the taped loop sums them:
     the gradient is the taped gradient's, to the last bit."""
-    from .reverse import reverse, zero_adjoint  # reverse mode calls this module
-
-    for op in walk(body.ops):
-        if not isinstance(op, Structured) and op.param_dict.get("memory") == "fresh":
-            raise CompileError(f"`{op.param_dict['call']}` draws new values at each call, but a checkpointed loop or "
-                               f"call is run again in the backward, where it would draw others", op.loc,
+    body = op.body
+    for inner in walk(body.ops):
+        if not isinstance(inner, Structured) and inner.param_dict.get("memory") == "fresh":
+            raise CompileError(f"`{inner.param_dict['call']}` draws new values at each call, but a checkpointed loop "
+                               f"or call is run again in the backward, where it would draw others", inner.loc,
                                "draw them before the checkpointed loop or call and pass them in")
+    state = _revolved_state(sweep, op) if isinstance(op, Revolved) else {}
     defined, read = defined_in(body), {id(v): v for v in read_in(body) if isinstance(v, Value)}
     outer = [v for v in read.values() if id(v) not in defined]
     active_outer = [v for v in outer if id(v) in sweep.active]
@@ -56,9 +65,10 @@ def recomputed_body(sweep, body: Block, seeds: list) -> None:
     returned = (*body.terminator.values, *active_outer)
     function = Function("checkpointed", [Block(params, body.ops, Return(returned, body.terminator.loc))],
                         body.terminator.loc)
-    adjoint = reverse(function, wrt)
+    adjoint = reverse(function, wrt, recomputed_body)
     builder = sweep.builder
     value_of = {id(v): v for v in [*params, *outer]}
+    value_of.update(state)
     builder.splice(adjoint.forward.entry.ops, value_of)
     made = [looked_up(value_of, v) for v in adjoint.forward.entry.terminator.values]
     residuals = made[len(returned):]
@@ -80,73 +90,152 @@ def recomputed_body(sweep, body: Block, seeds: list) -> None:
 
 
 def budgeted(fn: Function, memory: int, trial) -> Function:
-    """`fn` with each top-level `for` loop whose reverse mode tapes values (`trial`: the plans of
-    `fn`'s reverse, which tell what each loop tapes) split into a checkpointed loop over chunks of
-    a plain loop, so that its snapshots and tape fit in `memory` bytes (see the module docstring).
-    `fn` is changed in place and returned."""
-    tapes = {id(plan.structured.body.args[0]): plan for plan in trial if isinstance(plan.structured, For)}
-    ops = []
-    for op in fn.entry.ops:
-        plan = tapes.get(id(op.body.args[0])) if type(op) is For else None
-        if plan is None or not any(keep in TAPED for _, keep in plan.decisions):
-            ops.append(op)
-            continue
-        ops.extend(_chunked(op, plan, memory))
-    fn.entry.ops[:] = ops
+    """`fn` with each `for` loop outside other loops whose reverse mode tapes values (`trial`: the
+    plans of `fn`'s reverse, which tell what each loop tapes) checkpointed so that its snapshots and
+    tape fit in `memory` bytes: in two levels where that fits, else by the binomial schedule (see
+    the module docstring). `fn` is changed in place and returned."""
+    tapes = {id(plan.structured.body.args[0]): plan for plan in trial
+             if isinstance(plan.structured, Loop) and plan.structured.body.args}
+    _budget_block(fn.entry, memory, tapes)
     return fn
 
 
-def _chunked(op: For, plan, memory: int) -> list:
-    """The ops that replace loop `op` (whose residual plan is `plan`): the chunk length, and the
-    checkpointed loop over the chunks of the loop over each chunk's iterations."""
+def _budget_block(block: Block, memory: int, tapes: dict) -> None:
+    """Checkpoint the loops of `block` and of the `if` bodies in it whose plan (in `tapes`, by the
+    body's first argument) tapes values; the ops inside loops are left as they are."""
+    ops = []
+    for op in block.ops:
+        if isinstance(op, If):
+            for branch in op.blocks:
+                _budget_block(branch, memory, tapes)
+        plan = tapes.get(id(op.body.args[0])) if isinstance(op, Loop) and op.body.args else None
+        if plan is None or isinstance(op, Checkpointed) or not any(keep in TAPED for _, keep in plan.decisions):
+            ops.append(op)
+            continue
+        if not isinstance(op, For):
+            raise CompileError("memory= cannot bound the tape of a while loop (its trip count is known only at its "
+                               "end, too late to plan its checkpoints)", op.loc,
+                               "write it as a for loop over range(n) with a break, or drop memory= for it")
+        ops.extend(_scheduled(op, plan.decisions, memory))
+    block.ops[:] = ops
+
+
+@dataclass(eq=False)
+class Revolved(Checkpointed):
+    """A loop of `memory=` reversed by the binomial schedule: its backward keeps snapshots of the
+    carried values on a stack of the slots `budget` holds (`rt.revolve_schedule`) besides what one
+    iteration keeps (`decisions`: the trial plan's, which `kept_bytes` sizes)."""
+
+    name = REVOLVED
+    budget: int = 0
+    decisions: tuple = ()
+
+
+def _sizes(op: For, decisions) -> tuple:
+    """(bytes one iteration of `op` keeps, bytes of one snapshot of its carried values), at run
+    time: exact for numbers; an array counted as large as the largest carried one."""
+    largest = None
+    for init in op.inits:
+        if isinstance(init, Value) and init.type.ndim:
+            largest = _nbytes(init) if largest is None else P.maximum(largest, _nbytes(init))
+    step, snapshot = Sym(0), Sym(0)
+    for value, keep in decisions:
+        kept = kept_bytes(value, keep, largest)
+        if kept is None:
+            raise CompileError(f"memory= cannot bound the tape of this loop: it tapes {value.type.describe()} but "
+                               f"carries no array to size it by", op.loc,
+                               "checkpoint the loop by hand: `for i in checkpoint(range(n)):`")
+        step = step + kept
+    for value in op.inits:
+        snapshot = snapshot + kept_bytes(value, Keep.STACK if value.type.ndim else Keep.ARRAY, _nbytes(value))
+    return step, snapshot
+
+
+def _scheduled(op: For, decisions, memory: int) -> list:
+    """The ops that replace loop `op`: the two-level loops where their least memory fits `memory`
+    (`rt.checkpoint_chunk` gives 0 where it does not), else the loop reversed by revolve."""
+    if any(isinstance(inner, Loop) for inner in walk(op.body.ops)):
+        raise CompileError("memory= cannot bound the tape of a loop that holds another loop (the inner loop's "
+                           "tape has its trip count)", op.loc,
+                           "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
     builder = Builder(op.loc)
     with builder.active(), builder.nested() as made:
-        arrays = [v for v in op.inits if isinstance(v, Value) and v.type.ndim]
-        largest = None
-        for array in arrays:
-            largest = _nbytes(array) if largest is None else P.maximum(largest, _nbytes(array))
-        if any(isinstance(inner, Loop) for inner in walk(op.body.ops)):
-            raise CompileError("memory= cannot bound the tape of a loop that holds another loop (the inner loop's "
-                               "tape has its trip count)", op.loc,
-                               "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
-        step, snapshot = Sym(0), Sym(0)
-        for value, keep in plan.decisions:
-            if keep is Keep.ARRAY:
-                step = step + _itemsize(value)
-            elif keep in (Keep.STACK, Keep.LIST):  # an array, counted as large as the largest carried one
-                if largest is None:
-                    raise CompileError(f"memory= cannot bound the tape of this loop: it tapes "
-                                       f"{value.type.describe()} but carries no array to size it by", op.loc,
-                                       "checkpoint the loop by hand: `for i in checkpoint(range(n)):`")
-                step = step + (largest + ARRAY_OVERHEAD)
-        for value in op.inits:
-            snapshot = snapshot + (_nbytes(value) + ARRAY_OVERHEAD if value.type.ndim else _itemsize(value))
+        step, snapshot = _sizes(op, decisions)
         trips = Sym(op.trips)
         chunk = P.checkpoint_chunk(trips, memory, step, snapshot, where=op.loc.short)
-        chunks = P.floor_divide(trips + chunk - 1, chunk)
-        c = Value(Type("int64", weak=True), "chunk")
-        outer_carried = [a.renewed() for a in op.body.args[1:]]
-        with builder.nested() as outer_ops:
-            start = Sym(c) * chunk
-            length = P.minimum(chunk, trips - start)
-            b = Value(Type("int64", weak=True), "step")
-            index = op.body.args[0]
-            inner_body = Block([b, *op.body.args[1:]],
-                               [Op(P.add, (start.operand, b), index, op.loc), *op.body.ops], op.body.terminator)
-            inner_results = tuple(r.renewed() for r in op.results)
-            builder.append(For((length.operand, *outer_carried), (inner_body,), inner_results, op.loc))
-        outer_body = Block([c, *outer_carried], outer_ops, Yield(inner_results, op.loc))
-        builder.append(Checkpointed((chunks.operand, *op.inits), (outer_body,), op.results, op.loc))
+        with builder.nested() as two_levels:
+            two_level_results = _chunked(builder, op, trips, chunk)
+        value_of = {id(v): v for v in read_in(op.body) if isinstance(v, Value)}
+        value_of.update((id(v), v) for v in op.args if isinstance(v, Value))
+        with builder.nested() as revolved:
+            builder.splice([op], value_of)
+        copy = revolved[0]
+        revolved[0] = Revolved(copy.args, copy.blocks, copy.results, op.loc, memory, tuple(decisions))
+        branches = (Block([], two_levels, Yield(two_level_results, op.loc)),
+                    Block([], revolved, Yield(copy.results, op.loc)))
+        builder.append(If(((chunk > 0).operand,), branches, op.results, op.loc))
     return made
+
+
+def _chunked(builder: Builder, op: For, trips: Sym, chunk: Sym) -> tuple:
+    """The checkpointed loop over chunks of `chunk` iterations of the loop over each chunk's
+    iterations (two levels), appended to `builder`; its results."""
+    chunks = P.floor_divide(trips + chunk - 1, chunk)
+    c = Value(Type("int64", weak=True), "chunk")
+    outer_carried = [a.renewed() for a in op.body.args[1:]]
+    with builder.nested() as outer_ops:
+        start = Sym(c) * chunk
+        length = P.minimum(chunk, trips - start)
+        b = Value(Type("int64", weak=True), "step")
+        index = op.body.args[0]
+        inner_body = Block([b, *op.body.args[1:]],
+                           [Op(P.add, (start.operand, b), index, op.loc), *op.body.ops], op.body.terminator)
+        inner_results = tuple(r.renewed() for r in op.results)
+        builder.append(For((length.operand, *outer_carried), (inner_body,), inner_results, op.loc))
+    outer_body = Block([c, *outer_carried], outer_ops, Yield(inner_results, op.loc))
+    results = tuple(r.renewed() for r in op.results)
+    builder.append(Checkpointed((chunks.operand, *op.inits), (outer_body,), results, op.loc))
+    return results
+
+
+def _revolved_state(sweep, op: Revolved) -> dict:
+    """The carried values before iteration k of `op` in the backward (k: the body's index, which
+    the sweep maps to the backward's iteration), id(body argument) -> value: restored from the
+    snapshot revolve keeps below k and advanced to k by the forward body run again, taking the
+    snapshots the schedule places on the way. The schedule and the snapshots are made before the
+    backward loop, from the loop's initial values (so each run of a backward has its own)."""
+    builder, body = sweep.builder, op.body
+    k, carried = body.args[0], body.args[1:]
+    with builder.nested(sweep.scope.parent.ops):
+        step, snapshot = _sizes(op, op.decisions)
+        fixed = step + ARRAY_OVERHEAD * len(carried)  # (the snapshot arrays' objects)
+        schedule = P.revolve_schedule(Sym(op.trips), op.budget, fixed, snapshot, where=op.loc.short)
+        stacks = [P.snapshot_stack(Sym(init), schedule, dtype=arg.type.dtype) for init, arg in zip(op.inits, carried)]
+    start = P.revolve_restore(schedule, Sym(k))
+    restored = []
+    for stack, arg in zip(stacks, carried):
+        value = P.snapshot_get(stack, schedule, start)
+        restored.append((P.weak(value) if arg.type.weak else value).operand)
+    step_number = Value(Type("int64", weak=True), "step")
+    advanced = [a.renewed() for a in carried]
+    value_of = {id(v): v for v in read_in(body) if isinstance(v, Value)}
+    with builder.nested() as advance_ops:
+        position = start + Sym(step_number)
+        slot = P.revolve_take(schedule, position)
+        value_of[id(k)] = position.operand
+        for arg, value, stack in zip(carried, advanced, stacks):
+            value_of[id(arg)] = P.snapshot_put(Sym(value), stack, slot).operand
+        builder.splice(body.ops, value_of)
+    yields = tuple(looked_up(value_of, v) for v in body.terminator.values)
+    results = [a.renewed() for a in carried]
+    builder.append(For(((Sym(k) - start).operand, *restored), (Block([step_number, *advanced], advance_ops,
+                                                                        Yield(yields, op.loc)),), tuple(results), op.loc))
+    return {id(arg): result for arg, result in zip(carried, results)}
 
 
 def _nbytes(array: Value) -> Sym:
     """The bytes of `array`'s data, at run time."""
-    total = Sym(_itemsize(array))
+    total = Sym(np.dtype(array.type.dtype).itemsize)
     for axis in range(array.type.ndim):
         total = total * P.dim(Sym(array), axis=axis)
     return total
-
-
-def _itemsize(value) -> int:
-    return np.dtype(value.type.dtype).itemsize

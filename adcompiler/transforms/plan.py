@@ -25,10 +25,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import Loc
 from ..ir.core import (Block, Checkpointed, Const, For, If, IndexArray, IndexInt, Loop, Structured, Type, Value, defined_in,
                        index_items, read_in, results_of, walk)
 from ..rules.primitive import BUFFER, FRESH, IDENTITY, UPDATE
+
+
+REVOLVED = "revolved for"  # the name of transforms/checkpoint.py's `Revolved` loops
 
 
 class Keep(enum.Enum):
@@ -55,12 +60,15 @@ class Plan:
 
     @property
     def checkpointed(self) -> bool:
-        return self.op == Checkpointed.name
+        return self.op in (Checkpointed.name, REVOLVED)
 
     def describe(self, name) -> str:
         """One line per decision, values named by `name` (a Namer)."""
+        revolved = (", kept by the binomial schedule: as many as memory= holds, each iteration advanced from the "
+                    "nearest one below it") if self.op == REVOLVED else ""
         lines = [f"{self.op} at {self.loc.short}:" + (" its values recomputed in the backward, iteration by iteration, "
-                                                      "from snapshots of the carried values" if self.checkpointed else "")]
+                                                      "from snapshots of the carried values" + revolved
+                                                      if self.checkpointed else "")]
         for value, keep in self.decisions:
             lines.append(f"  %{name(value)}: {value.type} {keep.value}")
         if self.checkpointed and not self.decisions:  # a checkpointed call: it reads only values kept outside it
@@ -109,6 +117,19 @@ def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
 
 
 TAPED = (Keep.ARRAY, Keep.STACK, Keep.LIST)
+ARRAY_OVERHEAD = 112  # bytes of an ndarray object on a list tape, besides its data
+
+
+def kept_bytes(value: Value, keep: Keep, array_bytes):
+    """The bytes that keeping `value` as `keep` costs its loop per iteration: its item size on an
+    array tape; on a stack or a list `array_bytes` (a Sym: the bytes of an array the loop carries, an
+    estimate that holds where taped arrays are no larger) plus an ndarray's overhead, None when the
+    loop carries no array to size it by; nothing when recomputed or the iteration number."""
+    if keep is Keep.ARRAY:
+        return np.dtype(value.type.dtype).itemsize
+    if keep in (Keep.STACK, Keep.LIST):
+        return None if array_bytes is None else array_bytes + ARRAY_OVERHEAD
+    return 0
 
 
 def _store(op: Loop, value: Value, shapes: "_Shapes") -> Keep:

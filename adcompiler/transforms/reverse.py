@@ -17,7 +17,6 @@ from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, I
                        basic_index, copy_block, defined_in, live)
 from ..rules.primitives import Sym
 from .augment import augment
-from .checkpoint import recomputed_body
 from .plan import Keep, plan_if, plan_loop
 
 
@@ -75,9 +74,11 @@ def _is_active(operand, active: set) -> bool:
     return isinstance(operand, Value) and id(operand) in active
 
 
-def reverse(fn: Function, wrt: tuple) -> Adjoint:
+def reverse(fn: Function, wrt: tuple, recompute=None) -> Adjoint:
     """The adjoint of `fn` with respect to the parameters at positions `wrt`: the backward takes
     one seed per returned value (`g`, or `g_0`, `g_1`, ... for several: a checkpointed loop body's).
+    `recompute(sweep, op, seeds)` makes the backward body of a `Checkpointed` loop `op`
+    (transforms/checkpoint.py's `recomputed_body`; a function with such loops needs it).
     `fn` is not changed: the forward is a copy, augmented from the sweep's plans (tapes, results)."""
     fn = Function(fn.name, [copy_block(fn.entry)], fn.loc, fn.captured, fn.assumptions)
     outs = fn.entry.terminator.values
@@ -85,7 +86,7 @@ def reverse(fn: Function, wrt: tuple) -> Adjoint:
     builder = Builder(fn.loc)
     seeds = tuple(Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"),
                         "g" if len(outs) == 1 else f"g_{n}") for n, out in enumerate(outs))
-    sweep = _Sweep(active, builder)
+    sweep = _Sweep(active, builder, recompute)
     with builder.active():
         for out, seed in zip(outs, seeds):
             if isinstance(out, Value) and id(out) in active:
@@ -116,9 +117,10 @@ class _Scope:
 class _Sweep:
     """One reverse sweep: walks forward blocks backwards, emitting adjoint code into `builder`."""
 
-    def __init__(self, active: set, builder: Builder):
+    def __init__(self, active: set, builder: Builder, recompute):
         self.active = active
         self.builder = builder
+        self.recompute = recompute
         self.scope = _Scope("function", None, None, builder.ops)
         self.plans: list = []  # the residual plan of each loop and `if` reversed, in the order made
         self.added: dict = {}  # id(forward structured op) -> the results its plans add to it
@@ -181,15 +183,15 @@ class _Sweep:
 
     def nested(self, kind: str, block: Block, seeds, build, recompute=None):
         """Run `build` in a new scope for forward `block`, seeded with the adjoints `seeds` of its
-        yields, then its backward: the sweep of its ops, or `recompute(sweep, block, seeds)` (a
-        checkpointed loop's body: its forward made again, then its backward); returns the scope."""
+        yields, then its backward: the sweep of its ops, or `recompute(seeds)` (a checkpointed
+        loop's body: its forward made again, then its backward); returns the scope."""
         scope = _Scope(kind, defined_in(block), self.scope, [])
         outer, self.scope = self.scope, scope
         try:
             with self.builder.nested(scope.ops):
                 build(scope)
                 if recompute is not None:
-                    recompute(self, block, seeds)
+                    recompute(seeds)
                 else:
                     self.seed(block.terminator.values, seeds)
                     self.sweep(block.ops)
@@ -268,8 +270,13 @@ class _Sweep:
             if isinstance(op, For) and isinstance(state["k"].operand, Value):
                 state["k"].operand.hint = body.args[0].hint  # the forward's index, as the user named it
 
+        recompute = None
+        if isinstance(op, Checkpointed):
+            if self.recompute is None:
+                raise AssertionError("reverse() of a checkpointed loop needs its `recompute` hook")
+            recompute = lambda seeds: self.recompute(self, op, seeds)  # noqa: E731
         scope = self.nested("loop", body, [Sym(entries[j]) if j in entries else None for j in range(len(carried))],
-                            start, recomputed_body if isinstance(op, Checkpointed) else None)
+                            start, recompute)
         with self.builder.nested(scope.ops):
             exits = [self.current(carried[j], scope) for j in positions]
         imports = list(scope.imports.values())
