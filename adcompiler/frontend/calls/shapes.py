@@ -90,19 +90,19 @@ def stack(lo, arrays, axis=0):
 
 
 def _joined(arrays, axis: int) -> Sym:
-    """Concatenation along `axis` as a sum of zero-padded pieces, each a differentiable index_add."""
+    """Concatenation along `axis`: each piece written into its slice of a new array (setitem, which
+    emission does in place), so that the forward writes each element once and the backward reads
+    back the slices of the gradient, keeping none of the pieces."""
     total = P.dim(arrays[0], axis=axis)
     for a in arrays[1:]:
         total = total + P.dim(a, axis=axis)
-    like_dims = [total if i == axis else P.dim(arrays[0], axis=i) for i in range(arrays[0].type.ndim)]
-    dtype = P.promote(*(a.type for a in arrays)).dtype
-    like = P.zeros(*like_dims, dtype=dtype)
-    result, offset = None, Sym(0)
+    dims = [total if i == axis else P.dim(arrays[0], axis=i) for i in range(arrays[0].type.ndim)]
+    result = P.zeros(*dims, dtype=P.promote(*(a.type for a in arrays)).dtype)
+    index = (IndexSlice(),) * axis + (IndexSlice(lower=True, upper=True),)
+    offset = Sym(0)
     for a in arrays:
         end = offset + P.dim(a, axis=axis)
-        index = (IndexSlice(),) * axis + (IndexSlice(lower=True, upper=True),)
-        piece = P.index_add(like, a, offset, end, index=index)
-        result = piece if result is None else result + piece
+        result = P.setitem(result, a, offset, end, index=index)
         offset = end
     return result
 
