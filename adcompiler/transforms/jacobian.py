@@ -1,22 +1,25 @@
-"""The Jacobian by reverse mode as one Function: the forward once, then the backward once over a
-batch of cotangents, the identity basis of the output (transforms/batch.py batches it).
+"""Jacobians as one Function each. Reverse mode (`jacobian`): the forward once, then the backward
+once over a batch of cotangents, the identity basis of the output. Forward mode
+(`forward_jacobian`): the values and tangents of transforms/forward.py once, batched over the
+identity basis of tangents (transforms/batch.py batches both).
 
-Invariant: `jacobian(adjoint, name)` takes the forward's parameters and returns, for each parameter
-the backward differentiates (in `adjoint.wrt` order), the array of shape `out.shape + x.shape`
-whose `[i..., j...]` is d out[i...] / d x[j...] (JAX's convention). The forward's values are
-computed once (unbatched); only what the cotangents reach is batched.
+Invariant: both take the primal's parameters and return, for each differentiated parameter (in
+`wrt` order), the array of shape `out.shape + x.shape` whose `[i..., j...]` is d out[i...] /
+d x[j...] (JAX's convention). What does not depend on the basis (the forward's values, the
+primal's values) is computed once (unbatched); only what the basis reaches is batched.
 """
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Adjoint, Block, Const, Function, Return
+from ..ir.core import Adjoint, Block, Const, Function, IndexSlice, Return
 from ..rules import primitives as P
 from ..rules.shapes import shape_of
 from .batch import Batching
 
 
 def jacobian(adjoint: Adjoint, name: str) -> Function:
-    """The Function `name` computing the Jacobians of `adjoint`'s output (see the module docstring)."""
+    """The Function `name` computing the Jacobians of `adjoint`'s output by reverse mode (see the
+    module docstring)."""
     forward, backward = adjoint.forward, adjoint.backward
     batching = Batching(Builder(forward.loc))
     params = forward.params
@@ -36,3 +39,44 @@ def jacobian(adjoint: Adjoint, name: str) -> Function:
                           for r, i in zip(rows, adjoint.wrt))
     return Function(name, [Block(params, batching.builder.ops, Return(jacobians, backward.entry.terminator.loc))],
                     forward.loc, forward.captured, forward.assumptions)
+
+
+def forward_jacobian(jvp: Function, wrt: tuple, name: str) -> Function:
+    """The Function `name` computing the Jacobians of the one output of `jvp` (transforms/forward.py
+    of a primal with respect to its parameters `wrt`) by forward mode: column c of the basis is the
+    c-th number of the differentiated parameters taken one after the other (a parameter's block of
+    columns, the others' tangents zero there), so one batched call gives every column."""
+    own = len(jvp.params) - len(jvp.captured) - len(wrt)
+    params = jvp.params[:own] + jvp.params[own + len(wrt):]  # the primal's: without the tangents
+    tangent_params = jvp.params[own:own + len(wrt)]
+    batching = Batching(Builder(jvp.loc))
+    for param in params:
+        batching.bind(param, param, False)
+    with batching.builder.active():
+        differentiated = [P.Sym(jvp.params[i]) for i in wrt]
+        sizes = [P.size(x) if x.type.ndim else P.Sym(1) for x in differentiated]
+        starts = [P.Sym(0)]
+        for size in sizes:
+            starts.append(starts[-1] + size)
+        columns = starts[-1]
+        basis = P.eye(columns, dtype=differentiated[0].type.dtype, hint="basis")
+        batching.template = basis
+        for x, tangent, start, stop in zip(differentiated, tangent_params, starts, starts[1:]):
+            block = basis if len(wrt) == 1 else P.getitem(basis, start, stop, index=(IndexSlice(), IndexSlice(True, True)))
+            block = P.reshape(block, columns, *shape_of(x))
+            if block.type.dtype != x.type.dtype:
+                block = P.cast(block, dtype=x.type.dtype)
+            batching.bind(tangent, block.operand, True)
+        batching.ops(jvp.entry.ops)
+        batching.builder.loc = jvp.entry.terminator.loc
+        value, tangent = jvp.entry.terminator.values
+        out = P.Sym(batching.lookup(value))
+        by_column = P.Sym(batching.as_batched(tangent))  # (columns, *out.shape)
+        jacobians = []
+        for x, size, start, stop in zip(differentiated, sizes, starts, starts[1:]):
+            rows = by_column if len(wrt) == 1 else P.getitem(by_column, start, stop, index=(IndexSlice(True, True),))
+            if out.type.ndim:  # (size, *out.shape) -> (*out.shape, *x.shape)
+                rows = P.transpose(P.reshape(rows, size, P.size(out)))
+            jacobians.append(P.reshape(rows, *shape_of(out), *shape_of(x)).operand)
+    return Function(name, [Block(params, batching.builder.ops, Return(tuple(jacobians), jvp.entry.terminator.loc))],
+                    jvp.loc, jvp.captured, jvp.assumptions)
