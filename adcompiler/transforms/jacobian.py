@@ -55,8 +55,8 @@ def forward_jacobian(jvp: Function, wrt: tuple, name: str) -> Function:
     with batching.builder.active():
         differentiated = [P.Sym(jvp.params[i]) for i in wrt]
         sizes = [P.size(x) if x.type.ndim else P.Sym(1) for x in differentiated]
-        starts = [P.Sym(0)]
-        for size in sizes:
+        starts = [P.Sym(0), sizes[0]]
+        for size in sizes[1:]:
             starts.append(starts[-1] + size)
         columns = starts[-1]
         basis = P.eye(columns, dtype=differentiated[0].type.dtype, hint="basis")
