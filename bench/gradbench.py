@@ -215,7 +215,8 @@ def main():
              ("hand 600 x 26", "jacrev", lambda: hand_reverse(theta, hand_points, hand_weights)),
              ("hand 600 x 26", "JAX jacfwd", lambda: np.asarray(hand_jax(theta, hand_points, hand_weights)))]
 
-    k_points, k_centroids = rng.normal(size=(10000, 8)), rng.normal(size=(50, 8))
+    k_points = rng.normal(size=(10000, 8))
+    k_centroids = k_points[:50] + 0.01  # no cluster empty
     cost_jax = with_module(kmeans_cost, jnp, ())
     kmeans_jax = jax.jit(lambda P, C: jax.jvp(lambda c: jax.grad(cost_jax, 1)(P, c), (C,), (jnp.ones(C.shape),)))
     newton = ad.jit(kmeans_newton_direction)
