@@ -100,6 +100,7 @@ def kmeans_by_hand(points, centroids):
 # ---------------------------------------------------------------------------- saddle point
 
 STEPS, RATE = 10, 0.1
+inner_gradient = outer_gradient = ad.grad  # the transforms of the functions below ("rr"); `saddle` rebinds them
 
 
 def saddle_f(p1, p2):
@@ -111,7 +112,7 @@ def inner_ascent(p1, start):
     bound per mode combination by `saddle`)."""
     p2 = start
     for _ in range(STEPS):
-        p2 = p2 + RATE * inner_gradient(saddle_f, wrt=1)(p1, p2)  # noqa: F821
+        p2 = p2 + RATE * inner_gradient(saddle_f, wrt=1)(p1, p2)
     return p2
 
 
@@ -123,7 +124,7 @@ def optimise(start1, start2):
     """p1 after STEPS of gradient descent on outer_objective, then p2's ascent from there."""
     p1 = start1
     for _ in range(STEPS):
-        p1 = p1 - RATE * outer_gradient(outer_objective)(p1, start2)  # noqa: F821
+        p1 = p1 - RATE * outer_gradient(outer_objective)(p1, start2)
     return np.concatenate((p1, inner_ascent(p1, start2)))
 
 
