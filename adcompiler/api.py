@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev`, `jacfwd`, `hessian` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev`, `jacfwd`, `jacobian`, `hessian` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -30,7 +30,7 @@ _MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared w
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jit" or "vmap", which
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "jit" or "vmap", which
     batches the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
@@ -245,7 +245,7 @@ class Transformed:
             result = result if record.outputs > 1 else (result,)
             if self.kind == "vmap":
                 result = tuple(np.moveaxis(r, 0, self.out_axes) for r in result)
-            if self.kind in ("jacrev", "jacfwd"):  # each parameter's Jacobians nested as it is
+            if self.kind in _JACOBIANS:  # each parameter's Jacobians nested as it is
                 result = iter(np.asarray(r) for r in result)
                 nested = tuple(trees.unflatten(types[i], result) for i in self.wrt)
                 return nested[0] if self.single else nested
@@ -456,7 +456,8 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
 
 
 _DIFFERENTIATES = ("grad", "value_and_grad", "vjp")  # the kinds that differentiate one output in reverse
-_ONE_FUNCTION = ("jit", "vmap", "jacrev", "jacfwd")  # the kinds whose program is one Function of the arguments
+_JACOBIANS = ("jacrev", "jacfwd", "jacobian")
+_ONE_FUNCTION = ("jit", "vmap", *_JACOBIANS)  # the kinds whose program is one Function of the arguments
 
 
 def _title(function) -> str:
@@ -634,6 +635,13 @@ def jacfwd(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return _transform("jacfwd", function, wrt, jit)
 
 
+def jacobian(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The Jacobian of `function` with respect to `wrt`, by forward mode where the differentiated
+    arguments have at most as many numbers as the output (a tall Jacobian), else by reverse mode:
+    one compiled Function holding both, which chooses by the sizes at each call."""
+    return _transform("jacobian", function, wrt, jit)
+
+
 def hessian(function: Callable = None, wrt: int | str = 0, jit: bool = True):
     """The Hessian of scalar `function` with respect to one parameter `wrt`, forward over reverse
     (jacfwd of grad): shape `x.shape + x.shape`."""
@@ -665,7 +673,7 @@ def hvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return Transformed(Transformed(function, wrt, jit, "grad"), wrt, jit, "jvp")
 
 
-FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit, vmap, jacrev, jacfwd, hessian)
+FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit, vmap, jacrev, jacfwd, jacobian, hessian)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),

@@ -21,7 +21,7 @@ from .transforms.batch import batch
 from .transforms.checkpoint import budgeted
 from .transforms.forward import forward
 from .transforms.reverse import reverse
-from .transforms.jacobian import forward_jacobian, jacobian
+from .transforms.jacobian import chosen_jacobian, forward_jacobian, jacobian
 from .transforms.shapes import data_shaped
 from .transforms.simplify import simplify
 
@@ -31,7 +31,7 @@ class Build:
     """Everything compiled for one function, argument types and `wrt`."""
 
     primal: Function
-    program: Function | Adjoint  # a Function for "jit", "vmap", "jvp", "jacrev" and "jacfwd", the adjoint otherwise
+    program: Function | Adjoint  # a Function for "jit", "vmap", "jvp" and the Jacobians, the adjoint otherwise
     source: str
     stem: str
     names: Namer  # of the values of `primal` and `program`, in `describe` and in `source` alike
@@ -100,7 +100,8 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
     the parameters `wrt` (transforms/batch.py): their `arg_types` have the batch axis first, which the
     lowered function does not see. "jacrev" makes one Function of the forward and the backward batched
     over the basis of cotangents, "jacfwd" one Function of the forward mode's values and tangents batched
-    over the basis of tangents (transforms/jacobian.py). `memory`
+    over the basis of tangents, "jacobian" one Function choosing between the two by the sizes at run
+    time (transforms/jacobian.py). `memory`
     (bytes) checkpoints the top-level loops whose tapes it bounds (transforms/checkpoint.py)."""
     constants = {i: a.value for i, a in enumerate(arg_types) if isinstance(a, Fixed)}
     arg_types = [a.type if isinstance(a, Fixed) else a for a in arg_types]
@@ -115,6 +116,16 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         leaves = leaf_positions(arg_types, wrt)
         program = verify(simplify(verify(batch(verify(simplify(primal)), leaves))))
         purpose = "batched over axis 0 of " + ", ".join(primal.params[i].hint for i in leaves)
+    elif kind == "jacobian":
+        check_output(primal, kind, parsed.described)
+        check_shape_known(primal, parsed.described)
+        leaves = leaf_positions(arg_types, wrt)
+        simplified = verify(simplify(primal))
+        by_forward = verify(forward_jacobian(verify(simplify(verify(forward(simplified, leaves)))), leaves, parsed.name))
+        by_reverse = verify(jacobian(verify_adjoint(simplify(verify_adjoint(reverse(simplified, leaves)))), parsed.name))
+        program = verify(simplify(verify(chosen_jacobian(simplified, by_forward, by_reverse, leaves, parsed.name))))
+        purpose = "Jacobian (forward mode for a tall one, else reverse mode) with respect to " + \
+            ", ".join(primal.params[i].hint for i in leaves)
     elif kind in ("jvp", "jacfwd"):
         check_output(primal, kind, parsed.described)
         leaves = leaf_positions(arg_types, wrt)
@@ -198,7 +209,7 @@ def check_output(primal: Function, kind: str, name: str) -> None:
     if not out.is_float:
         raise CompileError(f"{name} returns {out.dtype}, which has no gradient", loc,
                            "return a float value")
-    if kind not in ("vjp", "jacrev", "jacfwd") and out.ndim:
+    if kind not in ("vjp", "jacrev", "jacfwd", "jacobian") and out.ndim:
         raise CompileError(f"{kind} needs a scalar output, but {name} returns a {out.ndim}-D array", loc,
                            "reduce it (np.sum, np.mean) or use adcompiler.vjp for array outputs")
 

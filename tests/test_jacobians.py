@@ -86,11 +86,24 @@ def test_jacfwd_of_a_matrix_argument_has_the_output_shape_then_the_argument_shap
 def test_jacobian_chooses_forward_for_tall_and_reverse_for_wide(inputs):
     x, W, a = inputs
     tall, wide = jacobian(rollout, jit=False), jacobian(layer, wrt=1, jit=False)
-    assert tall.mode(x, a) == "forward" and wide.mode(x, W) == "reverse"
     np.testing.assert_allclose(tall(x, a), fd_jacobian(rollout, (x, a), 0), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(wide(x, W), fd_jacobian(layer, (x, W), 1), rtol=1e-6, atol=1e-9)
     close_to_jax(tall(x, a), "jacrev", rollout_jax, x, a)
     close_to_jax(wide(x, W), "jacrev", layer_jax, x, W, argnums=1)
+    source = adcompiler.show(tall, x, a, print_it=False).split("# generated Python")[1]
+    assert "if t" in source and " <= " in source  # one Function: both modes, chosen by the sizes
+
+
+@adcompiler.jit
+def sum_of_jacobians(x, W, a):
+    """The chosen Jacobian inside compiled code: a wide one and a tall one."""
+    return np.sum(jacobian(layer, wrt=1)(x, W)) + np.sum(jacobian(rollout)(x, a))
+
+
+def test_jacobian_is_spliced_into_compiled_code(inputs):
+    x, W, a = inputs
+    expected = np.sum(fd_jacobian(layer, (x, W), 1)) + np.sum(fd_jacobian(rollout, (x, a), 0))
+    assert sum_of_jacobians(x, W, a) == pytest.approx(expected, rel=1e-7)
 
 
 @pytest.mark.parametrize("jit", [False, True])

@@ -1,7 +1,8 @@
 """Jacobians as one Function each. Reverse mode (`jacobian`): the forward once, then the backward
 once over a batch of cotangents, the identity basis of the output. Forward mode
 (`forward_jacobian`): the values and tangents of transforms/forward.py once, batched over the
-identity basis of tangents (transforms/batch.py batches both).
+identity basis of tangents (transforms/batch.py batches both). `chosen_jacobian`: one of the two, chosen at run time by the
+sizes (forward where the differentiated parameters have no more numbers than the output).
 
 Invariant: both take the primal's parameters and return, for each differentiated parameter (in
 `wrt` order), the array of shape `out.shape + x.shape` whose `[i..., j...]` is d out[i...] /
@@ -11,7 +12,7 @@ primal's values) is computed once (unbatched); only what the basis reaches is ba
 from __future__ import annotations
 
 from ..ir.builder import Builder
-from ..ir.core import Adjoint, Block, Const, Function, IndexSlice, Return
+from ..ir.core import Adjoint, Block, Const, Function, If, IndexSlice, Return, Value, Yield
 from ..rules import primitives as P
 from ..rules.shapes import shape_of
 from .batch import Batching
@@ -80,3 +81,37 @@ def forward_jacobian(jvp: Function, wrt: tuple, name: str) -> Function:
             jacobians.append(P.reshape(rows, *shape_of(out), *shape_of(x)).operand)
     return Function(name, [Block(params, batching.builder.ops, Return(tuple(jacobians), jvp.entry.terminator.loc))],
                     jvp.loc, jvp.captured, jvp.assumptions)
+
+
+def chosen_jacobian(primal: Function, by_forward: Function, by_reverse: Function, wrt: tuple, name: str) -> Function:
+    """The Function `name` that computes `primal`'s output, then its Jacobians by `by_forward`
+    (`forward_jacobian`'s) where the parameters `wrt` have at most as many numbers as the output,
+    else by `by_reverse` (`jacobian`'s): an `if` on the sizes, whose branches are those Functions."""
+    builder = Builder(primal.loc)
+    params = [Value(p.type, p.hint) for p in primal.params]
+    loc = primal.entry.terminator.loc
+    with builder.active():
+        out = P.Sym(_inlined(builder, primal, params)[0])
+        inputs = None
+        for i in wrt:
+            size = P.size(P.Sym(params[i])) if params[i].type.ndim else P.Sym(1)
+            inputs = size if inputs is None else inputs + size
+        tall = P.less_equal(inputs, P.size(out) if out.type.ndim else P.Sym(1))
+        blocks = []
+        for function in (by_forward, by_reverse):
+            with builder.nested() as ops:
+                jacobians = _inlined(builder, function, params)
+            blocks.append(Block([], ops, Yield(jacobians, loc)))
+    results = tuple(Value(v.type) for v in blocks[0].terminator.values)
+    builder.append(If((tall.operand,), tuple(blocks), results, loc))
+    return Function(name, [Block(params, builder.ops, Return(results, loc))], primal.loc, primal.captured,
+                    primal.assumptions)
+
+
+def _inlined(builder: Builder, function: Function, params: list) -> tuple:
+    """`function`'s ops re-made in `builder` with its parameters bound to `params` (the same
+    arguments and captured arrays); the values it returns."""
+    copying = Batching(builder)  # nothing batched: every op re-made as it is
+    for param, value in zip(function.params, params, strict=True):
+        copying.bind(param, value, False)
+    return copying.block(function.entry)
