@@ -9,7 +9,7 @@ they are short, in float64 on one thread, reported as ratios (min of N calls):
   `vmap(jacfwd(f))` and `vmap(jacrev(f))`; and the weight errors 1 - w**2 (their derivative -2w).
 - hand: the hand-tracking-like skinning model of bench/jacobians.py (ADBench's hand inputs are
   not on this machine): its (600, 26) Jacobian by `jacfwd` (26 columns: forward mode's shape) and
-  `jacrev`.
+  `jacrev` (and `jacobian`, which chooses between them at run time).
 - kmeans: GradBench's k-means by Newton's method: the cost sum_i min_k |p_i - c_k|^2, its gradient
   and its Hessian's diagonal (the Hessian is diagonal: forward over reverse along all ones, `hvp`),
   and the Newton direction gradient / diagonal; the hand-written derivative is 2 (c_k - p_i)
@@ -204,11 +204,13 @@ def main():
     cameras, points, weights, features, observations = read_ba(BA_DATA / "test.txt", BA_STANDARD)
     parameters = ba_parameters(cameras, points, weights, observations)
     ba_forward, ba_reverse = ad.vmap(ad.jacfwd(ba_observation)), ad.vmap(ad.jacrev(ba_observation))
+    ba_chosen = ad.vmap(ad.jacobian(ba_observation))
     ba_jax = jax.jit(jax.vmap(jax.jacfwd(with_module(ba_observation, jnp))))
     ba_jax_reverse = jax.jit(jax.vmap(jax.jacrev(with_module(ba_observation, jnp))))
     n, m, p = BA_STANDARD
     rows += [(f"ba n={n} m={m} p={p}", "vmap(jacfwd)", lambda: ba_forward(parameters, features)),
              (f"ba n={n} m={m} p={p}", "vmap(jacrev)", lambda: ba_reverse(parameters, features)),
+             (f"ba n={n} m={m} p={p}", "vmap(jacobian)", lambda: ba_chosen(parameters, features)),
              (f"ba n={n} m={m} p={p}", "JAX vmap(jacfwd)", lambda: np.asarray(ba_jax(parameters, features))),
              (f"ba n={n} m={m} p={p}", "JAX vmap(jacrev)", lambda: np.asarray(ba_jax_reverse(parameters, features)))]
 
@@ -224,10 +226,11 @@ def main():
 
     theta = rng.normal(size=26) * 0.3
     hand_points, hand_weights = rng.normal(size=(200, 3)), rng.dirichlet(np.ones(BONES), size=200)
-    hand_forward, hand_reverse = ad.jacfwd(hand), ad.jacrev(hand)
+    hand_forward, hand_reverse, hand_chosen = ad.jacfwd(hand), ad.jacrev(hand), ad.jacobian(hand)
     hand_jax = jax.jit(jax.jacfwd(with_module(hand, jnp, ())))
     rows += [("hand 600 x 26", "jacfwd", lambda: hand_forward(theta, hand_points, hand_weights)),
              ("hand 600 x 26", "jacrev", lambda: hand_reverse(theta, hand_points, hand_weights)),
+             ("hand 600 x 26", "jacobian", lambda: hand_chosen(theta, hand_points, hand_weights)),
              ("hand 600 x 26", "JAX jacfwd", lambda: np.asarray(hand_jax(theta, hand_points, hand_weights)))]
 
     k_points = rng.normal(size=(10000, 8))
