@@ -5,13 +5,12 @@ with Numba. `grad`, `value_and_grad`, `vjp` and `jacrev` transform a function in
 (on threads, processes or Dask)."""
 __version__ = "0.1.0"
 
-from .api import grad, hvp, jacrev, jit, jvp, show, value_and_grad, vjp, vmap  # noqa: E402
+from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jit, jvp, show, value_and_grad, vjp, vmap  # noqa: E402
 from .check import GradientMismatch, check_grad  # noqa: E402
 from .distributed import data_parallel  # noqa: E402
 from .rules.custom import custom_jvp, custom_vjp  # noqa: E402
 from .errors import CompileError  # noqa: E402
 from .frontend.checkpoint import checkpoint  # noqa: E402
-from .jacobians import hessian, jacfwd, jacobian  # noqa: E402
 from .trees import tree_leaves, tree_map  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacrev", "jacfwd", "jacobian", "hessian", "vmap", "jit", "show", "custom_vjp", "custom_jvp",

@@ -1,4 +1,4 @@
-"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev` and `show`.
+"""The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev`, `jacfwd`, `jacobian`, `hessian` and `show`.
 
 A transformed function is checked (parsed and fenced) when it is made, and specialised on first
 call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
@@ -30,7 +30,7 @@ _MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared w
 
 
 class Transformed:
-    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp", "jacrev", "jit" or "vmap", which
+    """`kind` of `function` ("grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "jacobian", "jit" or "vmap", which
     batches the parameters `wrt` over the axes `in_axes`, one per parameter) with respect to `wrt`.
     `function` may itself be transformed (or a custom_vjp): the outer transform then lowers a call
     of it, so `grad(grad(f))` is the second derivative."""
@@ -137,7 +137,7 @@ class Transformed:
     def _warm(self, built: Build, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
         name, own, values = self.parsed.name, values, (*values, *built.primal.captured)
-        if self.kind in ("jit", "vmap", "jacrev"):
+        if self.kind in _ONE_FUNCTION:
             getattr(module, name)(*values)
         elif self.kind == "jvp":
             getattr(module, name)(*own, *_warm_tangents(own, built), *built.primal.captured)
@@ -240,12 +240,12 @@ class Transformed:
             return trees.unflatten(record.structure, iter(self._run(getattr(module, name),
                                                                     (*values, *leaves, *record.captured), record)))
         values = (*values, *record.captured)
-        if self.kind in ("jit", "vmap", "jacrev"):
+        if self.kind in _ONE_FUNCTION:
             result = self._run(getattr(module, name), values, record)  # a tuple when it returns several
             result = result if record.outputs > 1 else (result,)
             if self.kind == "vmap":
                 result = tuple(np.moveaxis(r, 0, self.out_axes) for r in result)
-            if self.kind == "jacrev":  # each parameter's Jacobians nested as it is
+            if self.kind in _JACOBIANS:  # each parameter's Jacobians nested as it is
                 result = iter(np.asarray(r) for r in result)
                 nested = tuple(trees.unflatten(types[i], result) for i in self.wrt)
                 return nested[0] if self.single else nested
@@ -456,6 +456,8 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
 
 
 _DIFFERENTIATES = ("grad", "value_and_grad", "vjp")  # the kinds that differentiate one output in reverse
+_JACOBIANS = ("jacrev", "jacfwd", "jacobian")
+_ONE_FUNCTION = ("jit", "vmap", *_JACOBIANS)  # the kinds whose program is one Function of the arguments
 
 
 def _title(function) -> str:
@@ -627,6 +629,30 @@ def jacrev(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return _transform("jacrev", function, wrt, jit)
 
 
+def jacfwd(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The Jacobian of `function` with respect to the parameters `wrt`, by forward mode: the values
+    once and the tangents over the whole identity basis of tangents at once (one block of columns
+    per differentiated argument). Shaped as `jacrev`'s; a tuple when `wrt` is a sequence."""
+    return _transform("jacfwd", function, wrt, jit)
+
+
+def jacobian(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
+    """The Jacobian of `function` with respect to `wrt`, by forward mode where the differentiated
+    arguments have at most as many numbers as the output (a tall Jacobian), else by reverse mode:
+    one compiled Function holding both, which chooses by the sizes at each call."""
+    return _transform("jacobian", function, wrt, jit)
+
+
+def hessian(function: Callable = None, wrt: int | str = 0, jit: bool = True):
+    """The Hessian of scalar `function` with respect to one parameter `wrt`, forward over reverse
+    (jacfwd of grad): shape `x.shape + x.shape`."""
+    if function is None:
+        return lambda f: hessian(f, wrt, jit)
+    if not isinstance(wrt, (int, str)):
+        raise TypeError(f"hessian differentiates one argument; wrt={wrt!r} (take jacfwd(grad(f, wrt=...)) per pair)")
+    return Transformed(Transformed(function, wrt, jit, "grad"), wrt, jit, "jacfwd")
+
+
 
 
 def jvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
@@ -648,7 +674,7 @@ def hvp(function: Callable = None, wrt: Wrt = 0, jit: bool = True):
     return Transformed(Transformed(function, wrt, jit, "grad"), wrt, jit, "jvp")
 
 
-FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit, vmap, jacrev)
+FACTORIES = (grad, value_and_grad, vjp, jvp, hvp, jit, vmap, jacrev, jacfwd, jacobian, hessian)
 # What lowering knows of these transforms: `grad(f)(x)` inside compiled code is made at compile time
 # and a call of a transformed function splices its IR.
 TRANSFORMS = Transforms(is_factory=lambda obj: any(obj is factory for factory in FACTORIES),
@@ -676,7 +702,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
         differentiated = () if transformed.kind == "vmap" else transformed.wrt
         types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
-        kind = transformed.kind if transformed.kind in ("jit", "jvp", "vmap", "jacrev") else "vjp"
+        kind = transformed.kind if transformed.kind in ("jvp", *_ONE_FUNCTION) else "vjp"
         text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS,
                      memory=getattr(transformed, "memory", None)).describe()
     if print_it:

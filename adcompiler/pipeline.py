@@ -21,7 +21,7 @@ from .transforms.batch import batch
 from .transforms.checkpoint import budgeted, recomputed_body
 from .transforms.forward import forward
 from .transforms.reverse import reverse
-from .transforms.jacobian import jacobian
+from .transforms.jacobian import chosen_jacobian, forward_jacobian, jacobian
 from .transforms.shapes import data_shaped
 from .transforms.simplify import simplify
 
@@ -31,7 +31,7 @@ class Build:
     """Everything compiled for one function, argument types and `wrt`."""
 
     primal: Function
-    program: Function | Adjoint  # a Function for "jit", "vmap" and "jacrev", the adjoint otherwise
+    program: Function | Adjoint  # a Function for "jit", "vmap", "jvp" and the Jacobians, the adjoint otherwise
     source: str
     stem: str
     names: Namer  # of the values of `primal` and `program`, in `describe` and in `source` alike
@@ -99,7 +99,9 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
     (backend/placement.py). "grad" and "value_and_grad" need one float scalar output. "vmap" batches
     the parameters `wrt` (transforms/batch.py): their `arg_types` have the batch axis first, which the
     lowered function does not see. "jacrev" makes one Function of the forward and the backward batched
-    over the basis of cotangents (transforms/jacobian.py). `memory`
+    over the basis of cotangents, "jacfwd" one Function of the forward mode's values and tangents batched
+    over the basis of tangents, "jacobian" one Function choosing between the two by the sizes at run
+    time (transforms/jacobian.py). `memory`
     (bytes) checkpoints the top-level loops whose tapes it bounds (transforms/checkpoint.py)."""
     constants = {i: a.value for i, a in enumerate(arg_types) if isinstance(a, Fixed)}
     arg_types = [a.type if isinstance(a, Fixed) else a for a in arg_types]
@@ -114,12 +116,26 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         leaves = leaf_positions(arg_types, wrt)
         program = verify(simplify(verify(batch(verify(simplify(primal)), leaves))))
         purpose = "batched over axis 0 of " + ", ".join(primal.params[i].hint for i in leaves)
-    elif kind == "jvp":
+    elif kind == "jacobian":
+        check_output(primal, kind, parsed.described)
+        check_shape_known(primal, parsed.described)
+        leaves = leaf_positions(arg_types, wrt)
+        simplified = verify(simplify(primal))
+        by_forward = verify(forward_jacobian(verify(simplify(verify(forward(simplified, leaves)))), leaves, parsed.name))
+        by_reverse = verify(jacobian(verify_adjoint(simplify(verify_adjoint(reverse(simplified, leaves)))), parsed.name))
+        program = verify(simplify(verify(chosen_jacobian(simplified, by_forward, by_reverse, leaves, parsed.name))))
+        purpose = "Jacobian (forward mode for a tall one, else reverse mode) with respect to " + \
+            ", ".join(primal.params[i].hint for i in leaves)
+    elif kind in ("jvp", "jacfwd"):
         check_output(primal, kind, parsed.described)
         leaves = leaf_positions(arg_types, wrt)
         program = verify(simplify(verify(forward(verify(simplify(primal)), leaves))))
-        purpose = "values and tangents (forward mode) with respect to " + ", ".join(primal.params[i].hint
-                                                                                   for i in leaves)
+        differentiated = ", ".join(primal.params[i].hint for i in leaves)
+        purpose = "values and tangents (forward mode) with respect to " + differentiated
+        if kind == "jacfwd":
+            check_shape_known(primal, parsed.described)
+            program = verify(simplify(verify(forward_jacobian(program, leaves, parsed.name))))
+            purpose = "Jacobian (forward mode over a batch of tangents) with respect to " + differentiated
     else:
         check_output(primal, kind, parsed.described)
         leaves = leaf_positions(arg_types, wrt)
@@ -175,8 +191,8 @@ def _tree_comment(parsed: ParsedFunction, arg_types: list) -> str:
 
 
 def check_output(primal: Function, kind: str, name: str) -> None:
-    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp"; "jvp" any
-    float outputs (each gets a tangent)."""
+    """What `kind` differentiates: one float output, a scalar unless `kind` is "vjp" or a Jacobian's;
+    "jvp" any float outputs (each gets a tangent)."""
     values = primal.entry.terminator.values
     loc = primal.entry.terminator.loc
     if kind == "jvp":
@@ -193,7 +209,7 @@ def check_output(primal: Function, kind: str, name: str) -> None:
     if not out.is_float:
         raise CompileError(f"{name} returns {out.dtype}, which has no gradient", loc,
                            "return a float value")
-    if kind not in ("vjp", "jacrev") and out.ndim:
+    if kind not in ("vjp", "jacrev", "jacfwd", "jacobian") and out.ndim:
         raise CompileError(f"{kind} needs a scalar output, but {name} returns a {out.ndim}-D array", loc,
                            "reduce it (np.sum, np.mean) or use adcompiler.vjp for array outputs")
 

@@ -401,6 +401,22 @@ def data_shaped(x):
     return x[x > 0.5] * 2.0
 
 
+def squared_column_products(x):
+    return np.sum(np.prod(x, axis=0) ** 2)
+
+
+def test_hessians_of_np_prod_batched_over_the_basis_and_over_items():
+    """prod_others_tangent batched with the point unbatched (hessian: the basis of tangents) and
+    with both batched (vmap of hessian), against a Hessian per item, with zeros."""
+    x = np.array([[[0.5, 0.0], [2.0, -1.5], [0.7, 1.2]], [[0.0, 0.0], [1.1, 0.4], [-0.3, 2.0]]])
+    hessian = ad.hessian(squared_column_products, jit=False)
+    per_item = ad.vmap(hessian, jit=False)(x)
+    np.testing.assert_allclose(per_item, looped(hessian, (x,), (0,)), rtol=1e-14, atol=1e-15)
+    for item, point in zip(per_item, x):
+        np.testing.assert_allclose(item, fd_jacobian(ad.grad(squared_column_products, jit=False), (point,), 0),
+                                   rtol=1e-6, atol=1e-8)
+
+
 def test_jacrev_of_a_data_dependent_shape_is_refused():
     with pytest.raises(ad.CompileError, match="depends on the values") as error:
         ad.jacrev(data_shaped, jit=False)(np.ones(3))

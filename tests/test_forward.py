@@ -15,6 +15,8 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
+import scipy.special as scipy_special
+
 import adcompiler as ad
 from adcompiler.rules import primitives as P
 from fd import directional_derivative, fd_grad
@@ -49,14 +51,123 @@ def test_forward_rules_are_well_formed():
 
 
 def test_a_primitive_without_forward_rule_is_refused_at_the_users_line():
-    """np.prod's gradient (prod_others_all) has no rules: forward over it is refused."""
-    with pytest.raises(ad.CompileError, match="`prod_others_all` has no forward-mode rule") as error:
-        ad.hvp(f_prod)(np.arange(1.0, 4.0), np.ones(3))
-    assert "test_forward.py" in str(error.value)
+    """The tangent of np.prod's gradient (prod_others_tangent) has no rules: forward mode over a
+    Hessian of np.prod (a third derivative) is refused."""
+    with pytest.raises(ad.CompileError, match="`prod_others_tangent` has no forward-mode rule") as error:
+        ad.jacfwd(ad.hessian(f_prod))(np.arange(1.0, 4.0))
+    assert "test_forward.py" in str(error.value) and "np.exp(np.sum(np.log(x)))" in str(error.value)
 
 
 def f_prod(x):
     return np.prod(x)
+
+
+def f_prod_rows(x):
+    return np.sum(np.prod(x, axis=1) * np.arange(1.0, 1.0 + x.shape[0]))
+
+
+def f_prod_middle(x):
+    return np.sum(np.sin(np.prod(x, axis=1)))
+
+
+def f_digamma(x):
+    return np.sum(scipy_special.digamma(x) * x)
+
+
+def f_lgamma(x):
+    return math.lgamma(x)
+
+
+def second_lgamma(x):
+    return ad.grad(ad.grad(f_lgamma))(x)
+
+
+# Hessians of functions whose gradients use prod_others, prod_others_all and trigamma, with zeros
+# (one and two in a row: the exact products of the others differ from out / x there).
+SECOND_ORDER = [
+    (f_prod, np.array([0.5, 0.0, 2.0, -1.5])),
+    (f_prod, np.array([0.5, 0.0, 2.0, 0.0])),
+    (f_prod, np.array([0.7, -1.3, 1.1])),
+    (f_prod_rows, np.array([[0.5, 0.0, 2.0], [1.2, -0.3, 0.7]])),
+    (f_prod_middle, np.array([[[0.5, 1.5], [0.0, 2.0], [2.0, -0.4]], [[1.2, 0.0], [-0.3, 0.0], [0.7, 0.9]]])),
+    (f_digamma, np.array([0.3, 1.7, 4.0, -0.4, 12.5])),
+]
+
+
+@pytest.mark.parametrize("f, x", SECOND_ORDER, ids=lambda p: getattr(p, "__name__", "x"))
+def test_forward_over_the_gradients_of_prod_and_digamma(f, x, rng):
+    """The tangent of the gradient (an hvp) against finite differences of the gradient, and the
+    dot-product identity <u, H v> = <H u, v> (H symmetric: the pullback of u is the tangent along
+    u), by fd.check_tangent; the Hessian (jacfwd of grad) against the hvps."""
+    from fd import check_tangent, inner
+    gradient = ad.grad(f, jit=False)
+    v, u = rng.uniform(-1, 1, x.shape), rng.uniform(-1, 1, x.shape)
+    jv = directional_derivative(gradient, (x,), [v])
+    _, hu = ad.jvp(gradient, jit=False)(x, u)
+    scale = float(np.sum(np.abs(u * jv)))
+    check_tangent(gradient, (x,), 0, v, jv, (u, hu), scale, f"hvp of {f.__name__}")
+    h = ad.hessian(f, jit=False)(x).reshape(x.size, x.size)
+    np.testing.assert_allclose(h @ v.ravel(), ad.hvp(f, jit=False)(x, v)[1].ravel(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-12)
+    assert abs(inner(u, jv) - inner(hu, v)) <= 1e-10 * scale + 1e-14
+
+
+def test_hessian_of_prod_is_exact_at_zeros():
+    """H[i, j] = the product of the elements other than i and j (0 on the diagonal): exact, also
+    with one and two zeros, plain and compiled."""
+    for x in (np.array([0.5, 0.0, 2.0, -1.5]), np.array([0.0, 3.0, 0.0, 2.0]), np.array([1.5, -2.0, 0.25])):
+        expected = np.array([[np.prod(np.delete(x, [i, j])) if i != j else 0.0 for j in range(x.size)]
+                             for i in range(x.size)])
+        for jit in (False, True):
+            np.testing.assert_allclose(ad.hessian(f_prod, jit=jit)(x), expected, rtol=1e-15, atol=0)
+
+
+def test_prod_others_tangent_plain_and_numba_are_exact_at_zeros(rng):
+    from adcompiler.backend import runtime
+    from adcompiler.backend.compile import compiled_runtime, _numba_jit
+    _numba_jit()  # registers the Numba twins
+    twin = compiled_runtime().prod_others_tangent
+    x, t = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 2))
+    x[1, 2, 0] = x[2, 1, 1] = x[2, 3, 1] = 0.0
+    for axis in range(3):
+        expected = np.zeros_like(x)
+        for index in np.ndindex(x.shape):
+            lane = list(index)
+            for m in range(x.shape[axis]):
+                if m == index[axis]:
+                    continue
+                others = [k for k in range(x.shape[axis]) if k not in (m, index[axis])]
+                lane[axis] = m
+                factor = np.prod([x[tuple(lane[:axis] + [k] + lane[axis + 1:])] for k in others])
+                expected[index] += t[tuple(lane)] * factor
+        np.testing.assert_allclose(runtime.prod_others_tangent(x, t, axis), expected, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(twin(x, t, axis), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_tetragamma_numba_twin_agrees_with_mpmath():
+    """polygamma(2, x) to 1e-13 relative of mpmath's over a wide range (recurrence, series and
+    reflection), the poles as SciPy gives them; SciPy's own values are off by up to ~1e-12 at
+    negative half integers, where the reflection's cosine is 0."""
+    mpmath = pytest.importorskip("mpmath")
+    from adcompiler.backend.compile import compiled_runtime, _numba_jit
+    _numba_jit()
+    twin = compiled_runtime().tetragamma
+    points = np.concatenate([np.linspace(-30, 30, 601) + 0.013, np.arange(-29.5, 0, 1.0), np.geomspace(1e-8, 1e6, 200),
+                             -np.geomspace(1e-8, 0.9, 50), [9.99, 10.0, 10.01, 1.4616321449683622]])
+    expected = np.array([float(mpmath.polygamma(2, mpmath.mpf(float(x)))) for x in points])
+    np.testing.assert_allclose(twin(points), expected, rtol=1e-13, atol=0)
+    poles = np.array([0.0, -1.0, -7.0, -np.inf, np.nan, np.inf])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(twin(poles), scipy_special.polygamma(2, poles))
+    assert twin(np.float32(2.5)) == pytest.approx(float(scipy_special.polygamma(2, 2.5)), rel=2e-6)
+
+
+@pytest.mark.parametrize("x", [0.3, 2.5, 17.0, -0.4, -3.7])
+def test_third_derivative_of_lgamma_is_tetragamma(x):
+    expected = float(scipy_special.polygamma(2, x))
+    assert ad.grad(second_lgamma, jit=False)(x) == pytest.approx(expected, rel=1e-13)
+    assert ad.jvp(second_lgamma, jit=False)(x, 1.0)[1] == pytest.approx(expected, rel=1e-13)
+    assert ad.grad(second_lgamma, jit=False)(x) == pytest.approx(fd_grad(second_lgamma, (x,), 0), rel=1e-7)
 
 
 def f_cumprod(x):

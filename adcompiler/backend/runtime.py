@@ -116,6 +116,23 @@ def prod_others(x, axis):
     return (before * after).reshape(np.shape(x))
 
 
+def prod_others_tangent(x, t, axis):
+    """The tangent of prod_others(x, axis) along `t`: the products before and after each element
+    carried with their tangents (dual numbers), so exact also where `x` has zeros."""
+    y = _as_three_axes(np.asarray(x), axis)
+    u = _as_three_axes(np.broadcast_to(t, np.shape(x)), axis)
+    n = y.shape[1]
+    products, tangents = np.ones_like(y), np.zeros_like(y)  # of the elements before j
+    for j in range(1, n):
+        products[:, j] = products[:, j - 1] * y[:, j - 1]
+        tangents[:, j] = tangents[:, j - 1] * y[:, j - 1] + products[:, j - 1] * u[:, j - 1]
+    after, d_after = np.ones_like(products[:, 0]), np.zeros_like(products[:, 0])  # of the elements after j
+    for j in range(n - 1, -1, -1):
+        tangents[:, j] = tangents[:, j] * after + products[:, j] * d_after
+        after, d_after = after * y[:, j], d_after * y[:, j] + after * u[:, j]
+    return tangents.reshape(np.shape(x))
+
+
 def prod_others_all(x):
     """prod_others over all of `x`: the gradient of np.prod without an axis."""
     return prod_others(np.reshape(x, -1), 0).reshape(np.shape(x))
@@ -292,8 +309,17 @@ def digamma(x):
 
 def trigamma(x):
     """scipy.special.polygamma(1, x) in x's float dtype: inf at 0 and the negative integers."""
+    return _polygamma(1, x)
+
+
+def tetragamma(x):
+    """scipy.special.polygamma(2, x) in x's float dtype: -inf at 0 and the negative integers."""
+    return _polygamma(2, x)
+
+
+def _polygamma(order, x):
     dtype = np.float32 if np.asarray(x).dtype == np.float32 else np.float64
-    return np.asarray(_special().polygamma(1, x), dtype)[()]
+    return np.asarray(_special().polygamma(order, x), dtype)[()]
 
 
 def expit(x):
@@ -321,7 +347,7 @@ def xlog1py(x, y):
     return _special().xlog1py(x, y)
 
 
-SPECIAL_HELPERS = ("erf", "erfc", "gammaln", "gamma", "digamma", "trigamma", "expit", "logit", "log_ndtr",
+SPECIAL_HELPERS = ("erf", "erfc", "gammaln", "gamma", "digamma", "trigamma", "tetragamma", "expit", "logit", "log_ndtr",
                    "xlogy", "xlog1py")
 # ---------------------------------------------------------------- gathers and scatters (rules/arrays.py)
 
@@ -356,7 +382,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_all", "matmul", "tape_push", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

@@ -231,6 +231,31 @@ def prod_others(x, axis):
     return lambda x, axis: _products_of_others(_as_three_axes(x, axis)).reshape(x.shape)
 
 
+@numba.njit
+def _tangents_of_products_of_others(y, u):
+    """prod_others' tangent: the products before and after each element with their tangents."""
+    out = np.empty_like(y)
+    products = np.empty(y.shape[1], y.dtype)  # of the elements before j, along one lane
+    before, n, after = y.shape
+    for i in range(before):
+        for k in range(after):
+            acc, d_acc = 1.0, 0.0
+            for j in range(n):
+                products[j], out[i, j, k] = acc, d_acc
+                acc, d_acc = acc * y[i, j, k], d_acc * y[i, j, k] + acc * u[i, j, k]
+            acc, d_acc = 1.0, 0.0
+            for j in range(n - 1, -1, -1):
+                out[i, j, k] = out[i, j, k] * acc + products[j] * d_acc
+                acc, d_acc = acc * y[i, j, k], d_acc * y[i, j, k] + acc * u[i, j, k]
+    return out
+
+
+@overload(runtime.prod_others_tangent)
+def prod_others_tangent(x, t, axis):
+    return lambda x, t, axis: _tangents_of_products_of_others(
+        _as_three_axes(x, axis), _as_three_axes(np.ascontiguousarray(np.broadcast_to(t, x.shape)), axis)).reshape(x.shape)
+
+
 @overload(runtime.prod_others_all)
 def prod_others_all(x):
     return lambda x: _products_of_others(np.ascontiguousarray(x).reshape((1, x.size, 1))).reshape(x.shape)
@@ -468,6 +493,33 @@ def _trigamma(x):
     return _PI * _PI / (s * s) - _trigamma_positive(1.0 - x)
 
 
+@numba.njit(cache=True)
+def _tetragamma_positive(x):
+    """polygamma(2, x) for x > 0: psi2(x) = psi2(x + 1) - 2/x**3 up to x >= 10, then the series
+    (the derivative of trigamma's)."""
+    result = 0.0
+    while x < 10.0:
+        result -= 2.0 / (x * x * x)
+        x += 1.0
+    s = 1.0 / (x * x)
+    series = s * s * (1 / 6 - s * (1 / 6 - s * (3 / 10 - s * (5 / 6 - s * (691 / 210 - s * 35 / 2)))))
+    return result - (1.0 + 1.0 / x + 0.5 * s - series) / (x * x)
+
+
+def _tetragamma(x):
+    """Reflection psi2(x) = psi2(1 - x) - 2 pi**3 cos(pi x) / sin(pi x)**3 below 0; -inf at the
+    poles and -inf, as scipy."""
+    if x != x:
+        return np.nan
+    if x == -np.inf or _is_pole(x):
+        return -np.inf
+    if x > 0.0:
+        return _tetragamma_positive(x)
+    r = x - np.floor(x + 0.5)  # in [-1/2, 1/2], so cos(pi r) = sin(pi (1/2 - |r|)), 0 at the half integers
+    s = np.sin(_PI * r)
+    return _tetragamma_positive(1.0 - x) - 2.0 * _PI ** 3 * np.sin(_PI * (0.5 - abs(r))) / (s * s * s)
+
+
 def _gammaln(x):
     if x == -np.inf:
         return -np.inf  # as scipy
@@ -526,6 +578,7 @@ _unary_twin(runtime.gammaln, _gammaln)
 _unary_twin(runtime.gamma, _gamma)
 _unary_twin(runtime.digamma, _digamma)
 _unary_twin(runtime.trigamma, _trigamma)
+_unary_twin(runtime.tetragamma, _tetragamma)
 _unary_twin(runtime.expit, _expit)
 _unary_twin(runtime.logit, _logit)
 _unary_twin(runtime.log_ndtr, _log_ndtr)

@@ -181,7 +181,7 @@ class Inlining:
 
     def call_transformed(self, transformed, name: str, args, kwargs, node):
         """`grad(f)(...)`, `value_and_grad(f)(...)`, `jvp(f)(..., tangents)`, `jit(f)(...)`, `vmap(f)(...)`
-        or `jacrev(f)(...)` inside compiled code: f's IR (forward and backward for a gradient, values and
+        or a Jacobian (`jacrev`, `jacfwd`, `jacobian`) inside compiled code: f's IR (forward and backward for a gradient, values and
         tangents for a jvp, the one Function of the others), spliced here with the call's arguments, so
         that gradients of gradients are IR too."""
         if transformed.kind == "vjp":
@@ -214,7 +214,7 @@ class Inlining:
         if transformed.kind in ("jit", "vmap"):
             results = self.splice_function(built.program, operands, node)
             return built.primal.nest(results, lowered=True)
-        if transformed.kind == "jacrev":  # one Function, whose Jacobians nest as the parameters do
+        if transformed.kind in ("jacrev", "jacfwd", "jacobian"):  # one Function, whose Jacobians nest as the parameters do
             flat = iter(self.splice_function(built.program, operands, node))
             jacobians = tuple(trees.unflatten(arguments[position], flat, lowered=True) for position in transformed.wrt)
             return jacobians[0] if transformed.single else jacobians

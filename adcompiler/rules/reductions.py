@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..ir.core import Type
 from .elementwise import cast, equal
 from .primitive import LINEAR, NEW, Primitive, Sym, floating, same_type
-from .shapes import broadcast_like, dim, expand_dims, size
+from .shapes import broadcast_like, dim, expand_dims, over_batch, reshape, shape_of, size
 
 
 def _reduction_type(x: Type) -> Type:
@@ -111,13 +111,22 @@ amin.defjvp(_extremum_jvp)
 prod = Primitive("prod", 1, "np.prod(_0)", lambda x: Type(_sum_dtype(x)), memory=NEW)
 prod.defvjp(lambda g, x, out: g * prod_others_all(x))
 prod.defjvp(lambda t, x, out: total(t * prod_others_all(x)))
-# No rules: differentiating a gradient of np.prod is refused rather than silently wrong.
-PROD_REFUSAL = ("the second derivative of np.prod is not supported (its gradient, exact at zeros, has no rule)",
-                "for positive values write np.exp(np.sum(np.log(x))); or take finite differences of the gradient")
+# np.prod's gradient, exact at zeros, and its tangent (forward over reverse: hessian, hvp), exact
+# at zeros too. Reverse mode over the gradient and any third derivative are refused rather than
+# silently wrong.
+_PROD_HINT = "for positive values write np.exp(np.sum(np.log(x))); or take finite differences of the gradient"
+PROD_REFUSAL = ("the second derivative of np.prod is not supported in reverse mode (its gradient, exact at zeros, "
+                "has forward rules only: use hessian or hvp)", _PROD_HINT)
 prod_others = Primitive("prod_others", 1, lambda types, axis: f"rt.prod_others(_0, {axis})", same_type,
                         memory=NEW, refusal=PROD_REFUSAL)
 prod_others_all = Primitive("prod_others_all", 1, "rt.prod_others_all(_0)", same_type, memory=NEW,
                             refusal=PROD_REFUSAL)
+prod_others_tangent = Primitive("prod_others_tangent", 2, lambda types, axis: f"rt.prod_others_tangent(_0, _1, {axis})",
+                                lambda x, t, axis: x.with_dtype(x.dtype), memory=NEW,
+                                refusal=("the third derivative of np.prod is not supported", _PROD_HINT))
+prod_others.defjvp(lambda t, x, out, axis: prod_others_tangent(x, t, axis=axis))
+prod_others_all.defjvp(lambda t, x, out: reshape(prod_others_tangent(reshape(x, size(x)), reshape(t, size(t)), axis=0),
+                                                 *shape_of(x)))
 
 
 # ---------------------------------------------------------------- batching: axes shifted past the batch axis
@@ -142,3 +151,5 @@ for _whole, _along, _dtype in ((total, sum_axes, _sum_dtype), (mean, mean_axes, 
     _whole.defbatch(_all_axes_batched(_along, _dtype))
     _along.defbatch(_axes_batched(_along))
 prod_others.defbatch(lambda x, batched, axis: prod_others(x, axis=axis + 1))
+prod_others_tangent.defbatch(lambda x, t, batched, axis: prod_others_tangent(
+    x if batched[0] else over_batch(x, t), t if batched[1] else over_batch(t, x), axis=axis + 1))

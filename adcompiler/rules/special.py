@@ -123,9 +123,11 @@ logit.defvjp(lambda g, x, out: g / (x * (1.0 - x)))
 log_ndtr = _helper("log_ndtr", ("scipy.special.log_ndtr",))
 log_ndtr.defvjp(lambda g, x, out: g * (_ONE_OVER_SQRT_TWO_PI * exp(-0.5 * (x * x) - out)))
 
-TRIGAMMA_REFUSAL = ("the derivative of polygamma(1, x) (a third derivative of log gamma) is not supported",
-                    "take finite differences of the second derivative")
-trigamma = _helper("trigamma", (), refusal=TRIGAMMA_REFUSAL)  # polygamma(1, x), digamma's derivative
+TETRAGAMMA_REFUSAL = ("the derivative of polygamma(2, x) (a fourth derivative of log gamma) is not supported",
+                      "take finite differences of the third derivative")
+tetragamma = _helper("tetragamma", (), refusal=TETRAGAMMA_REFUSAL)  # polygamma(2, x), trigamma's derivative
+trigamma = _helper("trigamma", ())  # polygamma(1, x), digamma's derivative
+trigamma.defvjp(lambda g, x, out: g * tetragamma(x))
 digamma = _helper("digamma", ("scipy.special.digamma",))
 digamma.defvjp(lambda g, x, out: g * trigamma(x))
 gammaln = _helper("gammaln", (math.lgamma, "scipy.special.gammaln"))  # log|gamma(x)|, also for negative x

@@ -16,6 +16,9 @@ from ..rules import primitives as P
 
 _SIZES = (P.size, P.dim)
 _LIBRARY = (P.library_value, P.library_index)
+# Reductions: the result's shape is the operand's without the reduced axes, whatever its values
+# (a count of a boolean mask, as the gradient of np.min along an axis makes, has a fixed shape).
+_REDUCTIONS = (P.total, P.mean, P.amax, P.amin, P.prod, P.sum_axes, P.mean_axes, P.max_axes, P.min_axes, P.prod_axes)
 
 
 def data_shaped(fn: Function):
@@ -40,7 +43,7 @@ def data_shaped(fn: Function):
             if op.prim not in _SIZES and any(has(data, a) for a in op.args):
                 data.add(id(op.result))
             cause = next((shaped[id(a)] for a in op.args if has(shaped, a)), None)
-            if cause is None and not op.prim.elementwise and any(
+            if cause is None and not op.prim.elementwise and op.prim not in _REDUCTIONS and any(
                     has(data, a) and (op.prim in _LIBRARY or a.type.dtype == "bool" or
                                       a.type.ndim == 0 and a.type.dtype == "int64") for a in _shaping(op)):
                 cause = op
