@@ -103,3 +103,16 @@ def test_runtime_sums_along_an_axis_as_numpy_does(shape, layout, dtype):
                                            atol=1e-4 if dtype == "float32" else 1e-12)
             else:
                 np.testing.assert_array_equal(got, expected)
+
+
+def mixed_precision(x32, y64):
+    return np.sum(x32 * y64)
+
+
+def test_a_float64_seed_is_spread_where_a_weak_one_would_change_the_dtype():
+    """Generated code holds a float64 seed as the Python number 1.0, which NumPy makes float32 with
+    a float32 array: the spread float64 array stays, and y's gradient is float64."""
+    x, y = RNG.normal(size=(3, 4)).astype(np.float32), RNG.normal(size=4)
+    gx, gy = adcompiler.grad(mixed_precision, wrt=(0, 1), jit=False)(x, y)
+    assert gx.dtype == np.float32 and gy.dtype == np.float64
+    np.testing.assert_allclose(gy, x.astype(np.float64).sum(axis=0), rtol=1e-12)

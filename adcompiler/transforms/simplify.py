@@ -152,9 +152,10 @@ def _unspread(ops, producers: dict) -> list:
             args = list(op.args)
             for position, arg in enumerate(args):
                 spread = producers.get(id(arg)) if isinstance(arg, Value) else None
+                others = args[:position] + args[position + 1:]
                 if spread is not None and spread.prim is broadcast_like and \
-                        _covered(spread.args[0].type if isinstance(spread.args[0], Value) else None,
-                                 spread.args[1].type, args[:position] + args[position + 1:]):
+                        _covered(spread.args[0], spread.args[1].type, others) and \
+                        _same_dtype_however_weak(spread.args[0], others, op.result.type.dtype):
                     candidate = args[:position] + [spread.args[0]] + args[position + 1:]
                     if op.prim.infer_type(tuple(candidate), **op.param_dict) == op.result.type:
                         args = candidate
@@ -178,12 +179,20 @@ def _spread_scalar(value, producers: dict):
     return None
 
 
+def _same_dtype_however_weak(spread, others, dtype: str) -> bool:
+    """Whether `spread`, read in place of its spread array, gives the result `dtype` whether or not
+    NumPy takes it for a weak Python number (generated code holds a float64 seed as `1.0`, and
+    NumPy makes `1.0 * x32` float32): an array does, a scalar where every other operand has it."""
+    return not (isinstance(spread, Const) or spread.type.ndim == 0) or \
+        all(o.type.dtype == dtype for o in others if isinstance(o, Value))
+
+
 def _covered(spread, like, others) -> bool:
-    """Whether broadcasting `others` with an array of type `spread` (None: a literal) gives the
-    shape that broadcasting them with its spread to `like`'s shape gives: each axis of `like`
-    (aligned from the last) is of length 1, or the spread one has it and not of length 1 (so as
-    long), or another operand has it and not of length 1 (then it gives that length either way)."""
-    spread_units = spread.units if spread is not None else ()
+    """Whether broadcasting `others` with the operand `spread` gives the shape that broadcasting
+    them with its spread to `like`'s shape gives: each axis of `like` (aligned from the last) is
+    of length 1, or `spread` has it and not of length 1 (so as long), or another operand has it
+    and not of length 1 (then it gives that length either way). The caller also checks the rank."""
+    spread_units = spread.type.units if isinstance(spread, Value) else ()
     for axis in range(1, like.ndim + 1):
         if like.units[-axis] is True:
             continue
