@@ -152,7 +152,7 @@ class Transformed:
         arguments are constants of the specialisation (`Fixed`: one build per value), and if that
         does not end it either, the arrays' shapes are fixed too (`Type.lengths`: one build per
         shape); each step is taken once per transformed function, for every later call."""
-        integers = any(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in originals)
+        integers = any(map(_is_integer, originals))
         steps = [(0, self._signature), *([(1, self._fixed_integers)] if integers else []),
                  *([(2, self._fixed_shapes)] if _has_arrays(types) else [])]  # (what `_fixing` calls it, the key)
         steps = [step for step in steps if step[0] >= self._fixing] or steps[-1:]
@@ -165,8 +165,7 @@ class Transformed:
                 self._fixing = max(self._fixing, steps[position + 1][0])
 
     def _fixed_integers(self, types: tuple, originals: tuple, values: tuple) -> tuple:
-        return tuple(Fixed(t, int(v)) if isinstance(v, (int, np.integer)) and not isinstance(v, bool) else t
-                     for t, v in zip(types, originals))
+        return tuple(Fixed(t, int(v)) if _is_integer(v) else t for t, v in zip(types, originals))
 
     def _fixed_shapes(self, types: tuple, originals: tuple, values: tuple) -> tuple:
         """The integers fixed, and every array leaf's type with its shape (`values`: the leaves)."""
@@ -403,6 +402,11 @@ def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
     for value, name, axis in zip(args, names, in_axes):
         moved.append(value if axis is None else trees.tree_map(lambda leaf: first(leaf, name, axis), value))
     return tuple(moved)
+
+
+def _is_integer(value) -> bool:
+    """Whether an argument is an integer (not a bool): what `Fixed` may hold."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _has_arrays(types: tuple) -> bool:

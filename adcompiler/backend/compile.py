@@ -106,9 +106,11 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
 def _numba_jit():
     """numba.njit(cache=True), with the runtime's Numba twins registered: Numba is imported here,
     when the first function is compiled, not with adcompiler."""
+    import importlib
+
     import numba
 
-    from . import runtime_numba  # noqa: F401 (registers the twins)
+    importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
     return numba.njit(cache=True)
 
 

@@ -65,7 +65,31 @@ def _as_three_axes(x, axis):
     return np.ascontiguousarray(x).reshape((before, shape[axis], after))
 
 
-sum_axis, sum_axis_keepdims = _axis_reductions("sum")
+def _blas_sum(name: str, keepdims: bool):
+    """np.sum along one axis of a 2-D float array as a product with ones (BLAS's gemv: a few times
+    faster than NumPy's reduction on short rows) where NumPy's own order is no more accurate:
+    along axis 0 (NumPy adds the rows one after another too) and along an axis 1 of at most
+    `_BLAS_SUM_LONGEST` (NumPy adds in 8 running sums below its pairwise block, as BLAS does)."""
+    summed = _axis_reduction("sum", keepdims)
+
+    def reduction(x, axis):
+        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f"
+                and (axis == 0 or x.shape[1] <= _BLAS_SUM_LONGEST)):
+            return summed(x, axis)
+        ones = np.ones(x.shape[axis], x.dtype)
+        if axis == 0:
+            total = ones @ x
+            return total[None, :] if keepdims else total
+        total = x @ ones
+        return total[:, None] if keepdims else total
+
+    reduction.__name__ = reduction.__qualname__ = name
+    reduction.__doc__ = summed.__doc__
+    return reduction
+
+
+_BLAS_SUM_LONGEST = 128
+sum_axis, sum_axis_keepdims = _blas_sum("sum_axis", False), _blas_sum("sum_axis_keepdims", True)
 mean_axis, mean_axis_keepdims = _axis_reductions("mean")
 prod_axis, prod_axis_keepdims = _axis_reductions("prod")
 max_axis, max_axis_keepdims = _axis_reductions("max")

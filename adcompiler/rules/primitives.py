@@ -34,15 +34,18 @@ for _prim in ALL:
 def primitive_of(function):
     """The primitive that the (hashable) library function `function` is, or None."""
     prim = FUNCTIONS.get(function)
-    if prim is None and function not in _BOUND_BY_NAME:
+    if prim is None and _UNSEEN_MODULES and function not in _BOUND_BY_NAME:
+        imported = {m for m in _UNSEEN_MODULES if m in sys.modules}
+        _UNSEEN_MODULES.difference_update(imported)
         for name, named in NAMED_BINDS.items():
             module, _, attribute = name.rpartition(".")
-            if module in sys.modules:
+            if module in imported:
                 _BOUND_BY_NAME.setdefault(getattr(sys.modules[module], attribute), named)
     return prim or _BOUND_BY_NAME.get(function)
 
 
 _BOUND_BY_NAME: dict = {}  # the functions NAMED_BINDS names, once their modules are imported
+_UNSEEN_MODULES = {name.rpartition(".")[0] for name in NAMED_BINDS}  # empty: every one bound, no walk
 
 
 __all__ = ["BUFFER", "DIAGONAL", "ZERO", "Linear", "IDENTITY", "NEW", "UPDATE", "VIEW", "Memory", "Primitive",

@@ -2,19 +2,23 @@
 
 After `simplify`: no two ops of a pass compute the same primitive on the same operands; a backward
 op that repeats a forward op reads the forward's result instead (a rule's `cos(x)` reuses a `cos(x)`
-the user computed); every op's result is used; every residual is read by the backward.
+the user computed); every op's result is used; every residual is read by the backward; no
+elementwise op reads a gradient spread by `broadcast_like` where its other operands stretch the
+spread one to the same shape anyway (a scalar seed times an array stays a scalar multiply), and no
+`broadcast_like` spreads an array that is one scalar spread already.
 """
 from __future__ import annotations
 
 from ..ir.core import Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
 from ..rules.primitive import BUFFER
+from ..rules.shapes import broadcast_like, expand_dims
 
 
 def simplify(program):
     """Common-subexpression and dead-code elimination: of a Function, or of both passes of an
     Adjoint, followed by residual pruning."""
     if isinstance(program, Function):
-        ops, rename = _deduplicate(program.entry.ops, known={}, translate={})
+        ops, rename = _deduplicate(_unspread(program.entry.ops, {}), known={}, translate={})
         values = _renamed_values(program.entry.terminator.values, rename)
         return Function(program.name, [Block(program.params, live(ops, values),
                                              Return(values, program.entry.terminator.loc))],
@@ -33,7 +37,7 @@ def simplify(program):
 
     known = {_key(op, {}): op.result for op in forward_ops if not isinstance(op, Structured)}
     stands_for = {id(param): source for source, param in residuals}
-    backward_ops, rename = _deduplicate(backward.entry.ops, known, stands_for)
+    backward_ops, rename = _deduplicate(_unspread(backward.entry.ops, {}), known, stands_for)
     forward_defined = {id(v) for v in forward.params} | {id(r) for op in forward_ops for r in results_of(op)}
     param_of, duplicates, unique = {}, {}, []
     for source, param in residuals:  # forward CSE can make two residuals one value
@@ -127,3 +131,73 @@ def _terminated(terminator, rename: dict):
 
 def _renamed_values(values, rename: dict) -> tuple:
     return tuple(rename.get(id(v), v) if isinstance(v, Value) else v for v in values)
+
+
+def _unspread(ops, producers: dict) -> list:
+    """`ops` with the spreads `broadcast_like(g, like)` that need not be made bypassed (dead code
+    elimination then drops them): an elementwise op reads `g` itself where that gives the same
+    result (`_covered`), and a spread of a spread scalar (through `expand_dims`) spreads the scalar.
+    `producers`: {id(result): op} of the ops before, in this block and the blocks around it."""
+    kept = []
+    for op in ops:
+        if isinstance(op, Structured):
+            blocks = tuple(Block(b.args, _unspread(b.ops, dict(producers)), b.terminator) for b in op.blocks)
+            kept.append(op.rebuilt(op.args, blocks, op.results))
+            continue
+        if op.prim is broadcast_like:
+            scalar = _spread_scalar(op.args[0], producers)
+            if scalar is not None and scalar is not op.args[0]:
+                op = Op(op.prim, (scalar, op.args[1]), op.result, op.loc, op.params)
+        elif op.prim.broadcasts is True:
+            args = list(op.args)
+            for position, arg in enumerate(args):
+                spread = producers.get(id(arg)) if isinstance(arg, Value) else None
+                others = args[:position] + args[position + 1:]
+                if spread is not None and spread.prim is broadcast_like and \
+                        _covered(spread.args[0], spread.args[1].type, others) and \
+                        _same_dtype_however_weak(spread.args[0], others, op.result.type.dtype):
+                    candidate = args[:position] + [spread.args[0]] + args[position + 1:]
+                    if op.prim.infer_type(tuple(candidate), **op.param_dict) == op.result.type:
+                        args = candidate
+            if args != list(op.args):
+                op = Op(op.prim, tuple(args), op.result, op.loc, op.params)
+        producers[id(op.result)] = op
+        kept.append(op)
+    return kept
+
+
+def _spread_scalar(value, producers: dict):
+    """The 0-d value that `value` holds at every position (a `broadcast_like` of it, with axes
+    added by `expand_dims`), or None."""
+    if not isinstance(value, Value):
+        return None
+    if value.type.ndim == 0:
+        return value
+    op = producers.get(id(value))
+    if op is not None and (op.prim is broadcast_like or op.prim is expand_dims):
+        return _spread_scalar(op.args[0], producers)
+    return None
+
+
+def _same_dtype_however_weak(spread, others, dtype: str) -> bool:
+    """Whether `spread`, read in place of its spread array, gives the result `dtype` whether or not
+    NumPy takes it for a weak Python number (generated code holds a float64 seed as `1.0`, and
+    NumPy makes `1.0 * x32` float32): an array does, a scalar where every other operand has it."""
+    return not (isinstance(spread, Const) or spread.type.ndim == 0) or \
+        all(o.type.dtype == dtype for o in others if isinstance(o, Value))
+
+
+def _covered(spread, like, others) -> bool:
+    """Whether broadcasting `others` with the operand `spread` gives the shape that broadcasting
+    them with its spread to `like`'s shape gives: each axis of `like` (aligned from the last) is
+    of length 1, or `spread` has it and not of length 1 (so as long), or another operand has it
+    and not of length 1 (then it gives that length either way). The caller also checks the rank."""
+    spread_units = spread.type.units if isinstance(spread, Value) else ()
+    for axis in range(1, like.ndim + 1):
+        if like.units[-axis] is True:
+            continue
+        if axis <= len(spread_units) and spread_units[-axis] is False:
+            continue
+        if not any(isinstance(o, Value) and axis <= o.type.ndim and o.type.units[-axis] is False for o in others):
+            return False
+    return True

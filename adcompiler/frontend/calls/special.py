@@ -4,6 +4,8 @@ log_softmax (axis), ndtr; and np.round / np.around (decimals), NumPy's own x * 1
 The log-sum-exp family subtracts the maximum along the reduced axes, held constant (its gradient
 share cancels exactly) and taken as 0 where it is not finite, as SciPy does: exact at inputs like
 1e3 where exp overflows, and so is the gradient (softmax, whose exponentials are at most 1).
+adcompiler.nn's softmax and log_softmax (the same maths along the last axis) are lowered as these,
+so their gradients have no share of the maximum's to split among ties.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import math
 
 import numpy as np
 
+from ... import nn
 from ...rules import primitives as P
 from ...rules.primitives import Sym
 from .common import is_none, normal_axes
@@ -89,7 +92,15 @@ def around(lo, a, decimals=0):
     return P.rint(x * scale) / scale if decimals > 0 else P.rint(x / scale) * scale
 
 
-CALLS = {np.round: around, np.around: around}
+def nn_softmax(lo, z):
+    return softmax(lo, z, axis=-1)
+
+
+def nn_log_softmax(lo, z):
+    return log_softmax(lo, z, axis=-1)
+
+
+CALLS = {np.round: around, np.around: around, nn.softmax: nn_softmax, nn.log_softmax: nn_log_softmax}
 SCIPY_CALLS = {"scipy.special": {"logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
                                  "ndtr": ndtr}}
 METHODS = {"round": np.round}
