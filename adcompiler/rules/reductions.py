@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..ir.core import Type
 from .elementwise import cast, equal
 from .primitive import LINEAR, NEW, Primitive, Sym, floating, same_type
-from .shapes import broadcast_like, dim, expand_dims, over_batch, reshape, shape_of, size
+from .shapes import broadcast_like, dim, expand_dims, reshape, shape_of, size
 
 
 def _reduction_type(x: Type) -> Type:
@@ -151,5 +151,6 @@ for _whole, _along, _dtype in ((total, sum_axes, _sum_dtype), (mean, mean_axes, 
     _whole.defbatch(_all_axes_batched(_along, _dtype))
     _along.defbatch(_axes_batched(_along))
 prod_others.defbatch(lambda x, batched, axis: prod_others(x, axis=axis + 1))
+# The unbatched operand spread over the batched one's shape (the same logical shape, one more axis).
 prod_others_tangent.defbatch(lambda x, t, batched, axis: prod_others_tangent(
-    x if batched[0] else over_batch(x, t), t if batched[1] else over_batch(t, x), axis=axis + 1))
+    x if batched[0] else broadcast_like(x, t), t if batched[1] else broadcast_like(t, x), axis=axis + 1))
