@@ -119,6 +119,8 @@ def _rule(op, operands: list):
         return _linear(name, operands, result)
     if name in ("sum", "mean", "sum_axes", "mean_axes", "max_axes", "min_axes", "prod_axes"):
         return _reduction(name, params, operands[0], op.args[0].type)
+    if name == "stop_gradient":  # the value itself; of a per-example value, per-example constants
+        return operands[0]
     if op.prim.ufunc or op.prim.broadcasts is True or name in ("where", "cast"):
         return _elementwise(name, operands, op.args, result)
     if name == "matmul":

@@ -120,6 +120,9 @@ def _helpers(used: list) -> tuple:
         if value.__closure__ and value.__code__ is runtime._vector_helper("exp").__code__:  # `_vector_helper("exp")`
             add("_vector_helper")
             blocks.append(f"{name} = _vector_helper({closure.nonlocals['ufunc'].__name__!r})\n\n")
+        elif value.__closure__ and value.__code__ is runtime._blas_sum("sum_axis", False).__code__:
+            add("_blas_sum")
+            blocks.append(f"{name} = _blas_sum({name!r}, {closure.nonlocals['keepdims']})\n\n")
         elif value.__closure__:  # made by _axis_reduction: `name = _axis_reduction("sum", False)`
             assert value.__code__ is runtime._axis_reduction("sum", False).__code__, name
             add("_axis_reduction")
