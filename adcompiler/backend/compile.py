@@ -61,7 +61,7 @@ def has_kernels(source: str) -> bool:
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     """Import `source` from its cache file. Its plain Python calls the runtime helpers as `rt`; its
-    kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True) and
+    kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True, nogil=True) and
     `krt` the compiled helpers (`compiled_runtime`); Numba is imported only for a source that has
     kernels. Without, `@jit` is the identity and `krt` is `rt`: the same code runs as plain Python."""
     kernels = jit and has_kernels(source)
@@ -104,12 +104,14 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
 
 
 def _numba_jit():
-    """numba.njit(cache=True), with the runtime's Numba twins registered: Numba is imported here,
-    when the first function is compiled, not with adcompiler."""
+    """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
+    imported here, when the first function is compiled, not with adcompiler. A kernel holds no
+    Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
+    compilation's measurements) overlap."""
     import numba
 
     from . import runtime_numba  # noqa: F401 (registers the twins)
-    return numba.njit(cache=True)
+    return numba.njit(cache=True, nogil=True)
 
 
 def _identity(function):
