@@ -29,7 +29,7 @@ from ..ir.core import Structured, Value
 # Elementwise primitives whose template applies to numbers as to arrays (with the same rounding).
 # Not sin/cos: a kernel's vector sin of a number is libm's, of an array vmath's (vmath.py).
 FUSED_PRIMITIVES = frozenset({"add", "sub", "mul", "div", "neg", "maximum", "minimum", "exp", "log", "log1p",
-                              "expm1", "sqrt", "tanh", "abs"})
+                              "expm1", "sqrt", "abs"})
 # Broadcast adjoints: under the loop's length check, their first operand itself.
 PASSED_THROUGH = frozenset({"unbroadcast", "broadcast_like"})
 FUSION_ENVIRONMENT_VARIABLE = "ADCOMPILER_FUSION"
