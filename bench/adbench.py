@@ -387,15 +387,18 @@ FORMULATIONS = {  # workload -> formulation -> (objective, differentiated parame
 INPUTS = {"GMM": ("gmm/1k/gmm_d10_K25.txt", read_gmm), "LSTM": ("lstm/lstm_l2_c1024.txt", read_lstm)}
 
 
-def _least_time(function, args, calls):
-    """Seconds of the fastest of `calls` calls, after one warm-up call."""
+def _least_times(functions: dict, calls: int) -> dict:
+    """{name: seconds of the fastest call} of `functions` {name: (function, args)}, called in turn
+    `calls` times after one warm-up call each (in turn: a shared machine's load changes under all alike)."""
     import time
-    function(*args)
-    best = float("inf")
-    for _ in range(calls):
-        start = time.perf_counter()
+    for function, args in functions.values():
         function(*args)
-        best = min(best, time.perf_counter() - start)
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(calls):
+        for name, (function, args) in functions.items():
+            start = time.perf_counter()
+            function(*args)
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -417,11 +420,12 @@ def njit_objective(objective):
 
 
 def measure(calls: int) -> dict:
-    """{workload: {formulation or tool: {"gradient": s, "objective": s}}} in this process (its
-    thread count is set by the caller's environment)."""
+    """{workload: {tool: {"gradient": s, "objective": s}}} in this process (its thread count is set
+    by the caller's environment). "adcompiler rows, unfused" is compiled with ADCOMPILER_FUSION=0."""
     import sys
 
     import adcompiler
+    from adcompiler.backend import fuse
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import peers
 
@@ -430,16 +434,24 @@ def measure(calls: int) -> dict:
     for workload, formulations in FORMULATIONS.items():
         path, reader = INPUTS[workload]
         args = list(reader(data_dir() / path))
-        row = results[workload] = {}
+        functions = {}
         for formulation, (objective, n_params) in formulations.items():
-            gradient = adcompiler.value_and_grad(objective, wrt=tuple(range(n_params)))
-            row[f"adcompiler {formulation}"] = {"gradient": _least_time(gradient, args, calls),
-                                                "objective": _least_time(adcompiler.jit(objective), args, calls)}
-            row[f"numba.njit {formulation}"] = {"objective": _least_time(njit_objective(objective), args, calls)}
+            for fused in ("1", "0") if formulation == "rows" else ("1",):
+                os.environ[fuse.FUSION_ENVIRONMENT_VARIABLE] = fused  # read when the function compiles
+                tool = f"adcompiler {formulation}" + (", unfused" if fused == "0" else "")
+                gradient = adcompiler.value_and_grad(objective, wrt=tuple(range(n_params)))
+                functions[tool, "gradient"] = gradient, args
+                functions[tool, "objective"] = adcompiler.jit(objective), args
+                gradient(*args), functions[tool, "objective"][0](*args)  # compiled now, as fusion says
+            os.environ.pop(fuse.FUSION_ENVIRONMENT_VARIABLE)
+            functions[f"numba.njit {formulation}", "objective"] = njit_objective(objective), args
         convert, forward, value_and_grad, _ = peers.jax_tools(workload, FORMULATIONS[workload]["rows"][1])
         jax_args = convert(args)
-        row["JAX jit"] = {"gradient": _least_time(value_and_grad, jax_args, calls),
-                          "objective": _least_time(forward, jax_args, calls)}
+        functions["JAX jit", "gradient"] = value_and_grad, jax_args
+        functions["JAX jit", "objective"] = forward, jax_args
+        row = results[workload] = {}
+        for (tool, what), seconds in _least_times(functions, calls).items():
+            row.setdefault(tool, {})[what] = seconds
     return results
 
 

@@ -38,8 +38,9 @@ def generated(function, args, wrt, fused: bool, monkeypatch) -> str:
 
 
 def kernel(source: str, part: str) -> str:
-    """The text of the kernel of `part` ("forward" or "backward")."""
-    start = re.search(rf"^def \w+_{part}_loop_\d+\(", source, re.M).start()
+    """The text of the first kernel of `part` ("forward" or "backward"): a loop's, or the function
+    compiled whole."""
+    start = re.search(rf"^@jit\ndef \w+_{part}\w*\(", source, re.M).start()
     end = source.find("\n\n\n", start)
     return source[start:end if end > 0 else None]
 
@@ -108,3 +109,30 @@ def test_a_chain_updating_its_operands_variable_is_right(monkeypatch):
     assert value == pytest.approx(rebound(*args), rel=1e-13)
     for k in range(2):
         np.testing.assert_allclose(grads[k], fd_grad(rebound, args, k), rtol=1e-6, atol=1e-9)
+
+
+def every_primitive(x, y, n):
+    """A loop whose chain uses every fused primitive (y holds a NaN: maximum/minimum propagate it)."""
+    out = x
+    for t in range(n):
+        a = np.maximum(out, y) - np.minimum(out, y)
+        b = np.sqrt(np.abs(a)) + np.log1p(np.abs(a)) * np.expm1(-np.abs(out))
+        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out)
+    return out
+
+
+def test_every_fused_primitive_is_bit_identical(monkeypatch):
+    assert {"maximum", "minimum", "sqrt", "abs", "log1p", "expm1", "log", "exp", "div", "neg", "add", "sub",
+            "mul"} == set(fuse.FUSED_PRIMITIVES)
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=9), rng.normal(size=9)
+    y[4] = np.nan
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
+        results[fused] = adcompiler.jit(every_primitive)(x, y, 3)
+        source = generated(every_primitive, (x, y, 3), (0,), fused, monkeypatch)
+        assert ("for element" in kernel(source, "forward")) == fused
+    assert np.array_equal(results[True], results[False], equal_nan=True)
+    assert np.isnan(results[True][4]) and np.isfinite(np.delete(results[True], 4)).all()
+    np.testing.assert_allclose(results[True], every_primitive(x, y, 3), rtol=1e-13)
