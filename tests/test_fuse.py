@@ -136,3 +136,35 @@ def test_every_fused_primitive_is_bit_identical(monkeypatch):
     assert np.array_equal(results[True], results[False], equal_nan=True)
     assert np.isnan(results[True][4]) and np.isfinite(np.delete(results[True], 4)).all()
     np.testing.assert_allclose(results[True], every_primitive(x, y, 3), rtol=1e-13)
+
+
+def test_plain_python_runs_the_array_statements(inputs, monkeypatch):
+    """The same source without Numba (jit=False, and while kernels compile) takes the array statements:
+    `rt.ELEMENT_LOOPS` is False there and True in the compiled runtime."""
+    from adcompiler.backend import compile as compiling, runtime
+    assert runtime.ELEMENT_LOOPS is False and compiling.compiled_runtime().ELEMENT_LOOPS is True
+    source = generated(gated, inputs, (0, 1, 2), True, monkeypatch)
+    assert re.search(r"^\s+if krt\.ELEMENT_LOOPS and ", kernel(source, "forward"), re.M)
+    calls = []
+    monkeypatch.setattr(runtime, "ELEMENT_LOOPS", True)  # now plain Python runs the loops: slower, the same
+    monkeypatch.setattr(runtime, "vector_exp", lambda x: calls.append(np.ndim(x)) or np.exp(x))
+    looped = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert calls and set(calls) == {0}  # element by element
+    monkeypatch.setattr(runtime, "ELEMENT_LOOPS", False)
+    calls.clear()
+    arrays = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert calls and set(calls) == {1}
+    assert looped[0] == arrays[0] and all(np.array_equal(a, b) for a, b in zip(looped[1], arrays[1]))
+
+
+def test_an_exported_module_runs_fused_chains(inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    from adcompiler.export import export
+    text = export(gated, list(inputs), (0, 1, 2))
+    # (its kernels call runtime helpers, so it runs them as plain Python: the array statements)
+    assert "if ELEMENT_LOOPS and " in text and "\nELEMENT_LOOPS = False" in text
+    namespace = {}
+    exec(compile(text, str(tmp_path / "gated_exported.py"), "exec"), namespace)
+    value, grads = namespace["value_and_grad"](*inputs)
+    expected_value, expected = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert value == expected_value and all(np.array_equal(a, b) for a, b in zip(grads, expected))

@@ -76,7 +76,8 @@ def compiled_runtime() -> ModuleType:
     (`vector_exp`, vmath.py) are inlined into their callers."""
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
-             "jit_inlined = numba.njit(cache=True, forceinline=True)"]
+             "jit_inlined = numba.njit(cache=True, forceinline=True)",
+             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)"]
     for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise

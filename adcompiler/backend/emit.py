@@ -242,7 +242,7 @@ class _Emitter:
             return lines + self.block(block, indent, chain.ops, fused=False) + self.flush(indent)
         length = f"{inputs[0]}.shape[0]"
         element = self.name.reserve("element")
-        inner = indent + INDENT if len(inputs) > 1 else indent
+        inner = indent + INDENT
         body = [_line(inner, _assign([self.target(v)], _template(f"np.empty({length}, np.{v.type.dtype})")), chain.loc)
                 for v in chain.outputs]
         body.append(_line(inner, f"for {element} in range({length}):", chain.loc))
@@ -266,9 +266,8 @@ class _Emitter:
                 body.append(_line(inner + INDENT, _assign([self.target(op.result)], value), op.loc))
                 elements[id(op.result)] = gast.Name(id=self.name(op.result), ctx=gast.Load(), annotation=None,
                                                     type_comment=None)
-        if len(inputs) == 1:
-            return lines + body
-        same = " and ".join(f"{name}.shape[0] == {length}" for name in inputs[1:])
+        # compiled, and where the inputs have one length; plain Python runs the array statements
+        same = " and ".join(["rt.ELEMENT_LOOPS", *(f"{name}.shape[0] == {length}" for name in inputs[1:])])
         unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
         return lines + [_line(indent, f"if {same}:", chain.loc), *body,
                         indent + "else:", *unfused]
