@@ -238,6 +238,79 @@ def lstm_objective(main_params, extra_params, state, sequence):
     return -total / ((c - 1) * b)
 
 
+# ---------------------------------------------- element by element (ADBench's C++ reference style)
+
+def gmm_objective_elements(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """`gmm_objective` as ADBench's C++ reference computes it: Q_k (x_i - mu_k) element by element
+    from the packed factor (`qx[r] += icf[k, at] * xc[c]`), without forming Q_k."""
+    n = x.shape[0]
+    d = x.shape[1]
+    k_count = alphas.shape[0]
+    slse = 0.0
+    for i in range(n):
+        main_terms = np.zeros(k_count)
+        for k in range(k_count):
+            xc = np.zeros(d)
+            qx = np.zeros(d)
+            sum_q = 0.0
+            for c in range(d):
+                xc[c] = x[i, c] - means[k, c]
+                qx[c] = np.exp(icf[k, c]) * xc[c]
+                sum_q = sum_q + icf[k, c]
+            at = d
+            for c in range(d):
+                for r in range(c + 1, d):
+                    qx[r] = qx[r] + icf[k, at] * xc[c]
+                    at = at + 1
+            sqsum = 0.0
+            for r in range(d):
+                sqsum = sqsum + qx[r] * qx[r]
+            main_terms[k] = alphas[k] + sum_q - 0.5 * sqsum
+        slse = slse + logsumexp(main_terms)
+    constant = -n * d * 0.5 * LOG_2PI
+    return constant + slse - n * logsumexp(alphas) + log_wishart_prior(icf, d, wishart_gamma, wishart_m)
+
+
+def lstm_predict_elements(main_params, extra_params, state, x):
+    """`lstm_predict` element by element: each gate of each of the b bits as a number."""
+    layers2 = state.shape[0]
+    b = state.shape[1]
+    new_state = np.zeros((layers2, b))
+    inputs = np.zeros(b)
+    for j in range(b):
+        inputs[j] = x[j] * extra_params[0, j]
+    for i in range(0, layers2, 2):
+        for j in range(b):
+            forget = 1.0 / (1.0 + np.exp(-(inputs[j] * main_params[i, j] + main_params[i + 1, j])))
+            ingate = 1.0 / (1.0 + np.exp(-(state[i, j] * main_params[i, b + j] + main_params[i + 1, b + j])))
+            outgate = 1.0 / (1.0 + np.exp(-(inputs[j] * main_params[i, 2 * b + j] + main_params[i + 1, 2 * b + j])))
+            change = np.tanh(state[i, j] * main_params[i, 3 * b + j] + main_params[i + 1, 3 * b + j])
+            cell = state[i + 1, j] * forget + ingate * change
+            new_state[i + 1, j] = cell
+            new_state[i, j] = outgate * np.tanh(cell)
+        inputs = new_state[i] * 1.0
+    prediction = np.zeros(b)
+    for j in range(b):
+        prediction[j] = inputs[j] * extra_params[1, j] + extra_params[2, j]
+    return prediction, new_state
+
+
+def lstm_objective_elements(main_params, extra_params, state, sequence):
+    """`lstm_objective` with `lstm_predict_elements`, the log-likelihood element by element."""
+    c = sequence.shape[0]
+    b = sequence.shape[1]
+    total = 0.0
+    for t in range(c - 1):
+        ypred, state = lstm_predict_elements(main_params, extra_params, state, sequence[t])
+        normaliser = 2.0
+        for j in range(b):
+            normaliser = normaliser + np.exp(ypred[j])
+        log_normaliser = np.log(normaliser)
+        for j in range(b):
+            total = total + sequence[t + 1, j] * (ypred[j] - log_normaliser)
+    return -total / ((c - 1) * b)
+
+
 # ------------------------------------------------------------------ vectorised NumPy versions
 
 def _lower_indices(d):
@@ -303,3 +376,128 @@ def gmm_gradient_order(d_alphas, d_means, d_icf):
 def lstm_gradient_order(d_main, d_extra):
     """ADBench's flat LSTM gradient: [main_params (row-major), extra_params (row-major)]."""
     return np.concatenate([np.ravel(d_main), np.ravel(d_extra)])
+
+
+# ------------------------------------------------------------------------------- benchmark
+
+FORMULATIONS = {  # workload -> formulation -> (objective, differentiated parameters)
+    "GMM": {"rows": (gmm_objective, 3), "elements": (gmm_objective_elements, 3)},
+    "LSTM": {"rows": (lstm_objective, 2), "elements": (lstm_objective_elements, 2)},
+}
+INPUTS = {"GMM": ("gmm/1k/gmm_d10_K25.txt", read_gmm), "LSTM": ("lstm/lstm_l2_c1024.txt", read_lstm)}
+
+
+def _least_times(functions: dict, calls: int) -> dict:
+    """{name: seconds of the fastest call} of `functions` {name: (function, args)}, called in turn
+    `calls` times after one warm-up call each (in turn: a shared machine's load changes under all alike)."""
+    import time
+    for function, args in functions.values():
+        function(*args)
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(calls):
+        for name, (function, args) in functions.items():
+            start = time.perf_counter()
+            function(*args)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+HELPERS = ("log_gamma_half", "log_multigamma_half", "inverse_cholesky", "logsumexp", "log_wishart_prior", "sigmoid",
+           "lstm_model", "lstm_predict", "lstm_predict_elements")
+
+
+def njit_objective(objective):
+    """`objective` and the helpers it calls compiled by numba.njit as they are written (the hand
+    Numba objective: the same loops)."""
+    import types
+
+    import numba
+    namespace = dict(globals())
+    for name in (*HELPERS, objective.__name__):
+        function = globals()[name]
+        namespace[name] = numba.njit(types.FunctionType(function.__code__, namespace, name))
+    return namespace[objective.__name__]
+
+
+def measure(calls: int) -> dict:
+    """{workload: {tool: {"gradient": s, "objective": s}}} in this process (its thread count is set
+    by the caller's environment). "adcompiler rows, unfused" is compiled with ADCOMPILER_FUSION=0."""
+    import sys
+
+    import adcompiler
+    from adcompiler.backend import fuse
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+
+    os.environ["ADCOMPILER_COMPILE"] = "sync"
+    results = {"BLAS": _blas()}
+    for workload, formulations in FORMULATIONS.items():
+        path, reader = INPUTS[workload]
+        args = list(reader(data_dir() / path))
+        functions = {}
+        for formulation, (objective, n_params) in formulations.items():
+            for fused in ("1", "0") if formulation == "rows" else ("1",):
+                os.environ[fuse.FUSION_ENVIRONMENT_VARIABLE] = fused  # read when the function compiles
+                tool = f"adcompiler {formulation}" + (", unfused" if fused == "0" else "")
+                gradient = adcompiler.value_and_grad(objective, wrt=tuple(range(n_params)))
+                functions[tool, "gradient"] = gradient, args
+                functions[tool, "objective"] = adcompiler.jit(objective), args
+                gradient(*args), functions[tool, "objective"][0](*args)  # compiled now, as fusion says
+            os.environ.pop(fuse.FUSION_ENVIRONMENT_VARIABLE)
+            functions[f"numba.njit {formulation}", "objective"] = njit_objective(objective), args
+        convert, forward, value_and_grad, _ = peers.jax_tools(workload, FORMULATIONS[workload]["rows"][1])
+        jax_args = convert(args)
+        functions["JAX jit", "gradient"] = value_and_grad, jax_args
+        functions["JAX jit", "objective"] = forward, jax_args
+        row = results[workload] = {}
+        for (tool, what), seconds in _least_times(functions, calls).items():
+            row.setdefault(tool, {})[what] = seconds
+    return results
+
+
+def _blas() -> str:
+    from threadpoolctl import threadpool_info
+    return ", ".join(f"{i['internal_api']} {i.get('version')} {i.get('architecture')}" for i in threadpool_info()
+                     if i["user_api"] == "blas")
+
+
+def main(argv=None) -> None:
+    """Runs `measure` in a fresh process per thread count (1 and 2) and prints times and ratios."""
+    import argparse
+    import json
+    import subprocess
+    import sys
+    parser = argparse.ArgumentParser(description="ADBench GMM and LSTM: adcompiler against JAX jit and numba.njit")
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.measure:
+        print(json.dumps(measure(options.calls)))
+        return
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; fastest of {options.calls} calls")
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "NUMBA_NUM_THREADS": threads, "ADCOMPILER_THREADS": threads,
+               "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads != '1' else 'false'} "
+                            f"intra_op_parallelism_threads={threads}"}
+        for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            env.pop(variable, None)
+        output = subprocess.run([sys.executable, __file__, "--measure", "--calls", str(options.calls)], env=env,
+                                check=True, capture_output=True, text=True).stdout
+        results = json.loads(output.strip().splitlines()[-1])
+        print(f"\n{threads} thread{'s' if threads != '1' else ''} (BLAS: {results.pop('BLAS')})")
+        for workload, row in results.items():
+            jax = row["JAX jit"]
+            for tool, times in row.items():
+                gradient, objective = times.get("gradient"), times["objective"]
+                text = f"  {workload:5} {tool:22} objective {objective * 1e3:8.3f} ms"
+                if gradient is not None:
+                    text += (f"  gradient {gradient * 1e3:8.3f} ms  gradient/objective {gradient / objective:5.2f}"
+                             f"  gradient/JAX's {gradient / jax['gradient']:5.2f}")
+                else:
+                    text += f"  objective/JAX's {objective / jax['objective']:5.2f}"
+                print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -184,3 +184,24 @@ def test_gmm_gradient_d10_matches_finite_differences():
         expected = fd_grad(adbench.gmm_objective_numpy, args, k)
         np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8 * np.max(np.abs(expected)),
                                    err_msg=f"gradient w.r.t. argument {k}")
+
+
+# ------------------------------------------- the element-by-element formulations (bench/adbench.py)
+
+def test_element_objectives_equal_the_row_wise_ones(golden, gmm_args, lstm_args):
+    assert_adbench_equal(adbench.gmm_objective_elements(*gmm_args), golden["gmm"][OBJECTIVE], "GMM objective (elements)")
+    assert adbench.lstm_objective_elements(*lstm_args) == pytest.approx(golden["lstm"][OBJECTIVE], abs=5e-9)
+    args = adbench.read_gmm(DATA / "gmm/1k/gmm_d10_K5.txt", n=30)
+    assert adbench.gmm_objective_elements(*args) == pytest.approx(adbench.gmm_objective_numpy(*args), rel=1e-12)
+
+
+@pytest.mark.parametrize("jit", [pytest.param(False, marks=pytest.mark.slow), True], ids=["python", "jit"])
+def test_element_gradients(golden, gmm_args, lstm_args, jit):
+    grads = adcompiler.grad(adbench.gmm_objective_elements, wrt=(0, 1, 2), jit=jit)(*gmm_args)
+    assert_adbench_equal(adbench.gmm_gradient_order(*grads), golden["gmm"][GRADIENT], "GMM gradient (elements)")
+    grads = adcompiler.grad(adbench.lstm_objective_elements, wrt=(0, 1), jit=jit)(*lstm_args)
+    assert_adbench_equal(adbench.lstm_gradient_order(*grads), golden["lstm"][GRADIENT], "LSTM gradient (elements)")
+    args = adbench.read_gmm(DATA / "gmm/1k/gmm_d10_K5.txt", n=6)
+    for k, g in enumerate(adcompiler.grad(adbench.gmm_objective_elements, wrt=(0, 1, 2), jit=jit)(*args)):
+        np.testing.assert_allclose(g, fd_grad(adbench.gmm_objective_numpy, args, k), rtol=1e-6, atol=1e-9,
+                                   err_msg=f"gradient w.r.t. argument {k}")

@@ -61,7 +61,7 @@ def has_kernels(source: str) -> bool:
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
     """Import `source` from its cache file. Its plain Python calls the runtime helpers as `rt`; its
-    kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True) and
+    kernels (`@jit` functions) call them as `krt`. With `jit`, `@jit` is numba.njit(cache=True, nogil=True) and
     `krt` the compiled helpers (`compiled_runtime`); Numba is imported only for a source that has
     kernels. Without, `@jit` is the identity and `krt` is `rt`: the same code runs as plain Python."""
     kernels = jit and has_kernels(source)
@@ -76,7 +76,8 @@ def compiled_runtime() -> ModuleType:
     (`vector_exp`, vmath.py) are inlined into their callers."""
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
-             "jit_inlined = numba.njit(cache=True, forceinline=True)"]
+             "jit_inlined = numba.njit(cache=True, forceinline=True)",
+             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)"]
     for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
@@ -104,14 +105,16 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
 
 
 def _numba_jit():
-    """numba.njit(cache=True), with the runtime's Numba twins registered: Numba is imported here,
-    when the first function is compiled, not with adcompiler."""
+    """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
+    imported here, when the first function is compiled, not with adcompiler. A kernel holds no
+    Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
+    compilation's measurements) overlap."""
     import importlib
 
     import numba
 
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
-    return numba.njit(cache=True)
+    return numba.njit(cache=True, nogil=True)
 
 
 def _identity(function):

@@ -22,6 +22,7 @@ import re
 
 import gast
 
+from .fuse import PASSED_THROUGH, Fused, fuse, fusion
 from .inplace import in_place_updates
 from .placement import place
 from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
@@ -204,15 +205,18 @@ class _Emitter:
         self.nested: dict[int, object] = {}
         self.pending: dict[int, Op] = {}  # the ops of the expressions in `nested`
 
-    def block(self, block, indent: str, ops=None) -> list:
+    def block(self, block, indent: str, ops=None, fused: bool = True) -> list:
         """Statements of `block`'s ops (or of `ops`, some of them: a ufunc is written inside its
-        reader's expression only where the reader is one of them too)."""
+        reader's expression only where the reader is one of them too). In a kernel, with `fused`,
+        elementwise chains become loops (fuse.py)."""
         lines = []
         ops = block.ops if ops is None else ops
         local = {id(op) for op in ops}
         defined = {id(a) for a in block.args} | {id(r) for op in block.ops for r in results_of(op)}
-        for op in ops:
-            if isinstance(op, Structured):
+        for op in fuse(ops, self.readers) if fused and self.kernel and fusion() else ops:
+            if isinstance(op, Fused):
+                lines += self.flush(indent) + self.fused_loop(block, op, indent)
+            elif isinstance(op, Structured):
                 lines += self.flush(indent) + self.structured(op, indent, defined)
             elif op.prim.identity:  # stop_gradient, fresh, custom_vjp: no line, the operand's name
                 self.name.alias(op.result, op.args[0])
@@ -228,6 +232,45 @@ class _Emitter:
                 else:
                     lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
         return lines
+
+    def fused_loop(self, block, chain: Fused, indent: str) -> list:
+        """`chain` as one loop over its elements, where its inputs have one length (else, or where
+        a value it makes shares a variable with one it reads, as array statements)."""
+        lines = self.block(block, indent, chain.before) + self.flush(indent)
+        inputs = [self.name(v) for v in chain.inputs]
+        if {self.name(op.result) for op in chain.ops} & set(inputs):
+            return lines + self.block(block, indent, chain.ops, fused=False) + self.flush(indent)
+        length = f"{inputs[0]}.shape[0]"
+        element = self.name.reserve("element")
+        inner = indent + INDENT
+        body = [_line(inner, _assign([self.target(v)], _template(f"np.empty({length}, np.{v.type.dtype})")), chain.loc)
+                for v in chain.outputs]
+        body.append(_line(inner, f"for {element} in range({length}):", chain.loc))
+        outputs = {id(v) for v in chain.outputs}
+        elements = {id(v): _template(f"{self.name(v)}[{element}]") for v in chain.inputs}
+        for op in chain.ops:
+            operands = [copy.deepcopy(elements[id(a)]) if id(a) in elements else
+                        _operand(a, self.name, op.result.type.dtype) for a in op.args]
+            if op.prim.name in PASSED_THROUGH:
+                value = operands[0]
+            else:
+                value = _filled(_op_template(op, self.kernel), operands)
+            if id(op.result) in outputs:
+                target = copy.deepcopy(_template(f"{self.name(op.result)}[{element}]"))
+                target.ctx = gast.Store()
+                body.append(_line(inner + INDENT, _assign([target], value), op.loc))
+                elements[id(op.result)] = _template(f"{self.name(op.result)}[{element}]")
+            elif op.prim.name in PASSED_THROUGH:
+                elements[id(op.result)] = value
+            else:
+                body.append(_line(inner + INDENT, _assign([self.target(op.result)], value), op.loc))
+                elements[id(op.result)] = gast.Name(id=self.name(op.result), ctx=gast.Load(), annotation=None,
+                                                    type_comment=None)
+        # compiled, and where the inputs have one length; plain Python runs the array statements
+        same = " and ".join(["rt.ELEMENT_LOOPS", *(f"{name}.shape[0] == {length}" for name in inputs[1:])])
+        unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
+        return lines + [_line(indent, f"if {same}:", chain.loc), *body,
+                        indent + "else:", *unfused]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
         """The entry block of `fn` with its kernel regions outlined: each kernel takes the values
@@ -389,17 +432,22 @@ def _seed_literal(dtype: str) -> str:
 def _expression(op: Op, name: Namer, nested: dict, kernel: bool = False):
     """`op`'s template filled with its operands (an operand in `nested` as its own expression); in
     a kernel, of float operands and with vector math on, its `kernel_template` where it has one."""
-    types = tuple(a.type for a in op.args)
-    if kernel and op.prim.kernel_template and vector_math() and all(t.dtype in ("float32", "float64") for t in types):
-        template = _template(op.prim.kernel_template)
-    else:
-        template = _template(op.prim.python(types, op.param_dict))
+    template = _op_template(op, kernel)
     # Numba promotes float32 with a Python number to float64: in arithmetic, write such operands
     # as float32 (elsewhere, an index or a dimension, they stay integers).
     arithmetic = op.prim.broadcasts or op.prim.ufunc
     dtype = op.result.type.dtype if arithmetic else None
     operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, dtype) for a in op.args]
     return _filled(template, operands)
+
+
+def _op_template(op: Op, kernel: bool):
+    """`op`'s template: in a kernel, of float operands and with vector math on, its `kernel_template`
+    where it has one."""
+    types = tuple(a.type for a in op.args)
+    if kernel and op.prim.kernel_template and vector_math() and all(t.dtype in ("float32", "float64") for t in types):
+        return _template(op.prim.kernel_template)
+    return _template(op.prim.python(types, op.param_dict))
 
 
 def _operand(operand, name: Namer, dtype):

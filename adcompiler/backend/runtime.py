@@ -511,6 +511,10 @@ HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "perm
 # NumPy's ufuncs, for plain Python; compiled, twins (runtime_numba.py) of vmath.py's branch-free
 # functions, which LLVM inlines into the loop that calls them and vectorises.
 
+# Fused chains (fuse.py) run as loops over their elements in compiled kernels only (the compiled
+# runtime says True): plain Python runs their array statements, at NumPy's speed.
+ELEMENT_LOOPS = False
+
 VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "expit", "power")
 
 

@@ -1,0 +1,119 @@
+"""Fusion: in a kernel, a chain of elementwise ops on arrays of one length becomes one loop.
+
+Numba compiles each array statement of a kernel (`t = x * w + b`) to a loop that allocates its
+result, and checks that its operands broadcast. `fuse` groups a run of a block's ops into a `Fused`
+chain: the emitter (emit.py) writes it as one `for` over the elements, in which a value that only
+the chain reads is a number, and only the values read after the chain are arrays (allocated once,
+written element by element). The chain's ops keep their order and their templates, so the loop
+computes each element with the same operations in the same order as the array statements: the
+results are bit-identical.
+
+The loop needs every array the chain reads to have one length (then so have all it makes); that is
+checked once, at run time, before the loop, and where it does not hold (an operand of length 1 that
+broadcasts) the array statements run instead. Under that check the broadcast adjoints of the
+backward (`unbroadcast`, `broadcast_like` of operands of the chain's length) are their operand, so
+their checks vanish from the loop.
+
+A fused op: an elementwise arithmetic op or function (`FUSED_PRIMITIVES`, whose template is the
+same of numbers and of arrays) with a float rank-1 result, of rank-1 arrays and numbers. Between
+fused ops, a run may hold ops that make numbers or views (`w[b:2 * b]`, `2 * b`) and read nothing
+the chain makes: they are computed before the loop. A run with fewer than two fused ops stays as it is.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..ir.core import Structured, Value
+
+# Elementwise primitives whose template applies to numbers as to arrays (with the same rounding).
+# Not sin/cos: a kernel's vector sin of a number is libm's, of an array vmath's (vmath.py).
+FUSED_PRIMITIVES = frozenset({"add", "sub", "mul", "div", "neg", "maximum", "minimum", "exp", "log", "log1p",
+                              "expm1", "sqrt", "abs"})
+# Broadcast adjoints: under the loop's length check, their first operand itself.
+PASSED_THROUGH = frozenset({"unbroadcast", "broadcast_like"})
+FUSION_ENVIRONMENT_VARIABLE = "ADCOMPILER_FUSION"
+
+
+def fusion() -> bool:
+    """Whether kernels fuse chains: on unless $ADCOMPILER_FUSION is "0" (read when a function is compiled)."""
+    return os.environ.get(FUSION_ENVIRONMENT_VARIABLE, "1") != "0"
+
+
+@dataclass(frozen=True)
+class Fused:
+    """A chain written as one loop. `before`: ops computed before it (numbers, views); `ops`: the
+    fused ops in program order; `inputs`: the rank-1 arrays they read that others made (the first
+    gives the loop's length); `outputs`: the fused values read after the chain (arrays)."""
+
+    before: tuple
+    ops: tuple
+    inputs: tuple
+    outputs: tuple
+
+    @property
+    def loc(self):
+        return self.ops[0].loc
+
+
+def fuse(ops, readers: dict) -> list:
+    """`ops` (a block's, in order) with each run of fusable ops (at least two) replaced by its
+    `Fused` chain. `readers[id(value)]`: the ops that read a value (None for a block's yield)."""
+    items, run = [], []
+    for op in ops:
+        if _fusable(op):
+            run.append(op)
+        elif run and _before(op) and not any(id(a) in _made(run) for a in op.args):
+            run.append(op)
+        else:
+            items += _closed(run, readers)
+            run = []
+            items.append(op)
+    return items + _closed(run, readers)
+
+
+def _made(run) -> set:
+    return {id(op.result) for op in run if _fusable(op)}
+
+
+def _closed(run, readers) -> list:
+    """The run as a `Fused` chain, or as its ops where fewer than two fuse."""
+    fused = [op for op in run if _fusable(op)]
+    if len(fused) < 2:
+        return list(run)
+    made = _made(run)
+    inputs = {}
+    for op in fused:
+        for arg in op.args:
+            if isinstance(arg, Value) and arg.type.ndim == 1 and id(arg) not in made:
+                inputs.setdefault(id(arg), arg)
+    fused_ids = {id(op) for op in fused}
+    outputs = [op.result for op in fused
+               if any(reader is None or id(reader) not in fused_ids for reader in readers.get(id(op.result), []))]
+    if not inputs:
+        return list(run)
+    return [Fused(tuple(op for op in run if id(op) not in fused_ids), tuple(fused), tuple(inputs.values()),
+                  tuple(outputs))]
+
+
+def _fusable(op) -> bool:
+    if isinstance(op, Structured) or op.prim.updates or op.prim.identity:
+        return False
+    result = op.result.type
+    if result.ndim != 1 or result.listed or result.dtype not in ("float32", "float64") or result.units[0] is True:
+        return False
+    arrays = [a for a in op.args if isinstance(a, Value) and a.type.ndim]
+    if any(a.type.ndim != 1 or a.type.listed or a.type.units[0] is True for a in arrays) or \
+            any(isinstance(a, Value) and a.type.listed for a in op.args):
+        return False
+    if op.prim.name in PASSED_THROUGH:
+        return op.args[0].type.ndim in (0, 1) and op.args[1].type.ndim == 1
+    return op.prim.name in FUSED_PRIMITIVES and (op.prim.ufunc or op.prim.broadcasts is True)
+
+
+def _before(op) -> bool:
+    """Whether `op` may run before the chain it sits in: it makes a number or a view, changes nothing."""
+    if isinstance(op, Structured) or op.prim.updates or op.prim.identity:
+        return False
+    result = op.result.type
+    return not result.listed and (result.ndim == 0 or op.prim.name == "getitem")

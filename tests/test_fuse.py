@@ -1,0 +1,170 @@
+"""Fusion of elementwise chains in kernels (backend/fuse.py, written by emit.py).
+
+- A chain of elementwise ops on rank-1 arrays in a loop becomes one `for` over the elements, with
+  fewer arrays allocated (the values only the chain reads are numbers), forward and backward.
+- Its values and gradients are bit-identical to the unfused kernel's (ADCOMPILER_FUSION=0), under
+  Numba and as plain Python, and agree with finite differences.
+- An operand of length 1 (broadcast) takes the array statements: the same results as NumPy.
+- A chain whose result shares a variable with an operand is not fused.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import adcompiler
+from adcompiler.backend import fuse
+from fd import fd_grad
+
+
+def gated(x, w, b, n):
+    """A loop whose body is a chain of elementwise ops, `a` and `s` read twice (so not nested)."""
+    h = x
+    total = 0.0
+    for t in range(n):
+        a = h * w + b
+        s = 1.0 / (1.0 + np.exp(-a))
+        h = s * a + s * h
+        total = total + np.sum(h * h)
+    return total
+
+
+def generated(function, args, wrt, fused: bool, monkeypatch) -> str:
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
+    text = adcompiler.show(function, *args, wrt=wrt, print_it=False)
+    return text[text.index("# generated Python"):]
+
+
+def kernel(source: str, part: str) -> str:
+    """The text of the first kernel of `part` ("forward" or "backward"): a loop's, or the function
+    compiled whole."""
+    start = re.search(rf"^@jit\ndef \w+_{part}\w*\(", source, re.M).start()
+    end = source.find("\n\n\n", start)
+    return source[start:end if end > 0 else None]
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    rng = np.random.default_rng(3)
+    return rng.uniform(-1, 1, 7), rng.uniform(0.5, 1.5, 7), rng.uniform(-0.5, 0.5, 7), 4
+
+
+def test_a_chain_in_a_kernel_is_one_loop_with_fewer_arrays(inputs, monkeypatch):
+    fused = generated(gated, inputs, (0, 1, 2), True, monkeypatch)
+    unfused = generated(gated, inputs, (0, 1, 2), False, monkeypatch)
+    for part in ("forward", "backward"):
+        with_loops, without = kernel(fused, part), kernel(unfused, part)
+        assert "for element" not in without
+        assert len(re.findall(r"^\s+for element\w* in range\(", with_loops, re.M)) >= 1, with_loops
+        # the fused loop writes its outputs element by element into arrays allocated once ...
+        fused_branch = with_loops[with_loops.index("for element"):]
+        assert re.search(r"^\s+\w+\[element\w*\] = ", fused_branch, re.M)
+        # ... and the values only the chain reads are numbers: fewer arrays than values fused
+        allocated = len(re.findall(r" = np\.empty\(\w+\.shape\[0\]", fused_branch))
+        numbers = len(re.findall(r"^\s+\w+ = [^\n]*\w+\[element\w*\]", fused_branch, re.M))
+        assert numbers >= 1 and allocated <= len(re.findall(r"^\s+\w+\[element\w*\] = ", fused_branch, re.M))
+
+
+def test_fused_results_are_bit_identical_to_the_unfused_kernels(inputs, monkeypatch):
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
+        for jit in (True, False):
+            value, grads = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=jit)(*inputs)
+            results[fused, jit] = (value, grads)
+    for jit in (True, False):
+        (v1, g1), (v0, g0) = results[True, jit], results[False, jit]
+        assert v1 == v0
+        for a, b in zip(g1, g0):
+            assert np.array_equal(a, b), (jit, a - b)
+    for k in range(3):
+        np.testing.assert_allclose(results[True, True][1][k], fd_grad(gated, inputs, k), rtol=1e-6, atol=1e-9)
+
+
+def test_an_operand_of_length_one_takes_the_array_statements(inputs, monkeypatch):
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    x, w, b, n = inputs
+    narrow = (x, w[:1], b, n)  # w broadcasts: the loop's length check fails
+    value, grads = adcompiler.value_and_grad(gated, wrt=(0, 1, 2))(*narrow)
+    assert value == pytest.approx(gated(*narrow), rel=1e-13)
+    assert grads[1].shape == (1,)
+    for k in range(3):
+        np.testing.assert_allclose(grads[k], fd_grad(gated, narrow, k), rtol=1e-6, atol=1e-9)
+
+
+def rebound(x, w, n):
+    for t in range(n):
+        x = x * w + 1.0
+        x = np.exp(-x) * x
+    return np.sum(x)
+
+
+def test_a_chain_updating_its_operands_variable_is_right(monkeypatch):
+    rng = np.random.default_rng(5)
+    args = (rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.0, 5), 3)
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    value, grads = adcompiler.value_and_grad(rebound, wrt=(0, 1))(*args)
+    assert value == pytest.approx(rebound(*args), rel=1e-13)
+    for k in range(2):
+        np.testing.assert_allclose(grads[k], fd_grad(rebound, args, k), rtol=1e-6, atol=1e-9)
+
+
+def every_primitive(x, y, n):
+    """A loop whose chain uses every fused primitive (y holds a NaN: maximum/minimum propagate it)."""
+    out = x
+    for t in range(n):
+        a = np.maximum(out, y) - np.minimum(out, y)
+        b = np.sqrt(np.abs(a)) + np.log1p(np.abs(a)) * np.expm1(-np.abs(out))
+        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out)
+    return out
+
+
+def test_every_fused_primitive_is_bit_identical(monkeypatch):
+    assert {"maximum", "minimum", "sqrt", "abs", "log1p", "expm1", "log", "exp", "div", "neg", "add", "sub",
+            "mul"} == set(fuse.FUSED_PRIMITIVES)
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=9), rng.normal(size=9)
+    y[4] = np.nan
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
+        results[fused] = adcompiler.jit(every_primitive)(x, y, 3)
+        source = generated(every_primitive, (x, y, 3), (0,), fused, monkeypatch)
+        assert ("for element" in kernel(source, "forward")) == fused
+    assert np.array_equal(results[True], results[False], equal_nan=True)
+    assert np.isnan(results[True][4]) and np.isfinite(np.delete(results[True], 4)).all()
+    np.testing.assert_allclose(results[True], every_primitive(x, y, 3), rtol=1e-13)
+
+
+def test_plain_python_runs_the_array_statements(inputs, monkeypatch):
+    """The same source without Numba (jit=False, and while kernels compile) takes the array statements:
+    `rt.ELEMENT_LOOPS` is False there and True in the compiled runtime."""
+    from adcompiler.backend import compile as compiling, runtime
+    assert runtime.ELEMENT_LOOPS is False and compiling.compiled_runtime().ELEMENT_LOOPS is True
+    source = generated(gated, inputs, (0, 1, 2), True, monkeypatch)
+    assert re.search(r"^\s+if krt\.ELEMENT_LOOPS and ", kernel(source, "forward"), re.M)
+    calls = []
+    monkeypatch.setattr(runtime, "ELEMENT_LOOPS", True)  # now plain Python runs the loops: slower, the same
+    monkeypatch.setattr(runtime, "vector_exp", lambda x: calls.append(np.ndim(x)) or np.exp(x))
+    looped = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert calls and set(calls) == {0}  # element by element
+    monkeypatch.setattr(runtime, "ELEMENT_LOOPS", False)
+    calls.clear()
+    arrays = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert calls and set(calls) == {1}
+    assert looped[0] == arrays[0] and all(np.array_equal(a, b) for a, b in zip(looped[1], arrays[1]))
+
+
+def test_an_exported_module_runs_fused_chains(inputs, tmp_path, monkeypatch):
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    from adcompiler.export import export
+    text = export(gated, list(inputs), (0, 1, 2))
+    # (its kernels call runtime helpers, so it runs them as plain Python: the array statements)
+    assert "if ELEMENT_LOOPS and " in text and "\nELEMENT_LOOPS = False" in text
+    namespace = {}
+    exec(compile(text, str(tmp_path / "gated_exported.py"), "exec"), namespace)
+    value, grads = namespace["value_and_grad"](*inputs)
+    expected_value, expected = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
+    assert value == expected_value and all(np.array_equal(a, b) for a, b in zip(grads, expected))
