@@ -35,7 +35,6 @@ os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
 os.environ.setdefault("ADCOMPILER_COMPILE", "sync")  # kernels compiled before the first call is timed
 
 import argparse  # noqa: E402
-import time  # noqa: E402
 import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -43,9 +42,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import adcompiler as ad  # noqa: E402
-from bench.jacobians import BONES, hand, reprojection  # noqa: E402
+from bench.adbench import data_dir  # noqa: E402
+from bench.jacobians import BONES, hand, reprojection, seconds as seconds_of  # noqa: E402
 
-BA_DATA = Path("/work/shared/data/adbench/ba")
+BA_DATA = data_dir() / "ba"  # ADBench's small BA input (vendored in tests/data/adbench)
 BA_STANDARD = (49, 7776, 31843)  # ADBench's ba1 (n cameras, m points, p observations)
 BA_CPP = Path(__file__).parent / "cpp" / "ba_manual_timing"
 
@@ -179,16 +179,6 @@ def with_module(function, module, helpers=("reprojection",)):
     return types.FunctionType(function.__code__, scope, function.__name__)
 
 
-def best(function, repeats: int) -> float:
-    function()  # compiled, warmed
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=7)
@@ -258,7 +248,7 @@ def main():
             seconds, difference = run[0], np.abs(run[1]).max()
         else:
             result = run[0]()
-            seconds = best(run[0], options.repeats)
+            seconds = seconds_of(run[0], options.repeats, statistic=min)
             difference = np.abs(np.asarray(result) - first.get(problem, (None, result))[1]).max()
         reference = first.setdefault(problem, (seconds, result))
         print(f"{problem:<28} {method:<18} {seconds * 1e3:>9.3f} {seconds / reference[0]:>8.2f} {difference:>20.1e}")

@@ -71,14 +71,15 @@ def reprojection_of(parameters):
     return reprojection(parameters[0:11], parameters[11:14])
 
 
-def seconds(function, repeats: int) -> float:
+def seconds(function, repeats: int, statistic=np.median) -> float:
+    """`statistic` (median, or min) of the seconds of `repeats` calls of `function`, after one."""
     function()  # compiled, warmed
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    return float(statistic(times))
 
 
 def per_row(pullback, shape, dtype=np.float64):

@@ -22,6 +22,7 @@ from run import blas_kernel  # noqa: E402  (run sets one thread and compiles ker
 import numpy as np  # noqa: E402
 
 from adcompiler import grad  # noqa: E402
+from workloads import ode_elements, ode_rows  # noqa: E402
 
 SIZES = [(n, s) for n in (1000, 10000, 100000) for s in (1, 10, 100)]
 
@@ -33,52 +34,6 @@ def median_time(function, args, repeats: int) -> float:
         function(*args)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def _rhs(x, y):
-    """y' for GradBench's ode: y_0' = x_0, y_i' = x_i y_{i-1}."""
-    return x * np.concatenate((np.ones(1), y[:-1]))
-
-
-def ode_rows(x, s):
-    h = 2.0 / s
-    y = np.zeros_like(x)
-    for _ in range(s):
-        k1 = _rhs(x, y)
-        k2 = _rhs(x, y + h / 2 * k1)
-        k3 = _rhs(x, y + h / 2 * k2)
-        k4 = _rhs(x, y + h * k3)
-        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-    return y[-1]
-
-
-def ode_elements(x, s):
-    n = x.shape[0]
-    h = 2.0 / s
-    y, t = np.zeros(n), np.zeros(n)
-    k1, k2, k3, k4 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    for _ in range(s):
-        k1[0] = x[0]
-        for i in range(1, n):
-            k1[i] = x[i] * y[i - 1]
-        for i in range(n):
-            t[i] = y[i] + h * k1[i] / 2
-        k2[0] = x[0]
-        for i in range(1, n):
-            k2[i] = x[i] * t[i - 1]
-        for i in range(n):
-            t[i] = y[i] + h * k2[i] / 2
-        k3[0] = x[0]
-        for i in range(1, n):
-            k3[i] = x[i] * t[i - 1]
-        for i in range(n):
-            t[i] = y[i] + h * k3[i]
-        k4[0] = x[0]
-        for i in range(1, n):
-            k4[i] = x[i] * t[i - 1]
-        for i in range(n):
-            y[i] = y[i] + h * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]) / 6
-    return y[-1]
 
 
 def _shift_back(g):

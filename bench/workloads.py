@@ -226,3 +226,52 @@ def gmm_inputs():
 def lstm_inputs():
     """main_params, extra_params, state, sequence of ADBench's LSTM with 2 layers, 1024 characters."""
     return list(A.read_lstm(A.data_dir() / LSTM_FILE))
+
+
+# GradBench's ode eval (bench/ode.py): the last component of a fourth-order Runge-Kutta solution
+# after s steps, row-wise as its JAX tool writes it and element by element as its C++ reference does.
+
+def ode_rhs(x, y):
+    """y' for GradBench's ode: y_0' = x_0, y_i' = x_i y_{i-1}."""
+    return x * np.concatenate((np.ones(1), y[:-1]))
+
+
+def ode_rows(x, s):
+    h = 2.0 / s
+    y = np.zeros_like(x)
+    for _ in range(s):
+        k1 = ode_rhs(x, y)
+        k2 = ode_rhs(x, y + h / 2 * k1)
+        k3 = ode_rhs(x, y + h / 2 * k2)
+        k4 = ode_rhs(x, y + h * k3)
+        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return y[-1]
+
+
+def ode_elements(x, s):
+    n = x.shape[0]
+    h = 2.0 / s
+    y, t = np.zeros(n), np.zeros(n)
+    k1, k2, k3, k4 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    for _ in range(s):
+        k1[0] = x[0]
+        for i in range(1, n):
+            k1[i] = x[i] * y[i - 1]
+        for i in range(n):
+            t[i] = y[i] + h * k1[i] / 2
+        k2[0] = x[0]
+        for i in range(1, n):
+            k2[i] = x[i] * t[i - 1]
+        for i in range(n):
+            t[i] = y[i] + h * k2[i] / 2
+        k3[0] = x[0]
+        for i in range(1, n):
+            k3[i] = x[i] * t[i - 1]
+        for i in range(n):
+            t[i] = y[i] + h * k3[i]
+        k4[0] = x[0]
+        for i in range(1, n):
+            k4[i] = x[i] * t[i - 1]
+        for i in range(n):
+            y[i] = y[i] + h * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]) / 6
+    return y[-1]

@@ -8,12 +8,18 @@ differences (tests/fd.py), second derivatives against JAX and against difference
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from adcompiler import CompileError, grad, show, vjp
 from adcompiler.backend import runtime
 from fd import fd_grad
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import workloads  # noqa: E402  (GradBench's ode, element by element)
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -209,38 +215,16 @@ def test_tape_push_grows_and_checks_shapes_in_python_and_numba():
             push(np.empty((3, 2)), np.ones(3))
 
 
-def runge_kutta_elements(x, s):
-    """Two Runge-Kutta stages of GradBench's ode, element by element: `t` is updated one element at
-    a time after its previous contents went on the tape."""
-    n = x.shape[0]
-    h = 2.0 / s
-    y, t, k1, k2 = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-    for _ in range(s):
-        k1[0] = x[0]
-        for i in range(1, n):
-            k1[i] = x[i] * y[i - 1]
-        for i in range(n):
-            t[i] = y[i] + h * k1[i] / 2
-        k2[0] = x[0]
-        for i in range(1, n):
-            k2[i] = x[i] * t[i - 1]
-        for i in range(n):
-            t[i] = y[i] + h * k2[i]
-        for i in range(n):
-            y[i] = y[i] + h * (k1[i] + k2[i]) / 2
-    return y[-1]
-
-
 def test_a_stacked_value_updated_element_by_element_afterwards_is_updated_in_place():
     """The stack stores a row where its value is made, so the element updates after it stay in place
     (stored at the end of the iteration, every element update copied the whole array: n^2 work)."""
     x = np.linspace(0.5, 1.5, 6)
-    forward = generated(runge_kutta_elements, x, 3).split("# generated Python")[1].split("_backward")[0]
+    forward = generated(workloads.ode_elements, x, 3).split("# generated Python")[1].split("_backward")[0]
     assert "tape_push(" in forward and ".copy()" not in forward, forward
 
 
 @MODES
 def test_gradient_of_element_by_element_runge_kutta(compiled):
     x = np.linspace(0.5, 1.5, 6)
-    got = grad(runge_kutta_elements, jit=compiled)(x, 3)
-    np.testing.assert_allclose(got, fd_grad(runge_kutta_elements, [x, 3], 0), rtol=1e-7)
+    got = grad(workloads.ode_elements, jit=compiled)(x, 3)
+    np.testing.assert_allclose(got, fd_grad(workloads.ode_elements, [x, 3], 0), rtol=1e-7)
