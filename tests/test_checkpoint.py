@@ -180,13 +180,18 @@ def _peak_bytes(function, *args):
         tracemalloc.stop()
 
 
-def test_measured_tape_and_snapshots_within_the_budget():
-    args = W.recurrence_inputs(10_000)
-    wrt = (0, 1, 2, 3)
-    budget = 6000
+def _recurrence_taped_and_budgeted(budget: int):
+    """W3's recurrence at 10,000 steps: its arguments, the fully taped gradient (whose tape is
+    measured to be the full one) and the gradient under `memory=budget`, both plain Python."""
+    args, wrt = W.recurrence_inputs(10_000), (0, 1, 2, 3)
     taped = grad(W.recurrence_loss, wrt=wrt, jit=False)
-    budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
     assert _peak_bytes(taped, *args) > 10_000 * 16  # the full tape: two floats per step
+    return args, taped, grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
+
+
+def test_measured_tape_and_snapshots_within_the_budget():
+    budget = 6000
+    args, taped, budgeted = _recurrence_taped_and_budgeted(budget)
     assert _peak_bytes(budgeted, *args) <= budget
     with pytest.MonkeyPatch.context() as patch:  # two levels fit (about 4.5 KB): no binomial schedule runs
         patch.setattr(runtime, "revolve_restore", None)
@@ -386,12 +391,8 @@ def _revolve_bytes(function, args, one_iteration):
 
 
 def test_revolve_tape_and_snapshots_within_the_budget():
-    args = W.recurrence_inputs(10_000)
-    wrt = (0, 1, 2, 3)
     budget = 1000
-    taped = grad(W.recurrence_loss, wrt=wrt, jit=False)
-    budgeted = grad(W.recurrence_loss, wrt=wrt, jit=False, memory=budget)
-    assert _peak_bytes(taped, *args) > 10_000 * 16
+    args, taped, budgeted = _recurrence_taped_and_budgeted(budget)
     kept, restored = _revolve_bytes(budgeted, args, W.recurrence_inputs(1))
     assert restored == 2 * 10_000  # (two calls)
     assert 24 * 20 < kept <= budget  # (at least 20 snapshots of 24 bytes with the schedule's entry)
