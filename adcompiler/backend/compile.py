@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -57,6 +58,15 @@ def numba_version() -> str:
 def has_kernels(source: str) -> bool:
     """Whether generated `source` defines a Numba kernel (a function decorated `@jit`)."""
     return "\n@jit\n" in source
+
+
+def kernels_cached(source: str, stem: str) -> bool:
+    """Whether Numba's disk cache beside the module of `source` holds an index for each of its kernels
+    (then compiling them loads machine code; an index Numba finds stale is compiled afresh)."""
+    kernels = re.findall(r"^@jit\ndef (\w+)\(", source, re.MULTILINE)
+    folder, module = cache_dir() / "__pycache__", module_path(source, stem).stem
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return bool(kernels) and all(any(folder.glob(f"{module}.{kernel}-*.{tag}.nbi")) for kernel in kernels)
 
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:

@@ -10,8 +10,10 @@ by their module-level names, so that rebinds the region). A loop whose body is a
 statements on large arrays can run faster as NumPy than as a kernel, while a scalar loop runs
 faster as a kernel. Kernels that pass lists (tapes) to each other are decided together: they stay
 kernels unless the plain version of the whole call is faster. `state` says what was measured. A
-failure to compile warns and keeps the plain version. `ADCOMPILER_COMPILE=sync` compiles before the
-first call and always runs the kernels (benchmarks, and tests that must run them).
+failure to compile warns and keeps the plain version. Where Numba's disk cache already holds every
+kernel of the module (a second process), the first call runs the kernels, which Numba loads in a
+moment, and the measurements are made in the background all the same. `ADCOMPILER_COMPILE=sync`
+compiles before the first call and always runs the kernels (benchmarks, and tests that must run them).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from typing import Callable
 
 import numpy as np
 
-from .compile import compile_module, has_kernels
+from .compile import compile_module, has_kernels, kernels_cached
 
 COMPILE_ENVIRONMENT_VARIABLE = "ADCOMPILER_COMPILE"
 
@@ -43,27 +45,39 @@ class Executable:
         elif os.environ.get(COMPILE_ENVIRONMENT_VARIABLE, "background") == "sync" or warm is None:
             self.module, self.state = compile_module(source, stem, True), "kernels"
         else:
-            self.module, self.state = compile_module(source, stem, False), "compiling"
+            self.plain = self.module = compile_module(source, stem, False)
+            self.state = "compiling"
+            if kernels_cached(source, stem):  # Numba loads them in a moment: run them from the first call
+                self._load_cached()
             self.thread = threading.Thread(target=self._compile, args=(warm,), daemon=True,
                                            name=f"adcompiler compiling {stem}")
             self.thread.start()
+
+    def _load_cached(self) -> None:
+        """The module with kernels, whose machine code Numba's disk cache holds; if it cannot even be
+        imported, the plain version runs until the background compilation says why."""
+        try:
+            self.module, self.state = compile_module(self.source, self.stem, True), "kernels (from Numba's disk cache)"
+        except Exception:  # noqa: BLE001 (the background compilation reports it)
+            pass
 
     def _compile(self, warm: Callable) -> None:
         try:
             module = compile_module(self.source, self.stem, True)
             calls = _recorded_calls(warm, module)
         except Exception as error:  # anything Numba raises: the plain version goes on
+            self.module = self.plain
             self.state = f"plain: compiling the kernels failed ({type(error).__name__}: {error})"
             warnings.warn(f"adcompiler: {self.stem}: compiling the Numba kernels failed, so the plain NumPy "
                           f"version keeps running ({type(error).__name__}: {error})", RuntimeWarning, stacklevel=1)
             return
-        regions = _choose_regions(module, self.module, calls)
-        kernels, plain = _timed(lambda: warm(module)), _timed(lambda: warm(self.module))
+        regions = _choose_regions(module, self.plain, calls)
+        kernels, plain = _timed(lambda: warm(module)), _timed(lambda: warm(self.plain))
         whole = f"measured {kernels * 1e3:.3g} ms a call, plain {plain * 1e3:.3g} ms"
         if kernels <= plain:
             self.module, self.state = module, f"kernels ({whole}{regions})"
         else:
-            self.state = f"plain ({whole})"
+            self.module, self.state = self.plain, f"plain ({whole})"
 
     def wait(self) -> "Executable":
         """Wait for the background compilation (if any) to end."""
