@@ -7,9 +7,10 @@ that make new memory (allocations, arithmetic, arguments), reached back from a v
 identities, updates, and the values an `if` or a loop passes on (yields, initial values). An update
 is in place when its array may be no argument nor a read-only view; nothing whose sources overlap
 them is read after the update (nor, when it is defined outside a loop that holds the update,
-anywhere in that loop's blocks); no tape holds them (a list keeps a reference: it must not change after it is appended, nor in a
-later iteration of a loop around the append when the memory outlives the iteration); and the value
-written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
+anywhere in that loop's blocks); no tape holds them (a list keeps a reference: it must not change
+after it is appended, nor in a later iteration of a loop around the append when the memory
+outlives the iteration; an appended array is matched by the value that made it, since the next
+iteration sees it as memory of an earlier one); and the value written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
 are exclusive, so a read in the other branch is never "after".
 """
 from __future__ import annotations
@@ -111,7 +112,9 @@ class _Analysis:
         if any(isinstance(a, Value) and self.sources(id(a)) & roots for a in update.args[1:]):
             return False  # `y[1:] = y[:-1]`: the new value overlaps the array it is written into
         for item, pinned_at in self.pins:
-            shared = self.sources(id(item)) & roots
+            # by the value that made it: memory appended in one iteration is an earlier iteration's later
+            pinned = {root for root, _ in self.sources(id(item))}
+            shared = {source for source in roots if source[0] in pinned}
             if shared and (_after(here, pinned_at) or self._outlives_a_loop(shared, here, pinned_at)):
                 return False
         around = self._loops_around(here)

@@ -1,0 +1,95 @@
+"""Programs the long random runs found with a wrong gradient, each kept after its mending.
+
+2026-12-02, `test_random_programs_long` (a slow test): the gradient 0.0334 where finite differences
+give -0.00743, in both modes, since at least 11af4ad. A value made in a loop and appended to a list
+tape (which holds a reference) became the next iteration's carried array, and `y[0, :] -= r` then
+wrote into it in place, changing what the backward later read of the earlier iteration. The in-place
+analysis compared the appended memory with the update's target as (maker, loops of whose earlier
+iterations it is) pairs, and the same array seen one iteration later never matched.
+Finite differences in float64 are the reference.
+"""
+from __future__ import annotations
+
+import math  # noqa: F401 (the program uses it)
+
+import numpy as np
+import pytest
+
+import adcompiler
+from fd import fd_grad
+
+C0 = 0.156
+G0 = np.array([[-1.323236]])
+G1 = np.array([[0.473606]])
+
+def h0(u, v):
+    s = u * 0.5 + v * 0.0
+    for j in range(3):
+        s = np.tanh(s + v * j)
+    return s
+
+
+def h1(x, t1):
+    s = 0.0
+    for j in range(4):
+        s = s + np.sum(np.sin(x * (j + 1))) * 0.25
+        if s > 0.5:
+            break
+    return s * t1
+
+
+
+def f(x):
+    t1 = -x * 2.0
+    t1 = t1.T
+    s3 = 0.0
+    for r4 in t1:
+        if np.tanh(s3) > -1.5375:
+            break
+        s3 = 0.5 * s3 + (np.mean(r4))
+        y5 = np.ones((1, 1)) * 0.5
+        for i6 in range(r4.shape[0]):
+            s3 *= s3
+            y5[i6, :] -= np.sum(x)
+            y5[i6, :] = r4[0]
+    t7 = -(r4 - t1)
+    t8 = math.pow(s3, 2.0)
+    s9 = t8 * 0.5
+    y10 = np.zeros_like(x)
+    for i11 in range(1, 3):
+        t7 = np.concatenate([y10, t7, y10])
+        y10[-1, :] -= r4
+        y10 = np.tanh(y10 + (np.sum(x)))
+        if s9 < -0.2:
+            return np.sum(y10 * G0)
+        t13 = h1(s3, s9)
+    t14 = np.power((np.mean(y10, axis=(-2, -1), keepdims=True)), 2)
+    return np.sum(np.sin(t14) * G1) + t13 * -1.3 + np.cos(s9) * C0
+
+
+def carried_and_updated_after_its_append(x):
+    """The found program, reduced: `y` is appended in one iteration and written in the next."""
+    r = x[0]
+    y = np.zeros_like(x)
+    for i in range(2):
+        y[0, :] -= r
+        y = np.tanh(y)
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("program", [f, carried_and_updated_after_its_append])
+def test_random_program_found_wrong_on_2026_12_02(program, jit):
+    x = np.array([[-0.797564]])
+    got = adcompiler.grad(program, jit=jit)(x)
+    np.testing.assert_allclose(got, fd_grad(program, [x], 0), rtol=1e-6)
+    np.testing.assert_array_equal(x, [[-0.797564]])
+
+
+def test_the_appended_array_is_not_written_in_place_in_a_later_iteration():
+    """The update writes a copy, so the list keeps each iteration's value (before, it wrote `y`)."""
+    code = adcompiler.show(adcompiler.grad(carried_and_updated_after_its_append, jit=False), np.ones((1, 1)),
+                           print_it=False)
+    forward = code[code.index("def carried_and_updated_after_its_append_forward_loop"):]
+    forward = forward[:forward.index("return")]
+    assert "y.copy()" in forward and "y[0, :] =" not in forward, forward
