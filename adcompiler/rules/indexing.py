@@ -159,7 +159,19 @@ def _update_batched(prim):
     return rule
 
 
+def _tape_push_batched(stack, value, k, capacity, batched):
+    """A batch of stacks (batch, rows, *shape) kept as a view of one stack of batched rows (rows,
+    batch, *shape): each push writes one contiguous row, read back as `stack[:, k]`. The iteration
+    number and the capacity are the same for every item (a `while`'s count is unbatched)."""
+    if batched[2] or batched[3]:
+        return None
+    rows_first = (1, 0, *range(2, stack.type.ndim))
+    value = value if batched[1] else over_batch(value, stack)
+    return permute(tape_push(permute(stack, axes=rows_first), value, k, capacity), axes=rows_first)
+
+
 getitem.defbatch(_getitem_batched)
+tape_push.defbatch(_tape_push_batched)
 index_add.defbatch(_index_add_batched)
 setitem.defbatch(_update_batched(setitem))
 index_accumulate.defbatch(_update_batched(index_accumulate))
