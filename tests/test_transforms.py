@@ -1,11 +1,19 @@
 """Transforms used together: `jit` (compiled without differentiation), gradients called inside
 compiled code, second derivatives (`grad` of a function that calls `grad`), `vjp` with array
-outputs; each checked against central finite differences or closed forms."""
+outputs; each checked against central finite differences or closed forms. Second derivatives
+through loops whose tapes are stacks (`while` loops, `for` loops of fixed-shape arrays, nested
+loops): Hessians by forward over reverse, `vmap` of gradients and Hessians, each against JAX on
+the same function unrolled and against finite differences of JAX's gradient."""
 import numpy as np
 import pytest
 
 import adcompiler
-from adcompiler import grad, jit, value_and_grad, vjp
+from adcompiler import grad, hessian, hvp, jacfwd, jacobian, jit, value_and_grad, vjp, vmap
+from fd import fd_jacobian
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+jnp = jax.numpy
 
 MODES = pytest.mark.parametrize("compiled", [False, True], ids=["python", "jit"])
 
@@ -105,3 +113,143 @@ def test_vjp_of_an_array_output(compiled):
     u = np.array([1.0, -2.0, 0.5, 3.0, -1.0])
     np.testing.assert_allclose(pullback(u), u * (np.cos(x) * x + np.sin(x)), rtol=1e-12)
     np.testing.assert_allclose(pullback(2 * u), 2 * u * (np.cos(x) * x + np.sin(x)), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- second derivatives through stacked tapes
+
+LOOP_W = np.array([[0.4, -0.3, 0.2], [0.1, 0.5, -0.4], [-0.2, 0.3, 0.35]])
+
+
+def sine_while(x):
+    """A `while` loop: every value it tapes goes on a stack that doubles when full."""
+    s = x
+    i = 0
+    while i < 3:
+        s = np.sin(s) * x
+        i += 1
+    return np.sum(s)
+
+
+def sine_while_jax(x):
+    s = x
+    for i in range(3):
+        s = jnp.sin(s) * x
+    return jnp.sum(s)
+
+
+def recurrence(x):
+    """A `for` loop carrying an array of one shape: tanh's outputs taped in a stack of rows."""
+    h = x
+    total = 0.0
+    for i in range(5):
+        h = np.tanh(LOOP_W @ h + h)
+        total = total + np.sum(np.sin(h))
+    return total
+
+
+def recurrence_jax(x):
+    h = x
+    total = 0.0
+    for i in range(5):
+        h = jnp.tanh(LOOP_W @ h + h)
+        total = total + jnp.sum(jnp.sin(h))
+    return total
+
+
+def nested_loops(h):
+    """The outer loop stacks the inner loop's stacks (rows of rows)."""
+    total = 0.0
+    for i in range(3):
+        for j in range(LOOP_W.shape[0]):
+            h = np.tanh(h * LOOP_W[j]) + 0.1
+        total = total + np.sum(h * h) * (i + 1)
+    return total
+
+
+def nested_loops_jax(h):
+    total = 0.0
+    for i in range(3):
+        for j in range(LOOP_W.shape[0]):
+            h = jnp.tanh(h * LOOP_W[j]) + 0.1
+        total = total + jnp.sum(h * h) * (i + 1)
+    return total
+
+
+def while_in_for(x):
+    """A `while` inside a `for`: the outer loop keeps the inner stacks in a list."""
+    total = 0.0
+    s = x
+    for i in range(2):
+        j = 0
+        while j < 3:
+            s = np.sin(s * x) + 0.2
+            j += 1
+        total = total + np.sum(s)
+    return total
+
+
+def while_in_for_jax(x):
+    total = 0.0
+    s = x
+    for i in range(2):
+        for j in range(3):
+            s = jnp.sin(s * x) + 0.2
+        total = total + jnp.sum(s)
+    return total
+
+
+STACKED = [(sine_while, sine_while_jax), (recurrence, recurrence_jax), (nested_loops, nested_loops_jax),
+           (while_in_for, while_in_for_jax)]
+STACKED_IDS = [f.__name__ for f, _ in STACKED]
+POINT = np.array([0.3, -0.2, 0.5])
+POINTS = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.5, 0.25, 0.15]])
+
+
+def _jax_hessian(function_jax, x):
+    """JAX's Hessian, checked against central differences of JAX's gradient (independent of both)."""
+    expected = np.asarray(jax.hessian(function_jax)(x))
+    differences = fd_jacobian(lambda y: np.asarray(jax.grad(function_jax)(y)), [x], 0)
+    np.testing.assert_allclose(expected, differences, rtol=1e-7, atol=1e-9)
+    return expected
+
+
+@pytest.mark.parametrize("function, function_jax", STACKED, ids=STACKED_IDS)
+def test_hessians_through_stacked_tapes_against_jax(function, function_jax):
+    expected = _jax_hessian(function_jax, POINT)
+    np.testing.assert_allclose(hessian(function, jit=False)(POINT), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(jacfwd(grad(function), jit=False)(POINT), expected, rtol=1e-12, atol=1e-14)
+    v = np.array([0.4, 1.0, -0.7])
+    gradient, product = hvp(function, jit=False)(POINT, v)
+    np.testing.assert_allclose(gradient, np.asarray(jax.grad(function_jax)(POINT)), rtol=1e-12)
+    np.testing.assert_allclose(product, expected @ v, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("function, function_jax", STACKED, ids=STACKED_IDS)
+def test_per_example_gradients_through_stacked_tapes_against_jax(function, function_jax):
+    """vmap(grad(f)): the stacks hold a batch axis per row (the trip counts are the same for every item)."""
+    expected = np.asarray(jax.vmap(jax.grad(function_jax))(POINTS))
+    np.testing.assert_allclose(vmap(grad(function), jit=False)(POINTS), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("function, function_jax", STACKED[:3], ids=STACKED_IDS[:3])
+def test_jacobians_of_gradients_through_stacks_build_both_modes(function, function_jax):
+    """jacobian(grad(f)) makes the reverse-over-reverse branch too (the tape stays a stack)."""
+    expected = _jax_hessian(function_jax, POINT)
+    np.testing.assert_allclose(jacobian(grad(function), jit=False)(POINT), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("function, function_jax", STACKED[:3], ids=STACKED_IDS[:3])
+def test_per_example_hessians_batch_the_batched_stacks_again(function, function_jax):
+    """vmap(hessian(f)): the Hessian's batch of stacks batched once more (two batch axes per row)."""
+    expected = np.asarray(jax.vmap(jax.hessian(function_jax))(POINTS))
+    np.testing.assert_allclose(vmap(hessian(function), jit=False)(POINTS), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_compiled_hessian_through_a_while_loop():
+    """The batched push's view of the stack of batched rows under Numba (a kernel carries it)."""
+    expected = _jax_hessian(sine_while_jax, POINT)
+    compiled = hessian(sine_while)
+    np.testing.assert_allclose(compiled(POINT), expected, rtol=1e-12, atol=1e-14)
+    assert "kernels" in adcompiler.show(compiled, print_it=False).split("# what runs now")[-1]
+    np.testing.assert_allclose(vmap(grad(sine_while))(POINTS), np.asarray(jax.vmap(jax.grad(sine_while_jax))(POINTS)),
+                               rtol=1e-12, atol=1e-14)
