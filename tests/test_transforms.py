@@ -245,6 +245,7 @@ def test_per_example_hessians_batch_the_batched_stacks_again(function, function_
     np.testing.assert_allclose(vmap(hessian(function), jit=False)(POINTS), expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow
 def test_compiled_hessian_through_a_while_loop():
     """The batched push's view of the stack of batched rows under Numba (a kernel carries it)."""
     expected = _jax_hessian(sine_while_jax, POINT)
