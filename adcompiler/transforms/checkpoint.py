@@ -32,8 +32,8 @@ import numpy as np
 
 from ..errors import CompileError
 from ..ir.builder import Builder, looked_up
-from ..ir.core import (Block, Checkpointed, Const, For, Function, If, Loop, Op, Return, Structured, Type, Value, Yield,
-                       defined_in, read_in, walk)
+from ..ir.core import (Block, Checkpointed, Const, For, Function, If, Loop, Op, Return, Structured, Type, Value, While,
+                       Yield, defined_in, read_in, results_of, walk)
 from ..rules import primitives as P
 from ..rules.primitives import Sym
 from .plan import ARRAY_OVERHEAD, REVOLVED, TAPED, Keep, kept_bytes
@@ -90,48 +90,127 @@ def recomputed_body(sweep, op: Checkpointed, seeds: list) -> None:
 
 
 def budgeted(fn: Function, memory: int, trial) -> Function:
-    """`fn` with each `for` loop outside other loops whose reverse mode tapes values (`trial`: the
-    plans of `fn`'s reverse, which tell what each loop tapes) checkpointed so that its snapshots and
-    tape fit in `memory` bytes: in two levels where that fits, else by the binomial schedule (see
-    the module docstring). `fn` is changed in place and returned."""
+    """`fn` with each loop outside other loops whose reverse mode tapes values (`trial`: the plans
+    of `fn`'s reverse, which tell what each loop tapes) checkpointed so that its snapshots and tape
+    fit in `memory` bytes: in two levels where that fits, else by the binomial schedule (see the
+    module docstring). A `while` loop is run first as written, to count its iterations, then again
+    as a `for` loop of that many, which is checkpointed. `fn` is changed in place and returned."""
     tapes = {id(plan.structured.body.args[0]): plan for plan in trial
              if isinstance(plan.structured, Loop) and plan.structured.body.args}
-    _budget_block(fn.entry, memory, tapes)
+    _budget_block(fn.entry, memory, tapes, _Sizes(trial))
     return fn
 
 
-def _budget_block(block: Block, memory: int, tapes: dict) -> None:
+def _budget_block(block: Block, memory: int, tapes: dict, sizes: "_Sizes") -> None:
     """Checkpoint the loops of `block` and of the `if` bodies in it whose plan (in `tapes`, by the
     body's first argument) tapes values; the ops inside loops are left as they are."""
     ops = []
     for op in block.ops:
         if isinstance(op, If):
             for branch in op.blocks:
-                _budget_block(branch, memory, tapes)
+                _budget_block(branch, memory, tapes, sizes)
         plan = tapes.get(id(op.body.args[0])) if isinstance(op, Loop) and op.body.args else None
         if plan is None or isinstance(op, Checkpointed) or not any(keep in TAPED for _, keep in plan.decisions):
             ops.append(op)
             continue
+        decisions = plan.decisions
         if not isinstance(op, For):
-            raise CompileError("memory= cannot bound the tape of a while loop (its trip count is known only at its "
-                               "end, too late to plan its checkpoints)", op.loc,
-                               "write it as a for loop over range(n) with a break, or drop memory= for it")
-        ops.extend(_scheduled(op, plan.decisions, memory))
+            counting, op, decisions = _counted_then_repeated(op, decisions)
+            ops.extend(counting)
+        terms, trip_counts = sizes.terms(op, decisions)
+        ops.extend(trip_counts)
+        ops.extend(_scheduled(op, terms, memory))
     block.ops[:] = ops
+
+
+def _counted_then_repeated(loop: While, decisions) -> tuple:
+    """`while` loop `loop` as (ops that run a copy of it to count its iterations, a `for` loop of
+    that many iterations of its body, which has its results, and the plan decisions for that loop:
+    a number taped on an array rather than a stack). The copy's carried results are read by
+    nothing, so it tapes nothing; the `for` computes the same values in the same order."""
+    builder = Builder(loop.loc)
+    value_of = {id(v): v for v in read_in(loop.test) + read_in(loop.body) if isinstance(v, Value)}
+    value_of.update((id(v), v) for v in loop.args if isinstance(v, Value))
+    with builder.active(), builder.nested() as made:
+        builder.splice([loop], value_of)
+        copy = made[-1]
+        made[-1] = copy.rebuilt(copy.args, copy.blocks, (loop.results[0], *copy.results[1:]))
+        trips = P.weak(Sym(loop.results[0]))  # a count, as a `for` loop's trip count is
+    body = loop.body
+    repeated = For((trips.operand, *loop.inits),
+                   (Block([Value(Type("int64", weak=True), "iteration"), *body.args], body.ops, body.terminator),),
+                   loop.carried_results, loop.loc)
+    decisions = tuple((value, Keep.ARRAY if keep is Keep.STACK and not value.type.ndim else keep)
+                      for value, keep in decisions)
+    return made, repeated, decisions
 
 
 @dataclass(eq=False)
 class Revolved(Checkpointed):
     """A loop of `memory=` reversed by the binomial schedule: its backward keeps snapshots of the
     carried values on a stack of the slots `budget` holds (`rt.revolve_schedule`) besides what one
-    iteration keeps (`decisions`: the trial plan's, which `kept_bytes` sizes)."""
+    iteration keeps (`terms`: the trial plan's, `_Sizes.terms`)."""
 
     name = REVOLVED
     budget: int = 0
-    decisions: tuple = ()
+    terms: tuple = ()
 
 
-def _sizes(op: For, decisions) -> tuple:
+class _Sizes:
+    """What one iteration of a loop keeps for its backward, as terms `(value, keep, repeats)`:
+    `value` kept as `keep` once for each iteration of the inner loops whose trip counts are
+    `repeats` (a loop taping an inner loop's tape keeps what that loop tapes, times its trips)."""
+
+    def __init__(self, trial):
+        self.origin = {id(tape): (plan, value, keep) for plan in trial
+                       for (value, keep), tape in zip(plan.decisions, plan.outputs) if tape is not None}
+
+    def terms(self, loop: For, decisions) -> tuple:
+        """The terms of `decisions`, the plan of `loop`, and the ops to put before `loop` that
+        compute the inner trip counts it computes from outer values (`range(m)`'s length); a
+        CompileError where an inner loop's trip count is known only inside `loop`."""
+        inside = defined_in(loop.body)
+        producers = {id(r): o for o in walk(loop.body.ops) for r in results_of(o)}
+        builder, hoisted, terms = Builder(loop.loc), {}, []
+
+        def outside(value):
+            """`value` as a value computed before `loop` (None where it cannot be)."""
+            if not isinstance(value, Value) or id(value) not in inside:
+                return value
+            if id(value) not in hoisted:
+                made = producers.get(id(value))
+                if made is None or isinstance(made, Structured) or value.type.ndim or value.type.listed:
+                    return None
+                args = [outside(a) for a in made.args]
+                if any(a is None for a in args):
+                    return None
+                hoisted[id(value)] = builder.emit(made.prim, args, made.param_dict)
+            return hoisted[id(value)]
+
+        def expand(value, keep, repeats):
+            if id(value) not in self.origin:
+                terms.append((value, keep, repeats))
+                return
+            plan, item, item_keep = self.origin[id(value)]
+            inner = plan.structured
+            if isinstance(inner, Loop):
+                trips = outside(inner.trips) if isinstance(inner, For) else None
+                if trips is None:
+                    raise CompileError("memory= cannot bound the tape of a loop that holds another loop whose trip "
+                                       "count is known only inside it (a while loop, or a range of values the outer "
+                                       "loop computes)", inner.loc,
+                                       "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
+                repeats = (*repeats, trips)
+            expand(item, item_keep, repeats)
+
+        with builder.active(), builder.nested() as ops:
+            for value, keep in decisions:
+                if keep in TAPED:
+                    expand(value, keep, ())
+        return tuple(terms), ops
+
+
+def _sizes(op: For, terms) -> tuple:
     """(bytes one iteration of `op` keeps, bytes of one snapshot of its carried values), at run
     time: exact for numbers; an array counted as large as the largest carried one."""
     largest = None
@@ -139,28 +218,27 @@ def _sizes(op: For, decisions) -> tuple:
         if isinstance(init, Value) and init.type.ndim:
             largest = _nbytes(init) if largest is None else P.maximum(largest, _nbytes(init))
     step, snapshot = Sym(0), Sym(0)
-    for value, keep in decisions:
+    for value, keep, repeats in terms:
         kept = kept_bytes(value, keep, largest)
         if kept is None:
             raise CompileError(f"memory= cannot bound the tape of this loop: it tapes {value.type.describe()} but "
                                f"carries no array to size it by", op.loc,
                                "checkpoint the loop by hand: `for i in checkpoint(range(n)):`")
+        for trips in repeats:
+            kept = kept * trips
         step = step + kept
     for value in op.inits:
         snapshot = snapshot + kept_bytes(value, Keep.STACK if value.type.ndim else Keep.ARRAY, _nbytes(value))
     return step, snapshot
 
 
-def _scheduled(op: For, decisions, memory: int) -> list:
-    """The ops that replace loop `op`: the two-level loops where their least memory fits `memory`
-    (`rt.checkpoint_chunk` gives 0 where it does not), else the loop reversed by revolve."""
-    if any(isinstance(inner, Loop) for inner in walk(op.body.ops)):
-        raise CompileError("memory= cannot bound the tape of a loop that holds another loop (the inner loop's "
-                           "tape has its trip count)", op.loc,
-                           "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
+def _scheduled(op: For, terms, memory: int) -> list:
+    """The ops that replace loop `op`, which keeps `terms` per iteration: the two-level loops
+    where their least memory fits `memory` (`rt.checkpoint_chunk` gives 0 where it does not), else
+    the loop reversed by revolve."""
     builder = Builder(op.loc)
     with builder.active(), builder.nested() as made:
-        step, snapshot = _sizes(op, decisions)
+        step, snapshot = _sizes(op, terms)
         trips = Sym(op.trips)
         chunk = P.checkpoint_chunk(trips, memory, step, snapshot, where=op.loc.short)
         with builder.nested() as two_levels:
@@ -170,7 +248,7 @@ def _scheduled(op: For, decisions, memory: int) -> list:
         with builder.nested() as revolved:
             builder.splice([op], value_of)
         copy = revolved[0]
-        revolved[0] = Revolved(copy.args, copy.blocks, copy.results, op.loc, memory, tuple(decisions))
+        revolved[0] = Revolved(copy.args, copy.blocks, copy.results, op.loc, memory, terms)
         branches = (Block([], two_levels, Yield(two_level_results, op.loc)),
                     Block([], revolved, Yield(copy.results, op.loc)))
         builder.append(If(((chunk > 0).operand,), branches, op.results, op.loc))
@@ -207,7 +285,7 @@ def _revolved_state(sweep, op: Revolved) -> dict:
     builder, body = sweep.builder, op.body
     k, carried = body.args[0], body.args[1:]
     with builder.nested(sweep.scope.parent.ops):
-        step, snapshot = _sizes(op, op.decisions)
+        step, snapshot = _sizes(op, op.terms)
         fixed = step + ARRAY_OVERHEAD * len(carried)  # (the snapshot arrays' objects)
         schedule = P.revolve_schedule(Sym(op.trips), op.budget, fixed, snapshot, where=op.loc.short)
         stacks = [P.snapshot_stack(Sym(init), schedule, dtype=arg.type.dtype) for init, arg in zip(op.inits, carried)]
