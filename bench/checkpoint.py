@@ -15,12 +15,19 @@ issue's goal at 64 KB: at most 3x), the largest relative difference from the tap
 (goal: 1e-12), and the peak growth of the resident set during one call (`run.peak_rss_growth`,
 page-grained; the exact bytes, below the budget, are measured by tests/test_checkpoint.py with
 tracemalloc).
+
+Then the same recurrence written as a loop that holds another loop (blocks of 100 steps) and as a
+`while` loop (until the time reaches n dt; memory= runs it once to count its steps, then again as a
+checkpointed `for`), at a tenth of the steps: each budget's time against that form's fully taped
+gradient, and the largest relative difference from it.
 """
 import argparse
 import sys
 import time
 from math import comb
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import peak_rss_growth  # noqa: E402  (run sets one thread and compiles kernels before first calls)
@@ -33,6 +40,29 @@ from adcompiler.transforms.plan import ARRAY_OVERHEAD  # noqa: E402
 BUDGETS = (64_000, 46_000, 45_000, 8_000, 2_000, 1_000)
 WRT = (0, 1, 2, 3)
 STEP = SNAPSHOT = 16  # W3's bytes kept per iteration, and of its carried values
+
+
+def blocked(x0, p0, p1, p2, dt, n):
+    """W3 as n // 100 blocks of 100 steps (n a multiple of 100)."""
+    x = x0
+    total = 0.0
+    for b in range(n // 100):
+        for i in range(100):
+            x = x + dt * (np.sin(x) * p0 - x * x * p1 + p2)
+            total = total + x * x
+    return dt * total
+
+
+def until(x0, p0, p1, p2, dt, n):
+    """W3 as a `while` loop until the time reaches (n - 1/2) dt: n steps."""
+    x = x0
+    total = 0.0
+    t = 0.0
+    while t < (n - 0.5) * dt:
+        x = x + dt * (np.sin(x) * p0 - x * x * p1 + p2)
+        total = total + x * x
+        t = t + dt
+    return dt * total
 
 
 def call_time(function, args) -> float:
@@ -78,6 +108,28 @@ def main() -> None:
         print(f"  {name if name == 'taped' else format(name, ','):>8} {kind:<26} {advanced:8.2f} "
               f"{best * 1e3:6.1f} ms {best / taped:5.2f}x {differences[name]:9.1e} "
               f"{peak_rss_growth(function, args):>10,} bytes")
+    other_forms(options.steps // 10, options.repeats)
+
+
+def other_forms(steps: int, repeats: int) -> None:
+    args = W.recurrence_inputs(steps)
+    print(f"\nW3 as nested loops and as a while loop, {steps:,} steps, minimum of {repeats} interleaved calls")
+    print(f"  {'form':<12} {'memory=':>8} {'time':>9} {'ratio':>6} {'rel. diff':>9}")
+    for form in (blocked, until):
+        gradients = {"taped": grad(form, wrt=WRT)}
+        gradients.update((budget, grad(form, wrt=WRT, memory=budget)) for budget in (64_000, 8_000, 4_000))
+        expected = gradients["taped"](*args)
+        differences = {name: max(abs(a - e) / abs(e) for a, e in zip(function(*args), expected))
+                       for name, function in gradients.items()}
+        times = {name: [] for name in gradients}
+        for _ in range(repeats):
+            for name, function in gradients.items():
+                times[name].append(call_time(function, args))
+        taped = min(times["taped"])
+        for name in gradients:
+            best = min(times[name])
+            print(f"  {form.__name__:<12} {name if name == 'taped' else format(name, ','):>8} {best * 1e3:6.1f} ms "
+                  f"{best / taped:5.2f}x {differences[name]:9.1e}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,16 @@ def mlp(x):
     return np.sum(h * h) + np.sum(np.log1p(np.exp(x)))
 
 
+def integrated(x):
+    """A `while` loop until a time is reached (200 steps): its gradient tapes the states in a stack
+    of rows, and the hvp carries the stack's tangent beside it."""
+    t = 0.0
+    while t < 1.0:
+        x = x + 0.005 * (np.sin(x) * np.cos(0.5 * x) - 0.1 * x * x)
+        t = t + 0.005
+    return np.sum(x * x)
+
+
 def jax_versions():
     import jax
     import jax.numpy as jnp
@@ -43,10 +53,18 @@ def jax_versions():
         h = jnp.tanh(w @ jnp.cos(x[40000:40100]))
         return jnp.sum(h * h) + jnp.sum(jnp.log1p(jnp.exp(x)))
 
+    def j_integrated(x):  # lax.while_loop has no reverse mode: a fori_loop of the same 200 steps
+        step = lambda i, x: x + 0.005 * (jnp.sin(x) * jnp.cos(0.5 * x) - 0.1 * x * x)  # noqa: E731
+        return jnp.sum(jax.lax.fori_loop(0, INTEGRATED_STEPS, step, x) ** 2)
+
     def hvp_of(f):
         return jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
     return {"rosenbrock": (jax.jit(jax.grad(j_rosenbrock)), hvp_of(j_rosenbrock)),
-            "mlp": (jax.jit(jax.grad(j_mlp)), hvp_of(j_mlp))}
+            "mlp": (jax.jit(jax.grad(j_mlp)), hvp_of(j_mlp)),
+            "while loop": (jax.jit(jax.grad(j_integrated)), hvp_of(j_integrated))}
+
+
+INTEGRATED_STEPS = 200  # the steps integrated's `while` takes (t from 0 by 0.005 to 1.0)
 
 
 def best(call, repeat=7):
@@ -56,7 +74,8 @@ def best(call, repeat=7):
 
 def main():
     rng = np.random.default_rng(0)
-    cases = {"rosenbrock": (rosenbrock, rng.uniform(-1, 1, 10000)), "mlp": (mlp, rng.uniform(-1, 1, 40100))}
+    cases = {"rosenbrock": (rosenbrock, rng.uniform(-1, 1, 10000)), "mlp": (mlp, rng.uniform(-1, 1, 40100)),
+             "while loop": (integrated, rng.uniform(-1, 1, 10000))}
     try:
         theirs = jax_versions()
     except ImportError:

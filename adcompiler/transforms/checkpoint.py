@@ -200,8 +200,8 @@ class _Sizes:
                                        "count is known only inside it (a while loop, or a range of values the outer "
                                        "loop computes)", inner.loc,
                                        "checkpoint the outer loop by hand: `for i in checkpoint(range(n)):`")
-                repeats = (*repeats, trips)
-            expand(item, item_keep, repeats)
+                repeats, keep = (*repeats, trips), item_keep
+            expand(item, keep, repeats)  # (a value an `if` surfaces is kept as the loop keeps it)
 
         with builder.active(), builder.nested() as ops:
             for value, keep in decisions:
@@ -225,7 +225,7 @@ def _sizes(op: For, terms) -> tuple:
                                f"carries no array to size it by", op.loc,
                                "checkpoint the loop by hand: `for i in checkpoint(range(n)):`")
         for trips in repeats:
-            kept = kept * trips
+            kept = kept * (trips.value if isinstance(trips, Const) else Sym(trips))
         step = step + kept
     for value in op.inits:
         snapshot = snapshot + kept_bytes(value, Keep.STACK if value.type.ndim else Keep.ARRAY, _nbytes(value))
