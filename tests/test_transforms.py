@@ -198,7 +198,26 @@ def while_in_for_jax(x):
     return total
 
 
-STACKED = [(sine_while, sine_while_jax), (recurrence, recurrence_jax), (nested_loops, nested_loops_jax),
+def scalar_while(x):
+    """A `while` loop that tapes a number as well (a stack of numbers: one batched row per item)."""
+    s = 0.5
+    i = 0
+    while i < 4:
+        s = np.sin(s * np.sum(x * x)) + 0.3
+        x = np.cos(x) * s
+        i += 1
+    return np.sum(x) * s
+
+
+def scalar_while_jax(x):
+    s = 0.5
+    for i in range(4):
+        s = jnp.sin(s * jnp.sum(x * x)) + 0.3
+        x = jnp.cos(x) * s
+    return jnp.sum(x) * s
+
+
+STACKED = [(sine_while, sine_while_jax), (scalar_while, scalar_while_jax), (recurrence, recurrence_jax), (nested_loops, nested_loops_jax),
            (while_in_for, while_in_for_jax)]
 STACKED_IDS = [f.__name__ for f, _ in STACKED]
 POINT = np.array([0.3, -0.2, 0.5])
@@ -231,14 +250,14 @@ def test_per_example_gradients_through_stacked_tapes_against_jax(function, funct
     np.testing.assert_allclose(vmap(grad(function), jit=False)(POINTS), expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("function, function_jax", STACKED[:3], ids=STACKED_IDS[:3])
+@pytest.mark.parametrize("function, function_jax", STACKED[:4], ids=STACKED_IDS[:4])
 def test_jacobians_of_gradients_through_stacks_build_both_modes(function, function_jax):
     """jacobian(grad(f)) makes the reverse-over-reverse branch too (the tape stays a stack)."""
     expected = _jax_hessian(function_jax, POINT)
     np.testing.assert_allclose(jacobian(grad(function), jit=False)(POINT), expected, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("function, function_jax", STACKED[:3], ids=STACKED_IDS[:3])
+@pytest.mark.parametrize("function, function_jax", STACKED[:4], ids=STACKED_IDS[:4])
 def test_per_example_hessians_batch_the_batched_stacks_again(function, function_jax):
     """vmap(hessian(f)): the Hessian's batch of stacks batched once more (two batch axes per row)."""
     expected = np.asarray(jax.vmap(jax.hessian(function_jax))(POINTS))
