@@ -11,9 +11,10 @@ What the backward body then reads of the forward body is only the iteration numb
 values, which the loop's residual plan tapes: the snapshots. Nested checkpointed loops recompute
 level by level.
 
-`budgeted` checkpoints each `for` loop outside other loops whose tape `memory=` bounds, by the
-schedule the budget allows once the trip count is known (an `if` on `rt.checkpoint_chunk`, 0 when
-two levels do not fit):
+`budgeted` checkpoints each loop outside other loops whose tape `memory=` bounds (a `while` loop run
+once to count its iterations, then as a `for` loop of as many; a loop holding other loops with the
+inner tapes sized by their trip counts, `_Sizes`), by the schedule the budget allows once the trip
+count is known (an `if` on `rt.checkpoint_chunk`, 0 when two levels do not fit):
 - two levels: a checkpointed loop over chunks of the length that needs least memory (about
   sqrt(trips x snapshot / tape) iterations) holding a plain loop over the chunk's iterations, where
   every iteration is recomputed exactly once. Memory: one snapshot per chunk and the tape of one
