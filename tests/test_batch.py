@@ -202,6 +202,23 @@ def test_per_example_gradients_through_a_taped_loop(jit, rng):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+def test_per_example_gradients_through_a_while_loops_stacks(rng):
+    """A `while` loop's stacks (tape_push) batched: the rows gain the batch axis."""
+    def loss(w, x):
+        s, k = 0.5, 0
+        while k < 3:
+            x = np.tanh(w @ x) * s
+            s = s + np.sum(x * x)
+            k = k + 1
+        return s
+
+    w, xs = rng.normal(size=(3, 3)), rng.normal(size=(K, 3))
+    got = ad.vmap(ad.grad(loss), in_axes=(None, 0), jit=False)(w, xs)
+    np.testing.assert_allclose(got, looped(ad.grad(loss, jit=False), (w, xs), (None, 0)), rtol=1e-12, atol=1e-12)
+    want = jax.vmap(jax.grad(with_jax(loss)), in_axes=(None, 0))(w, xs)  # (k is a Python number there)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_per_example_gradients_through_a_loop_of_numbers(rng):
     """A `for` loop of numbers (its tape an array of weak numbers) and np.prod's exact gradient."""
     def loss(w, x):
