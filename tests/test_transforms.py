@@ -217,8 +217,8 @@ def scalar_while_jax(x):
     return jnp.sum(x) * s
 
 
-STACKED = [(sine_while, sine_while_jax), (scalar_while, scalar_while_jax), (recurrence, recurrence_jax), (nested_loops, nested_loops_jax),
-           (while_in_for, while_in_for_jax)]
+STACKED = [(sine_while, sine_while_jax), (scalar_while, scalar_while_jax), (recurrence, recurrence_jax),
+           (nested_loops, nested_loops_jax), (while_in_for, while_in_for_jax)]
 STACKED_IDS = [f.__name__ for f, _ in STACKED]
 POINT = np.array([0.3, -0.2, 0.5])
 POINTS = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.5, 0.25, 0.15]])
