@@ -245,7 +245,10 @@ class Transformed:
             if len(self._seen) >= _MAX_SEEN:
                 self._seen.clear()
             self._seen[fingerprint] = (record, executable, types)
-        return self._finish(record, executable, types, originals, values)
+        try:
+            return self._finish(record, executable, types, originals, values)
+        finally:
+            executable.called()
 
     def arguments(self, args: tuple, kwargs: dict) -> tuple:
         """(types, the arguments in order, their flat leaves) of a call with `args` and `kwargs`."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import platform
 import sys
 import tempfile
 import types
@@ -59,7 +58,7 @@ class CachedSpecialisation(Specialisation):
 def key(function_print: str, transform: tuple, arg_types: tuple) -> str:
     """The digest naming the entry of one specialisation: `function_print` is the user's function's
     `fingerprint`, `transform` what the transform adds (kind, wrt, settings)."""
-    text = repr((FORMAT, __version__, PACKAGE_DIGEST, sys.version, platform.machine(), np.__version__,
+    text = repr((FORMAT, __version__, PACKAGE_DIGEST, sys.version, sys.platform, np.__version__,
                  numba_version(), fusion(), vector_math(), transform, function_print, arg_types))
     if " at 0x" in text:  # an object spelled by its address: not the same in another process
         raise Unprintable(text)
