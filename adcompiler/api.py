@@ -141,15 +141,14 @@ class Transformed:
         (of a first call) let Numba compile the kernels in the background for exactly their types.
         With `kept` (a call, which needs no IR), the Build may be a `CachedSpecialisation` found in
         the disk cache (build_cache.py); a new Build is kept there."""
+        _check_keys(self.names, arg_types)  # every call: a key True finds the specialisation of a key 1
         with self._lock:
             built, executable = self._specialisations.get(arg_types, (None, None))
             if built is not None and not _current(built):  # a global it read was rebound
                 built, executable = None, None
             if built is None and kept and compiled:
-                _check_keys(self.names, arg_types)
                 built = self._cache_entry(arg_types, lambda key: build_cache.find(self.print, key, self._top))
             if built is None or not (kept or isinstance(built, Build)):
-                _check_keys(self.names, arg_types)
                 fresh = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, self._mode, self.memory)
                 if built is None and compiled:
                     self._cache_entry(arg_types, lambda key: build_cache.keep(self.print, key, fresh, self._top,
@@ -232,15 +231,14 @@ class Transformed:
     def __call__(self, *args, **kwargs):
         plain_call = not kwargs and len(args) == len(self.names) and self.kind not in ("vmap", "jvp")
         if plain_call:
-            seen = self._seen.get(self._fingerprint(args))
+            fingerprint, leaves = self._fingerprint(args)
+            seen = self._seen.get(fingerprint)
             if seen is not None and _current(seen[0]):
-                values = args if all(type(a) is not np.ndarray or a.ndim for a in args) else \
-                    tuple(a if type(a) is not np.ndarray or a.ndim else a[()] for a in args)
-                return self._finish(*seen, args, values)  # a call like one before: checked then
+                return self._finish(*seen, args, leaves)  # a call like one before: checked then
         types, originals, values = self.arguments(args, kwargs)
         built, executable = self._specialise_call(types, originals, values, kept=True)
         record = built if isinstance(built, Specialisation) else Specialisation.of(built, keep=True)
-        fingerprint = self._fingerprint(args) if plain_call else None
+        fingerprint = self._fingerprint(args)[0] if plain_call else None
         if fingerprint is not None:
             if len(self._seen) >= _MAX_SEEN:
                 self._seen.clear()
@@ -266,23 +264,28 @@ class Transformed:
         flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, own))]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
-    def _fingerprint(self, args: tuple) -> tuple | None:
-        """What decides the specialisation, the checks and the conversions of a call whose arguments
-        are all arrays and Python numbers: their classes, dtypes and shapes (and integers' values
-        once they are fixed); None for any other argument (trees, lists, NumPy scalars), which
-        takes the full path. A call with a fingerprint seen before skips straight to the code."""
-        key = []
+    def _fingerprint(self, args: tuple) -> tuple:
+        """(What decides the specialisation, the checks and the conversions of a call, the leaves
+        to pass to generated code) for arguments that are arrays, Python numbers, and dicts, lists,
+        tuples and namedtuples of them: their classes, dtypes and shapes, containers' kinds and
+        keys (and integers' values once they are fixed); (None, None) for anything else (a list of
+        numbers, which is an array, NumPy scalars), which takes the full path. A call with a
+        fingerprint seen before skips straight to the code."""
+        key, leaves = [], []
         for a in args:
             kind = type(a)
             if kind is np.ndarray:
                 key.append((a.dtype, a.shape))
+                leaves.append(a if a.ndim else a[()])
             elif kind is float or kind is bool or (kind is int and not self._fixing):
                 key.append(kind)
+                leaves.append(a)
             elif kind is int:
                 key.append((kind, a))
-            else:
-                return None
-        return tuple(key)
+                leaves.append(a)
+            elif not _tree_fingerprint(a, key, leaves):
+                return None, None
+        return tuple(key), leaves
 
     def _finish(self, record: Specialisation, executable: Executable, types: tuple, originals: tuple, values: tuple):
         """Run the specialisation on the leaves `values` of the arguments `originals` (of `types`)
@@ -349,8 +352,7 @@ class Transformed:
         nested = []
         for i in self.wrt:
             if isinstance(types[i], trees.Node):
-                nested.append(trees.unflatten(types[i], iter([_like(next(grads), leaf)
-                                                              for leaf in trees.tree_leaves(originals[i])])))
+                nested.append(trees.unflatten_like(types[i], grads, originals[i], _like))
             else:
                 nested.append(_like(next(grads), originals[i]))
         return nested[0] if self.single else tuple(nested)
@@ -485,6 +487,32 @@ def _tangents_at(built: Build, kind: str) -> tuple:
                  for tangent in built.program.params[own:len(built.program.params) - len(built.primal.captured)])
 
 
+def _tree_fingerprint(value, key: list, leaves: list) -> bool:
+    """`Transformed._fingerprint` of a tree argument (and of its leaves: arrays and Python numbers)
+    into `key` and `leaves`; False for anything else. A dict's keys are in the key with their
+    classes (1 and True are equal keys, but only one is refused)."""
+    kind = type(value)
+    if kind is np.ndarray:
+        key.append((value.dtype, value.shape))
+        leaves.append(value if value.ndim else value[()])
+        return True
+    if kind is float or kind is bool or kind is int:
+        key.append(kind)
+        leaves.append(value)
+        return True
+    if kind is dict:
+        key.append((dict, tuple(value), tuple(map(type, value))))
+        items = value.values()
+    elif kind is list or kind is tuple or (issubclass(kind, tuple) and hasattr(kind, "_fields")):
+        if not value or all(type(item) in (float, int, bool) for item in value):
+            return False  # a list of numbers is one array leaf; an empty one: the full path
+        key.append((kind, len(value)))
+        items = value
+    else:
+        return False
+    return all(_tree_fingerprint(item, key, leaves) for item in items)
+
+
 def _current(built) -> bool:
     """Whether a specialisation may still run: the globals and closure values its build read still
     hold (`still_valid`; a Build's IR, a disk cache entry's reads, found again in this process); an
@@ -601,7 +629,7 @@ class _Path:
 
 
 def _check_keys(names: list, types: tuple) -> None:
-    """Refuse dict keys that are neither strings nor integers (checked once per structure)."""
+    """Refuse dict keys that are neither strings nor integers."""
     for name, structure in zip(names, types):
         for node in trees.nodes_of(structure):
             for key in node.keys if node.kind is dict else ():
