@@ -495,3 +495,51 @@ def test_source_is_read_as_inspect_reads_it():
     for function in functions:
         code = inspect.unwrap(function).__code__
         assert source_of(code) == tw.dedent(inspect.getsource(code)), function
+
+
+NEW_SIGNATURE_CHILD = textwrap.dedent("""\
+    import json
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, sys.argv[1])
+    import user_loss
+    import adcompiler
+
+    gradient = adcompiler.grad(user_loss.loss, wrt=(0, 1))
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    g64 = gradient(x, w)  # read from Numba's disk cache (compile.py reads it without a refresh)
+    g32 = gradient(x.astype(np.float32), w.astype(np.float32)) if sys.argv[2] == "both" else g64
+    kernels = [getattr(e.module, n) for _, e in gradient.specialisations.values() for n in dir(e.module) if "_loop_" in n]
+    print(json.dumps({"g64": [g.tolist() for g in g64], "g32": [g.tolist() for g in g32],
+                      "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+                      "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}))
+    """)
+
+
+def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
+    """Machine code read from Numba's disk cache runs without Numba's full set-up, and a signature
+    compiled afterwards in the same process (which sets it up) runs too."""
+    user, cache_folder = tmp_path / "user", tmp_path / "cache"
+    user.mkdir()
+    write_loss(user)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update({CACHE_ENVIRONMENT_VARIABLE: str(cache_folder), "ADCOMPILER_COMPILE": "sync",
+                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+
+    def child(which):
+        done = subprocess.run([sys.executable, "-c", NEW_SIGNATURE_CHILD, str(user), which], env=env, cwd=user,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = child("f64")
+    assert first["misses"] >= 1 and first["hits"] == 0, first
+    second = child("both")
+    assert second["hits"] >= 1 and second["misses"] >= 1, second  # f64 read, f32 compiled
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    for got64, got32, want in zip(second["g64"], second["g32"], expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got64, want, rtol=1e-12)
+        np.testing.assert_allclose(got32, want, rtol=1e-5)
+    np.testing.assert_array_equal(second["g64"], first["g64"])
