@@ -1,8 +1,9 @@
 """The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev`, `jacfwd`, `jacobian`, `hessian` and `show`.
 
-A transformed function is checked (parsed and fenced) when it is made, and specialised on first
-call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
-builds and compiles its own forward and backward.
+A transformed function is checked (parsed and fenced) when it is made (unless the disk cache kept a
+build of the same source, which passed), and specialised on first call for the types of its
+arguments (dtype and rank, like Numba's dispatcher): each new signature builds and compiles its own
+forward and backward, or finds them in the disk cache of builds (build_cache.py).
 """
 from __future__ import annotations
 
