@@ -543,3 +543,42 @@ def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
         np.testing.assert_allclose(got64, want, rtol=1e-12)
         np.testing.assert_allclose(got32, want, rtol=1e-5)
     np.testing.assert_array_equal(second["g64"], first["g64"])
+
+
+def _every_kind_loss(x, w):
+    total = x * 0.0
+    for i in range(2):
+        total = total + np.sin(x * w) * (i + 1)
+    return np.sum(total * total)
+
+
+def _every_kind_outputs(x, w):
+    return np.tanh(x * w) * w
+
+
+@pytest.mark.parametrize("make, args", [
+    (lambda: adcompiler.grad(_every_kind_loss, wrt=(0, 1), jit=False), ()),
+    (lambda: adcompiler.value_and_grad(_every_kind_loss, jit=False), ()),
+    (lambda: adcompiler.jvp(_every_kind_loss, jit=False), (np.linspace(1.0, 2.0, 4),)),
+    (lambda: adcompiler.hvp(_every_kind_loss, jit=False), (np.linspace(1.0, 2.0, 4),)),
+    (lambda: adcompiler.hessian(_every_kind_loss, jit=False), ()),
+    (lambda: adcompiler.jacrev(_every_kind_outputs, jit=False), ()),
+    (lambda: adcompiler.jacobian(_every_kind_outputs, wrt=1, jit=False), ()),
+    (lambda: adcompiler.jit(_every_kind_outputs, jit=False), ()),
+    (lambda: adcompiler.vmap(_every_kind_outputs, in_axes=(0, None), jit=False), ()),
+], ids=["grad", "value_and_grad", "jvp", "hvp", "hessian", "jacrev", "jacobian", "jit", "vmap"])
+def test_every_kind_served_from_the_disk_cache_gives_what_was_built(cache, make, args):
+    x, w = np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)
+    if make().kind == "vmap":
+        x = np.stack([x, 2 * x])
+    built = make()(x, w, *args)
+    served = make()  # a new object of the same function: its build is found on disk
+    again = served(x, w, *args)
+    kinds = [type(b).__name__ for b, _ in served._specialisations.values()]
+    assert "CachedSpecialisation" in kinds, kinds
+    for got, want in zip(tree_leaves_of(again), tree_leaves_of(built)):
+        np.testing.assert_array_equal(got, want)
+
+
+def tree_leaves_of(value):
+    return adcompiler.tree_leaves(value) if isinstance(value, (tuple, list, dict)) else [value]
