@@ -1,8 +1,9 @@
 """The user's verbs: `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `jit`, `vmap`, `jacrev`, `jacfwd`, `jacobian`, `hessian` and `show`.
 
-A transformed function is checked (parsed and fenced) when it is made, and specialised on first
-call for the types of its arguments (dtype and rank, like Numba's dispatcher): each new signature
-builds and compiles its own forward and backward.
+A transformed function is checked (parsed and fenced) when it is made (unless the disk cache kept a
+build of the same source, which passed), and specialised on first call for the types of its
+arguments (dtype and rank, like Numba's dispatcher): each new signature builds and compiles its own
+forward and backward, or finds them in the disk cache of builds (build_cache.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 
-from . import trees
+from . import build_cache, trees
 from .rules.custom import Custom
 from .errors import CompileError, UnendedRecursion
 from .rules.library import function_name, library_call_named_in
@@ -51,19 +52,25 @@ class Transformed:
         self.function = function
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
+        self.print = _print_of(function)  # its fingerprint (build_cache.py), None: builds are not kept
         if isinstance(function, (Transformed, Custom)):
             self.signature = _signature_of(function)
-            self.parsed = _composition(self, function)
+            self._parsed = _composition(self, function)
         else:
-            self.parsed = check(function)
+            # parsed now, so that what is refused is refused here, unless the disk cache kept a build of
+            # this very source (so it passed): then when a build needs it
+            known = self.print is not None and build_cache.known_function(self.print)
+            self._parsed = None if known else check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)  # of the function's own arguments
-        self.name = self.parsed.name  # of the generated functions: `<name>_value_and_grad`, ...
+        # of the generated functions (`<name>_value_and_grad`, ...): the `def`'s name
+        self.name = self._parsed.name if self._parsed is not None else function.__code__.co_name
         if kind == "vmap":
             in_axes = _in_axes(in_axes, self.names)
             wrt = tuple(i for i, axis in enumerate(in_axes) if axis is not None)
         self.in_axes, self.out_axes = in_axes, out_axes
-        self.wrt, self.single = _positions(wrt, self.names, self.parsed.described) if kind != "jit" else ((), False)
+        described = self._parsed.described if self._parsed is not None else self.name
+        self.wrt, self.single = _positions(wrt, self.names, described) if kind != "jit" else ((), False)
         if kind == "jvp":  # called with the tangents after the arguments
             Parameter = inspect.Parameter
             self.signature = inspect.Signature(
@@ -80,6 +87,13 @@ class Transformed:
         functools.update_wrapper(self, function, updated=())
         del self.__wrapped__
         self.__signature__ = self.signature
+
+    @property
+    def parsed(self) -> ParsedFunction:
+        """The function parsed, fenced and canonicalised (`pipeline.check`)."""
+        if self._parsed is None:
+            self._parsed = check(self.function)
+        return self._parsed
 
     def __reduce__(self):
         """Pickled as its compiled specialisations (generated source and signature, no IR and no
@@ -109,7 +123,12 @@ class Transformed:
 
     @property
     def specialisations(self) -> dict:
-        """{argument types: (Build, Executable or None)} of the signatures seen so far."""
+        """{argument types: (Build, Executable or None)} of the signatures seen so far (a signature
+        whose code came from the disk cache is lowered again here, for its IR)."""
+        with self._lock:
+            kept = [types for types, (built, _) in self._specialisations.items() if not isinstance(built, Build)]
+        for types in kept:
+            self.specialise(types)
         with self._lock:
             return dict(self._specialisations)
 
@@ -117,37 +136,71 @@ class Transformed:
         """The IR and source for these argument types (what a caller compiled by adcompiler splices)."""
         return self.specialise(arg_types, compiled=False)[0]
 
-    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None) -> tuple:
+    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None,
+                   kept: bool = False) -> tuple:
         """(Build, Executable or None) for these argument types, made once (thread-safe). `values`
-        (of a first call) let Numba compile the kernels in the background for exactly their types."""
+        (of a first call) let Numba compile the kernels in the background for exactly their types.
+        With `kept` (a call, which needs no IR), the Build may be a `CachedSpecialisation` found in
+        the disk cache (build_cache.py); a new Build is kept there."""
+        _check_keys(self.names, arg_types)  # every call: a key True finds the specialisation of a key 1
         with self._lock:
             built, executable = self._specialisations.get(arg_types, (None, None))
-            if built is not None and not still_valid(built.primal):  # a global it read was rebound
+            if built is not None and not _current(built):  # a global it read was rebound
                 built, executable = None, None
-            if built is None:
-                _check_keys(self.names, arg_types)
-                mode = "whole" if self.jit == "whole" else "auto"
-                built = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, mode, self.memory)
+            if built is None and kept and compiled:
+                built = self._cache_entry(arg_types, lambda key: build_cache.find(self.print, key, self._top))
+            if built is None or not (kept or isinstance(built, Build)):
+                fresh = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, self._mode, self.memory)
+                if built is None and compiled:
+                    self._cache_entry(arg_types, lambda key: build_cache.keep(self.print, key, fresh, self._top,
+                                                                               _tangents_at(fresh, self.kind)))
+                elif built is not None and built.source != fresh.source:
+                    executable = None
+                built = fresh
             if compiled and executable is None:
-                warm = None if values is None else functools.partial(self._warm, built, tuple(map(_copy, values)))
+                captured, tangents_at = (built.primal.captured, _tangents_at(built, self.kind)) \
+                    if isinstance(built, Build) else (built.captured, built.tangents_at)
+                warm = None if values is None else functools.partial(self._warm, captured, tangents_at,
+                                                                     tuple(map(_copy, values)))
                 executable = Executable(built.source, built.stem, bool(self.jit), warm)
             self._specialisations[arg_types] = (built, executable)
             return built, executable
 
-    def _warm(self, built: Build, values: tuple, module) -> None:
+    @property
+    def _mode(self) -> str:
+        return "whole" if self.jit == "whole" else "auto"
+
+    @property
+    def _top(self):
+        """The function whose globals and closure the disk cache's entries name (build_cache.py)."""
+        return self.parsed.function if isinstance(self.function, (Transformed, Custom)) else self.function
+
+    def _cache_entry(self, arg_types: tuple, use):
+        """`use(key)` with the disk cache's key of these argument types; None when builds of this
+        function are not kept (no fingerprint)."""
+        if self.print is None:
+            return None
+        try:
+            key = build_cache.key(self.print, (self.kind, self.wrt, self.in_axes, self.out_axes, self.jit, self.memory,
+                                               self._mode, self.name, self.title), arg_types)
+        except build_cache.Unprintable:
+            return None
+        return use(key)
+
+    def _warm(self, captured: tuple, tangents_at: tuple, values: tuple, module) -> None:
         """One call of `module`'s code (compiling its kernels), its results dropped."""
-        name, own, values = self.parsed.name, values, (*values, *built.primal.captured)
+        name, own, values = self.name, values, (*values, *captured)
         if self.kind in _ONE_FUNCTION:
             getattr(module, name)(*values)
         elif self.kind == "jvp":
-            getattr(module, name)(*own, *_warm_tangents(own, built), *built.primal.captured)
+            getattr(module, name)(*own, *(own[i] for i in tangents_at), *captured)
         elif self.kind == "vjp":
             out, *residuals = getattr(module, f"{name}_forward")(*values)
             getattr(module, f"{name}_backward")(*residuals, np.ones_like(out)[()])
         else:
             getattr(module, f"{name}_value_and_grad")(*values)
 
-    def _specialise_call(self, types: tuple, originals: tuple, values: tuple) -> tuple:
+    def _specialise_call(self, types: tuple, originals: tuple, values: tuple, kept: bool = False) -> tuple:
         """`specialise` for a call. Once recursion needs them (`UnendedRecursion`), the integer
         arguments are constants of the specialisation (`Fixed`: one build per value), and if that
         does not end it either, the arrays' shapes are fixed too (`Type.lengths`: one build per
@@ -158,7 +211,7 @@ class Transformed:
         steps = [step for step in steps if step[0] >= self._fixing] or steps[-1:]
         for position, (level, key) in enumerate(steps):
             try:
-                return self.specialise(key(types, originals, values), values=values)
+                return self.specialise(key(types, originals, values), values=values, kept=kept)
             except UnendedRecursion:
                 if position + 1 == len(steps):
                     raise
@@ -179,20 +232,22 @@ class Transformed:
     def __call__(self, *args, **kwargs):
         plain_call = not kwargs and len(args) == len(self.names) and self.kind not in ("vmap", "jvp")
         if plain_call:
-            seen = self._seen.get(self._fingerprint(args))
-            if seen is not None and (seen[0].build is None or still_valid(seen[0].build.primal)):
-                values = args if all(type(a) is not np.ndarray or a.ndim for a in args) else \
-                    tuple(a if type(a) is not np.ndarray or a.ndim else a[()] for a in args)
-                return self._finish(*seen, args, values)  # a call like one before: checked then
+            fingerprint, leaves = self._fingerprint(args)
+            seen = self._seen.get(fingerprint)
+            if seen is not None and _current(seen[0]):
+                return self._finish(*seen, args, leaves)  # a call like one before: checked then
         types, originals, values = self.arguments(args, kwargs)
-        built, executable = self._specialise_call(types, originals, values)
+        built, executable = self._specialise_call(types, originals, values, kept=True)
         record = built if isinstance(built, Specialisation) else Specialisation.of(built, keep=True)
-        fingerprint = self._fingerprint(args) if plain_call else None
+        fingerprint = self._fingerprint(args)[0] if plain_call else None
         if fingerprint is not None:
             if len(self._seen) >= _MAX_SEEN:
                 self._seen.clear()
             self._seen[fingerprint] = (record, executable, types)
-        return self._finish(record, executable, types, originals, values)
+        try:
+            return self._finish(record, executable, types, originals, values)
+        finally:
+            executable.called()
 
     def arguments(self, args: tuple, kwargs: dict) -> tuple:
         """(types, the arguments in order, their flat leaves) of a call with `args` and `kwargs`."""
@@ -210,23 +265,28 @@ class Transformed:
         flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, own))]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
-    def _fingerprint(self, args: tuple) -> tuple | None:
-        """What decides the specialisation, the checks and the conversions of a call whose arguments
-        are all arrays and Python numbers: their classes, dtypes and shapes (and integers' values
-        once they are fixed); None for any other argument (trees, lists, NumPy scalars), which
-        takes the full path. A call with a fingerprint seen before skips straight to the code."""
-        key = []
+    def _fingerprint(self, args: tuple) -> tuple:
+        """(What decides the specialisation, the checks and the conversions of a call, the leaves
+        to pass to generated code) for arguments that are arrays, Python numbers, and dicts, lists,
+        tuples and namedtuples of them: their classes, dtypes and shapes, containers' kinds and
+        keys (and integers' values once they are fixed); (None, None) for anything else (a list of
+        numbers, which is an array, NumPy scalars), which takes the full path. A call with a
+        fingerprint seen before skips straight to the code."""
+        key, leaves = [], []
         for a in args:
             kind = type(a)
             if kind is np.ndarray:
                 key.append((a.dtype, a.shape))
+                leaves.append(a if a.ndim else a[()])
             elif kind is float or kind is bool or (kind is int and not self._fixing):
                 key.append(kind)
+                leaves.append(a)
             elif kind is int:
                 key.append((kind, a))
-            else:
-                return None
-        return tuple(key)
+                leaves.append(a)
+            elif not _tree_fingerprint(a, key, leaves):
+                return None, None
+        return tuple(key), leaves
 
     def _finish(self, record: Specialisation, executable: Executable, types: tuple, originals: tuple, values: tuple):
         """Run the specialisation on the leaves `values` of the arguments `originals` (of `types`)
@@ -293,8 +353,7 @@ class Transformed:
         nested = []
         for i in self.wrt:
             if isinstance(types[i], trees.Node):
-                nested.append(trees.unflatten(types[i], iter([_like(next(grads), leaf)
-                                                              for leaf in trees.tree_leaves(originals[i])])))
+                nested.append(trees.unflatten_like(types[i], grads, originals[i], _like))
             else:
                 nested.append(_like(next(grads), originals[i]))
         return nested[0] if self.single else tuple(nested)
@@ -349,7 +408,8 @@ class Loaded(Transformed):
         with self._lock:
             return {types: pair for types, pair in self._specialisations.items() if pair[1] is not None}
 
-    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None) -> tuple:
+    def specialise(self, arg_types: tuple, compiled: bool = True, values: tuple | None = None,
+                   kept: bool = False) -> tuple:
         """(Specialisation, Executable) for argument types that were pickled; others are refused."""
         with self._lock:
             if arg_types not in self._specialisations:
@@ -417,11 +477,61 @@ def _no_leaf(leaf, path):
     return None
 
 
-def _warm_tangents(values: tuple, built: Build) -> list:
-    """Tangents for a warm-up call: the values of the differentiated leaves themselves."""
+def _tangents_at(built: Build, kind: str) -> tuple:
+    """For a jvp, the positions of the arguments a warm-up call passes as tangents: the
+    differentiated leaves themselves."""
+    if kind != "jvp":
+        return ()
     params = built.primal.params
-    return [values[next(i for i, p in enumerate(params) if p is tangent.derived[1])]
-            for tangent in built.program.params[len(values):len(built.program.params) - len(built.primal.captured)]]
+    own = len(params) - len(built.primal.captured)
+    return tuple(next(i for i, p in enumerate(params) if p is tangent.derived[1])
+                 for tangent in built.program.params[own:len(built.program.params) - len(built.primal.captured)])
+
+
+def _tree_fingerprint(value, key: list, leaves: list) -> bool:
+    """`Transformed._fingerprint` of a tree argument (and of its leaves: arrays and Python numbers)
+    into `key` and `leaves`; False for anything else. A dict's keys are in the key with their
+    classes (1 and True are equal keys, but only one is refused)."""
+    kind = type(value)
+    if kind is np.ndarray:
+        key.append((value.dtype, value.shape))
+        leaves.append(value if value.ndim else value[()])
+        return True
+    if kind is float or kind is bool or kind is int:
+        key.append(kind)
+        leaves.append(value)
+        return True
+    if kind is dict:
+        key.append((dict, tuple(value), tuple(map(type, value))))
+        items = value.values()
+    elif kind is list or kind is tuple or (issubclass(kind, tuple) and hasattr(kind, "_fields")):
+        if not value or all(type(item) in (float, int, bool) for item in value):
+            return False  # a list of numbers is one array leaf; an empty one: the full path
+        key.append((kind, len(value)))
+        items = value
+    else:
+        return False
+    return all(_tree_fingerprint(item, key, leaves) for item in items)
+
+
+def _current(built) -> bool:
+    """Whether a specialisation may still run: the globals and closure values its build read still
+    hold (`still_valid`; a Build's IR, a disk cache entry's reads, found again in this process); an
+    unpickled one's were fixed when it was pickled."""
+    if isinstance(built, Build):
+        return still_valid(built.primal)
+    if isinstance(built, build_cache.CachedSpecialisation):
+        return still_valid(built)  # it holds `assumptions` as a Function does
+    build_of = getattr(built, "build", None)
+    return build_of is None or still_valid(build_of.primal)
+
+
+def _print_of(function) -> str | None:
+    """The fingerprint of a transformed function (build_cache.py); None when it has none."""
+    try:
+        return build_cache.fingerprint(function)
+    except Exception:  # noqa: BLE001 - Unprintable, or a source that cannot be read: parse says why
+        return None
 
 
 def _copy(value):
@@ -520,7 +630,7 @@ class _Path:
 
 
 def _check_keys(names: list, types: tuple) -> None:
-    """Refuse dict keys that are neither strings nor integers (checked once per structure)."""
+    """Refuse dict keys that are neither strings nor integers."""
     for name, structure in zip(names, types):
         for node in trees.nodes_of(structure):
             for key in node.keys if node.kind is dict else ():

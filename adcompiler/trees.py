@@ -117,6 +117,17 @@ def unflatten(structure, leaves, lowered: bool = False):
     return make(structure.kind, structure.keys, [unflatten(c, leaves, lowered) for c in structure.children], lowered)
 
 
+def unflatten_like(structure, leaves, tree, leaf):
+    """The tree of `structure` whose leaves are `leaf(next(leaves), original)`, `original` the
+    leaf of `tree` (a tree of that structure) at the same place, in order: a result shaped and
+    typed after the argument, without flattening the argument again."""
+    if not isinstance(structure, Node):
+        return leaf(next(leaves), tree)
+    items = tree.values() if structure.kind is dict else tree
+    return make(structure.kind, structure.keys,
+                [unflatten_like(child, leaves, item, leaf) for child, item in zip(structure.children, items)])
+
+
 def nodes_of(structure) -> list:
     """The `Node`s of `structure`, the root first."""
     if not isinstance(structure, Node):

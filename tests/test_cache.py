@@ -261,3 +261,324 @@ def test_two_signatures_compile_two_specialisations(tmp_path, cache):
     for module in modules:
         kernels = [getattr(module, name) for name in dir(module) if "_loop_" in name]
         assert kernels and all(len(kernel.signatures) == 1 for kernel in kernels)
+
+
+# ---------------------------------------------------------------- (d) the disk cache of builds
+# A later process finds the generated source and call record of a specialisation in the cache folder
+# (adcompiler/build_cache.py) instead of lowering, differentiating and emitting again, but only
+# when every global and closure value the build read is as it was.
+
+MODEL_SOURCE = textwrap.dedent("""\
+    import numpy as np
+
+    import user_helpers
+
+    SCALE = {scale!r}
+    WEIGHTS = np.linspace(0.5, 1.5, 5)
+
+
+    def loss(x):
+        return np.sum(WEIGHTS * user_helpers.squash(x)) * SCALE
+    """)
+HELPERS_SOURCE = textwrap.dedent("""\
+    import numpy as np
+
+
+    def squash(x):
+        return np.{function}(x)
+    """)
+
+BUILD_CHILD = textwrap.dedent("""\
+    import json
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, sys.argv[1])
+    import user_model
+    import adcompiler
+    from adcompiler import api
+
+    settings = json.loads(sys.argv[2])
+    for name, value in settings.get("rebind", {{}}).items():
+        setattr(user_model, name, np.asarray(value) if isinstance(value, list) else value)
+    if settings.get("no_lowering"):
+        def refused(*args, **kwargs):
+            raise AssertionError("lowered again")
+        api.build = refused
+    x = np.linspace(-1.0, 1.0, 5)
+    gradient = adcompiler.grad(user_model.loss, jit=False)
+    g = gradient(x)
+    (kept,) = [type(built).__name__ for built, _ in gradient._specialisations.values()]
+    print(json.dumps({{"g": g.tolist(), "kept": kept}}))
+    """)
+
+
+def write_model(folder: Path, scale=2.0, function="tanh") -> None:
+    (folder / "user_model.py").write_text(MODEL_SOURCE.format(scale=scale))
+    (folder / "user_helpers.py").write_text(HELPERS_SOURCE.format(function=function))
+
+
+def model_gradient(scale=2.0, function="tanh", weights=None):
+    x = np.linspace(-1.0, 1.0, 5)
+    weights = np.linspace(0.5, 1.5, 5) if weights is None else np.asarray(weights)
+    derivative = {"tanh": 1 - np.tanh(x) ** 2, "sin": np.cos(x), "arctan": 1 / (1 + x * x)}[function]
+    return scale * weights * derivative
+
+
+def run_build_child(user: Path, cache_folder: Path, **settings) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env[CACHE_ENVIRONMENT_VARIABLE] = str(cache_folder)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    done = subprocess.run([sys.executable, "-c", BUILD_CHILD.format(), str(user), json.dumps(settings)], env=env,
+                          cwd=user, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def model(tmp_path):
+    user = tmp_path / "user"
+    user.mkdir()
+    write_model(user)
+    return user, tmp_path / "cache"
+
+
+def test_second_process_runs_the_kept_build_without_lowering(model):
+    user, cache_folder = model
+    first = run_build_child(user, cache_folder)
+    assert first["kept"] == "Build"
+    np.testing.assert_allclose(first["g"], model_gradient(), rtol=1e-12)
+    second = run_build_child(user, cache_folder, no_lowering=True)  # lowering would raise
+    assert second["kept"] == "CachedSpecialisation"
+    np.testing.assert_allclose(second["g"], model_gradient(), rtol=1e-12)
+
+
+def test_edited_inlined_helper_is_built_again(model):
+    """The entry's key holds the transformed function's source, not its helpers': the helper's
+    source is checked as a value the build read."""
+    user, cache_folder = model
+    run_build_child(user, cache_folder)
+    write_model(user, function="sin")  # only the inlined helper changes
+    edited = run_build_child(user, cache_folder)
+    assert edited["kept"] == "Build"
+    np.testing.assert_allclose(edited["g"], model_gradient(function="sin"), rtol=1e-12)
+
+
+def test_rebound_global_is_built_again(model):
+    user, cache_folder = model
+    run_build_child(user, cache_folder)
+    rebound = run_build_child(user, cache_folder, rebind={"SCALE": 3.0})
+    assert rebound["kept"] == "Build"
+    np.testing.assert_allclose(rebound["g"], model_gradient(scale=3.0), rtol=1e-12)
+    changed = run_build_child(user, cache_folder, rebind={"SCALE": 3})  # equal, but an int: other code
+    assert changed["kept"] == "Build"
+    np.testing.assert_allclose(changed["g"], model_gradient(scale=3.0), rtol=1e-12)
+
+
+def test_global_array_is_read_again_not_kept(model):
+    """A global array is an argument of the generated code: an entry serves new values of it (of its
+    dtype and shape) and is not used for another shape."""
+    user, cache_folder = model
+    run_build_child(user, cache_folder)
+    weights = [2.0, -1.0, 0.5, 4.0, 1.0]
+    other = run_build_child(user, cache_folder, rebind={"WEIGHTS": weights}, no_lowering=True)
+    np.testing.assert_allclose(other["g"], model_gradient(weights=weights), rtol=1e-12)
+    wider = run_build_child(user, cache_folder, rebind={"WEIGHTS": [[w] for w in weights]})
+    assert wider["kept"] == "Build"  # a 2-D array: another program
+    np.testing.assert_allclose(np.asarray(wider["g"]).shape, (5,))
+
+
+def _entries(folder: Path) -> list:
+    return sorted((folder / "builds").rglob("*.pickle"))
+
+
+def test_rebinding_after_a_kept_build_rebuilds_in_process(tmp_path, cache):
+    """A specialisation found in the disk cache is checked at every call like a Build: a global
+    rebound after its first call makes the next call build again."""
+    write_model(tmp_path)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        model = import_fresh(tmp_path / "user_model.py")
+        x = np.linspace(-1.0, 1.0, 5)
+        adcompiler.grad(model.loss, jit=False)(x)  # kept on disk
+        gradient = adcompiler.grad(model.loss, jit=False)
+        np.testing.assert_allclose(gradient(x), model_gradient(), rtol=1e-12)
+        ((found, _),) = gradient._specialisations.values()
+        assert type(found).__name__ == "CachedSpecialisation"
+        model.SCALE = 5.0
+        np.testing.assert_allclose(gradient(x), model_gradient(scale=5.0), rtol=1e-12)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("user_helpers", None)
+
+
+def test_closure_values_are_part_of_the_entry(cache):
+    def scaled(k):
+        def loss(x):
+            return np.sum(np.sin(x)) * k
+        return loss
+
+    x = np.linspace(0.0, 1.0, 4)
+    for k in (2.0, 3.0, 2.0):  # the same source, file and line: only the closure cell differs
+        np.testing.assert_allclose(adcompiler.grad(scaled(k), jit=False)(x), k * np.cos(x), rtol=1e-12)
+    assert len(_entries(cache)) == 1  # one key, rewritten when the cell's value differed
+
+
+def test_corrupt_or_truncated_entry_is_a_miss(cache):
+    def loss(x):
+        return np.sum(np.exp(x) * x)
+
+    x = np.linspace(0.0, 1.0, 4)
+    adcompiler.grad(loss, jit=False)(x)
+    (entry,) = _entries(cache)
+    data = entry.read_bytes()
+    for broken in (b"not a pickle", data[: len(data) // 2], b""):
+        entry.write_bytes(broken)
+        gradient = adcompiler.grad(loss, jit=False)
+        np.testing.assert_allclose(gradient(x), np.exp(x) * (1 + x), rtol=1e-12)
+        ((built, _),) = gradient._specialisations.values()
+        assert type(built).__name__ == "Build"
+    assert entry.read_bytes() != b""  # written again
+
+
+class _Settings:
+    scale = 2.0
+
+
+SETTINGS = _Settings()
+
+
+def test_values_without_a_fingerprint_are_not_kept(cache):
+    """An instance of a user's class may change in ways no fingerprint sees: its build is not kept."""
+    def loss(x):
+        return np.sum(x * x) * SETTINGS.scale
+
+    x = np.linspace(0.0, 1.0, 4)
+    np.testing.assert_allclose(adcompiler.grad(loss, jit=False)(x), 4.0 * x, rtol=1e-12)
+    assert _entries(cache) == []
+
+
+def test_settings_are_in_the_key(cache, monkeypatch):
+    def loss(x):
+        total = x * 0.0
+        for i in range(3):
+            total = total + np.exp(x * i)
+        return np.sum(total)
+
+    x = np.linspace(0.0, 1.0, 4)
+    expected = sum(i * np.exp(x * i) for i in range(3))
+    np.testing.assert_allclose(adcompiler.grad(loss, jit=False)(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.grad(loss, jit=False, memory=64)(x), expected, rtol=1e-12)
+    monkeypatch.setenv("ADCOMPILER_FUSION", "0")
+    np.testing.assert_allclose(adcompiler.grad(loss, jit=False)(x), expected, rtol=1e-12)
+    np.testing.assert_allclose(adcompiler.value_and_grad(loss, jit=False)(x)[1], expected, rtol=1e-12)
+    assert len(_entries(cache)) == 4
+
+
+def test_source_is_read_as_inspect_reads_it():
+    """parse.source_of, which skips inspect's search of every module, gives getsource's text."""
+    import inspect
+    import textwrap as tw
+
+    from adcompiler.frontend.parse import source_of
+
+    def decorated(function):
+        return function
+
+    @decorated
+    def inner(x,
+              y=2.0):
+        return x * y  # a comment
+
+    functions = [inner, decorated, expected_gradients, write_loss, adcompiler.api.grad, np.linspace]
+    for function in functions:
+        code = inspect.unwrap(function).__code__
+        assert source_of(code) == tw.dedent(inspect.getsource(code)), function
+
+
+NEW_SIGNATURE_CHILD = textwrap.dedent("""\
+    import json
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, sys.argv[1])
+    import user_loss
+    import adcompiler
+
+    gradient = adcompiler.grad(user_loss.loss, wrt=(0, 1))
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    g64 = gradient(x, w)  # read from Numba's disk cache (compile.py reads it without a refresh)
+    g32 = gradient(x.astype(np.float32), w.astype(np.float32)) if sys.argv[2] == "both" else g64
+    kernels = [getattr(e.module, n) for _, e in gradient.specialisations.values() for n in dir(e.module) if "_loop_" in n]
+    print(json.dumps({"g64": [g.tolist() for g in g64], "g32": [g.tolist() for g in g32],
+                      "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+                      "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}))
+    """)
+
+
+def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
+    """Machine code read from Numba's disk cache runs without Numba's full set-up, and a signature
+    compiled afterwards in the same process (which sets it up) runs too."""
+    user, cache_folder = tmp_path / "user", tmp_path / "cache"
+    user.mkdir()
+    write_loss(user)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update({CACHE_ENVIRONMENT_VARIABLE: str(cache_folder), "ADCOMPILER_COMPILE": "sync",
+                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+
+    def child(which):
+        done = subprocess.run([sys.executable, "-c", NEW_SIGNATURE_CHILD, str(user), which], env=env, cwd=user,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = child("f64")
+    assert first["misses"] >= 1 and first["hits"] == 0, first
+    second = child("both")
+    assert second["hits"] >= 1 and second["misses"] >= 1, second  # f64 read, f32 compiled
+    x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
+    for got64, got32, want in zip(second["g64"], second["g32"], expected_gradients(x, w, 2.0)):
+        np.testing.assert_allclose(got64, want, rtol=1e-12)
+        np.testing.assert_allclose(got32, want, rtol=1e-5)
+    np.testing.assert_array_equal(second["g64"], first["g64"])
+
+
+def _every_kind_loss(x, w):
+    total = x * 0.0
+    for i in range(2):
+        total = total + np.sin(x * w) * (i + 1)
+    return np.sum(total * total)
+
+
+def _every_kind_outputs(x, w):
+    return np.tanh(x * w) * w
+
+
+@pytest.mark.parametrize("make, args", [
+    (lambda: adcompiler.grad(_every_kind_loss, wrt=(0, 1), jit=False), ()),
+    (lambda: adcompiler.value_and_grad(_every_kind_loss, jit=False), ()),
+    (lambda: adcompiler.jvp(_every_kind_loss, jit=False), (np.linspace(1.0, 2.0, 4),)),
+    (lambda: adcompiler.hvp(_every_kind_loss, jit=False), (np.linspace(1.0, 2.0, 4),)),
+    (lambda: adcompiler.hessian(_every_kind_loss, jit=False), ()),
+    (lambda: adcompiler.jacrev(_every_kind_outputs, jit=False), ()),
+    (lambda: adcompiler.jacobian(_every_kind_outputs, wrt=1, jit=False), ()),
+    (lambda: adcompiler.jit(_every_kind_outputs, jit=False), ()),
+    (lambda: adcompiler.vmap(_every_kind_outputs, in_axes=(0, None), jit=False), ()),
+], ids=["grad", "value_and_grad", "jvp", "hvp", "hessian", "jacrev", "jacobian", "jit", "vmap"])
+def test_every_kind_served_from_the_disk_cache_gives_what_was_built(cache, make, args):
+    x, w = np.linspace(-1.0, 1.0, 4), np.linspace(0.5, 1.5, 4)
+    if make().kind == "vmap":
+        x = np.stack([x, 2 * x])
+    built = make()(x, w, *args)
+    served = make()  # a new object of the same function: its build is found on disk
+    again = served(x, w, *args)
+    kinds = [type(b).__name__ for b, _ in served._specialisations.values()]
+    assert "CachedSpecialisation" in kinds, kinds
+    for got, want in zip(tree_leaves_of(again), tree_leaves_of(built)):
+        np.testing.assert_array_equal(got, want)
+
+
+def tree_leaves_of(value):
+    return adcompiler.tree_leaves(value) if isinstance(value, (tuple, list, dict)) else [value]

@@ -463,3 +463,43 @@ def test_command_line_show_with_a_tree(capsys):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+# ---------------------------------------------------------------- calls like earlier ones (api's fast path)
+
+def test_later_calls_with_trees_like_earlier_ones_are_checked_and_right():
+    """A call whose trees have the structure, leaf classes, dtypes and shapes of an earlier one
+    skips the checks it passed then (`Transformed._fingerprint`): new values give their own
+    gradients, of the argument's kinds, and anything else takes the full path."""
+    transformed = grad(nested_dicts, jit=False)
+    first = transformed(NESTED, X)
+    other = tree_map(lambda leaf: 2.0 * leaf + 0.25, NESTED)
+    again = transformed(other, X)
+    assert_tree_close(again, grad(nested_dicts, jit=False)(other, X), rtol=0, atol=0)
+    assert_tree_close(again, fd_tree_grad(nested_dicts, (other, X), 0), rtol=1e-6, atol=1e-8)
+    assert type(again["scale"]) is float and type(first["scale"]) is float
+    assert not any(a is b for a, b in zip(tree_leaves(first), tree_leaves(again)))
+    assert len(transformed.specialisations) == 1
+
+    listed = grad(first_weight, jit=False)
+    listed({"W1": np.array([1.0, 2.0])})
+    g = listed({"W1": [1.0, 2.0]})  # a list of numbers: one array leaf, as before
+    np.testing.assert_array_equal(g["W1"], [1.0, 1.0])
+
+
+def test_a_bool_dict_key_is_refused_after_an_equal_integer_key():
+    transformed = grad(first_weight, jit=False)
+    transformed({"W1": PARAMS["W1"], 1: PARAMS["W1"]})
+    with pytest.raises(TypeError, match="strings or integers"):
+        transformed({"W1": PARAMS["W1"], True: PARAMS["W1"]})  # 1 == True: the classes differ
+
+
+def test_a_leaf_of_another_class_is_another_signature():
+    def weighted(params):
+        return np.sum(params["w"]) * params["k"]
+
+    transformed = grad(weighted, jit=False)
+    assert type(transformed({"w": np.ones(3), "k": 2.0})["k"]) is float
+    with pytest.raises(TypeError, match="not a float"):
+        transformed({"w": np.ones(3), "k": 2})  # an int leaf cannot be differentiated
+    assert transformed({"w": np.ones(3), "k": 2.0})["k"] == pytest.approx(3.0)

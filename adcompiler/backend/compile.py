@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import importlib.util
 import inspect
 import os
@@ -50,9 +51,16 @@ PACKAGE_DIGEST = _package_digest()
 
 @functools.lru_cache(maxsize=None)
 def numba_version() -> str:
-    """Numba's version, read from its installed metadata without importing Numba."""
-    import importlib.metadata
-    return importlib.metadata.version("numba")
+    """Numba's version, read without importing Numba: from the name of its metadata folder beside
+    the package (a glob; `importlib.metadata` scans every entry of sys.path, 9 ms), else from
+    `importlib.metadata`."""
+    spec = importlib.util.find_spec("numba")
+    if spec is not None and spec.origin:
+        found = sorted(Path(spec.origin).parents[1].glob("numba-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name[len("numba-"):-len(".dist-info")]
+    from importlib import metadata
+    return metadata.version("numba")
 
 
 def has_kernels(source: str) -> bool:
@@ -119,12 +127,34 @@ def _numba_jit():
     imported here, when the first function is compiled, not with adcompiler. A kernel holds no
     Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
     compilation's measurements) overlap."""
-    import importlib
-
     import numba
 
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
-    return numba.njit(cache=True, nogil=True)
+    compiled = numba.njit(cache=True, nogil=True)
+    return lambda function: _loading_cached_code_only(compiled(function))
+
+
+def _loading_cached_code_only(dispatcher):
+    """`dispatcher`, reading Numba's disk cache without first refreshing Numba's target context.
+    Numba refreshes it before every read of its cache (`Cache.load_overload`), which imports the
+    implementations of everything it can compile (0.1 s in a new process) that machine code read
+    from the cache does not call; that code needs Numba's runtime (NRT) and the symbols of the hash
+    secret, set up here. A miss compiles, and compiling refreshes the context as ever (Numba's
+    `CompilerBase`). A Numba without these internals reads its cache its own way."""
+    cache = getattr(dispatcher, "_cache", None)
+    if not all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+        return dispatcher
+
+    def load_overload(signature, target_context):
+        from numba.core.runtime import rtsys
+        importlib.import_module("numba.cpython.hashing")  # imported for its effect: it adds the hash secret's symbols
+        rtsys.initialize(target_context)
+        with cache._guard_against_spurious_io_errors():
+            return cache._load_overload(signature, target_context)
+        return None  # the guard swallowed an error reading the cache: compile
+
+    cache.load_overload = load_overload
+    return dispatcher
 
 
 def _identity(function):

@@ -12,7 +12,9 @@ faster as a kernel. Kernels that pass lists (tapes) to each other are decided to
 kernels unless the plain version of the whole call is faster. `state` says what was measured. A
 failure to compile warns and keeps the plain version. Where Numba's disk cache already holds every
 kernel of the module (a second process), the first call runs the kernels, which Numba loads in a
-moment, and the measurements are made in the background all the same. `ADCOMPILER_COMPILE=sync`
+moment, and the measurements are made in the background all the same, on that module, once the first
+call has returned (`called`): they neither load the kernels a second time (a module of their own would,
+under Numba's lock) nor compete with the first call for the interpreter. `ADCOMPILER_COMPILE=sync`
 compiles before the first call and always runs the kernels (benchmarks, and tests that must run them).
 """
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Executable:
         call's arguments), which compiles its kernels for exactly those argument types."""
         self.source, self.stem = source, stem
         self.thread = None
+        self.first_call = threading.Event()  # set by `called`: the background waits for it where kernels run at once
+        self.first_call.set()
         if not (jit and has_kernels(source)):
             self.module, self.state = compile_module(source, stem, jit), "plain" if not jit else "plain (no loop: nothing to compile)"
         elif os.environ.get(COMPILE_ENVIRONMENT_VARIABLE, "background") == "sync" or warm is None:
@@ -49,6 +53,8 @@ class Executable:
             self.state = "compiling"
             if kernels_cached(source, stem):  # Numba loads them in a moment: run them from the first call
                 self._load_cached()
+            if self.module is not self.plain:  # measured once the first call has loaded the kernels it runs
+                self.first_call.clear()
             self.thread = threading.Thread(target=self._compile, args=(warm,), daemon=True,
                                            name=f"adcompiler compiling {stem}")
             self.thread.start()
@@ -61,9 +67,16 @@ class Executable:
         except Exception:  # noqa: BLE001 (the background compilation reports it)
             pass
 
+    def called(self) -> None:
+        """The first call has returned (the background measurements, if they wait for it, begin)."""
+        self.first_call.set()
+
     def _compile(self, warm: Callable) -> None:
+        self.first_call.wait()
         try:
-            module = compile_module(self.source, self.stem, True)
+            # the module loaded from Numba's disk cache, else a new one: each module's kernels load or
+            # compile on their own, so a second module would load them again (under Numba's lock)
+            module = self.module if self.module is not self.plain else compile_module(self.source, self.stem, True)
             calls = _recorded_calls(warm, module)
         except Exception as error:  # anything Numba raises: the plain version goes on
             self.module = self.plain
@@ -81,6 +94,7 @@ class Executable:
 
     def wait(self) -> "Executable":
         """Wait for the background compilation (if any) to end."""
+        self.first_call.set()
         if self.thread is not None:
             self.thread.join()
         return self

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import collections
 import inspect
+import linecache
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Callable
@@ -59,7 +61,7 @@ def parse(function: Callable) -> ParsedFunction:
         raise CompileError("a lambda cannot be differentiated", where,
                            "define the function with `def` at module level")
     try:
-        source = textwrap.dedent(inspect.getsource(code))  # getsource(function) would unwrap it
+        source = source_of(code)  # of the code: getsource(function) would unwrap it
     except (OSError, TypeError) as error:
         raise CompileError(f"the source of {function.__name__} cannot be read ({error})", where,
                            "define the function in a .py file, not in an interactive session") from None
@@ -72,6 +74,25 @@ def parse(function: Callable) -> ParsedFunction:
         raise CompileError(f"{function.__name__} is not defined with `def`", where)
     return ParsedFunction(function, tree, source, code.co_filename, code.co_firstlineno - 1)
 
+
+def source_of(code) -> str:
+    """The source of the function of `code`, dedented: `inspect.getsource(code)`'s text, read without
+    its search of every loaded module for the file's (`inspect.getmodule`, which takes milliseconds
+    in a process that has imported NumPy); files that linecache cannot read (a zip import) take
+    `inspect.getsource`'s way."""
+    linecache.checkcache(code.co_filename)  # as getsource: the file as it is now
+    lines = linecache.getlines(code.co_filename)
+    if not lines:
+        return textwrap.dedent(inspect.getsource(code))
+    first = code.co_firstlineno - 1
+    if first >= len(lines):
+        raise OSError("lineno is out of bounds")
+    while first > 0 and not _DEFINITION.match(lines[first]):  # as inspect.findsource
+        first -= 1
+    return textwrap.dedent("".join(inspect.getblock(lines[first:])))
+
+
+_DEFINITION = re.compile(r"^(\s*def\s)|(\s*async\s+def\s)|(.*(?<!\w)lambda(:|\s))|^(\s*@)")
 
 CALLEE = "_ad_callee"
 
