@@ -87,7 +87,10 @@ def compiled_runtime() -> ModuleType:
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
              "jit_inlined = numba.njit(cache=True, forceinline=True)",
-             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)"]
+             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)",
+             "# element loops outside loops run on threads; in them sin and cos are branch-free (vmath.py)",
+             "from adcompiler.backend.vmath import beyond_reduced, cos_reduced as element_cos, sin_reduced as element_sin",
+             "prange = numba.prange"]
     for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
@@ -118,13 +121,29 @@ def _numba_jit():
     """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
     imported here, when the first function is compiled, not with adcompiler. A kernel holds no
     Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
-    compilation's measurements) overlap."""
+    compilation's measurements) overlap. A kernel whose element loops are `krt.prange`d (fuse.py)
+    is compiled parallel=True and runs on fuse.threads() threads."""
     import importlib
 
     import numba
 
+    from .fuse import threads
+
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
-    return numba.njit(cache=True, nogil=True)
+    serial = numba.njit(cache=True, nogil=True)
+
+    def jit(function):
+        if "prange" not in function.__code__.co_names:
+            return serial(function)
+        kernel = numba.njit(cache=True, nogil=True, parallel=True)(function)
+
+        @functools.wraps(function)
+        def on_threads(*args):
+            numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))  # (per calling thread)
+            return kernel(*args)
+        on_threads.py_func, on_threads.kernel = function, kernel
+        return on_threads
+    return jit
 
 
 def _identity(function):

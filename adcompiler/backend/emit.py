@@ -22,7 +22,7 @@ import re
 
 import gast
 
-from .fuse import PASSED_THROUGH, Fused, fuse, fusion
+from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion
 from .inplace import in_place_updates
 from .placement import place
 from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
@@ -199,6 +199,7 @@ class _Emitter:
     def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False):
         self.name = namer
         self.kernel = kernel
+        self.parallel = False  # writing a kernel of chains only (placement): their loops may be `prange`d
         self.params = {id(p) for p in params}
         self.readers = readers
         self.in_place = in_place
@@ -235,17 +236,24 @@ class _Emitter:
 
     def fused_loop(self, block, chain: Fused, indent: str) -> list:
         """`chain` as one loop over its elements, where its inputs have one length (else, or where
-        a value it makes shares a variable with one it reads, as array statements)."""
+        a value it makes shares a variable with one it reads, as array statements). At a region
+        kernel's top level (`self.parallel`) the loop is `krt.prange`d. Vector sin and cos count the
+        arguments beyond their branch-free range; where there is any, the array statements run too."""
         lines = self.block(block, indent, chain.before) + self.flush(indent)
         inputs = [self.name(v) for v in chain.inputs]
         if {self.name(op.result) for op in chain.ops} & set(inputs):
             return lines + self.block(block, indent, chain.ops, fused=False) + self.flush(indent)
         length = f"{inputs[0]}.shape[0]"
         element = self.name.reserve("element")
+        checked = [op for op in chain.ops if op.prim.name in ELEMENT_TEMPLATES] if vector_math() else []
+        beyond = self.name.reserve("beyond") if checked else None
         inner = indent + INDENT
         body = [_line(inner, _assign([self.target(v)], _template(f"np.empty({length}, np.{v.type.dtype})")), chain.loc)
                 for v in chain.outputs]
-        body.append(_line(inner, f"for {element} in range({length}):", chain.loc))
+        if checked:
+            body.append(_line(inner, f"{beyond} = 0", chain.loc))
+        loop = "krt.prange" if self.parallel and indent == INDENT else "range"
+        body.append(_line(inner, f"for {element} in {loop}({length}):", chain.loc))
         outputs = {id(v) for v in chain.outputs}
         elements = {id(v): _template(f"{self.name(v)}[{element}]") for v in chain.inputs}
         for op in chain.ops:
@@ -253,13 +261,21 @@ class _Emitter:
                         _operand(a, self.name, op.result.type.dtype) for a in op.args]
             if op.prim.name in PASSED_THROUGH:
                 value = operands[0]
+            elif op in checked:
+                count = _filled(_statement_template(f"{beyond} += krt.beyond_reduced(_0)"), [copy.deepcopy(operands[0])])
+                body.append(_line(inner + INDENT, count, op.loc))
+                value = _filled(_template(ELEMENT_TEMPLATES[op.prim.name]), operands)
             else:
                 value = _filled(_op_template(op, self.kernel), operands)
-            if id(op.result) in outputs:
+            if id(op.result) in outputs:  # a number, then stored (reading the store back would keep
+                # LLVM from vectorising: the arrays might overlap)
+                number = self.name.reserve(f"{self.name(op.result)}_element")
                 target = copy.deepcopy(_template(f"{self.name(op.result)}[{element}]"))
                 target.ctx = gast.Store()
-                body.append(_line(inner + INDENT, _assign([target], value), op.loc))
-                elements[id(op.result)] = _template(f"{self.name(op.result)}[{element}]")
+                body.append(_line(inner + INDENT, _assign([gast.Name(id=number, ctx=gast.Store(), annotation=None,
+                                                                      type_comment=None)], value), op.loc))
+                body.append(_line(inner + INDENT, _assign([target], _template(number)), op.loc))
+                elements[id(op.result)] = _template(number)
             elif op.prim.name in PASSED_THROUGH:
                 elements[id(op.result)] = value
             else:
@@ -268,9 +284,16 @@ class _Emitter:
                                                     type_comment=None)
         # compiled, and where the inputs have one length; plain Python runs the array statements
         same = " and ".join(["rt.ELEMENT_LOOPS", *(f"{name}.shape[0] == {length}" for name in inputs[1:])])
+        if not checked:
+            unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
+            return lines + [_line(indent, f"if {same}:", chain.loc), *body, indent + "else:", *unfused]
+        done = self.name.reserve("elements_done")
         unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
         return lines + [_line(indent, f"if {same}:", chain.loc), *body,
-                        indent + "else:", *unfused]
+                        _line(inner, f"{done} = {beyond} == 0", chain.loc), indent + "else:",
+                        _line(inner, f"{done} = False", chain.loc),
+                        _line(indent, f"if not {done}:  # an argument of sin or cos beyond vmath.REDUCED", chain.loc),
+                        *unfused]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
         """The entry block of `fn` with its kernel regions outlined: each kernel takes the values
@@ -282,8 +305,9 @@ class _Emitter:
                 continue
             lines += self.flush(INDENT)
             self.kernel = True
+            self.parallel = not any(isinstance(op, Structured) for op in region.ops)
             body = self.block(fn.entry, INDENT, region.ops) + self.flush(INDENT)
-            self.kernel = False
+            self.kernel = self.parallel = False
             later = [op for later_region in regions[number + 1:] for op in later_region.ops]
             inputs, outputs = _interface(region.ops, later, fn.entry.terminator.values)
             params = list(dict.fromkeys(self.name(v) for v in inputs))
@@ -293,7 +317,7 @@ class _Emitter:
                 returned = ", ".join(f"rt.typed_list({self.name(v)})" if v.type.listed else self.name(v)
                                      for v in outputs)
                 body.append(f"{INDENT}return {returned}" + ("," if len(outputs) == 1 else ""))
-            loc = next(op.loc for op in region.ops if isinstance(op, Structured))
+            loc = next((op.loc for op in region.ops if isinstance(op, Structured)), region.ops[0].loc)
             call = f"{module.kernel(part, loc, params, body)}({', '.join(params)})"
             lines.append(_line(INDENT, f"{targets} = {call}" if outputs else call, loc))
             # Numba returns a float32 number to Python as a float: made float32 again
