@@ -117,13 +117,13 @@ def every_primitive(x, y, n):
     for t in range(n):
         a = np.maximum(out, y) - np.minimum(out, y)
         b = np.sqrt(np.abs(a)) + np.log1p(np.abs(a)) * np.expm1(-np.abs(out))
-        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out)
+        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out) + np.sin(a) * np.cos(b)
     return out
 
 
 def test_every_fused_primitive_is_bit_identical(monkeypatch):
     assert {"maximum", "minimum", "sqrt", "abs", "log1p", "expm1", "log", "exp", "div", "neg", "add", "sub",
-            "mul"} == set(fuse.FUSED_PRIMITIVES)
+            "mul", "sin", "cos"} == set(fuse.FUSED_PRIMITIVES)
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=9), rng.normal(size=9)
     y[4] = np.nan

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -122,28 +123,49 @@ def _numba_jit():
     imported here, when the first function is compiled, not with adcompiler. A kernel holds no
     Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
     compilation's measurements) overlap. A kernel whose element loops are `krt.prange`d (fuse.py)
-    is compiled parallel=True and runs on fuse.threads() threads."""
+    is compiled parallel=True and runs on fuse.threads() threads (`_on_threads`)."""
     import importlib
 
     import numba
 
-    from .fuse import threads
-
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
     serial = numba.njit(cache=True, nogil=True)
+    return lambda function: _on_threads(function, serial) if "prange" in function.__code__.co_names else serial(function)
 
-    def jit(function):
-        if "prange" not in function.__code__.co_names:
-            return serial(function)
-        kernel = numba.njit(cache=True, nogil=True, parallel=True)(function)
 
-        @functools.wraps(function)
-        def on_threads(*args):
-            numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))  # (per calling thread)
-            return kernel(*args)
-        on_threads.py_func, on_threads.kernel = function, kernel
-        return on_threads
-    return jit
+_LAUNCH = threading.Lock()
+_LAYER_THREADSAFE: list = []  # [True] once Numba's threading layer is known to take concurrent launches
+_FORKED: list = []  # [True] in a child process: GNU OpenMP aborts a parallel launch after a fork
+
+
+def _on_threads(function, serial):
+    """`function` compiled parallel=True, called on fuse.threads() threads (Numba's setting is per
+    calling thread). Launches wait for each other until the threading layer is known to be
+    threadsafe (omp, tbb; workqueue is not); a forked child runs a serial compilation instead."""
+    import numba
+
+    from .fuse import threads
+    parallel = numba.njit(cache=True, nogil=True, parallel=True)(function)
+    alone = []
+
+    @functools.wraps(function)
+    def on_threads(*args):
+        if _FORKED:
+            alone[:] = alone or [serial(function)]
+            return alone[0](*args)
+        numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))
+        if _LAYER_THREADSAFE:
+            return parallel(*args)
+        with _LAUNCH:
+            result = parallel(*args)
+            if numba.threading_layer() in ("omp", "tbb"):
+                _LAYER_THREADSAFE.append(True)
+        return result
+    on_threads.py_func, on_threads.kernel = function, parallel
+    return on_threads
+
+
+os.register_at_fork(after_in_child=lambda: _FORKED.append(True))
 
 
 def _identity(function):

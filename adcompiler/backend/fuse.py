@@ -115,6 +115,31 @@ def worth_a_kernel(ops) -> set:
     return chosen
 
 
+# Reductions to a number, which `scheduled` may move after the ops that do not read them.
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
+
+
+def scheduled(ops) -> list:
+    """`ops` (a block's, without structured ops or updates) in an order where each reduction to a
+    number, and the arithmetic of numbers on it, comes as late as what reads it allows: so the
+    elementwise ops around it (a forward's chain, then the backward's that does not read the
+    forward's value) make one run. Ops that are not moved keep their order."""
+    placed, deferred, waiting = [], [], set()
+    for op in ops:
+        movable = op.result.type.ndim == 0 and not op.result.type.listed and (
+            op.prim.name in _REDUCTIONS or (op.prim.ufunc or op.prim.broadcasts is True) and
+            any(id(a) in waiting for a in op.args))
+        if movable:
+            deferred.append(op)
+            waiting.add(id(op.result))
+            continue
+        if any(id(a) in waiting for a in op.args):
+            placed += deferred
+            deferred, waiting = [], set()
+        placed.append(op)
+    return placed + deferred
+
+
 def _made(run) -> set:
     return {id(op.result) for op in run if _fusable(op)}
 
