@@ -144,7 +144,7 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     seeded = [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"]
     together = _one_chain(adjoint, module)
     if together is not None:  # forward and backward as one function: their chains as one loop
-        module.regions[id(together)] = place(together)
+        module.regions[id(together)] = place(together, chains=True)
         fused = seeded + module.body(together, f"{name}_value_and_grad")[:-1] + [returned]
     else:
         fused = forward_lines[:-1] + seam + seeded + backward_lines[:-1] + [returned]
@@ -172,7 +172,7 @@ def _one_chain(adjoint: Adjoint, module: "_Module") -> Function | None:
                         [Block(list(forward.params), scheduled(forward.entry.ops + backward_ops),
                                Return(values, backward.entry.terminator.loc))], forward.loc, forward.captured)
     backward_ids = {id(op) for op in backward_ops}
-    for region in place(together):
+    for region in place(together, chains=True):
         passes = {id(op) in backward_ids for op in region.ops}
         if region.kernel and len(passes) == 2:
             return together
@@ -323,7 +323,7 @@ class _Emitter:
         return lines + [_line(indent, f"if {same}:", chain.loc), *body,
                         _line(inner, f"{done} = {beyond} == 0", chain.loc), indent + "else:",
                         _line(inner, f"{done} = False", chain.loc),
-                        _line(indent, f"if not {done}:  # an argument of sin or cos beyond vmath.REDUCED", chain.loc),
+                        _line(indent, f"if not {done}:", chain.loc),
                         *unfused]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:

@@ -5,14 +5,15 @@ NumPy runs whole-array statements at full speed (SIMD ufuncs, BLAS for `@`) with
 Numba is what makes a loop fast, since Python runs each iteration's statements one by one. So, at the
 top level of each generated function:
 
-- a loop (`for`, `while`, or an `if` with a loop inside) is a kernel seed, and so is an elementwise
-  chain with vector math in it (fuse.py's `worth_a_kernel`: one loop over the elements, no
+- a loop (`for`, `while`, or an `if` with a loop inside) is a kernel seed, and so, in a
+  value_and_grad without loops, is an elementwise chain with vector math in it (fuse.py's
+  `worth_a_kernel`: the forward's and the backward's chains as one loop over the elements, no
   temporaries, vectorised exp/log/sin/cos, on every core), whose kernel only it is;
 - statements on numbers and lists (a size, a scalar update, an empty tape) go with a neighbouring
   kernel, and a run of them between two kernels joins them into one;
 - everything else (array statements outside loops) runs as NumPy.
 
-A program without loops and such chains compiles nothing. Whether a kernel pays is then measured
+A program without loops compiles nothing but such a value_and_grad's chains. Whether a kernel pays is then measured
 (executable.py): the NumPy twin runs where it is faster. `place` returns the regions in program order; the emitter
 writes each kernel as a function of its own with explicit inputs and outputs (a loop's tape is an
 output of the forward's kernel and an input of the backward's), but where every region of a
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .fuse import fusion, threads, worth_a_kernel
+from .fuse import fusion, worth_a_kernel
 from ..ir.core import Function, If, Loop, Structured, walk
 
 # The modes a user chooses from (`jit=` of the transforms): "auto" places as above, "numpy" runs
@@ -43,18 +44,16 @@ class Region:
         if not self.kernel:
             return "NumPy: whole-array statements (SIMD ufuncs, BLAS), nothing to compile"
         loops = sum(isinstance(op, Structured) for op in self.ops)
-        if not loops:
-            return f"Numba kernel: an elementwise chain as one loop over the elements (vector math, no " \
-                   f"temporaries, {threads()} thread{'s' if threads() > 1 else ''})"
         return f"Numba kernel: {loops} loop{'s' if loops > 1 else ''} and the scalar statements around " \
                "them, which Python would run one iteration at a time"
 
 
-def place(fn: Function, mode: str = "auto") -> list[Region]:
+def place(fn: Function, mode: str = "auto", chains: bool = False) -> list[Region]:
     """The regions of `fn`'s top-level ops. "numpy" and "whole" give one region (NumPy, or a
-    kernel: the whole function)."""
+    kernel: the whole function). `chains`: elementwise chains with vector math seed kernels too (for
+    a value_and_grad without loops, whose forward and backward chains make one loop: emit.py)."""
     ops = list(fn.entry.ops)
-    chains = worth_a_kernel(ops) if mode == "auto" and fusion() else set()
+    chains = worth_a_kernel(ops) if chains and mode == "auto" and fusion() else set()
     if mode != "auto" or not (chains or any(_has_loop(op) for op in ops)):
         return [Region(tuple(ops), mode == "whole")] if ops else []
     kinds = ["loop" if _has_loop(op) else "chain" if id(op) in chains else "flexible" if _scalar(op) else "array"

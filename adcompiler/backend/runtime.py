@@ -540,8 +540,16 @@ for _name in VECTOR_MATH[:-1]:  # "power": vector_power, above
 
 # Fused chains' element loops (fuse.py) name these; the loops run compiled only (ELEMENT_LOOPS), where
 # the compiled runtime binds numba.prange and vmath's branch-free sin and cos (compile.py).
-prange = range
-element_sin, element_cos = np.sin, np.cos
+def prange(n):
+    return range(n)
+
+
+def element_sin(x):
+    return np.sin(x)
+
+
+def element_cos(x):
+    return np.cos(x)
 
 
 def beyond_reduced(x):
