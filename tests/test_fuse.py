@@ -168,3 +168,21 @@ def test_an_exported_module_runs_fused_chains(inputs, tmp_path, monkeypatch):
     value, grads = namespace["value_and_grad"](*inputs)
     expected_value, expected = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
     assert value == expected_value and all(np.array_equal(a, b) for a, b in zip(grads, expected))
+
+
+def heat(u0, alpha):
+    """A chain whose broadcast adjoint (`unbroadcast`, passed through) is read after the loop."""
+    u = u0.copy()
+    for _ in range(5):
+        u = u + alpha * (np.roll(u, 1) - 2 * u + np.roll(u, -1))
+    return np.sum(u ** 2)
+
+
+def test_a_passed_through_output_is_stored(monkeypatch):
+    monkeypatch.setenv("ADCOMPILER_COMPILE", "sync")
+    args = (np.linspace(0.1, 1.0, 10), 0.1)
+    source = generated(heat, args, (0, 1), True, monkeypatch)
+    assert "for element" in kernel(source, "backward")
+    gu, galpha = adcompiler.grad(heat, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(gu, fd_grad(heat, args, 0), rtol=1e-6)
+    assert galpha == pytest.approx(fd_grad(heat, args, 1), rel=1e-6)

@@ -287,11 +287,20 @@ class _Emitter:
         outputs = {id(v) for v in chain.outputs}
         elements = {id(v): _template(f"{self.name(v)}[{element}]") for v in chain.inputs}
         arguments = []  # of sin and cos
+
+        def stored(op, value):
+            """`op`'s element written to its array, where it is an output."""
+            if id(op.result) in outputs:
+                target = copy.deepcopy(_template(f"{self.name(op.result)}[{element}]"))
+                target.ctx = gast.Store()
+                body.append(_line(inner + INDENT, _assign([target], value), op.loc))
+
         for op in chain.ops:
             operands = [copy.deepcopy(elements[id(a)]) if id(a) in elements else
                         _operand(a, self.name, op.result.type.dtype) for a in op.args]
-            if op.prim.name in PASSED_THROUGH:
+            if op.prim.name in PASSED_THROUGH:  # its operand
                 elements[id(op.result)] = operands[0]
+                stored(op, copy.deepcopy(operands[0]))
                 continue
             if op in checked:
                 if not any(op.args[0] is other.args[0] for other in checked[:checked.index(op)]):
@@ -306,10 +315,7 @@ class _Emitter:
             body.append(_line(inner + INDENT, _assign([gast.Name(id=number, ctx=gast.Store(), annotation=None,
                                                                   type_comment=None)], value), op.loc))
             elements[id(op.result)] = _template(number)
-            if id(op.result) in outputs:
-                target = copy.deepcopy(_template(f"{self.name(op.result)}[{element}]"))
-                target.ctx = gast.Store()
-                body.append(_line(inner + INDENT, _assign([target], _template(number)), op.loc))
+            stored(op, _template(number))
         if checked:  # one update of the count an element (parfors takes no other)
             count = " + ".join(f"krt.beyond_reduced(_{number})" for number in range(len(arguments)))
             body.append(_line(inner + INDENT, _filled(_statement_template(f"{beyond} += {count}"), arguments), chain.loc))
