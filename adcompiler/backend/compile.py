@@ -122,15 +122,25 @@ def _numba_jit():
     """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
     imported here, when the first function is compiled, not with adcompiler. A kernel holds no
     Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
-    compilation's measurements) overlap. A kernel whose element loops are `krt.prange`d (fuse.py)
-    is compiled parallel=True and runs on fuse.threads() threads (`_on_threads`)."""
+    compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
+    does; one whose loops are `krt.prange`d is compiled parallel=True and runs on fuse.threads()
+    threads (`_on_threads`)."""
     import importlib
 
     import numba
 
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
     serial = numba.njit(cache=True, nogil=True)
-    return lambda function: _on_threads(function, serial) if "prange" in function.__code__.co_names else serial(function)
+    # Element loops divide as NumPy does (inf, no ZeroDivisionError: the array statements' meaning),
+    # which also drops the check of each division that keeps LLVM from vectorising the loop.
+    elementwise = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    def jit(function):
+        names = function.__code__.co_names
+        if "prange" in names:
+            return _on_threads(function, elementwise)
+        return (elementwise if "ELEMENT_LOOPS" in names else serial)(function)
+    return jit
 
 
 _LAUNCH = threading.Lock()
@@ -145,7 +155,7 @@ def _on_threads(function, serial):
     import numba
 
     from .fuse import threads
-    parallel = numba.njit(cache=True, nogil=True, parallel=True)(function)
+    parallel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(function)
     alone = []
 
     @functools.wraps(function)
