@@ -186,3 +186,43 @@ def test_a_passed_through_output_is_stored(monkeypatch):
     gu, galpha = adcompiler.grad(heat, wrt=(0, 1))(*args)
     np.testing.assert_allclose(gu, fd_grad(heat, args, 0), rtol=1e-6)
     assert galpha == pytest.approx(fd_grad(heat, args, 1), rel=1e-6)
+
+
+# ---------------------------------------------------------------- chains outside loops (value_and_grad)
+
+def log_sum_exp(x):
+    """The backward reads the forward's value: its chain cannot join the forward's."""
+    return np.log(np.sum(np.exp(x)))
+
+
+def two_reductions(x):
+    return np.sum(np.exp(-x) * np.sin(x)) + np.mean(np.log1p(x * x)) * np.sum(x)
+
+
+def shifted(x):
+    return np.sum(np.cos(x[1:]) * np.exp(x[:-1]) + 2.0 * x[1:])
+
+
+def sigmoid_like(x, w):
+    return np.sum(w / (1.0 + np.exp(-w * x)))
+
+
+@pytest.mark.parametrize("function, one_loop", [(log_sum_exp, False), (two_reductions, False), (shifted, True),
+                                               (sigmoid_like, True)])
+def test_chains_outside_loops_are_right(function, one_loop, monkeypatch):
+    """value_and_grad's chains as kernels (compiled at once: ADCOMPILER_COMPILE=sync runs them)
+    agree with finite differences and with the plain version; where the backward reads the
+    forward's reductions (log_sum_exp, the product of two_reductions) its chain stays apart, and
+    without a kernel holding both passes the value_and_grad stays NumPy."""
+    monkeypatch.setenv("ADCOMPILER_COMPILE", "sync")
+    rng = np.random.default_rng(11)
+    args = tuple(rng.uniform(0.2, 1.5, 9) for _ in range(function.__code__.co_argcount))
+    wrt = tuple(range(len(args)))
+    value, grads = adcompiler.value_and_grad(function, wrt=wrt)(*args)
+    plain_value, plain_grads = adcompiler.value_and_grad(function, wrt=wrt, jit=False)(*args)
+    assert value == pytest.approx(function(*args), rel=1e-13) and value == pytest.approx(plain_value, rel=1e-13)
+    for k in wrt:
+        np.testing.assert_allclose(grads[k], fd_grad(function, args, k), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(grads[k], plain_grads[k], rtol=1e-12)
+    source = generated(function, args, wrt, True, monkeypatch)
+    assert (f"def {function.__name__}_value_and_grad_loop_" in source) == one_loop
