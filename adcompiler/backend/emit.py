@@ -144,7 +144,6 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
     seeded = [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"]
     together = _one_chain(adjoint, module)
     if together is not None:  # forward and backward as one function: their chains as one loop
-        module.regions[id(together)] = place(together, chains=True)
         fused = seeded + module.body(together, f"{name}_value_and_grad")[:-1] + [returned]
     else:
         fused = forward_lines[:-1] + seam + seeded + backward_lines[:-1] + [returned]
@@ -160,7 +159,8 @@ def _one_chain(adjoint: Adjoint, module: "_Module") -> Function | None:
     """Where neither pass has a structured op, the value_and_grad's ops as one Function of the
     forward's parameters (a residual parameter read as its forward value, the seed as a number
     defined before), the reductions moved after what does not read them (`fuse.scheduled`); that
-    Function if placement then puts ops of both passes in one elementwise chain's kernel, else None."""
+    Function (its regions recorded in `module`) if placement then puts ops of both passes in one
+    elementwise chain's kernel, else None."""
     forward, backward = adjoint.forward, adjoint.backward
     if module.mode != "auto" or any(isinstance(op, Structured) for fn in (forward, backward) for op in fn.entry.ops):
         return None
@@ -172,11 +172,11 @@ def _one_chain(adjoint: Adjoint, module: "_Module") -> Function | None:
                         [Block(list(forward.params), scheduled(forward.entry.ops + backward_ops),
                                Return(values, backward.entry.terminator.loc))], forward.loc, forward.captured)
     backward_ids = {id(op) for op in backward_ops}
-    for region in place(together, chains=True):
-        passes = {id(op) in backward_ids for op in region.ops}
-        if region.kernel and len(passes) == 2:
-            return together
-    return None
+    regions = place(together, chains=True)
+    if not any(region.kernel and len({id(op) in backward_ids for op in region.ops}) == 2 for region in regions):
+        return None
+    module.regions[id(together)] = regions
+    return together
 
 
 def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,

@@ -120,10 +120,11 @@ _REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
 
 
 def scheduled(ops) -> list:
-    """`ops` (a block's, without structured ops or updates) in an order where each reduction to a
-    number, and the arithmetic of numbers on it, comes as late as what reads it allows: so the
-    elementwise ops around it (a forward's chain, then the backward's that does not read the
-    forward's value) make one run. Ops that are not moved keep their order."""
+    """`ops` (a block's, without structured ops) in an order where each reduction to a number, and
+    the arithmetic of numbers on it, comes as late as what reads it allows, and before any update
+    (which might change what it reads): so the elementwise ops around it (a forward's chain, then
+    the backward's that does not read the forward's value) make one run. Ops that are not moved
+    keep their order."""
     placed, deferred, waiting = [], [], set()
     for op in ops:
         movable = op.result.type.ndim == 0 and not op.result.type.listed and (
@@ -133,7 +134,7 @@ def scheduled(ops) -> list:
             deferred.append(op)
             waiting.add(id(op.result))
             continue
-        if any(id(a) in waiting for a in op.args):
+        if op.prim.updates or any(id(a) in waiting for a in op.args):
             placed += deferred
             deferred, waiting = [], set()
         placed.append(op)

@@ -13,8 +13,8 @@ top level of each generated function:
   kernel, and a run of them between two kernels joins them into one;
 - everything else (array statements outside loops) runs as NumPy.
 
-A program without loops compiles nothing but such a value_and_grad's chains. Whether a kernel pays is then measured
-(executable.py): the NumPy twin runs where it is faster. `place` returns the regions in program order; the emitter
+A program without loops compiles nothing but such a value_and_grad's chains. Whether a kernel pays
+is then measured (executable.py): the NumPy twin runs where it is faster. `place` returns the regions in program order; the emitter
 writes each kernel as a function of its own with explicit inputs and outputs (a loop's tape is an
 output of the forward's kernel and an input of the backward's), but where every region of a
 program's functions is a kernel it compiles the functions whole (no Python between kernels).
@@ -53,10 +53,10 @@ def place(fn: Function, mode: str = "auto", chains: bool = False) -> list[Region
     kernel: the whole function). `chains`: elementwise chains with vector math seed kernels too (for
     a value_and_grad without loops, whose forward and backward chains make one loop: emit.py)."""
     ops = list(fn.entry.ops)
-    chains = worth_a_kernel(ops) if chains and mode == "auto" and fusion() else set()
-    if mode != "auto" or not (chains or any(_has_loop(op) for op in ops)):
+    chained = worth_a_kernel(ops) if chains and mode == "auto" and fusion() else set()
+    if mode != "auto" or not (chained or any(_has_loop(op) for op in ops)):
         return [Region(tuple(ops), mode == "whole")] if ops else []
-    kinds = ["loop" if _has_loop(op) else "chain" if id(op) in chains else "flexible" if _scalar(op) else "array"
+    kinds = ["loop" if _has_loop(op) else "chain" if id(op) in chained else "flexible" if _scalar(op) else "array"
              for op in ops]
     in_kernel = [kind in ("loop", "chain") for kind in kinds]
     for order in (range(len(ops)), range(len(ops) - 1, -1, -1)):  # grow each loop's kernel over its neighbours
