@@ -5,6 +5,7 @@ with Numba. `grad`, `value_and_grad`, `vjp` and `jacrev` transform a function in
 (on threads, processes or Dask)."""
 __version__ = "0.1.0"
 
+from .backend.fuse import set_threads  # noqa: E402
 from .api import grad, hessian, hvp, jacfwd, jacobian, jacrev, jit, jvp, show, value_and_grad, vjp, vmap  # noqa: E402
 from .check import GradientMismatch, check_grad  # noqa: E402
 from .distributed import data_parallel  # noqa: E402
@@ -15,4 +16,4 @@ from .trees import tree_leaves, tree_map  # noqa: E402
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "hvp", "jacrev", "jacfwd", "jacobian", "hessian", "vmap", "jit", "show", "custom_vjp", "custom_jvp",
            "checkpoint", "check_grad", "GradientMismatch", "CompileError", "tree_map", "tree_leaves", "data_parallel",
-           "__version__"]
+           "set_threads", "__version__"]

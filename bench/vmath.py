@@ -1,18 +1,24 @@
-"""Vector math (adcompiler/backend/vmath.py) in kernels: W4's gradient (sum(2/sin(exp(-x))), 1e6
-values) and a tanh-heavy loop's (five layers h = tanh(0.9 h + 0.1) of 1e6 values) with
-jit="whole", vector math on and off, next to PyTorch eager and NumPy by hand; then each function
-over 1e6 values: vmath's in a Numba loop, libm's in the same loop, and NumPy's ufunc (SciPy's
-expit). One thread, in one run (the machine may be loaded: compare the ratios).
+"""Vector math (adcompiler/backend/vmath.py) and fused element loops (backend/fuse.py) in kernels:
+W4's gradient (sum(2/sin(exp(-x))), 1e6 values) as adcompiler runs it by default (forward and
+backward chains as one element loop, on one thread and on two: `fuse.set_threads`), with
+jit="whole" and vector math on and off, next to PyTorch eager (one and two threads), JAX jit, NumPy
+and Numba by hand; a tanh-heavy loop's (five layers h = tanh(0.9 h + 0.1) of 1e6 values); then
+each function over 1e6 values: vmath's in a Numba loop, libm's in the same loop, and NumPy's ufunc
+(SciPy's expit). In one run, the calls taking turns (the machine may be loaded: compare the ratios).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/vmath.py
+
+BLAS, MKL and XLA run one thread; OpenMP and Numba keep every core for the rows that say two threads.
 """
 import os
 import sys
 import time
 from pathlib import Path
 
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
+os.environ.pop("OMP_NUM_THREADS", None)  # (GNU OpenMP would cap Numba's pool)
+os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
 os.environ["ADCOMPILER_COMPILE"] = "sync"
 
 import numba  # noqa: E402
@@ -23,7 +29,7 @@ import peers  # noqa: E402
 import workloads as W  # noqa: E402
 
 import adcompiler  # noqa: E402
-from adcompiler.backend import emit, vmath  # noqa: E402
+from adcompiler.backend import emit, fuse, vmath  # noqa: E402
 
 
 def least_ms(tools: dict, calls=15) -> dict:
@@ -78,20 +84,46 @@ def gradients(loss, x, torch_value_and_grad, numpy_value_and_grad) -> dict:
     tools = {}
     for setting in ("1", "0"):
         os.environ[emit.VECTOR_MATH_ENVIRONMENT_VARIABLE] = setting
-        tools[f"adcompiler whole, vector math {'on' if setting == '1' else 'off'}"] = (
-            adcompiler.value_and_grad(loss, jit="whole"), (x,))
+        function = adcompiler.value_and_grad(loss, jit="whole")
+        function(x)  # compiled now, with this setting (it is read when a function is compiled)
+        tools[f"adcompiler whole, vector math {'on' if setting == '1' else 'off'}"] = (function, (x,))
     del os.environ[emit.VECTOR_MATH_ENVIRONMENT_VARIABLE]
     tools["PyTorch eager"] = (torch_value_and_grad, (torch.tensor(x, requires_grad=True),))
     tools["NumPy by hand"] = (numpy_value_and_grad, (x,))
     return tools
 
 
+def on_threads(function, count: int, torch=None):
+    """`function` called with adcompiler's element loops (or PyTorch) on `count` threads."""
+    def call(*args):
+        if torch is not None:
+            torch.set_num_threads(count)
+        fuse.set_threads(count)
+        return function(*args)
+    return call
+
+
 def w4() -> dict:
+    import torch
+
     (x,) = W.toy_inputs()
     _, _, torch_value_and_grad, _ = peers.torch_tools("W4", 1)
     tools = gradients(W.toy_loss, x, torch_value_and_grad, W.toy_numpy)
+    adcompiler_default = adcompiler.value_and_grad(W.toy_loss)
+    tensor = torch.tensor(x, requires_grad=True)
+    tools = {"adcompiler, 1 thread": (on_threads(adcompiler_default, 1), (x,)),
+             "adcompiler, 2 threads": (on_threads(adcompiler_default, 2), (x,)),
+             **{name: (on_threads(f, 1), args) for name, (f, args) in tools.items() if name.startswith("adcompiler")},
+             "PyTorch eager": (on_threads(torch_value_and_grad, 1, torch), (tensor,)),
+             "PyTorch eager, 2 threads": (on_threads(torch_value_and_grad, 2, torch), (tensor,)),
+             "NumPy by hand": tools["NumPy by hand"]}
+    convert, _, jax_value_and_grad, _ = peers.jax_tools("W4", 1)
+    tools["JAX jit"] = (jax_value_and_grad, tuple(convert([x])))
     tools["Numba loop by hand (libm)"] = (W.toy_numba, (x,))
-    return least_ms(tools)
+    times = least_ms(tools)
+    torch.set_num_threads(1)
+    fuse.set_threads(None)
+    return times
 
 
 def tanh_loop() -> dict:
@@ -155,7 +187,7 @@ if __name__ == "__main__":
 
     print("BLAS:", ", ".join(f"{i['internal_api']} {i.get('architecture')} {i['num_threads']} thread(s)"
                             for i in threadpool_info() if i["user_api"] == "blas"), "| load:", os.getloadavg())
-    _table("W4 value and gradient, 1e6 values, one thread", w4())
+    _table("W4 value and gradient, 1e6 values, one thread but where it says two", w4())
     _table("\ntanh loop (5 layers) value and gradient, 1e6 values, one thread", tanh_loop())
     print("\n1e6 values, one thread (ms): vmath in a Numba loop, libm in that loop, NumPy's ufunc")
     for name, (ours, libm, ufunc) in functions().items():

@@ -117,13 +117,13 @@ def every_primitive(x, y, n):
     for t in range(n):
         a = np.maximum(out, y) - np.minimum(out, y)
         b = np.sqrt(np.abs(a)) + np.log1p(np.abs(a)) * np.expm1(-np.abs(out))
-        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out)
+        out = np.log(1.0 + np.exp(-b)) / (1.0 + a * a) + (-out) + np.sin(a) * np.cos(b)
     return out
 
 
 def test_every_fused_primitive_is_bit_identical(monkeypatch):
     assert {"maximum", "minimum", "sqrt", "abs", "log1p", "expm1", "log", "exp", "div", "neg", "add", "sub",
-            "mul"} == set(fuse.FUSED_PRIMITIVES)
+            "mul", "sin", "cos"} == set(fuse.FUSED_PRIMITIVES)
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=9), rng.normal(size=9)
     y[4] = np.nan
@@ -168,3 +168,61 @@ def test_an_exported_module_runs_fused_chains(inputs, tmp_path, monkeypatch):
     value, grads = namespace["value_and_grad"](*inputs)
     expected_value, expected = adcompiler.value_and_grad(gated, wrt=(0, 1, 2), jit=False)(*inputs)
     assert value == expected_value and all(np.array_equal(a, b) for a, b in zip(grads, expected))
+
+
+def heat(u0, alpha):
+    """A chain whose broadcast adjoint (`unbroadcast`, passed through) is read after the loop."""
+    u = u0.copy()
+    for _ in range(5):
+        u = u + alpha * (np.roll(u, 1) - 2 * u + np.roll(u, -1))
+    return np.sum(u ** 2)
+
+
+def test_a_passed_through_output_is_stored(monkeypatch):
+    monkeypatch.setenv("ADCOMPILER_COMPILE", "sync")
+    args = (np.linspace(0.1, 1.0, 10), 0.1)
+    source = generated(heat, args, (0, 1), True, monkeypatch)
+    assert "for element" in kernel(source, "backward")
+    gu, galpha = adcompiler.grad(heat, wrt=(0, 1))(*args)
+    np.testing.assert_allclose(gu, fd_grad(heat, args, 0), rtol=1e-6)
+    assert galpha == pytest.approx(fd_grad(heat, args, 1), rel=1e-6)
+
+
+# ---------------------------------------------------------------- chains outside loops (value_and_grad)
+
+def log_sum_exp(x):
+    """The backward reads the forward's value: its chain cannot join the forward's."""
+    return np.log(np.sum(np.exp(x)))
+
+
+def two_reductions(x):
+    return np.sum(np.exp(-x) * np.sin(x)) + np.mean(np.log1p(x * x)) * np.sum(x)
+
+
+def shifted(x):
+    return np.sum(np.cos(x[1:]) * np.exp(x[:-1]) + 2.0 * x[1:])
+
+
+def sigmoid_like(x, w):
+    return np.sum(w / (1.0 + np.exp(-w * x)))
+
+
+@pytest.mark.parametrize("function, one_loop", [(log_sum_exp, False), (two_reductions, False), (shifted, True),
+                                               (sigmoid_like, True)])
+def test_chains_outside_loops_are_right(function, one_loop, monkeypatch):
+    """value_and_grad's chains as kernels (compiled at once: ADCOMPILER_COMPILE=sync runs them)
+    agree with finite differences and with the plain version; where the backward reads the
+    forward's reductions (log_sum_exp, the product of two_reductions) its chain stays apart, and
+    without a kernel holding both passes the value_and_grad stays NumPy."""
+    monkeypatch.setenv("ADCOMPILER_COMPILE", "sync")
+    rng = np.random.default_rng(11)
+    args = tuple(rng.uniform(0.2, 1.5, 9) for _ in range(function.__code__.co_argcount))
+    wrt = tuple(range(len(args)))
+    value, grads = adcompiler.value_and_grad(function, wrt=wrt)(*args)
+    plain_value, plain_grads = adcompiler.value_and_grad(function, wrt=wrt, jit=False)(*args)
+    assert value == pytest.approx(function(*args), rel=1e-13) and value == pytest.approx(plain_value, rel=1e-13)
+    for k in wrt:
+        np.testing.assert_allclose(grads[k], fd_grad(function, args, k), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(grads[k], plain_grads[k], rtol=1e-12)
+    source = generated(function, args, wrt, True, monkeypatch)
+    assert (f"def {function.__name__}_value_and_grad_loop_" in source) == one_loop

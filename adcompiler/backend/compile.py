@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -95,7 +96,10 @@ def compiled_runtime() -> ModuleType:
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
              "jit_inlined = numba.njit(cache=True, forceinline=True)",
-             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)"]
+             "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)",
+             "# element loops outside loops run on threads; in them sin and cos are branch-free (vmath.py)",
+             "from adcompiler.backend.vmath import beyond_reduced, cos_reduced as element_cos, sin_reduced as element_sin",
+             "prange = numba.prange"]
     for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
         # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
@@ -126,12 +130,23 @@ def _numba_jit():
     """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
     imported here, when the first function is compiled, not with adcompiler. A kernel holds no
     Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
-    compilation's measurements) overlap."""
+    compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
+    does; one whose loops are `krt.prange`d is compiled parallel=True and runs on fuse.threads()
+    threads (`_on_threads`)."""
     import numba
 
     importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
-    compiled = numba.njit(cache=True, nogil=True)
-    return lambda function: _loading_cached_code_only(compiled(function))
+    serial = numba.njit(cache=True, nogil=True)
+    # Element loops divide as NumPy does (inf, no ZeroDivisionError: the array statements' meaning),
+    # which also drops the check of each division that keeps LLVM from vectorising the loop.
+    elementwise = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+    def jit(function):
+        names = function.__code__.co_names
+        if "prange" in names:
+            return _on_threads(function, elementwise)
+        return _loading_cached_code_only((elementwise if "ELEMENT_LOOPS" in names else serial)(function))
+    return jit
 
 
 def _loading_cached_code_only(dispatcher):
@@ -155,6 +170,41 @@ def _loading_cached_code_only(dispatcher):
 
     cache.load_overload = load_overload
     return dispatcher
+
+
+_LAUNCH = threading.Lock()
+_LAYER_THREADSAFE: list = []  # [True] once Numba's threading layer is known to take concurrent launches
+_FORKED: list = []  # [True] in a child process: GNU OpenMP aborts a parallel launch after a fork
+
+
+def _on_threads(function, serial):
+    """`function` compiled parallel=True, called on fuse.threads() threads (Numba's setting is per
+    calling thread). Launches wait for each other until the threading layer is known to be
+    threadsafe (omp, tbb; workqueue is not); a forked child runs a serial compilation instead."""
+    import numba
+
+    from .fuse import threads
+    parallel = _loading_cached_code_only(numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(function))
+    alone = []
+
+    @functools.wraps(function)
+    def on_threads(*args):
+        if _FORKED:
+            alone[:] = alone or [serial(function)]
+            return alone[0](*args)
+        numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))
+        if _LAYER_THREADSAFE:
+            return parallel(*args)
+        with _LAUNCH:
+            result = parallel(*args)
+            if numba.threading_layer() in ("omp", "tbb"):
+                _LAYER_THREADSAFE.append(True)
+        return result
+    on_threads.py_func, on_threads.kernel = function, parallel
+    return on_threads
+
+
+os.register_at_fork(after_in_child=lambda: _FORKED.append(True))
 
 
 def _identity(function):

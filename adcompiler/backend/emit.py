@@ -22,10 +22,11 @@ import re
 
 import gast
 
-from .fuse import PASSED_THROUGH, Fused, fuse, fusion
+from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, scheduled
 from .inplace import in_place_updates
 from .placement import place
-from ..ir.core import Adjoint, For, Function, If, Namer, Op, Structured, Value, While, results_of, walk
+from ..ir.core import (Adjoint, Block, For, Function, If, Namer, Op, Return, Structured, Value, While, results_of,
+                       walk)
 
 INDENT = "    "
 VECTOR_MATH_ENVIRONMENT_VARIABLE = "ADCOMPILER_VECTOR_MATH"
@@ -138,15 +139,44 @@ def _adjoint_module(adjoint: Adjoint, name: str, module: "_Module") -> list:
             if namer(param) != namer(source)]
     backward_lines = module.body(backward, f"{name}_backward")
     seed = backward.params[-1]
-    fused = (forward_lines[:-1] + seam + [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"] +
-             backward_lines[:-1] + [f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
-                                    f"{_text(backward.entry.terminator.values, namer)}"])
+    returned = (f"{INDENT}return {_text([forward.entry.terminator.values[0]], namer)}, "
+                f"{_text(backward.entry.terminator.values, namer)}")
+    seeded = [f"{INDENT}{namer(seed)} = {_seed_literal(seed.type.dtype)}"]
+    together = _one_chain(adjoint, module)
+    if together is not None:  # forward and backward as one function: their chains as one loop
+        fused = seeded + module.body(together, f"{name}_value_and_grad")[:-1] + [returned]
+    else:
+        fused = forward_lines[:-1] + seam + seeded + backward_lines[:-1] + [returned]
     # Numba returns a float32 number to Python as a float: the backward makes it float32 again.
     float32_numbers = [f"{INDENT}{namer(p)} = np.float32({namer(p)})" for p in backward.params[:-1]
                        if _float32_number(p)]
     return [module.function(f"{name}_forward", forward, forward_lines),
             module.function(f"{name}_backward", backward, float32_numbers + backward_lines),
             module.function(f"{name}_value_and_grad", forward, fused)]
+
+
+def _one_chain(adjoint: Adjoint, module: "_Module") -> Function | None:
+    """Where neither pass has a structured op, the value_and_grad's ops as one Function of the
+    forward's parameters (a residual parameter read as its forward value, the seed as a number
+    defined before), the reductions moved after what does not read them (`fuse.scheduled`); that
+    Function (its regions recorded in `module`) if placement then puts ops of both passes in one
+    elementwise chain's kernel, else None."""
+    forward, backward = adjoint.forward, adjoint.backward
+    if module.mode != "auto" or any(isinstance(op, Structured) for fn in (forward, backward) for op in fn.entry.ops):
+        return None
+    source_of = {id(param): source for source, param in adjoint.residuals}
+    backward_ops = [Op(op.prim, tuple(source_of.get(id(a), a) for a in op.args), op.result, op.loc, op.params)
+                    for op in backward.entry.ops]
+    values = (forward.entry.terminator.values[0], *(source_of.get(id(v), v) for v in backward.entry.terminator.values))
+    together = Function(f"{forward.name}_value_and_grad",
+                        [Block(list(forward.params), scheduled(forward.entry.ops + backward_ops),
+                               Return(values, backward.entry.terminator.loc))], forward.loc, forward.captured)
+    backward_ids = {id(op) for op in backward_ops}
+    regions = place(together, chains=True)
+    if not any(region.kernel and len({id(op) in backward_ids for op in region.ops}) == 2 for region in regions):
+        return None
+    module.regions[id(together)] = regions
+    return together
 
 
 def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Module | None" = None,
@@ -199,6 +229,7 @@ class _Emitter:
     def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False):
         self.name = namer
         self.kernel = kernel
+        self.parallel = False  # writing a kernel of chains only (placement): their loops may be `prange`d
         self.params = {id(p) for p in params}
         self.readers = readers
         self.in_place = in_place
@@ -235,42 +266,71 @@ class _Emitter:
 
     def fused_loop(self, block, chain: Fused, indent: str) -> list:
         """`chain` as one loop over its elements, where its inputs have one length (else, or where
-        a value it makes shares a variable with one it reads, as array statements)."""
+        a value it makes shares a variable with one it reads, as array statements). At a region
+        kernel's top level (`self.parallel`) the loop is `krt.prange`d. Vector sin and cos count the
+        arguments beyond their branch-free range; where there is any, the array statements run too."""
         lines = self.block(block, indent, chain.before) + self.flush(indent)
         inputs = [self.name(v) for v in chain.inputs]
         if {self.name(op.result) for op in chain.ops} & set(inputs):
             return lines + self.block(block, indent, chain.ops, fused=False) + self.flush(indent)
         length = f"{inputs[0]}.shape[0]"
         element = self.name.reserve("element")
+        checked = [op for op in chain.ops if op.prim.name in ELEMENT_TEMPLATES] if vector_math() else []
+        beyond = self.name.reserve("beyond") if checked else None
         inner = indent + INDENT
         body = [_line(inner, _assign([self.target(v)], _template(f"np.empty({length}, np.{v.type.dtype})")), chain.loc)
                 for v in chain.outputs]
-        body.append(_line(inner, f"for {element} in range({length}):", chain.loc))
+        if checked:
+            body.append(_line(inner, f"{beyond} = 0", chain.loc))
+        loop = "krt.prange" if self.parallel and indent == INDENT else "range"
+        body.append(_line(inner, f"for {element} in {loop}({length}):", chain.loc))
         outputs = {id(v) for v in chain.outputs}
         elements = {id(v): _template(f"{self.name(v)}[{element}]") for v in chain.inputs}
-        for op in chain.ops:
-            operands = [copy.deepcopy(elements[id(a)]) if id(a) in elements else
-                        _operand(a, self.name, op.result.type.dtype) for a in op.args]
-            if op.prim.name in PASSED_THROUGH:
-                value = operands[0]
-            else:
-                value = _filled(_op_template(op, self.kernel), operands)
+        arguments = []  # of sin and cos
+
+        def stored(op, value):
+            """`op`'s element written to its array, where it is an output."""
             if id(op.result) in outputs:
                 target = copy.deepcopy(_template(f"{self.name(op.result)}[{element}]"))
                 target.ctx = gast.Store()
                 body.append(_line(inner + INDENT, _assign([target], value), op.loc))
-                elements[id(op.result)] = _template(f"{self.name(op.result)}[{element}]")
-            elif op.prim.name in PASSED_THROUGH:
-                elements[id(op.result)] = value
+
+        for op in chain.ops:
+            operands = [copy.deepcopy(elements[id(a)]) if id(a) in elements else
+                        _operand(a, self.name, op.result.type.dtype) for a in op.args]
+            if op.prim.name in PASSED_THROUGH:  # its operand
+                elements[id(op.result)] = operands[0]
+                stored(op, copy.deepcopy(operands[0]))
+                continue
+            if op in checked:
+                if not any(op.args[0] is other.args[0] for other in checked[:checked.index(op)]):
+                    arguments.append(copy.deepcopy(operands[0]))
+                value = _filled(_template(ELEMENT_TEMPLATES[op.prim.name]), operands)
             else:
-                body.append(_line(inner + INDENT, _assign([self.target(op.result)], value), op.loc))
-                elements[id(op.result)] = gast.Name(id=self.name(op.result), ctx=gast.Load(), annotation=None,
-                                                    type_comment=None)
+                value = _filled(_op_template(op, self.kernel), operands)
+            # each element a number of its own name (the array statements' variables are arrays:
+            # parfors takes no variable of two types), stored where it is an output (reading the
+            # store back would keep LLVM from vectorising: the arrays might overlap)
+            number = self.name.reserve(f"{self.name(op.result)}_element")
+            body.append(_line(inner + INDENT, _assign([gast.Name(id=number, ctx=gast.Store(), annotation=None,
+                                                                  type_comment=None)], value), op.loc))
+            elements[id(op.result)] = _template(number)
+            stored(op, _template(number))
+        if checked:  # one update of the count an element (parfors takes no other)
+            count = " + ".join(f"krt.beyond_reduced(_{number})" for number in range(len(arguments)))
+            body.append(_line(inner + INDENT, _filled(_statement_template(f"{beyond} += {count}"), arguments), chain.loc))
         # compiled, and where the inputs have one length; plain Python runs the array statements
         same = " and ".join(["rt.ELEMENT_LOOPS", *(f"{name}.shape[0] == {length}" for name in inputs[1:])])
+        if not checked:
+            unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
+            return lines + [_line(indent, f"if {same}:", chain.loc), *body, indent + "else:", *unfused]
+        done = self.name.reserve("elements_done")
         unfused = self.block(block, indent + INDENT, chain.ops, fused=False) + self.flush(indent + INDENT)
         return lines + [_line(indent, f"if {same}:", chain.loc), *body,
-                        indent + "else:", *unfused]
+                        _line(inner, f"{done} = {beyond} == 0", chain.loc), indent + "else:",
+                        _line(inner, f"{done} = False", chain.loc),
+                        _line(indent, f"if not {done}:", chain.loc),
+                        *unfused]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
         """The entry block of `fn` with its kernel regions outlined: each kernel takes the values
@@ -282,8 +342,9 @@ class _Emitter:
                 continue
             lines += self.flush(INDENT)
             self.kernel = True
+            self.parallel = not any(isinstance(op, Structured) for op in region.ops)
             body = self.block(fn.entry, INDENT, region.ops) + self.flush(INDENT)
-            self.kernel = False
+            self.kernel = self.parallel = False
             later = [op for later_region in regions[number + 1:] for op in later_region.ops]
             inputs, outputs = _interface(region.ops, later, fn.entry.terminator.values)
             params = list(dict.fromkeys(self.name(v) for v in inputs))
@@ -293,7 +354,7 @@ class _Emitter:
                 returned = ", ".join(f"rt.typed_list({self.name(v)})" if v.type.listed else self.name(v)
                                      for v in outputs)
                 body.append(f"{INDENT}return {returned}" + ("," if len(outputs) == 1 else ""))
-            loc = next(op.loc for op in region.ops if isinstance(op, Structured))
+            loc = next((op.loc for op in region.ops if isinstance(op, Structured)), region.ops[0].loc)
             call = f"{module.kernel(part, loc, params, body)}({', '.join(params)})"
             lines.append(_line(INDENT, f"{targets} = {call}" if outputs else call, loc))
             # Numba returns a float32 number to Python as a float: made float32 again

@@ -14,10 +14,18 @@ broadcasts) the array statements run instead. Under that check the broadcast adj
 backward (`unbroadcast`, `broadcast_like` of operands of the chain's length) are their operand, so
 their checks vanish from the loop.
 
-A fused op: an elementwise arithmetic op or function (`FUSED_PRIMITIVES`, whose template is the
-same of numbers and of arrays) with a float rank-1 result, of rank-1 arrays and numbers. Between
-fused ops, a run may hold ops that make numbers or views (`w[b:2 * b]`, `2 * b`) and read nothing
-the chain makes: they are computed before the loop. A run with fewer than two fused ops stays as it is.
+A fused op: an elementwise arithmetic op or function (`FUSED_PRIMITIVES`) with a float rank-1
+result, of rank-1 arrays and numbers. Its template is the same of numbers and of arrays, but for sin
+and cos (`ELEMENT_TEMPLATES`): in the loop they are vmath's branch-free sin and cos, right for
+|x| < vmath.REDUCED only, and the loop counts the arguments beyond (NaN included); where any is, the
+array statements run after it (libm's Payne-Hanek). Between fused ops, a run may hold ops that make
+numbers or views (`w[b:2 * b]`, `2 * b`) and read nothing the chain makes: they are computed before
+the loop. A run with fewer than two fused ops stays as it is.
+
+Outside loops, a chain with vector math in it (`worth_a_kernel`) is a kernel region of its own
+(placement.py): NumPy's ufuncs write a temporary per op, the loop none, and vmath vectorises. There
+its loop is `prange`d over `threads()` threads: each element is computed alone, so the results are
+the same bit for bit whatever the number of threads.
 """
 from __future__ import annotations
 
@@ -26,18 +34,40 @@ from dataclasses import dataclass
 
 from ..ir.core import Structured, Value
 
-# Elementwise primitives whose template applies to numbers as to arrays (with the same rounding).
-# Not sin/cos: a kernel's vector sin of a number is libm's, of an array vmath's (vmath.py).
+# Elementwise primitives fused into element loops: their template applies to numbers as to arrays
+# (with the same rounding), but for sin and cos, whose element spelling is ELEMENT_TEMPLATES'.
 FUSED_PRIMITIVES = frozenset({"add", "sub", "mul", "div", "neg", "maximum", "minimum", "exp", "log", "log1p",
-                              "expm1", "sqrt", "abs"})
+                              "expm1", "sqrt", "abs", "sin", "cos"})
+# In an element loop (with vector math on) sin and cos are vmath's branch-free ones, whose argument
+# the loop checks (`krt.beyond_reduced`): a kernel's vector sin of a number is libm's (vmath.py).
+ELEMENT_TEMPLATES = {"sin": "krt.element_sin(_0)", "cos": "krt.element_cos(_0)"}
+# What makes a chain outside loops worth a kernel: NumPy's ufunc of each is slower than vmath's loop.
+VECTOR_MATH = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos"})
 # Broadcast adjoints: under the loop's length check, their first operand itself.
 PASSED_THROUGH = frozenset({"unbroadcast", "broadcast_like"})
 FUSION_ENVIRONMENT_VARIABLE = "ADCOMPILER_FUSION"
+THREADS_ENVIRONMENT_VARIABLE = "ADCOMPILER_THREADS"
+_threads: list = []  # set_threads' setting, if any
 
 
 def fusion() -> bool:
     """Whether kernels fuse chains: on unless $ADCOMPILER_FUSION is "0" (read when a function is compiled)."""
     return os.environ.get(FUSION_ENVIRONMENT_VARIABLE, "1") != "0"
+
+
+def set_threads(count: int | None) -> None:
+    """Run chains' element loops outside loops on `count` threads (None: back to the default,
+    $ADCOMPILER_THREADS or every core). The results do not depend on it."""
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise ValueError(f"adcompiler.set_threads takes a number of threads >= 1 or None, not {count!r}")
+    _threads[:] = [] if count is None else [count]
+
+
+def threads() -> int:
+    """The threads element loops run on: set_threads', else $ADCOMPILER_THREADS, else every core."""
+    if _threads:
+        return _threads[0]
+    return int(os.environ.get(THREADS_ENVIRONMENT_VARIABLE, "0")) or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,45 @@ def fuse(ops, readers: dict) -> list:
             run = []
             items.append(op)
     return items + _closed(run, readers)
+
+
+def worth_a_kernel(ops) -> set:
+    """The ids of the ops (a function's top level, outside loops) of its chains that hold vector math
+    and whose other ops read no array but through a view (no reduction: a kernel whose loop is
+    `prange`d sums nothing, so its results do not depend on the number of threads)."""
+    chosen = set()
+    for item in fuse(ops, {}):
+        if isinstance(item, Fused) and any(op.prim.name in VECTOR_MATH for op in item.ops) and all(
+                op.prim.name in ("getitem", "dim", "size") or not any(isinstance(a, Value) and a.type.ndim for a in op.args)
+                for op in item.before):
+            chosen.update(id(op) for op in (*item.before, *item.ops))
+    return chosen
+
+
+# Reductions to a number, which `scheduled` may move after the ops that do not read them.
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "prod"})
+
+
+def scheduled(ops) -> list:
+    """`ops` (a block's, without structured ops) in an order where each reduction to a number, and
+    the arithmetic of numbers on it, comes as late as what reads it allows, and before any update
+    (which might change what it reads): so the elementwise ops around it (a forward's chain, then
+    the backward's that does not read the forward's value) make one run. Ops that are not moved
+    keep their order."""
+    placed, deferred, waiting = [], [], set()
+    for op in ops:
+        movable = op.result.type.ndim == 0 and not op.result.type.listed and (
+            op.prim.name in _REDUCTIONS or (op.prim.ufunc or op.prim.broadcasts is True) and
+            any(id(a) in waiting for a in op.args))
+        if movable:
+            deferred.append(op)
+            waiting.add(id(op.result))
+            continue
+        if op.prim.updates or any(id(a) in waiting for a in op.args):
+            placed += deferred
+            deferred, waiting = [], set()
+        placed.append(op)
+    return placed + deferred
 
 
 def _made(run) -> set:

@@ -538,6 +538,25 @@ for _name in VECTOR_MATH[:-1]:  # "power": vector_power, above
     globals()[f"vector_{_name}"] = _vector_helper(_name)
 
 
+# Fused chains' element loops (fuse.py) name these; the loops run compiled only (ELEMENT_LOOPS), where
+# the compiled runtime binds numba.prange and vmath's branch-free sin and cos (compile.py).
+def prange(n):
+    return range(n)
+
+
+def element_sin(x):
+    return np.sin(x)
+
+
+def element_cos(x):
+    return np.cos(x)
+
+
+def beyond_reduced(x):
+    """1 where vmath's branch-free sin and cos are wrong for x (|x| >= vmath.REDUCED, or NaN), else 0."""
+    return int(not abs(x) < 1647099.0)
+
+
 # ---------------------------------------------------------------- binomial checkpointing (transforms/checkpoint.py)
 # A loop reversed by Griewank's binomial schedule (revolve) keeps at most `slots` snapshots of its
 # carried values, a stack: the schedule is an int64 array [slots, depth, planned, 0, advanced,

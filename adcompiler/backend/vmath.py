@@ -345,6 +345,13 @@ def cos_reduced(x):
     return _quadrant(_select(abs(x) < REDUCED, x, 0.0), np.int64(1))
 
 
+@_vector
+def beyond_reduced(x):
+    """1 where sin_reduced and cos_reduced are wrong for x (|x| >= REDUCED, or NaN), else 0: an element
+    loop sums it (an integer, so in any order) and runs libm's where it is not 0."""
+    return _select(abs(x) < REDUCED, np.int64(0), np.int64(1))
+
+
 # ---------------------------------------------------------------- exp and log to 2**-64 (pairs)
 # For tanh, expit and pow: each rounds a pair once at the end, so that its error is barely above
 # half an ulp (the pair's own error is below 2**-60 of the result).
