@@ -10,6 +10,7 @@ Finite differences in float64 are the reference.
 """
 from __future__ import annotations
 
+import inspect
 import math  # noqa: F401 (the program uses it)
 
 import numpy as np
@@ -93,3 +94,96 @@ def test_the_appended_array_is_not_written_in_place_in_a_later_iteration():
     forward = code[code.index("def carried_and_updated_after_its_append_forward_loop"):]
     forward = forward[:forward.index("return")]
     assert "y.copy()" in forward and "y[0, :] =" not in forward, forward
+
+
+# 2026-12-02, found by hand while widening the generator (helper "fuzz"): a list that a `for` loop
+# grows holds copies of its items (the rows of one array), NumPy's list holds the arrays themselves.
+# Writing into an appended array afterwards (in the same iteration, a later one, after the loop, or
+# through `out[i]`) changed NumPy's list but not adcompiler's: a wrong value and gradient, silently.
+# Now refused (frontend/aliasing.py asks the items a grown list holds, frontend/lists.py records them).
+
+def written_after_its_append(x):
+    out = []
+    y = x.copy()
+    for i in range(3):
+        out.append(y)
+        y[0] += x[1] * i   # marked
+    return np.sum(np.stack(out) * np.arange(3.0)[:, None])
+
+
+def written_in_the_next_iteration(x):
+    out = []
+    y = x * 1.0
+    for i in range(3):
+        y[i] = y[i] * 2.0 + x[0]   # marked
+        out.append(y)
+    return np.sum(np.sin(np.stack(out)))
+
+
+def last_item_written_after_the_loop(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        out.append(y)
+    y[0] = 7.0 * x[2]   # marked
+    return np.sum(np.sin(np.stack(out)))
+
+
+def item_read_back_and_written(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        out.append(y)
+    z = out[2]
+    z[0] = 3.0 * x[1]   # marked
+    return np.sum(np.sin(np.stack(out))) + np.sum(y)
+
+
+def view_appended_then_written(x):
+    out = []
+    y = x * 1.0
+    for i in range(3):
+        out.append(y[1:])
+        y[1] = y[1] * x[0]   # marked
+    return np.sum(np.sin(np.stack(out)))
+
+
+@pytest.mark.parametrize("program", [written_after_its_append, written_in_the_next_iteration,
+                                     last_item_written_after_the_loop, item_read_back_and_written,
+                                     view_appended_then_written], ids=lambda p: p.__name__)
+def test_writing_into_an_array_a_grown_list_holds_is_refused(program):
+    with pytest.raises(adcompiler.CompileError, match="shares its memory with `out`") as refused:
+        adcompiler.grad(program, jit=False)(np.array([0.3, -0.7, 0.5]))
+    line = next(k for k, text in enumerate(inspect.getsource(program).splitlines()) if "# marked" in text)
+    assert f":{program.__code__.co_firstlineno + line}: in {program.__name__}()" in str(refused.value)
+
+
+def fresh_item_written_then_appended(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        y[0] = y[1] * x[2]
+        out.append(y)
+    return np.sum(np.sin(np.stack(out)))
+
+
+def stacked_list_written(x):
+    out = []
+    for i in range(3):
+        out.append(x * (i + 1.0))
+    z = np.stack(out)
+    z[0] = z[1] * x[0]
+    w = np.array(out)
+    w[1, 1] = 3.0 * x[2]
+    return np.sum(np.sin(z)) + np.sum(np.cos(w)) + np.sum(np.stack(out) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("program", [fresh_item_written_then_appended, stacked_list_written],
+                         ids=lambda p: p.__name__)
+def test_writes_numpy_does_not_see_through_a_grown_list_are_not_refused(program, jit):
+    x = np.array([0.3, -0.7, 0.5])
+    value, got = adcompiler.value_and_grad(program, jit=jit)(x)
+    assert value == pytest.approx(program(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, fd_grad(program, [x], 0), rtol=1e-6)
+    np.testing.assert_array_equal(x, [0.3, -0.7, 0.5])
