@@ -32,6 +32,7 @@ for seed in range(start, start + count):
             if failure.kind == "crash" and isinstance(cause, CompileError):
                 outcomes["refused (other)"] += 1
                 refusals["OTHER " + T._signature(str(cause))] += 1
+                print(f"OTHER seed {seed} jit {jit}: {str(cause).splitlines()[0][:300]}", flush=True)
             else:
                 outcomes[f"FAIL {failure.kind}"] += 1
                 failures.append((seed, jit, text))

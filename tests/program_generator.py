@@ -35,6 +35,15 @@ or `while True` with a `break`), nested loops, `break`, `continue`, `return` ins
 arrays the function made and no other name shares (`np.zeros(n)`, `x.copy()`, arithmetic), and
 helpers with branches and loops. Loops run at most 4 times (nested: 16), and values stay bounded.
 
+In-place stress (`inplace` > 0; nothing of it is drawn at 0, so the default programs are as
+before): more element and slice updates, of loop-carried arrays most of all, an element update and
+a rebinding of one carried array in one iteration (`y[0, :] -= r; y = np.tanh(y)`, either order),
+lists grown by `for` loops (`out = []`, one `out.append(v)` per iteration, `v` most often an array
+itself, which NumPy's list then holds: a later update of it is refused by adcompiler, "list_alias"),
+read after the loop (`np.stack(out)`, `sum(out)`, `out[-1]`, ...), copies captured before updates
+and read after them (`c = y * 1.0`, `c = -(-y)`: new arrays in NumPy that adcompiler may fold to `y`),
+and updates through aliases and views inside loops (refused, on lines marked SHARED).
+
 What a program holds (each a feature name in FEATURES, recorded in `Program.features`): scalar
 and array parameters of shapes (), (n,), (m, n), (m, 1), (1, n) (scalars as Python floats, NumPy
 scalars or 0-d arrays; sometimes an int parameter), arithmetic with broadcasting and Python
@@ -1449,6 +1458,7 @@ class Generator:
 
     def _if(self, saved, start):
         c = self.c
+        tainted = set(self.tainted)   # an arm that rebinds a name must not clear it for the others
         tests = [self.condition()]
         if self.on("elif") and c.coin(30):
             tests.append(self.condition())
@@ -1493,6 +1503,7 @@ class Generator:
         self.restore(saved)
         returned = self.run_block(start)
         self.live_after(saved, candidates, returned)
+        self.tainted |= tainted
         self.taint(states, candidates)
         self.features.add("branch")
 
@@ -1622,7 +1633,9 @@ class Generator:
             self.features.add("nested_loop")
         carried = self.carried_setup()
         grown = None        # a list the loop grows: `out = []` just before it, one append per iteration
-        if self.inplace and kind != "while" and self.on("list_append") and c.coin(40):
+        # (not after a `return` in a loop or branch: adcompiler refuses the list then, see the report)
+        if self.inplace and kind != "while" and self.on("list_append") and c.coin(40) and \
+                not any(line.strip().startswith("return") for line in self.lines):
             grown = self.fresh("out")
             self.line(f"{grown} = []")
             self.ns[grown] = []
@@ -1751,6 +1764,8 @@ class Generator:
                 if isinstance(value, np.ndarray) and any(
                         n != name and np.shares_memory(value, v) for n, v in others):
                     raise Reject("a name shares an array written in the loop")
+        if written & self.tainted:   # a name bound in a branch not taken here may share it (adcompiler assumes so)
+            raise Reject("a name may share an array written in the loop")
         if grown is not None:
             self.read_list(grown)
 

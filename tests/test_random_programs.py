@@ -35,6 +35,11 @@ shrunk (ADCOMPILER_RANDOM_SHRINK=1 shrinks them).
 ADCOMPILER_RANDOM_EXCLUDE=feature,feature leaves features of the generator out (to hunt for a
 second bug while a first is unfixed; see program_generator.FEATURES).
 
+`test_random_programs_inplace` (60 examples, jit=False, about 10 s) and `test_random_programs_long_inplace`
+(`-m slow`, 10,000 examples) draw programs weighted towards in-place updates of carried arrays,
+lists grown by loops and captured copies (program_generator's `inplace`); a write into an array a
+grown list may hold is refused as documented.
+
 `test_generator_covers_control_flow` checks that the generator makes each construct, takes both
 outcomes of conditions, and leaves no condition near its threshold.
 

@@ -41,6 +41,9 @@ class Aliasing:
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
         written |= {updated_name(t) for t in gast.walk(node)} - {None}  # np.add.at(y, ...)
+        augmented = {t.target.id for t in gast.walk(node) if isinstance(t, gast.AugAssign)
+                     and isinstance(t.target, gast.Name)}  # `y += v` writes into an array y (check_augmented)
+        written |= {name for name in augmented if isinstance(after.get(name), Sym) and after[name].type.ndim}
         # a `for` binds its target before anything else in an iteration: never written as it was
         targets = [getattr(node, "target", None), self.parsed.rebound_first.get(node)]
         rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}
