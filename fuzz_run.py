@@ -1,15 +1,15 @@
 """Driver for long random runs (helper fuzz): python fuzz_run.py START COUNT INPLACE JIT_EVERY CONTROL [MAX_STATEMENTS]."""
-import re
+
 import sys
 import time
 import traceback
 from collections import Counter
 
 sys.path.insert(0, "tests")
-import numpy as np  # noqa: E402
-from program_generator import RandomChooser, generate, Reject  # noqa: E402,F401
+
+from program_generator import RandomChooser, generate  # noqa: E402
 import test_random_programs as T  # noqa: E402
-from adcompiler import CompileError, value_and_grad  # noqa: E402
+from adcompiler import CompileError  # noqa: E402
 
 start, count, inplace, jit_every, control = (int(a) for a in sys.argv[1:6])
 max_statements = int(sys.argv[6]) if len(sys.argv) > 6 else 14

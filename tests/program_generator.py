@@ -930,6 +930,8 @@ class Generator:
             av, bv = self.vars[a], self.vars[b]
             self.bind(a, bv)
             self.bind(b, av)
+            if self.loop_depth:   # each may be the other's array of an earlier iteration (adcompiler assumes so)
+                self.tainted |= {a, b}
             self.features.add("tuple")
             return
         # two expressions at once: record what two operations emit, then join them
@@ -1439,7 +1441,7 @@ class Generator:
         updated in place."""
         for state in states:
             arrays = [(n, v) for n, v in state.items() if isinstance(v, np.ndarray)] + \
-                     [(None, p) for p in self.protected]
+                     [(None, p) for p in self.protected + self.iterated]
             for name in names:
                 value = state.get(name)
                 if not isinstance(value, np.ndarray):
