@@ -16,7 +16,8 @@ max_statements = int(sys.argv[6]) if len(sys.argv) > 6 else 14
 outcomes, refusals, features, failures = Counter(), Counter(), Counter(), []
 t0 = time.time()
 for seed in range(start, start + count):
-    program = generate(RandomChooser(seed), max_statements=max_statements, inplace=inplace, control=control)
+    program = generate(RandomChooser(seed), max_statements=max_statements, inplace=inplace, control=control,
+                       exclude=T.EXCLUDE)
     features.update(program.features)
     for jit in ([False, True] if jit_every and seed % jit_every == 0 else [False]):
         try:

@@ -291,3 +291,32 @@ def test_augmented_assignment_in_a_loop_is_not_refused_when_nothing_else_holds_t
     value, got = adcompiler.value_and_grad(augmented_with_nothing_else_holding_it, jit=jit)(x)
     assert value == pytest.approx(augmented_with_nothing_else_holding_it(x.copy()), rel=1e-12)
     np.testing.assert_allclose(got, fd_grad(augmented_with_nothing_else_holding_it, [x], 0), rtol=1e-6)
+
+
+# 2026-12-02, the in-place random run (seed 11372 with inplace=3, control=3), reduced: a copy of a
+# copy of the argument (`np.copy` is the argument itself in the generated code until written), carried
+# and written by a loop. The emitter let the loop's variable take its initial value's name when only
+# the loop reads that value, but it resolved `fresh(fresh(x))` one step, to `c`, whose only reader
+# was the loop, so the loop's result took the name `x` and the backward read it as the argument:
+# the gradient 0.353 where finite differences give 1.513, silently, in both modes. Mended in
+# backend/emit.py (`_body` resolves identities to the value whose name they have).
+
+def copy_of_a_copy_written_in_a_loop(x):
+    c = np.copy(x)
+    t = np.sum(c * x)
+    y = np.copy(c)
+    s = 0.0
+    for j in range(2):
+        c[-1, -1] = t
+        s = s + np.sum(y)
+        y -= np.mean(c)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_copy_of_a_copy_written_in_a_loop(jit):
+    x = np.array([[0.874314, 0.243254]])
+    value, got = adcompiler.value_and_grad(copy_of_a_copy_written_in_a_loop, jit=jit)(x)
+    assert value == pytest.approx(copy_of_a_copy_written_in_a_loop(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, fd_grad(copy_of_a_copy_written_in_a_loop, [x], 0), rtol=1e-6)
+    np.testing.assert_array_equal(x, [[0.874314, 0.243254]])

@@ -72,7 +72,9 @@ from adcompiler import CompileError, value_and_grad, vjp
 from test_errors import marked_line
 from program_generator import CONTROL_FEATURES, SHARED, Chooser, Program, RandomChooser, generate
 
-EXCLUDE = tuple(f for f in os.environ.get("ADCOMPILER_RANDOM_EXCLUDE", "").split(",") if f)
+# Left out until mended: known wrong results (tests/test_found_wrong.py, strict xfails).
+KNOWN_WRONG = ("list_shapes",)   # test_grown_list_of_items_of_two_shapes
+EXCLUDE = KNOWN_WRONG + tuple(f for f in os.environ.get("ADCOMPILER_RANDOM_EXCLUDE", "").split(",") if f)
 
 STEP = 1e-5          # finite-difference step (Richardson: truncation O(STEP^4), round-off ~1e-11)
 GRAD_RTOL = 1e-6
