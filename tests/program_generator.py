@@ -94,7 +94,8 @@ FEATURES = ("binary", "power", "neg", "unary", "math", "minmax", "where", "reduc
             "read_after_jump",
             # in-place stress (only with `inplace` > 0)
             "list_append", "list_alias", "list_shapes", "update_then_rebind", "captured")
-CONTROL_FEATURES = FEATURES[FEATURES.index("branch"):]
+CONTROL_FEATURES = FEATURES[FEATURES.index("branch"):FEATURES.index("list_append")]
+INPLACE_FEATURES = FEATURES[FEATURES.index("list_append"):]
 
 
 class Chooser:

@@ -70,7 +70,7 @@ from hypothesis import strategies as st
 from adcompiler import jit as compile_only
 from adcompiler import CompileError, value_and_grad, vjp
 from test_errors import marked_line
-from program_generator import CONTROL_FEATURES, SHARED, Chooser, Program, RandomChooser, generate
+from program_generator import CONTROL_FEATURES, INPLACE_FEATURES, SHARED, Chooser, Program, RandomChooser, generate
 
 # Left out until mended: known wrong results (tests/test_found_wrong.py, strict xfails).
 KNOWN_WRONG = ("list_shapes",)   # test_grown_list_of_items_of_two_shapes
@@ -546,7 +546,7 @@ def long_run(examples: int, jit: bool, max_statements: int, control: int = 1, in
         if counts["examples"] % 500 == 0:
             print(f"{counts['examples']} examples, {sum(map(len, groups.values()))} failures, "
                   f"{time.time() - started:.0f} s", flush=True)
-        for feature in program.features & set(CONTROL_FEATURES):
+        for feature in program.features & set(CONTROL_FEATURES + INPLACE_FEATURES):
             features[feature] = features.get(feature, 0) + 1
         if program.features & set(CONTROL_FEATURES):
             features["(any control flow)"] = features.get("(any control flow)", 0) + 1
@@ -584,6 +584,11 @@ def test_generator_covers_control_flow():
     missing = set(CONTROL_FEATURES) - seen
     assert not missing, f"never generated: {sorted(missing)}"
     assert outcomes == {True, False}
+    seen = set()
+    for seed in range(100):   # and with the in-place stress, each of its constructs
+        seen |= generate(RandomChooser(seed), exclude=KNOWN_WRONG, max_statements=14, control=3, inplace=3).features
+    missing = set(INPLACE_FEATURES) - seen - set(KNOWN_WRONG)
+    assert not missing, f"never generated with inplace=3: {sorted(missing)}"
 
 
 # ------------------------------------------------------------------ regression tests
