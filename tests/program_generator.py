@@ -35,6 +35,15 @@ or `while True` with a `break`), nested loops, `break`, `continue`, `return` ins
 arrays the function made and no other name shares (`np.zeros(n)`, `x.copy()`, arithmetic), and
 helpers with branches and loops. Loops run at most 4 times (nested: 16), and values stay bounded.
 
+In-place stress (`inplace` > 0; nothing of it is drawn at 0, so the default programs are as
+before): more element and slice updates, of loop-carried arrays most of all, an element update and
+a rebinding of one carried array in one iteration (`y[0, :] -= r; y = np.tanh(y)`, either order),
+lists grown by `for` loops (`out = []`, one `out.append(v)` per iteration, `v` most often an array
+itself, which NumPy's list then holds: a later update of it is refused by adcompiler, "list_alias"),
+read after the loop (`np.stack(out)`, `sum(out)`, `out[-1]`, ...), copies captured before updates
+and read after them (`c = y * 1.0`, `c = -(-y)`: new arrays in NumPy that adcompiler may fold to `y`),
+and updates through aliases and views inside loops (refused, on lines marked SHARED).
+
 What a program holds (each a feature name in FEATURES, recorded in `Program.features`): scalar
 and array parameters of shapes (), (n,), (m, n), (m, 1), (1, n) (scalars as Python floats, NumPy
 scalars or 0-d arrays; sometimes an int parameter), arithmetic with broadcasting and Python
@@ -82,8 +91,11 @@ FEATURES = ("binary", "power", "neg", "unary", "math", "minmax", "where", "reduc
             "branch", "elif", "boolop", "bool_variable", "int_condition", "ifexp", "early_return",
             "for_range", "for_rows", "nested_loop", "while", "break", "continue", "loop_return",
             "loop_carried", "loop_index", "setitem", "slice_setitem", "recurrence", "helper_control",
-            "read_after_jump")
-CONTROL_FEATURES = FEATURES[FEATURES.index("branch"):]
+            "read_after_jump",
+            # in-place stress (only with `inplace` > 0)
+            "list_append", "list_alias", "list_shapes", "update_then_rebind", "captured")
+CONTROL_FEATURES = FEATURES[FEATURES.index("branch"):FEATURES.index("list_append")]
+INPLACE_FEATURES = FEATURES[FEATURES.index("list_append"):]
 
 
 class Chooser:
@@ -204,7 +216,7 @@ def _extremes_separated(x, axes) -> bool:
 class Generator:
     """Builds one program from the choices of `chooser`."""
 
-    def __init__(self, chooser: Chooser, exclude=(), max_statements=10, name="f", control=1):
+    def __init__(self, chooser: Chooser, exclude=(), max_statements=10, name="f", control=1, inplace=0):
         self.c = chooser
         self.exclude = set(exclude)
         unknown = self.exclude - set(FEATURES)
@@ -212,6 +224,8 @@ class Generator:
             raise ValueError(f"unknown features {sorted(unknown)}")
         self.max_statements = max_statements
         self.control = control                   # weight of control-flow statements
+        self.inplace = inplace                   # weight of in-place updates, list tapes, captures
+        self.appending = False                   # the loop being made grows a list (no jumps out of it)
         self.budget = max_statements              # statements still to make (in blocks too)
         self.name = name
         self.ns = {"np": np, "math": math}       # the module's namespace, with the locals of f
@@ -407,8 +421,9 @@ class Generator:
                       self.op_create, self.op_int_index, self.op_clip_arrays, self.op_alias,
                       self.op_sign, self.op_sign]
         if self.loop_depth:
-            operations = [op for op in operations if op.__name__ not in self.KINKS] + [self.op_loop_index] * 4
-        control = [self.op_setitem, self.op_setitem, self.op_ifexp]
+            operations = [op for op in operations if op.__name__ not in self.KINKS] + [self.op_loop_index] * 4 + \
+                [self.op_alias] * self.inplace   # refused: NumPy would change the other name, in later iterations too
+        control = [self.op_setitem, self.op_setitem, self.op_ifexp] + [self.op_setitem, self.op_capture] * self.inplace
         if self.depth < MAX_DEPTH:
             control += [self.op_if, self.op_if, self.op_for, self.op_for, self.op_rows, self.op_while]
         return operations + control * self.control
@@ -916,6 +931,8 @@ class Generator:
             av, bv = self.vars[a], self.vars[b]
             self.bind(a, bv)
             self.bind(b, av)
+            if self.loop_depth:   # each may be the other's array of an earlier iteration (adcompiler assumes so)
+                self.tainted |= {a, b}
             self.features.add("tuple")
             return
         # two expressions at once: record what two operations emit, then join them
@@ -1425,7 +1442,7 @@ class Generator:
         updated in place."""
         for state in states:
             arrays = [(n, v) for n, v in state.items() if isinstance(v, np.ndarray)] + \
-                     [(None, p) for p in self.protected]
+                     [(None, p) for p in self.protected + self.iterated]
             for name in names:
                 value = state.get(name)
                 if not isinstance(value, np.ndarray):
@@ -1444,13 +1461,14 @@ class Generator:
 
     def _if(self, saved, start):
         c = self.c
+        tainted = set(self.tainted)   # an arm that rebinds a name must not clear it for the others
         tests = [self.condition()]
         if self.on("elif") and c.coin(30):
             tests.append(self.condition())
             self.features.add("elif")
         has_else = c.coin(70)
         arms = len(tests) + has_else
-        returning = c.integer(0, arms - 1) if self.on("early_return") and c.coin(20) and \
+        returning = c.integer(0, arms - 1) if self.on("early_return") and not self.appending and c.coin(20) and \
             (arms > 1 or not has_else) else None
         merge, rank = (self.fresh(), None) if c.coin(70) else (None, None)
         results = []    # the names bound at the end of each arm that goes on
@@ -1488,6 +1506,7 @@ class Generator:
         self.restore(saved)
         returned = self.run_block(start)
         self.live_after(saved, candidates, returned)
+        self.tainted |= tainted
         self.taint(states, candidates)
         self.features.add("branch")
 
@@ -1616,12 +1635,25 @@ class Generator:
         if self.loop_depth:
             self.features.add("nested_loop")
         carried = self.carried_setup()
+        grown = None        # a list the loop grows: `out = []` just before it, one append per iteration
+        # (not after a `return` in a loop or branch: adcompiler refuses the list then, see the report)
+        if self.inplace and kind != "while" and self.on("list_append") and c.coin(40) and \
+                not any(line.strip().startswith("return") for line in self.lines):
+            grown = self.fresh("out")
+            self.line(f"{grown} = []")
+            self.ns[grown] = []
+        appending = self.appending
+        self.appending = appending or grown is not None
         header_vars = dict(self.vars)
         header_arrays = self.bound_arrays()
         pending = []        # (condition, first evaluation at which its outcome may change)
         form = None
         if kind == "for":
             header, values = self.range_header()
+            if grown is not None and re.search(r"shape|len\(", header):
+                # another pattern of length-1 axes may run it no time: an empty grown list is not
+                # NumPy's (tests/test_found_wrong.py, known wrong)
+                raise Reject("a grown list's loop whose trip count depends on a shape")
             index = self.fresh("i")
             self.line(f"for {index} in {header}:")
             bindings = {index: values}
@@ -1663,11 +1695,16 @@ class Generator:
             if kind == "while":   # the counter first: a `continue` cannot skip it
                 self.line(c.choice([f"{counter} += 1", f"{counter} = {counter} + 1"]))
             items = ["op"] * (c.integer(0, 2) if self.budget > 0 else 0) + ["update"] * max(len(carried), 1) + ["op"]
+            if self.inplace:   # more updates of the carried values (adcompiler writes them in place)
+                items += ["update"] * c.integer(0, self.inplace)
             jumps = [j for j in ("break", "continue", "return") if self.on({"return": "loop_return"}.get(j, j))
-                     and not (j == "continue" and form == "true")]   # it would skip the loop's exit
-            jump = c.choice(jumps) if jumps and form != "test" and c.coin(35) else None
+                     and not (j == "continue" and form == "true")   # it would skip the loop's exit
+                     and not (j == "return" and self.appending)]    # (an enclosing loop grows a list)
+            jump = c.choice(jumps) if jumps and form != "test" and grown is None and c.coin(35) else None
             if jump is not None:
                 items.insert(c.integer(0, len(items)), "jump")
+            if grown is not None:
+                items.insert(c.integer(0, len(items)), "append")
             for item in items:
                 if item == "op":
                     self.statements(1)
@@ -1676,6 +1713,8 @@ class Generator:
                         self.carried_update(carried)
                     except Reject:
                         self.statements(1)
+                elif item == "append":
+                    self.list_append(grown, carried)
                 else:
                     lhs, _ = self.condition_scalar(prefer=carried)
                     token = self.new_condition(lhs, c.choice([">", "<"]), None, default=False)
@@ -1694,6 +1733,7 @@ class Generator:
                     self.line("break")
                 self.features.add("break")
             written = set(self.written[-1])
+            self.appending = appending
             simulated = dict(self.vars)
             simulated_arrays = self.bound_arrays()
             if kind == "rows":
@@ -1727,6 +1767,54 @@ class Generator:
                 if isinstance(value, np.ndarray) and any(
                         n != name and np.shares_memory(value, v) for n, v in others):
                     raise Reject("a name shares an array written in the loop")
+        if written & self.tainted:   # a name bound in a branch not taken here may share it (adcompiler assumes so)
+            raise Reject("a name may share an array written in the loop")
+        if grown is not None:
+            self.read_list(grown)
+
+    def list_append(self, grown, carried):
+        """`out.append(v)`: of a live value itself most often (NumPy's list then holds that array,
+        which a later update of it changes: adcompiler refuses such an update, "list_alias"), of a
+        carried array first, or of a new value made from one."""
+        c = self.c
+        arrays = [n for n in carried if isinstance(self.vars.get(n), np.ndarray)]
+        if arrays and c.coin(60):
+            a = c.choice(arrays)
+            av = self.vars[a]
+            self.used.add(a)
+        else:
+            a, av = self.operand(allow_inline=False)
+        p = self.paren(a)
+        forms = [a, a, a, f"np.tanh({a})", f"{p} * 2.0", f"{p}.copy()"]
+        item = c.choice(forms)
+        if item == a and isinstance(av, np.ndarray):
+            self.features.add("list_alias")
+        self.statement(f"{grown}.append({item})", [], "list_append")
+
+    def read_list(self, grown):
+        """A value read from the list the loop grew (NumPy reads the arrays it holds now)."""
+        c = self.c
+        items = self.ns[grown]
+        if not items:
+            raise Reject("no items")
+        if len({np.shape(item) for item in items}) > 1:
+            if not self.on("list_shapes"):
+                raise Reject("items of different shapes")
+            self.features.add("list_shapes")
+        forms = [f"np.stack({grown})", f"np.array({grown})", f"sum({grown})", f"{grown}[-1] * 1.0",
+                 f"{grown}[0] + {grown}[-1]", f"np.stack({grown}) * 0.5"]
+        if np.ndim(items[0]) == 0:
+            forms.append(f"np.sum(np.array({grown}))")
+        else:
+            forms.append(f"np.sum(np.stack({grown}), axis=0)")
+        if np.ndim(items[0]) <= 1:
+            forms.append(f"np.mean(np.array({grown}), axis=0)")
+        expression = c.choice(forms)
+        value = self.evaluate(expression)
+        if np.ndim(value) > 2:
+            raise Reject("rank 3")
+        self.emit(expression, value, "list_append", target=self.fresh())
+        self.used.discard(self.order[-1])   # let it reach the result
 
     def carried_update(self, carried):
         """An update of a loop-carried value: `s = 0.5 * s + ...`, `y[i] = ...`, `y += ...`."""
@@ -1749,8 +1837,21 @@ class Generator:
             return
         if not self.owned(name, scalars=False):
             raise Reject("shared")
+        if self.inplace and c.coin(40):   # both, in either order (the found bug's pattern)
+            first, second = c.choice([(self.op_setitem, self.rebind), (self.rebind, self.op_setitem)])
+            first(target=name)
+            if self.owned(name, scalars=False):
+                second(target=name)
+                self.features.add("update_then_rebind")
+            return
         if c.coin(65):
             return self.op_setitem(target=name)
+        return self.rebind(target=name)
+
+    def rebind(self, target):
+        """`y = y * 0.5 + v`, `y += v`, ...: the carried array `target` made anew from itself."""
+        c = self.c
+        name, value = target, self.vars[target]
         v, _ = self.term_for(np.shape(value))
         if v == name:
             raise Reject("itself")
@@ -1760,6 +1861,26 @@ class Generator:
         if "+=" in form or "-=" in form:
             self.wrote(name)
         self.statement(form, [name], "loop_carried")
+
+    def op_capture(self):
+        """A copy of an array that may be updated in place later, read after the update: `c = y.copy()`,
+        `c = y * 1.0`, `c = -(-y)` (new arrays in NumPy; adcompiler folds some to `y` itself, so
+        writing `y` in place would change them)."""
+        if not self.on("captured"):
+            raise Reject("off")
+        targets = [n for n in self.names(lambda v: isinstance(v, np.ndarray) and v.ndim >= 1)
+                   if self.owned(n, scalars=False)]
+        if not targets:
+            raise Reject("no target")
+        t = self.c.choice(targets[::-1])
+        forms = [f"{t}.copy()", f"{t} * 1.0", f"-(-{t})", f"{t} + 0.0", f"np.copy({t})", f"{t}[0] * 1.0",
+                 f"+{t}", f"{t}.T.T * 1.0", f"{t} - 0.0", f"np.array({t})"]
+        expression = self.c.choice(forms)
+        value = self.evaluate(expression)
+        if not isinstance(value, np.ndarray) or value.base is not None:
+            raise Reject("not a new array")
+        self.emit(expression, value, "captured", target=self.fresh("cap"))
+        self.used.discard(self.order[-1])   # read at the end, after the updates
 
     def op_loop_index(self):
         """An element, row or column read with a loop index: `x[i]`, `A[i, :]`, `A[:, j]`, `A[i, j]`."""
@@ -1828,12 +1949,15 @@ class Generator:
         self.features.add("setitem")
 
 
-def generate(chooser: Chooser, exclude=(), max_statements=10, control=1) -> Program:
-    """One program; `control` weighs the control-flow statements (if, loops, element assignment)."""
-    return Generator(chooser, exclude, max_statements, control=control).generate()
+def generate(chooser: Chooser, exclude=(), max_statements=10, control=1, inplace=0) -> Program:
+    """One program; `control` weighs the control-flow statements (if, loops, element assignment),
+    `inplace` the in-place stress (more element updates of carried arrays, updates and rebinding in
+    one iteration, lists grown by loops, copies captured before updates); 0 draws none of them."""
+    return Generator(chooser, exclude, max_statements, control=control, inplace=inplace).generate()
 
 
 if __name__ == "__main__":
     import sys
 
-    print(generate(RandomChooser(int(sys.argv[1]) if len(sys.argv) > 1 else 0), max_statements=14))
+    print(generate(RandomChooser(int(sys.argv[1]) if len(sys.argv) > 1 else 0), max_statements=14,
+                   inplace=int(sys.argv[2]) if len(sys.argv) > 2 else 0))

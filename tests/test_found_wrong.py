@@ -10,6 +10,7 @@ Finite differences in float64 are the reference.
 """
 from __future__ import annotations
 
+import inspect
 import math  # noqa: F401 (the program uses it)
 
 import numpy as np
@@ -93,3 +94,229 @@ def test_the_appended_array_is_not_written_in_place_in_a_later_iteration():
     forward = code[code.index("def carried_and_updated_after_its_append_forward_loop"):]
     forward = forward[:forward.index("return")]
     assert "y.copy()" in forward and "y[0, :] =" not in forward, forward
+
+
+# 2026-12-02, found by hand while widening the generator (helper "fuzz"): a list that a `for` loop
+# grows holds copies of its items (the rows of one array), NumPy's list holds the arrays themselves.
+# Writing into an appended array afterwards (in the same iteration, a later one, after the loop, or
+# through `out[i]`) changed NumPy's list but not adcompiler's: a wrong value and gradient, silently.
+# Now refused (frontend/aliasing.py asks the items a grown list holds, frontend/lists.py records them).
+
+def written_after_its_append(x):
+    out = []
+    y = x.copy()
+    for i in range(3):
+        out.append(y)
+        y[0] += x[1] * i   # marked
+    return np.sum(np.stack(out) * np.arange(3.0)[:, None])
+
+
+def written_in_the_next_iteration(x):
+    out = []
+    y = x * 1.0
+    for i in range(3):
+        y[i] = y[i] * 2.0 + x[0]   # marked
+        out.append(y)
+    return np.sum(np.sin(np.stack(out)))
+
+
+def last_item_written_after_the_loop(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        out.append(y)
+    y[0] = 7.0 * x[2]   # marked
+    return np.sum(np.sin(np.stack(out)))
+
+
+def item_read_back_and_written(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        out.append(y)
+    z = out[2]
+    z[0] = 3.0 * x[1]   # marked
+    return np.sum(np.sin(np.stack(out))) + np.sum(y)
+
+
+def view_appended_then_written(x):
+    out = []
+    y = x * 1.0
+    for i in range(3):
+        out.append(y[1:])
+        y[1] = y[1] * x[0]   # marked
+    return np.sum(np.sin(np.stack(out)))
+
+
+@pytest.mark.parametrize("program", [written_after_its_append, written_in_the_next_iteration,
+                                     last_item_written_after_the_loop, item_read_back_and_written,
+                                     view_appended_then_written], ids=lambda p: p.__name__)
+def test_writing_into_an_array_a_grown_list_holds_is_refused(program):
+    with pytest.raises(adcompiler.CompileError, match="shares its memory with `out`") as refused:
+        adcompiler.grad(program, jit=False)(np.array([0.3, -0.7, 0.5]))
+    line = next(k for k, text in enumerate(inspect.getsource(program).splitlines()) if "# marked" in text)
+    assert f":{program.__code__.co_firstlineno + line}: in {program.__name__}()" in str(refused.value)
+
+
+def fresh_item_written_then_appended(x):
+    out = []
+    for i in range(3):
+        y = x * (i + 1.0)
+        y[0] = y[1] * x[2]
+        out.append(y)
+    return np.sum(np.sin(np.stack(out)))
+
+
+def stacked_list_written(x):
+    out = []
+    for i in range(3):
+        out.append(x * (i + 1.0))
+    z = np.stack(out)
+    z[0] = z[1] * x[0]
+    w = np.array(out)
+    w[1, 1] = 3.0 * x[2]
+    return np.sum(np.sin(z)) + np.sum(np.cos(w)) + np.sum(np.stack(out) ** 2)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("program", [fresh_item_written_then_appended, stacked_list_written],
+                         ids=lambda p: p.__name__)
+def test_writes_numpy_does_not_see_through_a_grown_list_are_not_refused(program, jit):
+    x = np.array([0.3, -0.7, 0.5])
+    value, got = adcompiler.value_and_grad(program, jit=jit)(x)
+    assert value == pytest.approx(program(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, fd_grad(program, [x], 0), rtol=1e-6)
+    np.testing.assert_array_equal(x, [0.3, -0.7, 0.5])
+
+
+# 2026-12-02, the in-place random run (seed 2127 of tests/program_generator.py with inplace=3,
+# control=3), reduced: a list grown by a loop whose items change shape between iterations. Its rows
+# are allocated at the first item's shape and later items are broadcast into them, so `out[-1]` is
+# the (1, 1) item broadcast to (4, 1): the value 2.22 where NumPy gives 0.555, silently. Not mended
+# (frontend/lists.py `Lists.grown` writes row k without checking the item's shape; a run-time check
+# of each item's dims against the rows', a ValueError like NumPy's np.stack, would mend it).
+G2 = np.array([[0.555168]])
+
+
+def grown_list_of_items_of_two_shapes(x):
+    t1 = x * 1.0
+    out = []
+    for r in t1:
+        out.append(t1)
+        t1 = G2 * 1.0
+    return np.sum(out[-1])
+
+
+@pytest.mark.xfail(strict=True, reason="a grown list's later items are broadcast into the first item's shape")
+def test_grown_list_of_items_of_two_shapes():
+    x = np.array([[1.465899], [0.966992], [1.489265], [1.224455]])
+    try:
+        value = adcompiler.value_and_grad(grown_list_of_items_of_two_shapes, jit=False)(x)[0]
+    except (ValueError, adcompiler.CompileError):
+        return   # refused, or NumPy's error: not a wrong value
+    assert value == pytest.approx(grown_list_of_items_of_two_shapes(x), rel=1e-12)
+
+
+# 2026-12-02, the in-place random run (seed 3992, a crash on its call with another pattern of
+# length-1 axes), reduced: a list grown by a loop that runs no time. NumPy's `np.array([])` has shape
+# (0,); adcompiler's empty grown list is an array of shape (0, 0, ...) (docs/supported.md), so
+# `np.sum(np.array(out), axis=0)` is 0.0 in NumPy and an empty array here, and the result 3.0 where
+# NumPy gives 4.0, silently (`sum(out)`, 0 in Python, fails to broadcast instead). Not mended
+# (frontend/lists.py: the rank of an empty list cannot be NumPy's; a run-time error when an empty
+# grown list is read as an array would turn the wrong value into a refusal).
+
+def empty_grown_list(x):
+    out = []
+    for i in range(len(x) - 1):
+        out.append(x[0] * 2.0)
+    return np.sum(np.sum(np.array(out), axis=0) + 1.0) + np.sum(x)
+
+
+@pytest.mark.xfail(strict=True, reason="an empty grown list has another rank than NumPy's")
+def test_empty_grown_list():
+    x = np.ones((1, 3))
+    try:
+        value = adcompiler.value_and_grad(empty_grown_list, jit=False)(x)[0]
+    except (ValueError, adcompiler.CompileError):
+        return   # refused, or an error at run time: not a wrong value
+    assert value == pytest.approx(empty_grown_list(x), rel=1e-12)
+
+
+# 2026-12-02, the in-place random run (seed 5965 with inplace=3, control=3), reduced: `y += v` in a
+# loop, where another name (or a grown list) holds y's array at the end of an iteration. NumPy adds
+# into that array in the next iteration, which the other name sees; adcompiler made a new array (as
+# it may when nothing else holds the array), so the other name kept the old values: a wrong value
+# and gradient, silently (3.73 where NumPy gives 4.68). The loop's check of what it writes at the
+# end of an iteration (frontend/aliasing.py) now counts augmented assignments to arrays.
+
+def augmented_while_another_name_holds_it(x):
+    y = np.zeros(2)
+    z = np.ones(2)
+    s = 0.0
+    for i in range(3):
+        y += x
+        s = s + np.sum(np.sin(z))
+        z = y
+    return s
+
+
+def augmented_then_appended(x):
+    y = np.zeros(2)
+    out = []
+    for i in range(2):
+        y += x
+        out.append(y)
+    return np.sum(out[0])
+
+
+@pytest.mark.parametrize("program, other", [(augmented_while_another_name_holds_it, "z"),
+                                            (augmented_then_appended, "out")], ids=lambda p: getattr(p, "__name__", p))
+def test_augmented_assignment_in_a_loop_into_an_array_another_name_holds_is_refused(program, other):
+    with pytest.raises(adcompiler.CompileError, match=f"the loop writes into `y`, which shares its memory with `{other}`"):
+        adcompiler.grad(program, jit=False)(np.array([0.5, 0.25]))
+
+
+def augmented_with_nothing_else_holding_it(x):
+    y = np.zeros(2)
+    s = 0.0
+    for i in range(3):
+        y += x * i
+        s = s + np.sum(np.sin(y))
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_augmented_assignment_in_a_loop_is_not_refused_when_nothing_else_holds_the_array(jit):
+    x = np.array([0.5, 0.25])
+    value, got = adcompiler.value_and_grad(augmented_with_nothing_else_holding_it, jit=jit)(x)
+    assert value == pytest.approx(augmented_with_nothing_else_holding_it(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, fd_grad(augmented_with_nothing_else_holding_it, [x], 0), rtol=1e-6)
+
+
+# 2026-12-02, the in-place random run (seed 11372 with inplace=3, control=3), reduced: a copy of a
+# copy of the argument (`np.copy` is the argument itself in the generated code until written), carried
+# and written by a loop. The emitter let the loop's variable take its initial value's name when only
+# the loop reads that value, but it resolved `fresh(fresh(x))` one step, to `c`, whose only reader
+# was the loop, so the loop's result took the name `x` and the backward read it as the argument:
+# the gradient 0.353 where finite differences give 1.513, silently, in both modes. Mended in
+# backend/emit.py (`_body` resolves identities to the value whose name they have).
+
+def copy_of_a_copy_written_in_a_loop(x):
+    c = np.copy(x)
+    t = np.sum(c * x)
+    y = np.copy(c)
+    s = 0.0
+    for j in range(2):
+        c[-1, -1] = t
+        s = s + np.sum(y)
+        y -= np.mean(c)
+    return s
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_copy_of_a_copy_written_in_a_loop(jit):
+    x = np.array([[0.874314, 0.243254]])
+    value, got = adcompiler.value_and_grad(copy_of_a_copy_written_in_a_loop, jit=jit)(x)
+    assert value == pytest.approx(copy_of_a_copy_written_in_a_loop(x.copy()), rel=1e-12)
+    np.testing.assert_allclose(got, fd_grad(copy_of_a_copy_written_in_a_loop, [x], 0), rtol=1e-6)
+    np.testing.assert_array_equal(x, [[0.874314, 0.243254]])

@@ -189,6 +189,10 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Modul
     `kernel`: the whole body is a kernel (else only the regions that `module` outlines)."""
     identities = {id(op.result): op.args[0] for op in walk(fn.entry.ops)
                   if not isinstance(op, Structured) and op.prim.identity}
+    for key, value in identities.items():  # `fresh(fresh(x))` is x: the value whose name it has
+        while id(value) in identities:
+            value = identities[id(value)]
+        identities[key] = value
     readers: dict[int, list] = {}
 
     def count(block):
@@ -204,7 +208,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Modul
             readers.setdefault(id(identities.get(id(value), value)), []).append(None)
 
     count(fn.entry)
-    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params, kernel)
+    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params, kernel, identities)
     if module is None:
         lines = emitter.block(fn.entry, INDENT)
     else:
@@ -226,8 +230,10 @@ class _Emitter:
     """Writes blocks as indented statements; `nested` holds the expressions of values written
     inside their one reader; `kernel` says whether the statements written now are a kernel's."""
 
-    def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False):
+    def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False,
+                 identities: dict | None = None):
         self.name = namer
+        self.identities = identities or {}  # id(value) -> the value whose name it has (fresh, ...)
         self.kernel = kernel
         self.parallel = False  # writing a kernel of chains only (placement): their loops may be `prange`d
         self.params = {id(p) for p in params}
@@ -413,6 +419,7 @@ class _Emitter:
         body = op.body
         carried = op.carried_args(body)
         for arg, init in zip(carried, op.inits):
+            init = self.identities.get(id(init), init)  # (the value whose name init has)
             if isinstance(init, Value) and id(init) in defined and id(init) not in self.params and \
                     self.readers.get(id(init)) == [op]:
                 # the loop's variable takes the name of a value only it reads, made anew each time

@@ -9,6 +9,7 @@ import gast
 
 from ..rules import primitives as P
 from ..rules.primitives import Sym
+from .calls.common import ListRows
 from .canonical import ITEM, PREFIX
 from .control import _flatten
 from .fence import updated_name
@@ -40,9 +41,13 @@ class Aliasing:
         written = {t.value.id for t in gast.walk(node) if isinstance(t, gast.Subscript)
                    and isinstance(t.ctx, gast.Store) and isinstance(t.value, gast.Name)}
         written |= {updated_name(t) for t in gast.walk(node)} - {None}  # np.add.at(y, ...)
+        augmented = {t.target.id for t in gast.walk(node) if isinstance(t, gast.AugAssign)
+                     and isinstance(t.target, gast.Name)}  # `y += v` writes into an array y (check_augmented)
+        written |= {name for name in augmented if isinstance(after.get(name), Sym) and after[name].type.ndim}
         # a `for` binds its target before anything else in an iteration: never written as it was
         targets = [getattr(node, "target", None), self.parsed.rebound_first.get(node)]
         rebound = {n.id for t in targets if t is not None for n in gast.walk(t) if isinstance(n, gast.Name)}
+        rebound |= _assigned_before_use(node.body)
         for name in written & set(carried) - rebound:
             if isinstance(after.get(name), Sym) and (other := self.sharing(name, after[name], after)) is not None:
                 self.refuse(node, f"the loop writes into `{name}`, which shares its memory with {_called(other)} "
@@ -75,9 +80,16 @@ class Aliasing:
         (`builder.aliases`: the same array, a view of it or of what it views, a branch or loop value
         that may be one of those), or None. In-place updates are refused there: NumPy would change both."""
         for other, bound in (self.env if env is None else env).items():
+            if isinstance(bound, ListRows):  # its items (`out[0]`); `np.stack(out)` is a new array in NumPy
+                leaves = () if bound.rows.operand is value.operand else (bound.rows,)
+            else:
+                leaves = _flatten(bound) or ()
             if other != name and any(isinstance(leaf, Sym) and self.builder.aliases.share(value.operand, leaf.operand)
-                                     for leaf in _flatten(bound) or ()):
+                                     for leaf in leaves):
                 return other  # a tuple holds its arrays, not copies
+        for grown, item in self.appended:  # NumPy's list holds what was appended, the rows hold copies
+            if grown != name and self.builder.aliases.share(value.operand, item.operand):
+                return grown
         return None
 
     def bound_elsewhere(self, value) -> bool:
@@ -96,6 +108,19 @@ class Aliasing:
 
 
 ITERATED = PREFIX + "iterated_"
+
+
+def _assigned_before_use(statements) -> set:
+    """The names that `statements` (a loop's body) bind by a plain `name = ...` at their top level
+    before anything else mentions them: each iteration writes into a new array, never the last one's."""
+    bound, mentioned = set(), set()
+    for statement in statements:
+        names = {n.id for n in gast.walk(statement) if isinstance(n, gast.Name)}
+        if isinstance(statement, gast.Assign) and all(isinstance(t, gast.Name) for t in statement.targets):
+            read = {n.id for n in gast.walk(statement.value) if isinstance(n, gast.Name)}
+            bound |= {t.id for t in statement.targets} - mentioned - read
+        mentioned |= names
+    return bound
 
 
 def _called(name: str) -> str:

@@ -47,7 +47,10 @@ class Lists:
         if name in self.growing:
             loop, trips = self.growing[name]
             k = self.iterations[id(loop)]
-            self.env[name] = self.grown(node, self.env.get(name), self.operand(item, node), k, trips)
+            item = self.operand(item, node)
+            if item.type.ndim:  # the rows are copies: writing into the item later is refused (aliasing.py)
+                self.appended.append((name, item))
+            self.env[name] = self.grown(node, self.env.get(name), item, k, trips)
             return
         current = self.read(name, node)
         if isinstance(current, ListRows):

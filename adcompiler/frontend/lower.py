@@ -136,6 +136,7 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
         self.protected: set[int] = set()  # ids of the arguments and globals, which are never written
         self.node = parsed.tree  # the node being lowered, for messages
         self.growing: dict = {}  # lists that a loop being lowered grows (lists.py)
+        self.appended: list = []  # (list name, array) appended to a grown list, which NumPy's list holds (lists.py)
         self.iterations: dict = {}  # id(loop node) -> its iteration number while its body is lowered
 
     def body(self, args: list):
