@@ -1,11 +1,14 @@
-"""Driver for long random runs (helper fuzz): python fuzz_run.py START COUNT INPLACE JIT_EVERY CONTROL [MAX_STATEMENTS]."""
+"""Long random runs outside pytest, tallying outcomes and refusals by seed:
+python tests/fuzz_run.py START COUNT INPLACE JIT_EVERY CONTROL [MAX_STATEMENTS]
+(INPLACE, CONTROL: the generator's weights; JIT_EVERY: every n-th seed also with jit=True, 0 never)."""
 
 import sys
 import time
 import traceback
 from collections import Counter
+from pathlib import Path
 
-sys.path.insert(0, "tests")
+sys.path.insert(0, str(Path(__file__).parent))
 
 from program_generator import RandomChooser, generate  # noqa: E402
 import test_random_programs as T  # noqa: E402
