@@ -192,9 +192,8 @@ def test_writes_numpy_does_not_see_through_a_grown_list_are_not_refused(program,
 # 2026-12-02, the in-place random run (seed 2127 of tests/program_generator.py with inplace=3,
 # control=3), reduced: a list grown by a loop whose items change shape between iterations. Its rows
 # are allocated at the first item's shape and later items are broadcast into them, so `out[-1]` is
-# the (1, 1) item broadcast to (4, 1): the value 2.22 where NumPy gives 0.555, silently. Not mended
-# (frontend/lists.py `Lists.grown` writes row k without checking the item's shape; a run-time check
-# of each item's dims against the rows', a ValueError like NumPy's np.stack, would mend it).
+# the (1, 1) item broadcast to (4, 1): the value 2.22 where NumPy gives 0.555, silently. Now each
+# iteration checks its item's dims against the rows' (rules/internal.py `rows`): a ValueError.
 G2 = np.array([[0.555168]])
 
 
@@ -207,23 +206,21 @@ def grown_list_of_items_of_two_shapes(x):
     return np.sum(out[-1])
 
 
-@pytest.mark.xfail(strict=True, reason="a grown list's later items are broadcast into the first item's shape")
-def test_grown_list_of_items_of_two_shapes():
+@pytest.mark.parametrize("jit", [False, True])
+def test_grown_list_of_items_of_two_shapes(jit):
     x = np.array([[1.465899], [0.966992], [1.489265], [1.224455]])
-    try:
-        value = adcompiler.value_and_grad(grown_list_of_items_of_two_shapes, jit=False)(x)[0]
-    except (ValueError, adcompiler.CompileError):
-        return   # refused, or NumPy's error: not a wrong value
-    assert value == pytest.approx(grown_list_of_items_of_two_shapes(x), rel=1e-12)
+    with pytest.raises(ValueError, match="the items of a list grown by a loop must have one shape"):
+        adcompiler.value_and_grad(grown_list_of_items_of_two_shapes, jit=jit)(x)
 
 
 # 2026-12-02, the in-place random run (seed 3992, a crash on its call with another pattern of
 # length-1 axes), reduced: a list grown by a loop that runs no time. NumPy's `np.array([])` has shape
 # (0,); adcompiler's empty grown list is an array of shape (0, 0, ...) (docs/supported.md), so
 # `np.sum(np.array(out), axis=0)` is 0.0 in NumPy and an empty array here, and the result 3.0 where
-# NumPy gives 4.0, silently (`sum(out)`, 0 in Python, fails to broadcast instead). Not mended
-# (frontend/lists.py: the rank of an empty list cannot be NumPy's; a run-time error when an empty
-# grown list is read as an array would turn the wrong value into a refusal).
+# NumPy gives 4.0, silently (`sum(out)`, 0 in Python, fails to broadcast instead). The rank of an
+# empty list cannot be NumPy's, so reading an empty grown list of arrays as an array (np.array,
+# np.stack, sum, NumPy's functions) is now a ValueError (rules/internal.py `nonempty_rows`);
+# len(), iteration and indexing read it as before.
 
 def empty_grown_list(x):
     out = []
@@ -232,14 +229,13 @@ def empty_grown_list(x):
     return np.sum(np.sum(np.array(out), axis=0) + 1.0) + np.sum(x)
 
 
-@pytest.mark.xfail(strict=True, reason="an empty grown list has another rank than NumPy's")
-def test_empty_grown_list():
-    x = np.ones((1, 3))
-    try:
-        value = adcompiler.value_and_grad(empty_grown_list, jit=False)(x)[0]
-    except (ValueError, adcompiler.CompileError):
-        return   # refused, or an error at run time: not a wrong value
-    assert value == pytest.approx(empty_grown_list(x), rel=1e-12)
+@pytest.mark.parametrize("jit", [False, True])
+def test_empty_grown_list(jit):
+    with pytest.raises(ValueError, match="a list grown by a loop that ran no iteration is read as an array"):
+        adcompiler.value_and_grad(empty_grown_list, jit=jit)(np.ones((1, 3)))
+    value, grad = adcompiler.value_and_grad(empty_grown_list, jit=jit)(np.ones((2, 3)))  # one iteration: as before
+    assert value == pytest.approx(empty_grown_list(np.ones((2, 3))), rel=1e-12)
+    np.testing.assert_allclose(grad, fd_grad(empty_grown_list, [np.ones((2, 3))], 0), rtol=1e-6)
 
 
 # 2026-12-02, the in-place random run (seed 5965 with inplace=3, control=3), reduced: `y += v` in a

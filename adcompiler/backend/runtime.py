@@ -420,7 +420,24 @@ def unpacked(x, n):
     return x
 
 
-HELPERS += ("unpacked",)
+def grown_rows(rows, dims):
+    """`rows` (a list grown by a loop, its items as rows), after checking that this iteration's item
+    has the earlier items' dims."""
+    if rows.shape[1:] != dims:
+        raise ValueError("the items of a list grown by a loop must have one shape here (adcompiler keeps them as "
+                         "the rows of one array): this iteration appends an item of another shape than the first")
+    return rows
+
+
+def nonempty_rows(rows):
+    """`rows` (a list grown by a loop, its items arrays), after checking that the loop appended one."""
+    if rows.shape[0] == 0:
+        raise ValueError("a list grown by a loop that ran no iteration is read as an array: NumPy makes an empty "
+                         "list an array of shape (0,), which the items' shape cannot tell; give the loop an iteration")
+    return rows
+
+
+HELPERS += ("unpacked", "grown_rows", "nonempty_rows")
 
 
 # ---------------------------------------------------------------- checkpointing (transforms/checkpoint.py)

@@ -331,6 +331,10 @@ def typed_list(items):
 
 # ---------------------------------------------------------------- Python values
 
+register_jitable(runtime.grown_rows)
+register_jitable(runtime.nonempty_rows)
+
+
 @overload(runtime.unpacked)
 def unpacked(x, n):
     def impl(x, n):

@@ -61,14 +61,23 @@ unpacked.defvjp(lambda g, x, n, out: g, None)
 
 def _rows_template(types, dtype):
     dims = ", ".join(f"_{i}" for i in range(2, len(types)))
-    return f"(_0 if _1 else np.zeros(({dims},), np.{dtype}))"
+    item_dims = "".join(f"_{i}, " for i in range(3, len(types)))
+    carried = f"rt.grown_rows(_0, ({item_dims}))" if item_dims else "_0"
+    return f"({carried} if _1 else np.zeros(({dims},), np.{dtype}))"
 
 
 # The rows of a list that a `for` loop grows (lowering/lists.py), before iteration k writes row k:
-# the carried rows (operand 0) where k > 0, else a new array of the given dims. The carried value
-# at k == 0 is the loop's placeholder, which takes no gradient, so the rule passes g on unchanged.
+# the carried rows (operand 0) where k > 0, checked to have this item's dims (operands 3...: a
+# ValueError, never an item broadcast into the first one's shape), else a new array of the dims
+# (the trip count, then the item's). The carried value at k == 0 is the loop's placeholder, which
+# takes no gradient, so the rule passes g on unchanged.
 rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW, jvps=LINEAR)
 rows.defvjp(lambda g, carried, *rest, out, dtype: g)
+# A list grown by a loop read as an array (np.array, np.stack, sum, NumPy's functions): its rows,
+# after checking that there is one. NumPy makes an empty list an array of shape (0,), whatever its
+# items would have been; the rows of array items have more axes, which would change what follows.
+nonempty_rows = Primitive("nonempty_rows", 1, "rt.nonempty_rows(_0)", lambda rows: rows, memory=VIEW, jvps=LINEAR)
+nonempty_rows.defvjp(lambda g, rows, out: g)
 
 # The length of the chunks of a loop checkpointed under `memory=` (transforms/checkpoint.py): of
 # `trips` iterations, each taping `step` bytes, with `snapshot` bytes of carried values per chunk, to

@@ -24,6 +24,12 @@ class ListRows:
 
     rows: Sym
 
+    def array(self) -> Sym:
+        """What NumPy makes of the list (np.array, sum): a new array in NumPy, its rows in the
+        generated code (`fresh`), checked not to be none when they are arrays (NumPy's empty list
+        has shape (0,))."""
+        return P.fresh(P.nonempty_rows(self.rows)) if self.rows.type.ndim > 1 else self.rows
+
 
 @dataclass(frozen=True)
 class Method:

@@ -77,7 +77,7 @@ def stack(lo, arrays, axis=0):
     if isinstance(arrays, ListRows):  # its rows are already stacked along axis 0
         if lo.constant(axis, "axis") != 0:
             lo.refuse(lo.node, "np.stack of a list grown in a loop takes axis=0 only", "transpose the result")
-        return arrays.rows
+        return arrays.array()
     arrays = [as_array(lo, a) for a in sequence(lo, arrays)]
     ndim = arrays[0].type.ndim
     if any(a.type.ndim != ndim for a in arrays):
@@ -124,7 +124,7 @@ def as_array(lo, value, dtype: str | None = None) -> Sym:
                       "make every item a number, or every item an array of one shape")
         common = dtype or np.result_type(*(item.type.dtype for item in items)).name
         return stack(lo, tuple(_cast(item, common) for item in items))
-    x = value.rows if isinstance(value, ListRows) else lo.operand(value, lo.node)
+    x = value.array() if isinstance(value, ListRows) else lo.operand(value, lo.node)
     return _cast(x, dtype or x.type.dtype)
 
 

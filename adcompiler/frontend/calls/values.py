@@ -37,7 +37,7 @@ def rows_of_lists(function, args) -> list:
     of it), but for the joins, whose lowerings take such a list themselves."""
     if not (getattr(function, "__module__", None) or "").startswith("numpy") or function in (np.stack, np.concatenate):
         return args
-    return [a.rows if isinstance(a, ListRows) else a for a in args]
+    return [a.array() if isinstance(a, ListRows) else a for a in args]
 
 
 def builtin_sum(lo, iterable, start=Sym(0)):
@@ -47,7 +47,7 @@ def builtin_sum(lo, iterable, start=Sym(0)):
         for item in iterable:
             total = total + lo.operand(item, lo.node)
         return total
-    rows = iterable.rows if isinstance(iterable, ListRows) else lo.operand(iterable, lo.node)
+    rows = iterable.array() if isinstance(iterable, ListRows) else lo.operand(iterable, lo.node)
     if rows.type.ndim == 0:
         lo.refuse(lo.node, "sum() of a scalar is not supported", "sum an array, a list or a tuple")
     return reductions.CALLS[np.sum](lo, rows, axis=Sym(0)) + start
