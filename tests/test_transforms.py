@@ -3,7 +3,7 @@ compiled code, second derivatives (`grad` of a function that calls `grad`), `vjp
 outputs; each checked against central finite differences or closed forms. Second derivatives
 through loops whose tapes are stacks (`while` loops, `for` loops of fixed-shape arrays, nested
 loops): Hessians by forward over reverse, `vmap` of gradients and Hessians, each against JAX on
-the same function unrolled and against finite differences of JAX's gradient."""
+the same function (its `np` bound to jax.numpy) and against finite differences of JAX's gradient."""
 import numpy as np
 import pytest
 
@@ -13,7 +13,7 @@ from fd import fd_jacobian
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
-jnp = jax.numpy
+from test_batch import with_jax  # noqa: E402 (after JAX's float64 setting)
 
 MODES = pytest.mark.parametrize("compiled", [False, True], ids=["python", "jit"])
 
@@ -130,13 +130,6 @@ def sine_while(x):
     return np.sum(s)
 
 
-def sine_while_jax(x):
-    s = x
-    for i in range(3):
-        s = jnp.sin(s) * x
-    return jnp.sum(s)
-
-
 def recurrence(x):
     """A `for` loop carrying an array of one shape: tanh's outputs taped in a stack of rows."""
     h = x
@@ -147,15 +140,6 @@ def recurrence(x):
     return total
 
 
-def recurrence_jax(x):
-    h = x
-    total = 0.0
-    for i in range(5):
-        h = jnp.tanh(LOOP_W @ h + h)
-        total = total + jnp.sum(jnp.sin(h))
-    return total
-
-
 def nested_loops(h):
     """The outer loop stacks the inner loop's stacks (rows of rows)."""
     total = 0.0
@@ -163,15 +147,6 @@ def nested_loops(h):
         for j in range(LOOP_W.shape[0]):
             h = np.tanh(h * LOOP_W[j]) + 0.1
         total = total + np.sum(h * h) * (i + 1)
-    return total
-
-
-def nested_loops_jax(h):
-    total = 0.0
-    for i in range(3):
-        for j in range(LOOP_W.shape[0]):
-            h = jnp.tanh(h * LOOP_W[j]) + 0.1
-        total = total + jnp.sum(h * h) * (i + 1)
     return total
 
 
@@ -188,16 +163,6 @@ def while_in_for(x):
     return total
 
 
-def while_in_for_jax(x):
-    total = 0.0
-    s = x
-    for i in range(2):
-        for j in range(3):
-            s = jnp.sin(s * x) + 0.2
-        total = total + jnp.sum(s)
-    return total
-
-
 def scalar_while(x):
     """A `while` loop that tapes a number as well (a stack of numbers: one batched row per item)."""
     s = 0.5
@@ -209,16 +174,7 @@ def scalar_while(x):
     return np.sum(x) * s
 
 
-def scalar_while_jax(x):
-    s = 0.5
-    for i in range(4):
-        s = jnp.sin(s * jnp.sum(x * x)) + 0.3
-        x = jnp.cos(x) * s
-    return jnp.sum(x) * s
-
-
-STACKED = [(sine_while, sine_while_jax), (scalar_while, scalar_while_jax), (recurrence, recurrence_jax),
-           (nested_loops, nested_loops_jax), (while_in_for, while_in_for_jax)]
+STACKED = [(f, with_jax(f)) for f in (sine_while, scalar_while, recurrence, nested_loops, while_in_for)]
 STACKED_IDS = [f.__name__ for f, _ in STACKED]
 POINT = np.array([0.3, -0.2, 0.5])
 POINTS = np.array([[0.3, -0.2, 0.5], [0.1, 0.4, -0.6], [-0.5, 0.25, 0.15]])
@@ -267,9 +223,9 @@ def test_per_example_hessians_batch_the_batched_stacks_again(function, function_
 @pytest.mark.slow
 def test_compiled_hessian_through_a_while_loop():
     """The batched push's view of the stack of batched rows under Numba (a kernel carries it)."""
-    expected = _jax_hessian(sine_while_jax, POINT)
+    expected = _jax_hessian(with_jax(sine_while), POINT)
     compiled = hessian(sine_while)
     np.testing.assert_allclose(compiled(POINT), expected, rtol=1e-12, atol=1e-14)
     assert "kernels" in adcompiler.show(compiled, print_it=False).split("# what runs now")[-1]
-    np.testing.assert_allclose(vmap(grad(sine_while))(POINTS), np.asarray(jax.vmap(jax.grad(sine_while_jax))(POINTS)),
+    np.testing.assert_allclose(vmap(grad(sine_while))(POINTS), np.asarray(jax.vmap(jax.grad(with_jax(sine_while)))(POINTS)),
                                rtol=1e-12, atol=1e-14)
