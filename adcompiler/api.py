@@ -109,6 +109,12 @@ class Transformed:
                          parameters=[(n, p.default) for n, p in self.signature.parameters.items()])
         return Loaded, (state,)
 
+    def cache_print(self, fingerprint: Callable) -> str:
+        """What a kept build that read this transform is keyed by (build_cache.py): its settings and
+        `fingerprint` of its function."""
+        return f"transformed:{self.kind}:{self.wrt}:{self.jit!r}:{self.memory}:{self.in_axes}:" \
+               f"{self.out_axes}:{fingerprint(self.function)}"
+
     def _signature(self, types: tuple, *_) -> tuple:
         """The specialisation to use: the first pattern of length-1 axes seen for given dtypes and
         ranks is compiled for exactly that pattern (static broadcasting); any other pattern (a last
@@ -387,6 +393,9 @@ class Loaded(Transformed):
     """A transformed function unpickled (portable.py): it runs the specialisations it was pickled
     with, each compiled on its first call (or found in the cache folder), and refuses other
     argument types: without the user's source it cannot lower them."""
+
+    def cache_print(self, fingerprint: Callable) -> str:
+        raise build_cache.Unprintable("an unpickled transform")
 
     def __init__(self, state: dict):
         self.function = None  # the user's function is not here, only its compiled specialisations

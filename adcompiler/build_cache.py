@@ -157,13 +157,13 @@ def fingerprint(value, deep: bool = False, depth: int = 0) -> str:
         return _function_print(value, deep, inner)
     if isinstance(value, np.ufunc):
         return f"ufunc:{value.__name__}:{np.__version__}"
+    transform = _transform_print(value, deep, inner)  # first: an unpickled transform's module is adcompiler's
+    if transform is not None:
+        return transform
     module = getattr(value, "__module__", None) or ""
     if callable(value) and _is_library(value):  # NumPy's dispatchers, builtins, math, SciPy, adcompiler's own
         return f"library:{module}.{getattr(value, '__qualname__', getattr(value, '__name__', ''))}:" \
                f"{_library_version(module)}"
-    transform = _transform_print(value, deep, inner)
-    if transform is not None:
-        return transform
     raise Unprintable(f"a {type(value).__name__}")
 
 
@@ -226,14 +226,11 @@ def _class_print(kind: type, deep: bool, depth: int) -> str:
 
 def _transform_print(value, deep: bool, depth: int) -> str | None:
     """An adcompiler transform, custom rule or checkpoint marker: its settings and function(s)."""
-    from .api import Loaded, Transformed
     from .frontend.checkpoint import CheckpointedFunction
     from .rules.custom import Custom
-    if isinstance(value, Loaded):
-        raise Unprintable("an unpickled transform")
-    if isinstance(value, Transformed):
-        return f"transformed:{value.kind}:{value.wrt}:{value.jit!r}:{value.memory}:{value.in_axes}:" \
-               f"{value.out_axes}:{fingerprint(value.function, deep, depth)}"
+    printed = getattr(type(value), "cache_print", None)  # api.Transformed's (api imports this module)
+    if printed is not None:
+        return printed(value, lambda function: fingerprint(function, deep, depth))
     if isinstance(value, Custom):  # its body and rule are lowered without recording what they read
         return f"custom:{type(value).__name__}:{fingerprint(value.function, True, depth)}:" \
                f"{fingerprint(value.rule, True, depth)}"
