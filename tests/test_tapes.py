@@ -24,6 +24,7 @@ import workloads  # noqa: E402  (GradBench's ode, element by element)
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 jnp = jax.numpy
+from test_batch import with_jax  # noqa: E402 (after JAX's float64 setting)
 
 MODES = pytest.mark.parametrize("compiled", [False, True], ids=["python", "numba"])
 # Numba compiles second derivatives slowly: most tests run the plain version (the same source), the
@@ -44,13 +45,7 @@ def recurrence(W, x):
     return total
 
 
-def recurrence_jax(W, x):
-    h = x
-    total = 0.0
-    for i in range(5):
-        h = jnp.tanh(W @ h + h)
-        total = total + jnp.sum(jnp.sin(h))
-    return total
+recurrence_jax = with_jax(recurrence)
 
 
 def long_while(x):
