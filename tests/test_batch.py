@@ -371,6 +371,28 @@ def test_vmap_of_jacrev(rng):
                                rtol=1e-12, atol=1e-12)
 
 
+def projection(parameters, feature):
+    """Bundle adjustment's residual in small: slices of one parameter vector, a broadcast scalar,
+    a vector made of elements (the unbatched operands that the Jacobian's cotangents meet)."""
+    angle, center, scale = parameters[0:3], parameters[3:5], parameters[5]
+    x = np.array([angle[1] * center[0] - angle[0], angle[2] * center[1]]) - feature
+    return scale * np.sin(x + center) + parameters[6:8] * np.sum(angle * angle)
+
+
+@pytest.mark.parametrize("jacobian", [ad.jacrev, ad.jacfwd], ids=["jacrev", "jacfwd"])
+@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_vmap_of_a_jacobian_of_slices(jacobian, jit, rng):
+    """Each item's Jacobian, whose cotangents (or tangents) meet operands the same for every
+    cotangent: they are repeated as read-only views (`repeated`), which the outer vmap batches."""
+    parameters, features = rng.normal(size=(K, 8)), rng.normal(size=(K, 2))
+    got = ad.vmap(jacobian(projection), jit=jit)(parameters, features)
+    np.testing.assert_allclose(got, jax.vmap(jax.jacrev(with_jax(projection)))(parameters, features),
+                               rtol=1e-12, atol=1e-12)
+    for item in range(K):
+        np.testing.assert_allclose(got[item], fd_jacobian(projection, (parameters[item], features[item]), 0),
+                                   rtol=1e-7, atol=1e-8)
+
+
 def test_show_prints_the_jacobian_code(rng):
     text = ad.show(ad.jacrev(vector), rng.normal(size=3), rng.normal(size=(3, 3)), print_it=False)
     assert "basis = " in text.split("# generated Python")[1]

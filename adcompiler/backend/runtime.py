@@ -32,6 +32,11 @@ def broadcast_like(g, like):
     return np.broadcast_to(g, np.shape(like)).copy()
 
 
+def repeated(x, n):
+    """`x` repeated `n` times along a new leading axis: a read-only view, nothing copied."""
+    return np.broadcast_to(x, (n, *np.shape(x)))
+
+
 # ---------------------------------------------------------------- reductions along one axis
 # Numba compiles neither `keepdims=` nor np.max/np.min/np.mean with `axis` (the twins loop instead,
 # runtime_numba.py); keepdims is in the helper's name, since it decides the rank of the result.

@@ -57,6 +57,13 @@ def broadcast_like(g, like):
     return lambda g, like: np.full(like.shape, g)
 
 
+@overload(runtime.repeated)
+def repeated(x, n):
+    if isinstance(x, types.Array):
+        return lambda x, n: np.broadcast_to(x, (n,) + x.shape)
+    return lambda x, n: np.full(n, x)
+
+
 # ---------------------------------------------------------------- reductions along one axis
 # These twins loop over a (before, along, after) view of the array. The axis is an ordinary integer
 # argument, so one compilation serves every axis of a given array type.

@@ -9,7 +9,7 @@ row) and they are combined into one flat position (`((i0 * n1) + i1) * n2 + i2`)
 from __future__ import annotations
 
 from ..ir.core import Type
-from .creation import over_batch, zeros
+from .creation import repeated_over, zeros
 from .primitive import LINEAR, NEW, ZERO, Primitive, Sym
 from .shapes import dim, reshape, shape_of
 
@@ -93,7 +93,7 @@ def _gather_batched(x3, flat, batched):
 def _scatter_add_batched(like, g, flat, batched):
     if batched[2]:
         return None
-    g = g if batched[1] else over_batch(g, like)
+    g = g if batched[1] else repeated_over(g, like)
     k, before, after = dim(g, axis=0), dim(g, axis=1), dim(g, axis=3)
     n = dim(like, axis=2 if batched[0] else 1)
     out = scatter_add(zeros(k * before, n, after, dtype=like.type.dtype), reshape(g, k * before, dim(g, axis=2), after), flat)

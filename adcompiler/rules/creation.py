@@ -7,9 +7,10 @@ import numpy as np
 
 from ..ir.core import Const, Type
 from .elementwise import cast
-from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, ZERO, Primitive, Sym, literal_lengths, promote, same_type
-from .reductions import total
-from .shapes import aligned, broadcast_like, dim, logical_rank, shape_of, squeeze, unbroadcast
+from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, literal_lengths, promote, \
+    same_type
+from .reductions import sum_axes, total
+from .shapes import aligned, broadcast_like, dim, logical_rank, permute, shape_of, squeeze, unbroadcast
 
 
 def _shape_text(first: int, count: int) -> str:
@@ -64,19 +65,36 @@ linspace.defvjp(lambda g, a, b, n, out: total(g * (1.0 - linspace(0.0, 1.0, n)))
 
 
 # ---------------------------------------------------------------- batching that makes arrays
-# over_batch, and the batching rules of shapes' broadcast_like and unbroadcast, which need it: here
-# because they make new arrays (shapes.py cannot import this module).
+# over_batch and repeated, and the batching rules of shapes' broadcast_like and unbroadcast, which
+# need them: here because they make new arrays (shapes.py cannot import this module).
 
 def over_batch(x: Sym, like: Sym) -> Sym:
     """An unbatched `x` repeated along a new leading axis as long as the batch axis of `like`: the
-    value of every item of the batch, as a new array."""
+    value of every item of the batch, as a new array (one that may be written)."""
     return zeros(dim(like, axis=0), *shape_of(x), dtype=x.type.dtype) + x
 
 
+# `x` repeated `n` times along a new leading axis, as a read-only view (stride 0: nothing copied),
+# for operands that are only read or whose shape alone matters; over_batch where it is written.
+repeated = Primitive("repeated", 2, "rt.repeated(_0, _1)",
+                     lambda x, n: Type(x.dtype, x.ndim + 1, False, (None, *x.units)), memory=VIEW,
+                     lengths=lambda x, n: (*literal_lengths(n), *x.type.lengths), jvps=Linear((0,)))
+repeated.defvjp(lambda g, x, n, out: sum_axes(g, axes=(0,), keepdims=False), None)
+# Each item repeated: (n, batch, ...) seen as (batch, n, ...); the count is a size, never batched.
+repeated.defbatch(lambda x, n, batched: None if batched[1] else
+                  permute(repeated(x, n), axes=(1, 0, *range(2, x.type.ndim + 1))))
+
+
+def repeated_over(x: Sym, like: Sym) -> Sym:
+    """`x` repeated as long as the batch axis of `like`, read-only (see `repeated`)."""
+    return repeated(x, dim(like, axis=0))
+
+
 def _broadcast_like_batched(g, like, batched):
-    """g spread over like's (logical) shape: both batched, or g's items each spread."""
+    """g spread over like's (logical) shape: both batched, g the same for every item (it broadcasts
+    against like's items, and so against like), or g's items each spread."""
     if not batched[0]:
-        g = over_batch(g, like)
+        return broadcast_like(g, like)
     g = aligned(g, True, logical_rank(like, batched[1]))
     if batched[1]:
         return broadcast_like(g, like)
@@ -89,9 +107,9 @@ def _unbroadcast_batched(g, like, batched):
     that the runtime sums only the stretched axes, then the added axes dropped."""
     rank = logical_rank(g, batched[0])
     if not batched[0]:
-        g = over_batch(g, like)
+        g = repeated_over(g, like)
     added = rank - logical_rank(like, batched[1])
-    target = aligned(like if batched[1] else over_batch(like, g), True, rank)
+    target = aligned(like if batched[1] else repeated_over(like, g), True, rank)
     out = unbroadcast(g, target)
     for _ in range(added):
         out = squeeze(out, axis=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index, index_items
 from .internal import copy
-from .creation import over_batch
+from .creation import repeated_over
 from .shapes import aligned, logical_rank, permute
 from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute
 
@@ -141,10 +141,10 @@ def _getitem_batched(x, *items, batched, index):
 def _index_add_batched(like, g, *items, batched, index):
     if any(batched[2:]) or _masked(items, index):
         return None
-    like = like if batched[0] else over_batch(like, g)
+    like = like if batched[0] else repeated_over(like, g)
     if basic_index(index):
         return index_add(like, g, *items, index=(IndexSlice(),) + index)
-    g = g if batched[1] else over_batch(g, like)
+    g = g if batched[1] else repeated_over(g, like)
     return _batch_axis_second(index_add(_batch_axis_second(like), _batch_axis_second(g), *items, index=index))
 
 
@@ -166,7 +166,7 @@ def _tape_push_batched(stack, value, k, capacity, batched):
     if batched[2] or batched[3]:
         return None
     rows_first = (1, 0, *range(2, stack.type.ndim))
-    value = value if batched[1] else over_batch(value, stack)
+    value = value if batched[1] else repeated_over(value, stack)
     return permute(tape_push(permute(stack, axes=rows_first), value, k, capacity), axes=rows_first)
 
 
