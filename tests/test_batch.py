@@ -380,7 +380,7 @@ def projection(parameters, feature):
 
 
 @pytest.mark.parametrize("jacobian", [ad.jacrev, ad.jacfwd], ids=["jacrev", "jacfwd"])
-@pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("jit", [False, pytest.param("whole", marks=pytest.mark.slow)])  # "whole": rt.repeated's Numba twin
 def test_vmap_of_a_jacobian_of_slices(jacobian, jit, rng):
     """Each item's Jacobian, whose cotangents (or tangents) meet operands the same for every
     cotangent: they are repeated as read-only views (`repeated`), which the outer vmap batches."""

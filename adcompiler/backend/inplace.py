@@ -5,7 +5,7 @@ nothing can tell the difference. Memory is tracked by its sources: the roots of 
 relation of the generated code (ir/alias.py, the relation lowering's refusals ask too), the values
 that make new memory (allocations, arithmetic, arguments), reached back from a value through views,
 identities, updates, and the values an `if` or a loop passes on (yields, initial values). An update
-is in place when its array may be no argument nor a read-only view; nothing whose sources overlap
+is in place when its array may be no argument nor a read-only view (READ_ONLY); nothing whose sources overlap
 them is read after the update (nor, when it is defined outside a loop that holds the update,
 anywhere in that loop's blocks); no tape holds them (a list keeps a reference: it must not change
 after it is appended, nor in a later iteration of a loop around the append when the memory
@@ -19,7 +19,9 @@ import math
 
 from ..ir.alias import Aliases
 from ..ir.core import Function, Loop, Structured, Value
+
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
+READ_ONLY = frozenset({"broadcast_like", "repeated"})  # results never written in place (`repeated`: a stride-0 view)
 
 
 def in_place_updates(fn: Function) -> set:
@@ -73,7 +75,7 @@ class _Analysis:
                 if op.prim.name == "append" and isinstance(op.args[1], Value) and \
                         (op.args[1].type.ndim or op.args[1].type.listed):
                     self.pins.append((op.args[1], here))
-            elif op.prim.name == "broadcast_like":
+            elif op.prim.name in READ_ONLY:
                 self.foreign.add(id(op.result))
         end = path + (len(block.ops),)
         for value in block.terminator.values:
