@@ -21,7 +21,7 @@ from .rules.library import function_name, library_call_named_in
 from .ir.core import SUPPORTED_DTYPES, Type
 from .frontend.inlining import Transforms
 from .frontend.lower import still_valid
-from .frontend.parse import ParsedFunction
+from .frontend.parse import ParsedFunction, def_name
 from .backend.executable import Executable
 from .pipeline import Build, Fixed, build, check, check_call
 from .portable import Specialisation
@@ -64,7 +64,7 @@ class Transformed:
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)  # of the function's own arguments
         # of the generated functions (`<name>_value_and_grad`, ...): the `def`'s name
-        self.name = self._parsed.name if self._parsed is not None else function.__code__.co_name
+        self.name = self._parsed.name if self._parsed is not None else def_name(function.__code__)
         if kind == "vmap":
             in_axes = _in_axes(in_axes, self.names)
             wrt = tuple(i for i, axis in enumerate(in_axes) if axis is not None)

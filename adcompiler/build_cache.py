@@ -32,7 +32,7 @@ from . import __version__
 from .backend.compile import PACKAGE_DIGEST, cache_dir, numba_version
 from .backend.emit import vector_math
 from .backend.fuse import fusion
-from .frontend.parse import source_of
+from .frontend.parse import code_positions, source_of
 from .portable import Specialisation
 
 FORMAT = 1  # of an entry; a new format ignores the old entries
@@ -187,7 +187,8 @@ def _function_print(function, deep: bool, depth: int) -> str:
         raise Unprintable(f"no source for {function.__qualname__}") from error
     parts = [f"function:{function.__module__}.{function.__qualname__}", code.co_filename, str(code.co_firstlineno),
              source, fingerprint(function.__defaults__, deep, depth), fingerprint(function.__kwdefaults__, deep, depth),
-             fingerprint(dict(vars(function)), deep, depth), ",".join(code.co_freevars)]
+             fingerprint(dict(vars(function)), deep, depth), ",".join(code.co_freevars),
+             repr(code_positions(code)[:1])]  # which of the lambdas on its line
     if deep:
         scope = function.__globals__
         parts += [f"{name}={fingerprint(scope[name], True, depth)}" for name in sorted(_names(code)) if name in scope]

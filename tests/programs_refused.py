@@ -493,8 +493,3 @@ def calls_two_shares(x):
     y = x * 2.0
     z = two_shares(y)  # <- HERE call
     return np.sum(z)
-
-
-# ----------------------------------------------------------------- a lambda given to grad itself
-
-top_level_lambda = lambda x: x * 2.0  # <- HERE top_level_lambda

@@ -174,8 +174,6 @@ CONSTRUCTS = [
     ("multiline_matmul_3d", (np.ones((2, 2, 2)), np.ones(2)), ["`@`", "3-D"], "2-D"),
     ("multiline_matmul_scalar", (ARRAY,), ["`@`", "scalar operand"], "`*`"),
     ("multiline_axis", (ARRAY, 0), ["axis", "constant"], "literal"),  # the call's line
-    # a lambda given to grad
-    ("top_level_lambda", (1.5,), "lambda", "def"),
 ]
 
 
@@ -281,13 +279,6 @@ def test_custom_vjp_rule_with_wrong_number_of_shares_points_at_the_user():
 
 
 # ---------------------------------------------------------------------------- refusals in this file
-
-def test_grad_of_a_lambda_itself():
-    with pytest.raises(CompileError) as info:
-        grad(lambda x: x * 2.0, jit=False)  # <- HERE grad of lambda
-    check_error(info.value, test_grad_of_a_lambda_itself, says="lambda", hint="def",
-                marker=MARKER + " grad of lambda", file=__file__)
-
 
 def test_decorator_syntax_points_at_the_user_line():
     with pytest.raises(CompileError) as info:

@@ -1,6 +1,7 @@
 """Reading a user's function: its source, its gast tree, and where each node is in the user's file."""
 from __future__ import annotations
 
+import ast
 import collections
 import inspect
 import linecache
@@ -43,7 +44,7 @@ class ParsedFunction:
 
 
 def parse(function: Callable) -> ParsedFunction:
-    """Parse `function`'s source. Refuses what has no readable source (builtins, lambdas, REPL).
+    """Parse `function`'s source. Refuses what has no readable source (builtins, a REPL's).
     A wrapper made with `functools.wraps` is read as itself, never as the function it wraps: what
     it does around that call is part of what is differentiated."""
     library = inspect.unwrap(function)  # NumPy's Python functions are wrapped by its dispatcher
@@ -57,9 +58,8 @@ def parse(function: Callable) -> ParsedFunction:
                            "decorate a function defined with `def` in a file")
     code = function.__code__
     where = Loc(code.co_filename, code.co_firstlineno, 0, function.__name__)
-    if function.__name__ == "<lambda>":
-        raise CompileError("a lambda cannot be differentiated", where,
-                           "define the function with `def` at module level")
+    if code.co_name == "<lambda>":
+        return _parse_lambda(function, where)
     try:
         source = source_of(code)  # of the code: getsource(function) would unwrap it
     except (OSError, TypeError) as error:
@@ -73,6 +73,51 @@ def parse(function: Callable) -> ParsedFunction:
     if not isinstance(tree, gast.FunctionDef):
         raise CompileError(f"{function.__name__} is not defined with `def`", where)
     return ParsedFunction(function, tree, source, code.co_filename, code.co_firstlineno - 1)
+
+
+def _parse_lambda(function: Callable, where: Loc) -> ParsedFunction:
+    """A lambda read as the `def` of the same parameters that returns its body, named for its line
+    (`lambda_12`). It is found in its file's syntax tree as the innermost lambda on its first line
+    whose body spans every position of its code (Python's `co_positions`, but for
+    the empty ones of its prologue), so that of several
+    lambdas on one line the one given is read."""
+    code = function.__code__
+    linecache.checkcache(code.co_filename)
+    text = "".join(linecache.getlines(code.co_filename))
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        module = None
+    positions = code_positions(code)
+    candidates = [node for node in ast.walk(module) if isinstance(node, ast.Lambda)
+                  and node.lineno == code.co_firstlineno and positions
+                  and all(_within(node.body, p) for p in positions)] if module is not None else []
+    if not candidates:
+        raise CompileError("the source of this lambda cannot be read", where,
+                           "define the function in a .py file, not in an interactive session, or with `def`")
+    node = min(candidates, key=lambda n: (n.end_lineno - n.lineno, n.end_col_offset - n.col_offset))
+    name = def_name(code)
+    source = f"def {name}({ast.unparse(node.args)}):\n    return ({ast.unparse(node.body)})\n"
+    return ParsedFunction(function, gast.parse(source).body[0], source, code.co_filename, node.lineno - 2, "<lambda>")
+
+
+def def_name(code) -> str:
+    """The name of the `def` a function is read as: its own; a lambda's, `lambda_<its line>`."""
+    return f"lambda_{code.co_firstlineno}" if code.co_name == "<lambda>" else code.co_name
+
+
+def code_positions(code) -> list:
+    """The source spans (line, column, end line, end column) of `code`'s instructions, without the
+    empty ones (a prologue's)."""
+    return [(line, column, end_line, end_column) for line, end_line, column, end_column in code.co_positions()
+            if None not in (line, end_line, column, end_column) and (line, column) != (end_line, end_column)]
+
+
+def _within(node, position) -> bool:
+    """Whether the source span `position` (line, column, end line, end column) lies in `node`'s."""
+    line, column, end_line, end_column = position
+    return (node.lineno, node.col_offset) <= (line, column) and (end_line, end_column) <= (node.end_lineno,
+                                                                                       node.end_col_offset)
 
 
 def source_of(code) -> str:
