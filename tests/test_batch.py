@@ -398,26 +398,141 @@ def test_show_prints_the_jacobian_code(rng):
     assert "basis = " in text.split("# generated Python")[1]
 
 
-# ---------------------------------------------------------------- refusals
+# ---------------------------------------------------------------- control flow that differs across the batch
+# Each item takes its own branch, its own number of trips: an `if` computes both branches and picks
+# per item (np.where), a loop runs until its longest item ends, each item's values kept from there.
 
 
 def branch_on_item(x):
     if x[0] > 0:
-        return x
-    return -x
+        y = x * 2.0 + np.sum(x)
+    elif x[1] > 0:
+        return np.sin(x)
+    else:
+        y = np.exp(x)
+    return y * x[1]
 
 
 def while_on_item(x):
-    while x[0] < 10.0:
-        x = x * 2.0
-    return x
+    h, n = x, 0
+    while h[0] < 10.0:
+        h = h * 1.5 + 0.1 * np.sin(h)
+        n += 1
+    return h * n
 
 
 def trips_of_item(x, n):
     s = x
     for i in range(n):
-        s = s * 2.0
+        s = np.sin(s) * 2.0 + s * i
     return s
+
+
+def trips_of_item_counting_down(x, n):
+    s = x
+    for i in range(n, 0, -2):
+        if s[0] > 1.0:
+            s = s * 0.5
+        else:
+            s = np.cos(s) + i
+    return s
+
+
+def loop_in_a_branch(x):
+    h = x
+    if x[0] > 0:
+        while h[1] < 4.0:
+            h = h + np.exp(h) * 0.5
+    return np.sum(h ** 2)
+
+
+CONTROL = [  # (function, arguments, in_axes): items that take each branch, run 0 trips and several
+    (branch_on_item, (np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -2.0], [-0.2, -0.1]]),), 0),
+    (while_on_item, (np.array([[0.5, 1.0], [2.0, -1.0], [9.0, 3.0], [11.0, 0.0]]),), 0),
+    (trips_of_item, (np.array([0.3, -0.4]), np.array([0, 3, 1, 5])), (None, 0)),
+    (trips_of_item_counting_down, (np.array([[1.5, 0.2], [0.3, 0.4], [2.5, 1.0], [0.1, 0.1]]), np.array([0, 5, 4, 7])),
+     (0, 0)),
+    (loop_in_a_branch, (np.array([[1.0, 0.5], [-1.0, 0.5], [0.3, 3.0], [0.2, 5.0]]),), 0),
+]
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["plain", "jit"])
+@pytest.mark.parametrize("function, args, in_axes", CONTROL, ids=[c[0].__name__ for c in CONTROL])
+def test_control_flow_that_differs_across_the_batch(function, args, in_axes, jit):
+    """vmap of the values and of the gradient, against the function and its gradient called on each
+    item, and the gradients against finite differences."""
+    got = ad.vmap(function, in_axes=in_axes, jit=jit)(*args)
+    np.testing.assert_allclose(got, looped(function, args, _axes(in_axes, args)), rtol=1e-14, atol=1e-15)
+    loss = _summed(function)
+    gradients = ad.vmap(ad.grad(loss), in_axes=in_axes, jit=jit)(*args)
+    axes = _axes(in_axes, args)
+    np.testing.assert_allclose(gradients, looped(ad.grad(loss, jit=False), args, axes), rtol=1e-13, atol=1e-14)
+    for item, gradient in enumerate(gradients):
+        point = tuple(a if axis is None else np.take(a, item, axis=axis) for a, axis in zip(args, axes))
+        np.testing.assert_allclose(gradient, fd_jacobian(loss, point, 0), rtol=1e-6, atol=1e-8)
+
+
+def _axes(in_axes, args) -> tuple:
+    return in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
+
+
+def _summed(function):
+    """The sum of `function`'s result (a number to differentiate), a module-level function of the
+    same parameters (transforms read the source)."""
+    return {f.__name__: g for f, g in [(branch_on_item, summed_branch_on_item), (while_on_item, summed_while_on_item),
+                                       (trips_of_item, summed_trips_of_item),
+                                       (trips_of_item_counting_down, summed_trips_of_item_counting_down),
+                                       (loop_in_a_branch, loop_in_a_branch)]}[function.__name__]
+
+
+def summed_branch_on_item(x):
+    return np.sum(branch_on_item(x))
+
+
+def summed_while_on_item(x):
+    return np.sum(while_on_item(x))
+
+
+def summed_trips_of_item(x, n):
+    return np.sum(trips_of_item(x, n))
+
+
+def summed_trips_of_item_counting_down(x, n):
+    return np.sum(trips_of_item_counting_down(x, n))
+
+
+def test_batched_trip_counts_of_every_sign_of_step():
+    """len(range(a, b, c)) per item (trip_count's batching rule), steps of both signs, empty ranges."""
+    def count(a, b, c):
+        total = 0.0
+        for i in range(a, b, c):
+            total = total + 1.0
+        return total
+    cases = np.array([(a, b, c) for a in (-3, 0, 4) for b in (-5, 0, 6) for c in (-3, -1, 1, 2)])
+    got = ad.vmap(count, jit=False)(cases[:, 0], cases[:, 1], cases[:, 2])
+    np.testing.assert_array_equal(got, [len(range(a, b, c)) for a, b, c in cases])
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def appends_per_trip(x, n):
+    out = []
+    for i in range(n):
+        out.append(x * i)
+    return np.sum(np.array(out)) + x
+
+
+def shrinks_per_trip(x, n):
+    """Its gradient's loop keeps a list tape (the shape changes each trip)."""
+    h = x
+    for i in range(n):
+        h = np.sin(h[1:]) * 2.0
+    return np.sum(h)
+
+
+def gradient_of_shrinks_per_trip(x, n):
+    return ad.grad(shrinks_per_trip)(x, n)
 
 
 def masked(x):
@@ -425,9 +540,8 @@ def masked(x):
 
 
 @pytest.mark.parametrize("function, args, in_axes, match", [
-    (branch_on_item, (np.ones((K, 2)),), 0, "`if`'s condition"),
-    (while_on_item, (np.ones((K, 2)),), 0, "`while` loop's test"),
-    (trips_of_item, (np.ones(2), np.arange(K)), (None, 0), "trip_count"),
+    (appends_per_trip, (1.5, np.arange(K)), (None, 0), "`rows`"),
+    (gradient_of_shrinks_per_trip, (np.ones(6), np.arange(K)), (None, 0), "cannot carry a list"),
     (masked, (np.ones((K, 3)),), 0, "getitem"),
 ])
 def test_refused_batching_names_the_line(function, args, in_axes, match):

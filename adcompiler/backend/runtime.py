@@ -198,6 +198,38 @@ def tape_push(stack, value, k, capacity):
     return stack
 
 
+def tape_push_rows(stack, value, k, capacity):
+    """`tape_push` of a batch whose items are at iterations of their own (a loop whose trip count
+    differs across the batch): `stack` holds rows of the batch (rows, batch, *shape), item b's
+    value goes to row k[b]. The rows are made when every k is 0, and double when one reaches
+    them. Numba compiles this body as it is (runtime_numba.py)."""
+    top = longest(k)
+    if top == 0:
+        stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
+    elif top >= stack.shape[0]:
+        grown = np.empty((max(2 * stack.shape[0], top + 1),) + stack.shape[1:], stack.dtype)
+        grown[:stack.shape[0]] = stack
+        stack = grown
+    for b in range(k.shape[0]):
+        stack[k[b], b] = value[b]
+    return stack
+
+
+def longest(trips):
+    """The largest of a batch of trip counts, 0 for an empty batch (a masked loop's trips).
+    Numba compiles this body as it is."""
+    top = 0
+    for b in range(trips.shape[0]):
+        top = max(top, trips[b])
+    return top
+
+
+def item_rows(x, rows):
+    """Each item's own row: out[b] = x[b, rows[b]] (negative rows count from the end, as in NumPy)."""
+    x = np.asarray(x)
+    return x[np.arange(x.shape[0]), rows]
+
+
 def empty_list(item):
     """An empty list of values like `item` (a tape no iteration wrote to; Numba must know its type)."""
     return []
@@ -411,7 +443,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "longest", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

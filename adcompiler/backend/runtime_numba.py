@@ -307,6 +307,19 @@ def matmul(a, b):
 
 
 register_jitable(runtime.tape_push)
+register_jitable(runtime.longest)
+register_jitable(runtime.tape_push_rows)
+
+
+@overload(runtime.item_rows)
+def item_rows(x, rows):
+    def impl(x, rows):
+        out = np.empty((x.shape[0],) + x.shape[2:], x.dtype)
+        for b in range(x.shape[0]):
+            row = rows[b] if rows[b] >= 0 else rows[b] + x.shape[1]
+            out[b] = x[b, row]
+        return out
+    return impl
 
 
 @overload(runtime.empty_list)

@@ -4,7 +4,7 @@ are values in the IR and updates in place where emission proves nothing can tell
 from __future__ import annotations
 
 from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index, index_items
-from .internal import copy
+from .internal import copy, longest
 from .creation import repeated_over
 from .shapes import aligned, logical_rank, permute
 from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute
@@ -110,6 +110,13 @@ tape_push = Primitive("tape_push", 4, "_0 = rt.tape_push(_0, _1, _2, _3)", lambd
                       memory=UPDATE, jvps=LINEAR)
 tape_push.defvjp(lambda g, stack, value, k, capacity, out: setitem(g, 0.0, k, index=_ROW),
                  lambda g, stack, value, k, capacity, out: _region_of(g, (k,), _ROW), None, None)
+# tape_push of a batch whose items are at iterations of their own (batching, below): row k[b] of
+# item b, in a stack of rows of the batch (rows, batch, *shape).
+tape_push_rows = Primitive("tape_push_rows", 4, "_0 = rt.tape_push_rows(_0, _1, _2, _3)",
+                           lambda stack, value, k, capacity: stack, memory=UPDATE)
+# Each item's own row, x[b, rows[b]]: an integer index that differs across the batch (batching).
+item_rows = Primitive("item_rows", 2, "rt.item_rows(_0, _1)", lambda x, rows: Type(x.dtype, x.ndim - 1),
+                      memory=NEW)
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
@@ -131,6 +138,8 @@ def _batch_axis_second(x):
 
 
 def _getitem_batched(x, *items, batched, index):
+    if index == _ROW and batched[1]:  # a row of its own for each item
+        return item_rows(x, items[0]) if batched[0] else getitem(x, items[0], index=(IndexArray(),))
     if any(batched[1:]) or _masked(items, index):
         return None
     if basic_index(index):
@@ -163,11 +172,11 @@ def _tape_push_batched(stack, value, k, capacity, batched):
     """A batch of stacks (batch, rows, *shape) kept as a view of one stack of batched rows (rows,
     batch, *shape): each push writes one contiguous row, read back as `stack[:, k]`. The iteration
     number and the capacity are the same for every item (a `while`'s count is unbatched)."""
-    if batched[2] or batched[3]:
-        return None
+    capacity = longest(capacity) if batched[3] else capacity  # rows for the longest item's trips
     rows_first = (1, 0, *range(2, stack.type.ndim))
     value = value if batched[1] else repeated_over(value, stack)
-    return permute(tape_push(permute(stack, axes=rows_first), value, k, capacity), axes=rows_first)
+    push = tape_push_rows if batched[2] else tape_push  # each item at its own iteration (a masked loop's)
+    return permute(push(permute(stack, axes=rows_first), value, k, capacity), axes=rows_first)
 
 
 getitem.defbatch(_getitem_batched)

@@ -3,6 +3,9 @@ the trip count of a loop, and the tapes between a loop's forward and backward.""
 from __future__ import annotations
 
 from ..ir.core import Type
+from .creation import empty
+from .elementwise import floor_divide, maximum, where
+from .shapes import dim
 from .primitive import (BUFFER, ELEMENTWISE, FRESH, IDENTITY, LINEAR, NEW, UPDATE, VIEW, ZERO, Linear, Primitive,
                         Recompute, same_type)
 
@@ -19,6 +22,9 @@ fresh.defvjp(lambda g, x, out: g)
 
 trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,
                        recompute=Recompute.NUMBER, fold=lambda *bounds: len(range(*bounds)), vjps=ZERO)
+# Each item's len(range(start, stop, step)): max(0, (stop - start + step - sign(step)) // step).
+trip_count.defbatch(lambda start, stop, step, batched: maximum(
+    floor_divide(stop - start + step - where(step > 0, 1, -1), step), 0))
 
 
 def _placeholder_text(types, dtype, ndim, listed, units=None, lengths=None):
@@ -38,6 +44,10 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
+# The largest of a batch of trip counts (0 for none): how long a loop whose items each run their
+# own number of trips runs (transforms/batch.py), and a batch of tapes for them (tape_array's rule).
+longest = Primitive("longest", 1, "rt.longest(_0)", lambda trips: Type("int64", weak=True), memory=NEW, vjps=ZERO)
+tape_array.defbatch(lambda n, batched, dtype: empty(dim(n, axis=0), longest(n), dtype=dtype))
 # A list tape's ops have no derivative rules: they are differentiated only in a gradient spliced
 # into a function that is differentiated again, and refused there (never taken for constants).
 # Forward mode carries a list of tangents beside the list (of the items appended, read back).

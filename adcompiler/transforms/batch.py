@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import CompileError
 from ..ir.builder import Builder
-from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, Yield
+from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, While, Yield
 from ..rules import primitives as P
 from ..rules.primitive import Unbatched
 from ..rules.creation import over_batch
@@ -65,6 +65,7 @@ class Batching:
         self.batched: set = set()  # ids of the original values that are batched
         self.template = template
         self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
+        self.made_by: dict = {}  # id(original value) -> the op that made it (a loop's tapes, `masked`)
 
 
     def block(self, block: Block, batched_results: bool = False) -> tuple:
@@ -90,14 +91,19 @@ class Batching:
             return value
         if isinstance(operand, Value) and id(operand) in self.widening:
             raise _Widen(operand)  # the loop carries it batched instead
-        made = self.builder.producers.get(id(value))
-        if made is not None and made.prim is P.placeholder:
+        if self._placeholder(value):
+            made = self.builder.producers[id(value)]
             t = batched_type(value.type)
             return self.builder.emit(P.placeholder, [], dict(made.param_dict, ndim=t.ndim, units=t.units))
         if value.type.listed:
             raise CompileError("a list that holds both values that differ across the batch and values that do not "
                                "cannot be batched", self.builder.loc, "compute the list's items from the batched values")
         return over_batch(P.Sym(value), self.template).operand
+
+    def _placeholder(self, value) -> bool:
+        """Whether `value` (of the batched code) stands for a variable not assigned yet."""
+        made = self.builder.producers.get(id(value))
+        return made is not None and made.prim is P.placeholder
 
     def derived(self, original: Value):
         """The `derived` of the value made for `original` (`d_x` stays the adjoint of x's value)."""
@@ -122,6 +128,7 @@ class Batching:
                 self.op(op)
 
     def op(self, op) -> None:
+        self.made_by[id(op.result)] = op
         args = [self.lookup(a) for a in op.args]
         flags = tuple(self.is_batched(a) for a in op.args)
         if op.prim.updates and not flags[0] and any(flags):  # batched values written into an unbatched array
@@ -156,10 +163,10 @@ class Batching:
                                f"its own path", loc, "write the choice with np.where, or batch outside this code")
 
     def structured(self, op) -> None:
-        if isinstance(op, If):
-            self.refuse_batched(op.args[0], "this `if`'s condition", op.loc)
-        if isinstance(op, For):
-            self.refuse_batched(op.trips, "this loop's trip count", op.loc)
+        if isinstance(op, If) and self.is_batched(op.args[0]):
+            return self.selected(op)
+        if isinstance(op, For) and self.is_batched(op.trips):
+            return self.masked(op)
         carried = [self.is_batched(v) for v in op.inits]
         while True:  # the carried values batched where the initial value or the body makes them so
             own = {id(a): i for b in op.blocks for i, a in enumerate(op.carried_args(b))}
@@ -181,8 +188,8 @@ class Batching:
                 carried = wider
                 break
             carried = wider
-        if op.test is not None:
-            self.refuse_batched(op.test.terminator.values[0], "this `while` loop's test", op.loc)
+        if op.test is not None and self.is_batched(op.test.terminator.values[0]):
+            return self.masked(op)
         for block, made in zip(op.blocks, blocks):
             if block is op.test:
                 continue
@@ -200,6 +207,83 @@ class Batching:
         for r, new, b in zip(op.results, results, [False] * len(counts) + carried):
             self.bind(r, new, b)
 
+    def selected(self, op: If) -> None:
+        """An `if` whose condition differs across the batch: both branches computed for every item
+        (as np.where computes both), each result taken from the branch its item's condition picks."""
+        branches = []
+        for block in op.blocks:
+            self.ops(block.ops)
+            branches.append([(P.Sym(self.lookup(v)), self.is_batched(v)) for v in block.terminator.values])
+        self.builder.loc = op.loc
+        condition = P.Sym(self.lookup(op.args[0]))
+        for result, (then, then_batched), (orelse, orelse_batched) in zip(op.results, *branches):
+            if result.type.listed:
+                raise CompileError("an `if` whose condition differs across the batch cannot choose a list (each item "
+                                   "would take its own branch)", op.loc, "append in both branches, or choose the items "
+                                   "with np.where")
+            unassigned = [self._placeholder(side.operand) for side in (then, orelse)]
+            if any(unassigned):  # assigned on one side only: read only where that side ran
+                side, side_batched = (orelse, orelse_batched) if unassigned[0] else (then, then_batched)
+                self.bind(result, side.operand, side_batched)
+                continue
+            chosen = _elementwise(P.where, [condition, then, orelse], (True, then_batched, orelse_batched), {})
+            self.bind(result, chosen.operand, True)
+
+    def masked(self, op) -> None:
+        """A loop whose trip count (a `for`'s) or test (a `while`'s) differs across the batch: it runs
+        as long as the longest item's (a `for`) or while any item's test holds, each item's carried
+        values kept from the iteration where its own loop has ended (`active`); a `while` counts
+        each item's trips."""
+        if any(v.type.listed for v in op.inits):
+            raise CompileError(f"a `{op.name}` loop whose {'test' if op.test else 'trip count'} differs across the "
+                               f"batch cannot carry a list (a tape or `append`): each item would run its own number "
+                               f"of iterations", op.loc, "batch outside this code, or keep the values in an array")
+        carried = [self.as_batched(v) for v in op.inits]
+        index = [Value(a.type, a.hint) for a in op.body.args[:op.index_args]]
+        args = index + [Value(batched_type(a.type), a.hint) for a in op.body.args[op.index_args:]]
+        if isinstance(op, For):  # as many trips as the longest item's
+            trips = P.Sym(self.lookup(op.trips))
+            leading, own = (P.longest(trips).operand,), []
+        else:
+            leading, own = (), [over_batch(P.Sym(0), self.template).operand, self.tested(op, carried)]
+            args += [Value(own[0].type, "count"), Value(own[1].type, "active")]
+        with self.builder.nested() as body_ops:
+            for position, (original, new) in enumerate(zip(op.body.args, args)):
+                self.bind(original, new, position >= op.index_args)  # a `for`'s k is the same for all
+            running = (P.Sym(index[0]) < trips) if isinstance(op, For) else P.Sym(args[-1])
+            self.ops(op.body.ops)
+            self.builder.loc = op.body.terminator.loc
+            tapes = _tapes(op, self.made_by)
+            kept = [self.as_batched(v) if tape else  # rows past an item's own iterations are never read
+                    _elementwise(P.where, [running, P.Sym(self.as_batched(v)), P.Sym(old)], (True, True, True),
+                                 {}).operand for v, old, tape in zip(op.body.terminator.values, args[op.index_args:], tapes)]
+            if isinstance(op, While):
+                still = P.where(running, P.Sym(self.tested(op, kept)), P.Sym(False))
+                counted = P.Sym(args[-2]) + P.cast(running, dtype="int64")
+                kept += [counted.operand, still.operand]
+        body = Block(args, body_ops, Yield(tuple(kept), op.body.terminator.loc))
+        blocks = (body,)
+        if isinstance(op, While):  # any item's test holds
+            test_args = [Value(a.type, a.hint) for a in args]
+            with self.builder.nested() as test_ops:
+                going = P.total(P.cast(P.Sym(test_args[-1]), dtype="int64")) > 0
+            blocks = (Block(test_args, test_ops, Yield((going.operand,), op.loc)), body)
+        self.builder.loc = op.loc
+        results = [Value(Type("int64"), "trips")] if isinstance(op, While) else []
+        results += [Value(a.type, a.hint) for a in args[op.index_args:]]
+        self.builder.append(op.rebuilt((*leading, *carried, *own), blocks, tuple(results)))
+        for original, new in zip(op.carried_results, results[1:] if isinstance(op, While) else results):
+            self.bind(original, new, True)
+        if isinstance(op, While):
+            self.bind(op.trips, results[-2], True)
+
+    def tested(self, op: While, carried: list) -> Value:
+        """The batched value of `op`'s test of the (batched) carried values `carried`, made here."""
+        for original, new in zip(op.test.args, carried):
+            self.bind(original, new, True)
+        self.ops(op.test.ops)
+        return self.as_batched(op.test.terminator.values[0])
+
     def nested(self, op, block: Block, carried: list) -> Block:
         """`block` batched with its carried arguments batched as `carried` says (the yield is
         made by the caller, which knows what the op carries)."""
@@ -214,6 +298,16 @@ class Batching:
             self.ops(block.ops)
         yields = tuple(self.lookup(v) for v in block.terminator.values)
         return Block(args, ops, Yield(yields, block.terminator.loc))
+
+
+def _tapes(loop, made_by: dict) -> list:
+    """For each value `loop` carries, whether it is its tape: a `while`'s stack (tape_push) or a
+    `for`'s rows (made by tape_array); `made_by` maps ids of values to the ops that made them."""
+    tapes = []
+    for init, value in zip(loop.inits, loop.body.terminator.values):
+        pushed, made = made_by.get(id(value)), made_by.get(id(init))
+        tapes.append(getattr(pushed, "prim", None) is P.tape_push or getattr(made, "prim", None) is P.tape_array)
+    return tapes
 
 
 def _elementwise(prim, operands: list, batched: tuple, params: dict):
