@@ -305,7 +305,8 @@ class _Sweep:
         as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, read at `k`
         from the tape that `augment` adds to the forward (the plan's output), or a counter's
         value: `backward` carries each counter the plan undoes from the end of its forward
-        iteration to its start, undoing the step. Returns the forward results the counters start from."""
+        iteration to its start, undoing the step. Returns the forward results the counters start
+        from (the backward loop's initial values for them)."""
         tapes = {id(tape): (earlier.structured, keep) for earlier in self.plans
                  for (_, keep), tape in zip(earlier.decisions, earlier.outputs) if tape is not None}
         plan = plan_loop(op, backward, self.added, tapes)
@@ -331,7 +332,8 @@ class _Sweep:
                         mapping[id(value)] = entries[id(counter)]
                     else:
                         start = mapping[id(op.carried_args(body)[counter.position])]
-                        mapping[id(value)] = _stepped(Sym(start), counter.offsets[id(value)][1], 1, value, mapping)
+                        offset = counter.offsets[id(value)][1]
+                        mapping[id(value)] = _stepped(Sym(start), offset, 1, value, mapping)
                 elif keep is Keep.RECOMPUTE:
                     producer = producers[id(value)]
                     mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
