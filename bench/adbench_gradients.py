@@ -3,7 +3,7 @@ element): adcompiler (fused and, row-wise, unfused) against JAX jit and the obje
 numba.njit as they are written, in a fresh process for one thread and for two, fastest of N calls
 taken in turn.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/adbench_gradients.py [--calls 20]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/adbench_gradients.py [--calls 20] [--workloads GMM] [--threads 1]
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def njit_objective(objective):
     return namespace[objective.__name__]
 
 
-def measure(calls: int) -> dict:
+def measure(calls: int, workloads) -> dict:
     """{workload: {tool: {"gradient": s, "objective": s}}} in this process (its thread count is set
     by the caller's environment). "adcompiler rows, unfused" is compiled with ADCOMPILER_FUSION=0."""
     import adcompiler
@@ -64,7 +64,8 @@ def measure(calls: int) -> dict:
 
     os.environ["ADCOMPILER_COMPILE"] = "sync"
     results = {"BLAS": _blas()}
-    for workload, formulations in FORMULATIONS.items():
+    for workload in workloads:
+        formulations = FORMULATIONS[workload]
         path, reader = INPUTS[workload]
         args = list(reader(A.data_dir() / path))
         functions = {}
@@ -98,20 +99,25 @@ def main(argv=None) -> None:
     """Runs `measure` in a fresh process per thread count (1 and 2) and prints times and ratios."""
     parser = argparse.ArgumentParser(description="ADBench GMM and LSTM: adcompiler against JAX jit and numba.njit")
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--workloads", nargs="+", choices=tuple(FORMULATIONS), default=tuple(FORMULATIONS),
+                        help="the workloads to time (all by default)")
+    parser.add_argument("--threads", nargs="+", choices=("1", "2"), default=("1", "2"),
+                        help="the thread counts to time, each in a fresh process (1 and 2 by default)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.measure:
-        print(json.dumps(measure(options.calls)))
+        print(json.dumps(measure(options.calls, options.workloads)))
         return
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; fastest of {options.calls} calls")
-    for threads in ("1", "2"):
+    for threads in options.threads:
         env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
                "NUMBA_NUM_THREADS": threads, "ADCOMPILER_THREADS": threads,
                "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads != '1' else 'false'} "
                             f"intra_op_parallelism_threads={threads}"}
         for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             env.pop(variable, None)
-        output = subprocess.run([sys.executable, __file__, "--measure", "--calls", str(options.calls)], env=env,
+        output = subprocess.run([sys.executable, __file__, "--measure", "--calls", str(options.calls),
+                                 "--workloads", *options.workloads], env=env,
                                 check=True, capture_output=True, text=True).stdout
         results = json.loads(output.strip().splitlines()[-1])
         print(f"\n{threads} thread{'s' if threads != '1' else ''} (BLAS: {results.pop('BLAS')})")

@@ -6,13 +6,16 @@ then adds to the forward what the plans name (tapes, stores, results), in the pl
 plan of an op that holds another sees the other's outputs as values of its blocks (`added`).
 
 For a loop, each forward value of the body that the backward body reads is, in this order of
-preference: the iteration number (INDEX); recomputed from the iteration number, outer values and
-values already available, by ops whose primitive says they are cheap (RECOMPUTE); or stored every
-iteration: the scalars of a `for` in an array allocated before the loop (ARRAY); a value whose
-shape is the same in every iteration (`_Shapes`) in a stack, an array with a row per iteration
-(STACK: allocated at the first iteration, as many rows as a `for` runs, doubled when a `while`
-fills it); any other in a list (LIST). For an `if`, each value a branch's backward reads becomes a
-result of the forward `if` (SURFACE). A value's operands are decided before it.
+preference: the iteration number (INDEX); a counter (`counters`: an integer the loop steps by
+amounts that depend on no carried value, `at = at + 1`) recomputed by undoing each step as the
+backward walks the iterations down from the loop's result (UNDONE: integers, so exact); recomputed
+from the iteration number, outer values and values already available, by ops whose primitive says
+they are cheap (RECOMPUTE); or stored every iteration: the scalars of a `for` in an array
+allocated before the loop (ARRAY); a value whose shape is the same in every iteration (`_Shapes`)
+in a stack, an array with a row per iteration (STACK: allocated at the first iteration, as many
+rows as a `for` runs, doubled when a `while` fills it); any other in a list (LIST). For an `if`,
+each value a branch's backward reads becomes a result of the forward `if` (SURFACE). A value's
+operands are decided before it.
 
 The shapes are proved the same on symbolic shapes (`_Shapes`): a carried array keeps its shape
 when the body yields one of exactly its shape (by induction from its initial value). A proof
@@ -40,6 +43,7 @@ class Keep(enum.Enum):
     """How the backward gets a forward value."""
 
     INDEX = "the iteration number"
+    UNDONE = "recomputed by undoing its step, from the loop's result down"
     RECOMPUTE = "recomputed"
     ARRAY = "taped in an array"
     STACK = "taped in a stack of rows"
@@ -57,6 +61,7 @@ class Plan:
     structured: Structured = field(compare=False, repr=False)  # the forward op
     outputs: tuple = ()  # per decision: the new forward value the backward reads (a tape, a result), or None
     branch: int | None = None  # an `if`'s: the branch whose values become results
+    counters: tuple = ()  # a loop's: the Counters its backward carries, undoing their steps
 
     @property
     def checkpointed(self) -> bool:
@@ -90,12 +95,32 @@ def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
     index = {id(a) for a in body.args[:op.index_args]}
     available = set(index)
     producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
+    counting = {}  # id(a counter's carried argument, or a result of an inner loop that steps it) -> its Counter
+    for counter in counters(op):
+        counting[id(op.carried_args(body)[counter.position])] = counter
+        counting.update((key, counter) for key, (value, _) in counter.offsets.items() if id(value) not in producers)
+    undone = []
     decisions = []
 
     def recomputable(value) -> bool:
         """Whether `value` is available, or made from the iteration number, outer values and
-        available values by cheap ops (an index such as `i - 1`, an element `x[i, j] - m[j]`)."""
+        available values by cheap ops (an index such as `i - 1`, an element `x[i, j] - m[j]`), or
+        a counter's value: its carried argument undone from the iteration's end, plus its offset."""
         if id(value) in available:
+            return True
+        counter = counting.get(id(value))
+        if counter is not None:
+            start = op.carried_args(body)[counter.position]
+            if not all(isinstance(f, Const) or id(f) not in inside or recomputable(f)
+                       for _, factors in (*counter.step(body), *counter.offsets[id(value)][1]) for f in factors):
+                return False
+            if counter not in undone:
+                undone.append(counter)
+                available.add(id(start))
+                decisions.append((start, Keep.UNDONE))
+            if value is not start:
+                available.add(id(value))
+                decisions.append((value, Keep.UNDONE))
             return True
         producer = producers.get(id(value))
         if producer is None or value.type.listed or not producer.prim.recomputed(value.type, producer.param_dict) \
@@ -113,10 +138,12 @@ def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
             available.add(id(value))
     outputs = tuple(Value(tape_type(value, keep), derived=("tape_", value))
                     if keep in TAPED else None for value, keep in decisions)
-    return Plan(op.name, op.loc, tuple(decisions), op, outputs)
+    return Plan(op.name, op.loc, tuple(decisions), op, outputs, counters=tuple(undone))
 
 
 TAPED = (Keep.ARRAY, Keep.STACK, Keep.LIST)
+
+
 ARRAY_OVERHEAD = 112  # bytes of an ndarray object on a list tape, besides its data
 
 
@@ -322,6 +349,86 @@ def _indexed(shape, items, index):
         else:
             result.append(("slice", shape[axis], item.given, *operands) if operands else shape[axis])
     return tuple(result) + tuple(shape[len(index):])
+
+
+@dataclass(frozen=True)
+class Counter:
+    """An integer that a `for` loop carries (at `position`) and steps by amounts that depend on
+    no carried value: `offsets` maps id(v) -> (v, terms) for each value v of the body that is the
+    carried argument plus a sum of terms (`at`, `at + 1`, the result of an inner loop stepping it),
+    a term being `(sign, factors)`: sign times the product of factors (operands outside the
+    carried values' reach: the iteration number, outer values, an inner loop's trip count)."""
+
+    position: int
+    offsets: dict
+
+    def step(self, body: Block) -> tuple:
+        """The terms of one iteration's step: the offset of the value the body yields."""
+        return self.offsets[id(body.terminator.values[self.position])][1]
+
+
+def counters(op: Loop) -> list:
+    """The counters of loop `op` (not a `while`, whose iterations the backward does not walk by
+    number, nor a checkpointed loop, whose backward recomputes its iterations)."""
+    if not isinstance(op, For) or isinstance(op, Checkpointed):
+        return []
+    body = op.body
+    carried = op.carried_args(body)
+    reached = _reached(body, carried)
+    found = []
+    for position, (arg, following) in enumerate(zip(carried, body.terminator.values)):
+        if arg.type.dtype != "int64" or arg.type.ndim or arg.type.listed:
+            continue
+        offsets = _offsets(arg, body, reached)
+        if id(following) in offsets and offsets[id(following)][1]:
+            found.append(Counter(position, offsets))
+    return found
+
+
+def _offsets(start: Value, block: Block, varying: set) -> dict:
+    """id(v) -> (v, terms) for the values v of `block` (not its nested blocks) that are `start`
+    plus the sum of terms, each term's factors outside `varying`: made by `+` or `-` of an integer
+    outside `varying`, or the result of an inner `for` whose counter starts at such a value and
+    steps by terms that are the same in every inner iteration (times its trip count)."""
+    offsets = {id(start): (start, ())}
+
+    def steady(operand) -> bool:
+        return operand.type.dtype == "int64" and not operand.type.ndim and \
+            (isinstance(operand, Const) or id(operand) not in varying)
+
+    for op in block.ops:
+        if isinstance(op, For) and steady(op.trips):
+            inner = {counter.position: counter for counter in counters(op)}
+            inside = defined_in(op.body)
+            for position, (init, result) in enumerate(zip(op.inits, op.carried_results)):
+                counter = inner.get(position)
+                if counter is None or id(init) not in offsets:
+                    continue
+                step = counter.step(op.body)
+                if all(not isinstance(f, Value) or (id(f) not in inside and steady(f)) for _, fs in step for f in fs):
+                    terms = tuple((sign, (op.trips, *factors)) for sign, factors in step)
+                    offsets[id(result)] = (result, offsets[id(init)][1] + terms)
+        elif not isinstance(op, Structured) and op.prim.name in ("add", "sub") and op.result.type.dtype == "int64" \
+                and not op.result.type.ndim:
+            left, right = op.args
+            if id(left) in offsets and steady(right):
+                sign = 1 if op.prim.name == "add" else -1
+                offsets[id(op.result)] = (op.result, offsets[id(left)][1] + ((sign, (right,)),))
+            elif op.prim.name == "add" and id(right) in offsets and steady(left):
+                offsets[id(op.result)] = (op.result, offsets[id(right)][1] + ((1, (left,)),))
+    return offsets
+
+
+def _reached(body: Block, carried) -> set:
+    """Ids of the values of `body` (nested blocks too) that depend on the values `carried`."""
+    reached = {id(a) for a in carried}
+    for op in body.ops:
+        reads = list(op.args) + ([v for b in op.blocks for v in read_in(b)] if isinstance(op, Structured) else [])
+        if any(isinstance(v, Value) and id(v) in reached for v in reads):
+            reached.update(id(r) for r in results_of(op))
+            if isinstance(op, Structured):
+                reached.update(i for b in op.blocks for i in defined_in(b))
+    return reached
 
 
 def plan_if(op: If, number: int, backward: Block, added: dict) -> Plan:

@@ -17,7 +17,7 @@ from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, I
                        basic_index, copy_block, defined_in, live)
 from ..rules.primitives import Sym
 from .augment import augment
-from .plan import Keep, plan_if, plan_loop
+from .plan import TAPED, Keep, plan_if, plan_loop
 
 
 def analyze_activity(fn: Function, wrt, passes=None) -> set:
@@ -284,14 +284,14 @@ class _Sweep:
         block = Block([k_backward] + [entries[j] for j in positions] + [entry for _, entry, _ in imports],
                       scope.ops, Yield(yields, op.loc))
         block.ops[:] = live(block.ops, yields + (state["k"].operand,))
-        self.tape(op, block, state["k"])
+        counted_from = self.tape(op, block, state["k"])
         block.ops[:] = live(block.ops, block.terminator.values)
         inits = []
         for j in positions:
             inits.append((seeds[j] if seeds[j] is not None else zero_adjoint(op.carried_results[j])).operand)
-        inits += [initial.operand for _, _, initial in imports]
+        inits += [initial.operand for _, _, initial in imports] + counted_from
         results = tuple(Value(entries[j].type, derived=adjoint_of(op.inits[j], j)) for j in positions) + \
-            tuple(entry.renewed() for _, entry, _ in imports)
+            tuple(entry.renewed() for _, entry, _ in imports) + tuple(v.renewed() for v in counted_from)
         self.builder.append(For((trips, *inits), (block,), results, op.loc))
         for (value, _, _), result in zip(imports, results[len(positions):]):
             self.scope.adjoints[id(value)] = Sym(result)
@@ -300,10 +300,13 @@ class _Sweep:
             if isinstance(init, Value) and id(init) in self.active:
                 self.add(init, Sym(result))
 
-    def tape(self, op: Loop, backward: Block, k: Sym) -> None:
+    def tape(self, op: Loop, backward: Block, k: Sym) -> list:
         """Make each forward value of the loop body that the backward body reads available there,
-        as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, or read at
-        `k` from the tape that `augment` adds to the forward (the plan's output)."""
+        as the loop's plan says (`plan.plan_loop`): the iteration number, recomputed, read at `k`
+        from the tape that `augment` adds to the forward (the plan's output), or a counter's
+        value: `backward` carries each counter the plan undoes from the end of its forward
+        iteration to its start, undoing the step. Returns the forward results the counters start
+        from (the backward loop's initial values for them)."""
         tapes = {id(tape): (earlier.structured, keep) for earlier in self.plans
                  for (_, keep), tape in zip(earlier.decisions, earlier.outputs) if tape is not None}
         plan = plan_loop(op, backward, self.added, tapes)
@@ -312,14 +315,30 @@ class _Sweep:
         body = op.body
         mapping = {id(a): k.operand for a in body.args[:op.index_args]}
         producers = {id(o.result): o for o in body.ops if not isinstance(o, Structured)}
+        starting = {id(op.carried_args(body)[c.position]): c for c in plan.counters}
+        entries = {}  # id(Counter) -> the counter at the end of the iteration, carried by the backward
+        starts = []
         reads = []
         with self.builder.nested(reads):
             for (value, keep), tape in zip(plan.decisions, plan.outputs):
-                if keep is Keep.RECOMPUTE:
+                if keep is Keep.UNDONE and id(value) in starting:  # the counter at the iteration's start
+                    counter = starting[id(value)]
+                    entry = entries[id(counter)] = Value(value.type, value.hint)
+                    mapping[id(value)] = _stepped(Sym(entry), counter.step(body), -1, value, mapping)
+                    starts.append(mapping[id(value)])
+                elif keep is Keep.UNDONE:  # a result of an inner loop: the counter at the start, stepped
+                    counter = next(c for c in plan.counters if id(value) in c.offsets)
+                    if value is body.terminator.values[counter.position]:
+                        mapping[id(value)] = entries[id(counter)]
+                    else:
+                        start = mapping[id(op.carried_args(body)[counter.position])]
+                        offset = counter.offsets[id(value)][1]
+                        mapping[id(value)] = _stepped(Sym(start), offset, 1, value, mapping)
+                elif keep is Keep.RECOMPUTE:
                     producer = producers[id(value)]
                     mapping[id(value)] = self.builder.emit(producer.prim, [mapping.get(id(a), a) for a in producer.args],
                                                            producer.param_dict, value.hint)
-                elif keep is not Keep.INDEX:
+                elif keep in TAPED:
                     read = P.list_get(tape, k) if keep is Keep.LIST else P.getitem(tape, k, index=(IndexInt(),))
                     if value.type.weak:
                         read = P.weak(read)
@@ -329,6 +348,26 @@ class _Sweep:
         first = [o for o in backward.ops if not isinstance(o, Structured) and o.result is k.operand]
         at = backward.ops.index(first[0]) + 1 if first else 0
         backward.ops[at:at] = reads
+        backward.args += entries.values()
+        backward.terminator.values = tuple(backward.terminator.values) + tuple(starts)
+        return [op.carried_results[c.position] for c in plan.counters]
+
+
+def _stepped(value: Sym, terms, sign: int, like: Value, mapping: dict) -> Value:
+    """`value` plus (sign 1) or minus (sign -1: the last term undone first) a counter's `terms`
+    (`plan.Counter`), their factors read through `mapping`: a value of `like`'s type and name."""
+    for term_sign, factors in (terms if sign == 1 else reversed(terms)):
+        product = None
+        for factor in factors:
+            factor = mapping.get(id(factor), factor)
+            if not (isinstance(factor, Const) and factor.value == 1):
+                product = Sym(factor) if product is None else product * Sym(factor)
+        product = Sym(1) if product is None else product
+        value = value + product if term_sign * sign == 1 else value - product
+    if value.type.weak != like.type.weak:
+        value = P.weak(value) if like.type.weak else P.cast(value, dtype=like.type.dtype)
+    value.operand.hint = like.hint
+    return value.operand
 
 
 def _substitute(block: Block, mapping: dict) -> None:
