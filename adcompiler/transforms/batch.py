@@ -7,12 +7,15 @@ when it depends on a batched parameter; an unbatched value is computed once, as 
 every result is batched (an unbatched one is repeated over the batch). An op with a batched operand
 is made by its primitive's batching rule (`Primitive.batch`, rules/primitive.py: elementwise
 primitives by rank alignment); where there is none, or the rule has none for these operands (an
-index that differs across the batch), it is a CompileError at the user's line. Structured ops: an
-`if` or a `while` test on a batched value is refused (each item would take its own branch; write
-`np.where`), a `for` needs an unbatched trip count; a loop carries a value batched when its initial
-value or its body makes it so (a fixpoint, like reverse mode's activity analysis), an `if` yields
-one batched when either branch does, and the unbatched side is repeated over the batch. A tape
-(a list) is batched as a list of batched items.
+index that differs across the batch), it is a CompileError at the user's line. Structured ops: a
+loop carries a value batched when its initial value or its body makes it so (a fixpoint, like
+reverse mode's activity analysis), an `if` yields one batched when either branch does, and the
+unbatched side is repeated over the batch. Control flow that differs across the batch: an `if` on
+a batched condition computes both branches and picks each item's (`selected`, as np.where); a
+`for` with a batched trip count and a `while` with a batched test run until the longest item ends,
+each item's carried values kept from where its own loop ended (`masked`; its tapes take each
+item's rows at its own iterations, and rows past them are never read). A tape (a list) is batched
+as a list of batched items; a masked loop cannot carry one.
 """
 from __future__ import annotations
 
