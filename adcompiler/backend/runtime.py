@@ -215,6 +215,25 @@ def tape_push_rows(stack, value, k, capacity):
     return stack
 
 
+def select(condition, x, y, rank):
+    """np.where(condition, x, y) of two values of one variable: their last `rank` axes (each
+    item's shape) must be equal, else ValueError; an empty side beside a non-empty one (a variable
+    not assigned yet) gives way to the other. Numba compiles this body as it is."""
+    x, y = np.asarray(x), np.asarray(y)
+    if y.size == 0 and x.size != 0:
+        return np.where(condition, x, x)
+    if x.size == 0 and y.size != 0:
+        return np.where(condition, y, y)
+    for axis in range(1, rank + 1):
+        if x.shape[x.ndim - axis] != y.shape[y.ndim - axis]:
+            raise ValueError(SELECT_SHAPE_ERROR)
+    return np.where(condition, x, y)
+
+
+SELECT_SHAPE_ERROR = ("under vmap, a variable has another shape in the items that take one branch (or run one more "
+                      "iteration) than in the others, so the batch has no one shape: give it one shape on every path")
+
+
 def longest(trips):
     """The largest of a batch of trip counts, 0 for an empty batch (a masked loop's trips).
     Numba compiles this body as it is."""
@@ -443,7 +462,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "longest", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

@@ -7,7 +7,7 @@ from .creation import empty
 from .elementwise import floor_divide, maximum, where
 from .shapes import dim
 from .primitive import (BUFFER, ELEMENTWISE, FRESH, IDENTITY, LINEAR, NEW, UPDATE, VIEW, ZERO, Linear, Primitive,
-                        Recompute, same_type)
+                        Recompute, promote, same_type)
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO, batch=ELEMENTWISE)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
@@ -44,6 +44,13 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
+# Each item's x or y by its condition, as np.where, where x and y are the values of one variable
+# (batching's `selected` and `masked`, transforms/batch.py): each item's x and y must have one shape
+# (the last `rank` axes; a ValueError otherwise, where np.where would broadcast one to the other),
+# and an empty one (a variable not assigned yet: a placeholder) gives way to the other.
+select = Primitive("select", 3, lambda types, rank=0: f"rt.select(_0, _1, _2, {rank})",
+                   lambda c, x, y, rank=0: promote(x, y, c.with_dtype("bool")), memory=NEW, broadcasts=True)
+
 # The largest of a batch of trip counts (0 for none): how long a loop whose items each run their
 # own number of trips runs (transforms/batch.py), and a batch of tapes for them (tape_array's rule).
 longest = Primitive("longest", 1, "rt.longest(_0)", lambda trips: Type("int64", weak=True), memory=NEW, vjps=ZERO)

@@ -97,7 +97,8 @@ class Batching:
         if self._placeholder(value):
             made = self.builder.producers[id(value)]
             t = batched_type(value.type)
-            return self.builder.emit(P.placeholder, [], dict(made.param_dict, ndim=t.ndim, units=t.units))
+            return self.builder.emit(P.placeholder, [], dict(made.param_dict, ndim=t.ndim, units=t.units,
+                                                             lengths=(None, *value.type.lengths)))
         if value.type.listed:
             raise CompileError("a list that holds both values that differ across the batch and values that do not "
                                "cannot be batched", self.builder.loc, "compute the list's items from the batched values")
@@ -229,7 +230,7 @@ class Batching:
                 side, side_batched = (orelse, orelse_batched) if unassigned[0] else (then, then_batched)
                 self.bind(result, side.operand, side_batched)
                 continue
-            chosen = _elementwise(P.where, [condition, then, orelse], (True, then_batched, orelse_batched), {})
+            chosen = self.choose(condition, then, orelse, (then_batched, orelse_batched), result.type.ndim)
             self.bind(result, chosen.operand, True)
 
     def masked(self, op) -> None:
@@ -256,10 +257,9 @@ class Batching:
             running = (P.Sym(index[0]) < trips) if isinstance(op, For) else P.Sym(args[-1])
             self.ops(op.body.ops)
             self.builder.loc = op.body.terminator.loc
-            tapes = _tapes(op, self.made_by)
             kept = [self.as_batched(v) if tape else  # rows past an item's own iterations are never read
-                    _elementwise(P.where, [running, P.Sym(self.as_batched(v)), P.Sym(old)], (True, True, True),
-                                 {}).operand for v, old, tape in zip(op.body.terminator.values, args[op.index_args:], tapes)]
+                    self.kept(running, P.Sym(self.as_batched(v)), P.Sym(old))
+                    for v, old, tape in zip(op.body.terminator.values, args[op.index_args:], _tapes(op, self.made_by))]
             if isinstance(op, While):
                 still = P.where(running, P.Sym(self.tested(op, kept)), P.Sym(False))
                 counted = P.Sym(args[-2]) + P.cast(running, dtype="int64")
@@ -279,6 +279,15 @@ class Batching:
             self.bind(original, new, True)
         if isinstance(op, While):
             self.bind(op.trips, results[-2], True)
+
+    def choose(self, condition, x, y, batched: tuple, rank: int) -> P.Sym:
+        """Each item's x or y by its batched `condition`: two values of one variable, of logical
+        rank `rank` (`select`: one shape for each item, or one side not assigned yet)."""
+        return _elementwise(P.select, [condition, x, y], (True, *batched), {"rank": rank})
+
+    def kept(self, running, new, old) -> Value:
+        """Each item's `new` value where its loop runs, `old` where it has ended."""
+        return self.choose(running, new, old, (True, True), new.type.ndim - 1).operand
 
     def tested(self, op: While, carried: list) -> Value:
         """The batched value of `op`'s test of the (batched) carried values `carried`, made here."""
