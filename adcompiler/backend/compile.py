@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -154,10 +155,13 @@ def _loading_cached_code_only(dispatcher):
     Numba refreshes it before every read of its cache (`Cache.load_overload`), which imports the
     implementations of everything it can compile (0.1 s in a new process) that machine code read
     from the cache does not call; that code needs Numba's runtime (NRT) and the symbols of the hash
-    secret, set up here. A miss compiles, and compiling refreshes the context as ever (Numba's
-    `CompilerBase`). A Numba without these internals reads its cache its own way."""
+    secret, set up here, and the environments it names (`_CachedCodeUnpickler`). A miss compiles,
+    and compiling refreshes the context as ever (Numba's `CompilerBase`). A Numba without these
+    internals reads its cache its own way."""
     cache = getattr(dispatcher, "_cache", None)
-    if not all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+    cache_file = getattr(cache, "_cache_file", None)
+    if not (all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
+            and all(hasattr(cache_file, name) for name in ("_load_data", "_data_path"))):
         return dispatcher
 
     def load_overload(signature, target_context):
@@ -168,8 +172,38 @@ def _loading_cached_code_only(dispatcher):
             return cache._load_overload(signature, target_context)
         return None  # the guard swallowed an error reading the cache: compile
 
-    cache.load_overload = load_overload
+    def load_data(name):
+        with open(cache_file._data_path(name), "rb") as file:
+            return _CachedCodeUnpickler(file).load()
+
+    cache.load_overload, cache_file._load_data = load_overload, load_data
     return dispatcher
+
+
+class _CachedCodeUnpickler(pickle.Unpickler):
+    """Numba's unpickling of a cache entry, but an environment (`numba.core.environment`) of a module
+    not imported yet that holds no constants does not import its module: machine code compiled in
+    nopython mode reads only the constants of an environment, never its module's globals (object
+    mode does). Library code names the environments of modules it was compiled from, and importing
+    numba.np.arraymath (np.sum, ...) imports scipy.linalg: 0.1 s."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("numba.core.environment", "_rebuild_env"):
+            return _environment
+        return super().find_class(module, name)
+
+
+def _environment(module, constants, name):
+    """The environment `name` of code compiled from `module`, as Numba's `_rebuild_env` makes it
+    (kept in `Environment._memo`, where a later compilation of the same function finds it), with
+    globals holding only `__name__` where `module` is not imported and `constants` is empty."""
+    from numba.core.environment import Environment, _rebuild_env
+    if constants or module in sys.modules or name in Environment._memo:
+        return _rebuild_env(module, constants, name)
+    environment = Environment({"__name__": module})
+    environment.env_name = name
+    Environment._memo[name] = environment
+    return environment
 
 
 _LAUNCH = threading.Lock()
