@@ -93,7 +93,10 @@ def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
     is compiled once per signature and kept on disk for every function and process that calls it
     (with the Numba twins of runtime_numba.py, registered by `_load`); those of vector math
-    (`vector_exp`, vmath.py) are inlined into their callers."""
+    (`vector_exp`, vmath.py) are inlined into their callers. A helper becomes a Numba dispatcher
+    when it is first read (the module's `__getattr__`): a process whose kernels all come from
+    Numba's disk cache, their helpers compiled into them, makes none (81 cost 7 ms)."""
+    names = runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH)
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
              "jit_inlined = numba.njit(cache=True, forceinline=True)",
@@ -101,11 +104,16 @@ def compiled_runtime() -> ModuleType:
              "# element loops outside loops run on threads; in them sin and cos are branch-free (vmath.py)",
              "from adcompiler.backend.vmath import beyond_reduced, cos_reduced as element_cos, sin_reduced as element_sin",
              "prange = numba.prange"]
-    for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
+    for name in names:
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
-        # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
-        decorator = "@jit_inlined" if name.startswith("vector_") else "@jit"
-        lines += ["", "", decorator, f"def {name}({params}):", f"    return runtime.{name}({params})"]
+        lines += ["", "", f"def {name}({params}):", f"    return runtime.{name}({params})"]
+    lines += ["", "", f"PLAIN = {{name: globals().pop(name) for name in {names!r}}}", "", "",
+              "def __getattr__(name):",
+              "    if name not in PLAIN:",
+              "        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')",
+              "    # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise",
+              "    made = (jit_inlined if name.startswith('vector_') else jit)(PLAIN[name])",
+              "    return globals().setdefault(name, made)  # the first made, where two threads made one"]
     return _load("\n".join(lines) + "\n", "runtime", True, rt=None, krt=None)
 
 
