@@ -92,9 +92,9 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
 def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
     is compiled once per signature and kept on disk for every function and process that calls it
-    (with the Numba twins of runtime_numba.py, registered by `_load`); those of vector math
-    (`vector_exp`, vmath.py) are inlined into their callers. A helper becomes a Numba dispatcher
-    when it is first read (the module's `__getattr__`): a process whose kernels all come from
+    (with the Numba twins of runtime_numba.py); those of vector math (`vector_exp`, vmath.py) are
+    inlined into their callers. A helper becomes a Numba dispatcher when it is first read (the
+    module's `__getattr__`, which registers the twins first): a process whose kernels all come from
     Numba's disk cache, their helpers compiled into them, makes none (81 cost 7 ms)."""
     names = runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH)
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
@@ -111,6 +111,7 @@ def compiled_runtime() -> ModuleType:
               "def __getattr__(name):",
               "    if name not in PLAIN:",
               "        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')",
+              "    import adcompiler.backend.runtime_numba  # the twins, registered before a helper compiles",
               "    # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise",
               "    made = (jit_inlined if name.startswith('vector_') else jit)(PLAIN[name])",
               "    return globals().setdefault(name, made)  # the first made, where two threads made one"]
@@ -136,15 +137,15 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
 
 
 def _numba_jit():
-    """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
-    imported here, when the first function is compiled, not with adcompiler. A kernel holds no
-    Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
-    compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
+    """numba.njit(cache=True, nogil=True): Numba is imported here, when the first module with
+    kernels is loaded, not with adcompiler; the runtime's Numba twins are registered before the
+    first compilation (`_register_twins`), not for machine code read from Numba's cache. A kernel
+    holds no Python objects, so it releases the GIL: kernels run by threads (data parallelism, a
+    background compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
     does; one whose loops are `krt.prange`d is compiled parallel=True and runs on fuse.threads()
     threads (`_on_threads`)."""
     import numba
 
-    importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
     serial = numba.njit(cache=True, nogil=True)
     # Element loops divide as NumPy does (inf, no ZeroDivisionError: the array statements' meaning),
     # which also drops the check of each division that keeps LLVM from vectorising the loop.
@@ -170,6 +171,7 @@ def _loading_cached_code_only(dispatcher):
     cache_file = getattr(cache, "_cache_file", None)
     if not (all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
             and all(hasattr(cache_file, name) for name in ("_load_data", "_data_path"))):
+        _register_twins()  # this dispatcher may compile without asking
         return dispatcher
 
     def load_overload(signature, target_context):
@@ -177,8 +179,11 @@ def _loading_cached_code_only(dispatcher):
         importlib.import_module("numba.cpython.hashing")  # imported for its effect: it adds the hash secret's symbols
         rtsys.initialize(target_context)
         with cache._guard_against_spurious_io_errors():
-            return cache._load_overload(signature, target_context)
-        return None  # the guard swallowed an error reading the cache: compile
+            loaded = cache._load_overload(signature, target_context)
+            if loaded is not None:
+                return loaded
+        _register_twins()  # a miss: Numba compiles next
+        return None
 
     def load_data(name):
         with open(cache_file._data_path(name), "rb") as file:
@@ -186,6 +191,13 @@ def _loading_cached_code_only(dispatcher):
 
     cache.load_overload, cache_file._load_data = load_overload, load_data
     return dispatcher
+
+
+def _register_twins():
+    """Imports runtime_numba, whose overloads are the runtime's Numba twins (8 ms): before anything
+    compiles for Numba, which is when a dispatcher misses its cache (`_loading_cached_code_only`)
+    or a helper is first read (`compiled_runtime`)."""
+    importlib.import_module(f"{__package__}.runtime_numba")
 
 
 class _CachedCodeUnpickler(pickle.Unpickler):
@@ -232,6 +244,7 @@ def _on_threads(function, serial):
     @functools.wraps(function)
     def on_threads(*args):
         if _FORKED:
+            _register_twins()
             alone[:] = alone or [serial(function)]
             return alone[0](*args)
         numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))
