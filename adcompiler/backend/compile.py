@@ -74,9 +74,15 @@ def kernels_cached(source: str, stem: str) -> bool:
     """Whether Numba's disk cache beside the module of `source` holds an index for each of its kernels
     (then compiling them loads machine code; an index Numba finds stale is compiled afresh)."""
     kernels = re.findall(r"^@jit\ndef (\w+)\(", source, re.MULTILINE)
-    folder, module = cache_dir() / "__pycache__", module_path(source, stem).stem
-    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return bool(kernels) and all(any(folder.glob(f"{module}.{kernel}-*.{tag}.nbi")) for kernel in kernels)
+    module, suffix = module_path(source, stem).stem, f".py{sys.version_info.major}{sys.version_info.minor}.nbi"
+    try:
+        names = os.listdir(cache_dir() / "__pycache__")  # once: the folder holds every function's entries
+    except FileNotFoundError:
+        return False
+    # an index is named <module>.<kernel>-<line>.py311.nbi
+    indexed = {name[len(module) + 1:].rsplit("-", 1)[0] for name in names
+               if name.startswith(f"{module}.") and name.endswith(suffix)}
+    return bool(kernels) and indexed.issuperset(kernels)
 
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
