@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 import threading
 import weakref
 from contextlib import contextmanager
-from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,7 +220,7 @@ class Placed:
         self.__name__ = f"{parallel.__name__}_placed"
 
     def _copy(self, position: int, value: np.ndarray) -> np.ndarray:
-        if not isinstance(self.parallel.client, ProcessPoolExecutor):
+        if not _is_process_pool(self.parallel.client):
             return np.array(value, copy=True)
         folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
         handle, path = tempfile.mkstemp(prefix="adcompiler-batch-", suffix=".npy", dir=folder)
@@ -244,7 +245,7 @@ class Placed:
         client = self.parallel.client
         if client is not None and not isinstance(client, Executor):
             return _combined(self._run_dask(originals, weights))
-        if isinstance(client, ProcessPoolExecutor):  # the workers map the rows of the files
+        if _is_process_pool(client):  # the workers map the rows of the files
             pieces = [tuple(_Rows(self._paths[i], start, stop) if i in self._paths else value
                             for i, value in enumerate(originals)) for start, stop in self.bounds]
         return _combined(self.parallel._run(pieces, weights))
@@ -306,6 +307,13 @@ class _Rows:
     path: str
     start: int
     stop: int
+
+
+def _is_process_pool(client) -> bool:
+    """Whether `client` is a ProcessPoolExecutor, whose module (and multiprocessing with it: 7 ms) is
+    imported where one was made, not with adcompiler."""
+    process = sys.modules.get("concurrent.futures.process")
+    return process is not None and isinstance(client, process.ProcessPoolExecutor)
 
 
 _MAPPED: dict = {}  # in a worker process: path -> the read-only memory map of that file

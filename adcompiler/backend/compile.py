@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -73,9 +74,15 @@ def kernels_cached(source: str, stem: str) -> bool:
     """Whether Numba's disk cache beside the module of `source` holds an index for each of its kernels
     (then compiling them loads machine code; an index Numba finds stale is compiled afresh)."""
     kernels = re.findall(r"^@jit\ndef (\w+)\(", source, re.MULTILINE)
-    folder, module = cache_dir() / "__pycache__", module_path(source, stem).stem
-    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
-    return bool(kernels) and all(any(folder.glob(f"{module}.{kernel}-*.{tag}.nbi")) for kernel in kernels)
+    module, suffix = module_path(source, stem).stem, f".py{sys.version_info.major}{sys.version_info.minor}.nbi"
+    try:
+        names = os.listdir(cache_dir() / "__pycache__")  # once: the folder holds every function's entries
+    except FileNotFoundError:
+        return False
+    # an index is named <module>.<kernel>-<line>.py311.nbi
+    indexed = {name[len(module) + 1:].rsplit("-", 1)[0] for name in names
+               if name.startswith(f"{module}.") and name.endswith(suffix)}
+    return bool(kernels) and indexed.issuperset(kernels)
 
 
 def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
@@ -91,8 +98,11 @@ def compile_module(source: str, stem: str, jit: bool) -> ModuleType:
 def compiled_runtime() -> ModuleType:
     """The runtime's helpers as njit(cache=True) functions of a module in the cache folder: a helper
     is compiled once per signature and kept on disk for every function and process that calls it
-    (with the Numba twins of runtime_numba.py, registered by `_load`); those of vector math
-    (`vector_exp`, vmath.py) are inlined into their callers."""
+    (with the Numba twins of runtime_numba.py); those of vector math (`vector_exp`, vmath.py) are
+    inlined into their callers. A helper becomes a Numba dispatcher when it is first read (the
+    module's `__getattr__`, which registers the twins first): a process whose kernels all come from
+    Numba's disk cache, their helpers compiled into them, makes none (81 cost 7 ms)."""
+    names = runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH)
     lines = [f"# adcompiler ({PACKAGE_DIGEST}) runtime helpers, compiled and cached by Numba "
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
              "jit_inlined = numba.njit(cache=True, forceinline=True)",
@@ -100,11 +110,17 @@ def compiled_runtime() -> ModuleType:
              "# element loops outside loops run on threads; in them sin and cos are branch-free (vmath.py)",
              "from adcompiler.backend.vmath import beyond_reduced, cos_reduced as element_cos, sin_reduced as element_sin",
              "prange = numba.prange"]
-    for name in runtime.HELPERS + tuple(f"vector_{name}" for name in runtime.VECTOR_MATH):
+    for name in names:
         params = ", ".join(inspect.signature(getattr(runtime, name)).parameters)
-        # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise
-        decorator = "@jit_inlined" if name.startswith("vector_") else "@jit"
-        lines += ["", "", decorator, f"def {name}({params}):", f"    return runtime.{name}({params})"]
+        lines += ["", "", f"def {name}({params}):", f"    return runtime.{name}({params})"]
+    lines += ["", "", f"PLAIN = {{name: globals().pop(name) for name in {names!r}}}", "", "",
+              "def __getattr__(name):",
+              "    if name not in PLAIN:",
+              "        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')",
+              "    import adcompiler.backend.runtime_numba  # the twins, registered before a helper compiles",
+              "    # vector math is inlined into the kernel's loop (forceinline), which LLVM can then vectorise",
+              "    made = (jit_inlined if name.startswith('vector_') else jit)(PLAIN[name])",
+              "    return globals().setdefault(name, made)  # the first made, where two threads made one"]
     return _load("\n".join(lines) + "\n", "runtime", True, rt=None, krt=None)
 
 
@@ -127,15 +143,15 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
 
 
 def _numba_jit():
-    """numba.njit(cache=True, nogil=True), with the runtime's Numba twins registered: Numba is
-    imported here, when the first function is compiled, not with adcompiler. A kernel holds no
-    Python objects, so it releases the GIL: kernels run by threads (data parallelism, a background
-    compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
+    """numba.njit(cache=True, nogil=True): Numba is imported here, when the first module with
+    kernels is loaded, not with adcompiler; the runtime's Numba twins are registered before the
+    first compilation (`_register_twins`), not for machine code read from Numba's cache. A kernel
+    holds no Python objects, so it releases the GIL: kernels run by threads (data parallelism, a
+    background compilation's measurements) overlap. A kernel with element loops (fuse.py) divides as NumPy
     does; one whose loops are `krt.prange`d is compiled parallel=True and runs on fuse.threads()
     threads (`_on_threads`)."""
     import numba
 
-    importlib.import_module(f"{__package__}.runtime_numba")  # imported for its effect: it registers the twins
     serial = numba.njit(cache=True, nogil=True)
     # Element loops divide as NumPy does (inf, no ZeroDivisionError: the array statements' meaning),
     # which also drops the check of each division that keeps LLVM from vectorising the loop.
@@ -154,10 +170,14 @@ def _loading_cached_code_only(dispatcher):
     Numba refreshes it before every read of its cache (`Cache.load_overload`), which imports the
     implementations of everything it can compile (0.1 s in a new process) that machine code read
     from the cache does not call; that code needs Numba's runtime (NRT) and the symbols of the hash
-    secret, set up here. A miss compiles, and compiling refreshes the context as ever (Numba's
-    `CompilerBase`). A Numba without these internals reads its cache its own way."""
+    secret, set up here, and the environments it names (`_CachedCodeUnpickler`). A miss compiles,
+    and compiling refreshes the context as ever (Numba's `CompilerBase`). A Numba without these
+    internals reads its cache its own way."""
     cache = getattr(dispatcher, "_cache", None)
-    if not all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+    cache_file = getattr(cache, "_cache_file", None)
+    if not (all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
+            and all(hasattr(cache_file, name) for name in ("_load_data", "_data_path"))):
+        _register_twins()  # this dispatcher may compile without asking
         return dispatcher
 
     def load_overload(signature, target_context):
@@ -165,11 +185,51 @@ def _loading_cached_code_only(dispatcher):
         importlib.import_module("numba.cpython.hashing")  # imported for its effect: it adds the hash secret's symbols
         rtsys.initialize(target_context)
         with cache._guard_against_spurious_io_errors():
-            return cache._load_overload(signature, target_context)
-        return None  # the guard swallowed an error reading the cache: compile
+            loaded = cache._load_overload(signature, target_context)
+            if loaded is not None:
+                return loaded
+        _register_twins()  # a miss: Numba compiles next
+        return None
 
-    cache.load_overload = load_overload
+    def load_data(name):
+        with open(cache_file._data_path(name), "rb") as file:
+            return _CachedCodeUnpickler(file).load()
+
+    cache.load_overload, cache_file._load_data = load_overload, load_data
     return dispatcher
+
+
+def _register_twins():
+    """Imports runtime_numba, whose overloads are the runtime's Numba twins (8 ms): before anything
+    compiles for Numba, which is when a dispatcher misses its cache (`_loading_cached_code_only`)
+    or a helper is first read (`compiled_runtime`)."""
+    importlib.import_module(f"{__package__}.runtime_numba")
+
+
+class _CachedCodeUnpickler(pickle.Unpickler):
+    """Numba's unpickling of a cache entry, but an environment (`numba.core.environment`) of a module
+    not imported yet that holds no constants does not import its module: machine code compiled in
+    nopython mode reads only the constants of an environment, never its module's globals (object
+    mode does). Library code names the environments of modules it was compiled from, and importing
+    numba.np.arraymath (np.sum, ...) imports scipy.linalg: 0.1 s."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("numba.core.environment", "_rebuild_env"):
+            return _environment
+        return super().find_class(module, name)
+
+
+def _environment(module, constants, name):
+    """The environment `name` of code compiled from `module`, as Numba's `_rebuild_env` makes it
+    (kept in `Environment._memo`, where a later compilation of the same function finds it), with
+    globals holding only `__name__` where `module` is not imported and `constants` is empty."""
+    from numba.core.environment import Environment, _rebuild_env
+    if constants or module in sys.modules or name in Environment._memo:
+        return _rebuild_env(module, constants, name)
+    environment = Environment({"__name__": module})
+    environment.env_name = name
+    Environment._memo[name] = environment
+    return environment
 
 
 _LAUNCH = threading.Lock()
@@ -190,6 +250,7 @@ def _on_threads(function, serial):
     @functools.wraps(function)
     def on_threads(*args):
         if _FORKED:
+            _register_twins()
             alone[:] = alone or [serial(function)]
             return alone[0](*args)
         numba.set_num_threads(min(threads(), numba.config.NUMBA_NUM_THREADS))

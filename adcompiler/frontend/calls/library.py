@@ -34,7 +34,7 @@ PIECEWISE_CONSTANT = frozenset({np.floor, np.ceil, np.trunc, np.rint, np.round, 
 # is `np.argmax(x, 1)`), lowered as that function where no family declares the method.
 NUMPY_METHODS = frozenset({"argmax", "argmin", "argsort", "nonzero", "any", "all", "round", "cumsum", "cumprod",
                            "std", "var", "trace", "diagonal", "searchsorted", "repeat", "take"})
-_NUMPY_MODULES = (("np", np), ("np.linalg", np.linalg), ("np.fft", np.fft), ("np.random", np.random))
+_NUMPY_SUBMODULES = ("linalg", "fft", "random")  # spelled np.<submodule>.<name>; NumPy imports them at first use
 
 
 LIBRARY_MODULES = ("numpy", "math", "builtins", "scipy")  # whose functions and globals are not the user's
@@ -126,9 +126,11 @@ def _spelling(lo, obj, name: str) -> tuple:
     short = getattr(obj, "__name__", None)
     if short and getattr(builtins, short, None) is obj:
         return short, ()
-    for prefix, module in _NUMPY_MODULES:
-        if short and getattr(module, short, None) is obj:
-            return f"{prefix}.{short}", ()
+    if short and getattr(np, short, None) is obj:
+        return f"np.{short}", ()
+    for submodule in _NUMPY_SUBMODULES:
+        if short and getattr(getattr(np, submodule), short, None) is obj:
+            return f"np.{submodule}.{short}", ()
     if short and getattr(math, short, None) is obj:
         return f"math.{short}", ("math",)
     public = sorted((m for m, module in list(sys.modules.items()) if m.split(".")[0] == "scipy"
