@@ -501,6 +501,14 @@ def summed_trips_of_item_counting_down(x, n):
     return np.sum(trips_of_item_counting_down(x, n))
 
 
+def test_branches_that_differ_across_two_batches():
+    """vmap of vmap: the inner batch's choice (`select`) batched again by the outer one, with
+    outer items all of whose inner items take one branch and outer items that mix them."""
+    x = np.array([[[1.0, 2.0], [0.5, 0.1]], [[-1.0, 0.5], [0.3, -2.0]], [[-0.2, -0.1], [2.0, 1.0]]])
+    got = ad.vmap(ad.vmap(branch_on_item), jit=False)(x)
+    np.testing.assert_allclose(got, [[branch_on_item(item) for item in items] for items in x], rtol=1e-14, atol=1e-15)
+
+
 def test_batched_trip_counts_of_every_sign_of_step():
     """len(range(a, b, c)) per item (trip_count's batching rule), steps of both signs, empty ranges."""
     def count(a, b, c):

@@ -216,13 +216,16 @@ def tape_push_rows(stack, value, k, capacity):
 
 
 def select(condition, x, y, rank):
-    """np.where(condition, x, y) of two values of one variable: their last `rank` axes (each
-    item's shape) must be equal, else ValueError; an empty side beside a non-empty one (a variable
-    not assigned yet) gives way to the other. Numba compiles this body as it is."""
+    """np.where(condition, x, y) of two values of one variable: x's shape where every item's is
+    x, y's where every item's is y, else their last `rank` axes (each item's shape) must be equal
+    (ValueError); an empty side beside a non-empty one (a variable not assigned yet) gives way to
+    the other. Numba compiles this body as it is."""
     x, y = np.asarray(x), np.asarray(y)
-    if y.size == 0 and x.size != 0:
+    if x.size == 0 and y.size == 0:  # assigned in neither yet
+        return np.where(condition[:0], x, y)
+    if y.size == 0 or (x.size != 0 and np.all(condition)):  # every item's is x: of x's shape
         return np.where(condition, x, x)
-    if x.size == 0 and y.size != 0:
+    if x.size == 0 or not np.any(condition):
         return np.where(condition, y, y)
     for axis in range(1, rank + 1):
         if x.shape[x.ndim - axis] != y.shape[y.ndim - axis]:

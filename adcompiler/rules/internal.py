@@ -3,9 +3,9 @@ the trip count of a loop, and the tapes between a loop's forward and backward.""
 from __future__ import annotations
 
 from ..ir.core import Type
-from .creation import empty
+from .creation import empty, repeated_over
 from .elementwise import floor_divide, maximum, where
-from .shapes import dim
+from .shapes import aligned, dim
 from .primitive import (BUFFER, ELEMENTWISE, FRESH, IDENTITY, LINEAR, NEW, UPDATE, VIEW, ZERO, Linear, Primitive,
                         Recompute, promote, same_type)
 
@@ -44,12 +44,30 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # a list of `items` values: `listed` one more than theirs
 tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
                        lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
+def _chosen_type(broadcast: Type) -> Type:
+    """select's result: the broadcast's dtype and rank, its lengths unknown (x's or y's shape)."""
+    return Type(broadcast.dtype, broadcast.ndim)
+
+
 # Each item's x or y by its condition, as np.where, where x and y are the values of one variable
 # (batching's `selected` and `masked`, transforms/batch.py): each item's x and y must have one shape
-# (the last `rank` axes; a ValueError otherwise, where np.where would broadcast one to the other),
+# (the last `rank` axes; a ValueError otherwise, where np.where would broadcast one to the other)
+# unless every item takes the same side,
 # and an empty one (a variable not assigned yet: a placeholder) gives way to the other.
 select = Primitive("select", 3, lambda types, rank=0: f"rt.select(_0, _1, _2, {rank})",
-                   lambda c, x, y, rank=0: promote(x, y, c.with_dtype("bool")), memory=NEW, broadcasts=True)
+                   lambda c, x, y, rank=0: _chosen_type(promote(x, y, c.with_dtype("bool"))), memory=NEW)
+
+
+def _select_batched(c, x, y, batched, rank=0):
+    """select in each item of an outer batch: every operand batched (an unbatched one repeated,
+    read-only) and aligned, so that where every item takes one side its result keeps the batch."""
+    like = (c, x, y)[batched.index(True)]
+    logical = max(v.type.ndim - b for v, b in zip((c, x, y), batched))
+    return select(*(aligned(v if b else repeated_over(v, like), True, logical) for v, b in zip((c, x, y), batched)),
+                  rank=rank)
+
+
+select.defbatch(_select_batched)
 
 # The largest of a batch of trip counts (0 for none): how long a loop whose items each run their
 # own number of trips runs (transforms/batch.py), and a batch of tapes for them (tape_array's rule).

@@ -11,7 +11,8 @@ index that differs across the batch), it is a CompileError at the user's line. S
 loop carries a value batched when its initial value or its body makes it so (a fixpoint, like
 reverse mode's activity analysis), an `if` yields one batched when either branch does, and the
 unbatched side is repeated over the batch. Control flow that differs across the batch: an `if` on
-a batched condition computes both branches and picks each item's (`selected`, as np.where); a
+a batched condition runs the branch every item takes, if one is, else both, picking each item's
+values (`selected`; `select` requires each item's two values to have one shape); a
 `for` with a batched trip count and a `while` with a batched test run until the longest item ends,
 each item's carried values kept from where its own loop ended (`masked`; its tapes take each
 item's rows at its own iterations, and rows past them are never read). A tape (a list) is batched
@@ -88,13 +89,14 @@ class Batching:
 
     def as_batched(self, operand):
         """The batched value of `operand`: itself when batched, else repeated over the batch (an
-        unassigned placeholder made one of the batched type, a list an empty list of batched items)."""
+        unassigned array's placeholder made one of the batched type, a list an empty list of batched
+        items)."""
         value = self.lookup(operand)
         if self.is_batched(operand):
             return value
         if isinstance(operand, Value) and id(operand) in self.widening:
             raise _Widen(operand)  # the loop carries it batched instead
-        if self._placeholder(value):
+        if self._placeholder(value) and value.type.ndim:  # (a number's stands in as itself, repeated)
             made = self.builder.producers[id(value)]
             t = batched_type(value.type)
             return self.builder.emit(P.placeholder, [], dict(made.param_dict, ndim=t.ndim, units=t.units,
@@ -212,26 +214,54 @@ class Batching:
             self.bind(r, new, b)
 
     def selected(self, op: If) -> None:
-        """An `if` whose condition differs across the batch: both branches computed for every item
-        (as np.where computes both), each result taken from the branch its item's condition picks."""
-        branches = []
-        for block in op.blocks:
-            self.ops(block.ops)
-            branches.append([(P.Sym(self.lookup(v)), self.is_batched(v)) for v in block.terminator.values])
-        self.builder.loc = op.loc
+        """An `if` whose condition differs across the batch: where every item's condition is the
+        same (at run time), that branch alone, as each item would run it; else both branches
+        computed for every item (as np.where computes both), each result taken from the branch its
+        item's condition picks (`select`)."""
+        if any(r.type.listed for r in op.results):
+            raise CompileError("an `if` whose condition differs across the batch cannot choose a list (each item "
+                               "would take its own branch)", op.loc, "append in both branches, or choose the items "
+                               "with np.where")
         condition = P.Sym(self.lookup(op.args[0]))
-        for result, (then, then_batched), (orelse, orelse_batched) in zip(op.results, *branches):
-            if result.type.listed:
-                raise CompileError("an `if` whose condition differs across the batch cannot choose a list (each item "
-                                   "would take its own branch)", op.loc, "append in both branches, or choose the items "
-                                   "with np.where")
-            unassigned = [self._placeholder(side.operand) for side in (then, orelse)]
-            if any(unassigned):  # assigned on one side only: read only where that side ran
-                side, side_batched = (orelse, orelse_batched) if unassigned[0] else (then, then_batched)
-                self.bind(result, side.operand, side_batched)
-                continue
-            chosen = self.choose(condition, then, orelse, (then_batched, orelse_batched), result.type.ndim)
-            self.bind(result, chosen.operand, True)
+        taken = P.total(P.cast(condition, dtype="int64"))
+
+        def branch(block):
+            self.ops(block.ops)
+            self.builder.loc = op.loc
+            return [self.as_batched(v) for v in block.terminator.values]
+
+        def both():
+            sides = []
+            for block in op.blocks:
+                self.ops(block.ops)
+                sides.append([(P.Sym(self.lookup(v)), self.is_batched(v)) for v in block.terminator.values])
+            self.builder.loc = op.loc
+            return [self.choose(condition, then, orelse, (then_batched, orelse_batched), result.type.ndim).operand
+                    for result, (then, then_batched), (orelse, orelse_batched) in zip(op.results, *sides)]
+
+        def mixed():  # some items take each branch, unless none takes the first
+            results = self._results_of(op)
+            none = P.equal(taken, P.Sym(0))
+            self.builder.append(If((none.operand,), (self._block(lambda: branch(op.blocks[1]), op.loc),
+                                                     self._block(both, op.loc)), results, op.loc))
+            return results
+
+        every = P.equal(taken, P.size(condition))
+        results = self._results_of(op)
+        self.builder.append(If((every.operand,), (self._block(lambda: branch(op.blocks[0]), op.loc),
+                                                  self._block(mixed, op.loc)), results, op.loc))
+        for original, new in zip(op.results, results):
+            self.bind(original, new, True)
+
+    def _results_of(self, op: If) -> tuple:
+        """New results for a batched `op`: each of its dtype and batched rank, its shape unknown."""
+        return tuple(Value(Type(r.type.dtype, r.type.ndim + 1), r.hint) for r in op.results)
+
+    def _block(self, make, loc) -> Block:
+        """A block of no arguments holding what `make()` makes, yielding the values it returns."""
+        with self.builder.nested() as ops:
+            values = make()
+        return Block([], ops, Yield(tuple(values), loc))
 
     def masked(self, op) -> None:
         """A loop whose trip count (a `for`'s) or test (a `while`'s) differs across the batch: it runs
