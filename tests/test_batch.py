@@ -509,6 +509,25 @@ def test_branches_that_differ_across_two_batches():
     np.testing.assert_allclose(got, [[branch_on_item(item) for item in items] for items in x], rtol=1e-14, atol=1e-15)
 
 
+def own_integers(x, i, j):
+    return x[i, 1:, j] * 2.0 + x[1, i, -1] + x[:, j, i - 1].sum()
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["plain", "jit"])
+def test_integer_indices_that_differ_across_the_batch(jit):
+    """Each item's own integers in a basic index (item_rows after the axes before them), of an
+    array the same for every item and of a batch of arrays; negative ones count from the end."""
+    x = np.arange(60.0).reshape(4, 3, 5) * 0.1
+    rows, columns = np.array([0, 2, 1, -1]), np.array([1, 0, 2, 2])
+    got = ad.vmap(own_integers, in_axes=(None, 0, 0), jit=jit)(x, rows, columns)
+    np.testing.assert_array_equal(got, [own_integers(x, i, j) for i, j in zip(rows, columns)])
+    xs = np.stack([x * (k + 1) for k in range(K)])
+    got = ad.vmap(own_integers, jit=jit)(xs, rows, columns)
+    np.testing.assert_array_equal(got, [own_integers(a, i, j) for a, i, j in zip(xs, rows, columns)])
+    with pytest.raises(ValueError, match="out of (bounds|range)"):  # as x[4] is, with the call's shapes
+        ad.vmap(own_integers, in_axes=(None, 0, 0), jit=jit)(x, np.array([0, 4, 1, 1]), columns)
+
+
 def test_batched_trip_counts_of_every_sign_of_step():
     """len(range(a, b, c)) per item (trip_count's batching rule), steps of both signs, empty ranges."""
     def count(a, b, c):

@@ -318,6 +318,8 @@ def item_rows(x, rows):
         out = np.empty((x.shape[0],) + x.shape[2:], x.dtype)
         for b in range(x.shape[0]):
             row = rows[b] if rows[b] >= 0 else rows[b] + x.shape[1]
+            if row < 0 or row >= x.shape[1]:
+                raise IndexError("index out of range")
             out[b] = x[b, row]
         return out
     return impl

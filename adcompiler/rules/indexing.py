@@ -127,7 +127,9 @@ index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
 # ---------------------------------------------------------------- batching
 # A basic index of each item is the same index after a full slice of the batch axis. An integer
 # array index stays the index's only item: the batch axis is moved behind the indexed one and back.
-# Indices that differ across the batch, and boolean masks of batched arrays, have no rule (refused).
+# Integers of a basic index that differ across the batch take each item's row (item_rows) when
+# read; slice bounds that differ, writes and gradients at such indices (setitem, index_add), and
+# boolean masks of batched arrays have no rule (refused).
 
 def _masked(items, index) -> bool:
     return not basic_index(index) and items[0].type.dtype == "bool"
@@ -138,13 +140,43 @@ def _batch_axis_second(x):
 
 
 def _getitem_batched(x, *items, batched, index):
-    if index == _ROW and batched[1]:  # a row of its own for each item
-        return item_rows(x, items[0]) if batched[0] else getitem(x, items[0], index=(IndexArray(),))
+    if index == _ROW and batched[1] and not batched[0]:  # an unbatched array's row for each item
+        return getitem(x, items[0], index=(IndexArray(),))
+    if basic_index(index) and any(batched[1:]):
+        return _own_integers(x, list(items), batched, index)
     if any(batched[1:]) or _masked(items, index):
         return None
     if basic_index(index):
         return getitem(x, *items, index=(IndexSlice(),) + index)
     return _batch_axis_second(getitem(_batch_axis_second(x), *items, index=index))
+
+
+def _own_integers(x, items: list, batched: tuple, index: tuple):
+    """x[index] of each item where integers of the index differ across the batch (a slice bound
+    that does has no rule): the part before the first such integer indexed as it is, that axis
+    moved behind the batch axis and each item's row of it taken (item_rows), the rest likewise."""
+    groups, flags, operands = [], iter(batched[1:]), iter(items)
+    for item in index:
+        groups.append((item, [next(operands) for _ in range(item.operands)], [next(flags) for _ in range(item.operands)]))
+    first = next(p for p, (_, _, own) in enumerate(groups) if any(own))
+    if not isinstance(groups[first][0], IndexInt):
+        return None
+    (row,) = groups[first][1]
+    x = x if batched[0] else repeated_over(x, row)
+    before, after = groups[:first], groups[first + 1:]
+    if before:
+        x = getitem(x, *(o for _, os, _ in before for o in os), index=(IndexSlice(),) + tuple(g[0] for g in before))
+    kept = sum(isinstance(g[0], IndexSlice) for g in before)
+    if kept:
+        x = permute(x, axes=(0, kept + 1, *range(1, kept + 1), *range(kept + 2, x.type.ndim)))
+    x = item_rows(x, row)
+    if not after:
+        return x
+    rest, flags = [o for _, os, _ in after for o in os], tuple(f for _, _, fs in after for f in fs)
+    index = (IndexSlice(),) * kept + tuple(g[0] for g in after)
+    if any(flags):
+        return _own_integers(x, rest, (True, *flags), index)
+    return getitem(x, *rest, index=(IndexSlice(),) + index)
 
 
 def _index_add_batched(like, g, *items, batched, index):
