@@ -526,6 +526,14 @@ def test_integer_indices_that_differ_across_the_batch(jit):
     np.testing.assert_array_equal(got, [own_integers(a, i, j) for a, i, j in zip(xs, rows, columns)])
     with pytest.raises(ValueError, match="out of (bounds|range)"):  # as x[4] is, with the call's shapes
         ad.vmap(own_integers, in_axes=(None, 0, 0), jit=jit)(x, np.array([0, 4, 1, 1]), columns)
+    gradients = ad.vmap(ad.grad(summed_own_integers), jit=jit)(xs, rows, columns)  # index_add, index_accumulate
+    for gradient, a, i, j in zip(gradients, xs, rows, columns):
+        np.testing.assert_allclose(gradient, ad.grad(summed_own_integers, jit=False)(a, i, j), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(gradient, fd_jacobian(summed_own_integers, (a, i, j), 0), rtol=1e-6, atol=1e-8)
+
+
+def summed_own_integers(x, i, j):
+    return np.sum(np.sin(own_integers(x, i, j)))
 
 
 def test_batched_trip_counts_of_every_sign_of_step():

@@ -246,6 +246,13 @@ def longest(trips):
     return top
 
 
+def item_rows_add(like, g, rows):
+    """Zeros of `like`'s shape but for g[b] at row rows[b] of item b (item_rows' gradient)."""
+    out = np.zeros(np.shape(like), np.result_type(g))
+    out[np.arange(out.shape[0]), rows] += g
+    return out
+
+
 def item_rows(x, rows):
     """Each item's own row: out[b] = x[b, rows[b]] (negative rows count from the end, as in NumPy)."""
     x = np.asarray(x)
@@ -465,7 +472,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "item_rows_add", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

@@ -312,6 +312,19 @@ register_jitable(runtime.select)
 register_jitable(runtime.tape_push_rows)
 
 
+@overload(runtime.item_rows_add)
+def item_rows_add(like, g, rows):
+    def impl(like, g, rows):
+        out = np.zeros(like.shape, g.dtype)
+        for b in range(out.shape[0]):
+            row = rows[b] if rows[b] >= 0 else rows[b] + out.shape[1]
+            if row < 0 or row >= out.shape[1]:
+                raise IndexError("index out of range")
+            out[b, row] += g[b]
+        return out
+    return impl
+
+
 @overload(runtime.item_rows)
 def item_rows(x, rows):
     def impl(x, rows):

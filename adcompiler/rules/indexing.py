@@ -3,11 +3,13 @@ accumulates repeated indices), and element and slice updates (`y[i] = v`, `acc[i
 are values in the IR and updates in place where emission proves nothing can tell."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index, index_items
 from .internal import copy, longest
 from .creation import repeated_over
-from .shapes import aligned, logical_rank, permute
-from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute
+from .shapes import aligned, broadcast_like, logical_rank, permute
+from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute, Sym
 
 # ---------------------------------------------------------------- indexing
 # An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
@@ -114,9 +116,12 @@ tape_push.defvjp(lambda g, stack, value, k, capacity, out: setitem(g, 0.0, k, in
 # item b, in a stack of rows of the batch (rows, batch, *shape).
 tape_push_rows = Primitive("tape_push_rows", 4, "_0 = rt.tape_push_rows(_0, _1, _2, _3)",
                            lambda stack, value, k, capacity: stack, memory=UPDATE)
-# Each item's own row, x[b, rows[b]]: an integer index that differs across the batch (batching).
+# Each item's own row, x[b, rows[b]]: an integer index that differs across the batch (batching),
+# and its gradient: zeros of like's shape but for g[b] at row rows[b] of item b.
 item_rows = Primitive("item_rows", 2, "rt.item_rows(_0, _1)", lambda x, rows: Type(x.dtype, x.ndim - 1),
                       memory=NEW)
+item_rows_add = Primitive("item_rows_add", 3, "rt.item_rows_add(_0, _1, _2)",
+                          lambda like, g, rows: like.with_dtype(g.dtype), memory=NEW)
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
@@ -128,8 +133,8 @@ index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
 # A basic index of each item is the same index after a full slice of the batch axis. An integer
 # array index stays the index's only item: the batch axis is moved behind the indexed one and back.
 # Integers of a basic index that differ across the batch take each item's row (item_rows) when
-# read; slice bounds that differ, writes and gradients at such indices (setitem, index_add), and
-# boolean masks of batched arrays have no rule (refused).
+# read, and add there (item_rows_add) for its gradient (index_add, `+=`); slice bounds that differ,
+# assignments at such integers (setitem) and boolean masks of batched arrays have no rule (refused).
 
 def _masked(items, index) -> bool:
     return not basic_index(index) and items[0].type.dtype == "bool"
@@ -151,35 +156,93 @@ def _getitem_batched(x, *items, batched, index):
     return _batch_axis_second(getitem(_batch_axis_second(x), *items, index=index))
 
 
+@dataclass(frozen=True)
+class _OwnInteger:
+    """A basic index split at its first integer that differs across the batch (`row`): the items
+    before it (`before`, their operands), how many axes they keep, and the items after it."""
+
+    before: tuple
+    before_operands: list
+    kept: int
+    row: object
+    after: tuple
+    after_operands: list
+    after_batched: tuple
+
+    @staticmethod
+    def of(items, flags, index):
+        """The split, or None where the first such item is a slice (its bounds differ)."""
+        groups, flags, operands = [], iter(flags), iter(items)
+        for item in index:
+            groups.append((item, [next(operands) for _ in range(item.operands)], [next(flags) for _ in range(item.operands)]))
+        first = next(p for p, (_, _, own) in enumerate(groups) if any(own))
+        if not isinstance(groups[first][0], IndexInt):
+            return None
+        before, after = groups[:first], groups[first + 1:]
+        return _OwnInteger(tuple(g[0] for g in before), [o for g in before for o in g[1]],
+                           sum(isinstance(g[0], IndexSlice) for g in before), groups[first][1][0],
+                           tuple(g[0] for g in after), [o for g in after for o in g[1]],
+                           tuple(f for g in after for f in g[2]))
+
+    @property
+    def rest(self) -> tuple:
+        """The index of what `row` leaves (the axes the items before it kept, then those after)."""
+        return (IndexSlice(),) * self.kept + self.after
+
+    def moved(self, x):
+        """x (batched) with the axis `row` indexes moved behind the batch axis (a view)."""
+        return permute(x, axes=self.axes(x)) if self.kept else x
+
+    def back(self, x):
+        return permute(x, axes=tuple(sorted(range(x.type.ndim), key=self.axes(x).__getitem__))) if self.kept else x
+
+    def axes(self, x) -> tuple:
+        k = self.kept + 1
+        return (0, k, *range(1, k), *range(k + 1, x.type.ndim))
+
+
 def _own_integers(x, items: list, batched: tuple, index: tuple):
     """x[index] of each item where integers of the index differ across the batch (a slice bound
     that does has no rule): the part before the first such integer indexed as it is, that axis
     moved behind the batch axis and each item's row of it taken (item_rows), the rest likewise."""
-    groups, flags, operands = [], iter(batched[1:]), iter(items)
-    for item in index:
-        groups.append((item, [next(operands) for _ in range(item.operands)], [next(flags) for _ in range(item.operands)]))
-    first = next(p for p, (_, _, own) in enumerate(groups) if any(own))
-    if not isinstance(groups[first][0], IndexInt):
+    split = _OwnInteger.of(items, batched[1:], index)
+    if split is None:
         return None
-    (row,) = groups[first][1]
-    x = x if batched[0] else repeated_over(x, row)
-    before, after = groups[:first], groups[first + 1:]
-    if before:
-        x = getitem(x, *(o for _, os, _ in before for o in os), index=(IndexSlice(),) + tuple(g[0] for g in before))
-    kept = sum(isinstance(g[0], IndexSlice) for g in before)
-    if kept:
-        x = permute(x, axes=(0, kept + 1, *range(1, kept + 1), *range(kept + 2, x.type.ndim)))
-    x = item_rows(x, row)
-    if not after:
+    x = x if batched[0] else repeated_over(x, split.row)
+    if split.before:
+        x = getitem(x, *split.before_operands, index=(IndexSlice(),) + split.before)
+    x = item_rows(split.moved(x), split.row)
+    if not split.after:
         return x
-    rest, flags = [o for _, os, _ in after for o in os], tuple(f for _, _, fs in after for f in fs)
-    index = (IndexSlice(),) * kept + tuple(g[0] for g in after)
-    if any(flags):
-        return _own_integers(x, rest, (True, *flags), index)
-    return getitem(x, *rest, index=(IndexSlice(),) + index)
+    if any(split.after_batched):
+        return _own_integers(x, split.after_operands, (True, *split.after_batched), split.rest)
+    return getitem(x, *split.after_operands, index=(IndexSlice(),) + split.rest)
+
+
+def _own_integers_added(like, g, items: list, batched: tuple, index: tuple):
+    """index_add (the gradient of `_own_integers`' read) in reverse order: g added at the items
+    after the row into a value of what the row leaves, that added at each item's row
+    (item_rows_add), the axis moved back, and added at the items before."""
+    split = _OwnInteger.of(items, batched[2:], index)
+    if split is None:
+        return None
+    like = like if batched[0] else repeated_over(like, split.row)
+    g = g if batched[1] else repeated_over(g, split.row)
+    region = getitem(like, *split.before_operands, index=(IndexSlice(),) + split.before) if split.before else like
+    moved = split.moved(region)
+    if split.after:
+        left = getitem(moved, Sym(0), index=(IndexSlice(), IndexInt()))  # of the row's result's shape
+        g = _own_integers_added(left, g, split.after_operands, (True, True, *split.after_batched), split.rest) \
+            if any(split.after_batched) else index_add(left, g, *split.after_operands, index=(IndexSlice(),) + split.rest)
+    g = split.back(item_rows_add(moved, g, split.row))
+    if not split.before:
+        return g
+    return index_add(like, g, *split.before_operands, index=(IndexSlice(),) + split.before)
 
 
 def _index_add_batched(like, g, *items, batched, index):
+    if basic_index(index) and any(batched[2:]):
+        return _own_integers_added(like, g, list(items), batched, index)
     if any(batched[2:]) or _masked(items, index):
         return None
     like = like if batched[0] else repeated_over(like, g)
@@ -193,11 +256,22 @@ def _update_batched(prim):
     """`y[index] = v` (or `+=`) in each item (y batched: transforms/batch.py batches the array an
     update writes into): v aligned to the rank of the region it writes."""
     def rule(y, v, *items, batched, index):
-        if any(batched[2:]):
-            return None
         region = logical_rank(y, True) - sum(isinstance(item, IndexInt) for item in index)
-        return prim(y, aligned(v, batched[1], region), *items, index=(IndexSlice(),) + index)
+        v = aligned(v, batched[1], region)
+        if any(batched[2:]):  # `+=` at each item's own integers: y plus v added there
+            if prim is not index_accumulate or not basic_index(index):
+                return None
+            added = _own_integers_added(y, broadcast_like(v, _region(y, items, batched, index)), list(items),
+                                        (True, True, *batched[2:]), index)
+            return None if added is None else y + added
+        return prim(y, v, *items, index=(IndexSlice(),) + index)
     return rule
+
+
+def _region(y, items, batched, index):
+    """A value of the shape of the region `index` takes of each item of y (its items' integers
+    differing across the batch), for a `+=` whose value broadcasts to it."""
+    return _own_integers(y, list(items), (True, *batched[2:]), index)
 
 
 def _tape_push_batched(stack, value, k, capacity, batched):
