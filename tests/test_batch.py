@@ -524,16 +524,50 @@ def test_integer_indices_that_differ_across_the_batch(jit):
     xs = np.stack([x * (k + 1) for k in range(K)])
     got = ad.vmap(own_integers, jit=jit)(xs, rows, columns)
     np.testing.assert_array_equal(got, [own_integers(a, i, j) for a, i, j in zip(xs, rows, columns)])
-    with pytest.raises(ValueError, match="out of (bounds|range)"):  # as x[4] is, with the call's shapes
-        ad.vmap(own_integers, in_axes=(None, 0, 0), jit=jit)(x, np.array([0, 4, 1, 1]), columns)
+    # out of range: clamped to the axis, as JAX does (an unused item's may be: a branch not taken)
+    got = ad.vmap(row_of, in_axes=(0, 0), jit=jit)(xs, np.array([0, 7, -9, -1]))
+    np.testing.assert_array_equal(got, [xs[0, 0, 1], xs[1, 3, 1], xs[2, 0, 1], xs[3, 3, 1]])
     gradients = ad.vmap(ad.grad(summed_own_integers), jit=jit)(xs, rows, columns)  # index_add, index_accumulate
     for gradient, a, i, j in zip(gradients, xs, rows, columns):
         np.testing.assert_allclose(gradient, ad.grad(summed_own_integers, jit=False)(a, i, j), rtol=1e-13, atol=1e-14)
         np.testing.assert_allclose(gradient, fd_jacobian(summed_own_integers, (a, i, j), 0), rtol=1e-6, atol=1e-8)
 
 
+def row_of(x, i):
+    return x[i, 1]
+
+
 def summed_own_integers(x, i, j):
     return np.sum(np.sin(own_integers(x, i, j)))
+
+
+def written_at_own_integers(x, i, j):
+    y = x * 1.0
+    y[i, 1:, j] = x[0, 0, :2] * 3.0
+    y[1, i] = np.sin(x[2, 1])
+    y[:, j, i - 1] += 2.0
+    return y
+
+
+def summed_written_at_own_integers(x, i, j):
+    return np.sum(np.tanh(written_at_own_integers(x, i, j)))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["plain", "jit"])
+def test_assignments_at_integers_that_differ_across_the_batch(jit):
+    """`y[i, 1:, j] = v`, `y[1, i] = v` and `y[:, j, i - 1] += v` with each item's own i and j
+    (item_rows_set), values and gradients against each item's, the arguments untouched."""
+    x = np.arange(60.0).reshape(4, 3, 5) * 0.1
+    rows, columns = np.array([0, 2, 1, -1]), np.array([1, 0, 2, 2])
+    got = ad.vmap(written_at_own_integers, in_axes=(None, 0, 0), jit=jit)(x, rows, columns)
+    np.testing.assert_array_equal(got, [written_at_own_integers(x, i, j) for i, j in zip(rows, columns)])
+    xs = np.stack([x * (k + 1) for k in range(K)])
+    before = xs.copy()
+    gradients = ad.vmap(ad.grad(summed_written_at_own_integers), jit=jit)(xs, rows, columns)
+    np.testing.assert_array_equal(xs, before)
+    for gradient, a, i, j in zip(gradients, xs, rows, columns):
+        np.testing.assert_allclose(gradient, fd_jacobian(summed_written_at_own_integers, (a, i, j), 0),
+                                   rtol=1e-6, atol=1e-8)
 
 
 def test_batched_trip_counts_of_every_sign_of_step():

@@ -246,17 +246,42 @@ def longest(trips):
     return top
 
 
+# Each item's own integer index (batching: an index that differs across the batch). A loop whose
+# trips differ across the batch, and an `if` whose items take both branches, compute every item's
+# values also where they are not used, so an index there may be out of range: as JAX does, a read
+# there is clamped to the axis and a write or an addition there dropped (an index in range, negative
+# ones counting from the end, is Python's).
+
+def own_rows(rows, n):
+    """rows in range made non-negative; out of range: -1."""
+    rows = np.asarray(rows)
+    wrapped = np.where(rows < 0, rows + n, rows)
+    return np.where((wrapped >= 0) & (wrapped < n), wrapped, -1)
+
+
 def item_rows_add(like, g, rows):
     """Zeros of `like`'s shape but for g[b] at row rows[b] of item b (item_rows' gradient)."""
     out = np.zeros(np.shape(like), np.result_type(g))
-    out[np.arange(out.shape[0]), rows] += g
+    rows = own_rows(rows, out.shape[1])
+    inside = rows >= 0
+    out[np.arange(out.shape[0])[inside], rows[inside]] += np.broadcast_to(g, (out.shape[0],) + out.shape[2:])[inside]
     return out
 
 
+def item_rows_set(x, v, rows):
+    """x with item b's row rows[b] set to v[b] (x written in place and returned)."""
+    rows = own_rows(rows, x.shape[1])
+    inside = rows >= 0
+    x[np.arange(x.shape[0])[inside], rows[inside]] = np.broadcast_to(v, (x.shape[0],) + x.shape[2:])[inside]
+    return x
+
+
 def item_rows(x, rows):
-    """Each item's own row: out[b] = x[b, rows[b]] (negative rows count from the end, as in NumPy)."""
+    """Each item's own row: out[b] = x[b, rows[b]] (clamped to the axis: see above)."""
     x = np.asarray(x)
-    return x[np.arange(x.shape[0]), rows]
+    rows = np.asarray(rows)
+    clamped = np.clip(np.where(rows < 0, rows + x.shape[1], rows), 0, x.shape[1] - 1)
+    return x[np.arange(x.shape[0]), clamped]
 
 
 def empty_list(item):
@@ -472,7 +497,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "item_rows_add", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "item_rows_add", "item_rows_set", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

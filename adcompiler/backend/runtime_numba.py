@@ -312,16 +312,33 @@ register_jitable(runtime.select)
 register_jitable(runtime.tape_push_rows)
 
 
+@numba.njit(inline="always")
+def _own_row(row, n):
+    """runtime.own_rows of one row."""
+    row = row + n if row < 0 else row
+    return row if 0 <= row < n else -1
+
+
 @overload(runtime.item_rows_add)
 def item_rows_add(like, g, rows):
     def impl(like, g, rows):
         out = np.zeros(like.shape, g.dtype)
         for b in range(out.shape[0]):
-            row = rows[b] if rows[b] >= 0 else rows[b] + out.shape[1]
-            if row < 0 or row >= out.shape[1]:
-                raise IndexError("index out of range")
-            out[b, row] += g[b]
+            row = _own_row(rows[b], out.shape[1])
+            if row >= 0:
+                out[b, row] += g[b]
         return out
+    return impl
+
+
+@overload(runtime.item_rows_set)
+def item_rows_set(x, v, rows):
+    def impl(x, v, rows):
+        for b in range(x.shape[0]):
+            row = _own_row(rows[b], x.shape[1])
+            if row >= 0:
+                x[b, row] = v[b]
+        return x
     return impl
 
 
@@ -330,10 +347,8 @@ def item_rows(x, rows):
     def impl(x, rows):
         out = np.empty((x.shape[0],) + x.shape[2:], x.dtype)
         for b in range(x.shape[0]):
-            row = rows[b] if rows[b] >= 0 else rows[b] + x.shape[1]
-            if row < 0 or row >= x.shape[1]:
-                raise IndexError("index out of range")
-            out[b] = x[b, row]
+            row = rows[b] + x.shape[1] if rows[b] < 0 else rows[b]
+            out[b] = x[b, min(max(row, 0), x.shape[1] - 1)]
         return out
     return impl
 

@@ -122,6 +122,10 @@ item_rows = Primitive("item_rows", 2, "rt.item_rows(_0, _1)", lambda x, rows: Ty
                       memory=NEW)
 item_rows_add = Primitive("item_rows_add", 3, "rt.item_rows_add(_0, _1, _2)",
                           lambda like, g, rows: like.with_dtype(g.dtype), memory=NEW)
+# x with item b's row rows[b] set to v[b], in place (an assignment at integers that differ across
+# the batch); v has the shape of item_rows(x, rows).
+item_rows_set = Primitive("item_rows_set", 3, "_0 = rt.item_rows_set(_0, _1, _2)", lambda x, v, rows: x,
+                          memory=UPDATE)
 index_accumulate = Primitive("index_accumulate", None,
                              lambda types, index: _update_text(index, "+="),
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
@@ -133,8 +137,9 @@ index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
 # A basic index of each item is the same index after a full slice of the batch axis. An integer
 # array index stays the index's only item: the batch axis is moved behind the indexed one and back.
 # Integers of a basic index that differ across the batch take each item's row (item_rows) when
-# read, and add there (item_rows_add) for its gradient (index_add, `+=`); slice bounds that differ,
-# assignments at such integers (setitem) and boolean masks of batched arrays have no rule (refused).
+# read, add there (item_rows_add) for its gradient (index_add) and `+=`, and write there
+# (item_rows_set) for `=`; slice bounds that differ and boolean masks of batched arrays have no
+# rule (refused).
 
 def _masked(items, index) -> bool:
     return not basic_index(index) and items[0].type.dtype == "bool"
@@ -258,14 +263,33 @@ def _update_batched(prim):
     def rule(y, v, *items, batched, index):
         region = logical_rank(y, True) - sum(isinstance(item, IndexInt) for item in index)
         v = aligned(v, batched[1], region)
-        if any(batched[2:]):  # `+=` at each item's own integers: y plus v added there
-            if prim is not index_accumulate or not basic_index(index):
+        if any(batched[2:]):  # at each item's own integers: y plus v added there, or v written there
+            if not basic_index(index):
                 return None
-            added = _own_integers_added(y, broadcast_like(v, _region(y, items, batched, index)), list(items),
-                                        (True, True, *batched[2:]), index)
+            v = broadcast_like(v, _region(y, items, batched, index))
+            if prim is setitem:
+                return _own_integers_set(y, v, list(items), batched, index)
+            added = _own_integers_added(y, v, list(items), (True, True, *batched[2:]), index)
             return None if added is None else y + added
         return prim(y, v, *items, index=(IndexSlice(),) + index)
     return rule
+
+
+def _own_integers_set(y, v, items: list, batched: tuple, index: tuple):
+    """y[index] = v in each item (y and v batched, v of the region's shape), its integers differing
+    across the batch: each item's row of the region before them written (item_rows_set) with that
+    row's values set at the items after them."""
+    split = _OwnInteger.of(items, batched[2:], index)
+    if split is None:
+        return None
+    region = getitem(y, *split.before_operands, index=(IndexSlice(),) + split.before) if split.before else y
+    moved = split.moved(region)
+    if split.after:
+        row = item_rows(moved, split.row)
+        v = _own_integers_set(row, v, split.after_operands, (True, True, *split.after_batched), split.rest) \
+            if any(split.after_batched) else setitem(row, v, *split.after_operands, index=(IndexSlice(),) + split.rest)
+    written = split.back(item_rows_set(copy(moved), v, split.row))
+    return setitem(y, written, *split.before_operands, index=(IndexSlice(),) + split.before) if split.before else written
 
 
 def _region(y, items, batched, index):
