@@ -570,6 +570,28 @@ def test_assignments_at_integers_that_differ_across_the_batch(jit):
                                    rtol=1e-6, atol=1e-8)
 
 
+def number_through_a_loop(x):
+    """c is a Python number (weak), which the loop's tape reads back as one; each item runs its own
+    trips, so the batch of its c's differs across the batch."""
+    c, y = 1.0, x
+    while np.sum(y) < 3.0:
+        y = np.sin(y) * c + 0.5
+        c = c * 0.5 + 1.0
+    return np.sum(y * y)
+
+
+def test_numbers_read_back_from_a_tape_batched():
+    """`weak` batched as the array of numbers it is where every parameter is float64 (the same
+    dtypes NumPy gives), refused for float32 (a number meeting float32 stays float32, an array not)."""
+    xs = np.array([[0.3, -0.2], [0.1, 0.5], [-0.4, 0.2]])
+    got = ad.vmap(ad.grad(number_through_a_loop), jit=False)(xs)
+    for gradient, x in zip(got, xs):
+        np.testing.assert_allclose(gradient, ad.grad(number_through_a_loop, jit=False)(x), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(gradient, fd_jacobian(number_through_a_loop, (x,), 0), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ad.CompileError, match="`weak`"):
+        ad.vmap(ad.grad(number_through_a_loop), jit=False)(xs.astype(np.float32))
+
+
 def test_batched_trip_counts_of_every_sign_of_step():
     """len(range(a, b, c)) per item (trip_count's batching rule), steps of both signs, empty ranges."""
     def count(a, b, c):

@@ -32,6 +32,7 @@ from ..rules.shapes import aligned
 def batch(fn: Function, batched_positions: tuple) -> Function:
     """`fn` with the parameters at `batched_positions` batched (see the module docstring)."""
     batching = Batching(Builder(fn.loc))
+    batching.strong_alike = all(p.type.dtype in STRONG_ALIKE for p in fn.params)
     params = []
     for i, p in enumerate(fn.params):
         new = Value(batched_type(p.type) if i in batched_positions else p.type, p.hint)
@@ -45,6 +46,11 @@ def batch(fn: Function, batched_positions: tuple) -> Function:
         results = batching.block(fn.entry, batched_results=True)
     return Function(fn.name, [Block(params, batching.builder.ops, Return(results, fn.entry.terminator.loc))], fn.loc,
                     fn.captured, fn.assumptions, fn.structure)
+
+
+# Dtypes whose arrays promote as a Python number read back from a tape (`weak`) does: where every
+# parameter has one, a batch of such numbers (an array, never weak) gives the same dtypes.
+STRONG_ALIKE = frozenset({"float64", "int64", "bool"})
 
 
 def batched_type(t: Type) -> Type:
@@ -70,6 +76,7 @@ class Batching:
         self.template = template
         self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
         self.made_by: dict = {}  # id(original value) -> the op that made it (a loop's tapes, `masked`)
+        self.strong_alike = False  # whether `weak` may be batched as it is (see STRONG_ALIKE)
 
 
     def block(self, block: Block, batched_results: bool = False) -> tuple:
@@ -137,6 +144,9 @@ class Batching:
         self.made_by[id(op.result)] = op
         args = [self.lookup(a) for a in op.args]
         flags = tuple(self.is_batched(a) for a in op.args)
+        if op.prim is P.weak and flags[0] and self.strong_alike:  # the batch of numbers as it is
+            self.bind(op.result, args[0], True)
+            return
         if op.prim.updates and not flags[0] and any(flags):  # batched values written into an unbatched array
             args[0], flags = self.as_batched(op.args[0]), (True, *flags[1:])
         if not any(flags):
