@@ -201,11 +201,14 @@ def tape_push(stack, value, k, capacity):
 def tape_push_rows(stack, value, k, capacity):
     """`tape_push` of a batch whose items are at iterations of their own (a loop whose trip count
     differs across the batch): `stack` holds rows of the batch (rows, batch, *shape), item b's
-    value goes to row k[b]. The rows are made when every k is 0, and double when one reaches
+    value goes to row k[b]. The rows are made when every k is 0 (or at the first value after
+    placeholders, a variable not assigned yet, which are not kept), and double when one reaches
     them. Numba compiles this body as it is (runtime_numba.py)."""
+    if value.shape[0] != k.shape[0]:  # a variable not assigned yet (its placeholder): nothing to keep
+        return stack
     top = longest(k)
-    if top == 0:
-        stack = np.empty((capacity if capacity > 0 else 8,) + value.shape, stack.dtype)
+    if top == 0 or stack.shape[1:] != value.shape:  # the rows made (at the first value, after placeholders)
+        stack = np.empty((max(capacity if capacity > 0 else 8, top + 1),) + value.shape, stack.dtype)
     elif top >= stack.shape[0]:
         grown = np.empty((max(2 * stack.shape[0], top + 1),) + stack.shape[1:], stack.dtype)
         grown[:stack.shape[0]] = stack
@@ -280,6 +283,8 @@ def item_rows(x, rows):
     """Each item's own row: out[b] = x[b, rows[b]] (clamped to the axis: see above)."""
     x = np.asarray(x)
     rows = np.asarray(rows)
+    if x.shape[0] != rows.shape[0]:  # the rows of a variable no item has assigned yet: still none
+        return np.empty((0,) + x.shape[2:], x.dtype)
     clamped = np.clip(np.where(rows < 0, rows + x.shape[1], rows), 0, x.shape[1] - 1)
     return x[np.arange(x.shape[0]), clamped]
 

@@ -345,6 +345,8 @@ def item_rows_set(x, v, rows):
 @overload(runtime.item_rows)
 def item_rows(x, rows):
     def impl(x, rows):
+        if x.shape[0] != rows.shape[0]:  # the rows of a variable no item has assigned yet: still none
+            return np.empty((0,) + x.shape[2:], x.dtype)
         out = np.empty((x.shape[0],) + x.shape[2:], x.dtype)
         for b in range(x.shape[0]):
             row = rows[b] + x.shape[1] if rows[b] < 0 else rows[b]
