@@ -505,7 +505,7 @@ def check_batched(program: Program) -> str:
     against finite differences). Returns "checked", or "refused" for a documented batching refusal."""
     function = getattr(load(program.source), program.name)
     rng = np.random.default_rng(len(program.source))
-    floats = [k for k in program.wrt]
+    floats = program.wrt
     items = [program.args] + [[a + 0.6 * rng.standard_normal(np.shape(a)) if k in floats else a
                                for k, a in enumerate(program.args)] for _ in range(BATCH_ITEMS - 1)]
     with np.errstate(all="ignore"):

@@ -255,10 +255,15 @@ def longest(trips):
 # there is clamped to the axis and a write or an addition there dropped (an index in range, negative
 # ones counting from the end, is Python's).
 
+def _wrapped(rows, n):
+    """rows with negative ones counted from the end of an axis of length n."""
+    rows = np.asarray(rows)
+    return np.where(rows < 0, rows + n, rows)
+
+
 def own_rows(rows, n):
     """rows in range made non-negative; out of range: -1."""
-    rows = np.asarray(rows)
-    wrapped = np.where(rows < 0, rows + n, rows)
+    wrapped = _wrapped(rows, n)
     return np.where((wrapped >= 0) & (wrapped < n), wrapped, -1)
 
 
@@ -282,11 +287,9 @@ def item_rows_set(x, v, rows):
 def item_rows(x, rows):
     """Each item's own row: out[b] = x[b, rows[b]] (clamped to the axis: see above)."""
     x = np.asarray(x)
-    rows = np.asarray(rows)
-    if x.shape[0] != rows.shape[0]:  # the rows of a variable no item has assigned yet: still none
+    if x.shape[0] != np.shape(rows)[0]:  # the rows of a variable no item has assigned yet: still none
         return np.empty((0,) + x.shape[2:], x.dtype)
-    clamped = np.clip(np.where(rows < 0, rows + x.shape[1], rows), 0, x.shape[1] - 1)
-    return x[np.arange(x.shape[0]), clamped]
+    return x[np.arange(x.shape[0]), np.clip(_wrapped(rows, x.shape[1]), 0, x.shape[1] - 1)]
 
 
 def empty_list(item):
@@ -502,7 +505,8 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows", "item_rows_add", "item_rows_set", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows",
+           "item_rows_add", "item_rows_set", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py
 

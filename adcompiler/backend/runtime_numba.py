@@ -313,9 +313,15 @@ register_jitable(runtime.tape_push_rows)
 
 
 @numba.njit(inline="always")
+def _wrapped_row(row, n):
+    """runtime._wrapped of one row."""
+    return row + n if row < 0 else row
+
+
+@numba.njit(inline="always")
 def _own_row(row, n):
     """runtime.own_rows of one row."""
-    row = row + n if row < 0 else row
+    row = _wrapped_row(row, n)
     return row if 0 <= row < n else -1
 
 
@@ -349,8 +355,7 @@ def item_rows(x, rows):
             return np.empty((0,) + x.shape[2:], x.dtype)
         out = np.empty((x.shape[0],) + x.shape[2:], x.dtype)
         for b in range(x.shape[0]):
-            row = rows[b] + x.shape[1] if rows[b] < 0 else rows[b]
-            out[b] = x[b, min(max(row, 0), x.shape[1] - 1)]
+            out[b] = x[b, min(max(_wrapped_row(rows[b], x.shape[1]), 0), x.shape[1] - 1)]
         return out
     return impl
 

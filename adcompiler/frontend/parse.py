@@ -78,20 +78,18 @@ def parse(function: Callable) -> ParsedFunction:
 def _parse_lambda(function: Callable, where: Loc) -> ParsedFunction:
     """A lambda read as the `def` of the same parameters that returns its body, named for its line
     (`lambda_12`). It is found in its file's syntax tree as the innermost lambda on its first line
-    whose body spans every position of its code (Python's `co_positions`, but for
-    the empty ones of its prologue), so that of several
-    lambdas on one line the one given is read."""
+    whose body spans every position of its code (Python's `co_positions`, but for the empty ones of
+    its prologue), so that of several lambdas on one line the one given is read."""
     code = function.__code__
     linecache.checkcache(code.co_filename)
-    text = "".join(linecache.getlines(code.co_filename))
     try:
-        module = ast.parse(text)
+        module = ast.parse("".join(linecache.getlines(code.co_filename)))
     except (SyntaxError, ValueError):
-        module = None
+        module = ast.Module(body=[], type_ignores=[])
     positions = code_positions(code)
     candidates = [node for node in ast.walk(module) if isinstance(node, ast.Lambda)
                   and node.lineno == code.co_firstlineno and positions
-                  and all(_within(node.body, p) for p in positions)] if module is not None else []
+                  and all(_within(node.body, p) for p in positions)]
     if not candidates:
         raise CompileError("the source of this lambda cannot be read", where,
                            "define the function in a .py file, not in an interactive session, or with `def`")

@@ -41,37 +41,12 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
                         lambda dtype, ndim, listed, units=None, lengths=None: Type(dtype, ndim, False, units, listed,
                                                                                    lengths),
                         memory=BUFFER)
-# a list of `items` values: `listed` one more than theirs
-tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
-                       lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
-def _chosen_type(broadcast: Type) -> Type:
-    """select's result: the broadcast's dtype and rank, its lengths unknown (x's or y's shape)."""
-    return Type(broadcast.dtype, broadcast.ndim)
-
-
-# Each item's x or y by its condition, as np.where, where x and y are the values of one variable
-# (batching's `selected` and `masked`, transforms/batch.py): each item's x and y must have one shape
-# (the last `rank` axes; a ValueError otherwise, where np.where would broadcast one to the other)
-# unless every item takes the same side,
-# and an empty one (a variable not assigned yet: a placeholder) gives way to the other.
-select = Primitive("select", 3, lambda types, rank=0: f"rt.select(_0, _1, _2, {rank})",
-                   lambda c, x, y, rank=0: _chosen_type(promote(x, y, c.with_dtype("bool"))), memory=NEW)
-
-
-def _select_batched(c, x, y, batched, rank=0):
-    """select in each item of an outer batch: every operand batched (an unbatched one repeated,
-    read-only) and aligned, so that where every item takes one side its result keeps the batch."""
-    like = (c, x, y)[batched.index(True)]
-    logical = max(v.type.ndim - b for v, b in zip((c, x, y), batched))
-    return select(*(aligned(v if b else repeated_over(v, like), True, logical) for v, b in zip((c, x, y), batched)),
-                  rank=rank)
-
-
-select.defbatch(_select_batched)
-
 # The largest of a batch of trip counts (0 for none): how long a loop whose items each run their
 # own number of trips runs (transforms/batch.py), and a batch of tapes for them (tape_array's rule).
 longest = Primitive("longest", 1, "rt.longest(_0)", lambda trips: Type("int64", weak=True), memory=NEW, vjps=ZERO)
+# a list of `items` values: `listed` one more than theirs
+tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
+                       lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
 tape_array.defbatch(lambda n, batched, dtype: empty(dim(n, axis=0), longest(n), dtype=dtype))
 # A list tape's ops have no derivative rules: they are differentiated only in a gradient spliced
 # into a function that is differentiated again, and refused there (never taken for constants).
@@ -146,3 +121,31 @@ snapshot_get = Primitive("snapshot_get", 3,
 snapshot_put = Primitive("snapshot_put", 3,
                          lambda types: f"rt.{'snapshot' if types[0].ndim else 'number'}_put(_0, _1, _2)",
                          lambda value, stack, slot: value, memory=VIEW, refusal=REVOLVE_REFUSAL)
+
+
+# ---------------------------------------------------------------- choosing per item
+
+def _chosen_type(broadcast: Type) -> Type:
+    """select's result: the broadcast's dtype and rank, its lengths unknown (x's or y's shape)."""
+    return Type(broadcast.dtype, broadcast.ndim)
+
+
+# Each item's x or y by its condition, as np.where, where x and y are the values of one variable
+# (batching's `selected` and `masked`, transforms/batch.py): unless every item takes the same side,
+# each item's x and y must have one shape (the last `rank` axes; a ValueError otherwise, where
+# np.where would broadcast one to the other), and an empty one (a variable not assigned yet: a
+# placeholder) gives way to the other.
+select = Primitive("select", 3, lambda types, rank=0: f"rt.select(_0, _1, _2, {rank})",
+                   lambda c, x, y, rank=0: _chosen_type(promote(x, y, c.with_dtype("bool"))), memory=NEW)
+
+
+def _select_batched(c, x, y, batched, rank=0):
+    """select in each item of an outer batch: every operand batched (an unbatched one repeated,
+    read-only) and aligned, so that where every item takes one side its result keeps the batch."""
+    like = (c, x, y)[batched.index(True)]
+    logical = max(v.type.ndim - b for v, b in zip((c, x, y), batched))
+    return select(*(aligned(v if b else repeated_over(v, like), True, logical) for v, b in zip((c, x, y), batched)),
+                  rank=rank)
+
+
+select.defbatch(_select_batched)

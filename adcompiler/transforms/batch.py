@@ -31,8 +31,7 @@ from ..rules.shapes import aligned
 
 def batch(fn: Function, batched_positions: tuple) -> Function:
     """`fn` with the parameters at `batched_positions` batched (see the module docstring)."""
-    batching = Batching(Builder(fn.loc))
-    batching.strong_alike = all(p.type.dtype in STRONG_ALIKE for p in fn.params)
+    batching = Batching(Builder(fn.loc), strong_alike=all(p.type.dtype in STRONG_ALIKE for p in fn.params))
     params = []
     for i, p in enumerate(fn.params):
         new = Value(batched_type(p.type) if i in batched_positions else p.type, p.hint)
@@ -69,14 +68,14 @@ class Batching:
     """Re-makes ops into `builder`, batched where their operands are (`bind` says which values are,
     and what they are in the new code); `template` is a batched array, whose axis 0 is the batch."""
 
-    def __init__(self, builder: Builder, template=None):
+    def __init__(self, builder: Builder, template=None, strong_alike: bool = False):
         self.builder = builder
         self.value_of: dict = {}  # id(original value) -> its value in the batched code
         self.batched: set = set()  # ids of the original values that are batched
         self.template = template
         self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
         self.made_by: dict = {}  # id(original value) -> the op that made it (a loop's tapes, `masked`)
-        self.strong_alike = False  # whether `weak` may be batched as it is (see STRONG_ALIKE)
+        self.strong_alike = strong_alike  # whether `weak` may be batched as it is (see STRONG_ALIKE)
 
 
     def block(self, block: Block, batched_results: bool = False) -> tuple:
@@ -172,11 +171,6 @@ class Batching:
         if isinstance(value, Value) and id(value) in self.builder.producers and not value.hint and not value.derived:
             value.hint, value.derived = op.result.hint, self.derived(op.result)
         self.bind(op.result, value, batched)
-
-    def refuse_batched(self, operand, what: str, loc) -> None:
-        if self.is_batched(operand):
-            raise CompileError(f"{what} depends on values that differ across the batch, so each item would take "
-                               f"its own path", loc, "write the choice with np.where, or batch outside this code")
 
     def structured(self, op) -> None:
         if isinstance(op, If) and self.is_batched(op.args[0]):
