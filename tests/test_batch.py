@@ -5,6 +5,7 @@ Hessian `jacrev(grad(f))`; the refusals. Every primitive with a batching rule is
 batched value somewhere in this file (`test_every_batching_rule_is_exercised`)."""
 from __future__ import annotations
 
+import inspect
 import types
 
 import numpy as np
@@ -617,7 +618,7 @@ def appends_per_trip(x, n):
 def shrinks_per_trip(x, n):
     """Its gradient's loop keeps a list tape (the shape changes each trip)."""
     h = x
-    for i in range(n):
+    for i in range(n):  # <- HERE
         h = np.sin(h[1:]) * 2.0
     return np.sum(h)
 
@@ -639,6 +640,44 @@ def test_refused_batching_names_the_line(function, args, in_axes, match):
     with pytest.raises(ad.CompileError, match=match) as error:
         ad.vmap(function, in_axes=in_axes, jit=False)(*args)
     assert "test_batch.py" in str(error.value)
+    if function is gradient_of_shrinks_per_trip:  # the masked loop's own line
+        lines, start = inspect.getsourcelines(shrinks_per_trip)
+        assert error.value.loc.line == start + next(i for i, text in enumerate(lines) if "<- HERE" in text)
+
+
+def shrinks_in_a_branch(x):
+    h = x
+    if x[0] > 0:  # <- HERE a list chosen per item
+        for i in range(2):
+            h = np.sin(h[1:]) * 2.0  # its gradient's loop keeps a list tape
+    return np.sum(h)
+
+
+def gradient_of_shrinks_in_a_branch(x):
+    return ad.grad(shrinks_in_a_branch)(x)
+
+
+def shape_by_branch(x):
+    if x[0] > 0:
+        y = x[:1]
+    else:
+        y = x
+    return np.sum(y * 2.0)
+
+
+def test_choices_per_item_that_cannot_be_made_say_so():
+    """A list chosen per item is refused at the `if`'s line; a variable whose shape differs between
+    the items that take each branch is a ValueError saying so, not np.where's broadcast of one into
+    the other (which gives wrong values); where every item takes one branch, its shape is kept."""
+    with pytest.raises(ad.CompileError, match="cannot choose a list") as error:
+        ad.vmap(gradient_of_shrinks_in_a_branch, jit=False)(np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 3.0]]))
+    lines, start = inspect.getsourcelines(shrinks_in_a_branch)
+    assert error.value.loc.line == start + next(i for i, text in enumerate(lines) if "<- HERE" in text)
+    assert error.value.hint and "one shape" in error.value.hint
+    with pytest.raises(ValueError, match="under vmap, a variable has another shape"):
+        ad.vmap(shape_by_branch, jit=False)(np.array([[1.0, 2.0], [-1.0, 3.0]]))
+    same = np.array([[1.0, 2.0], [0.5, 3.0]])
+    np.testing.assert_array_equal(ad.vmap(shape_by_branch, jit=False)(same), [shape_by_branch(x) for x in same])
 
 
 def data_shaped(x):

@@ -224,8 +224,8 @@ class Batching:
         item's condition picks (`select`)."""
         if any(r.type.listed for r in op.results):
             raise CompileError("an `if` whose condition differs across the batch cannot choose a list (each item "
-                               "would take its own branch)", op.loc, "append in both branches, or choose the items "
-                               "with np.where")
+                               "would take its own branch)", op.loc, "keep the values in arrays of one shape (a "
+                               "loop's arrays whose shape changes are kept in a list), or batch outside this code")
         condition = P.Sym(self.lookup(op.args[0]))
         taken = P.total(P.cast(condition, dtype="int64"))
 
