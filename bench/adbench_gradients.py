@@ -16,6 +16,10 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cores  # noqa: E402
+
+if "--measure" in sys.argv:  # the child that times, with its parent's thread count
+    cores.limit(os.environ["OMP_NUM_THREADS"])
 import adbench as A  # noqa: E402
 import peers  # noqa: E402
 
@@ -110,10 +114,7 @@ def main(argv=None) -> None:
         return
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; fastest of {options.calls} calls")
     for threads in options.threads:
-        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-               "NUMBA_NUM_THREADS": threads, "ADCOMPILER_THREADS": threads,
-               "XLA_FLAGS": f"--xla_cpu_multi_thread_eigen={'true' if threads != '1' else 'false'} "
-                            f"intra_op_parallelism_threads={threads}"}
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "ADCOMPILER_THREADS": threads}
         for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             env.pop(variable, None)
         output = subprocess.run([sys.executable, __file__, "--measure", "--calls", str(options.calls),

@@ -24,14 +24,15 @@ they are short, in float64 on one thread, reported as ratios (min of N calls):
 The ba problem is also timed in ADBench's hand-written C++ derivatives (bench/cpp: run
 bench/cpp/build.sh first; skipped when not built), its blocks compared with ours.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 python bench/gradbench.py [--repeats 7]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/gradbench.py [--repeats 7]
 """
 import os
 import sys
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_variable] = "1"
-os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cores  # noqa: E402
+
+cores.limit("1")
 os.environ.setdefault("ADCOMPILER_COMPILE", "sync")  # kernels compiled before the first call is timed
 
 import argparse  # noqa: E402

@@ -2,14 +2,14 @@
 and against JAX's jvp(grad(f)) on the same functions. One thread; run side by side in one process,
 so the ratios hold on a loaded machine (the absolute times do not).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \\
-        NUMBA_NUM_THREADS=1 python bench/hvp.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/hvp.py
 """
 import os
 import timeit
 
-for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
+import cores  # noqa: E402
+
+cores.limit("1")
 os.environ.setdefault("ADCOMPILER_COMPILE", "sync")
 
 import numpy as np  # noqa: E402

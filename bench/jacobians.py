@@ -16,9 +16,10 @@ Workloads, shaped like ADBench's (synthetic data of their standard-like sizes):
 import os
 import sys
 
-for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[_variable] = "1"
-os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cores  # noqa: E402
+
+cores.limit("1")
 os.environ.setdefault("ADCOMPILER_COMPILE", "sync")  # kernels compiled before the first call is timed
 
 import argparse  # noqa: E402

@@ -34,13 +34,13 @@ def _threads_from_argv() -> str:
 
 
 THREADS = _threads_from_argv()
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[variable] = THREADS
-os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if THREADS != '1' else 'false'}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cores  # noqa: E402
+
+cores.limit(THREADS)
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adbench as A  # noqa: E402
 import peers  # noqa: E402
 import workloads as W  # noqa: E402
@@ -299,7 +299,8 @@ def compile_times(names):
             env = dict(os.environ, ADCOMPILER_CACHE_DIR=cache)  # with the thread settings above
             env.pop("ADCOMPILER_COMPILE")  # as users run it: kernels compile in the background
             for run in ("cold", "cached"):
-                done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+                done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                                      preexec_fn=cores.unpinned)  # first calls as users meet them
                 out = done.stdout.split(maxsplit=1)
                 if done.returncode:
                     info[f"{name}_skipped"] = f"failed, {(done.stderr.strip().splitlines() or ['no output'])[-1]}"
@@ -481,8 +482,9 @@ def main(argv=None):
     if "step" in chosen:
         tables.append(run_training_step(timing))
     compile_info = compile_times([name for name in COMPILE_PROBED if name in chosen])
-    threads = (f"{THREADS} (OpenBLAS, OpenMP, MKL, Numba and PyTorch threads; XLA's Eigen pool "
-               f"{'on' if THREADS != '1' else 'off'}), on a machine of {os.cpu_count()} cores; BLAS: {blas_kernel()}")
+    threads = (f"{THREADS} (OpenBLAS, OpenMP, MKL, Numba, PyTorch and XLA threads"
+               f"{', the process pinned to one core' if THREADS == '1' else ''}), on a machine of "
+               f"{os.cpu_count()} cores; BLAS: {blas_kernel()}")
     print(markdown(tables, compile_info, threads))
     Path(options.json).write_text(json.dumps({"tables": [{"description": d, "rows": r} for d, r in tables],
                                               "compile": compile_info, "threads": threads}, indent=1))

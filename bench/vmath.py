@@ -8,7 +8,8 @@ each function over 1e6 values: vmath's in a Numba loop, libm's in the same loop,
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/vmath.py
 
-BLAS, MKL and XLA run one thread; OpenMP and Numba keep every core for the rows that say two threads.
+BLAS and MKL run one thread, and JAX's calls run on one core (bench/cores.py: XLA's pool takes
+every core the process may use); OpenMP and Numba keep every core for the rows that say two threads.
 """
 import os
 import sys
@@ -25,6 +26,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cores  # noqa: E402
 import peers  # noqa: E402
 import workloads as W  # noqa: E402
 
@@ -103,6 +105,14 @@ def on_threads(function, count: int, torch=None):
     return call
 
 
+def on_one_core(function):
+    """`function` called with every thread of the process on one core."""
+    def call(*args):
+        with cores.pinned():
+            return function(*args)
+    return call
+
+
 def w4() -> dict:
     import torch
 
@@ -118,7 +128,7 @@ def w4() -> dict:
              "PyTorch eager, 2 threads": (on_threads(torch_value_and_grad, 2, torch), (tensor,)),
              "NumPy by hand": tools["NumPy by hand"]}
     convert, _, jax_value_and_grad, _ = peers.jax_tools("W4", 1)
-    tools["JAX jit"] = (jax_value_and_grad, tuple(convert([x])))
+    tools["JAX jit"] = (on_one_core(jax_value_and_grad), tuple(convert([x])))
     tools["Numba loop by hand (libm)"] = (W.toy_numba, (x,))
     times = least_ms(tools)
     torch.set_num_threads(1)
