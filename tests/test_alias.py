@@ -16,7 +16,7 @@ import pytest
 
 from adcompiler import jit as compile_only
 from adcompiler.api import TRANSFORMS
-from adcompiler.backend.inplace import in_place_updates
+from adcompiler.backend.inplace import in_place_writes
 from adcompiler.errors import CompileError
 from adcompiler.frontend.lower import lower
 from adcompiler.ir.alias import Aliases
@@ -204,7 +204,7 @@ def test_refusal_and_in_place_follow_the_relation(write_module, program, numpy, 
     built = check_and_build(function)
     updates = [op for op in walk(built.program.entry.ops) if getattr(op, "prim", None) and op.prim.updates]
     assert len(updates) == 1
-    assert (id(updates[0]) in in_place_updates(built.program)) is (not generated)
+    assert (id(updates[0]) in in_place_writes(built.program)) is (not generated)
     x = X.copy()
     assert compile_only(function, jit=False)(x) == pytest.approx(numpy_value(program), rel=1e-15)
     np.testing.assert_array_equal(x, X)

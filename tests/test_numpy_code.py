@@ -116,3 +116,76 @@ def test_a_float64_seed_is_spread_where_a_weak_one_would_change_the_dtype():
     gx, gy = adcompiler.grad(mixed_precision, wrt=(0, 1), jit=False)(x, y)
     assert gx.dtype == np.float32 and gy.dtype == np.float64
     np.testing.assert_allclose(gy, x.astype(np.float64).sum(axis=0), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- `out=`: dead temporaries reused
+
+def relu_mlp_loss(W1, b1, W2, b2, X, Y):
+    h = np.maximum(X @ W1 + b1, 0.0)
+    return nn.softmax_cross_entropy(h @ W2 + b2, Y)
+
+
+def read_then_overwritten(x, y):
+    """The backward's `d_y2 * x[0]` (the gradient of x[0]) reads the adjoint of `y2`, and is nested
+    in a later sum, while `d_y2 * t` (the gradient of the sine) may write into that adjoint: the
+    write must wait for the read (tests/programs_control.py's if_data_dependent found it)."""
+    if x[0] > 0.0:
+        y2 = np.sin(x) * x[0]
+    else:
+        y2 = np.cos(x) * y + x
+    return np.sum(y2 * y2)
+
+
+def grown_by_broadcasting(x, B):
+    """`t` (1, n) is dead after `t + B` (m, n), whose result is larger: it cannot hold it."""
+    t = np.expand_dims(np.sin(x), 0)
+    return np.sum(np.cos(t + B))
+
+
+def writes_no_argument(x, B):
+    y = x + 1.0
+    z = B - 1.0
+    return np.sum(y * y) + np.sum(z * x)
+
+
+OUT_CASES = [  # (function, arguments, wrt, `out=` at least in the forward, in the backward)
+    (relu_mlp_loss, MLP_ARGS, (0, 1, 2, 3), 3, 2),
+    (read_then_overwritten, (np.array([0.7, 0.2, -0.4, 1.1, 0.3]), RNG.normal(size=5)), (0, 1), 0, 3),
+    (read_then_overwritten, (np.array([-0.7, 0.2, -0.4, 1.1, 0.3]), RNG.normal(size=5)), (0, 1), 0, 3),
+    (grown_by_broadcasting, (RNG.normal(size=4), RNG.normal(size=(3, 4))), (0, 1), 0, 0),
+    (writes_no_argument, (RNG.normal(size=4), RNG.normal(size=4)), (0, 1), 0, 0),
+]
+
+
+def _function_source(source: str, name: str) -> str:
+    start = source.index(f"def {name}(")
+    end = source.find("\ndef ", start + 1)
+    return source[start:end if end >= 0 else None]
+
+
+@pytest.mark.parametrize("function, args, wrt, in_forward, in_backward", OUT_CASES,
+                         ids=lambda c: getattr(c, "__name__", None))
+def test_dead_temporaries_are_written_with_out_and_gradients_hold(function, args, wrt, in_forward, in_backward):
+    """Where `out=` may go it goes (counted in the forward and backward that `vjp` runs), and the
+    value and the vector-Jacobian product agree with NumPy and finite differences, no argument
+    changed (an argument's array is never an `out=`)."""
+    transformed = adcompiler.vjp(function, wrt=wrt, jit=False)
+    kept = [a.copy() for a in args]
+    value, pullback = transformed(*args)
+    grads = pullback(1.0)
+    for before, after in zip(kept, args):
+        np.testing.assert_array_equal(before, after)
+    source = _source(transformed, *args)
+    assert _function_source(source, f"{function.__name__}_forward").count("out=") >= in_forward
+    assert _function_source(source, f"{function.__name__}_backward").count("out=") >= in_backward
+    assert value == pytest.approx(function(*args), rel=1e-13)
+    for k, grad in zip(wrt, grads):
+        np.testing.assert_allclose(grad, fd_grad(function, args, k), rtol=1e-7, atol=1e-10)
+
+
+def test_relu_backward_keeps_the_activation_not_the_value_before_it():
+    """ReLU's rule reads its result (`h > 0`), so the backward keeps no pre-activation: `X @ W1 + b1`
+    is written into the matmul's array and then ReLU into the same (the gradient above checks it)."""
+    source = _source(adcompiler.vjp(relu_mlp_loss, wrt=(0, 1, 2, 3), jit=False), *MLP_ARGS)
+    forward = _function_source(source, "relu_mlp_loss_forward")
+    assert "h = np.maximum(t_1, 0.0, out=t_1)" in forward and "h > 0.0" in source

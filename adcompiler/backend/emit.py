@@ -23,7 +23,7 @@ import re
 import gast
 
 from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, scheduled
-from .inplace import in_place_updates
+from .inplace import in_place_writes, out_ufunc
 from .placement import place
 from ..ir.core import (Adjoint, Block, For, Function, If, Namer, Op, Return, Structured, Value, While, results_of,
                        walk)
@@ -208,7 +208,7 @@ def _body(fn: Function, namer: Namer, to_backward: bool = False, module: "_Modul
             readers.setdefault(id(identities.get(id(value), value)), []).append(None)
 
     count(fn.entry)
-    emitter = _Emitter(namer, readers, in_place_updates(fn), fn.params, kernel, identities)
+    emitter = _Emitter(namer, readers, in_place_writes(fn), fn.params, kernel, identities)
     if module is None:
         lines = emitter.block(fn.entry, INDENT)
     else:
@@ -230,7 +230,7 @@ class _Emitter:
     """Writes blocks as indented statements; `nested` holds the expressions of values written
     inside their one reader; `kernel` says whether the statements written now are a kernel's."""
 
-    def __init__(self, namer: Namer, readers: dict, in_place: set, params, kernel: bool = False,
+    def __init__(self, namer: Namer, readers: dict, in_place: dict, params, kernel: bool = False,
                  identities: dict | None = None):
         self.name = namer
         self.identities = identities or {}  # id(value) -> the value whose name it has (fresh, ...)
@@ -259,6 +259,10 @@ class _Emitter:
                 self.name.alias(op.result, op.args[0])
             elif op.prim.updates:
                 lines += self.flush(indent) + self.update(op, indent)
+            elif not self.kernel and id(op) in self.in_place and id(op.args[self.in_place[id(op)]]) not in self.nested:
+                # what waits to be read is read before the array is written (its own operands in it)
+                lines += self.flush(indent, keep={id(a) for a in op.args})
+                lines.append(_line(indent, _assign([self.target(op.result)], self.written_out(op)), op.loc))
             else:
                 expression = _expression(op, self.name, self.nested, self.kernel)
                 (reader, *others) = self.readers.get(id(op.result), [None, None])
@@ -269,6 +273,15 @@ class _Emitter:
                 else:
                     lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
         return lines
+
+    def written_out(self, op):
+        """`np.<ufunc>(..., out=<operand>)`: `op` written into the array of the operand that the
+        in-place analysis lets it write (a variable, not a nested expression)."""
+        dtype = op.result.type.dtype
+        operands = [self.nested.pop(id(a)) if id(a) in self.nested else _operand(a, self.name, dtype) for a in op.args]
+        array = _operand(op.args[self.in_place[id(op)]], self.name, dtype)
+        return gast.Call(func=copy.deepcopy(_template(f"np.{out_ufunc(op)}")), args=operands,
+                         keywords=[gast.keyword(arg="out", value=array)])
 
     def fused_loop(self, block, chain: Fused, indent: str) -> list:
         """`chain` as one loop over its elements, where its inputs have one length (else, or where
@@ -368,12 +381,13 @@ class _Emitter:
                       for v in outputs if _float32_number(v)]
         return lines
 
-    def flush(self, indent: str) -> list:
-        """Statements for the expressions still waiting for their reader: an update or a loop may
-        change an array they read, so they are computed before it, where the user wrote them."""
+    def flush(self, indent: str, keep=frozenset()) -> list:
+        """Statements for the expressions still waiting for their reader (but those of `keep`): an
+        update, an `out=` or a loop may change an array they read, so they are computed before it,
+        where the user wrote them."""
         lines = [_line(indent, _assign([self.target(op.result)], self.nested.pop(key)), op.loc)
-                 for key, op in self.pending.items() if key in self.nested]
-        self.pending.clear()
+                 for key, op in self.pending.items() if key in self.nested and key not in keep]
+        self.pending = {key: op for key, op in self.pending.items() if key in keep}
         return lines
 
     def target(self, value):

@@ -12,10 +12,18 @@ after it is appended, nor in a later iteration of a loop around the append when 
 outlives the iteration; an appended array is matched by the value that made it, since the next
 iteration sees it as memory of an earlier one); and the value written does not overlap the array. Positions are paths in the block tree; two blocks of one `if`
 are exclusive, so a read in the other branch is never "after".
+
+An elementwise NumPy ufunc (`t + b`, `np.maximum(t, 0.0)`) writes its result into an operand
+(`out=`) under the same conditions, the operand standing for the array updated, where that operand
+has the result's dtype and, provably from the types, its shape (broadcasting does not grow it): the
+memory of a dead temporary is used again instead of new memory, which NumPy's own elision of
+temporaries cannot do for a named variable (and a large new array costs its pages' faults).
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ..ir.alias import Aliases
 from ..ir.core import Function, Loop, Structured, Value
@@ -24,10 +32,35 @@ BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, 
 READ_ONLY = frozenset({"broadcast_like", "repeated"})  # results never written in place (`repeated`: a stride-0 view)
 
 
-def in_place_updates(fn: Function) -> set:
-    """Ids of the update ops of `fn` that emission may write in place."""
+def in_place_writes(fn: Function) -> dict:
+    """{id(op): position} of the ops of `fn` that emission may write into their operand at
+    `position`: update ops (0) and elementwise ufuncs (the first operand that qualifies)."""
     analysis = _Analysis(fn)
-    return {id(op) for op in analysis.updates if analysis.safe(op)}
+    writes = {id(op): 0 for op in analysis.updates if analysis.safe(op)}
+    for op in analysis.elementwise:
+        position = next((p for p in range(len(op.args)) if _fits(op, p) and analysis.safe(op, p)), None)
+        if position is not None:
+            writes[id(op)] = position
+    return writes
+
+
+def _fits(op, position: int) -> bool:
+    """Whether operand `position` of the elementwise `op` has the dtype and (from the types) the
+    shape of its result: each axis is known to be longer than 1 (broadcasting could only make the
+    others fit it), or every other operand has length 1 there or no such axis."""
+    operand, result = op.args[position], op.result.type
+    if not isinstance(operand, Value) or operand.type.weak or operand.type.listed or \
+            (operand.type.dtype, operand.type.ndim) != (result.dtype, result.ndim):
+        return False
+    others = [a.type for i, a in enumerate(op.args) if i != position and isinstance(a, Value)]
+    for axis in range(result.ndim):
+        if operand.type.units[axis] is False:
+            continue
+        for other in others:
+            aligned = axis - (result.ndim - other.ndim)
+            if aligned >= 0 and other.units[aligned] is not True:
+                return False
+    return True
 
 
 class _Analysis:
@@ -40,10 +73,12 @@ class _Analysis:
         self.readers: dict[int, list] = {}  # id(value) -> [(position, op or None)]
         self.loops: dict[int, tuple] = {}  # id(loop op) -> its path
         self.updates, self.pins = [], []  # pins: (appended array, position)
+        self.elementwise = []  # ufuncs of NumPy's that take `out=`, of array results
         self.path_of: dict[int, tuple] = {}
         # never written: the arguments, and read-only views (a gradient broadcast to a shape)
         self.foreign = {id(p) for p in fn.params}
         self._block(fn.entry, ())
+        self.foreign |= self.readers.keys() - self.defined_at.keys()  # (the seed of a value_and_grad's chain)
         self._sources: dict[int, frozenset] = {}
         self.holders: dict[int, set] = {}  # id(source) -> ids of the values that may hold its memory
         for key in self.defined_at:
@@ -77,6 +112,8 @@ class _Analysis:
                     self.pins.append((op.args[1], here))
             elif op.prim.name in READ_ONLY:
                 self.foreign.add(id(op.result))
+            elif out_ufunc(op):
+                self.elementwise.append(op)
         end = path + (len(block.ops),)
         for value in block.terminator.values:
             self._read(value, end, None)
@@ -96,6 +133,8 @@ class _Analysis:
         paths of the loops of whose earlier iterations it is). Memory made in a loop's body and
         passed to its next iteration is another array than the one the current iteration makes;
         memory made before the loop is the same in every iteration."""
+        if key not in self.values:
+            return frozenset({(key, frozenset())})  # defined outside `fn`: memory of its own
         if key not in self._sources:
             self._sources[key] = frozenset(
                 (root, frozenset(self.loops[id(loop)] for loop in crossed
@@ -103,15 +142,17 @@ class _Analysis:
                 for root, crossed in self.aliases.roots(self.values[key]))
         return self._sources[key]
 
-    def safe(self, update) -> bool:
-        target = update.args[0]
-        if not isinstance(target, Value):
+    def safe(self, update, position: int = 0) -> bool:
+        """Whether `update` may write into the memory of its operand at `position`."""
+        target = update.args[position]
+        if not isinstance(target, Value) or id(target) in self.foreign:
             return False
         here = self.path_of[id(update)]
         roots = self.sources(id(target))
         if self.aliases.chain(target) & self.foreign or not self._within_branches(self.defined_at[id(target)], here):
             return False  # an argument's memory; or an update, in a loop, of a value from outside it
-        if any(isinstance(a, Value) and self.sources(id(a)) & roots for a in update.args[1:]):
+        if any(isinstance(a, Value) and self.sources(id(a)) & roots
+               for i, a in enumerate(update.args) if i != position):
             return False  # `y[1:] = y[:-1]`: the new value overlaps the array it is written into
         for item, pinned_at in self.pins:
             # by the value that made it: memory appended in one iteration is an earlier iteration's later
@@ -147,6 +188,15 @@ class _Analysis:
     def _within_branches(self, definition: tuple, here: tuple) -> bool:
         """Whether every structured op that holds `here` but not `definition` is an `if`."""
         return all(_inside(definition, loop) for loop in self._loops_around(here))
+
+
+def out_ufunc(op) -> str | None:
+    """The name of NumPy's ufunc that `op` is, where its array result may be written
+    `np.<name>(..., out=)`. Not `np.power`: the `**` operator squares and roots without `pow`."""
+    bound = op.prim.binds[0] if op.prim.ufunc and op.prim.binds else None
+    if not isinstance(bound, np.ufunc) or getattr(np, bound.__name__, None) is not bound or bound is np.power:
+        return None
+    return bound.__name__ if op.result.type.ndim and not op.result.type.listed else None
 
 
 def _inside(position: tuple, holder: tuple) -> bool:

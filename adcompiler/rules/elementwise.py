@@ -125,11 +125,13 @@ logical_not = Primitive("logical_not", 1, lambda types: "not _0" if types[0].ndi
 
 maximum = Primitive("maximum", 2, "np.maximum(_0, _1)", promote, memory=NEW, binds=(np.maximum,),
                     broadcasts=True, ufunc=True)
-# Ties send the gradient to the second operand, so ReLU `np.maximum(x, 0.0)` has slope 0 at 0.
-maximum.defvjp(lambda g, x, y, out: g * (x > y), lambda g, x, y, out: g * (x <= y))
+# Ties send the gradient to the second operand, so ReLU `np.maximum(x, 0.0)` has slope 0 at 0. The
+# rules read the result, not x (`x > y` is `out > y`, NaNs and signed zeros too): ReLU's backward
+# keeps the activation that the next layer keeps anyway, not the value before it.
+maximum.defvjp(lambda g, x, y, out: g * (out > y), lambda g, x, y, out: g * (out <= y))
 minimum = Primitive("minimum", 2, "np.minimum(_0, _1)", promote, memory=NEW, binds=(np.minimum,),
                     broadcasts=True, ufunc=True)
-minimum.defvjp(lambda g, x, y, out: g * (x < y), lambda g, x, y, out: g * (x >= y))
+minimum.defvjp(lambda g, x, y, out: g * (out < y), lambda g, x, y, out: g * (out >= y))
 
 
 # ---------------------------------------------------------------- functions of one operand
