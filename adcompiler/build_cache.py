@@ -19,17 +19,15 @@ is a miss, never an error: the caller builds as if there were no cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
 import types
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__
-from .backend.compile import PACKAGE_DIGEST, cache_dir, numba_version
+from .backend.compile import PACKAGE_DIGEST, cache_dir, numba_version, write_atomically
 from .backend.emit import vector_math
 from .backend.fuse import fusion
 from .frontend.parse import code_positions, source_of
@@ -109,11 +107,7 @@ def keep(function_print: str, entry_key: str, built, top, tangents_at: tuple) ->
         return False
     folder = _folder(function_print)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, folder / f"{entry_key}.pickle")  # atomic: a reader sees all of it or none
+        write_atomically(folder / f"{entry_key}.pickle", data)
     except OSError:  # a read-only or full cache folder: the build runs all the same
         return False
     return True
