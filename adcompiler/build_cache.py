@@ -46,7 +46,7 @@ class Unprintable(Exception):
 class CachedSpecialisation(Specialisation):
     """A `Specialisation` found in the disk cache: `assumptions` are the global and closure reads
     its build was lowered with, resolved in this process ((scope, name, value), as
-    `Function.assumptions`, checked at every call by `lower.still_valid`); `tangents_at` are the
+    `Function.assumptions`, checked at every call by `ir.core.still_valid`); `tangents_at` are the
     positions of the arguments a jvp's warm-up call passes as tangents."""
 
     assumptions: tuple = ()
