@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import threading
 from typing import TYPE_CHECKING, Callable, Sequence, Union
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from . import build_cache, trees
 from .errors import CompileError, UnendedRecursion
+from .rules import is_custom
 from .ir.core import SUPPORTED_DTYPES, Fixed, Type, still_valid
 from .frontend.transforms_seen import Transforms
 from .frontend.parse import ParsedFunction, def_name
@@ -53,7 +53,7 @@ class Transformed:
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
         self.print = _print_of(function)  # its fingerprint (build_cache.py), None: builds are not kept
-        if isinstance(function, Transformed) or _is_custom(function):
+        if isinstance(function, Transformed) or is_custom(function):
             self.signature = _signature_of(function)
             self._parsed = _composition(self, function)
         else:
@@ -179,7 +179,7 @@ class Transformed:
     @property
     def _top(self):
         """The function whose globals and closure the disk cache's entries name (build_cache.py)."""
-        return self.parsed.function if isinstance(self.function, Transformed) or _is_custom(self.function) \
+        return self.parsed.function if isinstance(self.function, Transformed) or is_custom(self.function) \
             else self.function
 
     def _cache_entry(self, arg_types: tuple, use):
@@ -530,12 +530,6 @@ def _pipeline():
     passes, nor imports them."""
     from . import pipeline
     return pipeline
-
-
-def _is_custom(function) -> bool:
-    """Whether `function` is a custom_vjp or custom_jvp (rules/custom.py, imported by making one)."""
-    custom = sys.modules.get(f"{__package__}.rules.custom")
-    return custom is not None and isinstance(function, custom.Custom)
 
 
 def _lowered(built) -> bool:

@@ -32,6 +32,7 @@ from .backend.emit import vector_math
 from .backend.fuse import fusion
 from .frontend.parse import code_positions, source_of
 from .portable import Specialisation
+from .rules import is_custom
 
 FORMAT = 1  # of an entry; a new format ignores the old entries
 LIBRARIES = ("numpy", "math", "builtins", "scipy")  # whose objects are fixed by their versions
@@ -222,11 +223,10 @@ def _class_print(kind: type, deep: bool, depth: int) -> str:
 def _transform_print(value, deep: bool, depth: int) -> str | None:
     """An adcompiler transform, custom rule or checkpoint marker: its settings and function(s)."""
     from .frontend.checkpoint import CheckpointedFunction
-    from .rules.custom import Custom
     printed = getattr(type(value), "cache_print", None)  # api.Transformed's (api imports this module)
     if printed is not None:
         return printed(value, lambda function: fingerprint(function, deep, depth))
-    if isinstance(value, Custom):  # its body and rule are lowered without recording what they read
+    if is_custom(value):  # its body and rule are lowered without recording what they read
         return f"custom:{type(value).__name__}:{fingerprint(value.function, True, depth)}:" \
                f"{fingerprint(value.rule, True, depth)}"
     if isinstance(value, CheckpointedFunction):
