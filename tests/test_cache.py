@@ -515,7 +515,7 @@ NEW_SIGNATURE_CHILD = textwrap.dedent("""\
     x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
     g64 = gradient(x, w)  # read from Numba's disk cache (compile.py reads it without a refresh)
     imported = [name for name in ("numba.np.arraymath", "scipy.linalg", "adcompiler.backend.runtime_numba",
-                                  "adcompiler.pipeline", "adcompiler.frontend.lower", "adcompiler.rules.primitives")
+                                  "numba.cpython.hashing", "adcompiler.pipeline", "adcompiler.frontend.lower", "adcompiler.rules.primitives")
                 if name in sys.modules]  # a call served from the caches lowers nothing
     runtime = next(e.module.krt for _, e in gradient._specialisations.values())
     imported += [name for name in vars(runtime) if name in runtime.PLAIN]  # helper dispatchers made
@@ -576,6 +576,36 @@ def test_environment_of_a_module_not_imported_keeps_its_constants_without_import
     environment = _environment("a_module_that_does_not_exist", [np.dtype(np.float64)], name)
     assert environment.consts == [np.dtype(np.float64)] and environment.globals == {"__name__": "a_module_that_does_not_exist"}
     assert Environment._memo[name] is environment and _environment("a_module_that_does_not_exist", [], name) is environment
+
+
+HASH_SECRET_CHILD = textwrap.dedent("""\
+    import ctypes
+    import json
+
+    import llvmlite.binding as ll
+    import numba
+
+    from adcompiler.backend import compile
+
+    compile._add_hash_secret()
+    ours = {}
+    for name in ("siphash_k0", "siphash_k1", "djbx33a_suffix"):
+        address = ll.address_of_symbol(f"_numba_hashsecret_{name}")
+        ours[f"_numba_hashsecret_{name}"] = address and ctypes.c_uint64.from_address(address).value
+    import numba.cpython.hashing as hashing
+    theirs = {entry.symbol: entry.value.value for entry in hashing._hashsecret.values()}
+    print(json.dumps([ours, theirs]))
+    """)
+
+
+def test_hash_secret_symbols_are_numbas():
+    """The hash secret's symbols that compile.py adds for machine code read from Numba's cache (not
+    importing numba.cpython.hashing) have Numba's names and numbers (a new process: a new secret)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    done = subprocess.run([sys.executable, "-c", HASH_SECRET_CHILD], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ours, theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ours == theirs and len(theirs) == 3, (ours, theirs)
 
 
 def _every_kind_loss(x, w):

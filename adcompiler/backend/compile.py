@@ -187,7 +187,7 @@ def _loading_cached_code_only(dispatcher):
         return dispatcher
 
     def load_overload(signature, target_context):
-        importlib.import_module("numba.cpython.hashing")  # imported for its effect: it adds the hash secret's symbols
+        _add_hash_secret()
         _initialize_runtime(target_context)
         with cache._guard_against_spurious_io_errors():
             loaded = cache._load_overload(signature, target_context)
@@ -202,6 +202,25 @@ def _loading_cached_code_only(dispatcher):
 
     cache.load_overload, cache_file._load_data = load_overload, load_data
     return dispatcher
+
+
+_HASH_SECRET: list = []  # the numbers behind the symbols `_add_hash_secret` added (machine code reads them)
+
+
+def _add_hash_secret():
+    """The symbols of Python's hash secret that Numba's machine code reads (`_numba_hashsecret_*`),
+    added as numba.cpython.hashing adds them when it is imported, which imports
+    numba.cpython.randomimpl (16 ms): the secret's first 24 bytes are SipHash's k0 and k1 and the
+    suffix of DJBX33A. Numba's own, added again if it is imported later, hold the same numbers."""
+    if _HASH_SECRET or "numba.cpython.hashing" in sys.modules:
+        return
+    import ctypes
+
+    import llvmlite.binding as ll
+    secret = (ctypes.c_uint64 * 3).in_dll(ctypes.pythonapi, "_Py_HashSecret")
+    for name, value in zip(("siphash_k0", "siphash_k1", "djbx33a_suffix"), secret):
+        _HASH_SECRET.append(ctypes.c_uint64(value))
+        ll.add_symbol(f"_numba_hashsecret_{name}", ctypes.addressof(_HASH_SECRET[-1]))
 
 
 def _initialize_runtime(target_context):
