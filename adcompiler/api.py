@@ -10,21 +10,21 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from typing import Callable, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 import numpy as np
 
 from . import build_cache, trees
-from .rules.custom import Custom
 from .errors import CompileError, UnendedRecursion
-from .rules.library import function_name, library_call_named_in
-from .ir.core import SUPPORTED_DTYPES, Type
-from .frontend.inlining import Transforms
-from .frontend.lower import still_valid
+from .rules import is_custom
+from .ir.core import SUPPORTED_DTYPES, Fixed, Type, still_valid
+from .frontend.transforms_seen import Transforms
 from .frontend.parse import ParsedFunction, def_name
 from .backend.executable import Executable
-from .pipeline import Build, Fixed, build, check, check_call
 from .portable import Specialisation
+
+if TYPE_CHECKING:
+    from .pipeline import Build
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
 _MAX_SEEN = 64  # fingerprints of calls kept per transformed function (cleared when full)
@@ -53,14 +53,14 @@ class Transformed:
         self.kind = kind
         self.title = f"{kind}({_title(function)})"
         self.print = _print_of(function)  # its fingerprint (build_cache.py), None: builds are not kept
-        if isinstance(function, (Transformed, Custom)):
+        if isinstance(function, Transformed) or is_custom(function):
             self.signature = _signature_of(function)
             self._parsed = _composition(self, function)
         else:
             # parsed now, so that what is refused is refused here, unless the disk cache kept a build of
             # this very source (so it passed): then when a build needs it
             known = self.print is not None and build_cache.known_function(self.print)
-            self._parsed = None if known else check(function)
+            self._parsed = None if known else _pipeline().check(function)
             self.signature = inspect.signature(function, follow_wrapped=False)
         self.names = list(self.signature.parameters)  # of the function's own arguments
         # of the generated functions (`<name>_value_and_grad`, ...): the `def`'s name
@@ -92,7 +92,7 @@ class Transformed:
     def parsed(self) -> ParsedFunction:
         """The function parsed, fenced and canonicalised (`pipeline.check`)."""
         if self._parsed is None:
-            self._parsed = check(self.function)
+            self._parsed = _pipeline().check(self.function)
         return self._parsed
 
     def __reduce__(self):
@@ -132,7 +132,7 @@ class Transformed:
         """{argument types: (Build, Executable or None)} of the signatures seen so far (a signature
         whose code came from the disk cache is lowered again here, for its IR)."""
         with self._lock:
-            kept = [types for types, (built, _) in self._specialisations.items() if not isinstance(built, Build)]
+            kept = [types for types, (built, _) in self._specialisations.items() if not _lowered(built)]
         for types in kept:
             self.specialise(types)
         with self._lock:
@@ -155,8 +155,8 @@ class Transformed:
                 built, executable = None, None
             if built is None and kept and compiled:
                 built = self._cache_entry(arg_types, lambda key: build_cache.find(self.print, key, self._top))
-            if built is None or not (kept or isinstance(built, Build)):
-                fresh = build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, self._mode, self.memory)
+            if built is None or not (kept or _lowered(built)):
+                fresh = _pipeline().build(self.parsed, list(arg_types), self.wrt, self.kind, TRANSFORMS, self._mode, self.memory)
                 if built is None and compiled:
                     self._cache_entry(arg_types, lambda key: build_cache.keep(self.print, key, fresh, self._top,
                                                                                _tangents_at(fresh, self.kind)))
@@ -165,7 +165,7 @@ class Transformed:
                 built = fresh
             if compiled and executable is None:
                 captured, tangents_at = (built.primal.captured, _tangents_at(built, self.kind)) \
-                    if isinstance(built, Build) else (built.captured, built.tangents_at)
+                    if _lowered(built) else (built.captured, built.tangents_at)
                 warm = None if values is None else functools.partial(self._warm, captured, tangents_at,
                                                                      tuple(map(_copy, values)))
                 executable = Executable(built.source, built.stem, bool(self.jit), warm)
@@ -179,7 +179,8 @@ class Transformed:
     @property
     def _top(self):
         """The function whose globals and closure the disk cache's entries name (build_cache.py)."""
-        return self.parsed.function if isinstance(self.function, (Transformed, Custom)) else self.function
+        return self.parsed.function if isinstance(self.function, Transformed) or is_custom(self.function) \
+            else self.function
 
     def _cache_entry(self, arg_types: tuple, use):
         """`use(key)` with the disk cache's key of these argument types; None when builds of this
@@ -374,6 +375,7 @@ class Transformed:
                 raise CompileError(f"Numba could not compile the code generated for {self.name} ({record.path}): "
                                    f"{error}", record.loc, "this is a bug in adcompiler; jit=False runs the same code as "
                                    "plain Python") from None
+            from .rules.library import function_name, library_call_named_in
             library = library_call_named_in(built.primal.entry.ops, str(error))
             if library is not None:
                 raise CompileError(f"Numba cannot compile `{function_name(library)}` with these arguments",
@@ -523,11 +525,24 @@ def _tree_fingerprint(value, key: list, leaves: list) -> bool:
     return all(_tree_fingerprint(item, key, leaves) for item in items)
 
 
+def _pipeline():
+    """pipeline.py, imported at the first build: a call served from the disk cache runs none of its
+    passes, nor imports them."""
+    from . import pipeline
+    return pipeline
+
+
+def _lowered(built) -> bool:
+    """Whether `built` is a Build (lowered in this process: it has IR), not a Specialisation (a
+    record found in the disk cache or unpickled)."""
+    return not isinstance(built, Specialisation)
+
+
 def _current(built) -> bool:
     """Whether a specialisation may still run: the globals and closure values its build read still
     hold (`still_valid`; a Build's IR, a disk cache entry's reads, found again in this process); an
     unpickled one's were fixed when it was pickled."""
-    if isinstance(built, Build):
+    if _lowered(built):
         return still_valid(built.primal)
     if isinstance(built, build_cache.CachedSpecialisation):
         return still_valid(built)  # it holds `assumptions` as a Function does
@@ -560,6 +575,7 @@ def _composition(outer: Transformed, inner) -> ParsedFunction:
     """What `outer` lowers for its transformed (or custom_vjp) `inner`: a call of it. What can be
     refused without argument types is refused here, naming both transforms."""
     kind = getattr(inner, "kind", f"custom_{getattr(inner, 'mode', 'vjp')}")
+    check, check_call = _pipeline().check, _pipeline().check_call
     where = inner.parsed if isinstance(inner, Transformed) else check(inner.function)
     at = where.loc(where.tree)
     if kind == "vjp":
@@ -826,7 +842,7 @@ def show(function: Callable, *args, wrt: Wrt = 0, print_it: bool = True) -> str:
         types = tuple(_argument(v, n, i in differentiated)[0]
                       for i, (n, v) in enumerate(zip(transformed.names, args)))
         kind = transformed.kind if transformed.kind in ("jvp", *_ONE_FUNCTION) else "vjp"
-        text = build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS,
+        text = _pipeline().build(transformed.parsed, list(types), transformed.wrt, kind, TRANSFORMS,
                      memory=getattr(transformed, "memory", None)).describe()
     if print_it:
         print(text)

@@ -19,21 +19,20 @@ is a miss, never an error: the caller builds as if there were no cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
-import tempfile
 import types
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__
-from .backend.compile import PACKAGE_DIGEST, cache_dir, numba_version
+from .backend.compile import PACKAGE_DIGEST, cache_dir, numba_version, write_atomically
 from .backend.emit import vector_math
 from .backend.fuse import fusion
 from .frontend.parse import code_positions, source_of
 from .portable import Specialisation
+from .rules import is_custom
 
 FORMAT = 1  # of an entry; a new format ignores the old entries
 LIBRARIES = ("numpy", "math", "builtins", "scipy")  # whose objects are fixed by their versions
@@ -48,7 +47,7 @@ class Unprintable(Exception):
 class CachedSpecialisation(Specialisation):
     """A `Specialisation` found in the disk cache: `assumptions` are the global and closure reads
     its build was lowered with, resolved in this process ((scope, name, value), as
-    `Function.assumptions`, checked at every call by `lower.still_valid`); `tangents_at` are the
+    `Function.assumptions`, checked at every call by `ir.core.still_valid`); `tangents_at` are the
     positions of the arguments a jvp's warm-up call passes as tangents."""
 
     assumptions: tuple = ()
@@ -109,11 +108,7 @@ def keep(function_print: str, entry_key: str, built, top, tangents_at: tuple) ->
         return False
     folder = _folder(function_print)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, folder / f"{entry_key}.pickle")  # atomic: a reader sees all of it or none
+        write_atomically(folder / f"{entry_key}.pickle", data)
     except OSError:  # a read-only or full cache folder: the build runs all the same
         return False
     return True
@@ -228,11 +223,10 @@ def _class_print(kind: type, deep: bool, depth: int) -> str:
 def _transform_print(value, deep: bool, depth: int) -> str | None:
     """An adcompiler transform, custom rule or checkpoint marker: its settings and function(s)."""
     from .frontend.checkpoint import CheckpointedFunction
-    from .rules.custom import Custom
     printed = getattr(type(value), "cache_print", None)  # api.Transformed's (api imports this module)
     if printed is not None:
         return printed(value, lambda function: fingerprint(function, deep, depth))
-    if isinstance(value, Custom):  # its body and rule are lowered without recording what they read
+    if is_custom(value):  # its body and rule are lowered without recording what they read
         return f"custom:{type(value).__name__}:{fingerprint(value.function, True, depth)}:" \
                f"{fingerprint(value.rule, True, depth)}"
     if isinstance(value, CheckpointedFunction):

@@ -13,8 +13,8 @@ from .backend.placement import describe as describe_placement
 from .frontend.canonical import canonicalise
 from .frontend.fence import fence
 from .errors import CompileError
-from .ir.core import Adjoint, Function, Namer, Type, print_function, verify
-from .frontend.inlining import Transforms
+from .ir.core import Adjoint, Fixed, Function, Namer, Type, print_function, verify
+from .frontend.transforms_seen import Transforms
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.batch import batch
@@ -72,22 +72,6 @@ def check_call(callee: Callable, names: list, name: str, title: str, where: Pars
     """`check` of a function that only returns `callee(*names)` (its item `pick` when given; see
     `parse.compose`)."""
     return canonicalise(fence(compose(callee, names, name, title, where, pick)))
-
-
-@dataclass(frozen=True)
-class Fixed:
-    """An integer argument whose value is a constant of the specialisation (so that recursion on
-    it is unrolled): each value is compiled on its own."""
-
-    type: Type
-    value: int
-
-    def __str__(self) -> str:
-        return f"{self.type} = {self.value}"
-
-    @property
-    def tag(self) -> str:
-        return f"{self.type.tag}_{self.value}".replace("-", "m")
 
 
 def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transforms: Transforms,

@@ -506,17 +506,23 @@ NEW_SIGNATURE_CHILD = textwrap.dedent("""\
     sys.path.insert(0, sys.argv[1])
     import user_loss
     import adcompiler
+    from numba.core.runtime import nrtdynmod
 
+    runtime_compiled = []  # NRT's functions, compiled unless read from the cache folder
+    create_nrt_module = nrtdynmod.create_nrt_module
+    nrtdynmod.create_nrt_module = lambda context: runtime_compiled.append(1) or create_nrt_module(context)
     gradient = adcompiler.grad(user_loss.loss, wrt=(0, 1))
     x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
     g64 = gradient(x, w)  # read from Numba's disk cache (compile.py reads it without a refresh)
-    imported = [name for name in ("numba.np.arraymath", "scipy.linalg", "adcompiler.backend.runtime_numba")
-                if name in sys.modules]
+    imported = [name for name in ("numba.np.arraymath", "scipy.linalg", "adcompiler.backend.runtime_numba",
+                                  "numba.cpython.hashing", "adcompiler.pipeline", "adcompiler.frontend.lower", "adcompiler.rules.primitives")
+                if name in sys.modules]  # a call served from the caches lowers nothing
     runtime = next(e.module.krt for _, e in gradient._specialisations.values())
     imported += [name for name in vars(runtime) if name in runtime.PLAIN]  # helper dispatchers made
     g32 = gradient(x.astype(np.float32), w.astype(np.float32)) if sys.argv[2] == "both" else g64
     kernels = [getattr(e.module, n) for _, e in gradient.specialisations.values() for n in dir(e.module) if "_loop_" in n]
     print(json.dumps({"g64": [g.tolist() for g in g64], "g32": [g.tolist() for g in g32], "imported": imported,
+                      "runtime_compiled": len(runtime_compiled),
                       "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
                       "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}))
     """)
@@ -525,8 +531,9 @@ NEW_SIGNATURE_CHILD = textwrap.dedent("""\
 def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
     """Machine code read from Numba's disk cache runs without Numba's full set-up (np.sum's code in
     the kernel does not import numba.np.arraymath, nor scipy.linalg with it; the runtime's Numba
-    twins are not registered, no helper is made a dispatcher), and a signature compiled afterwards
-    in the same process (which sets it up) runs too."""
+    twins are not registered, no helper is made a dispatcher, NRT's functions are read from the
+    cache folder; the build cache serves the code, so no pass of the pipeline is imported), and a signature compiled afterwards in the same process (which sets it up and
+    links NRT's functions read so) runs too. A truncated entry of NRT's functions is compiled again."""
     user, cache_folder = tmp_path / "user", tmp_path / "cache"
     user.mkdir()
     write_loss(user)
@@ -541,15 +548,64 @@ def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     first = child("f64")
-    assert first["misses"] >= 1 and first["hits"] == 0, first
+    assert first["misses"] >= 1 and first["hits"] == 0 and first["runtime_compiled"] == 1, first
     second = child("both")
     assert second["hits"] >= 1 and second["misses"] >= 1, second  # f64 read, f32 compiled
-    assert second["imported"] == [], second["imported"]
+    assert second["imported"] == [] and second["runtime_compiled"] == 0, second
     x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
     for got64, got32, want in zip(second["g64"], second["g32"], expected_gradients(x, w, 2.0)):
         np.testing.assert_allclose(got64, want, rtol=1e-12)
         np.testing.assert_allclose(got32, want, rtol=1e-5)
     np.testing.assert_array_equal(second["g64"], first["g64"])
+    (runtime_entry,) = cache_folder.glob("nrt_*.pickle")
+    runtime_entry.write_bytes(runtime_entry.read_bytes()[:100])
+    third = child("both")
+    assert third["runtime_compiled"] == 1 and third["hits"] >= 2, third
+    np.testing.assert_array_equal(third["g64"], first["g64"])
+    np.testing.assert_array_equal(third["g32"], second["g32"])
+    assert child("f64")["runtime_compiled"] == 0  # the entry written again
+
+
+def test_environment_of_a_module_not_imported_keeps_its_constants_without_importing_it():
+    """Machine code read from Numba's cache reads its environment's constants (the dtypes of the
+    arrays it makes), never its module's globals: a module not imported is not imported for them."""
+    from numba.core.environment import Environment
+
+    from adcompiler.backend.compile import _environment
+    name = f"_ZN08NumbaEnv_test_{uuid.uuid4().hex}"
+    environment = _environment("a_module_that_does_not_exist", [np.dtype(np.float64)], name)
+    assert environment.consts == [np.dtype(np.float64)] and environment.globals == {"__name__": "a_module_that_does_not_exist"}
+    assert Environment._memo[name] is environment and _environment("a_module_that_does_not_exist", [], name) is environment
+
+
+HASH_SECRET_CHILD = textwrap.dedent("""\
+    import ctypes
+    import json
+
+    import llvmlite.binding as ll
+    import numba
+
+    from adcompiler.backend import compile
+
+    compile._add_hash_secret()
+    ours = {}
+    for name in ("siphash_k0", "siphash_k1", "djbx33a_suffix"):
+        address = ll.address_of_symbol(f"_numba_hashsecret_{name}")
+        ours[f"_numba_hashsecret_{name}"] = address and ctypes.c_uint64.from_address(address).value
+    import numba.cpython.hashing as hashing
+    theirs = {entry.symbol: entry.value.value for entry in hashing._hashsecret.values()}
+    print(json.dumps([ours, theirs]))
+    """)
+
+
+def test_hash_secret_symbols_are_numbas():
+    """The hash secret's symbols that compile.py adds for machine code read from Numba's cache (not
+    importing numba.cpython.hashing) have Numba's names and numbers (a new process: a new secret)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    done = subprocess.run([sys.executable, "-c", HASH_SECRET_CHILD], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ours, theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ours == theirs and len(theirs) == 3, (ours, theirs)
 
 
 def _every_kind_loss(x, w):

@@ -127,11 +127,7 @@ def compiled_runtime() -> ModuleType:
 def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
     path = module_path(source, stem)
     if not path.exists() or path.read_text() != source:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w") as file:
-            file.write(source)
-        os.replace(temporary, path)  # atomic: concurrent writers of one source agree
+        write_atomically(path, source.encode())  # concurrent writers of one source agree
     name = path.stem + ("" if jit else "_python")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -140,6 +136,16 @@ def _load(source: str, stem: str, jit: bool, rt, krt) -> ModuleType:
     sys.modules[name] = module  # Numba's cache re-imports a function's module by name
     spec.loader.exec_module(module)
     return module
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """`data` written to `path` (its folder made) through a temporary file and `os.replace`: a
+    reader sees all of it or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    os.replace(temporary, path)
 
 
 def _numba_jit():
@@ -181,9 +187,8 @@ def _loading_cached_code_only(dispatcher):
         return dispatcher
 
     def load_overload(signature, target_context):
-        from numba.core.runtime import rtsys
-        importlib.import_module("numba.cpython.hashing")  # imported for its effect: it adds the hash secret's symbols
-        rtsys.initialize(target_context)
+        _add_hash_secret()
+        _initialize_runtime(target_context)
         with cache._guard_against_spurious_io_errors():
             loaded = cache._load_overload(signature, target_context)
             if loaded is not None:
@@ -199,6 +204,64 @@ def _loading_cached_code_only(dispatcher):
     return dispatcher
 
 
+_HASH_SECRET: list = []  # the numbers behind the symbols `_add_hash_secret` added (machine code reads them)
+
+
+def _add_hash_secret():
+    """The symbols of Python's hash secret that Numba's machine code reads (`_numba_hashsecret_*`),
+    added as numba.cpython.hashing adds them when it is imported, which imports
+    numba.cpython.randomimpl (16 ms): the secret's first 24 bytes are SipHash's k0 and k1 and the
+    suffix of DJBX33A. Numba's own, added again if it is imported later, hold the same numbers."""
+    if _HASH_SECRET or "numba.cpython.hashing" in sys.modules:
+        return
+    import ctypes
+
+    import llvmlite.binding as ll
+    secret = (ctypes.c_uint64 * 3).in_dll(ctypes.pythonapi, "_Py_HashSecret")
+    for name, value in zip(("siphash_k0", "siphash_k1", "djbx33a_suffix"), secret):
+        _HASH_SECRET.append(ctypes.c_uint64(value))
+        ll.add_symbol(f"_numba_hashsecret_{name}", ctypes.addressof(_HASH_SECRET[-1]))
+
+
+def _initialize_runtime(target_context):
+    """Numba's runtime (NRT) set up by `rtsys.initialize`, its library of a few functions read from
+    the cache folder (`_runtime_library`) rather than compiled, as Numba does at every start (15 ms)."""
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.runtime import nrtdynmod, rtsys
+    with global_compiler_lock:  # re-entrant: rtsys.initialize takes it too
+        compile_functions, nrtdynmod.compile_nrt_functions = nrtdynmod.compile_nrt_functions, _runtime_library
+        try:
+            rtsys.initialize(target_context)
+        finally:
+            nrtdynmod.compile_nrt_functions = compile_functions
+
+
+def _runtime_library(target_context):
+    """What `nrtdynmod.compile_nrt_functions` makes, kept as Numba keeps a kernel (its object code
+    and bitcode) in `<cache>/nrt_<digest>.pickle`, named by what decides that code: Numba's version,
+    the machine (the codegen's `magic_tuple`, as Numba's own cache index) and NRT's debug settings.
+    An entry that cannot be read is compiled again."""
+    from numba.core import config
+    from numba.core.runtime import nrtdynmod
+    codegen = target_context.codegen()
+    settings = repr((numba_version(), codegen.magic_tuple(), config.DEBUG_NRT, config.DEBUG_NRT_STACK_LIMIT))
+    path = cache_dir() / f"nrt_{hashlib.sha256(settings.encode()).hexdigest()[:16]}.pickle"
+    try:
+        with open(path, "rb") as file:
+            return codegen.unserialize_library(pickle.load(file))
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: compiled below
+        pass
+    module, library = nrtdynmod.create_nrt_module(target_context)
+    library.enable_object_caching()
+    library.add_ir_module(module)
+    library.finalize()
+    try:
+        write_atomically(path, pickle.dumps(library.serialize_using_object_code()))
+    except OSError:  # a read-only cache folder: compiled at every start, as by Numba
+        pass
+    return library
+
+
 def _register_twins():
     """Imports runtime_numba, whose overloads are the runtime's Numba twins (8 ms): before anything
     compiles for Numba, which is when a dispatcher misses its cache (`_loading_cached_code_only`)
@@ -208,10 +271,11 @@ def _register_twins():
 
 class _CachedCodeUnpickler(pickle.Unpickler):
     """Numba's unpickling of a cache entry, but an environment (`numba.core.environment`) of a module
-    not imported yet that holds no constants does not import its module: machine code compiled in
-    nopython mode reads only the constants of an environment, never its module's globals (object
-    mode does). Library code names the environments of modules it was compiled from, and importing
-    numba.np.arraymath (np.sum, ...) imports scipy.linalg: 0.1 s."""
+    not imported yet does not import its module: machine code compiled in nopython mode reads only
+    the constants of an environment (the dtypes of the arrays it makes), never its module's globals
+    (object mode does). Library code names the environments of modules it was compiled from:
+    importing numba.np.arraymath (np.sum, ...) imports scipy.linalg, 0.1 s; the runtime's twins
+    (runtime_numba.py), 8 ms."""
 
     def find_class(self, module, name):
         if (module, name) == ("numba.core.environment", "_rebuild_env"):
@@ -222,11 +286,12 @@ class _CachedCodeUnpickler(pickle.Unpickler):
 def _environment(module, constants, name):
     """The environment `name` of code compiled from `module`, as Numba's `_rebuild_env` makes it
     (kept in `Environment._memo`, where a later compilation of the same function finds it), with
-    globals holding only `__name__` where `module` is not imported and `constants` is empty."""
+    globals holding only `__name__` where `module` is not imported."""
     from numba.core.environment import Environment, _rebuild_env
-    if constants or module in sys.modules or name in Environment._memo:
+    if module in sys.modules or name in Environment._memo:
         return _rebuild_env(module, constants, name)
     environment = Environment({"__name__": module})
+    environment.consts[:] = constants
     environment.env_name = name
     Environment._memo[name] = environment
     return environment

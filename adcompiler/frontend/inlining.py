@@ -4,8 +4,7 @@ transformed functions (`grad(f)(...)`, `value_and_grad(f)(...)`, `jit(f)(...)`),
 spliced in. Recursion is unrolled: each call is inlined again, until a condition known at compile
 time ends it, or it is refused `MAX_DEPTH` levels deep.
 
-What lowering knows of the API's transforms comes in through `Transforms` (api.TRANSFORMS is the
-real one): the frontend never imports the API.
+What lowering knows of the API's transforms comes in through `Transforms` (transforms_seen.py).
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import dataclasses
 import functools
 import inspect
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import gast
 
@@ -27,31 +26,10 @@ from .calls import Static
 from .canonical import canonicalise
 from .fence import fence
 from .parse import ParsedFunction, parse
+from .transforms_seen import Transforms
 
 MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
 _MATCH_HINT = "pass the arguments its definition takes (as Python would)"
-
-
-class Transform(Protocol):
-    """A transformed function as a call of it is lowered (api.Transformed)."""
-
-    kind: str  # "grad", "value_and_grad", "vjp", "jvp" or "jit"
-    signature: inspect.Signature
-    wrt: tuple  # the positions it differentiates
-    single: bool  # whether `wrt` named one parameter (its gradient is not a tuple)
-
-    def build_for(self, arg_types: tuple):
-        """The `pipeline.Build` (primal, simplified program or adjoint) for these argument types."""
-
-
-@dataclass(frozen=True)
-class Transforms:
-    """The API's transforms, as lowering needs them: `is_factory(obj)` says whether a call of `obj`
-    makes a transform (`grad(f, wrt=...)` in the code: made at compile time), `transform_of(obj)`
-    gives the `Transform` that `obj` is, or None."""
-
-    is_factory: Callable[[object], bool]
-    transform_of: Callable[[object], Transform | None]
 
 
 @dataclass(eq=False)

@@ -35,7 +35,8 @@ from ..errors import CompileError
 from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .inlining import Closure, Inlining, Transforms, recursion_key
+from .inlining import Closure, Inlining, recursion_key
+from .transforms_seen import Transforms
 from .lists import Lists
 from .names import Names
 from .parse import ParsedFunction
@@ -96,20 +97,6 @@ def lower(parsed: ParsedFunction, arg_types: list, transforms: Transforms, const
 def _structure(result, leaf) -> trees.Node | None:
     """`Function.structure` of `result`, calling `leaf` on each of its values in order."""
     return trees.flatten(result, lambda value, path: leaf(value))
-
-
-def still_valid(function: Function) -> bool:
-    """Whether every global and closure variable `function` was lowered with still holds the same
-    object (a number: an equal one): generated code is never run with a stale constant."""
-    for scope, name, value in function.assumptions:
-        current = scope.cell_contents if name is None else scope.get(name, _MISSING)
-        if current is not value and not (isinstance(value, (int, float)) and type(current) is type(value)
-                                         and current == value):
-            return False
-    return True
-
-
-_MISSING = object()
 
 
 class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):

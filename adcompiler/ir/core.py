@@ -94,6 +94,22 @@ class Type:
         return _SHORT_DTYPES[self.dtype] + (f"_{self.ndim}d" if self.ndim else "")
 
 
+@dataclass(frozen=True)
+class Fixed:
+    """An integer argument whose value is a constant of the specialisation (so that recursion on
+    it is unrolled): each value is compiled on its own."""
+
+    type: Type
+    value: int
+
+    def __str__(self) -> str:
+        return f"{self.type} = {self.value}"
+
+    @property
+    def tag(self) -> str:
+        return f"{self.type.tag}_{self.value}".replace("-", "m")
+
+
 _SHORT_DTYPES = {"float64": "f64", "float32": "f32", "int64": "i64", "bool": "bool"}
 
 
@@ -466,6 +482,20 @@ class Function:
     @property
     def entry(self) -> Block:
         return self.blocks[0]
+
+
+def still_valid(function: Function) -> bool:
+    """Whether every global and closure variable `function` was lowered with still holds the same
+    object (a number: an equal one): generated code is never run with a stale constant."""
+    for scope, name, value in function.assumptions:
+        current = scope.cell_contents if name is None else scope.get(name, _MISSING)
+        if current is not value and not (isinstance(value, (int, float)) and type(current) is type(value)
+                                         and current == value):
+            return False
+    return True
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
