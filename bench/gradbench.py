@@ -24,7 +24,7 @@ they are short, in float64 on one thread, reported as ratios (min of N calls):
 The ba problem is also timed in ADBench's hand-written C++ derivatives (bench/cpp: run
 bench/cpp/build.sh first; skipped when not built), its blocks compared with ours.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/gradbench.py [--repeats 7]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/gradbench.py [--repeats 7] [--problems kmeans ...]
 """
 import os
 import sys
@@ -49,6 +49,7 @@ from bench.jacobians import BONES, hand, reprojection, seconds as seconds_of  # 
 BA_DATA = data_dir() / "ba"  # ADBench's small BA input (vendored in tests/data/adbench)
 BA_STANDARD = (49, 7776, 31843)  # ADBench's ba1 (n cameras, m points, p observations)
 BA_CPP = Path(__file__).parent / "cpp" / "ba_manual_timing"
+PROBLEMS = ["ba", "hand", "kmeans", "saddle"]
 
 
 # ---------------------------------------------------------------------------- bundle adjustment
@@ -183,6 +184,8 @@ def with_module(function, module, helpers=("reprojection",)):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--problems", nargs="+", choices=PROBLEMS, default=PROBLEMS,
+                        help="the problems to run (default: all)")
     options = parser.parse_args()
     import jax
     jax.config.update("jax_enable_x64", True)
@@ -192,52 +195,58 @@ def main():
     rng = np.random.default_rng(0)
     rows = []  # (problem, method, seconds, result)
 
-    cameras, points, weights, features, observations = read_ba(BA_DATA / "test.txt", BA_STANDARD)
-    parameters = ba_parameters(cameras, points, weights, observations)
-    ba_forward, ba_reverse = ad.vmap(ad.jacfwd(ba_observation)), ad.vmap(ad.jacrev(ba_observation))
-    ba_chosen = ad.vmap(ad.jacobian(ba_observation))
-    ba_jax = jax.jit(jax.vmap(jax.jacfwd(with_module(ba_observation, jnp))))
-    ba_jax_reverse = jax.jit(jax.vmap(jax.jacrev(with_module(ba_observation, jnp))))
-    n, m, p = BA_STANDARD
-    rows += [(f"ba n={n} m={m} p={p}", "vmap(jacfwd)", lambda: ba_forward(parameters, features)),
-             (f"ba n={n} m={m} p={p}", "vmap(jacrev)", lambda: ba_reverse(parameters, features)),
-             (f"ba n={n} m={m} p={p}", "vmap(jacobian)", lambda: ba_chosen(parameters, features)),
-             (f"ba n={n} m={m} p={p}", "JAX vmap(jacfwd)", lambda: np.asarray(ba_jax(parameters, features))),
-             (f"ba n={n} m={m} p={p}", "JAX vmap(jacrev)", lambda: np.asarray(ba_jax_reverse(parameters, features)))]
-
-    if BA_CPP.exists():  # ADBench's manual C++: (min ms, first and last blocks in column-major order)
-        import subprocess
-        output = subprocess.run([str(BA_CPP), str(BA_DATA / "test.txt"), *map(str, BA_STANDARD), str(options.repeats)],
-                                capture_output=True, text=True, check=True).stdout.split("\n")
-        cpp_seconds = float(output[0]) / 1e3
-        cpp_blocks = np.array([[float(v) for v in line.split()] for line in output[1:3]]).reshape(2, 15, 2)
-        ours = ba_reverse(parameters, features)[[0, -1]]
-        rows.append((f"ba n={n} m={m} p={p}", "ADBench manual C++", cpp_seconds,
-                     np.transpose(cpp_blocks, (0, 2, 1)) - ours))
-
-    theta = rng.normal(size=26) * 0.3
+    theta = rng.normal(size=26) * 0.3  # drawn whichever problems run, so each problem's data is the same
     hand_points, hand_weights = rng.normal(size=(200, 3)), rng.dirichlet(np.ones(BONES), size=200)
-    hand_forward, hand_reverse, hand_chosen = ad.jacfwd(hand), ad.jacrev(hand), ad.jacobian(hand)
-    hand_jax = jax.jit(jax.jacfwd(with_module(hand, jnp, ())))
-    rows += [("hand 600 x 26", "jacfwd", lambda: hand_forward(theta, hand_points, hand_weights)),
-             ("hand 600 x 26", "jacrev", lambda: hand_reverse(theta, hand_points, hand_weights)),
-             ("hand 600 x 26", "jacobian", lambda: hand_chosen(theta, hand_points, hand_weights)),
-             ("hand 600 x 26", "JAX jacfwd", lambda: np.asarray(hand_jax(theta, hand_points, hand_weights)))]
-
     k_points = rng.normal(size=(10000, 8))
     k_centroids = k_points[:50] + 0.01  # no cluster empty
-    cost_jax = with_module(kmeans_cost, jnp, ())
-    kmeans_jax = jax.jit(lambda P, C: jax.jvp(lambda c: jax.grad(cost_jax, 1)(P, c), (C,), (jnp.ones(C.shape),)))
-    newton = ad.jit(kmeans_newton_direction)
-    rows += [("kmeans n=10000 k=50 d=8", "hvp (jit)", lambda: newton(k_points, k_centroids)),
-             ("kmeans n=10000 k=50 d=8", "JAX jvp(grad)", lambda: np.divide(*map(np.asarray, kmeans_jax(k_points, k_centroids)))),
-             ("kmeans n=10000 k=50 d=8", "hand NumPy", lambda: kmeans_by_hand(k_points, k_centroids))]
 
-    starts = (np.array([1.0, -0.5]), np.array([0.3, 0.8]))
-    for modes in ("ff", "fr", "rf", "rr"):
-        ours, theirs = saddle(modes), saddle_jax(modes)
-        rows += [(f"saddle {modes}", "jit", lambda ours=ours: ours(*starts)),
-                 (f"saddle {modes}", "JAX jit", lambda theirs=theirs: np.asarray(theirs(*starts)))]
+    if "ba" in options.problems:
+        cameras, points, weights, features, observations = read_ba(BA_DATA / "test.txt", BA_STANDARD)
+        parameters = ba_parameters(cameras, points, weights, observations)
+        ba_forward, ba_reverse = ad.vmap(ad.jacfwd(ba_observation)), ad.vmap(ad.jacrev(ba_observation))
+        ba_chosen = ad.vmap(ad.jacobian(ba_observation))
+        ba_jax = jax.jit(jax.vmap(jax.jacfwd(with_module(ba_observation, jnp))))
+        ba_jax_reverse = jax.jit(jax.vmap(jax.jacrev(with_module(ba_observation, jnp))))
+        n, m, p = BA_STANDARD
+        rows += [(f"ba n={n} m={m} p={p}", "vmap(jacfwd)", lambda: ba_forward(parameters, features)),
+                 (f"ba n={n} m={m} p={p}", "vmap(jacrev)", lambda: ba_reverse(parameters, features)),
+                 (f"ba n={n} m={m} p={p}", "vmap(jacobian)", lambda: ba_chosen(parameters, features)),
+                 (f"ba n={n} m={m} p={p}", "JAX vmap(jacfwd)", lambda: np.asarray(ba_jax(parameters, features))),
+                 (f"ba n={n} m={m} p={p}", "JAX vmap(jacrev)", lambda: np.asarray(ba_jax_reverse(parameters, features)))]
+
+        if BA_CPP.exists():  # ADBench's manual C++: (min ms, first and last blocks in column-major order)
+            import subprocess
+            output = subprocess.run([str(BA_CPP), str(BA_DATA / "test.txt"), *map(str, BA_STANDARD),
+                                     str(options.repeats)], capture_output=True, text=True, check=True).stdout.split("\n")
+            cpp_seconds = float(output[0]) / 1e3
+            cpp_blocks = np.array([[float(v) for v in line.split()] for line in output[1:3]]).reshape(2, 15, 2)
+            ours = ba_reverse(parameters, features)[[0, -1]]
+            rows.append((f"ba n={n} m={m} p={p}", "ADBench manual C++", cpp_seconds,
+                         np.transpose(cpp_blocks, (0, 2, 1)) - ours))
+
+    if "hand" in options.problems:
+        hand_forward, hand_reverse, hand_chosen = ad.jacfwd(hand), ad.jacrev(hand), ad.jacobian(hand)
+        hand_jax = jax.jit(jax.jacfwd(with_module(hand, jnp, ())))
+        rows += [("hand 600 x 26", "jacfwd", lambda: hand_forward(theta, hand_points, hand_weights)),
+                 ("hand 600 x 26", "jacrev", lambda: hand_reverse(theta, hand_points, hand_weights)),
+                 ("hand 600 x 26", "jacobian", lambda: hand_chosen(theta, hand_points, hand_weights)),
+                 ("hand 600 x 26", "JAX jacfwd", lambda: np.asarray(hand_jax(theta, hand_points, hand_weights)))]
+
+    if "kmeans" in options.problems:
+        cost_jax = with_module(kmeans_cost, jnp, ())
+        kmeans_jax = jax.jit(lambda P, C: jax.jvp(lambda c: jax.grad(cost_jax, 1)(P, c), (C,), (jnp.ones(C.shape),)))
+        newton = ad.jit(kmeans_newton_direction)
+        rows += [("kmeans n=10000 k=50 d=8", "hvp (jit)", lambda: newton(k_points, k_centroids)),
+                 ("kmeans n=10000 k=50 d=8", "JAX jvp(grad)",
+                  lambda: np.divide(*map(np.asarray, kmeans_jax(k_points, k_centroids)))),
+                 ("kmeans n=10000 k=50 d=8", "hand NumPy", lambda: kmeans_by_hand(k_points, k_centroids))]
+
+    if "saddle" in options.problems:
+        starts = (np.array([1.0, -0.5]), np.array([0.3, 0.8]))
+        for modes in ("ff", "fr", "rf", "rr"):
+            ours, theirs = saddle(modes), saddle_jax(modes)
+            rows += [(f"saddle {modes}", "jit", lambda ours=ours: ours(*starts)),
+                     (f"saddle {modes}", "JAX jit", lambda theirs=theirs: np.asarray(theirs(*starts)))]
 
     blas = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads")) for i in threadpool_info()]
     print(f"min of {options.repeats} calls, float64, one thread, side by side in one run; "

@@ -40,6 +40,16 @@ def integrated(x):
     return np.sum(x * x)
 
 
+KMEANS_POINTS = np.random.default_rng(1).normal(size=(10000, 8))
+
+
+def kmeans(centroids):
+    """GradBench's k-means cost of 50 centroids (bench/gradbench.py): the hvp's tangent of the
+    points-by-clusters-by-dimensions differences is a broadcast of the centroids' tangent."""
+    distances = np.sum((KMEANS_POINTS[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return np.sum(np.min(distances, axis=1))
+
+
 def jax_versions():
     import jax
     import jax.numpy as jnp
@@ -57,11 +67,16 @@ def jax_versions():
         step = lambda i, x: x + 0.005 * (jnp.sin(x) * jnp.cos(0.5 * x) - 0.1 * x * x)  # noqa: E731
         return jnp.sum(jax.lax.fori_loop(0, INTEGRATED_STEPS, step, x) ** 2)
 
+    def j_kmeans(centroids):
+        distances = jnp.sum((KMEANS_POINTS[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+        return jnp.sum(jnp.min(distances, axis=1))
+
     def hvp_of(f):
         return jax.jit(lambda x, v: jax.jvp(jax.grad(f), (x,), (v,))[1])
     return {"rosenbrock": (jax.jit(jax.grad(j_rosenbrock)), hvp_of(j_rosenbrock)),
             "mlp": (jax.jit(jax.grad(j_mlp)), hvp_of(j_mlp)),
-            "while loop": (jax.jit(jax.grad(j_integrated)), hvp_of(j_integrated))}
+            "while loop": (jax.jit(jax.grad(j_integrated)), hvp_of(j_integrated)),
+            "kmeans": (jax.jit(jax.grad(j_kmeans)), hvp_of(j_kmeans))}
 
 
 INTEGRATED_STEPS = 200  # the steps integrated's `while` takes (t from 0 by 0.005 to 1.0)
@@ -75,7 +90,7 @@ def best(call, repeat=7):
 def main():
     rng = np.random.default_rng(0)
     cases = {"rosenbrock": (rosenbrock, rng.uniform(-1, 1, 10000)), "mlp": (mlp, rng.uniform(-1, 1, 40100)),
-             "while loop": (integrated, rng.uniform(-1, 1, 10000))}
+             "while loop": (integrated, rng.uniform(-1, 1, 10000)), "kmeans": (kmeans, KMEANS_POINTS[:50] + 0.01)}
     try:
         theirs = jax_versions()
     except ImportError:

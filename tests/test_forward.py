@@ -10,6 +10,7 @@ finite differences and JAX), Hessian-vector products, compositions, custom_jvp a
 from __future__ import annotations
 
 import math
+import re
 from collections import namedtuple
 
 import numpy as np
@@ -19,7 +20,7 @@ import scipy.special as scipy_special
 
 import adcompiler as ad
 from adcompiler.rules import primitives as P
-from fd import directional_derivative, fd_grad
+from fd import check_vjp, directional_derivative, fd_grad
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -584,3 +585,115 @@ def test_grad_of_the_jvp_of_an_array_function_is_refused():
     """grad(jvp(f)) differentiates f's directional derivative, which must then be a scalar."""
     with pytest.raises(ad.CompileError, match="scalar output"):
         ad.grad(ad.jvp(p_updates))(X5, np.ones(5))
+
+
+# ---------------------------------------------------------------- lazy tangents of broadcasts
+
+def l_elementwise(x, y):
+    """x's tangent spread over y's rows stays (1, 4) through sub, sin, mul and where."""
+    z = np.sin(x[None, :] - y) * y
+    return np.sum(np.where(y > 0.0, z, 2.0 * z) ** 2)
+
+
+def l_shapes(x, y):
+    """The spread tangent read by ops that need its full shape: a sum over the spread axis, a
+    reshape, a slice, `@`, a transpose."""
+    z = x[None, :] * 1.5 + y
+    return np.sum(np.sum(z, axis=0) ** 2) + np.sum(np.reshape(z, (-1,)) * np.arange(12.0)) + \
+        np.sum(z[1:] ** 3) + np.sum((z @ y.T) * y[:, :3]) + np.sum(z.T[0])
+
+
+def l_updated(x, y):
+    """A copy of a spread value, updated in place: its tangent is updated as a full array."""
+    z = (x[None, :] - 0.5) * 2.0 + 0.0 * y
+    w = z.copy()
+    w[0] = y[0] * w[1]
+    w[:, 2] += x[1]
+    return np.sum(np.cos(w))
+
+
+def l_control(x, y):
+    """A spread value carried by a loop, yielded by an `if`, and read in the loop by a slice."""
+    z = x[None, :] + 0.25 * y
+    h = y
+    for i in range(3):
+        h = np.tanh(h * z) + z[i % 3]
+    if np.sum(x) > 0.0:
+        out = z * 2.0
+    else:
+        out = h
+    return np.sum(out * h)
+
+
+def l_spread_output(x, y):
+    """The result is a spread value: its tangent has the result's shape."""
+    return np.exp(x[None, :] * 0.5) - y
+
+
+Y34 = np.array([[0.5, -0.3, 0.8, 0.1], [-0.6, 0.4, 0.2, 0.9], [0.3, 0.7, -0.2, -0.5]])
+X4 = np.array([0.3, -0.7, 1.1, 0.5])
+
+
+@pytest.mark.parametrize("f", [l_elementwise, l_shapes, l_updated, l_control, l_spread_output],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("jit", [False, True])
+def test_tangents_of_broadcasts_against_finite_differences_and_the_pullback(f, jit, rng):
+    """jvp along x against finite differences and, by <u, J v> = <J^T u, v>, against vjp; with
+    jit=True the same under Numba (`check_vjp` checks the jvp as plain Python)."""
+    check_vjp(f, (X4, Y34), 0, jit, rng)
+    if jit:
+        check_against_fd(f, (X4, Y34), 0, jit=True, rng=rng)
+
+
+def kmeans_cost(points, centroids):
+    distances = np.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return np.sum(np.min(distances, axis=1))
+
+
+def jax_kmeans_cost(points, centroids):
+    distances = jnp.sum((points[:, None, :] - centroids[None, :, :]) ** 2, axis=2)
+    return jnp.sum(jnp.min(distances, axis=1))
+
+
+def _points_by_clusters_ops(text: str) -> list:
+    """The ops of rank 3 (points x clusters x dimensions) in `show`'s simplified IR (of a jvp, or
+    of a gradient's forward and backward)."""
+    simplified = re.split("# after simplification|# forward and backward IR", text)[1].split("# where each part")[0]
+    return [line for line in simplified.splitlines() if re.match(r"\s+%\S+ = .*: f64\[n,n,n\]", line)]
+
+
+def test_hvp_of_kmeans_does_no_points_by_clusters_work_the_gradient_does_not(rng):
+    """The tangent of `points[:, None] - centroids[None]` is the centroids' tangent spread (never
+    made as an array of copies), and the sum over points of its product with the distances'
+    gradient takes it out of the sum: the Hessian-vector product makes exactly the gradient's
+    (n, k, d) arrays. Its value against JAX and finite differences of the gradient."""
+    points = rng.normal(size=(40, 3))
+    centroids = points[:5] + 0.01
+    v = rng.uniform(-1, 1, centroids.shape)
+    gradient, product = ad.hvp(kmeans_cost, wrt=1, jit=False)(points, centroids, v)
+    expected = jax.jvp(lambda c: jax.grad(jax_kmeans_cost, 1)(points, c), (centroids,), (v,))[1]
+    np.testing.assert_allclose(product, expected, rtol=1e-12)
+    np.testing.assert_allclose(gradient, jax.grad(jax_kmeans_cost, 1)(points, centroids), rtol=1e-12)
+    g = ad.grad(kmeans_cost, wrt=1, jit=False)
+    np.testing.assert_allclose(product, (g(points, centroids + 1e-6 * v) - g(points, centroids - 1e-6 * v)) / 2e-6,
+                               rtol=1e-6)
+    hvp_ops = _points_by_clusters_ops(ad.show(ad.hvp(kmeans_cost, wrt=1), points, centroids, v, print_it=False))
+    grad_ops = _points_by_clusters_ops(ad.show(ad.grad(kmeans_cost, wrt=1), points, centroids, print_it=False))
+    assert len(hvp_ops) == len(grad_ops) == 3, "\n".join(hvp_ops)  # p - c, its square, and d_distances * (p - c)
+    assert not any("broadcast_like" in line for line in hvp_ops)
+
+
+def l_loop_reads_outer(x, y):
+    z = x[None, :] * 2.0 + y
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(z[i] * np.sin(s + z[i]))
+    return s
+
+
+def test_a_loop_reading_a_spread_tangent_broadcasts_it_once_before_the_loop(rng):
+    text = ad.show(ad.jvp(l_loop_reads_outer), X4, Y34, np.ones(4), print_it=False)
+    simplified = text.split("# after simplification")[1].split("# where each part runs")[0]
+    before_loop = simplified.split(" for ")[0]
+    assert simplified.count("broadcast_like") == 1 and "broadcast_like" in before_loop, simplified
+    check_against_fd(l_loop_reads_outer, (X4, Y34), 0, rng=rng)

@@ -85,20 +85,26 @@ def test_a_spread_that_sets_the_shape_stays(x_shape, y_shape):
     np.testing.assert_allclose(gy, fd_grad(weighted_sin, (x, y), 1), rtol=1e-7, atol=1e-10)
 
 
-@pytest.mark.parametrize("shape", [(128, 10), (7, 128), (3, 129), (300, 2), (1, 1), (0, 4), (4, 0)])
+@pytest.mark.parametrize("shape", [(128, 10), (7, 128), (3, 129), (300, 2), (1, 1), (0, 4), (4, 0),
+                                   (40, 5, 8), (2, 3, 129), (3, 1, 2, 5), (0, 3, 4), (3, 0, 2), (2, 3, 0)])
 @pytest.mark.parametrize("layout", ["C", "F", "T"])
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "bool"])
 def test_runtime_sums_along_an_axis_as_numpy_does(shape, layout, dtype):
     """rt.sum_axis(_keepdims): NumPy's shape and dtype, its values to rounding (BLAS adds in
-    another order), and NumPy's own result where the BLAS product is not taken."""
+    another order: along axis 0 of a matrix, and along a last axis of at most 128 of a matrix or
+    of a C-contiguous array of more axes), and NumPy's own result where the BLAS product is not
+    taken."""
     from adcompiler.backend import runtime as rt
     x = (RNG.normal(size=shape) * 10).astype(dtype)
     x = {"C": x, "F": np.asfortranarray(x), "T": x.T}[layout]
-    for axis in (0, 1):
+    last = x.ndim - 1
+    for axis in range(x.ndim):
+        blas = (axis == 0 and x.ndim == 2) or (axis == last and x.shape[last] <= 128 and
+                                               (x.ndim == 2 or x.flags.c_contiguous))
         for helper, keepdims in ((rt.sum_axis, False), (rt.sum_axis_keepdims, True)):
             got, expected = helper(x, axis), np.sum(x, axis=axis, keepdims=keepdims)
             assert got.shape == expected.shape and got.dtype == expected.dtype
-            if dtype.startswith("float") and (axis == 0 or x.shape[1] <= 128):
+            if dtype.startswith("float") and blas:
                 np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == "float32" else 1e-13,
                                            atol=1e-4 if dtype == "float32" else 1e-12)
             else:

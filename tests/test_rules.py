@@ -695,3 +695,50 @@ def test_tie_conventions():
     np.testing.assert_array_equal(pullback(u), [0.0, 0.0, 3.0, 4.0])
     _, pullback = vjp(f_abs, wrt=0, jit=compiled(jit))(np.array([-2.0, 0.0, 3.0]))
     np.testing.assert_array_equal(pullback(np.array([1.0, 1.0, 1.0])), [-1.0, 0.0, 1.0])
+
+
+# ================================================================ sums of products taken apart
+# sum_axes's rewrite (rules/reductions.py): `sum(-x)` is `-sum(x)`, and `sum(c * r)` over axes along
+# which c is constant is `c * sum(r)`, looking through one product on each side. Each row: the
+# value against NumPy (plain and compiled), the dot-product test, and how many products of the
+# summed shape remain.
+
+def s_spread(c, r): return np.sum(c[None, :] * r, axis=0)
+def s_spread_keepdims(c, r): return np.sum(r * c[None, :], axis=0, keepdims=True) * 1.5
+def s_scaled_inner(c, r): return np.sum(r * (2.0 * (r * c)), axis=1)
+def s_negated(c, r): return np.sum(-(c[None, :] * np.sin(r)), axis=(0,))
+def s_both_sides(c, r): return np.sum((c[None, :] * r) * (r * 3.0), axis=0)
+def s_lower_rank(c, r): return np.sum(np.sum(c * r[:, None, :], axis=1) ** 2)  # c (2, 4): along axis 1 of (3, 2, 4)
+def s_not_constant(c, r): return np.sum(c * r, axis=0)  # c of r's shape: nothing to take out
+
+
+SUM_OF_PRODUCTS = [  # (function, shapes, products of the summed shape after the rewrite)
+    (s_spread, ((4,), (3, 4)), 0), (s_spread_keepdims, ((4,), (3, 4)), 0),
+    (s_scaled_inner, ((3, 4), (3, 4)), 2), (s_negated, ((4,), (3, 4)), 0), (s_both_sides, ((4,), (3, 4)), 1),
+    (s_lower_rank, ((2, 4), (3, 4)), 0), (s_not_constant, ((3, 4), (3, 4)), 1),
+]
+
+
+@pytest.mark.parametrize("fn, shapes, products", SUM_OF_PRODUCTS, ids=[row[0].__name__ for row in SUM_OF_PRODUCTS])
+@pytest.mark.parametrize("jit", [False, True], ids=jit_id)
+def test_sum_of_product_rewrite(fn, shapes, products, jit, rng):
+    import adcompiler as ad
+    c, r = (rng.uniform(-2, 2, shape) for shape in shapes)
+    np.testing.assert_allclose(ad.jit(fn, jit=compiled(jit))(c, r), fn(c, r), rtol=1e-13)
+    check_vjp(fn, (c, r), (0, 1), jit, rng)
+    text = ad.show(ad.jit(fn), c, r, print_it=False)
+    simplified = text.split("# after simplification")[1].split("# where each part")[0]
+    summed = "f64[n,n,n]" if fn is s_lower_rank else "f64[n,n]"
+    made = [line for line in simplified.splitlines() if " = mul " in line and f": {summed} " in line]
+    assert len(made) == products, "\n".join(made)
+
+
+def s_float32(c, r): return np.sum(c[None, :] * (r * 2.0), axis=0)
+
+
+def test_sum_of_product_rewrite_keeps_float32(rng):
+    import adcompiler as ad
+    c, r = rng.uniform(-2, 2, 4).astype(np.float32), rng.uniform(-2, 2, (3, 4)).astype(np.float32)
+    out = ad.jit(s_float32)(c, r)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, s_float32(c, r), rtol=1e-6)

@@ -9,6 +9,8 @@ written; `unbroadcast(g, like)` has `like`'s shape, `broadcast_like(g, like)` ha
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -71,22 +73,25 @@ def _as_three_axes(x, axis):
 
 
 def _blas_sum(name: str, keepdims: bool):
-    """np.sum along one axis of a 2-D float array as a product with ones (BLAS's gemv: a few times
-    faster than NumPy's reduction on short rows) where NumPy's own order is no more accurate:
-    along axis 0 (NumPy adds the rows one after another too) and along an axis 1 of at most
-    `_BLAS_SUM_LONGEST` (NumPy adds in 8 running sums below its pairwise block, as BLAS does)."""
+    """np.sum along the first or the last axis of a float array as a product with ones (BLAS's
+    gemv: a few times faster than NumPy's reduction on short rows) where NumPy's own order is no
+    more accurate: along axis 0 (NumPy adds the rows one after another too) and along a last axis
+    of at most `_BLAS_SUM_LONGEST` (NumPy adds in 8 running sums below its pairwise block, as BLAS
+    does). Along the last axis, an array of more axes is the 2-D view of its C-contiguous memory
+    (the others merged; along axis 0 that view's gemv is slower than NumPy's rows)."""
     summed = _axis_reduction("sum", keepdims)
 
     def reduction(x, axis):
-        if not (type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f"
-                and (axis == 0 or x.shape[1] <= _BLAS_SUM_LONGEST)):
+        last = x.ndim - 1 if type(x) is np.ndarray else -1
+        if not (type(x) is np.ndarray and x.ndim >= 2 and x.dtype.kind == "f"
+                and (axis == 0 or (axis == last and x.shape[last] <= _BLAS_SUM_LONGEST))
+                and (x.ndim == 2 or (axis == last and x.flags.c_contiguous))):
             return summed(x, axis)
         ones = np.ones(x.shape[axis], x.dtype)
+        shape = x.shape[:axis] + ((1,) if keepdims else ()) + x.shape[axis + 1:]
         if axis == 0:
-            total = ones @ x
-            return total[None, :] if keepdims else total
-        total = x @ ones
-        return total[:, None] if keepdims else total
+            return (ones @ x).reshape(shape)
+        return (x.reshape(math.prod(x.shape[:last]), x.shape[last]) @ ones).reshape(shape)
 
     reduction.__name__ = reduction.__qualname__ = name
     reduction.__doc__ = summed.__doc__

@@ -4,10 +4,10 @@ ties; prod's is exact at zeros (the product of the other elements)."""
 from __future__ import annotations
 
 
-from ..ir.core import Type
-from .elementwise import cast, equal
+from ..ir.core import Const, Type, Value
+from .elementwise import cast, equal, mul, neg
 from .primitive import LINEAR, NEW, Primitive, Sym, floating, same_type
-from .shapes import broadcast_like, dim, expand_dims, reshape, shape_of, size
+from .shapes import broadcast_like, dim, expand_dims, reshape, shape_of, size, squeeze
 
 
 def _reduction_type(x: Type) -> Type:
@@ -48,8 +48,73 @@ def _axes_template(name):
     return lambda types, axes, keepdims: axes_text(name, "_0", axes, keepdims)
 
 
-def _axis_reduction(name, result_dtype, jvps=None):
-    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW, jvps=jvps)
+def _axis_reduction(name, result_dtype, jvps=None, rewrite=None):
+    return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW, jvps=jvps,
+                     rewrite=rewrite)
+
+
+def _constant_along(value, axes, ndim: int) -> bool:
+    """Whether `value`, an operand of an elementwise op of rank `ndim`, is the same along `axes`:
+    of length 1 there, or without them (broadcasting aligns the last axes)."""
+    if isinstance(value, Const) or value.type.ndim == 0:
+        return True
+    offset = ndim - value.type.ndim
+    return all(axis < offset or value.type.units[axis - offset] is True for axis in axes)
+
+
+def _split_product(builder, value, axes, ndim: int):
+    """`value` as (its factors that are constant along `axes`, the product of the others or None),
+    looking through one product and the products of its operands."""
+    if _constant_along(value, axes, ndim):
+        return [value], None
+    producer = builder.producers.get(id(value))
+    if producer is None or producer.prim is not mul:
+        return [], value
+    constants, rests = [], []
+    for operand in producer.args:
+        inner = builder.producers.get(id(operand)) if not _constant_along(operand, axes, ndim) else None
+        split = [a for a in inner.args if _constant_along(a, axes, ndim)] if inner is not None and \
+            inner.prim is mul else []
+        if len(split) == 1:  # (c * r): c taken out, r kept
+            constants.append(split[0])
+            rests.append(inner.args[1] if inner.args[0] is split[0] else inner.args[0])
+        elif _constant_along(operand, axes, ndim):
+            constants.append(operand)
+        else:
+            rests.append(operand)
+    if not constants:
+        return [], value
+    rest = rests[0] if len(rests) == 1 else builder.emit(mul, list(rests), {})
+    return constants, rest
+
+
+def _sum_of_product(builder, args, params, hint):
+    """`sum(-x)` is made `-sum(x)` (negations move out, as from products), and `sum(c * r)` over
+    axes along which `c` is constant (a scaling, or a tangent spread over those axes: forward mode
+    keeps them lazy) is made `c * sum(r)`: no product of the summed shape is made for `c`."""
+    x = args[0]
+    producer = builder.producers.get(id(x)) if not isinstance(x, Const) else None
+    if producer is None or not x.type.is_float:
+        return None
+    if producer.prim is neg:
+        return builder.emit(neg, [builder.emit(sum_axes, [producer.args[0]], params, hint)], {}, hint)
+    if producer.prim is not mul:
+        return None
+    axes, keepdims, ndim = params["axes"], params["keepdims"], x.type.ndim
+    constants, rest = _split_product(builder, x, axes, ndim)
+    offset = ndim - rest.type.ndim if rest is not None else 0  # the axes of x that rest lacks
+    if not constants or rest is None or offset > min(axes) or rest.type.dtype != x.type.dtype or not all(
+            isinstance(c, Const) or c.type.weak or c.type.dtype == x.type.dtype for c in constants):
+        return None
+    result = builder.emit(sum_axes, [rest], {"axes": tuple(a - offset for a in axes), "keepdims": keepdims}, hint)
+    for constant in constants:
+        if not keepdims and isinstance(constant, Value) and constant.type.ndim:
+            offset = ndim - constant.type.ndim
+            for axis in reversed(axes):
+                if axis >= offset:
+                    constant = builder.emit(squeeze, [constant], {"axis": axis - offset})
+        result = builder.emit(mul, [constant, result], {}, hint)
+    return result
 
 
 def restored(g, axes, keepdims):
@@ -86,7 +151,7 @@ def _group_size(x: Sym, axes, dtype: str) -> Sym:
     return cast(size, dtype=dtype)
 
 
-sum_axes = _axis_reduction("sum", _sum_dtype, LINEAR)
+sum_axes = _axis_reduction("sum", _sum_dtype, LINEAR, _sum_of_product)
 sum_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(restored(g, axes, keepdims), x))
 mean_axes = _axis_reduction("mean", lambda x: floating(x).dtype, LINEAR)
 mean_axes.defvjp(lambda g, x, out, axes, keepdims: broadcast_like(

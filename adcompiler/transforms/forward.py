@@ -8,7 +8,11 @@ whose tangents pass, `Primitive.passes_tangent`) get tangents; a missing tangent
 zero and generates nothing. Control flow keeps its shape: an `if` yields the tangents of its
 active results, a loop carries the tangents of its active carried values (no tape: forward mode
 needs none), and an update (`setitem`, `index_accumulate`, `append`) updates the tangent the same
-way (its forward rule is LINEAR). Every tangent has its value's dtype and rank.
+way (its forward rule is LINEAR). Every tangent has its value's dtype; it may be smaller than its
+value, of a shape that broadcasts to the value's (lazy: the tangent of `p[:, None] - c[None]` is
+`-dot_c[None]`, not an array of copies of it), where only elementwise ops read it; everything else
+(shapes, reductions, indexing, `@`, a loop's or an `if`'s yields, the results) reads it broadcast to
+the value's shape (`_Sweep.full`).
 """
 from __future__ import annotations
 
@@ -65,6 +69,8 @@ class _Sweep:
         self.active = active
         self.builder = builder
         self.tangents: dict[int, Sym] = {}  # id(value) -> its tangent (absent: a symbolic zero)
+        self.lazy: dict[int, list] = {}  # id(value) -> the ops where its tangent, maybe smaller than it, is made
+        self.fitted: dict[int, Sym] = {}  # id(value) -> its lazy tangent broadcast to its shape
 
     def ops(self, ops) -> None:
         for op in ops:
@@ -76,23 +82,32 @@ class _Sweep:
             else:
                 self.builder.append(op)
                 if id(op.result) in self.active:
-                    tangent = self.tangent_of(op)
+                    tangent, lazy = self.tangent_of(op)
                     if tangent is not None:
                         self.tangents[id(op.result)] = tangent
+                    if lazy:
+                        self.lazy[id(op.result)] = self.builder.ops
 
     def tangent_of(self, op):
-        """The tangent of `op`'s result: the sum of its operands' contributions, or None."""
+        """The tangent of `op`'s result (the sum of its operands' contributions, or None), and
+        whether it may be smaller than the result. An elementwise rule (DIAGONAL, or LINEAR of an
+        elementwise primitive) reads the operands' tangents as they are, smaller or not, and its
+        contribution stays as small as they make it; any other rule reads them of their values'
+        shapes."""
         rules, prim = op.prim.forward_rules, op.prim
         operands = [Sym(a) for a in op.args]
-        tangents = [self.tangents.get(id(a)) if isinstance(a, Value) else None for a in op.args]
+        lazy = rules is DIAGONAL or (isinstance(rules, Linear) and prim.elementwise)
+        tangents = [(self.tangents.get(id(a)) if lazy else self.full(a)) if isinstance(a, Value) else None
+                    for a in op.args]
         out = Sym(op.result)
         if isinstance(rules, Linear):
             if all(tangents[i] is None for i in rules.positions):
-                return None
+                return None, False
             args = [(tangents[i] if tangents[i] is not None else self.zero(op.args[i], op.args[i].type.dtype))
                     if i in rules.positions
                     else operand for i, operand in enumerate(operands)]
-            return _fitted(prim(*args, **op.param_dict), op.result, shaped=True)
+            return _cast(prim(*args, **op.param_dict), op.result), lazy and any(
+                id(op.args[i]) in self.lazy for i in rules.positions if tangents[i] is not None)
         total = None
         for position, t in enumerate(tangents):
             if t is None or not prim.passes_tangent(position):
@@ -100,9 +115,21 @@ class _Sweep:
             rule = prim.rule(position) if rules is DIAGONAL else rules[position]
             share = rule(t, *operands, out=out, **op.param_dict)
             if share is not None:
-                share = _fitted(share, op.result)
+                share = _cast(share, op.result)
                 total = share if total is None else total + share
-        return total
+        return total, total is not None and _may_be_smaller(total, op.result)
+
+    def full(self, value):
+        """The tangent of `value` (an operand) broadcast to its shape where it may be smaller, or
+        None (a symbolic zero). The broadcast is made once, where the tangent is made (so not in
+        each iteration of a loop that reads an outer tangent)."""
+        tangent = self.tangents.get(id(value)) if isinstance(value, Value) else None
+        if tangent is None or id(value) not in self.lazy:
+            return tangent
+        if id(value) not in self.fitted:
+            with self.builder.nested(self.lazy[id(value)]):
+                self.fitted[id(value)] = _fitted(tangent, value)
+        return self.fitted[id(value)]
 
     def zero(self, value, dtype: str) -> Sym:
         """A zero tangent of `dtype` for the operand `value` (of its shape; an empty list of
@@ -118,7 +145,7 @@ class _Sweep:
     def tangent_or_zero(self, value, like: Value) -> Sym:
         """The tangent of `value` (an operand), else a zero of `like`'s dtype (the value a loop or
         an `if` passes it on as)."""
-        tangent = self.tangents.get(id(value)) if isinstance(value, Value) else None
+        tangent = self.full(value)
         return tangent if tangent is not None else self.zero(value, like.type.dtype)
 
     def branch(self, op: If) -> None:
@@ -158,21 +185,23 @@ class _Sweep:
         self.tangents.update((id(carried[j]), Sym(t)) for j, t in zip(positions, results))
 
 
-def _fitted(tangent: Sym, value: Value, shaped: bool = False) -> Sym:
-    """`tangent` with `value`'s dtype, broadcast to its shape where it may be smaller (the static
-    axes of length 1 tell: a contribution of a broadcast operand); unless `shaped`: the primitive
-    applied to tangents of its operands' shapes has its result's shape."""
-    target = value.type
-    if target.listed:
+def _cast(tangent: Sym, value: Value) -> Sym:
+    """`tangent` (a contribution to `value`'s tangent) with `value`'s dtype."""
+    if value.type.listed or tangent.type.dtype == value.type.dtype:
         return tangent
-    if tangent.type.dtype != target.dtype:
-        tangent = P.cast(tangent, dtype=target.dtype)
-    if shaped:
-        return tangent
-    source = tangent.type
-    smaller = source.ndim < target.ndim or any(s is not False and t is not True
-                                               for s, t in zip(source.units, target.units))
-    if target.ndim and smaller:
-        tangent = P.broadcast_like(tangent, Sym(value))
-    return tangent
+    return P.cast(tangent, dtype=value.type.dtype)
 
+
+def _may_be_smaller(tangent: Sym, value: Value) -> bool:
+    """Whether `tangent` may be smaller than `value` (the static axes of length 1 tell: the
+    contribution of a broadcast operand)."""
+    source, target = tangent.type, value.type
+    if target.listed or not target.ndim:
+        return False
+    return source.ndim < target.ndim or any(s is not False and t is not True
+                                            for s, t in zip(source.units, target.units))
+
+
+def _fitted(tangent: Sym, value: Value) -> Sym:
+    """`tangent` broadcast to `value`'s shape where it may be smaller."""
+    return P.broadcast_like(tangent, Sym(value)) if _may_be_smaller(tangent, value) else tangent
