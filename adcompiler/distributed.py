@@ -127,7 +127,8 @@ class DataParallel:
         (compiled here, so that workers load what this process wrote to the cache folder)."""
         types, originals, values = self.vg.arguments(piece, {})
         if types not in self._combinations:
-            built, _ = self.vg._specialise_call(types, originals, values)
+            built, executable = self.vg._specialise_call(types, originals, values)
+            executable.called()  # no call here: the kernels compile at once, into the cache folder
             batch = leaf_positions(list(types), self.batch)
             self._combinations[types] = combination(built.primal, batch, f"data_parallel({self.vg.title})")
         return self._combinations[types]

@@ -305,7 +305,7 @@ BUILD_CHILD = textwrap.dedent("""\
     if settings.get("no_lowering"):
         def refused(*args, **kwargs):
             raise AssertionError("lowered again")
-        api.build = refused
+        api._pipeline = refused  # every lowering and build goes through it
     x = np.linspace(-1.0, 1.0, 5)
     gradient = adcompiler.grad(user_model.loss, jit=False)
     g = gradient(x)
@@ -508,12 +508,18 @@ NEW_SIGNATURE_CHILD = textwrap.dedent("""\
     import adcompiler
     from numba.core.runtime import nrtdynmod
 
+    import llvmlite.binding as ll
+
     runtime_compiled = []  # NRT's functions, compiled unless read from the cache folder
     create_nrt_module = nrtdynmod.create_nrt_module
     nrtdynmod.create_nrt_module = lambda context: runtime_compiled.append(1) or create_nrt_module(context)
+    parsed = []  # bitcode parsed by LLVM (Numba's reading of machine code from its cache parses it)
+    parse_bitcode = ll.parse_bitcode
+    ll.parse_bitcode = lambda data: parsed.append(len(data)) or parse_bitcode(data)
     gradient = adcompiler.grad(user_loss.loss, wrt=(0, 1))
     x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
     g64 = gradient(x, w)  # read from Numba's disk cache (compile.py reads it without a refresh)
+    bitcode_parsed = len(parsed)
     imported = [name for name in ("numba.np.arraymath", "scipy.linalg", "adcompiler.backend.runtime_numba",
                                   "numba.cpython.hashing", "adcompiler.pipeline", "adcompiler.frontend.lower", "adcompiler.rules.primitives")
                 if name in sys.modules]  # a call served from the caches lowers nothing
@@ -522,7 +528,7 @@ NEW_SIGNATURE_CHILD = textwrap.dedent("""\
     g32 = gradient(x.astype(np.float32), w.astype(np.float32)) if sys.argv[2] == "both" else g64
     kernels = [getattr(e.module, n) for _, e in gradient.specialisations.values() for n in dir(e.module) if "_loop_" in n]
     print(json.dumps({"g64": [g.tolist() for g in g64], "g32": [g.tolist() for g in g32], "imported": imported,
-                      "runtime_compiled": len(runtime_compiled),
+                      "runtime_compiled": len(runtime_compiled), "bitcode_parsed": bitcode_parsed,
                       "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
                       "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels)}))
     """)
@@ -552,6 +558,7 @@ def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
     second = child("both")
     assert second["hits"] >= 1 and second["misses"] >= 1, second  # f64 read, f32 compiled
     assert second["imported"] == [] and second["runtime_compiled"] == 0, second
+    assert second["bitcode_parsed"] == 0, second  # the symbols' names read from the files the first kept
     x, w = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 1.5, 5)
     for got64, got32, want in zip(second["g64"], second["g32"], expected_gradients(x, w, 2.0)):
         np.testing.assert_allclose(got64, want, rtol=1e-12)
@@ -564,6 +571,52 @@ def test_kernels_read_from_numbas_cache_then_a_new_signature_compiles(tmp_path):
     np.testing.assert_array_equal(third["g64"], first["g64"])
     np.testing.assert_array_equal(third["g32"], second["g32"])
     assert child("f64")["runtime_compiled"] == 0  # the entry written again
+
+
+LINKING_CHILD = textwrap.dedent("""\
+    import sys
+
+    import numba
+    import numpy as np
+
+    sys.path.insert(0, sys.argv[1])
+    import kernels
+    from adcompiler.backend.compile import _loading_cached_code_only
+
+    inner = _loading_cached_code_only(numba.njit(cache=True)(kernels.inner))
+    first = inner(np.arange(4.0))
+    library = inner.overloads[inner.signatures[0]].library
+    kind = type(library).__name__
+    if sys.argv[2] == "link":  # another kernel calls inner: inner's library is linked into it
+        outer = numba.njit(lambda x: inner(x).sum() * 3.0)
+        print(kind, first.tolist(), outer(np.arange(4.0)), library._shared_module is not None)
+    else:
+        print(kind, first.tolist())
+    """)
+
+
+def test_machine_code_read_without_its_bitcode_links_into_a_new_kernel(tmp_path):
+    """A kernel read from Numba's cache is made from its machine code and the names of its symbols
+    (kept beside it when it was compiled), without parsing its bitcode; a kernel compiled later
+    that calls it links it, its bitcode parsed then, and gives the right numbers."""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "kernels.py").write_text("def inner(x):\n    return x * 2.0 + 1.0\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env.update({CACHE_ENVIRONMENT_VARIABLE: str(tmp_path / "cache"),
+                "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+
+    def child(which):
+        done = subprocess.run([sys.executable, "-c", LINKING_CHILD, str(user), which], env=env, cwd=user,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split(maxsplit=1)
+
+    compiled_kind, compiled = child("call")
+    assert compiled_kind != "_BitcodeOnDemand" and compiled == "[1.0, 3.0, 5.0, 7.0]\n"
+    read_kind, linked = child("link")
+    assert read_kind == "_BitcodeOnDemand", read_kind
+    assert linked.split() == ["[1.0,", "3.0,", "5.0,", "7.0]", "48.0", "True"], linked
 
 
 def test_environment_of_a_module_not_imported_keeps_its_constants_without_importing_it():

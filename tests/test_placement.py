@@ -8,7 +8,7 @@
 - jit="whole" compiles each generated function whole (the old behaviour), with the same results;
   so does placement when every statement is in a kernel.
 - In the background mode, the first call returns before Numba has compiled the kernels (the plain
-  version runs), later calls switch to the kernels, and both give the same results; where the plain
+  version runs, and compiling begins once it has returned), later calls switch to the kernels, and both give the same results; where the plain
   version is measured faster it stays; a failure to compile warns and keeps the plain version
   running.
 """
@@ -220,6 +220,25 @@ def test_kernels_in_numbas_disk_cache_run_from_the_first_call(monkeypatch, rng):
     running.wait()
     assert running.state.startswith("kernels (measured 1 ms a call, plain 2 ms"), running.state
     np.testing.assert_allclose(first, fd_grad(recurrence, args, 0), rtol=1e-6)
+
+
+def test_kernels_compile_only_once_the_first_call_has_returned(monkeypatch, rng):
+    """Numba's compiler holds the GIL for most of its work, so the background begins once the first
+    call (the plain version) has returned: until then, no kernel module is made."""
+    monkeypatch.setenv(executable.COMPILE_ENVIRONMENT_VARIABLE, "background")
+    monkeypatch.setattr(executable, "kernels_cached", lambda source, stem: False)  # as with an empty cache
+    real, made = executable.compile_module, []
+    monkeypatch.setattr(executable, "compile_module", lambda source, stem, jit: made.append(jit) or real(source, stem, jit))
+    args = rng.uniform(-1, 1, 5), rng.uniform(0.5, 1.5, 5)
+    g = adcompiler.grad(recurrence)
+    types, originals, values = g.arguments(args, {})
+    _, running = g._specialise_call(types, originals, values)  # made for a call, as `g(*args)` makes it
+    threading.Event().wait(0.2)  # time enough for a background that did not wait to begin
+    assert made == [False] and running.state == "compiling", (made, running.state)
+    running.called()  # as `g(*args)` does once the call has returned
+    running.wait()
+    assert made == [False, True] and running.state.startswith(("kernels", "plain (measured")), (made, running.state)
+    np.testing.assert_allclose(g(*args), fd_grad(recurrence, args, 0), rtol=1e-6)
 
 
 def test_a_failed_background_compilation_warns_and_keeps_the_plain_version(monkeypatch, rng):

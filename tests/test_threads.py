@@ -20,7 +20,7 @@ def test_concurrent_first_calls_compile_once(monkeypatch):
         builds.append(args[0].name)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(adcompiler.api, "build", counting_build)
+    monkeypatch.setattr(pipeline, "build", counting_build)
     gradient = adcompiler.grad(softplus_sum, wrt=(0, 1))
     x, w = np.linspace(-1.0, 1.0, 7), np.linspace(0.5, 2.0, 7)
     s = 1.0 / (1.0 + np.exp(-x * w))

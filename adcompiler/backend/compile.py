@@ -7,6 +7,7 @@ new file; an unchanged one is reused, and with it Numba's on-disk cache (`cache=
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
@@ -189,7 +190,7 @@ def _loading_cached_code_only(dispatcher):
     def load_overload(signature, target_context):
         _add_hash_secret()
         _initialize_runtime(target_context)
-        with cache._guard_against_spurious_io_errors():
+        with cache._guard_against_spurious_io_errors(), _machine_code_without_bitcode(target_context.codegen()):
             loaded = cache._load_overload(signature, target_context)
             if loaded is not None:
                 return loaded
@@ -200,8 +201,115 @@ def _loading_cached_code_only(dispatcher):
         with open(cache_file._data_path(name), "rb") as file:
             return _CachedCodeUnpickler(file).load()
 
-    cache.load_overload, cache_file._load_data = load_overload, load_data
+    def save_overload(signature, compiled):
+        numba_save(signature, compiled)
+        try:
+            _serialized_keeping_symbols(compiled.library)  # as Numba has just kept it
+        except Exception:  # noqa: BLE001 - another Numba's library: its next reader parses the bitcode
+            pass
+
+    numba_save = cache.save_overload
+    cache.load_overload, cache.save_overload, cache_file._load_data = load_overload, save_overload, load_data
     return dispatcher
+
+
+_READING_CACHE = threading.local()  # .active: this thread is in `_machine_code_without_bitcode`
+
+
+@contextlib.contextmanager
+def _machine_code_without_bitcode(codegen):
+    """While this thread reads Numba's cache, a library kept as machine code is made without parsing
+    the bitcode stored beside it (LLVM IR of the whole kernel, with every helper it calls: 30 ms for
+    each of LSTM's kernels), which Numba parses for two things: the names of the symbols it defines,
+    read here from a file of names kept beside it (`_defined_symbols`), and linking into another
+    library that calls it, for which it is parsed when asked (`_BitcodeOnDemand`). Any other kind of
+    library, or one whose names are not kept yet, is made by Numba's own code."""
+    if not hasattr(type(codegen), "unserialize_library"):
+        yield
+        return
+    if "unserialize_library" not in vars(codegen):  # once per codegen: an instance attribute over the method
+        numba_unserialize = codegen.unserialize_library
+
+        def unserialize_library(serialized):
+            if getattr(_READING_CACHE, "active", False):
+                library = _library_of_machine_code(codegen, serialized)
+                if library is not None:
+                    return library
+                library = numba_unserialize(serialized)
+                _keep_defined_symbols(serialized, getattr(library, "_shared_module", None))
+                return library
+            return numba_unserialize(serialized)
+        codegen.unserialize_library = unserialize_library
+    reading, _READING_CACHE.active = getattr(_READING_CACHE, "active", False), True
+    try:
+        yield
+    finally:
+        _READING_CACHE.active = reading  # a helper's code read while its caller's is
+
+
+def _symbols_path(serialized) -> Path | None:
+    """Where the names of the symbols a cached library (`(name, "object", (machine code, bitcode))`)
+    defines are kept: named by a hash of its bitcode, which holds them."""
+    name, kind, data = serialized
+    if kind != "object" or not (isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], bytes)):
+        return None
+    return cache_dir() / "symbols" / f"{hashlib.sha256(data[1]).hexdigest()[:24]}.txt"
+
+
+def _keep_defined_symbols(serialized, shared_module) -> None:
+    """The names of the symbols that `shared_module`, the parsed bitcode of a library kept as machine
+    code (`serialized`), defines (as Numba's `_load_defined_symbols` finds them), written for the
+    next process that reads the library."""
+    path = _symbols_path(serialized)
+    if path is None or shared_module is None or path.exists():
+        return
+    names = sorted({symbol.name for symbols in (shared_module.functions, shared_module.global_variables)
+                    for symbol in symbols if not symbol.is_declaration})
+    try:
+        write_atomically(path, "\n".join(names).encode())
+    except OSError:  # a read-only cache folder: parsed at every start, as by Numba
+        pass
+
+
+def _serialized_keeping_symbols(library):
+    """`library.serialize_using_object_code()`, the names of its symbols kept."""
+    serialized = library.serialize_using_object_code()
+    _keep_defined_symbols(serialized, library._get_module_for_linking())
+    return serialized
+
+
+def _library_of_machine_code(codegen, serialized):
+    """Numba's `CPUCodeLibrary._unserialize` of machine code, the symbols' names read from their file
+    instead of parsing the bitcode; None where the file is missing."""
+    path = _symbols_path(serialized)
+    try:
+        names = path.read_text().split("\n") if path is not None else None
+    except OSError:
+        names = None
+    if not names or not hasattr(getattr(codegen, "_engine", None), "_defined_symbols"):
+        return None
+    name, _, (machine_code, bitcode) = serialized
+    library = codegen.create_library(name)
+    library.__class__ = _bitcode_on_demand(type(library))
+    library.enable_object_caching()
+    library._set_compiled_object(machine_code)
+    library._bitcode = bitcode
+    library._finalize_final_module()
+    codegen._engine._defined_symbols |= set(names)
+    return library
+
+
+@functools.lru_cache(maxsize=None)
+def _bitcode_on_demand(library_class):
+    """`library_class` whose module for linking (`_get_module_for_linking`) is parsed from the kept
+    bitcode the first time another library links it."""
+    class _BitcodeOnDemand(library_class):
+        def _get_module_for_linking(self):
+            if self._shared_module is None:
+                import llvmlite.binding as ll
+                self._shared_module = ll.parse_bitcode(self._bitcode)
+            return self._shared_module
+    return _BitcodeOnDemand
 
 
 _HASH_SECRET: list = []  # the numbers behind the symbols `_add_hash_secret` added (machine code reads them)
@@ -247,7 +355,7 @@ def _runtime_library(target_context):
     settings = repr((numba_version(), codegen.magic_tuple(), config.DEBUG_NRT, config.DEBUG_NRT_STACK_LIMIT))
     path = cache_dir() / f"nrt_{hashlib.sha256(settings.encode()).hexdigest()[:16]}.pickle"
     try:
-        with open(path, "rb") as file:
+        with open(path, "rb") as file, _machine_code_without_bitcode(codegen):
             return codegen.unserialize_library(pickle.load(file))
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: compiled below
         pass
@@ -256,7 +364,7 @@ def _runtime_library(target_context):
     library.add_ir_module(module)
     library.finalize()
     try:
-        write_atomically(path, pickle.dumps(library.serialize_using_object_code()))
+        write_atomically(path, pickle.dumps(_serialized_keeping_symbols(library)))
     except OSError:  # a read-only cache folder: compiled at every start, as by Numba
         pass
     return library

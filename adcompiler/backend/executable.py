@@ -12,9 +12,11 @@ faster as a kernel. Kernels that pass lists (tapes) to each other are decided to
 kernels unless the plain version of the whole call is faster. `state` says what was measured. A
 failure to compile warns and keeps the plain version. Where Numba's disk cache already holds every
 kernel of the module (a second process), the first call runs the kernels, which Numba loads in a
-moment, and the measurements are made in the background all the same, on that module, once the first
-call has returned (`called`): they neither load the kernels a second time (a module of their own would,
-under Numba's lock) nor compete with the first call for the interpreter. `ADCOMPILER_COMPILE=sync`
+moment, and the measurements are made in the background all the same, on that module. Compiling and
+measuring begin once the first call has returned (`called`, which a caller that made the
+specialisation for a call must call): they do not compete with the first call for the interpreter
+(Numba's compiler holds the GIL), and measurements do not load the kernels a second time (a module
+of their own would, under Numba's lock). `ADCOMPILER_COMPILE=sync`
 compiles before the first call and always runs the kernels (benchmarks, and tests that must run them).
 """
 from __future__ import annotations
@@ -42,7 +44,7 @@ class Executable:
         call's arguments), which compiles its kernels for exactly those argument types."""
         self.source, self.stem = source, stem
         self.thread = None
-        self.first_call = threading.Event()  # set by `called`: the background waits for it where kernels run at once
+        self.first_call = threading.Event()  # set by `called`: the background waits for it
         self.first_call.set()
         if not (jit and has_kernels(source)):
             self.module, self.state = compile_module(source, stem, jit), "plain" if not jit else "plain (no loop: nothing to compile)"
@@ -53,8 +55,10 @@ class Executable:
             self.state = "compiling"
             if kernels_cached(source, stem):  # Numba loads them in a moment: run them from the first call
                 self._load_cached()
-            if self.module is not self.plain:  # measured once the first call has loaded the kernels it runs
-                self.first_call.clear()
+            # compiled, or measured, once the first call has returned: Numba's compiler holds the GIL
+            # for most of its work, so compiling beside the first call of the plain version would
+            # make it wait (ADBench GMM's, 1.8 s alone, took 3.4 s so)
+            self.first_call.clear()
             self.thread = threading.Thread(target=self._compile, args=(warm,), daemon=True,
                                            name=f"adcompiler compiling {stem}")
             self.thread.start()
