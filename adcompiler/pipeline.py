@@ -15,6 +15,7 @@ from .frontend.fence import fence
 from .errors import CompileError
 from .ir.core import Adjoint, Fixed, Function, Namer, Type, print_function, verify
 from .frontend.transforms_seen import Transforms
+from .frontend.inlining import LiftedFunction
 from .frontend.lower import lower
 from .frontend.parse import ParsedFunction, compose, parse
 from .transforms.batch import batch
@@ -63,7 +64,10 @@ class Build:
 
 
 def check(function: Callable) -> ParsedFunction:
-    """Parse and fence: what can be refused without argument types is refused here."""
+    """Parse and fence: what can be refused without argument types is refused here (a function
+    defined inside compiled code was, with the function it was defined in)."""
+    if isinstance(function, LiftedFunction):
+        return function.parsed
     return canonicalise(fence(parse(function)))
 
 

@@ -484,12 +484,6 @@ def decorated_nested_function(x):
     return np.sum(g(x))
 
 
-def grad_of_nested_function(x):
-    def inner(t):
-        return np.sum(t * t)
-    return np.sum(grad(inner)(x))  # <- HERE
-
-
 def function_chosen_by_data(x):
     if np.sum(x) > 0.0:  # <- HERE
         act = lambda t: t
@@ -500,7 +494,6 @@ def function_chosen_by_data(x):
 
 REFUSALS = [
     (function_chosen_by_data, "`act` is bound to different functions in the two branches", "inside its branch"),
-    (grad_of_nested_function, ["`grad` of `inner`", "defined inside"], "module level"),
     (returns_nested_function, ["function `inner`", "cannot be returned"], "call it"),
     (nested_nonlocal, "`nonlocal` statement", "return the new one"),
     (nested_generator, "generator (`yield`)", "return a value"),

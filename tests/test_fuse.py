@@ -226,3 +226,28 @@ def test_chains_outside_loops_are_right(function, one_loop, monkeypatch):
         np.testing.assert_allclose(grads[k], plain_grads[k], rtol=1e-12)
     source = generated(function, args, wrt, True, monkeypatch)
     assert (f"def {function.__name__}_value_and_grad_loop_" in source) == one_loop
+
+
+def weighted_sines(y, k, a):
+    return np.sum(np.sin(k * y) * a)
+
+
+def value_plus_gradient(x, a):
+    """Its gradient's parallel kernel assigns `g` twice (the loop's arrays, then the array
+    statements), and its seed is named `g_1`: Numba's parfors name g's second version `g_1` too."""
+    value, g = adcompiler.value_and_grad(weighted_sines)(x, 3.0, a)
+    return value + np.sum(g)
+
+
+def value_plus_gradient_numpy(x, a):
+    return np.sum(np.sin(3.0 * x) * a) + np.sum(3.0 * np.cos(3.0 * x) * a)
+
+
+def test_a_parallel_kernel_whose_names_meet_numbas_versions_compiles(monkeypatch):
+    monkeypatch.setenv("ADCOMPILER_COMPILE", "sync")
+    args = (np.linspace(0.1, 1.0, 9), np.linspace(0.5, 1.5, 9))
+    gradient = adcompiler.grad(value_plus_gradient, wrt=(0, 1))
+    for k, g in enumerate(gradient(*args)):
+        np.testing.assert_allclose(g, fd_grad(value_plus_gradient_numpy, args, k), rtol=1e-7)
+    source = generated(value_plus_gradient, args, (0, 1), True, monkeypatch)
+    assert "krt.prange" in source and "g__1" in source, source

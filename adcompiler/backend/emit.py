@@ -361,7 +361,7 @@ class _Emitter:
                 continue
             lines += self.flush(INDENT)
             self.kernel = True
-            self.parallel = not any(isinstance(op, Structured) for op in region.ops)
+            self.parallel = parallel = not any(isinstance(op, Structured) for op in region.ops)
             body = self.block(fn.entry, INDENT, region.ops) + self.flush(INDENT)
             self.kernel = self.parallel = False
             later = [op for later_region in regions[number + 1:] for op in later_region.ops]
@@ -374,7 +374,8 @@ class _Emitter:
                                      for v in outputs)
                 body.append(f"{INDENT}return {returned}" + ("," if len(outputs) == 1 else ""))
             loc = next((op.loc for op in region.ops if isinstance(op, Structured)), region.ops[0].loc)
-            call = f"{module.kernel(part, loc, params, body)}({', '.join(params)})"
+            kernel_params, body = _apart_from_parfors_names(params, body) if parallel else (params, body)
+            call = f"{module.kernel(part, loc, kernel_params, body)}({', '.join(params)})"
             lines.append(_line(INDENT, f"{targets} = {call}" if outputs else call, loc))
             # Numba returns a float32 number to Python as a float: made float32 again
             lines += [_line(INDENT, f"{self.name(v)} = np.float32({self.name(v)})", loc)
@@ -463,6 +464,21 @@ class _Emitter:
 
 def _float32_number(value) -> bool:
     return value.type.dtype == "float32" and value.type.ndim == 0 and not value.type.listed
+
+
+_PARFORS_LIKE = re.compile(r"(?<![\w.])([A-Za-z]+)_(\d+)\b")
+
+
+def _apart_from_parfors_names(params: list, body: list) -> tuple:
+    """A kernel compiled parallel=True with its names like `g_1` written `g__1`. Numba's parfors
+    (its prange loops, and its array statements made loops) pass the versions of a variable
+    assigned twice, `g.1`, under legal names, `.` made `_` and `_` made `__`: `g_1`, which met a
+    variable `g_1` of ours ("key already in dictionary"). No name of ours has `__`. Only the
+    kernel's own names change: it is called with its arguments by position."""
+    def renamed(code: str) -> str:
+        code, hash_sign, comment = code.partition("#")
+        return _PARFORS_LIKE.sub(r"\1__\2", code) + hash_sign + comment
+    return [renamed(p) for p in params], [renamed(line) for line in body]
 
 
 def _interface(ops, later, returned) -> tuple:

@@ -25,7 +25,7 @@ from ..rules.primitives import Sym
 from .calls import Static
 from .canonical import canonicalise
 from .fence import fence
-from .parse import ParsedFunction, parse
+from .parse import ParsedFunction, parse, walk_own
 from .transforms_seen import Transforms
 
 MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
@@ -45,6 +45,99 @@ class Closure:
     @property
     def name(self) -> str:
         return self.parsed.name
+
+
+@dataclass(frozen=True, eq=False)
+class ClosureTransform:
+    """`factory(*args, **kwargs)` (`grad(f, ...)`, `hessian(f)`, ...) where an argument is a function
+    defined inside the compiled one (a `Closure`, or another ClosureTransform): made into the
+    API's transform when it is called (`made`), when the values of its free variables are read,
+    as Python reads them then."""
+
+    factory: Callable
+    args: tuple
+    kwargs: dict
+
+    def made(self, lowering, node):
+        def real(value):
+            if isinstance(value, Closure):
+                return lift(value, lowering, node)
+            return value.made(lowering, node) if isinstance(value, ClosureTransform) else value
+        return self.factory(*map(real, self.args), **{k: real(v) for k, v in self.kwargs.items()})
+
+
+class LiftedFunction:
+    """A function defined inside compiled code, as a transform sees it: its `parsed` function reads
+    its free variables from `parsed.free` (`Names.free_value`), and it has the closure's signature.
+    It exists only while the code around it is compiled; it cannot be called."""
+
+    def __init__(self, parsed: ParsedFunction, signature: inspect.Signature):
+        self.parsed, self.__signature__ = parsed, signature
+        self.__name__ = self.__qualname__ = parsed.name
+        self.__module__, self.__doc__ = parsed.function.__module__, None
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.__name__} was defined inside compiled code: it runs only there")
+
+
+@dataclass(frozen=True, eq=False)
+class FreeValue:
+    """What a hidden parameter of a lifted function's IR stands for (in `Function.captured`, beside
+    captured arrays): `sym`, a value of the lowering whose builder is `builder`."""
+
+    sym: Sym
+    builder: object
+
+
+def lift(closure: Closure, lowering, node) -> LiftedFunction:
+    """`closure` as a function a transform can compile on its own: each of its free variables that
+    a function around it binds is read now (in `closure.enclosing`) and kept in `parsed.free`; the
+    others (globals, builtins, the closure cells of the user's function) are read as its own."""
+    tree = closure.parsed.tree
+    own = _bound_names(tree)
+    read = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - own
+    free = {}
+    for name in sorted(read):
+        scope = closure.enclosing
+        while scope is not None and name not in scope.env and name not in scope.local_names():
+            scope = scope.enclosing
+        if scope is not None:
+            free[name] = _free_leaves(closure.enclosing.read(name, node), name, closure, lowering, node)
+    name = tree.name if tree.name != "<lambda>" else f"lambda_{closure.parsed.loc(tree).line}"
+    renamed = gast.copy_location(gast.FunctionDef(name=name, args=tree.args, body=tree.body, decorator_list=[],
+                                                  returns=None, type_comment=None, type_params=[]), tree)
+    return LiftedFunction(dataclasses.replace(closure.parsed, tree=renamed, free=free), closure.signature)
+
+
+def _bound_names(tree: gast.FunctionDef) -> set:
+    """The names `tree` binds in its own scope: its parameters, and what its body assigns or defines."""
+    arguments = tree.args
+    names = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    names |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    for statement in tree.body:
+        for n in walk_own(statement):
+            if isinstance(n, gast.FunctionDef):
+                names.add(n.name)
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                names.add(n.id)
+    return names
+
+
+def _free_leaves(value, name: str, closure: Closure, lowering, node):
+    """A free variable's value as the lifted function reads it: numbers, arrays, tuples and dicts of
+    them and compile-time objects; functions defined inside the compiled one are refused."""
+    if isinstance(value, tuple):
+        return tuple(_free_leaves(v, name, closure, lowering, node) for v in value)
+    if isinstance(value, dict):
+        return {k: _free_leaves(v, name, closure, lowering, node) for k, v in value.items()}
+    if isinstance(value, Sym):
+        return value if isinstance(value.operand, Const) else FreeValue(value, lowering.builder)
+    if isinstance(value, Static) and not isinstance(value.obj, ClosureTransform):
+        return value
+    lowering.refuse(node, f"`{closure.name}`, transformed here, reads `{name}`, "
+                          f"{'a function defined inside the compiled one' if isinstance(value, (Closure, Static)) else 'a value'} "
+                          f"that a transformed function cannot read",
+                    f"pass `{name}` to `{closure.name}` as an argument, or define it at module level")
 
 
 class Inlining:
@@ -233,9 +326,33 @@ class Inlining:
         value_of = {} if value_of is None else value_of
         hidden = function.params[len(operands):]
         value_of.update((id(p), o.operand) for p, o in zip(function.params, operands))
-        value_of.update((id(p), self.capture(a, node).operand) for p, a in zip(hidden, function.captured))
+        value_of.update((id(p), self.free_operand(a, node) if isinstance(a, FreeValue) else self.capture(a, node).operand)
+                        for p, a in zip(hidden, function.captured))
         self.splice(function.entry.ops, value_of)
         return tuple(Sym(looked_up(value_of, v)) for v in function.entry.terminator.values)
+
+    def free_value(self, value, name: str, node):
+        """A free variable of this lifted function (`lift`): its constants and compile-time objects as
+        they are, each other number or array (a `FreeValue`) a hidden parameter standing for it."""
+        if isinstance(value, tuple):
+            return tuple(self.free_value(v, name, node) for v in value)
+        if isinstance(value, dict):
+            return {k: self.free_value(v, name, node) for k, v in value.items()}
+        return Sym(self.free_operand(value, node, name)) if isinstance(value, FreeValue) else value
+
+    def free_operand(self, free: FreeValue, node, name: str = ""):
+        """The operand of `free` here: its value, where it is this lowering's (the function the
+        transformed one was defined in); otherwise a hidden parameter standing for it, made once."""
+        if free.builder is self.builder:
+            return free.sym.operand
+        if self.captured is None:
+            self.refuse(node, f"`{name}`, read by a function defined inside the compiled one, cannot be read in a "
+                              f"derivative rule", "pass it to the function as an argument")
+        key = id(free.sym.operand)
+        if key not in self.captured:
+            self.captured[key] = (Value(free.sym.type, name or free.sym.operand.hint), free)
+        self.protected.add(id(self.captured[key][0]))  # never written: it is the enclosing function's
+        return self.captured[key][0]
 
     def splice(self, ops, value_of: dict) -> None:
         """Re-make `ops` here (`Builder.splice`)."""

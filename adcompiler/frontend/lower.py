@@ -35,7 +35,7 @@ from ..errors import CompileError
 from ..ir.core import Block, Const, Function, IndexArray, IndexInt, IndexSlice, Return, Value, basic_index
 from .aliasing import Aliasing
 from .control import ControlFlow
-from .inlining import Closure, Inlining, recursion_key
+from .inlining import Closure, ClosureTransform, Inlining, recursion_key
 from .transforms_seen import Transforms
 from .lists import Lists
 from .names import Names
@@ -359,8 +359,12 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
                 self.refuse(node, f"`{name}` takes {prim.arity} arguments here, not {len(args)}")
             return prim(*(self.operand(as_array(self, a) if isinstance(a, tuple) else a, node) for a in args))
         if self.transforms.is_factory(function):  # `grad(f, wrt=...)`: made now, called below
-            return Static(function(*(self.known(a, name, node) for a in args),
-                                   **{k: self.known(v, name, node) for k, v in kwargs.items()}))
+            args, kwargs = [self.known(a, name, node) for a in args], {k: self.known(v, name, node) for k, v in kwargs.items()}
+            if any(isinstance(a, (Closure, ClosureTransform)) for a in (*args, *kwargs.values())):
+                return Static(ClosureTransform(function, tuple(args), kwargs))  # made when it is called
+            return Static(function(*args, **kwargs))
+        if isinstance(function, ClosureTransform):
+            return self.call_transformed(function.made(self, node), name, args, kwargs, node)
         if function is checkpoint:  # `checkpoint(f)`: known now, called below
             if len(args) != 1 or kwargs or not isinstance(args[0], (Static, Closure)) or \
                     not (isinstance(args[0], Closure) or inspect.isfunction(args[0].obj)):

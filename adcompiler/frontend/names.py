@@ -61,6 +61,8 @@ class Names:
                 self.refuse(node, f"`{name}` is read here, but it is assigned only in {value.where} "
                                   f"(line {value.loc.line})", f"assign `{name}` before the `if`, or in every branch")
             return value
+        if name in self.parsed.free:  # a free variable of a function a transform compiles on its own
+            return self.free_value(self.parsed.free[name], name, node)
         if self.enclosing is not None:
             if name in self.locals:
                 self.refuse(node, f"`{name}` is read here before `{self.parsed.name}` assigns it",
@@ -81,7 +83,8 @@ class Names:
         self.refuse(node, f"the name `{name}` is not defined", "define it before the function or pass it in")
 
     def known(self, value, name: str, node):
-        """The Python object `value` stands for, which must be known when compiling."""
+        """The Python object `value` stands for, which must be known when compiling (a function defined
+        inside the compiled one is its `Closure`)."""
         if isinstance(value, tuple):
             return tuple(self.known(v, name, node) for v in value)
         if isinstance(value, Static):
@@ -89,8 +92,7 @@ class Names:
         if isinstance(value, Sym) and isinstance(value.operand, Const):
             return value.operand.value
         if isinstance(value, Closure):
-            self.refuse(node, f"`{name}` of `{value.name}`, a function defined inside the compiled one, is not "
-                              f"supported", f"define `{value.name}` at module level")
+            return value
         self.refuse(node, f"the arguments of `{name}` must be known when compiling",
                     "pass a function and constant positions or names")
 

@@ -29,6 +29,9 @@ class ParsedFunction:
     # What canonicalisation tells lowering about the nodes it made (see canonical.py):
     after_return: frozenset = field(default=frozenset(), compare=False)  # guards whose other path returned
     rebound_first: dict = field(default_factory=dict, compare=False)  # loop -> the target it binds first
+    # A function defined inside compiled code that a transform compiles on its own (inlining.lift):
+    # its free variables' values in the function it was defined in, read when the transform is called
+    free: dict = field(default_factory=dict, compare=False)
 
     @property
     def name(self) -> str:
