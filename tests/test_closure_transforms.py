@@ -84,6 +84,12 @@ def through_a_helper(x, a):
     return np.sum(apply_grad(lambda y: np.sum(a * y ** 2), x) * x)
 
 
+def calls_a_local_function(x, a):
+    def squared(y, power=2):
+        return (y * a) ** power
+    return np.sum(grad(lambda y: np.sum(squared(y) * x))(x))
+
+
 def _descent(x, a):
     steps = x
     for _ in range(3):
@@ -110,6 +116,7 @@ PROGRAMS = {  # program -> the same mathematics in NumPy
     tuple_read: lambda x, a: np.sum(4 * a * x),
     value_and_gradient: lambda x, a: np.sum(np.sin(3 * x) * a) + np.sum(3 * np.cos(3 * x) * a),
     through_a_helper: lambda x, a: np.sum(2 * a * x ** 2),
+    calls_a_local_function: lambda x, a: np.sum(2 * a * a * x * x),
 }
 X, A = np.linspace(0.1, 1.0, 4), np.linspace(0.5, 1.5, 4)
 
@@ -143,9 +150,16 @@ def test_inner_optimisation_matches_jax():
         np.testing.assert_allclose(mine, np.asarray(jax_gradient), rtol=1e-12)
 
 
-def reads_another_closure(x, a):
-    square = lambda y: y * y  # noqa: E731
-    return np.sum(grad(lambda y: np.sum(square(y) * a))(x))
+def reads_a_recursive_closure(x, a):
+    def power(y, n):
+        return y if n == 1 else y * power(y, n - 1)
+    return np.sum(grad(lambda y: np.sum(power(y, 3) * a))(x))
+
+
+def reads_a_closure_with_a_computed_default(x, a):
+    def scaled(y, by=a * 2.0):
+        return y * by
+    return np.sum(grad(lambda y: np.sum(scaled(y)))(x))
 
 
 def writes_what_it_reads(x, a):
@@ -158,7 +172,9 @@ def writes_what_it_reads(x, a):
 
 
 @pytest.mark.parametrize("program, message", [
-    (reads_another_closure, "`<lambda>`, transformed here, reads `square`, a function defined inside the compiled one"),
+    (reads_a_recursive_closure, "`<lambda>`, transformed here, reads `power` (through `power`), a function defined "
+                                "inside the compiled one that calls itself"),
+    (reads_a_closure_with_a_computed_default, "reads `scaled`, a function defined inside the compiled one"),
     (writes_what_it_reads, "assignment into `w`, an argument, global or enclosing function's array"),
 ])
 def test_what_a_transformed_closure_cannot_do_is_refused_with_its_line(program, message):

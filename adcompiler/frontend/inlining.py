@@ -89,10 +89,11 @@ class FreeValue:
     builder: object
 
 
-def lift(closure: Closure, lowering, node) -> LiftedFunction:
+def lift(closure: Closure, lowering, node, lifting: tuple = ()) -> LiftedFunction:
     """`closure` as a function a transform can compile on its own: each of its free variables that
-    a function around it binds is read now (in `closure.enclosing`) and kept in `parsed.free`; the
-    others (globals, builtins, the closure cells of the user's function) are read as its own."""
+    a function around it binds is read now (in `closure.enclosing`) and kept in `parsed.free` (a
+    function defined there too, lifted in turn: `lifting` are those being lifted); the others
+    (globals, builtins, the closure cells of the user's function) are read as its own."""
     tree = closure.parsed.tree
     own = _bound_names(tree)
     read = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - own
@@ -102,7 +103,8 @@ def lift(closure: Closure, lowering, node) -> LiftedFunction:
         while scope is not None and name not in scope.env and name not in scope.local_names():
             scope = scope.enclosing
         if scope is not None:
-            free[name] = _free_leaves(closure.enclosing.read(name, node), name, closure, lowering, node)
+            free[name] = _free_leaves(closure.enclosing.read(name, node), name, closure, lowering, node,
+                                      (*lifting, closure))
     name = tree.name if tree.name != "<lambda>" else f"lambda_{closure.parsed.loc(tree).line}"
     renamed = gast.copy_location(gast.FunctionDef(name=name, args=tree.args, body=tree.body, decorator_list=[],
                                                   returns=None, type_comment=None, type_params=[]), tree)
@@ -123,21 +125,29 @@ def _bound_names(tree: gast.FunctionDef) -> set:
     return names
 
 
-def _free_leaves(value, name: str, closure: Closure, lowering, node):
+def _free_leaves(value, name: str, closure: Closure, lowering, node, lifting: tuple):
     """A free variable's value as the lifted function reads it: numbers, arrays, tuples and dicts of
-    them and compile-time objects; functions defined inside the compiled one are refused."""
+    them, compile-time objects, and functions defined inside the compiled one, lifted too (a
+    Closure that reads nothing from the lowering that defined it), unless they call themselves,
+    take defaults computed there, or are transformed already."""
     if isinstance(value, tuple):
-        return tuple(_free_leaves(v, name, closure, lowering, node) for v in value)
+        return tuple(_free_leaves(v, name, closure, lowering, node, lifting) for v in value)
     if isinstance(value, dict):
-        return {k: _free_leaves(v, name, closure, lowering, node) for k, v in value.items()}
+        return {k: _free_leaves(v, name, closure, lowering, node, lifting) for k, v in value.items()}
     if isinstance(value, Sym):
         return value if isinstance(value.operand, Const) else FreeValue(value, lowering.builder)
     if isinstance(value, Static) and not isinstance(value.obj, ClosureTransform):
         return value
-    lowering.refuse(node, f"`{closure.name}`, transformed here, reads `{name}`, "
-                          f"{'a function defined inside the compiled one' if isinstance(value, (Closure, Static)) else 'a value'} "
-                          f"that a transformed function cannot read",
-                    f"pass `{name}` to `{closure.name}` as an argument, or define it at module level")
+    if isinstance(value, Closure) and not any(value is other for other in lifting) and all(
+            not isinstance(p.default, Sym) or isinstance(p.default.operand, Const)
+            for p in value.signature.parameters.values()):
+        return Closure(lift(value, lowering, node, lifting).parsed, None, value.signature)
+    what = ("a function defined inside the compiled one that calls itself, takes a default computed there or is "
+            "transformed already" if isinstance(value, (Closure, Static)) else "a value of a kind")
+    transformed = lifting[0]  # lifting ends with `closure`, the function that reads `name`
+    where = "" if transformed is closure else f" (through `{closure.name}`)"
+    lowering.refuse(node, f"`{transformed.name}`, transformed here, reads `{name}`{where}, {what}, which a transformed "
+                          f"function cannot read", f"pass `{name}` as an argument, or define it at module level")
 
 
 class Inlining:
