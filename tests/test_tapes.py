@@ -1,4 +1,4 @@
-"""Loop tapes as stacked arrays (transforms/plan.py: Keep.STACK, rules/indexing.py: tape_push) and
+"""Loop tapes as stacked arrays (transforms/plan.py: Keep.STACK, rules/indexing.py: tape_push, tape_row) and
 second derivatives through them.
 
 A `for` loop's array whose shape is the same in every iteration, and any such value of a `while`
@@ -8,6 +8,7 @@ differences (tests/fd.py), second derivatives against JAX and against difference
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def test_a_for_loop_stacks_its_fixed_shape_arrays():
     plan = text.split("# what each backward loop")[1].split("# where each part runs")[0]
     assert "taped in a stack of rows" in plan and "list" not in plan, plan
     code = text.split("# generated Python")[1]
-    assert "tape_push(" in code and "empty_list" not in code and ".append(" not in code, code
+    # made whole before the loop (5 rows of W's length: `W @ h + h` has h's), a row written per iteration
+    assert re.search(r"tape_h\w* = np\.empty\(\(5, t\w*\), np\.float64\)", code), code
+    assert "tape_row(" in code and "tape_push(" not in code and "empty_list" not in code and ".append(" not in code, code
 
 
 @PLAIN
@@ -108,6 +111,9 @@ def test_nested_loops_stack_the_inner_stacks(compiled):
     h, w = np.array([0.3, -0.2, 0.5, 0.1]), RNG.normal(size=(2, 4)) * 0.8
     plan = generated(nested, h, w).split("# what each backward loop")[1].split("# where each part runs")[0]
     assert "list" not in plan and "%tape_" in plan, plan  # the outer loop stacks the inner tapes
+    code = generated(nested, h, w).split("# generated Python")[1]
+    # one tape of rows of rows, made before the outer loop, which the inner loop writes in place
+    assert re.search(r"\[i, j\w*\] = krt\.tape_row\(", code) and "tape_push(" not in code, code
     for k in (0, 1):
         got = grad(nested, wrt=k, jit=compiled)(h, w)
         np.testing.assert_allclose(got, fd_grad(nested, [h, w], k), rtol=1e-7)
@@ -210,12 +216,28 @@ def test_tape_push_grows_and_checks_shapes_in_python_and_numba():
             push(np.empty((3, 2)), np.ones(3))
 
 
+def test_a_tape_made_before_its_loop_checks_the_shape_of_each_row_in_python_and_numba():
+    import numba
+    from adcompiler.backend import runtime_numba  # noqa: F401 (registers the Numba twin)
+
+    @numba.njit
+    def stored(tape, value):
+        tape[1] = runtime.tape_row(value, tape.shape[1:])
+        return tape
+
+    for store in (stored.py_func, stored):
+        assert np.array_equal(store(np.zeros((3, 2)), np.ones(2))[1], np.ones(2))
+        for value in (np.ones(3), np.ones(1)):  # (a row of length 1 would broadcast, silently)
+            with pytest.raises(ValueError, match="changed shape between iterations"):
+                store(np.zeros((3, 2)), value)
+
+
 def test_a_stacked_value_updated_element_by_element_afterwards_is_updated_in_place():
     """The stack stores a row where its value is made, so the element updates after it stay in place
     (stored at the end of the iteration, every element update copied the whole array: n^2 work)."""
     x = np.linspace(0.5, 1.5, 6)
     forward = generated(workloads.ode_elements, x, 3).split("# generated Python")[1].split("_backward")[0]
-    assert "tape_push(" in forward and ".copy()" not in forward, forward
+    assert "tape_row(" in forward and ".copy()" not in forward, forward
 
 
 @MODES

@@ -185,6 +185,14 @@ TAPE_SHAPE_ERROR = ("adcompiler: an array that a loop keeps for the gradient cha
                     "give it its final shape before the loop")
 
 
+def tape_row(value, shape):
+    """`value`, which a loop's tape made before it stores as a row of `shape` (ValueError if not
+    of that shape). Numba compiles this body as it is (runtime_numba.py)."""
+    if value.shape != shape:
+        raise ValueError(TAPE_SHAPE_ERROR)
+    return value
+
+
 def tape_push(stack, value, k, capacity):
     """`stack` (a loop's tape: row i holds iteration i's value) with `value` at row k. At k == 0
     the rows are made, `capacity` of them (a `for`'s trip count) or 8 (0: a `while`), and they
@@ -510,7 +518,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_push_rows", "item_rows",
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_row", "tape_push_rows", "item_rows",
            "item_rows_add", "item_rows_set", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py

@@ -101,8 +101,26 @@ def _region_of(g, items, index):
     return copy(region) if region.type.ndim else region
 
 
-setitem.defvjp(lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index=index),
-               lambda g, y, v, *items, out, index: _region_of(g, items, index))
+_UPDATE_VJPS = (lambda g, y, v, *items, out, index: setitem(g, 0.0, *items, index=index),
+                lambda g, y, v, *items, out, index: _region_of(g, items, index))
+setitem.defvjp(*_UPDATE_VJPS)
+
+
+def _tape_row_text(types, index) -> str:
+    rows = ", ".join(f"_{i}" for i in range(2, 2 + len(index)))
+    if not types[1].ndim:
+        return f"_0[{rows}] = _1"
+    return f"_0[{rows}] = rt.tape_row(_1, _0.shape[{len(index)}:])"
+
+
+# A `for` loop's tape made before it (tape_array) with `value` written at the iteration's row
+# (`index`: integers, an outer loop's iteration first where an inner loop writes a row of its
+# tape): `tape[k] = value`, differentiated as that. The rows' lengths were proved to be the value's
+# (transforms/plan.py), and the store checks it: an array of another shape is a ValueError, never
+# a row filled by broadcasting (rt.tape_row). Batched, a plain assignment into the batch's rows.
+tape_row = Primitive("tape_row", None, _tape_row_text, lambda tape, value, *rows, index: tape, memory=UPDATE,
+                     jvps=LINEAR)
+tape_row.defvjp(*_UPDATE_VJPS)
 # A loop's stack tape (transforms/plan.py) with `value` written at row k, the iteration: the rows are
 # made at k == 0 (`capacity` of them: a `for`'s trip count, or 0 for a `while`, whose stack doubles
 # when full), and a value of another shape than the first is a ValueError (rt.tape_push). Linear in
@@ -313,4 +331,5 @@ getitem.defbatch(_getitem_batched)
 tape_push.defbatch(_tape_push_batched)
 index_add.defbatch(_index_add_batched)
 setitem.defbatch(_update_batched(setitem))
+tape_row.defbatch(_update_batched(setitem))
 index_accumulate.defbatch(_update_batched(index_accumulate))

@@ -45,9 +45,23 @@ placeholder = Primitive("placeholder", 0, _placeholder_text,
 # own number of trips runs (transforms/batch.py), and a batch of tapes for them (tape_array's rule).
 longest = Primitive("longest", 1, "rt.longest(_0)", lambda trips: Type("int64", weak=True), memory=NEW, vjps=ZERO)
 # a list of `items` values: `listed` one more than theirs
-tape_array = Primitive("tape_array", 1, lambda types, dtype: f"np.empty(_0, np.{dtype})",
-                       lambda n, dtype: Type(dtype, 1), memory=BUFFER, vjps=ZERO)
-tape_array.defbatch(lambda n, batched, dtype: empty(dim(n, axis=0), longest(n), dtype=dtype))
+# A `for` loop's tape made before it: a row per iteration (n of them), each of the given lengths (none:
+# the loop's numbers; an inner loop writing a row of it in place has the row's lengths first).
+# (`units` and `lengths`: what the plan knows of its axes, as a Type says.)
+tape_array = Primitive("tape_array", None,
+                       lambda types, dtype, units=None, lengths=None:
+                       f"np.empty(({', '.join(f'_{i}' for i in range(len(types)))},), np.{dtype})",
+                       lambda n, *rows, dtype, units=None, lengths=None: Type(dtype, 1 + len(rows), False, units, 0, lengths),
+                       memory=BUFFER, vjps=ZERO)
+
+
+def _tape_array_batched(*operands, batched, dtype, units=None, lengths=None):
+    """A batch of tapes (batch, rows, *lengths), as long as the longest item's where they differ."""
+    batch = next(x for x, b in zip(operands, batched) if b)
+    return empty(dim(batch, axis=0), *(longest(x) if b else x for x, b in zip(operands, batched)), dtype=dtype)
+
+
+tape_array.defbatch(_tape_array_batched)
 # A list tape's ops have no derivative rules: they are differentiated only in a gradient spliced
 # into a function that is differentiated again, and refused there (never taken for constants).
 # Forward mode carries a list of tangents beside the list (of the items appended, read back).

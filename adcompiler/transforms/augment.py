@@ -1,10 +1,13 @@
 """The forward augmented from the residual plans: what each backward loop and `if` reads of its
 forward is made there (`transforms/plan.py` decides it; reverse mode builds the backward's reads).
 
-For a loop, a value taped in an array gets `np.empty(trips)` before the loop, carried by it and
-stored at the iteration number; a value taped in a stack gets an empty array before the loop,
-pushed to at the iteration number (`tape_push`: the rows are made at the first push, doubled when
-a `while` fills them; a `while` gets a carried count of its iterations for this). Both copy, so
+For a loop, a value taped in an array, or in a stack whose rows' lengths the plan computes before
+a `for` (`Plan.rows`), gets `np.empty((trips, *lengths))` before the loop (`tape_array`), carried
+by it and stored at the iteration number (`tape_row`); where that tape's rows are an inner loop's
+such tape, the inner loop carries the outer tape instead and stores at both iteration numbers
+(`_Rows.widened`): one array, no tape made per iteration. Any other stack gets an empty array
+before the loop, pushed to at the iteration number (`tape_push`: the rows are made at the first
+push, doubled when a `while` fills them; a `while` gets a carried count of its iterations for this). Both copy, so
 they are stored right where the value is made, and later updates of it in the iteration stay in
 place (stored at the end, an array updated element by element in an inner loop would be copied
 at every element). A value taped in a list gets an empty list, appended to at the end of the
@@ -18,24 +21,27 @@ the loop or `if`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..ir.builder import Builder
 from ..ir.core import Block, Const, For, Function, If, IndexInt, Loop, Structured, Type, Value, results_of, walk
 from ..rules import primitives as P
 from ..rules.primitives import Sym
-from .plan import TAPED, Keep, Plan
+from .plan import TAPED, Keep, Length, Plan
 
 
 def augment(fn: Function, plans) -> None:
     """Add to `fn` (in place: the forward copy reverse mode made) the tapes and results `plans` name."""
     builder = Builder(fn.loc)
     containing = {id(op): block.ops for block in _blocks(fn.entry) for op in block.ops}
+    rows = {}  # id(a tape made before its loop) -> its _Rows, until an outer loop's tape takes it in
     with builder.active():
         for plan in plans:
             builder.loc = plan.loc
             if isinstance(plan.structured, If):
                 _surface(builder, plan)
             else:
-                _tape(builder, plan, containing[id(plan.structured)])
+                _tape(builder, plan, containing[id(plan.structured)], rows)
 
 
 def _blocks(block: Block):
@@ -61,43 +67,93 @@ def _surface(builder: Builder, plan: Plan) -> None:
     op.results = tuple(op.results) + plan.outputs
 
 
-def _tape(builder: Builder, plan: Plan, ops: list) -> None:
+def _tape(builder: Builder, plan: Plan, ops: list, rows: dict) -> None:
     """A tape per value the plan of loop `plan.structured` tapes, made in `ops` (the block that
-    holds the loop) before it and carried by it; the tape after the loop is the plan's output."""
+    holds the loop) before it and carried by it; the tape after the loop is the plan's output.
+    A tape whose rows' lengths are known before a `for` is made there whole (`rows`: the _Rows
+    made so far); one whose rows are an inner loop's such tape takes it in (_Rows.widened)."""
     op: Loop = plan.structured
     body = op.body
     position = ops.index(op)
     made_at = _made_at(op)
     k = body.args[0] if isinstance(op, For) else None
-    for (value, keep), final in zip(plan.decisions, plan.outputs):
+    for (value, keep), final, lengths in zip(plan.decisions, plan.outputs, plan.rows or [None] * len(plan.decisions)):
         if keep not in TAPED:
             continue
         if k is None and keep is Keep.STACK:
             k = _counted(builder, op)
+        known = {"lengths": final.type.lengths} if any(n is not None for n in final.type.lengths) else {}
         with builder.nested() as made:
-            if keep is Keep.ARRAY:
-                empty = P.tape_array(op.trips, dtype=value.type.dtype)
+            if lengths is not None:
+                empty = P.tape_array(op.trips, *map(_computed, lengths), dtype=value.type.dtype, units=final.type.units,
+                                     **known)
             else:
-                known = {"lengths": final.type.lengths} if any(n is not None for n in final.type.lengths) else {}
                 empty = P.placeholder(dtype=final.type.dtype, ndim=final.type.ndim, listed=final.type.listed,
                                       units=final.type.units, **known)
         assert empty.type == final.type, (empty.type, final.type)
         ops[position:position] = made
         position += len(made)
         tape = final.renewed()
-        builder.loc = made_at.get(id(value), plan.loc)
-        with builder.nested() as store:
-            if keep is Keep.ARRAY:
-                stored = P.setitem(tape, value, k, index=(IndexInt(),))
-            elif keep is Keep.STACK:
-                stored = P.tape_push(tape, value, k, op.trips if isinstance(op, For) else 0)
-            else:
-                stored = P.append(tape, value)
-        at = len(body.ops) if keep is Keep.LIST else _after_made(body, value)
-        body.ops[at:at] = store
-        empty.operand.derived = stored.operand.derived = final.derived
-        _carry(op, tape, final, empty.operand, stored.operand)
+        inner = rows.pop(id(value), None) if lengths is not None else None
+        if inner is not None and any(o is inner.loop for o in body.ops):
+            stored, stores = inner.widened(tape, k, final.type), inner.stores
+        else:
+            builder.loc = made_at.get(id(value), plan.loc)
+            with builder.nested() as store:
+                if lengths is not None:
+                    stored = P.tape_row(tape, value, k, index=(IndexInt(),)).operand
+                elif keep is Keep.STACK:
+                    stored = P.tape_push(tape, value, k, op.trips if isinstance(op, For) else 0).operand
+                else:
+                    stored = P.append(tape, value).operand
+            at = len(body.ops) if keep is Keep.LIST else _after_made(body, value)
+            body.ops[at:at] = store
+            inner, stores = None, store[-1:]
+        empty.operand.derived = final.derived
+        if inner is None:  # (a loop's result taken in keeps its name: the tape of the inner value)
+            stored.derived = final.derived
+        _carry(op, tape, final, empty.operand, stored)
+        if lengths is not None and type(op) is For:
+            chain = [*(block.args[-1] for block in op.blocks), stored, final, *(inner.chain if inner else ())]
+            rows[id(final)] = _Rows(made, ops, op, chain, stores)
         builder.loc = plan.loc
+
+
+@dataclass
+class _Rows:
+    """A tape made whole before `loop` by the ops `made` (in `ops`, the block holding the loop),
+    written in place by `stores` (tape_row ops, in the loop's body or deeper); `chain`: the values
+    that stand for it (block arguments, stores' results, loop results)."""
+
+    made: list
+    ops: list
+    loop: For
+    chain: list
+    stores: list
+
+    def widened(self, outer: Value, k: Value, kind: Type) -> Value:
+        """The loop's result, with the tape made instead as row `k` of `outer`, the tape (of type
+        `kind`) of a loop around it: the stores write there, at `k` first."""
+        initial = self.made[-1].result
+        self.ops[:] = [o for o in self.ops if not any(o is m for m in self.made)]
+        self.loop.args = tuple(outer if a is initial else a for a in self.loop.args)
+        for value in self.chain:
+            value.type = kind
+        for store in self.stores:
+            index = store.param_dict["index"]
+            store.args = (*store.args[:2], k, *store.args[2:])
+            store.params = tuple(sorted({**store.param_dict, "index": (IndexInt(), *index)}.items()))
+        return self.chain[len(self.loop.blocks) + 1]
+
+
+def _computed(length):
+    """The number a plan's Length (or literal) names, computed by new ops."""
+    if not isinstance(length, Length):
+        return length
+    if length.prim is None:
+        (value,) = length.operands
+        return P.dim(value, axis=length.params["axis"]) if length.params else value
+    return length.prim(*map(_computed, length.operands), **length.params)
 
 
 def _after_made(body: Block, value: Value) -> int:

@@ -348,11 +348,12 @@ class Batching:
 
 def _tapes(loop, made_by: dict) -> list:
     """For each value `loop` carries, whether it is its tape: a `while`'s stack (tape_push) or a
-    `for`'s rows (made by tape_array); `made_by` maps ids of values to the ops that made them."""
+    `for`'s rows (made by tape_array, written by tape_row); `made_by` maps ids of values to the ops that made them."""
     tapes = []
     for init, value in zip(loop.inits, loop.body.terminator.values):
         pushed, made = made_by.get(id(value)), made_by.get(id(init))
-        tapes.append(getattr(pushed, "prim", None) is P.tape_push or getattr(made, "prim", None) is P.tape_array)
+        tapes.append(getattr(pushed, "prim", None) in (P.tape_push, P.tape_row) or
+                     getattr(made, "prim", None) is P.tape_array)
     return tapes
 
 

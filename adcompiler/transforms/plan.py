@@ -12,16 +12,18 @@ backward walks the iterations down from the loop's result (UNDONE: integers, so 
 from the iteration number, outer values and values already available, by ops whose primitive says
 they are cheap (RECOMPUTE); or stored every iteration: the scalars of a `for` in an array
 allocated before the loop (ARRAY); a value whose shape is the same in every iteration (`_Shapes`)
-in a stack, an array with a row per iteration (STACK: allocated at the first iteration, as many
-rows as a `for` runs, doubled when a `while` fills it); any other in a list (LIST). For an `if`,
+in a stack, an array with a row per iteration (STACK: allocated before a `for` when the lengths of
+its rows can be computed there, `Plan.rows`, else at the first iteration, as many rows as a `for`
+runs, doubled when a `while` fills it); any other in a list (LIST). For an `if`,
 each value a branch's backward reads becomes a result of the forward `if` (SURFACE). A value's
 operands are decided before it.
 
 The shapes are proved the same on symbolic shapes (`_Shapes`): a carried array keeps its shape
 when the body yields one of exactly its shape (by induction from its initial value). A proof
 that lengths are equal rests on the ops that ran (`W @ h` needs W's columns to be h's length), and
-the gradient does not rest on the proof: the stack's rows have the first push's shape and every
-push checks that its value has it (a ValueError, never a wrong gradient).
+the gradient does not rest on the proof: the stack's rows have the first push's shape (or the
+lengths computed before the loop) and every store checks that its value has it (a ValueError,
+never a wrong gradient).
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ class Plan:
     outputs: tuple = ()  # per decision: the new forward value the backward reads (a tape, a result), or None
     branch: int | None = None  # an `if`'s: the branch whose values become results
     counters: tuple = ()  # a loop's: the Counters its backward carries, undoing their steps
+    rows: tuple = ()  # per decision of a `for`'s: the lengths of a row of its tape (Lengths), None if not known before it
 
     @property
     def checkpointed(self) -> bool:
@@ -138,7 +141,9 @@ def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
             available.add(id(value))
     outputs = tuple(Value(tape_type(value, keep), derived=("tape_", value))
                     if keep in TAPED else None for value, keep in decisions)
-    return Plan(op.name, op.loc, tuple(decisions), op, outputs, counters=tuple(undone))
+    rows = tuple(() if keep is Keep.ARRAY else shapes.lengths(value) if keep is Keep.STACK and type(op) is For else None
+                 for value, keep in decisions)
+    return Plan(op.name, op.loc, tuple(decisions), op, outputs, counters=tuple(undone), rows=rows)
 
 
 TAPED = (Keep.ARRAY, Keep.STACK, Keep.LIST)
@@ -191,6 +196,8 @@ class _Shapes:
 
     def __init__(self, loop: Loop, added: dict, tapes: dict):
         self.loop, self.tapes = loop, tapes
+        self.outer = {}  # id -> value, of the values from outside the loop that lengths name
+        self.made = {}  # ("number", ...) -> an op of the body that computes it
         self.inside = _defined(loop.body, added)
         self.producers = {id(r): o for o in walk(loop.body.ops) for r in results_of(o)}
         self.carried = {}  # id(carried block argument or result) -> (its loop, position)
@@ -245,8 +252,33 @@ class _Shapes:
             self.memo[id(value)] = lengths
         return self.memo[id(value)]
 
+    def lengths(self, value):
+        """The Lengths of `value`'s shape, each computed from values from outside the loop (so
+        before it), or None."""
+        shape = self.shape(value)
+        lengths = None if shape is None else tuple(self._length(length) for length in shape)
+        return None if lengths is None or None in lengths else lengths
+
+    def _length(self, length):
+        if isinstance(length, int):
+            return length
+        if length[0] == "dim" and self.carried.get(length[1], (None,))[0] is self.loop:
+            # a carried argument of the loop keeps its shape (it is assumed to): its initial value's
+            initial = self.loop.inits[self.carried[length[1]][1]]
+            length = ("dim", id(initial), length[2]) if isinstance(initial, Value) else None
+            if length is not None:
+                self.outer[id(initial)] = initial
+        if length[0] in ("dim", "value") and length[1] in self.outer:
+            return Length(None, (self.outer[length[1]],), {"axis": length[2]} if length[0] == "dim" else None)
+        if length[0] == "number" and length in self.made:
+            producer = self.made[length]
+            operands = tuple(a if isinstance(a, Const) else self._length(self.number(a)) for a in producer.args)
+            return None if None in operands else Length(producer.prim, operands, producer.param_dict)
+        return None
+
     def _shape(self, value):
         if id(value) not in self.inside:
+            self.outer[id(value)] = value
             return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
         if id(value) in self.carried:
             if id(value) not in self.assumed:
@@ -298,6 +330,7 @@ class _Shapes:
         if isinstance(number, Const):
             return number.value
         if id(number) not in self.inside:
+            self.outer[id(number)] = number
             return ("value", id(number))
         producer = self.producers.get(id(number))
         if producer is None or isinstance(producer, Structured) or number.type.ndim:
@@ -308,7 +341,20 @@ class _Shapes:
         operands = [self.number(a) for a in producer.args]
         if producer.prim.memory_of(producer.param_dict) is BUFFER or None in operands:
             return None
-        return ("number", producer.prim.name, repr(producer.params), *operands)
+        expression = ("number", producer.prim.name, repr(producer.params), *operands)
+        self.made.setdefault(expression, producer)
+        return expression
+
+
+@dataclass(frozen=True)
+class Length:
+    """How to compute a length before a loop: `prim` of `operands` (Lengths, literals) with
+    `params`; without a primitive, its one operand (a value from outside the loop), or that
+    operand's length along params["axis"]."""
+
+    prim: object
+    operands: tuple
+    params: dict | None = field(default=None, compare=False)
 
 
 def _broadcast(operands, unite):
