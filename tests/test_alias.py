@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import adcompiler
 from adcompiler import jit as compile_only
 from adcompiler.api import TRANSFORMS
 from adcompiler.backend.inplace import in_place_writes
@@ -22,6 +23,7 @@ from adcompiler.frontend.lower import lower
 from adcompiler.ir.alias import Aliases
 from adcompiler.ir.core import Type, walk
 from adcompiler.pipeline import build, check
+from fd import fd_grad
 
 
 def new_arrays(x):
@@ -245,3 +247,50 @@ def test_unpacked_arrays_are_written_without_refusal():
     x = X.copy()
     assert compile_only(write_after_unpacking, jit=False)(x) == pytest.approx(write_after_unpacking(X.copy()), rel=1e-15)
     np.testing.assert_array_equal(x, X)
+
+
+def made_each_iteration(x, n):
+    """An array made in each iteration and read only there: a kernel fills one array again."""
+    total = 0.0
+    for i in range(n):
+        v = np.zeros(x.shape[0])
+        for j in range(x.shape[0]):
+            v[j] = x[j] * (i + 1)
+        total = total + np.sum(np.sin(v))
+    return total
+
+
+def passed_on(x, n):
+    """An array made in each iteration and read in the next: each iteration's is its own."""
+    previous = np.ones(x.shape[0])
+    total = 0.0
+    for i in range(n):
+        v = np.zeros(x.shape[0])
+        for j in range(x.shape[0]):
+            v[j] = x[j] * (i + 1) + previous[j] * 0.5
+        total = total + np.sum(v * previous)
+        previous = v
+    return total + np.sum(previous)
+
+
+def read_after_the_loop(x, n):
+    """The array of the last iteration, read after the loop through a view the loop carries."""
+    last = x[:1] * 0.0
+    for i in range(n):
+        v = np.zeros(x.shape[0])
+        v[0] = x[0] * i
+        last = v[:1]
+    return np.sum(np.sin(last))
+
+
+@pytest.mark.parametrize("program, refilled", [(made_each_iteration, True), (passed_on, False),
+                                               (read_after_the_loop, False)])
+def test_an_array_made_in_each_iteration_is_made_once_where_no_later_iteration_sees_it(program, refilled):
+    """In a kernel, the zeros of one iteration are filled again in the next (rt.refilled) exactly
+    where nothing can tell: values and gradients are NumPy's and finite differences' either way."""
+    x = np.linspace(0.2, 1.1, 5)
+    text = adcompiler.show(program, x, 3, print_it=False)
+    kernels = text[text.index("# generated Python"):]
+    assert ("krt.refilled(" in kernels) is refilled, kernels
+    assert compile_only(program, jit=True)(x, 3) == pytest.approx(program(x, 3), rel=1e-14)
+    np.testing.assert_allclose(adcompiler.grad(program, jit=True)(x, 3), fd_grad(program, [x, 3], 0), rtol=1e-7)

@@ -23,7 +23,7 @@ import re
 import gast
 
 from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, scheduled
-from .inplace import in_place_writes, out_ufunc
+from .inplace import REFILLED, in_place_writes, out_ufunc
 from .placement import place
 from ..ir.core import (Adjoint, Block, For, Function, If, Namer, Op, Return, Structured, Value, While, results_of,
                        walk)
@@ -240,6 +240,7 @@ class _Emitter:
         self.readers = readers
         self.in_place = in_place
         self.nested: dict[int, object] = {}
+        self.buffers: dict[int, str] = {}  # id(zeros made in a kernel's loop again each iteration) -> its array's name
         self.pending: dict[int, Op] = {}  # the ops of the expressions in `nested`
 
     def block(self, block, indent: str, ops=None, fused: bool = True) -> list:
@@ -259,6 +260,8 @@ class _Emitter:
                 self.name.alias(op.result, op.args[0])
             elif op.prim.updates:
                 lines += self.flush(indent) + self.update(op, indent)
+            elif id(op) in self.buffers:
+                lines += self.refilled(op, indent)
             elif not self.kernel and id(op) in self.in_place and id(op.args[self.in_place[id(op)]]) not in self.nested:
                 # what waits to be read is read before the array is written (its own operands in it)
                 lines += self.flush(indent, keep={id(a) for a in op.args})
@@ -444,6 +447,7 @@ class _Emitter:
         for result, arg in zip(op.carried_results, carried):
             self.name.alias(result, arg)
         if isinstance(op, For):
+            lines += self.buffered(body, indent, op.loc)
             lines.append(_line(indent, f"for {self.name(body.args[0])} in range({self.text(op.trips)}):", op.loc))
         else:
             test = op.test
@@ -457,6 +461,25 @@ class _Emitter:
         if isinstance(op, While):
             body_lines.append(_line(inner, f"{trips} += 1", op.loc))
         return lines + (body_lines or [inner + "pass"])
+
+    def buffered(self, body, indent: str, loc) -> list:
+        """In a kernel, an empty array before a `for` for each zeros that its body (or a loop in
+        it) makes and no later iteration sees (inplace.REFILLED): each iteration fills the one
+        array again (`refilled`)."""
+        lines = []
+        for op in walk(body.ops) if self.kernel else ():
+            if id(op) not in self.buffers and self.in_place.get(id(op)) == REFILLED:
+                self.buffers[id(op)] = buffer = self.name.reserve(f"{self.name(op.result)}_memory")
+                kind = op.result.type
+                lines.append(_line(indent, f"{buffer} = np.empty({(0,) * kind.ndim}, np.{kind.dtype})", loc))
+        return lines
+
+    def refilled(self, op, indent: str) -> list:
+        buffer = self.buffers[id(op)]
+        shape = f"{self.text(op.args[0])}.shape" if op.prim.name == "zeros_like" else \
+            f"({''.join(self.text(a) + ', ' for a in op.args)})"
+        return [_line(indent, f"{buffer} = krt.refilled({buffer}, {shape})", op.loc),
+                _line(indent, _assign([self.target(op.result)], _template(buffer)), op.loc)]
 
     def text(self, operand) -> str:
         return _unparse(_operand(operand, self.name, None))

@@ -26,21 +26,28 @@ import math
 import numpy as np
 
 from ..ir.alias import Aliases
-from ..ir.core import Function, Loop, Structured, Value
+from ..ir.core import For, Function, Loop, Structured, Value
 
 BEFORE, AFTER = -1, math.inf  # path steps: reading a structured op's operands, its results
 READ_ONLY = frozenset({"broadcast_like", "repeated"})  # results never written in place (`repeated`: a stride-0 view)
 
 
+REFILLED = -1  # the position of an allocation that may write into the memory it made in the iteration before
+
+
 def in_place_writes(fn: Function) -> dict:
     """{id(op): position} of the ops of `fn` that emission may write into their operand at
-    `position`: update ops (0) and elementwise ufuncs (the first operand that qualifies)."""
+    `position`: update ops (0) and elementwise ufuncs (the first operand that qualifies); and
+    REFILLED for the zeros made in the body of a `for` whose memory no later iteration can see
+    (nothing that may hold it is read after the iteration, passed to the next or appended), so
+    that each iteration may fill the previous one's array with zeros again."""
     analysis = _Analysis(fn)
     writes = {id(op): 0 for op in analysis.updates if analysis.safe(op)}
     for op in analysis.elementwise:
         position = next((p for p in range(len(op.args)) if _fits(op, p) and analysis.safe(op, p)), None)
         if position is not None:
             writes[id(op)] = position
+    writes.update((id(op), REFILLED) for op, loop in analysis.zeros if analysis.within_iteration(op, loop))
     return writes
 
 
@@ -72,8 +79,11 @@ class _Analysis:
         self.values: dict[int, Value] = {}
         self.readers: dict[int, list] = {}  # id(value) -> [(position, op or None)]
         self.loops: dict[int, tuple] = {}  # id(loop op) -> its path
+        self.loop_ops: dict[tuple, Loop] = {}  # the inverse
         self.updates, self.pins = [], []  # pins: (appended array, position)
         self.elementwise = []  # ufuncs of NumPy's that take `out=`, of array results
+        self.zeros = []  # (zeros made in a `for`'s body, the loop's path)
+        self.bodies: dict[tuple, tuple] = {}  # path of a `for`'s body -> the loop's path
         self.path_of: dict[int, tuple] = {}
         # never written: the arguments, and read-only views (a gradient broadcast to a shape)
         self.foreign = {id(p) for p in fn.params}
@@ -112,6 +122,8 @@ class _Analysis:
                     self.pins.append((op.args[1], here))
             elif op.prim.name in READ_ONLY:
                 self.foreign.add(id(op.result))
+            elif op.prim.name in ("zeros", "zeros_like") and path in self.bodies:
+                self.zeros.append((op, self.bodies[path]))
             elif out_ufunc(op):
                 self.elementwise.append(op)
         end = path + (len(block.ops),)
@@ -121,8 +133,11 @@ class _Analysis:
     def _structured(self, op: Structured, here: tuple):
         if isinstance(op, Loop):
             self.loops[id(op)] = here
+            self.loop_ops[here] = op
         for arg in op.args:
             self._read(arg, here + (BEFORE,), op)
+        if isinstance(op, For):
+            self.bodies[here + (0,)] = here
         for number, inner in enumerate(op.blocks):
             self._block(inner, here + (number,))
         for result in op.results:
@@ -170,6 +185,26 @@ class _Analysis:
             if any(reader is not update and (_after(position, here) or any(_in_body(position, loop) for loop in loops))
                    for position, reader in self.readers.get(holder, ())):
                 return False
+        return True
+
+    def within_iteration(self, op, loop: tuple) -> bool:
+        """Whether the memory `op` makes in the body of the `for` at `loop` is seen only in the
+        iteration that made it: every value that may hold it is made and read in the body, not
+        passed to the next iteration (the body's yield) nor appended to a list."""
+        made = id(op.result)
+        yielded = loop + (0, len(self.loop_ops[loop].body.ops))
+        if any(made in {root for root, _ in self.sources(id(item))} for item, _ in self.pins):
+            return False
+        for (root, crossed), holders in self.holders.items():
+            if root != made:
+                continue
+            if loop in crossed:
+                return False  # (memory of an earlier iteration of the loop)
+            for holder in holders:
+                if not _in_body(self.defined_at[holder], loop) or any(
+                        not _in_body(position, loop) or (reader is None and position == yielded)
+                        for position, reader in self.readers.get(holder, ())):
+                    return False
         return True
 
     def _loops_around(self, here: tuple):

@@ -193,6 +193,16 @@ def tape_row(value, shape):
     return value
 
 
+def refilled(buffer, shape):
+    """`np.zeros(shape)` of `buffer`'s dtype, in `buffer`'s memory when it has that shape: an array a
+    loop makes in each iteration, whose earlier one nothing reads any more (backend/inplace.py).
+    Numba compiles this body as it is (runtime_numba.py)."""
+    if buffer.shape != shape:
+        return np.zeros(shape, buffer.dtype)
+    buffer.fill(0)
+    return buffer
+
+
 def tape_push(stack, value, k, capacity):
     """`stack` (a loop's tape: row i holds iteration i's value) with `value` at row k. At k == 0
     the rows are made, `capacity` of them (a `for`'s trip count) or 8 (0: a `while`), and they
@@ -518,7 +528,7 @@ def scatter_add(like, g, flat):
 # What generated code calls. Under Numba each becomes an njit(cache=True) function of its own
 # (compile.py), compiled once per signature and kept on disk for every function that calls it.
 HELPERS = ("unbroadcast", "broadcast_like", "repeated", "expand_dims", "squeeze", "reshape", "index_add", "prod_others",
-           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_row", "tape_push_rows", "item_rows",
+           "prod_others_tangent", "prod_others_all", "matmul", "tape_push", "tape_row", "refilled", "tape_push_rows", "item_rows",
            "item_rows_add", "item_rows_set", "longest", "select", "empty_list", "typed_list") + tuple(f"{name}_axis{keepdims}" for name in ("sum", "mean", "prod", "max", "min")
                                              for keepdims in ("", "_keepdims")) + SPECIAL_HELPERS + LINALG_HELPERS
 HELPERS += ("checked_index", "checked_length", "scatter_add")  # rules/arrays.py

@@ -308,6 +308,7 @@ def matmul(a, b):
 
 register_jitable(runtime.tape_push)
 register_jitable(runtime.tape_row)
+register_jitable(runtime.refilled)
 register_jitable(runtime.longest)
 register_jitable(runtime.select)
 register_jitable(runtime.tape_push_rows)

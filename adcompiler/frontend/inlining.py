@@ -25,7 +25,7 @@ from ..rules.primitives import Sym
 from .calls import Static
 from .canonical import canonicalise
 from .fence import fence
-from .parse import ParsedFunction, parse, walk_own
+from .parse import ParsedFunction, bound_names, parse
 from .transforms_seen import Transforms
 
 MAX_DEPTH = 64  # levels of recursion unrolled before it is refused
@@ -95,7 +95,7 @@ def lift(closure: Closure, lowering, node, lifting: tuple = ()) -> LiftedFunctio
     function defined there too, lifted in turn: `lifting` are those being lifted); the others
     (globals, builtins, the closure cells of the user's function) are read as its own."""
     tree = closure.parsed.tree
-    own = _bound_names(tree)
+    own = bound_names(tree)
     read = {n.id for n in gast.walk(tree) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)} - own
     free = {}
     for name in sorted(read):
@@ -109,20 +109,6 @@ def lift(closure: Closure, lowering, node, lifting: tuple = ()) -> LiftedFunctio
     renamed = gast.copy_location(gast.FunctionDef(name=name, args=tree.args, body=tree.body, decorator_list=[],
                                                   returns=None, type_comment=None, type_params=[]), tree)
     return LiftedFunction(dataclasses.replace(closure.parsed, tree=renamed, free=free), closure.signature)
-
-
-def _bound_names(tree: gast.FunctionDef) -> set:
-    """The names `tree` binds in its own scope: its parameters, and what its body assigns or defines."""
-    arguments = tree.args
-    names = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-    names |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
-    for statement in tree.body:
-        for n in walk_own(statement):
-            if isinstance(n, gast.FunctionDef):
-                names.add(n.name)
-            elif isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
-                names.add(n.id)
-    return names
 
 
 def _free_leaves(value, name: str, closure: Closure, lowering, node, lifting: tuple):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 
-import gast
 import numpy as np
 
 from ..ir.core import SUPPORTED_DTYPES, Const, Type, Value
@@ -14,7 +13,7 @@ from ..rules.primitives import Sym
 from .calls import Static
 from .control import Unassigned
 from .inlining import Closure
-from .parse import walk_own
+from .parse import bound_names
 
 
 class Names:
@@ -26,14 +25,7 @@ class Names:
     def local_names(self) -> frozenset:
         """The names local to this function (parameters and everything its body binds), as Python
         decides them: a nested function never reads these from the enclosing function."""
-        names = set(self.names)
-        for statement in self.parsed.tree.body:
-            for node in walk_own(statement):
-                if isinstance(node, gast.FunctionDef):
-                    names.add(node.name)
-                elif isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                    names.add(node.id)
-        return frozenset(names)
+        return frozenset(bound_names(self.parsed.tree))
 
     def constant(self, value, what: str):
         """The compile-time Python value of `value` (numbers, None, tuples of them, dtypes)."""

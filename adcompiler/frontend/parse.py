@@ -162,6 +162,21 @@ def compose(callee: Callable, names: list, name: str, title: str, where: ParsedF
     return ParsedFunction(namespace[name], tree, source, where.file, where.line_offset, title)
 
 
+def bound_names(tree: gast.FunctionDef) -> set:
+    """The names the function `tree` binds in its own scope, as Python decides them: its parameters,
+    and what its body assigns, deletes or defines (a nested function never reads these from it)."""
+    arguments = tree.args
+    names = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    names |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    for statement in tree.body:
+        for n in walk_own(statement):
+            if isinstance(n, gast.FunctionDef):
+                names.add(n.name)
+            elif isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Del)):
+                names.add(n.id)
+    return names
+
+
 def walk_own(node):
     """The nodes of the statement or expression `node`, as `gast.walk` gives them (breadth first),
     without the insides of the functions and lambdas defined in it (their jumps and assignments
