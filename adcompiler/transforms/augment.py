@@ -115,19 +115,20 @@ def _tape(builder: Builder, plan: Plan, ops: list, rows: dict) -> None:
         _carry(op, tape, final, empty.operand, stored)
         if lengths is not None and type(op) is For:
             chain = [*(block.args[-1] for block in op.blocks), stored, final, *(inner.chain if inner else ())]
-            rows[id(final)] = _Rows(made, ops, op, chain, stores)
+            rows[id(final)] = _Rows(made, ops, op, final, chain, stores)
         builder.loc = plan.loc
 
 
 @dataclass
 class _Rows:
     """A tape made whole before `loop` by the ops `made` (in `ops`, the block holding the loop),
-    written in place by `stores` (tape_row ops, in the loop's body or deeper); `chain`: the values
-    that stand for it (block arguments, stores' results, loop results)."""
+    written in place by `stores` (tape_row ops, in the loop's body or deeper), the loop's result
+    `final`; `chain`: the values that stand for it (block arguments, stores' results, loop results)."""
 
     made: list
     ops: list
     loop: For
+    final: Value
     chain: list
     stores: list
 
@@ -143,7 +144,7 @@ class _Rows:
             index = store.param_dict["index"]
             store.args = (*store.args[:2], k, *store.args[2:])
             store.params = tuple(sorted({**store.param_dict, "index": (IndexInt(), *index)}.items()))
-        return self.chain[len(self.loop.blocks) + 1]
+        return self.final
 
 
 def _computed(length):

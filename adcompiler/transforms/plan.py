@@ -265,9 +265,10 @@ class _Shapes:
         if length[0] == "dim" and self.carried.get(length[1], (None,))[0] is self.loop:
             # a carried argument of the loop keeps its shape (it is assumed to): its initial value's
             initial = self.loop.inits[self.carried[length[1]][1]]
-            length = ("dim", id(initial), length[2]) if isinstance(initial, Value) else None
-            if length is not None:
-                self.outer[id(initial)] = initial
+            if not isinstance(initial, Value):
+                return None
+            self.outer[id(initial)] = initial
+            length = ("dim", id(initial), length[2])
         if length[0] in ("dim", "value") and length[1] in self.outer:
             return Length(None, (self.outer[length[1]],), {"axis": length[2]} if length[0] == "dim" else None)
         if length[0] == "number" and length in self.made:
