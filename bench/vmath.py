@@ -143,18 +143,24 @@ def tanh_loop() -> dict:
     return least_ms(gradients(tanh_loss, x, torch_tanh(torch), tanh_numpy))
 
 
-def _loop(function, arity):
-    if arity == 2:
+def _loop(function, arity, summed=False):
+    """A Numba loop writing function(x[i]) (of x[i], y[i] for arity 2) to out[i], or, `summed`,
+    adding them into one float: a recurrence LLVM does not vectorise, so each call runs alone."""
+    call = (lambda x, y, i: function(x[i], y[i])) if arity == 2 else (lambda x, y, i: function(x[i]))
+    element = numba.njit(call, inline="always")
+    if summed:
         @numba.njit
-        def loop2(x, y, out):
+        def loop_summed(x, y, out):
+            total = 0.0
             for i in range(x.size):
-                out[i] = function(x[i], y[i])
-        return loop2
+                total += element(x, y, i)
+            out[0] = total
+        return loop_summed
 
     @numba.njit
     def loop(x, y, out):
         for i in range(x.size):
-            out[i] = function(x[i])
+            out[i] = element(x, y, i)
     return loop
 
 
@@ -167,7 +173,8 @@ def _libm_power(x, y):
 
 
 def functions() -> dict:
-    """Per function: least ms of (vmath in a Numba loop, libm in that loop, NumPy's ufunc)."""
+    """Per function: least ms of (vmath in a Numba loop, libm in that loop, NumPy's ufunc, vmath in
+    a loop adding into a sum, libm in that loop)."""
     from scipy.special import expit
 
     rng = np.random.default_rng(0)
@@ -180,7 +187,9 @@ def functions() -> dict:
         libm = numba.njit(_libm_expit) if name == "expit" else numba.njit(_libm_power) if name == "power" else numpy
         arity = 2 if name == "power" else 1
         times = least_ms({"vmath": (_loop(ours, arity), (x, y, out)), "libm": (_loop(libm, arity), (x, y, out)),
-                          "numpy": (numpy, ((x, y) if arity == 2 else (x,)) + (out,))})
+                          "numpy": (numpy, ((x, y) if arity == 2 else (x,)) + (out,)),
+                          "vmath summed": (_loop(ours, arity, True), (x, y, out)),
+                          "libm summed": (_loop(libm, arity, True), (x, y, out))})
         rows[name] = tuple(times.values())
     return rows
 
@@ -199,6 +208,8 @@ if __name__ == "__main__":
                             for i in threadpool_info() if i["user_api"] == "blas"), "| load:", os.getloadavg())
     _table("W4 value and gradient, 1e6 values, one thread but where it says two", w4())
     _table("\ntanh loop (5 layers) value and gradient, 1e6 values, one thread", tanh_loop())
-    print("\n1e6 values, one thread (ms): vmath in a Numba loop, libm in that loop, NumPy's ufunc")
-    for name, (ours, libm, ufunc) in functions().items():
-        print(f"  {name:<6} {ours:7.2f} {libm:7.2f} {ufunc:7.2f}   libm/vmath {libm / ours:4.1f}x")
+    print("\n1e6 values, one thread (ms): vmath in a Numba loop, libm in that loop, NumPy's ufunc; vmath and libm"
+          " in a loop adding them into a sum (kernels call libm there: emit._vectorisable)")
+    for name, (ours, libm, ufunc, ours_summed, libm_summed) in functions().items():
+        print(f"  {name:<6} {ours:7.2f} {libm:7.2f} {ufunc:7.2f}   libm/vmath {libm / ours:4.1f}x   summed: "
+              f"{ours_summed:7.2f} {libm_summed:7.2f}   libm/vmath {libm_summed / ours_summed:4.1f}x")

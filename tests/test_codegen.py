@@ -287,6 +287,28 @@ def test_backward_reuses_sin_and_cos_computed_by_the_user():
     assert "np.cos(" not in body_source(backward)
 
 
+def accumulated(a, x):
+    """`q[r] = q[r] + ...`, as ADBench GMM's triangular loop updates qx."""
+    q = x * 1.0
+    for r in range(1, x.shape[0]):
+        q[r] = q[r] + a[r] * x[r - 1]
+    return np.sum(q * q)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_an_elements_adjoint_is_not_zeroed_and_added_back(jit):
+    """The adjoint of `q[r] = q[r] + v` reads d_q[r], zeroes it and adds it back: the backward
+    leaves d_q[r] as it is (simplify._restored)."""
+    from fd import fd_grad
+    a, x = np.linspace(0.1, 0.5, 6), np.linspace(-1.0, 1.2, 6)
+    code = adcompiler.show(adcompiler.grad(accumulated, wrt=(0, 1)), a, x, print_it=False).split("# generated Python")[1]
+    backward_loop = code.split("_backward_loop_")[1].split("\ndef ")[0]
+    assert "] = 0.0" not in backward_loop and "d_q" in backward_loop, backward_loop
+    got = adcompiler.grad(accumulated, wrt=(0, 1), jit=jit)(a, x)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], fd_grad(accumulated, [a, x], k), rtol=1e-8)
+
+
 def test_residual_sources_are_the_forward_ops_in_the_ir():
     adjoint = built("exp_weighted").program
     (exp_op,) = [op for op in adjoint.forward.entry.ops if op.prim is P.exp]

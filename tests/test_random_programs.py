@@ -1347,3 +1347,21 @@ def test_regression_write_after_the_loop_rebinds_a_view():
     begins). The write itself is checked; the loop-level check now looks only at the end of an
     iteration."""
     _check_against_python(row_rebound_before_the_write, [np.array([[0.5, -0.2], [0.3, 0.1]])])
+
+
+def power_of_the_iteration_number(x, y):
+    t4 = x * 0.0
+    t5 = x
+    for i3 in range(2, -1, -1):
+        t4 = x * 0.0 + y * i3
+        t5 = t4 ** i3  # the last iteration: 0.0 ** 0
+    return np.sum(np.sin(t5)) + np.sum(x)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["python", "numba"])
+def test_regression_power_of_zero_to_an_exponent_of_zero(jit):
+    """Found by the long run (6 of 4,000 programs, `t5 = t4 ** i3` with t4 and i3 zero at the
+    last iteration): the gradient of x ** y in x was y x^(y - 1), 0 * inf = NaN at x = 0, y = 0;
+    x ** 0 is 1 whatever x, so it is 0 (JAX's rule: y x^1 where y is 0)."""
+    x, y = np.array([0.3, -0.4]), np.array([0.0, 0.7])
+    _check_against_python(power_of_the_iteration_number, [x, y], wrt=(0, 1), jit=jit)

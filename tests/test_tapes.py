@@ -192,6 +192,73 @@ def test_a_carried_array_resized_after_the_first_iteration_stays_in_a_list(compi
         np.testing.assert_allclose(got[k], fd_grad(resized_after_the_first_iteration, [h, W2, x], k), rtol=1e-8)
 
 
+def rows_in_turn(sequence, w, h):
+    """LSTM's way (bench/adbench.py): the carried input starts as the sequence's first row and is
+    each iteration's next one, so it keeps the initial row's length (a row of `sequence`)."""
+    x = sequence[0]
+    total = 0.0
+    for t in range(sequence.shape[0] - 1):
+        h = np.tanh(x * w + h * 0.5)
+        total = total + np.sum(h * sequence[t + 1])
+        x = sequence[t + 1]
+    return total
+
+
+def rows_then_a_shorter_one(sequence, w, h):
+    """As `rows_in_turn`, but the initial input is two elements shorter than the rows after it."""
+    x = sequence[0, 2:]
+    total = 0.0
+    for t in range(sequence.shape[0] - 1):
+        total = total + np.sum(np.tanh(x * w[: x.shape[0]]) * h[: x.shape[0]])
+        x = sequence[t + 1]
+    return total
+
+
+@MODES
+def test_a_carried_row_replaced_by_rows_of_its_shape_is_stacked(compiled):
+    sequence, w, h = RNG.normal(size=(6, 4)), RNG.normal(size=4), RNG.normal(size=4)
+    text = generated(rows_in_turn, sequence, w, h, wrt=(1, 2))
+    plan = text.split("# what each backward loop")[1].split("# where each part runs")[0]
+    assert "taped in a stack of rows" in plan and "list" not in plan, plan
+    code = text.split("# generated Python")[1]
+    assert "tape_row(" in code and "tape_push(" not in code and ".append(" not in code, code
+    got = grad(rows_in_turn, wrt=(0, 1, 2), jit=compiled)(sequence, w, h)
+    for k in range(3):
+        np.testing.assert_allclose(got[k], fd_grad(rows_in_turn, [sequence, w, h], k), rtol=1e-8)
+
+
+@PLAIN
+def test_a_carried_row_replaced_by_longer_rows_stays_in_a_list(compiled):
+    sequence, w, h = RNG.normal(size=(5, 4)), RNG.normal(size=4), RNG.normal(size=4)
+    plan = generated(rows_then_a_shorter_one, sequence, w, h).split("# what each backward loop")[1]
+    assert "taped in a list" in plan.split("# where each part runs")[0], plan
+    got = grad(rows_then_a_shorter_one, wrt=(0, 1, 2), jit=compiled)(sequence, w, h)
+    for k in range(3):
+        np.testing.assert_allclose(got[k], fd_grad(rows_then_a_shorter_one, [sequence, w, h], k), rtol=1e-8)
+
+
+def gates(weight, h):
+    """ADBench LSTM's gates: rows of slices `weight[b:2 * b]` whose lengths are computed before the
+    loop (len(range(*slice(b, 2 * b).indices(n)))), broadcast with h's (1 or the other)."""
+    b = h.shape[0]
+    for t in range(3):
+        h = np.tanh(h * weight[b:2 * b] + weight[0:b]) * 0.9 + np.exp(weight[2 * b:] * 0.1)
+    return np.sum(h * h)
+
+
+@MODES
+def test_rows_of_slice_lengths_are_made_before_the_loop(compiled):
+    weight, h = RNG.normal(size=12), RNG.normal(size=4)
+    code = generated(gates, weight, h, wrt=(0, 1)).split("# generated Python")[1]
+    assert ".indices(" in code and "tape_row(" in code and "tape_push(" not in code, code
+    got = grad(gates, wrt=(0, 1), jit=compiled)(weight, h)
+    for k in (0, 1):
+        np.testing.assert_allclose(got[k], fd_grad(gates, [weight, h], k), rtol=1e-8, atol=1e-10)  # (FD's noise)
+    # a slice of length 1 broadcast with h: the rows have h's length
+    got = grad(gates, wrt=(0, 1), jit=compiled)(weight[:7], h[:3])
+    np.testing.assert_allclose(got[0], fd_grad(gates, [weight[:7], h[:3]], 0), rtol=1e-8, atol=1e-10)
+
+
 def test_tape_push_grows_and_checks_shapes_in_python_and_numba():
     import numba
     from adcompiler.backend import runtime_numba  # noqa: F401 (registers the Numba twin)

@@ -8,6 +8,7 @@ new file; an unchanged one is reused, and with it Numba's on-disk cache (`cache=
 from __future__ import annotations
 
 import contextlib
+import dis
 import functools
 import hashlib
 import importlib
@@ -160,16 +161,26 @@ def _numba_jit():
     import numba
 
     serial = numba.njit(cache=True, nogil=True)
-    # Element loops divide as NumPy does (inf, no ZeroDivisionError: the array statements' meaning),
-    # which also drops the check of each division that keeps LLVM from vectorising the loop.
+    # Kernels divide floats as NumPy does (inf, no ZeroDivisionError: what the plain version's NumPy
+    # numbers and arrays give), which also drops the check of each division that keeps LLVM from
+    # vectorising a loop; but Numba's NumPy error model makes an integer `//` or `%` by zero 0, where
+    # Python raises: a kernel with one (and no element loops) keeps Python's error model.
     elementwise = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     def jit(function):
         names = function.__code__.co_names
         if "prange" in names:
             return _on_threads(function, elementwise)
-        return _loading_cached_code_only((elementwise if "ELEMENT_LOOPS" in names else serial)(function))
+        python_errors = "ELEMENT_LOOPS" not in names and _floor_divides(function)
+        return _loading_cached_code_only((serial if python_errors else elementwise)(function))
     return jit
+
+
+def _floor_divides(function) -> bool:
+    """Whether `function`'s code has an operator `//` or `%` (or `divmod`)."""
+    return "divmod" in function.__code__.co_names or any(
+        instruction.argrepr in ("//", "%", "//=", "%=") or "FLOOR_DIVIDE" in instruction.opname or
+        "MODULO" in instruction.opname for instruction in dis.get_instructions(function))
 
 
 def _loading_cached_code_only(dispatcher):

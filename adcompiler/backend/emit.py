@@ -25,8 +25,8 @@ import gast
 from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, scheduled
 from .inplace import REFILLED, in_place_writes, out_ufunc
 from .placement import place
-from ..ir.core import (Adjoint, Block, For, Function, If, Namer, Op, Return, Structured, Value, While, results_of,
-                       walk)
+from ..ir.core import (Adjoint, Block, For, Function, If, Loop, Namer, Op, Return, Structured, Value, While,
+                       results_of, walk)
 
 INDENT = "    "
 VECTOR_MATH_ENVIRONMENT_VARIABLE = "ADCOMPILER_VECTOR_MATH"
@@ -236,6 +236,7 @@ class _Emitter:
         self.identities = identities or {}  # id(value) -> the value whose name it has (fresh, ...)
         self.kernel = kernel
         self.parallel = False  # writing a kernel of chains only (placement): their loops may be `prange`d
+        self.vectorisable = False  # writing the body of a loop that LLVM may vectorise (`vector`)
         self.params = {id(p) for p in params}
         self.readers = readers
         self.in_place = in_place
@@ -267,7 +268,7 @@ class _Emitter:
                 lines += self.flush(indent, keep={id(a) for a in op.args})
                 lines.append(_line(indent, _assign([self.target(op.result)], self.written_out(op)), op.loc))
             else:
-                expression = _expression(op, self.name, self.nested, self.kernel)
+                expression = _expression(op, self.name, self.nested, self.vector(op))
                 (reader, *others) = self.readers.get(id(op.result), [None, None])
                 if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
                         not isinstance(reader, Structured) and reader.prim.ufunc:
@@ -276,6 +277,14 @@ class _Emitter:
                 else:
                     lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
         return lines
+
+    def vector(self, op: Op) -> bool:
+        """Whether `op` is written with vector math (vmath.py, where it has a `kernel_template`): in a
+        kernel, of arrays (whose loops are vectorisable) or of numbers in an innermost `for` that
+        carries no number changing across its iterations (`_vectorisable`). Elsewhere a number's
+        function runs once at a time, and libm's (NumPy's spelling, under Numba) is faster: vmath's
+        branch-free exp takes 9 ns a call there, libm's 5 ns (bench/vmath.py, its summed loops)."""
+        return self.kernel and (self.vectorisable or any(isinstance(a, Value) and a.type.ndim for a in op.args))
 
     def written_out(self, op):
         """`np.<ufunc>(..., out=<operand>)`: `op` written into the array of the operand that the
@@ -329,7 +338,7 @@ class _Emitter:
                     arguments.append(copy.deepcopy(operands[0]))
                 value = _filled(_template(ELEMENT_TEMPLATES[op.prim.name]), operands)
             else:
-                value = _filled(_op_template(op, self.kernel), operands)
+                value = _filled(_op_template(op, self.kernel), operands)  # (an element loop: vectorisable)
             # each element a number of its own name (the array statements' variables are arrays:
             # parfors takes no variable of two types), stored where it is an output (reading the
             # store back would keep LLVM from vectorising: the arrays might overlap)
@@ -446,6 +455,7 @@ class _Emitter:
         lines = self.assign_all(carried, op.inits, indent, op.loc)
         for result, arg in zip(op.carried_results, carried):
             self.name.alias(result, arg)
+        outer, self.vectorisable = self.vectorisable, _vectorisable(op)
         if isinstance(op, For):
             lines += self.buffered(body, indent, op.loc)
             lines.append(_line(indent, f"for {self.name(body.args[0])} in range({self.text(op.trips)}):", op.loc))
@@ -460,6 +470,7 @@ class _Emitter:
         body_lines = self.block(body, inner) + self.assign_all(carried, body.terminator.values, inner, op.loc)
         if isinstance(op, While):
             body_lines.append(_line(inner, f"{trips} += 1", op.loc))
+        self.vectorisable = outer
         return lines + (body_lines or [inner + "pass"])
 
     def buffered(self, body, indent: str, loc) -> list:
@@ -550,10 +561,19 @@ def _seed_literal(dtype: str) -> str:
     return "1.0" if dtype == "float64" else f"np.{dtype}(1.0)"
 
 
-def _expression(op: Op, name: Namer, nested: dict, kernel: bool = False):
-    """`op`'s template filled with its operands (an operand in `nested` as its own expression); in
-    a kernel, of float operands and with vector math on, its `kernel_template` where it has one."""
-    template = _op_template(op, kernel)
+def _vectorisable(op: Loop) -> bool:
+    """Whether LLVM may vectorise loop `op`: an innermost `for` whose carried numbers are the same
+    in every iteration (a float sum is a recurrence it keeps in order; arrays and integers are not)."""
+    carried = op.carried_args(op.body)
+    return isinstance(op, For) and not any(isinstance(inner, Loop) for inner in walk(op.body.ops)) and \
+        all(a.type.ndim or not a.type.is_float or following is a
+            for a, following in zip(carried, op.body.terminator.values))
+
+
+def _expression(op: Op, name: Namer, nested: dict, vector: bool = False):
+    """`op`'s template filled with its operands (an operand in `nested` as its own expression); with
+    `vector` (see `_op_template`), its `kernel_template` where it has one."""
+    template = _op_template(op, vector)
     # Numba promotes float32 with a Python number to float64: in arithmetic, write such operands
     # as float32 (elsewhere, an index or a dimension, they stay integers).
     arithmetic = op.prim.broadcasts or op.prim.ufunc
@@ -562,11 +582,11 @@ def _expression(op: Op, name: Namer, nested: dict, kernel: bool = False):
     return _filled(template, operands)
 
 
-def _op_template(op: Op, kernel: bool):
-    """`op`'s template: in a kernel, of float operands and with vector math on, its `kernel_template`
-    where it has one."""
+def _op_template(op: Op, vector: bool):
+    """`op`'s template: with `vector` (in a kernel, where LLVM may vectorise it: `_Emitter.vector`),
+    of float operands and with vector math on, its `kernel_template` where it has one."""
     types = tuple(a.type for a in op.args)
-    if kernel and op.prim.kernel_template and vector_math() and all(t.dtype in ("float32", "float64") for t in types):
+    if vector and op.prim.kernel_template and vector_math() and all(t.dtype in ("float32", "float64") for t in types):
         return _template(op.prim.kernel_template)
     return _template(op.prim.python(types, op.param_dict))
 

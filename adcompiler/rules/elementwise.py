@@ -83,7 +83,8 @@ def _power_base_vjp(g, x, y, out):
         if exponent == 2:
             return g * (2 * x)
         return g * (exponent * x ** (exponent - 1))
-    return g * (y * x ** (y - 1))
+    # y x^(y - 1), of x^1 where y is 0 (0, not 0 x^-1: NaN at x = 0; JAX's rule)
+    return g * (y * x ** where(equal(y, 0), 1, y - 1))
 
 
 power = Primitive("power", 2, "_0 ** _1", promote, memory=NEW, binds=(np.power, math.pow), operator="**",

@@ -27,6 +27,27 @@ size = Primitive("size", 1, "_0.size", lambda x: Type("int64", weak=True), memor
 dim = Primitive("dim", 1, lambda types, axis: f"_0.shape[{axis}]", lambda x, axis: Type("int64", weak=True),
                 memory=NEW, recompute=Recompute.NUMBER, vjps=ZERO, rewrite=_known_dim)
 
+
+def _slice_length_text(types, given) -> str:
+    bounds = iter(range(1, 4))
+    return f"len(range(*slice({', '.join(f'_{next(bounds)}' if g else 'None' for g in given)}).indices(_0)))"
+
+
+def _broadcast_length_text(types) -> str:
+    text = "_0"
+    for n in range(1, len(types)):
+        text = f"(_{n} if {text} == 1 else {text})"
+    return text
+
+
+# Lengths computed before a loop whose tape has rows of them (transforms/plan.py's Lengths): of
+# `x[start:stop:step]` along an axis of length _0 (`given`: which bounds are operands), and of
+# lengths broadcast together (each 1 or one other length), as Python and NumPy compute them.
+slice_length = Primitive("slice_length", None, _slice_length_text, lambda n, *bounds, given: Type("int64", weak=True),
+                         memory=NEW, recompute=Recompute.NUMBER, vjps=ZERO)
+broadcast_length = Primitive("broadcast_length", None, _broadcast_length_text,
+                             lambda *lengths: Type("int64", weak=True), memory=NEW, recompute=Recompute.NUMBER, vjps=ZERO)
+
 # A gradient spread over an operand's shape (a read-only view), and summed back to it.
 broadcast_like = Primitive("broadcast_like", 2, "rt.broadcast_like(_0, _1)",
                            lambda g, like: like.with_dtype(g.dtype), memory=VIEW, jvps=LINEAR)

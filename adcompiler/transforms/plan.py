@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import Loc
 from ..ir.core import (Block, Checkpointed, Const, For, If, IndexArray, IndexInt, Loop, Structured, Type, Value, defined_in,
                        index_items, read_in, results_of, walk)
+from ..rules import primitives as P
 from ..rules.primitive import BUFFER, FRESH, IDENTITY, UPDATE
 
 
@@ -84,12 +85,13 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict) -> Plan:
+def plan_loop(op: Loop, backward: Block, added: dict, tapes: dict, outside: dict) -> Plan:
     """The plan for loop `op`, whose backward body `backward` reads values of its forward body
     (`added`: id(structured op) -> the results earlier plans add to it; `tapes`: id(tape) -> the
-    loop and Keep of each tape earlier plans made)."""
+    loop and Keep of each tape earlier plans made; `outside`: id(value) -> the op that makes it,
+    for the function's values made by primitives)."""
     body = op.body
-    shapes = _Shapes(op, added, tapes)
+    shapes = _Shapes(op, added, tapes, outside)
     inside = _defined(body, added)
     needed = _needed(body, backward, added)
     made = [*body.args, *(r for o in body.ops for r in (*results_of(o), *added.get(id(o), ())))]
@@ -191,11 +193,14 @@ class _Shapes:
     params (none where the shape depends on an array's values: masks, library calls). A carried
     array keeps its shape when the body's yield has exactly the carried one (`v = tanh(W @ v + v)`,
     `state = np.zeros((state.shape[0], b))`, not `v = v[1:]`): the carried value is first assumed
-    to, as a symbol, until that settles; an inner loop's carried value then has its initial shape.
+    to, until that settles, with its initial value's shape, through the indexing and copies that made
+    that value before the loop (`_before`: `x = sequence[0]` then `x = sequence[t + 1]` keeps a row's
+    length), or as a symbol of its own where a placeholder stands for it (empty until assigned); an
+    inner loop's carried value then has its initial shape.
     An inner loop's tape is fixed when its rows are and its trip count is the same number."""
 
-    def __init__(self, loop: Loop, added: dict, tapes: dict):
-        self.loop, self.tapes = loop, tapes
+    def __init__(self, loop: Loop, added: dict, tapes: dict, outside: dict):
+        self.loop, self.tapes, self.outside = loop, tapes, outside
         self.outer = {}  # id -> value, of the values from outside the loop that lengths name
         self.made = {}  # ("number", ...) -> an op of the body that computes it
         self.inside = _defined(loop.body, added)
@@ -275,6 +280,12 @@ class _Shapes:
             producer = self.made[length]
             operands = tuple(a if isinstance(a, Const) else self._length(self.number(a)) for a in producer.args)
             return None if None in operands else Length(producer.prim, operands, producer.param_dict)
+        if length[0] in ("slice", "broadcast"):
+            lengths = (length[1], *length[3:]) if length[0] == "slice" else length[1:]
+            operands = tuple(self._length(n) for n in lengths)
+            return None if None in operands else \
+                Length(P.slice_length, operands, {"given": length[2]}) if length[0] == "slice" else \
+                Length(P.broadcast_length, operands, {})
         return None
 
     def _shape(self, value):
@@ -285,9 +296,13 @@ class _Shapes:
             if id(value) not in self.assumed:
                 return None
             inner, position = self.carried[id(value)]
-            if inner is self.loop:
-                return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
-            return self.shape(inner.inits[position])
+            if inner is not self.loop:
+                return self.shape(inner.inits[position])
+            initial = self.loop.inits[position]
+            made = self.outside.get(id(initial)) if isinstance(initial, Value) else None
+            if made is not None and made.prim.name != "placeholder":
+                return self._before(initial)
+            return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
         if id(value) in self.tapes:
             inner, keep = self.tapes[id(value)]
             trips = self.number(inner.trips) if isinstance(inner, For) else None
@@ -302,6 +317,21 @@ class _Shapes:
         if isinstance(producer, Structured):
             return None
         return self._result(producer)
+
+    def _before(self, value):
+        """The symbolic shape of `value`, made before the loop: through the indexing and copies
+        that made it, down to lengths of values from outside the loop (never assumed 1 where the
+        type says so: a placeholder among them would be empty)."""
+        made = self.outside.get(id(value))
+        if made is not None and made.prim.name == "getitem" and \
+                not any(a.type.dtype == "bool" and a.type.ndim for a in made.args[1:]):
+            return _indexed(self._before(made.args[0]), [self.shape(a) if a.type.ndim else self.number(a)
+                                                         for a in made.args[1:]],
+                            made.param_dict["index"])
+        if made is not None and (made.prim.memory_of(made.param_dict) is IDENTITY or made.prim.name == "copy"):
+            return self._before(made.args[0])
+        self.outer[id(value)] = value
+        return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
 
     def _result(self, op):
         prim, params = op.prim, op.param_dict
@@ -350,8 +380,9 @@ class _Shapes:
 @dataclass(frozen=True)
 class Length:
     """How to compute a length before a loop: `prim` of `operands` (Lengths, literals) with
-    `params`; without a primitive, its one operand (a value from outside the loop), or that
-    operand's length along params["axis"]."""
+    `params` (a number's op, `slice_length` of a slice, `broadcast_length` of lengths broadcast);
+    without a primitive, its one operand (a value from outside the loop), or that operand's length
+    along params["axis"]."""
 
     prim: object
     operands: tuple

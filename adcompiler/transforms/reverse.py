@@ -14,7 +14,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
 from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
-                       basic_index, copy_block, defined_in, live)
+                       basic_index, copy_block, defined_in, live, walk)
 from ..rules.primitives import Sym
 from .augment import augment
 from .plan import TAPED, Keep, plan_if, plan_loop
@@ -86,7 +86,8 @@ def reverse(fn: Function, wrt: tuple, recompute=None) -> Adjoint:
     builder = Builder(fn.loc)
     seeds = tuple(Value(out.type.with_dtype(out.type.dtype if out.type.is_float else "float64"),
                         "g" if len(outs) == 1 else f"g_{n}") for n, out in enumerate(outs))
-    sweep = _Sweep(active, builder, recompute)
+    sweep = _Sweep(active, builder, recompute,
+                   {id(o.result): o for o in walk(fn.entry.ops) if not isinstance(o, Structured)})
     with builder.active():
         for out, seed in zip(outs, seeds):
             if isinstance(out, Value) and id(out) in active:
@@ -117,10 +118,11 @@ class _Scope:
 class _Sweep:
     """One reverse sweep: walks forward blocks backwards, emitting adjoint code into `builder`."""
 
-    def __init__(self, active: set, builder: Builder, recompute):
+    def __init__(self, active: set, builder: Builder, recompute, producers: dict):
         self.active = active
         self.builder = builder
         self.recompute = recompute
+        self.producers = producers  # id(value) -> the op that makes it, of the forward's primitive ops
         self.scope = _Scope("function", None, None, builder.ops)
         self.plans: list = []  # the residual plan of each loop and `if` reversed, in the order made
         self.added: dict = {}  # id(forward structured op) -> the results its plans add to it
@@ -309,7 +311,7 @@ class _Sweep:
         from (the backward loop's initial values for them)."""
         tapes = {id(tape): (earlier.structured, keep) for earlier in self.plans
                  for (_, keep), tape in zip(earlier.decisions, earlier.outputs) if tape is not None}
-        plan = plan_loop(op, backward, self.added, tapes)
+        plan = plan_loop(op, backward, self.added, tapes, self.producers)
         if plan.decisions or isinstance(op, Checkpointed):  # show lists every checkpointed loop
             self.planned(plan)
         body = op.body

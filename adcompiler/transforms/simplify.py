@@ -1,4 +1,5 @@
-"""Simplification of a forward/backward pair: common subexpressions, dead code, unused residuals.
+"""Simplification of a forward/backward pair: common subexpressions, dead code, unused residuals,
+element adjoints zeroed and added back.
 
 After `simplify`: no two ops of a pass compute the same primitive on the same operands; a backward
 op that repeats a forward op reads the forward's result instead (a rule's `cos(x)` reuses a `cos(x)`
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from ..ir.core import Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
 from ..rules.primitive import BUFFER
+from ..rules.indexing import getitem, index_accumulate, setitem
 from ..rules.shapes import broadcast_like, expand_dims
 
 
@@ -37,7 +39,9 @@ def simplify(program):
 
     known = {_key(op, {}): op.result for op in forward_ops if not isinstance(op, Structured)}
     stands_for = {id(param): source for source, param in residuals}
-    backward_ops, rename = _deduplicate(_unspread(backward.entry.ops, {}), known, stands_for)
+    restored_ops, restored = _restored(backward)
+    backward_ops, rename = _deduplicate(_unspread(restored_ops, {}), known, stands_for)
+    rename.update((dropped, rename.get(id(value), value)) for dropped, value in restored.items())
     forward_defined = {id(v) for v in forward.params} | {id(r) for op in forward_ops for r in results_of(op)}
     param_of, duplicates, unique = {}, {}, []
     for source, param in residuals:  # forward CSE can make two residuals one value
@@ -164,6 +168,49 @@ def _unspread(ops, producers: dict) -> list:
         producers[id(op.result)] = op
         kept.append(op)
     return kept
+
+
+def _restored(backward: Function) -> tuple:
+    """The backward's ops without the write-backs that restore an element: the adjoint of
+    `x[i] = x[i] + v` reads `d = g[i]`, zeroes it (`g1 = setitem(g, 0.0, i)`) and adds `d` back at
+    the same index (`g2 = index_accumulate(g1, d, i)`); where nothing else reads `g1`, `g2` is `g`
+    (exactly: 0.0 + d is d, a zero's sign aside) and both updates go. Returns (ops, {id(dropped
+    result): the value that holds it})."""
+    reads: dict = {}
+    for operand in read_in(backward.entry):
+        if isinstance(operand, Value):
+            reads[id(operand)] = reads.get(id(operand), 0) + 1
+
+    def index_key(op, target):
+        return (id(target), op.params, tuple(a.value if isinstance(a, Const) else id(a) for a in op.args[2:]))
+
+    def visit(ops, rename):
+        read_at, zeroed, kept = {}, {}, []  # id(element) -> its key; id(zeroed array) -> key
+        for op in ops:
+            op = _renamed(op, rename)
+            if isinstance(op, Structured):
+                blocks = tuple(Block(b.args, visit(b.ops, rename), _terminated(b.terminator, rename)) for b in op.blocks)
+                kept.append(op.rebuilt(op.args, blocks, op.results))
+                continue
+            if op.prim is getitem and op.result.type.ndim == 0:
+                read_at[id(op.result)] = (id(op.args[0]), op.params, tuple(
+                    a.value if isinstance(a, Const) else id(a) for a in op.args[1:]))
+            elif op.prim is setitem and isinstance(op.args[1], Const) and op.args[1].value == 0 and \
+                    reads.get(id(op.result)) == 1:
+                zeroed[id(op.result)] = (op, index_key(op, op.args[0]))
+            elif op.prim is index_accumulate and id(op.args[0]) in zeroed and \
+                    read_at.get(id(op.args[1])) == zeroed[id(op.args[0])][1] == \
+                    index_key(op, zeroed[id(op.args[0])][0].args[0]):
+                zero, _ = zeroed.pop(id(op.args[0]))
+                kept.remove(zero)
+                rename[id(op.result)] = zero.args[0]
+                continue
+            kept.append(op)
+        return kept
+
+    rename = {}
+    ops = visit(backward.entry.ops, rename)
+    return ops, rename
 
 
 def _spread_scalar(value, producers: dict):
