@@ -20,7 +20,8 @@ def test_a_primitive_cannot_be_declared_without_its_memory_effect():
 def test_the_memory_effect_agrees_with_the_template(prim):
     sample = {"index": (IndexInt(),), "axis": 0, "axes": (0,), "keepdims": False, "dtype": "float64",
               "ndim": 1, "listed": 0, "call": "np.argsort(_0)", "result": Type("int64", 1), "memory": "new",
-              "imports": (), "k": 0, "lower": True, "trans": 0, "where": "model.py:3"}
+              "imports": (), "k": 0, "lower": True, "trans": 0, "where": "model.py:3",
+              "given": (True, True, False)}
     params = {k: v for k, v in sample.items() if k in _params_of(prim)}
     memory = prim.memory_of(params)
     assert isinstance(memory, P.Memory)

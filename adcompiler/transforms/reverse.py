@@ -14,7 +14,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
 from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
-                       basic_index, copy_block, defined_in, live, walk)
+                       basic_index, copy_block, defined_in, live, read_in, walk)
 from ..rules.primitives import Sym
 from .augment import augment
 from .plan import TAPED, Keep, plan_if, plan_loop
@@ -288,6 +288,11 @@ class _Sweep:
         block.ops[:] = live(block.ops, yields + (state["k"].operand,))
         counted_from = self.tape(op, block, state["k"])
         block.ops[:] = live(block.ops, block.terminator.values)
+        if type(op) is For and not counted_from and _order_free(block):
+            # upward, as the forward ran: LLVM vectorises such a loop where it kept the downward one scalar
+            _substitute(block, {id(state["k"].operand): k_backward})
+            block.ops[:] = live(block.ops, block.terminator.values)
+            k_backward.hint = body.args[0].hint
         inits = []
         for j in positions:
             inits.append((seeds[j] if seeds[j] is not None else zero_adjoint(op.carried_results[j])).operand)
@@ -370,6 +375,36 @@ def _stepped(value: Sym, terms, sign: int, like: Value, mapping: dict) -> Value:
         value = P.weak(value) if like.type.weak else P.cast(value, dtype=like.type.dtype)
     value.operand.hint = like.hint
     return value.operand
+
+
+def _order_free(block: Block) -> bool:
+    """Whether the iterations of a backward loop's body `block` (its first argument the iteration
+    number) give the same sums in any order: it holds no block, and each value it carries comes
+    back as it came, or is an array only added to (`index_accumulate`, `add`: each value of the
+    chain read by the next alone), so no iteration reads what another wrote; only the rounding of
+    additions into one element may change with their order."""
+    if any(isinstance(op, Structured) for op in block.ops):
+        return False
+    reads: dict = {}
+    for operand in read_in(block):
+        if isinstance(operand, Value):
+            reads[id(operand)] = reads.get(id(operand), 0) + 1
+    producers = {id(op.result): op for op in block.ops}
+    for arg, following in zip(block.args[1:], block.terminator.values):
+        value = following
+        while value is not arg:
+            op = producers.get(id(value)) if isinstance(value, Value) else None
+            if op is None or not arg.type.ndim or reads.get(id(value)) != 1 or \
+                    op.prim not in (P.index_accumulate, P.add):
+                return False
+            chained = [a for a in op.args[:1 if op.prim is P.index_accumulate else 2] if a is arg or (
+                isinstance(a, Value) and id(a) in producers and producers[id(a)].prim in (P.index_accumulate, P.add))]
+            if len(chained) != 1:
+                return False
+            value = chained[0]
+        if following is not arg and reads.get(id(arg)) != 1:
+            return False
+    return True
 
 
 def _substitute(block: Block, mapping: dict) -> None:
