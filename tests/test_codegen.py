@@ -616,3 +616,31 @@ def test_the_fused_gradient_reads_a_loop_result_under_its_ir_name(jit):
     assert value == pytest.approx(squared_after_loop(x, 3), rel=1e-12)
     np.testing.assert_allclose(gradient, finite_difference(squared_after_loop, (x, 3), 0), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(adcompiler.grad(squared_after_loop, wrt=0, jit=jit)(x, 3), gradient, rtol=1e-14)
+
+
+def steps_of(x, k):
+    """An integer `//` in a loop kernel: Python's error model, so k = 0 raises."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = total + x[i] * (i // k)
+    return total
+
+
+def reciprocals(x):
+    """A float division in a loop kernel: NumPy's error model, so 1/0 is inf as in the plain version."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        total = total + 1.0 / x[i]
+    return total
+
+
+def test_kernels_divide_floats_as_numpy_and_integers_as_python():
+    """compile._numba_jit: a kernel is compiled with NumPy's error model unless it floor-divides
+    (Numba's NumPy model makes 7 // 0 zero where Python raises)."""
+    x = np.array([0.5, 0.0, 2.0])
+    for jit in (False, True):
+        with np.errstate(divide="ignore"):
+            assert adcompiler.jit(reciprocals, jit=jit)(x) == np.inf
+        with pytest.raises(ValueError, match="steps_of.*failed in its generated code.*integer division"):
+            adcompiler.jit(steps_of, jit=jit)(x, 0)
+    assert adcompiler.jit(steps_of, jit=True)(x, 2) == 2.0  # 0.5 * 0 + 0.0 * 0 + 2.0 * 1

@@ -400,6 +400,15 @@ def read_in(block: Block) -> list:
     return operands
 
 
+def read_counts(block: Block) -> dict:
+    """{id(value): how many times `block` (its nested blocks and terminators too) reads it}."""
+    counts: dict = {}
+    for operand in read_in(block):
+        if isinstance(operand, Value):
+            counts[id(operand)] = counts.get(id(operand), 0) + 1
+    return counts
+
+
 def live(ops, roots) -> list:
     """`ops` without those whose results nothing (transitively) reads; structured ops keep only
     the results, and loops the carried values, that something reads."""

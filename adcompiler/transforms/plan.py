@@ -280,13 +280,14 @@ class _Shapes:
             producer = self.made[length]
             operands = tuple(a if isinstance(a, Const) else self._length(self.number(a)) for a in producer.args)
             return None if None in operands else Length(producer.prim, operands, producer.param_dict)
-        if length[0] in ("slice", "broadcast"):
-            lengths = (length[1], *length[3:]) if length[0] == "slice" else length[1:]
-            operands = tuple(self._length(n) for n in lengths)
-            return None if None in operands else \
-                Length(P.slice_length, operands, {"given": length[2]}) if length[0] == "slice" else \
-                Length(P.broadcast_length, operands, {})
-        return None
+        if length[0] == "slice":
+            prim, lengths, params = P.slice_length, (length[1], *length[3:]), {"given": length[2]}
+        elif length[0] == "broadcast":
+            prim, lengths, params = P.broadcast_length, length[1:], {}
+        else:
+            return None
+        operands = tuple(self._length(n) for n in lengths)
+        return None if None in operands else Length(prim, operands, params)
 
     def _shape(self, value):
         if id(value) not in self.inside:
@@ -323,19 +324,20 @@ class _Shapes:
         that made it, down to lengths of values from outside the loop (never assumed 1 where the
         type says so: a placeholder among them would be empty)."""
         made = self.outside.get(id(value))
-        if made is not None and made.prim.name == "getitem" and \
-                not any(a.type.dtype == "bool" and a.type.ndim for a in made.args[1:]):
-            return _indexed(self._before(made.args[0]), [self.shape(a) if a.type.ndim else self.number(a)
-                                                         for a in made.args[1:]],
-                            made.param_dict["index"])
+        if made is not None and made.prim.name == "getitem" and not _masked(made):
+            return _indexed(self._before(made.args[0]), self.operands(made.args[1:]), made.param_dict["index"])
         if made is not None and (made.prim.memory_of(made.param_dict) is IDENTITY or made.prim.name == "copy"):
             return self._before(made.args[0])
         self.outer[id(value)] = value
         return tuple(("dim", id(value), axis) for axis in range(value.type.ndim))
 
+    def operands(self, args) -> list:
+        """The symbolic shapes of the arrays `args`, and the expressions of its numbers."""
+        return [self.shape(a) if a.type.ndim else self.number(a) for a in args]
+
     def _result(self, op):
         prim, params = op.prim, op.param_dict
-        shapes = [self.shape(a) if a.type.ndim else self.number(a) for a in op.args]
+        shapes = self.operands(op.args)
         if prim.name == "placeholder":
             return None  # empty, whatever its type says: never proved the shape of the value it stands for
         if prim.memory_of(params) in (UPDATE, IDENTITY, FRESH) or prim.name == "copy":
@@ -347,7 +349,7 @@ class _Shapes:
         if prim.broadcasts is True or prim.ufunc:
             return _broadcast([(s, a.type.units) for s, a in zip(shapes, op.args) if a.type.ndim], self.unite)
         if prim.name == "getitem":
-            if any(a.type.dtype == "bool" and a.type.ndim for a in op.args[1:]):
+            if _masked(op):
                 return None  # a boolean mask: the length is its count of True
             return _indexed(shapes[0], shapes[1:], params["index"])
         if prim.name in ("zeros", "ones", "empty"):
@@ -387,6 +389,11 @@ class Length:
     prim: object
     operands: tuple
     params: dict | None = field(default=None, compare=False)
+
+
+def _masked(getitem) -> bool:
+    """Whether a getitem's index has a boolean mask (its length is the mask's count of True)."""
+    return any(a.type.dtype == "bool" and a.type.ndim for a in getitem.args[1:])
 
 
 def _broadcast(operands, unite):

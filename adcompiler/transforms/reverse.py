@@ -14,7 +14,7 @@ from ..rules import primitives as P
 from ..ir.builder import Builder
 from ..errors import CompileError
 from ..ir.core import (Adjoint, Block, Checkpointed, Const, For, Function, If, IndexInt, Loop, Return, Structured, Type, Value, Yield,
-                       basic_index, copy_block, defined_in, live, read_in, walk)
+                       basic_index, copy_block, defined_in, live, read_counts, walk)
 from ..rules.primitives import Sym
 from .augment import augment
 from .plan import TAPED, Keep, plan_if, plan_loop
@@ -385,10 +385,7 @@ def _order_free(block: Block) -> bool:
     additions into one element may change with their order."""
     if any(isinstance(op, Structured) for op in block.ops):
         return False
-    reads: dict = {}
-    for operand in read_in(block):
-        if isinstance(operand, Value):
-            reads[id(operand)] = reads.get(id(operand), 0) + 1
+    reads = read_counts(block)
     producers = {id(op.result): op for op in block.ops}
     for arg, following in zip(block.args[1:], block.terminator.values):
         value = following

@@ -10,7 +10,8 @@ spread one to the same shape anyway (a scalar seed times an array stays a scalar
 """
 from __future__ import annotations
 
-from ..ir.core import Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_in, results_of
+from ..ir.core import (Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_counts, read_in,
+                       results_of)
 from ..rules.primitive import BUFFER
 from ..rules.indexing import getitem, index_accumulate, setitem
 from ..rules.shapes import broadcast_like, expand_dims
@@ -176,16 +177,13 @@ def _restored(backward: Function) -> tuple:
     the same index (`g2 = index_accumulate(g1, d, i)`); where nothing else reads `g1`, `g2` is `g`
     (exactly: 0.0 + d is d, a zero's sign aside) and both updates go. Returns (ops, {id(dropped
     result): the value that holds it})."""
-    reads: dict = {}
-    for operand in read_in(backward.entry):
-        if isinstance(operand, Value):
-            reads[id(operand)] = reads.get(id(operand), 0) + 1
+    reads = read_counts(backward.entry)
 
-    def index_key(op, target):
-        return (id(target), op.params, tuple(a.value if isinstance(a, Const) else id(a) for a in op.args[2:]))
+    def element(array, op, items):  # what names one element: the array, the index and its operands
+        return (id(array), op.params, tuple(a.value if isinstance(a, Const) else id(a) for a in items))
 
     def visit(ops, rename):
-        read_at, zeroed, kept = {}, {}, []  # id(element) -> its key; id(zeroed array) -> key
+        read_at, zeroed, kept = {}, {}, []  # id(a number read) -> its element; id(an array zeroed) -> the setitem
         for op in ops:
             op = _renamed(op, rename)
             if isinstance(op, Structured):
@@ -193,18 +191,18 @@ def _restored(backward: Function) -> tuple:
                 kept.append(op.rebuilt(op.args, blocks, op.results))
                 continue
             if op.prim is getitem and op.result.type.ndim == 0:
-                read_at[id(op.result)] = (id(op.args[0]), op.params, tuple(
-                    a.value if isinstance(a, Const) else id(a) for a in op.args[1:]))
+                read_at[id(op.result)] = element(op.args[0], op, op.args[1:])
             elif op.prim is setitem and isinstance(op.args[1], Const) and op.args[1].value == 0 and \
                     reads.get(id(op.result)) == 1:
-                zeroed[id(op.result)] = (op, index_key(op, op.args[0]))
-            elif op.prim is index_accumulate and id(op.args[0]) in zeroed and \
-                    read_at.get(id(op.args[1])) == zeroed[id(op.args[0])][1] == \
-                    index_key(op, zeroed[id(op.args[0])][0].args[0]):
-                zero, _ = zeroed.pop(id(op.args[0]))
-                kept.remove(zero)
-                rename[id(op.result)] = zero.args[0]
-                continue
+                zeroed[id(op.result)] = op
+            elif op.prim is index_accumulate and id(op.args[0]) in zeroed:
+                zero = zeroed[id(op.args[0])]
+                at = element(zero.args[0], zero, zero.args[2:])
+                if read_at.get(id(op.args[1])) == at == element(zero.args[0], op, op.args[2:]):
+                    del zeroed[id(op.args[0])]
+                    kept.remove(zero)
+                    rename[id(op.result)] = zero.args[0]
+                    continue
             kept.append(op)
         return kept
 
