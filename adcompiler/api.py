@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import threading
 from typing import TYPE_CHECKING, Callable, Sequence, Union
 
@@ -17,7 +18,7 @@ import numpy as np
 from . import build_cache, trees
 from .errors import CompileError, UnendedRecursion
 from .rules import is_custom
-from .ir.core import SUPPORTED_DTYPES, Fixed, Type, still_valid
+from .ir.core import SMALL, SUPPORTED_DTYPES, Fixed, Type, still_valid
 from .frontend.transforms_seen import Transforms
 from .frontend.parse import ParsedFunction, def_name
 from .backend.executable import Executable
@@ -270,6 +271,9 @@ class Transformed:
         own = args[:len(self.names)]  # a jvp's last argument: the tangents
         differentiated = () if self.kind == "vmap" else self.wrt
         flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, own))]
+        if self.kind == "vmap":
+            flat = [(_small_lengths(structure, leaves, axis is not None), leaves)
+                    for (structure, leaves), axis in zip(flat, self.in_axes)]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
     def _fingerprint(self, args: tuple) -> tuple:
@@ -473,6 +477,21 @@ def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
     for value, name, axis in zip(args, names, in_axes):
         moved.append(value if axis is None else trees.tree_map(lambda leaf: first(leaf, name, axis), value))
     return tuple(moved)
+
+
+def _small_lengths(structure, leaves: list, batched: bool):
+    """A vmap argument's types with the lengths of its arrays whose items (a batched argument's; the
+    whole of another) have at most `SMALL` elements: a vmap of small items is specialised
+    by their shapes, so that it runs as a loop over their numbers (transforms/scalarise.py)."""
+    shapes = iter(np.shape(leaf) for leaf in leaves)
+
+    def shaped(leaf, path):
+        shape = next(shapes)
+        item = shape[1:] if batched else shape
+        if not isinstance(leaf, Type) or not leaf.ndim or math.prod(item) > SMALL:
+            return leaf
+        return leaf.with_lengths(((None,) if batched else ()) + item)
+    return trees.map_leaves(structure, shaped)
 
 
 def _is_integer(value) -> bool:

@@ -22,6 +22,7 @@ from .transforms.batch import batch
 from .transforms.checkpoint import budgeted, recomputed_body
 from .transforms.forward import forward
 from .transforms.reverse import reverse
+from .transforms.scalarise import scalarise
 from .transforms.jacobian import chosen_jacobian, forward_jacobian, jacobian
 from .transforms.shapes import data_shaped
 from .transforms.simplify import simplify
@@ -38,6 +39,7 @@ class Build:
     names: Namer  # of the values of `primal` and `program`, in `describe` and in `source` alike
     mode: str = "auto"  # placement's (backend/placement.py)
     memory: int | None = None  # the budget of each loop's tape and snapshots (transforms/checkpoint.py)
+    plain: Function | None = None  # what the module runs without kernels instead of `program` (a vmap's batch)
 
     @property
     def path(self):
@@ -48,6 +50,10 @@ class Build:
         value has one name throughout (a residual its forward name)."""
         if isinstance(self.program, Function):
             passes = ["# after simplification", print_function(self.program, self.names)]
+            if self.plain is not None:
+                passes[0] = "# after simplification: a loop over the items' numbers, compiled (transforms/scalarise.py)"
+                passes += ["# the same batched as NumPy code, which runs without kernels (jit=False, or while they compile)",
+                           print_function(self.plain, self.names)]
         else:
             passes = ["# forward and backward IR", print_function(self.program.forward, self.names),
                       print_function(self.program.backward, self.names)]
@@ -98,11 +104,24 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         arg_types = [trees.map_leaves(t, lambda leaf, path: item_type(leaf)) if i in wrt else t
                      for i, t in enumerate(arg_types)]
     primal = verify(lower(parsed, arg_types, transforms, constants))
+    plain = None
     if kind == "jit":
         program, purpose = verify(simplify(primal)), "compiled as it is"
     elif kind == "vmap":
         leaves = leaf_positions(arg_types, wrt)
-        program = verify(simplify(verify(batch(verify(simplify(primal)), leaves))))
+        looped = scalarise(verify(simplify(primal)), leaves) if mode == "auto" else None
+        unshaped = [trees.map_leaves(t, lambda leaf, path: leaf.with_lengths((None,) * leaf.ndim)) for t in arg_types]
+        batched = primal if unshaped == arg_types else verify(lower(parsed, unshaped, transforms, constants))
+        try:  # batched as without the items' shapes (api.py keys them only for `scalarise`)
+            program = verify(simplify(verify(batch(verify(simplify(batched)), leaves))))
+        except CompileError:
+            if looped is None:
+                raise
+            program = None  # what batching refuses (`@` of 4-D stacks), the loop over the items does
+        if looped is None:
+            primal = batched
+        else:
+            program, plain = verify(simplify(verify(looped))), program
         purpose = "batched over axis 0 of " + ", ".join(primal.params[i].hint for i in leaves)
     elif kind == "jacobian":
         check_output(primal, kind, parsed.described)
@@ -146,8 +165,9 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
               f"# Plain Python runs the NumPy statements; each `@jit` function is a Numba kernel (numba.njit(cache=True)),\n"
               f"# whose runtime helpers `krt` are compiled and cached once for all functions (`rt`: the plain helpers of\n"
               f"# adcompiler.backend.runtime). With jit=False, `jit` is the identity and `krt` is `rt`.\n")
-    names = names_for(primal, program)
-    return Build(primal, program, emit_python(program, parsed.name, header, names, mode), stem, names, mode, memory)
+    names = names_for(primal, program, *([plain] if plain is not None else []))
+    return Build(primal, program, emit_python(program, parsed.name, header, names, mode, plain), stem, names, mode, memory,
+                 plain)
 
 
 def item_type(t: Type) -> Type:
@@ -155,7 +175,7 @@ def item_type(t: Type) -> Type:
     if t.ndim == 0 or t.listed:
         raise CompileError(f"a batched argument needs an axis to batch over, but it is {t.describe()}", None,
                            "pass arrays whose first axis is the batch, or in_axes=None for this argument")
-    return Type(t.dtype, t.ndim - 1, False, t.units[1:])
+    return Type(t.dtype, t.ndim - 1, False, t.units[1:], lengths=t.lengths[1:])
 
 
 def leaf_positions(arg_types: list, positions: tuple) -> tuple:

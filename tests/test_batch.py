@@ -13,6 +13,7 @@ import pytest
 from scipy import special as sc
 
 import adcompiler as ad
+from adcompiler import api
 from adcompiler.backend.compile import compile_module
 from adcompiler.backend.emit import emit_python
 from adcompiler.ir.builder import Builder
@@ -138,10 +139,15 @@ def _arguments(rng, shapes):
     return tuple(s if isinstance(s, int) else rng.uniform(0.2, 0.9, size=s) for s in shapes)
 
 
-@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("jit, items_as_numbers", [(False, False), (True, False), (True, True)],
+                         ids=["plain", "batched", "small items as numbers"])
 @pytest.mark.parametrize("function, shapes, in_axes, runs_in_jax", PROGRAMS,
                          ids=[f"{p[0].__name__}-{i}" for i, p in enumerate(PROGRAMS)])
-def test_vmap_against_a_loop_and_jax(function, shapes, in_axes, runs_in_jax, jit, rng):
+def test_vmap_against_a_loop_and_jax(function, shapes, in_axes, runs_in_jax, jit, items_as_numbers, rng, monkeypatch):
+    """Batched with the items' shapes unknown (no item small enough to be specialised by its
+    shape), and with small items as numbers where they qualify (transforms/scalarise.py)."""
+    if not items_as_numbers:
+        monkeypatch.setattr(api, "SMALL", 0)
     args = _arguments(rng, shapes)
     axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
     got = ad.vmap(function, in_axes=in_axes, jit=jit)(*args)
@@ -156,13 +162,14 @@ def mm(a, b):
 
 @pytest.mark.parametrize("ranks", [(1, 1), (1, 2), (2, 1), (2, 2), (3, 2), (2, 3), (3, 3)])
 @pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0)])
-def test_vmap_of_matmul_of_every_rank(ranks, in_axes, rng):
+def test_vmap_of_matmul_of_every_rank(ranks, in_axes, rng, monkeypatch):
     shape = {1: (3,), 2: (3, 3), 3: (2, 3, 3)}
     args = [rng.normal(size=((K,) if axis == 0 else ()) + shape[r]) for r, axis in zip(ranks, in_axes)]
-    if 3 in ranks:  # the batch of 3-D results would be a 4-D stack: refused, not wrong
-        with pytest.raises(ad.CompileError, match="4-D"):
+    if 3 in ranks:  # the batch of 3-D results would be a 4-D stack: refused, not wrong, unless the
+        # items are small enough to run as a loop over their numbers (transforms/scalarise.py)
+        with monkeypatch.context() as patch, pytest.raises(ad.CompileError, match="4-D"):
+            patch.setattr(api, "SMALL", 0)
             ad.vmap(mm, in_axes=in_axes, jit=False)(*args)
-        return
     got = ad.vmap(mm, in_axes=in_axes, jit=False)(*args)
     np.testing.assert_allclose(got, jax.vmap(jnp.matmul, in_axes=in_axes)(*args), rtol=1e-12, atol=1e-12)
 

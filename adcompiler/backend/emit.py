@@ -59,24 +59,39 @@ def names_for(*programs) -> Namer:
     return namer
 
 
-def emit_python(program, name: str, header: str, names: Namer | None = None, mode: str = "auto") -> str:
+def emit_python(program, name: str, header: str, names: Namer | None = None, mode: str = "auto",
+                plain: Function | None = None) -> str:
     """Module source for `program`: a Function becomes one function `name`; an Adjoint becomes the
     three functions of `_adjoint_module`; the kernels they call come first. Values keep their names
     in `names` (by default `names_for(program)`), but for the variables Python shares between values
     (a loop's carried variable, an array updated in place), which take the name of one of them.
-    `mode` is placement's ("auto", "numpy" or "whole")."""
-    imports = _imports(program)
+    `mode` is placement's ("auto", "numpy" or "whole"). `plain` is a Function that computes what
+    `program` does and runs instead where the module has no kernels (`krt` is the plain runtime:
+    jit=False, or while they compile): a vmap's batched NumPy code, whose `program` is a loop over
+    the items' numbers (transforms/scalarise.py), fast compiled only."""
+    imports = _imports(program, plain)
     namer = (names or names_for(program)).copy()
     module = _Module(namer, program, mode)
     if isinstance(program, Function):
-        lines = module.body(program, name)
-        values = program.entry.terminator.values
-        if len(values) == 1:
-            lines[-1] = f"{INDENT}{'return ' + _text([values[0]], namer):<44} # {program.entry.terminator.loc.short}"
-        functions = [module.function(name, program, lines)]
+        functions = [_function(module, name, program)]
     else:
         functions = _adjoint_module(program, name, module)
-    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *module.kernels, *functions]) + "\n"
+    kernels = module.kernels
+    if plain is not None:
+        plain_name, plain_module = namer.reserve(f"{name}_numpy"), _Module(namer, plain, mode)
+        functions += [_function(plain_module, plain_name, plain),
+                      f"if not krt.ELEMENT_LOOPS:  # no kernels: the NumPy version runs\n{INDENT}{name} = {plain_name}"]
+        kernels = kernels + plain_module.kernels
+    return "\n\n\n".join([header.rstrip("\n") + "\n\n" + imports, *kernels, *functions]) + "\n"
+
+
+def _function(module: "_Module", name: str, fn: Function) -> str:
+    """The Python function `name` of `fn`, which returns its one value as it is (several as a tuple)."""
+    lines = module.body(fn, name)
+    values = fn.entry.terminator.values
+    if len(values) == 1:
+        lines[-1] = f"{INDENT}{'return ' + _text([values[0]], module.namer):<44} # {fn.entry.terminator.loc.short}"
+    return module.function(name, fn, lines)
 
 
 class _Module:
@@ -119,9 +134,10 @@ def _in_kernel(line: str) -> str:
     return re.sub(r"\brt\.", "krt.", code) + mark + comment
 
 
-def _imports(program) -> str:
+def _imports(*programs) -> str:
     """NumPy, and the modules that library calls name (`import math`, `import scipy.special`)."""
-    modules = sorted({module for fn in _functions(program) for op in walk(fn.entry.ops) if not isinstance(op, Structured)
+    modules = sorted({module for program in programs if program is not None for fn in _functions(program)
+                      for op in walk(fn.entry.ops) if not isinstance(op, Structured)
                       for module in op.param_dict.get("imports", ())})
     return "\n".join(["import numpy as np", *(f"import {module}" for module in modules)])
 

@@ -20,6 +20,9 @@ from ..trees import Node, unflatten
 
 FLOAT_DTYPES = ("float32", "float64")
 SUPPORTED_DTYPES = ("float64", "float32", "int64", "bool")
+# The most elements of an item a vmap is specialised by the shape of and keeps as numbers
+# (api.py, transforms/scalarise.py).
+SMALL = 256
 
 
 @dataclass(frozen=True)

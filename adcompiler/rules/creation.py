@@ -7,8 +7,8 @@ import numpy as np
 
 from ..ir.core import Const, Type
 from .elementwise import cast
-from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, literal_lengths, promote, \
-    same_type
+from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, literal, literal_lengths, \
+    promote, same_type
 from .reductions import sum_axes, total
 from .shapes import aligned, broadcast_like, dim, logical_rank, permute, shape_of, squeeze, unbroadcast
 
@@ -41,7 +41,7 @@ zeros_like = Primitive("zeros_like", 1, "np.zeros_like(_0)", same_type, memory=B
 ones_like = Primitive("ones_like", 1, "np.ones_like(_0)", same_type, memory=BUFFER, vjps=ZERO, batch=ELEMENTWISE)
 empty_like = Primitive("empty_like", 1, "np.empty_like(_0)", same_type, memory=BUFFER, vjps=ZERO, batch=ELEMENTWISE)
 eye = Primitive("eye", 1, lambda types, dtype: f"np.eye(_0, _0, 0, np.{dtype})",
-                lambda n, dtype: Type(dtype, 2), memory=BUFFER, vjps=ZERO)
+                lambda n, dtype: Type(dtype, 2), memory=BUFFER, vjps=ZERO, lengths=lambda n, dtype: literal_lengths(n, n))
 def _arange_lengths(*bounds) -> tuple:
     if all(isinstance(b, Const) for b in bounds):
         return (len(np.arange(*(b.value for b in bounds))),)
@@ -118,3 +118,22 @@ def _unbroadcast_batched(g, like, batched):
 
 broadcast_like.defbatch(_broadcast_like_batched)
 unbroadcast.defbatch(_unbroadcast_batched)
+
+
+# ---------------------------------------------------------------- elements (transforms/scalarise.py)
+# Filled arrays are their fill value (a literal, or the fill operand) at every element; np.empty's
+# elements are unknown, so it has no rule.
+
+def _filled(shape: tuple, value, dtype: str) -> np.ndarray:
+    return np.full(shape, Sym(value if isinstance(value, Sym) else np.dtype(dtype).type(value).item()), dtype=object)
+
+
+zeros.defelements(lambda *dims, dtype: _filled(tuple(literal(d) for d in dims), 0, dtype))
+ones.defelements(lambda *dims, dtype: _filled(tuple(literal(d) for d in dims), 1, dtype))
+full.defelements(lambda fill, *dims, dtype: np.broadcast_to(fill, tuple(literal(d) for d in dims)))
+zeros_like.defelements(lambda x: _filled(x.shape, 0, x.flat[0].type.dtype if x.size else "float64"))
+ones_like.defelements(lambda x: _filled(x.shape, 1, x.flat[0].type.dtype if x.size else "float64"))
+eye.defelements(lambda n, dtype: np.vectorize(lambda one: Sym(np.dtype(dtype).type(one).item()), otypes=[object])(
+    np.eye(literal(n), dtype=bool)))
+repeated.defelements(lambda x, n: np.broadcast_to(x, (literal(n), *x.shape)))
+

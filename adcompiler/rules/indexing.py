@@ -9,7 +9,8 @@ from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy, longest
 from .creation import repeated_over
 from .shapes import aligned, broadcast_like, logical_rank, permute
-from .primitive import LINEAR, NEW, UPDATE, VIEW, Primitive, Recompute, Sym
+from .primitive import LINEAR, NEW, UPDATE, VIEW, NoElements, Primitive, Recompute, Sym, as_elements, literal, numbers, \
+    zero_elements
 
 # ---------------------------------------------------------------- indexing
 # An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
@@ -149,6 +150,41 @@ index_accumulate = Primitive("index_accumulate", None,
                              lambda acc, g, *items, index: acc, memory=UPDATE, broadcasts=(1,), jvps=LINEAR)
 index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
                         lambda g, acc, gg, *items, out, index: getitem(g, *items, index=index))
+
+
+# ---------------------------------------------------------------- elements (transforms/scalarise.py)
+# A basic index of literals is Python's subscript of the object array of elements; an array index,
+# a bound that is not a literal or an index out of range keeps the function whole (batched).
+
+def _subscript(items, index) -> tuple:
+    if not basic_index(index):
+        raise NoElements("an integer-array or boolean index")
+    values = iter([literal(item) for item in items])
+    return tuple(slice(*(next(values) if given else None for given in item.given)) if isinstance(item, IndexSlice)
+                 else next(values) for item in index)
+
+
+def _elements_at(x, items, index):
+    """The subscript of `index` and the elements of `x` there (an IndexError: NoElements)."""
+    subscript = _subscript(items, index)
+    try:
+        return subscript, as_elements(x[subscript])
+    except IndexError as error:
+        raise NoElements(f"an index out of range ({error})") from None
+
+
+def _updated(y, v, items, index, add: bool):
+    subscript, region = _elements_at(y, items, index)
+    out = y.copy()
+    out[subscript] = numbers(region + v if add else v)
+    return out
+
+
+getitem.defelements(lambda x, *items, index: _elements_at(x, items, index)[1])
+setitem.defelements(lambda y, v, *items, index: _updated(y, v, items, index, add=False))
+index_accumulate.defelements(lambda acc, g, *items, index: _updated(acc, g, items, index, add=True))
+# zeros but for g at the index: g itself there (0 + g is g), no additions
+index_add.defelements(lambda like, g, *items, index: _updated(zero_elements(like.shape, g), g, items, index, add=False))
 
 
 # ---------------------------------------------------------------- batching

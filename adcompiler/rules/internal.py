@@ -19,6 +19,9 @@ copy.defvjp(lambda g, x, out: g)
 # lowering's may-alias relation takes it for new memory.
 fresh = Primitive("fresh", 1, "_0", same_type, memory=FRESH, batch=ELEMENTWISE, jvps=LINEAR)
 fresh.defvjp(lambda g, x, out: g)
+# The same values, element by element (transforms/scalarise.py).
+for _same in (stop_gradient, copy, fresh):
+    _same.defelements(lambda x: x)
 
 trip_count = Primitive("trip_count", 3, "len(range(_0, _1, _2))", lambda *bounds: Type("int64", weak=True), memory=NEW,
                        recompute=Recompute.NUMBER, fold=lambda *bounds: len(range(*bounds)), vjps=ZERO)

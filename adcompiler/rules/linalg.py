@@ -28,6 +28,16 @@ def _matmul_type(a: Type, b: Type) -> Type:
     return Type(a.dtype, len(units), False, units)
 
 
+def _matmul_lengths(a, b) -> tuple:
+    """As `_matmul_type`'s units: the stack's length (either operand's, where both are 3-D and agree),
+    a's rows, b's columns."""
+    a, b = a.type.lengths, b.type.lengths
+    if 3 in (len(a), len(b)):
+        stacks = {n[0] for n in (a, b) if len(n) == 3}
+        return ((stacks.pop() if len(stacks) == 1 else None),) + a[-2:-1] + b[-1:]
+    return a[:-1] + (b[-1:] if len(b) == 2 else ())
+
+
 def _swap_last(x: Sym) -> Sym:
     """The matrices of a 2-D or 3-D array transposed."""
     return x.T if x.type.ndim == 2 else permute(x, axes=(0, 2, 1))
@@ -53,9 +63,11 @@ def _matmul_right_vjp(g, a, b, out):
 
 # Numba's `@` stops at 2-D; stacks of matrices go through the runtime's loop over the stack. All go
 # through the runtime, whose compiled `@` is cached across functions.
-matmul = Primitive("matmul", 2, "rt.matmul(_0, _1)", _matmul_type, memory=NEW, binds=(np.matmul,), operator="@")
+matmul = Primitive("matmul", 2, "rt.matmul(_0, _1)", _matmul_type, memory=NEW, binds=(np.matmul,), operator="@",
+                   lengths=_matmul_lengths)
 matmul.defvjp(_matmul_left_vjp, _matmul_right_vjp)
 matmul.defjvp(lambda t, a, b, out: t @ b, lambda t, a, b, out: a @ t)
+matmul.defelements(lambda a, b: np.matmul(a, b))  # `+` of products of elements (transforms/scalarise.py)
 
 
 def _outer_type(a: Type, b: Type) -> Type:
@@ -63,9 +75,11 @@ def _outer_type(a: Type, b: Type) -> Type:
 
 
 # Not np.outer: Numba takes about 2 s to compile it, and 0.3 s to compile this.
-outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type, memory=NEW)
+outer = Primitive("outer", 2, "_0[:, None] * _1[None, :]", _outer_type, memory=NEW,
+                  lengths=lambda a, b: a.type.lengths + b.type.lengths)
 outer.defvjp(lambda g, a, b, out: g @ b, lambda g, a, b, out: a @ g)
 outer.defjvp(lambda t, a, b, out: outer(t, b), lambda t, a, b, out: outer(a, t))
+outer.defelements(lambda a, b: np.multiply.outer(a, b))
 
 
 # ---------------------------------------------------------------- triangles and diagonals

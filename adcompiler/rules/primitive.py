@@ -44,6 +44,12 @@
   ops). A primitive whose vjps are all None (`ZERO`) passes no tangent. Every primitive with vjps
   has forward rules (tests/test_forward.py checks the table); a tangent reaching one without is
   refused as a gradient is.
+- `elements` is the elements rule (transforms/scalarise.py), `rule(*operands, **params)`: each
+  operand an object array of its elements as symbols of numbers (a literal, 0-d: its `Sym`), the
+  result the same of the op's result, made with primitives of numbers (`+` of two elements is an
+  `add` of numbers). Derived for elementwise primitives (the primitive applied to each element,
+  broadcast); None: no such rule (the op keeps its function whole). A rule raises `NoElements`
+  where the operands do not say (an index that is not a literal).
 """
 from __future__ import annotations
 
@@ -133,6 +139,7 @@ class Primitive:
     # a primitive without rules; a callable of the params where that depends on them
     batch: Union[Callable, str, None] = None  # the batching rule, ELEMENTWISE, or None (derived)
     lengths: Optional[Callable[..., tuple]] = None
+    elements: Optional[Callable] = None  # the elements rule, or None (derived where elementwise)
 
     def __post_init__(self):
         if self.operator:
@@ -184,6 +191,20 @@ class Primitive:
         """The batching rule (see the module docstring)."""
         self.batch = rule
 
+    def elements_of(self, *operands, **params) -> Optional[np.ndarray]:
+        """The elements of the result (see `elements`) of operands given as object arrays of their
+        elements; None where the primitive has no elements rule."""
+        if self.elements is not None:
+            return as_elements(self.elements(*operands, **params))
+        if not self.elementwise or self.batch == ELEMENTWISE:  # an explicit ELEMENTWISE is not a ufunc
+            return None
+        each = np.frompyfunc(lambda *numbers: self(*numbers, **params), len(operands), 1)
+        return as_elements(each(*operands))
+
+    def defelements(self, rule: Callable) -> None:
+        """The elements rule (see the module docstring)."""
+        self.elements = rule
+
     def defjvp(self, *rules) -> None:
         """One forward rule per operand, as `defvjp` (None: that operand's tangent adds nothing)."""
         assert self.arity is None or len(rules) == self.arity, f"{self.name}: one rule per operand"
@@ -225,6 +246,38 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
+
+
+class NoElements(Exception):
+    """An elements rule cannot give the result's elements from these operands (the reason)."""
+
+
+def as_elements(x) -> np.ndarray:
+    """`x` (an array of symbols and Python numbers, or one of them) as an object array of `Sym`s."""
+    array = x if isinstance(x, np.ndarray) else None
+    out = np.empty(() if array is None else array.shape, object)
+    for index in np.ndindex(out.shape):
+        out[index] = Sym(x if array is None else array[index])
+    return out
+
+
+def numbers(elements: np.ndarray):
+    """Elements to assign into an object array: a 0-d array as its one element."""
+    return elements[()] if isinstance(elements, np.ndarray) and elements.ndim == 0 else elements
+
+
+def zero_elements(shape: tuple, like: np.ndarray) -> np.ndarray:
+    """Elements of zeros of `shape`, of the kind of the elements `like` (float unless all are ints)."""
+    floats = any(e.type.is_float for e in like.flat) or not like.size
+    return as_elements(np.full(shape, 0.0 if floats else 0, dtype=object))
+
+
+def literal(elements: np.ndarray):
+    """The Python value of a literal operand given as elements (0-d); NoElements if it is not one."""
+    operand = elements[()].operand if elements.ndim == 0 else None
+    if not isinstance(operand, Const):
+        raise NoElements("an index or a size that is not a literal")
+    return operand.value
 
 
 def as_operand(x):

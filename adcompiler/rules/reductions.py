@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from ..ir.core import Const, Type, Value
 from .elementwise import cast, equal, mul, neg
-from .primitive import LINEAR, NEW, Primitive, Sym, floating, same_type
+import numpy as np
+
+from .primitive import LINEAR, NEW, NoElements, Primitive, Sym, floating, same_type
 from .shapes import broadcast_like, dim, expand_dims, reshape, shape_of, size, squeeze
 
 
@@ -48,9 +50,13 @@ def _axes_template(name):
     return lambda types, axes, keepdims: axes_text(name, "_0", axes, keepdims)
 
 
+def _axes_lengths(x, axes: tuple, keepdims: bool) -> tuple:
+    return tuple(1 if a in axes else n for a, n in enumerate(x.type.lengths) if keepdims or a not in axes)
+
+
 def _axis_reduction(name, result_dtype, jvps=None, rewrite=None):
     return Primitive(f"{name}_axes", 1, _axes_template(name), _axes_type(result_dtype), memory=NEW, jvps=jvps,
-                     rewrite=rewrite)
+                     rewrite=rewrite, lengths=_axes_lengths)
 
 
 def _constant_along(value, axes, ndim: int) -> bool:
@@ -219,3 +225,28 @@ prod_others.defbatch(lambda x, batched, axis: prod_others(x, axis=axis + 1))
 # The unbatched operand spread over the batched one's shape (the same logical shape, one more axis).
 prod_others_tangent.defbatch(lambda x, t, batched, axis: prod_others_tangent(
     x if batched[0] else broadcast_like(x, t), t if batched[1] else broadcast_like(t, x), axis=axis + 1))
+
+
+# ---------------------------------------------------------------- elements (transforms/scalarise.py)
+# A sum is `+` of the elements in order (NumPy's pairwise summation rounds sums of more than eight
+# numbers otherwise: a few ulps); bools are counted as NumPy counts them only by a cast, so they keep
+# the function whole.
+
+def _summed(x, axes=None, keepdims=False):
+    if any(e.type.dtype == "bool" for e in x.flat):
+        raise NoElements("a sum of bools")
+    if not x.size:
+        return np.full(np.sum(np.zeros(x.shape), axis=axes, keepdims=keepdims).shape, Sym(0.0), dtype=object)
+    return np.sum(x, axis=axes, keepdims=keepdims)
+
+
+def _mean(x, axes=None, keepdims=False):
+    count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    return _summed(x, axes, keepdims) / float(count)
+
+
+total.defelements(_summed)
+sum_axes.defelements(lambda x, axes, keepdims: _summed(x, axes, keepdims))
+mean.defelements(_mean)
+mean_axes.defelements(lambda x, axes, keepdims: _mean(x, axes, keepdims))
+

@@ -6,7 +6,10 @@ import math
 
 from ..ir.builder import TypeRuleError
 from ..ir.core import Const, Type
-from .primitive import LINEAR, NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched, literal_lengths
+import numpy as np
+
+from .primitive import LINEAR, NEW, OPERATORS, VIEW, ZERO, Primitive, Recompute, Sym, Unbatched, literal, \
+    literal_lengths
 
 
 def _known_size(builder, args, params, hint):
@@ -165,3 +168,24 @@ def _reshape_batched(x, *dims, batched):
 
 
 reshape.defbatch(_reshape_batched)
+
+
+# ---------------------------------------------------------------- elements (transforms/scalarise.py)
+# Shapes move elements and make none: NumPy's own functions on the object arrays of elements.
+
+def _unbroadcast_elements(g, like):
+    """g summed over the axes broadcasting added to or stretched in like's shape (rt.unbroadcast)."""
+    lead = g.ndim - like.ndim
+    stretched = tuple(lead + i for i, n in enumerate(like.shape) if n == 1 and g.shape[lead + i] != 1)
+    return np.sum(g, axis=tuple(range(lead)) + stretched, keepdims=True).reshape(like.shape)
+
+
+size.defelements(lambda x: x.size)
+dim.defelements(lambda x, axis: x.shape[axis])
+reshape.defelements(lambda x, *dims: x.reshape(tuple(literal(d) for d in dims)))
+transpose.defelements(lambda x: x.T)
+permute.defelements(lambda x, axes: np.transpose(x, axes))
+expand_dims.defelements(lambda x, axis: np.expand_dims(x, axis))
+squeeze.defelements(lambda x, axis: np.squeeze(x, axis))
+broadcast_like.defelements(lambda g, like: np.broadcast_to(g, like.shape))
+unbroadcast.defelements(_unbroadcast_elements)
