@@ -5,13 +5,14 @@ After `simplify`: no two ops of a pass compute the same primitive on the same op
 op that repeats a forward op reads the forward's result instead (a rule's `cos(x)` reuses a `cos(x)`
 the user computed); every op's result is used; every residual is read by the backward; no
 elementwise op reads a gradient spread by `broadcast_like` where its other operands stretch the
-spread one to the same shape anyway (a scalar seed times an array stays a scalar multiply), and no
-`broadcast_like` spreads an array that is one scalar spread already.
+spread one to the same shape anyway (a scalar seed times an array stays a scalar multiply), no
+`broadcast_like` spreads an array that is one scalar spread already, and no `if` has a literal
+condition (its branch is inline: a Jacobian's choice by sizes that the shapes fix).
 """
 from __future__ import annotations
 
-from ..ir.core import (Adjoint, Block, Const, Function, Op, Return, Structured, Value, live, read_counts, read_in,
-                       results_of)
+from ..ir.core import (Adjoint, Block, Const, Function, If, Op, Return, Structured, Value, live, read_counts,
+                       read_in, results_of)
 from ..rules.primitive import BUFFER
 from ..rules.indexing import getitem, index_accumulate, setitem
 from ..rules.shapes import broadcast_like, expand_dims
@@ -100,6 +101,14 @@ def _deduplicate(ops, known: dict, translate: dict):
     kept = []
     for op in ops:
         op = _renamed(op, rename)
+        if isinstance(op, If) and isinstance(op.args[0], Const):  # a literal condition: its branch, inline
+            block = op.blocks[0 if op.args[0].value else 1]
+            inner, inner_rename = _deduplicate(block.ops, seen, translate)
+            rename.update(inner_rename)
+            kept += inner
+            rename.update((id(result), value) for result, value in
+                          zip(op.results, _renamed_values(block.terminator.values, rename)))
+            continue
         if isinstance(op, Structured):  # values made inside a block are not seen outside it
             blocks = []
             for block in op.blocks:
