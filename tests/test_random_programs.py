@@ -71,6 +71,7 @@ from adcompiler import jit as compile_only
 from adcompiler import CompileError, grad, value_and_grad, vjp, vmap
 from adcompiler.backend.runtime import SELECT_SHAPE_ERROR
 from test_errors import marked_line
+from test_scalarise import items_loop_in_python
 from program_generator import CONTROL_FEATURES, INPLACE_FEATURES, SHARED, Chooser, Program, RandomChooser, generate
 
 # Left out until mended: known wrong results (tests/test_found_wrong.py, strict xfails).
@@ -519,8 +520,9 @@ def check_batched(program: Program) -> str:
                for k, a in enumerate(program.args)]
     in_axes = tuple(0 if k in floats else None for k in range(len(program.args)))
     try:
-        values = vmap(function, in_axes=in_axes, jit=False)(*_copy(batched))
-        gradients = vmap(grad(function, wrt=program.wrt), in_axes=in_axes, jit=False)(*_copy(batched))
+        values_of = vmap(function, in_axes=in_axes, jit=False)
+        gradients_of = vmap(grad(function, wrt=program.wrt), in_axes=in_axes, jit=False)
+        values, gradients = values_of(*_copy(batched)), gradients_of(*_copy(batched))
     except CompileError as error:
         if any(words in error.message for words in BATCHING_REFUSALS) or _refused_as_documented(error, program):
             return "refused"
@@ -529,33 +531,64 @@ def check_batched(program: Program) -> str:
         if SELECT_SHAPE_ERROR in str(error):  # documented: one shape for every item
             return "refused"
         raise ProgramFailure("crash", f"vmap raised {error}", program) from error
-    for item, want, got in zip(items, expected, values):
-        if not _close(float(got), want):
-            raise ProgramFailure("value", f"vmap gives {got!r} for the item {item!r}, Python gives {want!r}", program)
-    for j, item in enumerate(items):
-        with np.errstate(all="ignore"):
-            _, want = value_and_grad(function, wrt=program.wrt, jit=False)(*_copy(item))
-        for k, (g, w) in enumerate(zip(gradients, want)):
-            if not np.allclose(np.asarray(g)[j], w, rtol=1e-10, atol=1e-12):
-                raise ProgramFailure("gradient", f"vmap(grad) gives {np.asarray(g)[j]!r} w.r.t. argument "
-                                     f"{program.wrt[k]} for the item {item!r}, value_and_grad gives {w!r}", program)
-    return "checked"
+    # where the items are small and the code straight, also the loop over their numbers (scalarise.py)
+    looped = [items_loop_in_python(transformed, *_copy(batched)) for transformed in (values_of, gradients_of)]
+    looped[1] = looped[1] if looped[1] is None or len(program.wrt) > 1 else (looped[1],)
+    for what, got_values, got_gradients in (("vmap", values, gradients), ("its loop over the items' numbers", *looped)):
+        for item, want, got in zip(items, expected, () if got_values is None else got_values):
+            if not _close(float(got), want):
+                raise ProgramFailure("value", f"{what} gives {got!r} for the item {item!r}, Python gives {want!r}",
+                                     program)
+        for j, item in enumerate(items if got_gradients is not None else ()):
+            with np.errstate(all="ignore"):
+                _, want = value_and_grad(function, wrt=program.wrt, jit=False)(*_copy(item))
+            for k, (g, w) in enumerate(zip(got_gradients, want)):
+                if not np.allclose(np.asarray(g)[j], w, rtol=1e-10, atol=1e-12):
+                    raise ProgramFailure("gradient", f"{what} of grad gives {np.asarray(g)[j]!r} w.r.t. argument "
+                                         f"{program.wrt[k]} for the item {item!r}, value_and_grad gives {w!r}", program)
+    return "checked" + (": and its loop over the items' numbers" if looped[0] is not None else "")
+
+
+def _batched_outcomes(examples: int, failures: dict | None = None) -> Counter:
+    """How `examples` programs came out of check_batched; with `failures`, each failure is kept there
+    (grouped by `_signature`) instead of ending the run."""
+    outcomes = Counter()
+
+    @settings(max_examples=examples, **SETTINGS)
+    @given(programs(max_statements=10, control=3))
+    def check(program):
+        try:
+            outcome = check_batched(program)
+        except ProgramFailure as failure:
+            if failures is None:
+                raise
+            failures.setdefault(_signature(str(failure)), []).append(str(failure))
+            outcome = "failed"
+        outcomes[outcome.split(":")[0]] += 1
+        outcomes["as a loop over the items' numbers"] += "loop" in outcome
+
+    check()
+    return outcomes
 
 
 def test_random_programs_batched():
     """60 examples: vmap of each program and of its gradient over items that take their own
-    branches and trip counts, against Python and the unbatched gradient per item; today 34 pass
-    and 26 are refused as documented (a batched index or update, `weak`, a variable of another
-    shape on another path)."""
-    outcomes = Counter()
+    branches and trip counts, against Python and the unbatched gradient per item (and, for the
+    straight-line ones, 9 today, the loop over the items' numbers that compiled code runs, as
+    Python); today 38 pass and 21 are refused as documented (a batched index or update, `weak`, a
+    variable of another shape on another path)."""
+    outcomes = _batched_outcomes(60)
+    assert outcomes["checked"] >= 30 and outcomes["as a loop over the items' numbers"] >= 5, outcomes
 
-    @settings(max_examples=60, **SETTINGS)
-    @given(programs(max_statements=10, control=3))
-    def check(program):
-        outcomes[check_batched(program).split(":")[0]] += 1
 
-    check()
-    assert outcomes["checked"] >= 30, outcomes
+@pytest.mark.slow
+def test_random_programs_long_batched():
+    """As test_random_programs_batched, ADCOMPILER_RANDOM_EXAMPLES examples, every failure counted."""
+    failures: dict = {}
+    outcomes = _batched_outcomes(LONG_EXAMPLES, failures)
+    for signature, texts in failures.items():
+        print(f"\n{len(texts)} x {signature}\n{texts[0]}")
+    assert not failures and outcomes["checked"] >= LONG_EXAMPLES // 2, outcomes
 
 
 LONG_EXAMPLES = int(os.environ.get("ADCOMPILER_RANDOM_EXAMPLES", "10000"))

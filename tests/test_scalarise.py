@@ -1,10 +1,13 @@
 """vmap of functions of a few numbers runs as one loop over the items' numbers (transforms/scalarise.py):
 each program gives what a Python loop over the items gives (and its Jacobians what finite differences
 give), its compiled code is that loop, and without kernels (jit=False) the batched NumPy code runs."""
+import types
+
 import numpy as np
 import pytest
 
 import adcompiler as ad
+from adcompiler.backend import runtime
 from fd import fd_jacobian
 
 
@@ -45,6 +48,19 @@ def _items(rng, count=7):
     return rng.normal(size=(count, 3)), rng.normal(size=(count, 2))
 
 
+def items_loop_in_python(transformed, *args):
+    """What the loop over the items' numbers of `transformed` (a vmap, called once, with `args` of
+    that signature, batch axes first) gives run as Python, its kernels not compiled (where the module
+    would run the batched NumPy version instead); None where its code has no such loop."""
+    (built, _), = transformed.specialisations.values()
+    if built.plain is None:
+        return None
+    scope = {"jit": lambda function: function, "rt": runtime,
+             "krt": types.SimpleNamespace(**{**vars(runtime), "ELEMENT_LOOPS": True})}
+    exec(compile(built.source, str(built.path), "exec"), scope)
+    return scope[transformed.name](*args, *built.primal.captured)
+
+
 def _source(transformed) -> str:
     text = ad.show(transformed, print_it=False)
     return text[text.index("# generated Python"):]
@@ -59,6 +75,7 @@ def test_a_vmap_of_small_items_is_a_loop_over_their_numbers(program, rng):
     source = _source(batched)
     assert "for item in range" in source and "if not krt.ELEMENT_LOOPS" in source, source
     np.testing.assert_allclose(ad.vmap(program, jit=False)(xs, ys), expected, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(items_loop_in_python(batched, xs, ys), expected, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("program", [elementwise, updates, shapes, products], ids=lambda p: p.__name__)
@@ -85,15 +102,20 @@ def test_the_first_items_shape_is_compiled_and_others_are_batched(rng):
 
 
 def test_what_does_not_qualify_is_batched(rng):
-    """Items too large to keep as numbers, and ops without an elements rule (np.sort), are batched."""
+    """Items too large to keep as numbers, ops without an elements rule (np.sort), and loops whose
+    body would be too long to compile soon (a product of 16 x 16 matrices: 7,936 ops), are batched."""
     def sorted_sum(x):
         return np.sort(x)[::2] * 2.0
 
     def tanh(x):
         return np.tanh(x)
 
-    large = rng.normal(size=(3, 300))
-    for program, xs in ((sorted_sum, rng.normal(size=(4, 5))), (tanh, large)):
+    def square(x):
+        return x @ x
+
+    cases = ((sorted_sum, rng.normal(size=(4, 5))), (tanh, rng.normal(size=(3, 300))),
+             (square, rng.normal(size=(3, 16, 16))))
+    for program, xs in cases:
         batched = ad.vmap(program)
         np.testing.assert_allclose(batched(xs), np.array([program(x) for x in xs]), rtol=1e-13)
         assert "for item in range" not in _source(batched)

@@ -13,8 +13,8 @@ of 31,843 observations: about 150 NumPy calls over arrays of 2 or 3 columns).
 
 It applies where every value of `fn` is a number or an array of known lengths (`Type.lengths`: a
 vmap of small items keys its specialisations by the items' shapes, api.py) of at most SMALL
-elements, of float64, int64 or bool, with no control flow and every op an elements rule; None
-otherwise, and batching does it. Unbatched parameters are read once, before the loop.
+elements, of float64, int64 or bool, with no control flow and every op an elements rule, and where
+the loop's body has at most MOST_OPS ops (Numba's compile time); None otherwise, and batching does it. Unbatched parameters are read once, before the loop.
 """
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ from ..rules.primitive import NoElements, Sym, as_elements
 from .batch import batched_type
 
 DTYPES = frozenset({"float64", "int64", "bool"})
+# The most ops of numbers a loop body may have: Numba compiles about a thousand a second (ADBench BA's
+# vmap(jacrev) makes 431, its vmap(jacfwd) 2,121; a Jacobian of 4 x 4 matrix products 6,336, 11 s).
+MOST_OPS = 4096
 
 
 def scalarise(fn: Function, batched_positions: tuple) -> Function | None:
@@ -45,7 +48,8 @@ def scalarise(fn: Function, batched_positions: tuple) -> Function | None:
             trips = P.dim(Sym(params[batched_positions[0]]), axis=0)
             outputs = [P.zeros(trips, *value.type.lengths, dtype=value.type.dtype) for value in returned.values]
             item = Value(Type("int64", weak=True), "item")
-            carried = [Value(out.type, value.hint) for out, value in zip(outputs, returned.values)]
+            hints = [getattr(value, "hint", "") for value in returned.values]  # (a literal result has none)
+            carried = [Value(out.type, hint) for out, hint in zip(outputs, hints)]
             with builder.nested() as body:
                 for i in batched_positions:
                     elements[id(fn.params[i])] = _read(params[i], (item,))
@@ -57,7 +61,9 @@ def scalarise(fn: Function, batched_positions: tuple) -> Function | None:
                            for row, value in zip(carried, returned.values)]
     except NoElements:
         return None
-    results = tuple(Value(out.type, value.hint) for out, value in zip(outputs, returned.values))
+    if len(body) > MOST_OPS:
+        return None
+    results = tuple(Value(out.type, hint) for out, hint in zip(outputs, hints))
     loop = Block([item, *carried], body, Yield(tuple(w.operand for w in written), returned.loc))
     builder.append(For((trips.operand, *(out.operand for out in outputs)), (loop,), results, returned.loc))
     return Function(fn.name, [Block(params, builder.ops, Return(results, returned.loc))], fn.loc, fn.captured,
