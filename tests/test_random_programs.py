@@ -1398,3 +1398,29 @@ def test_regression_power_of_zero_to_an_exponent_of_zero(jit):
     x ** 0 is 1 whatever x, so it is 0 (JAX's rule: y x^1 where y is 0)."""
     x, y = np.array([0.3, -0.4]), np.array([0.0, 0.7])
     _check_against_python(power_of_the_iteration_number, [x, y], wrt=(0, 1), jit=jit)
+
+
+def early_return_in_an_inner_branch(x, w):
+    if np.sum(x) > 0.0:
+        if w[0] < 1.969:
+            t10 = 2.0  # noqa: F841 (the generated program's dead store)
+        else:
+            return np.sum(np.tanh(w))
+    return np.sum(w * 3.0)
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="batching: the backward of a branch no item took reads its residual, an empty placeholder")
+def test_regression_vmap_grad_of_an_early_return_no_item_takes():
+    """Found by the long batched run (1 of 2,000 programs), pre-existing (1520db9): under vmap, the
+    items where the outer condition is False get False for the inner one, so the backward of the
+    inner `if` runs both branches (and then selects each item's), and the early return's adjoint,
+    g * (1 - tanh(w)^2), reads tanh(w), which no item computed: an empty placeholder, and NumPy
+    refuses to broadcast (3, 1) against (0, 0). The values it would give are selected away; the
+    backward of a nested batched `if` should count only the items its outer branch holds."""
+    x = np.array([[0.901356, 0.287444], [0.420197, -0.507171], [1.153623, 0.969072]])
+    w = np.array([[-0.031343], [-0.18036], [0.034481]])
+    gradients = vmap(grad(early_return_in_an_inner_branch, wrt=(0, 1)), jit=False)(x, w)
+    for i in range(3):
+        want = value_and_grad(early_return_in_an_inner_branch, wrt=(0, 1), jit=False)(x[i], w[i])[1]
+        np.testing.assert_allclose(gradients[1][i], want[1], rtol=1e-12)
