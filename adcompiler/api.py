@@ -230,12 +230,7 @@ class Transformed:
 
     def _fixed_shapes(self, types: tuple, originals: tuple, values: tuple) -> tuple:
         """The integers fixed, and every array leaf's type with its shape (`values`: the leaves)."""
-        shapes = iter(np.shape(v) for v in values)
-
-        def shaped(leaf, path):
-            shape = next(shapes)
-            return leaf.with_lengths(shape) if isinstance(leaf, Type) and leaf.ndim else leaf
-        return tuple(trees.map_leaves(t, shaped) for t in self._fixed_integers(types, originals, values))
+        return _with_lengths(self._fixed_integers(types, originals, values), values, lambda shape: shape)
 
     def __call__(self, *args, **kwargs):
         plain_call = not kwargs and len(args) == len(self.names) and self.kind not in ("vmap", "jvp")
@@ -272,7 +267,7 @@ class Transformed:
         differentiated = () if self.kind == "vmap" else self.wrt
         flat = [_argument(v, n, i in differentiated) for i, (n, v) in enumerate(zip(self.names, own))]
         if self.kind == "vmap":
-            flat = [(_small_lengths(structure, leaves, axis is not None), leaves)
+            flat = [(_with_lengths((structure,), leaves, functools.partial(_small_item, axis is not None))[0], leaves)
                     for (structure, leaves), axis in zip(flat, self.in_axes)]
         return tuple(structure for structure, _ in flat), args, tuple(leaf for _, leaves in flat for leaf in leaves)
 
@@ -479,19 +474,24 @@ def _batch_first(args: tuple, names: list, in_axes: tuple) -> tuple:
     return tuple(moved)
 
 
-def _small_lengths(structure, leaves: list, batched: bool):
-    """A vmap argument's types with the lengths of its arrays whose items (a batched argument's; the
-    whole of another) have at most `SMALL` elements: a vmap of small items is specialised
-    by their shapes, so that it runs as a loop over their numbers (transforms/scalarise.py)."""
+def _with_lengths(structures, leaves, lengths) -> tuple:
+    """`structures` with each array leaf's type given the lengths `lengths(its value's shape)` (None:
+    left as it is); `leaves` are the values of their leaves, in order."""
     shapes = iter(np.shape(leaf) for leaf in leaves)
 
     def shaped(leaf, path):
         shape = next(shapes)
-        item = shape[1:] if batched else shape
-        if not isinstance(leaf, Type) or not leaf.ndim or math.prod(item) > SMALL:
-            return leaf
-        return leaf.with_lengths(((None,) if batched else ()) + item)
-    return trees.map_leaves(structure, shaped)
+        known = lengths(shape) if isinstance(leaf, Type) and leaf.ndim else None
+        return leaf if known is None else leaf.with_lengths(known)
+    return tuple(trees.map_leaves(structure, shaped) for structure in structures)
+
+
+def _small_item(batched: bool, shape: tuple):
+    """The lengths a vmap keys an array argument of `shape` by where its items (a batched argument's;
+    the whole of another) have at most `SMALL` elements, so that it runs as a loop over their numbers
+    (transforms/scalarise.py); None otherwise."""
+    item = shape[1:] if batched else shape
+    return None if math.prod(item) > SMALL else ((None,) if batched else ()) + item
 
 
 def _is_integer(value) -> bool:

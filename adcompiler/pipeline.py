@@ -109,18 +109,21 @@ def build(parsed: ParsedFunction, arg_types: list, wrt: tuple, kind: str, transf
         program, purpose = verify(simplify(primal)), "compiled as it is"
     elif kind == "vmap":
         leaves = leaf_positions(arg_types, wrt)
-        looped = scalarise(verify(simplify(primal)), leaves) if mode == "auto" else None
+        simplified = verify(simplify(primal))
+        looped = scalarise(simplified, leaves) if mode == "auto" else None
         unshaped = [trees.map_leaves(t, lambda leaf, path: leaf.with_lengths((None,) * leaf.ndim)) for t in arg_types]
-        batched = primal if unshaped == arg_types else verify(lower(parsed, unshaped, transforms, constants))
-        try:  # batched as without the items' shapes (api.py keys them only for `scalarise`)
-            program = verify(simplify(verify(batch(verify(simplify(batched)), leaves))))
+        if unshaped != arg_types:  # batched as without the items' shapes (api.py keys them only for `scalarise`)
+            relowered = verify(lower(parsed, unshaped, transforms, constants))
+            simplified = verify(simplify(relowered))
+            if looped is None:
+                primal = relowered
+        try:
+            program = verify(simplify(verify(batch(simplified, leaves))))
         except CompileError:
             if looped is None:
                 raise
             program = None  # what batching refuses (`@` of 4-D stacks), the loop over the items does
-        if looped is None:
-            primal = batched
-        else:
+        if looped is not None:
             program, plain = verify(simplify(verify(looped))), program
         purpose = "batched over axis 0 of " + ", ".join(primal.params[i].hint for i in leaves)
     elif kind == "jacobian":

@@ -7,8 +7,8 @@ import numpy as np
 
 from ..ir.core import Const, Type
 from .elementwise import cast
-from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, literal, literal_lengths, \
-    promote, same_type
+from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, filled_elements, \
+    literal, literal_lengths, promote, same_type
 from .reductions import sum_axes, total
 from .shapes import aligned, broadcast_like, dim, logical_rank, permute, shape_of, squeeze, unbroadcast
 
@@ -125,7 +125,7 @@ unbroadcast.defbatch(_unbroadcast_batched)
 # elements are unknown, so it has no rule.
 
 def _filled(shape: tuple, value, dtype: str) -> np.ndarray:
-    return np.full(shape, Sym(value if isinstance(value, Sym) else np.dtype(dtype).type(value).item()), dtype=object)
+    return filled_elements(shape, np.dtype(dtype).type(value).item())
 
 
 zeros.defelements(lambda *dims, dtype: _filled(tuple(literal(d) for d in dims), 0, dtype))

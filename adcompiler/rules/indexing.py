@@ -9,8 +9,8 @@ from ..ir.core import Const, IndexArray, IndexInt, IndexSlice, Type, basic_index
 from .internal import copy, longest
 from .creation import repeated_over
 from .shapes import aligned, broadcast_like, logical_rank, permute
-from .primitive import LINEAR, NEW, UPDATE, VIEW, NoElements, Primitive, Recompute, Sym, as_elements, literal, numbers, \
-    zero_elements
+from .primitive import LINEAR, NEW, UPDATE, VIEW, NoElements, Primitive, Recompute, Sym, as_elements, \
+    filled_elements, literal, numbers
 
 # ---------------------------------------------------------------- indexing
 # An index is a tuple of `IndexItem`s (ir/core.py); the operands after the array are the items'
@@ -159,9 +159,12 @@ index_accumulate.defvjp(lambda g, acc, gg, *items, out, index: g,
 def _subscript(items, index) -> tuple:
     if not basic_index(index):
         raise NoElements("an integer-array or boolean index")
-    values = iter([literal(item) for item in items])
-    return tuple(slice(*(next(values) if given else None for given in item.given)) if isinstance(item, IndexSlice)
-                 else next(values) for item in index)
+    subscript = []
+    for _, item, operands in index_items(index, items):
+        values = iter([literal(operand) for operand in operands])
+        subscript.append(slice(*(next(values) if given else None for given in item.given))
+                         if isinstance(item, IndexSlice) else next(values))
+    return tuple(subscript)
 
 
 def _elements_at(x, items, index):
@@ -184,7 +187,9 @@ getitem.defelements(lambda x, *items, index: _elements_at(x, items, index)[1])
 setitem.defelements(lambda y, v, *items, index: _updated(y, v, items, index, add=False))
 index_accumulate.defelements(lambda acc, g, *items, index: _updated(acc, g, items, index, add=True))
 # zeros but for g at the index: g itself there (0 + g is g), no additions
-index_add.defelements(lambda like, g, *items, index: _updated(zero_elements(like.shape, g), g, items, index, add=False))
+index_add.defelements(lambda like, g, *items, index: _updated(
+    filled_elements(like.shape, 0.0 if any(e.type.is_float for e in g.flat) or not g.size else 0), g, items, index,
+    add=False))
 
 
 # ---------------------------------------------------------------- batching

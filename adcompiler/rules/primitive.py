@@ -266,10 +266,9 @@ def numbers(elements: np.ndarray):
     return elements[()] if isinstance(elements, np.ndarray) and elements.ndim == 0 else elements
 
 
-def zero_elements(shape: tuple, like: np.ndarray) -> np.ndarray:
-    """Elements of zeros of `shape`, of the kind of the elements `like` (float unless all are ints)."""
-    floats = any(e.type.is_float for e in like.flat) or not like.size
-    return as_elements(np.full(shape, 0.0 if floats else 0, dtype=object))
+def filled_elements(shape: tuple, value) -> np.ndarray:
+    """The elements of an array of `shape` filled with the literal `value` (a Python number)."""
+    return np.full(shape, Sym(value), dtype=object)
 
 
 def literal(elements: np.ndarray):

@@ -8,7 +8,7 @@ from ..ir.core import Const, Type, Value
 from .elementwise import cast, equal, mul, neg
 import numpy as np
 
-from .primitive import LINEAR, NEW, NoElements, Primitive, Sym, floating, same_type
+from .primitive import LINEAR, NEW, NoElements, Primitive, Sym, filled_elements, floating, same_type
 from .shapes import broadcast_like, dim, expand_dims, reshape, shape_of, size, squeeze
 
 
@@ -236,7 +236,7 @@ def _summed(x, axes=None, keepdims=False):
     if any(e.type.dtype == "bool" for e in x.flat):
         raise NoElements("a sum of bools")
     if not x.size:
-        return np.full(np.sum(np.zeros(x.shape), axis=axes, keepdims=keepdims).shape, Sym(0.0), dtype=object)
+        return filled_elements(np.sum(np.zeros(x.shape), axis=axes, keepdims=keepdims).shape, 0.0)
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 

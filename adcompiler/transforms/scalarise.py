@@ -14,7 +14,8 @@ of 31,843 observations: about 150 NumPy calls over arrays of 2 or 3 columns).
 It applies where every value of `fn` is a number or an array of known lengths (`Type.lengths`: a
 vmap of small items keys its specialisations by the items' shapes, api.py) of at most SMALL
 elements, of float64, int64 or bool, with no control flow and every op an elements rule, and where
-the loop's body has at most MOST_OPS ops (Numba's compile time); None otherwise, and batching does it. Unbatched parameters are read once, before the loop.
+the loop's body has at most MOST_OPS ops (Numba's compile time); None otherwise, and batching does
+it. Unbatched parameters are read once, before the loop.
 """
 from __future__ import annotations
 
@@ -98,14 +99,13 @@ def _read(array: Value, lead: tuple) -> np.ndarray:
 def _typed(elements, result: Type) -> np.ndarray:
     """The elements a rule made, as the op's result type says: a number of another dtype is cast (a
     literal takes the dtype of what it meets, as before); its shape is checked."""
-    if elements is None or elements.shape != (result.shape or ()):
+    if elements is None or elements.shape != result.shape:
         raise NoElements(f"an elements rule gave {None if elements is None else elements.shape} for {result}")
-    out = np.empty(elements.shape, object)
-    for index in np.ndindex(elements.shape):
+    for index in np.ndindex(elements.shape):  # (elements_of's array is new: cast in place)
         e = elements[index]
-        cast = not isinstance(e.operand, Const) and e.type.dtype != result.dtype
-        out[index] = P.cast(e, dtype=result.dtype) if cast else e
-    return out
+        if not isinstance(e.operand, Const) and e.type.dtype != result.dtype:
+            elements[index] = P.cast(e, dtype=result.dtype)
+    return elements
 
 
 def _written(row: Sym, elements: np.ndarray, item: Value) -> Sym:
