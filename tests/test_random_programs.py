@@ -1409,15 +1409,13 @@ def early_return_in_an_inner_branch(x, w):
     return np.sum(w * 3.0)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="batching: the backward of a branch no item took reads its residual, an empty placeholder")
 def test_regression_vmap_grad_of_an_early_return_no_item_takes():
     """Found by the long batched run (1 of 2,000 programs), pre-existing (1520db9): under vmap, the
-    items where the outer condition is False get False for the inner one, so the backward of the
-    inner `if` runs both branches (and then selects each item's), and the early return's adjoint,
-    g * (1 - tanh(w)^2), reads tanh(w), which no item computed: an empty placeholder, and NumPy
-    refuses to broadcast (3, 1) against (0, 0). The values it would give are selected away; the
-    backward of a nested batched `if` should count only the items its outer branch holds."""
+    items where the outer condition is False got False for the inner one, so the backward of the
+    inner `if` ran both branches (then selecting each item's), and the early return's adjoint,
+    g * (1 - tanh(w)^2), read tanh(w), which no item computed: an empty placeholder, and NumPy
+    refused to broadcast (3, 1) against (0, 0) (a ValueError). Now a nested batched `if` counts
+    only the items its enclosing branch runs for (Batching.active)."""
     x = np.array([[0.901356, 0.287444], [0.420197, -0.507171], [1.153623, 0.969072]])
     w = np.array([[-0.031343], [-0.18036], [0.034481]])
     gradients = vmap(grad(early_return_in_an_inner_branch, wrt=(0, 1)), jit=False)(x, w)

@@ -12,7 +12,8 @@ loop carries a value batched when its initial value or its body makes it so (a f
 reverse mode's activity analysis), an `if` yields one batched when either branch does, and the
 unbatched side is repeated over the batch. Control flow that differs across the batch: an `if` on
 a batched condition runs the branch every item takes, if one is, else both, picking each item's
-values (`selected`; `select` requires each item's two values to have one shape); a
+values (`selected`; `select` requires each item's two values to have one shape), and within a
+branch so computed the items counted are the branch's own (`active`); a
 `for` with a batched trip count and a `while` with a batched test run until the longest item ends,
 each item's carried values kept from where its own loop ended (`masked`; its tapes take each
 item's rows at its own iterations, and rows past them are never read). A tape (a list) is batched
@@ -76,6 +77,7 @@ class Batching:
         self.widening: dict = {}  # id(unbatched carried argument of a loop being made) -> its position
         self.made_by: dict = {}  # id(original value) -> the op that made it (a loop's tapes, `masked`)
         self.strong_alike = strong_alike  # whether `weak` may be batched as it is (see STRONG_ALIKE)
+        self.active = None  # the items the code being made runs for (a batched bool), None: all of them
 
 
     def block(self, block: Block, batched_results: bool = False) -> tuple:
@@ -227,7 +229,12 @@ class Batching:
                                "would take its own branch)", op.loc, "keep the values in arrays of one shape (a "
                                "loop's arrays whose shape changes are kept in a list), or batch outside this code")
         condition = P.Sym(self.lookup(op.args[0]))
-        taken = P.total(P.cast(condition, dtype="int64"))
+        # the items this code runs for: an enclosing `if` computing both branches runs each for all
+        # the items, and the others' values of it are selected away (their conditions here may be
+        # anything, a placeholder's False: a branch none of its own items takes reads values none made)
+        held = condition if self.active is None else P.where(condition, self.active, False)
+        taken = P.total(P.cast(held, dtype="int64"))
+        count = P.size(condition) if self.active is None else P.total(P.cast(self.active, dtype="int64"))
 
         def branch(block):
             self.ops(block.ops)
@@ -235,9 +242,13 @@ class Batching:
             return [self.as_batched(v) for v in block.terminator.values]
 
         def both():
-            sides = []
-            for block in op.blocks:
-                self.ops(block.ops)
+            sides, outer = [], self.active
+            for block, side in zip(op.blocks, (condition, P.logical_not(condition))):
+                self.active = side if outer is None else P.where(side, outer, False)
+                try:
+                    self.ops(block.ops)
+                finally:
+                    self.active = outer
                 sides.append([(P.Sym(self.lookup(v)), self.is_batched(v)) for v in block.terminator.values])
             self.builder.loc = op.loc
             return [self.choose(condition, then, orelse, (then_batched, orelse_batched), result.type.ndim).operand
@@ -250,7 +261,7 @@ class Batching:
                                                      self._block(both, op.loc)), results, op.loc))
             return results
 
-        every = P.equal(taken, P.size(condition))
+        every = P.equal(taken, count)
         results = self._results_of(op)
         self.builder.append(If((every.operand,), (self._block(lambda: branch(op.blocks[0]), op.loc),
                                                   self._block(mixed, op.loc)), results, op.loc))
