@@ -1,5 +1,5 @@
-"""ADBench's GMM and LSTM objectives written the way an adcompiler user writes them, with readers
-for ADBench's input files.
+"""ADBench's GMM, LSTM and hand-tracking objectives written the way an adcompiler user writes
+them, with readers for ADBench's input files.
 
 `gmm_objective` and `lstm_objective` are plain Python and NumPy with loops, scalar element reads
 and element writes into arrays they create, so adcompiler can differentiate them. They follow
@@ -12,6 +12,12 @@ gmm_objective.py and lstm_objective.py, MIT licence), including its conventions:
 * LSTM: ADBench's "LSTM" is elementwise: the gates are `concat(x, h, x, h) * weight + bias`, and
   the log-normaliser is `log(sum(exp(y)) + 2)` (the PyTorch reference's `sum(exp(y), 2)` is
   Python's sum with start value 2).
+
+* Hand: ADBench's hand tracking (hand_objective.py): a skinned hand model of 22 bones and 544
+  vertices posed by 26 parameters (global angle-axis rotation and translation, Euler angles per
+  finger joint); the residuals are the points minus their corresponding posed vertices (simple) or
+  points of their corresponding triangles at barycentric coordinates `us` (complicated). Its list
+  of bones' absolute transforms grows in both branches of an `if` and reads a parent's.
 
 `gmm_objective_numpy` and `lstm_objective_numpy` compute the same with array operations.
 Gradients are compared with ADBench's in its flat order (`gmm_gradient_order`,
@@ -364,6 +370,142 @@ def lstm_objective_numpy(main_params, extra_params, state, sequence):
         ypred = x * extra_params[1] + extra_params[2]
         total += np.sum(sequence[t + 1] * (ypred - np.log(np.sum(np.exp(ypred)) + 2.0)))
     return -total / ((c - 1) * b)
+
+
+# ------------------------------------------------------------------------------ hand tracking
+
+def read_hand(model_dir, path, complicated=False):
+    """ADBench's hand model and instance: (theta (26,), us (npts, 2) or None, model, correspondences
+    (npts,), points (npts, 3)), the model a dict of `parents` (B,), `base_relatives` and
+    `inverse_base_absolutes` (B, 4, 4), `base_positions` (V, 4, homogeneous), `weights` (V, B) and
+    `triangles` (T, 3), as ADBench's Python reader (tools/python_common/hand_io.py) reads them; a
+    complicated instance also holds `us`, the points' barycentric coordinates in their triangles."""
+    model_dir = Path(model_dir)
+    bones = [line.strip().split(":") for line in open(model_dir / "bones.txt") if line.strip()]
+    matrices = np.array([[float(v) for v in bone[2:34]] for bone in bones]).reshape(len(bones), 2, 4, 4)
+    vertices = [line.strip().split(":") for line in open(model_dir / "vertices.txt") if line.strip()]
+    base_positions = np.ones((len(vertices), 4))
+    weights = np.zeros((len(vertices), len(bones)))
+    for i, fields in enumerate(vertices):
+        base_positions[i, :3] = [float(v) for v in fields[:3]]
+        for j in range(int(fields[8])):
+            weights[i, int(fields[9 + 2 * j])] = float(fields[10 + 2 * j])
+    model = {"parents": np.array([int(bone[1]) for bone in bones]), "base_relatives": matrices[:, 0],
+             "inverse_base_absolutes": matrices[:, 1], "base_positions": base_positions, "weights": weights,
+             "triangles": np.loadtxt(model_dir / "triangles.txt", dtype=np.int64, delimiter=":")}
+    rows = _rows(path)
+    npts, ntheta = int(rows[0][0]), int(rows[0][1])
+    correspondences = np.array([int(r[0]) for r in rows[1:1 + npts]])
+    points = np.array([r[1:4] for r in rows[1:1 + npts]], dtype=np.float64)
+    us = np.array(rows[1 + npts:1 + 2 * npts], dtype=np.float64) if complicated else None
+    theta = np.array([r[0] for r in rows[1 + (2 if complicated else 1) * npts:]], dtype=np.float64)
+    if theta.shape != (ntheta,) or points.shape != (npts, 3) or (complicated and us.shape != (npts, 2)):
+        raise ValueError(f"{path}: not a hand instance of {npts} points and {ntheta} parameters")
+    return theta, us, model, correspondences, points
+
+
+def pose_parameters(theta, bone_count):
+    """ADBench's pose (bone_count + 3, 3): the global rotation (angle-axis), scale 1 and
+    translation, then per bone its Euler angles: 4 bones per finger after the wrist, the first of
+    each finger's three posed bones with two angles, the others with one."""
+    pose = np.zeros((bone_count + 3, 3))
+    pose[0] = theta[0:3]
+    pose[1] = np.ones(3)
+    pose[2] = theta[3:6]
+    at = 6
+    row = 5
+    for finger in range(5):
+        for joint in range(3):
+            pose[row, 0] = theta[at]
+            at = at + 1
+            if joint == 0:
+                pose[row, 1] = theta[at]
+                at = at + 1
+            row = row + 1
+        row = row + 1
+    return pose
+
+
+def euler_rotation(xzy):
+    """The rotation Rz Ry Rx of the angles (x, z, y), as a homogeneous 4 x 4 matrix."""
+    cx, sx = np.cos(xzy[0]), np.sin(xzy[0])
+    cy, sy = np.cos(xzy[2]), np.sin(xzy[2])
+    cz, sz = np.cos(xzy[1]), np.sin(xzy[1])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+    ry = np.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
+    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+    out = np.eye(4)
+    out[:3, :3] = rz @ ry @ rx
+    return out
+
+
+def angle_axis_rotation(angle_axis):
+    """Rodrigues' rotation matrix (3, 3) of an angle-axis vector; the identity below angle 1e-4."""
+    angle = np.sqrt(np.sum(angle_axis * angle_axis))
+    if angle < 1e-4:
+        return np.eye(3)
+    x = angle_axis[0] / angle
+    y = angle_axis[1] / angle
+    z = angle_axis[2] / angle
+    s, c = np.sin(angle), np.cos(angle)
+    return np.array([[x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
+                     [x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s],
+                     [x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]])
+
+
+def skinned_positions(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights):
+    """The model's vertices (V, 3) posed by theta: each bone's absolute transform the product of
+    its ancestors' posed relatives, the vertices blended by their skinning weights, then rotated,
+    scaled and moved by the global pose."""
+    pose = pose_parameters(theta, parents.shape[0])
+    absolutes = []
+    for i in range(parents.shape[0]):
+        relative = base_relatives[i] @ euler_rotation(pose[i + 3])
+        if parents[i] == -1:
+            absolutes.append(relative)
+        else:
+            absolutes.append(absolutes[parents[i]] @ relative)
+    transforms = np.stack(absolutes) @ inverse_base_absolutes
+    moved = transforms[:, :3, :] @ base_positions.T  # (B, 3, V)
+    blended = np.sum(moved * weights.T[:, None, :], axis=0).T
+    rotation = angle_axis_rotation(pose[0]) * pose[1]
+    return blended @ rotation.T + pose[2]
+
+
+def hand_model_args(model):
+    """The model's arrays in the objectives' parameter order (after theta, or theta and us)."""
+    return (model["parents"], model["base_relatives"], model["inverse_base_absolutes"], model["base_positions"],
+            model["weights"])
+
+
+def hand_objective(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
+                   correspondences, points):
+    """ADBench's hand objective (npts, 3): each point minus its corresponding posed vertex."""
+    vertices = skinned_positions(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights)
+    return points - vertices[correspondences]
+
+
+def hand_objective_complicated(theta, us, parents, base_relatives, inverse_base_absolutes, base_positions,
+                               weights, triangles, correspondences, points):
+    """ADBench's complicated hand objective (npts, 3): each point minus the point of barycentric
+    coordinates (u0, u1, 1 - u0 - u1) in its corresponding triangle of the posed vertices."""
+    vertices = skinned_positions(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights)
+    corners = vertices[triangles[correspondences]]  # (npts, 3 corners, 3)
+    u0 = us[:, 0:1]
+    u1 = us[:, 1:2]
+    return points - (u0 * corners[:, 0] + u1 * corners[:, 1] + (1.0 - u0 - u1) * corners[:, 2])
+
+
+def hand_jacobian_order(d_theta, d_us=None):
+    """ADBench's hand Jacobian (3 npts, columns) from `jacobian`'s (npts, 3, 26) and, complicated,
+    (npts, 3, npts, 2): a point's two barycentric columns (its block of the us part, which is block
+    diagonal), then theta's columns."""
+    npts = d_theta.shape[0]
+    theta_part = d_theta.reshape(3 * npts, -1)
+    if d_us is None:
+        return theta_part
+    us_part = d_us[np.arange(npts), :, np.arange(npts), :].reshape(3 * npts, 2)
+    return np.concatenate([us_part, theta_part], axis=1)
 
 
 # ------------------------------------------------------------------------- gradient orders

@@ -7,9 +7,13 @@ they are short, in float64 on one thread, reported as ratios (min of N calls):
   point i % m). The sparse Jacobian's blocks: per observation, the 2 x 15 Jacobian of the
   weighted reprojection error in the camera (11), the point (3) and the weight (1), by
   `vmap(jacfwd(f))` and `vmap(jacrev(f))`; and the weight errors 1 - w**2 (their derivative -2w).
-- hand: the hand-tracking-like skinning model of bench/jacobians.py (ADBench's hand inputs are
-  not on this machine): its (600, 26) Jacobian by `jacfwd` (26 columns: forward mode's shape) and
-  `jacrev` (and `jacobian`, which chooses between them at run time).
+- hand: ADBench's hand tracking (bench/adbench.py, its model and inputs vendored in
+  tests/data/adbench/hand): the Jacobian of the residuals (3 per point) in the 26 pose parameters
+  by `jacfwd` (forward mode's shape, as `jacobian` chooses here; compiling `jacobian`, which holds
+  both modes in one kernel, takes Numba minutes), of the simple
+  objective at ADBench's hand1 (100 points) and hand5 (800 points) of simple_small, and of the
+  complicated one (also in the points' barycentric coordinates, 2 per point: dense, 226 columns)
+  at complicated_small's hand1.
 - kmeans: GradBench's k-means by Newton's method: the cost sum_i min_k |p_i - c_k|^2, its gradient
   and its Hessian's diagonal (the Hessian is diagonal: forward over reverse along all ones, `hvp`),
   and the Newton direction gradient / diagonal; the hand-written derivative is 2 (c_k - p_i)
@@ -21,8 +25,8 @@ they are short, in float64 on one thread, reported as ratios (min of N calls):
   f = |p1|^2 - |p2|^2 + sum(sin(p1) * p2) (GradBench's with a coupling, so that the inner
   optimum depends on p1).
 
-The ba problem is also timed in ADBench's hand-written C++ derivatives (bench/cpp: run
-bench/cpp/build.sh first; skipped when not built), its blocks compared with ours.
+The ba and hand problems are also timed in ADBench's hand-written C++ derivatives (bench/cpp: run
+bench/cpp/build.sh first; skipped when not built), their blocks or first rows compared with ours.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/gradbench.py [--repeats 7] [--problems kmeans ...]
 """
@@ -43,12 +47,17 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import adcompiler as ad  # noqa: E402
+from bench import adbench  # noqa: E402
 from bench.adbench import data_dir  # noqa: E402
-from bench.jacobians import BONES, hand, reprojection, seconds as seconds_of  # noqa: E402
+from bench.jacobians import reprojection, seconds as seconds_of  # noqa: E402
 
 BA_DATA = data_dir() / "ba"  # ADBench's small BA input (vendored in tests/data/adbench)
 BA_STANDARD = (49, 7776, 31843)  # ADBench's ba1 (n cameras, m points, p observations)
 BA_CPP = Path(__file__).parent / "cpp" / "ba_manual_timing"
+HAND_DATA = data_dir() / "hand"
+HAND_CPP = Path(__file__).parent / "cpp" / "hand_manual_timing"
+HAND_INPUTS = [("simple_small/hand1_t26_c100", False), ("simple_small/hand5_t26_c800", False),
+               ("complicated_small/hand1_t26_c100", True)]
 PROBLEMS = ["ba", "hand", "kmeans", "saddle"]
 
 
@@ -172,6 +181,56 @@ def saddle_jax(modes: str):
 
 # ---------------------------------------------------------------------------- timing
 
+def hand_jax(complicated: bool, parents):
+    """ADBench's hand objective for JAX, as a JAX user writes it: functional updates (`.at[].set`)
+    for the pose and rotations, `jnp.where` for the small-angle branch, `parents` a Python list."""
+    import jax.numpy as jnp
+
+    def euler_rotation(xzy):
+        cx, sx, cy, sy, cz, sz = jnp.cos(xzy[0]), jnp.sin(xzy[0]), jnp.cos(xzy[2]), jnp.sin(xzy[2]), \
+            jnp.cos(xzy[1]), jnp.sin(xzy[1])
+        rx = jnp.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
+        ry = jnp.array([[cy, 0.0, -sy], [0.0, 1.0, 0.0], [sy, 0.0, cy]])
+        rz = jnp.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
+        return jnp.eye(4).at[:3, :3].set(rz @ ry @ rx)
+
+    def angle_axis_rotation(angle_axis):
+        angle = jnp.sqrt(jnp.sum(angle_axis * angle_axis))
+        x, y, z = angle_axis / angle
+        s, c = jnp.sin(angle), jnp.cos(angle)
+        rotation = jnp.array([[x * x + (1 - x * x) * c, x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
+                              [x * y * (1 - c) + z * s, y * y + (1 - y * y) * c, y * z * (1 - c) - x * s],
+                              [x * z * (1 - c) - y * s, z * y * (1 - c) + x * s, z * z + (1 - z * z) * c]])
+        return jnp.where(angle < 1e-4, jnp.eye(3), rotation)
+
+    def vertices(theta, base_relatives, inverse_base_absolutes, base_positions, weights):
+        pose = jnp.zeros((len(parents) + 3, 3)).at[0].set(theta[0:3]).at[1].set(1.0).at[2].set(theta[3:6])
+        at, row = 6, 5
+        for _ in range(5):
+            pose = pose.at[row, 0:2].set(theta[at:at + 2]).at[row + 1, 0].set(theta[at + 2]) \
+                .at[row + 2, 0].set(theta[at + 3])
+            at, row = at + 4, row + 4
+        absolutes = []
+        for i, parent in enumerate(parents):
+            relative = base_relatives[i] @ euler_rotation(pose[i + 3])
+            absolutes.append(relative if parent == -1 else absolutes[parent] @ relative)
+        transforms = jnp.stack(absolutes) @ inverse_base_absolutes
+        blended = jnp.sum((transforms[:, :3, :] @ base_positions.T) * weights.T[:, None, :], axis=0).T
+        return blended @ (angle_axis_rotation(pose[0]) * pose[1]).T + pose[2]
+
+    def simple(theta, _parents, base_relatives, inverse_base_absolutes, base_positions, weights, correspondences,
+               points):
+        return points - vertices(theta, base_relatives, inverse_base_absolutes, base_positions, weights)[correspondences]
+
+    def barycentric(theta, us, _parents, base_relatives, inverse_base_absolutes, base_positions, weights, triangles,
+                    correspondences, points):
+        corners = vertices(theta, base_relatives, inverse_base_absolutes, base_positions, weights)[
+            triangles[correspondences]]
+        u0, u1 = us[:, 0:1], us[:, 1:2]
+        return points - (u0 * corners[:, 0] + u1 * corners[:, 1] + (1.0 - u0 - u1) * corners[:, 2])
+    return barycentric if complicated else simple
+
+
 def with_module(function, module, helpers=("reprojection",)):
     """`function` with its global `np` bound to `module` (jax.numpy), and its helpers too."""
     scope = dict(function.__globals__, np=module)
@@ -195,8 +254,6 @@ def main():
     rng = np.random.default_rng(0)
     rows = []  # (problem, method, seconds, result)
 
-    theta = rng.normal(size=26) * 0.3  # drawn whichever problems run, so each problem's data is the same
-    hand_points, hand_weights = rng.normal(size=(200, 3)), rng.dirichlet(np.ones(BONES), size=200)
     k_points = rng.normal(size=(10000, 8))
     k_centroids = k_points[:50] + 0.01  # no cluster empty
 
@@ -225,12 +282,30 @@ def main():
                          np.transpose(cpp_blocks, (0, 2, 1)) - ours))
 
     if "hand" in options.problems:
-        hand_forward, hand_reverse, hand_chosen = ad.jacfwd(hand), ad.jacrev(hand), ad.jacobian(hand)
-        hand_jax = jax.jit(jax.jacfwd(with_module(hand, jnp, ())))
-        rows += [("hand 600 x 26", "jacfwd", lambda: hand_forward(theta, hand_points, hand_weights)),
-                 ("hand 600 x 26", "jacrev", lambda: hand_reverse(theta, hand_points, hand_weights)),
-                 ("hand 600 x 26", "jacobian", lambda: hand_chosen(theta, hand_points, hand_weights)),
-                 ("hand 600 x 26", "JAX jacfwd", lambda: np.asarray(hand_jax(theta, hand_points, hand_weights)))]
+        for name, complicated in HAND_INPUTS:
+            theta, us, model, correspondences, points = adbench.read_hand(HAND_DATA / "model", HAND_DATA / f"{name}.txt",
+                                                                          complicated)
+            objective = adbench.hand_objective_complicated if complicated else adbench.hand_objective
+            args = (theta, us, *adbench.hand_model_args(model), model["triangles"], correspondences, points) \
+                if complicated else (theta, *adbench.hand_model_args(model), correspondences, points)
+            wrt = (0, 1) if complicated else 0
+            forward = ad.jacfwd(objective, wrt=wrt)
+            theirs = jax.jit(jax.jacfwd(hand_jax(complicated, model["parents"].tolist()), argnums=wrt))
+            problem = f"hand {'complicated' if complicated else 'simple'} c={len(points)}"
+
+            def ordered(jacobians):  # ADBench's layout (3 npts, columns)
+                return adbench.hand_jacobian_order(*(jacobians if complicated else (jacobians,)))
+            rows += [(problem, "jacfwd", lambda f=forward, a=args: ordered(f(*a))),
+                     (problem, "JAX jacfwd", lambda f=theirs, a=args: ordered([np.asarray(j) for j in f(*a)]
+                                                                             if complicated else np.asarray(f(*a))))]
+            if HAND_CPP.exists():  # ADBench's manual C++: (min ms, the Jacobian's first 6 rows)
+                import subprocess
+                output = subprocess.run([str(HAND_CPP), f"{HAND_DATA / 'model'}/", str(HAND_DATA / f"{name}.txt"),
+                                         "complicated" if complicated else "simple", str(options.repeats)],
+                                        capture_output=True, text=True, check=True).stdout.split("\n")
+                cpp_rows = np.array([[float(v) for v in line.split()] for line in output[1:7]])
+                rows.append((problem, "ADBench manual C++", float(output[0]) / 1e3,
+                             cpp_rows - ordered(forward(*args))[:6]))
 
     if "kmeans" in options.problems:
         cost_jax = with_module(kmeans_cost, jnp, ())

@@ -15,7 +15,7 @@ import pytest
 
 import adcompiler
 from adcompiler import CompileError, grad
-from fd import check_vjp
+from fd import check_vjp, fd_grad, fd_jacobian
 from test_errors import check_error
 from test_values import rng_for
 
@@ -79,10 +79,72 @@ def _stacked_squares(W, x):
     return sum(out)
 
 
-PROGRAMS = [(appended_rows, True), (appended_scalars, True), (list_of_literals, False), (comprehensions, True),
+PARENTS = np.array([-1, 0, 0, 2])
+
+
+def appended_in_branches(x, W):
+    """ADBench's hand skeleton: each item appended in one branch or the other, the second reading
+    an earlier item at a run-time position (its parent) and the last one (-1)."""
+    out = []
+    for i in range(W.shape[0]):
+        row = np.tanh(W[i] * x[i % 3])
+        if PARENTS[i] == -1:
+            out.append(row)
+        else:
+            out.append(out[PARENTS[i]] * row + 0.5 * out[-1])
+    return np.sum(np.stack(out) ** 2) + np.sum(out[0] * out[2])
+
+
+PROGRAMS = [(appended_rows, True), (appended_in_branches, True), (appended_scalars, True), (list_of_literals, False), (comprehensions, True),
             (iterate_a_grown_list, False), (list_in_a_loop_body, False), (grown_list_in_a_helper, False)]
 CASES = [pytest.param(f, False, wrt, id=f"{f.__name__}-{wrt}-nojit") for f, _ in PROGRAMS for wrt in (0, 1)] + \
     [pytest.param(f, True, 1, id=f"{f.__name__}-jit") for f, jit in PROGRAMS if jit]
+
+
+def items_of_parents(x, W):
+    """A vector per item: `appended_in_branches`'s items, stacked (for Jacobians)."""
+    out = []
+    for i in range(W.shape[0]):
+        row = np.sin(W[i] * x[i % 3])
+        if PARENTS[i] == -1:
+            out.append(row)
+        else:
+            out.append(out[PARENTS[i]] * row)
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
+def test_jacobians_of_a_list_grown_in_branches(mode):
+    """Batched tangents or cotangents through the rows of a list grown in both branches of an `if`."""
+    rng = rng_for("items of parents")
+    x, W = rng.uniform(0.2, 1.0, 3), rng.uniform(-1.0, 1.0, (4, 3))
+    for k in (0, 1):
+        jacobian = getattr(adcompiler, mode)(items_of_parents, wrt=k, jit=False)(x, W)
+        np.testing.assert_allclose(jacobian, fd_jacobian(items_of_parents, (x, W), k), rtol=1e-7, atol=1e-9)
+
+
+def earlier_item(x, j):
+    out = []
+    for i in range(3):
+        if i == 0:
+            out.append(x)
+        else:
+            out.append(out[j] * x)
+    return np.sum(np.stack(out))
+
+
+def test_an_item_read_before_it_is_appended_is_an_index_error():
+    """As Python's list of the i items so far: out[j] with j out of [-i, i) raises IndexError
+    (which the compiled function reports as a ValueError naming it and its generated code)."""
+    function = adcompiler.grad(earlier_item, jit=False)
+    x = np.array([0.5, 2.0])
+    for j in (0, -1):
+        np.testing.assert_allclose(function(x, j), fd_grad(earlier_item, (x, j), 0), rtol=1e-7)
+    for j in (1, -2):  # at i == 1, out has one item
+        with pytest.raises(IndexError):
+            earlier_item(x, j)
+        with pytest.raises(ValueError, match="earlier_item.*index out of bounds for an axis of length 1"):
+            function(x, j)
 
 
 @pytest.mark.parametrize("function, jit, wrt", CASES)
@@ -113,6 +175,34 @@ def append_under_condition(x):
     out = []
     for i in range(3):  # <- HERE
         if i > 0:
+            out.append(x * i)
+    return np.sum(np.array(out))
+
+
+def read_a_slice_while_growing(x):
+    out = []
+    for i in range(3):
+        if i == 0:
+            out.append(x)
+        else:
+            out.append(np.sum(np.array(out[0:1])) * x)  # <- HERE
+    return np.sum(np.array(out))
+
+
+def len_while_growing(x):
+    out = []
+    for i in range(3):
+        out.append(x * len(out))  # <- HERE
+    return np.sum(np.array(out))
+
+
+def appended_twice_on_a_path(x):
+    out = []
+    for i in range(3):  # <- HERE
+        if i == 0:
+            out.append(x)
+        else:
+            out.append(x)
             out.append(x * i)
     return np.sum(np.array(out))
 
@@ -151,8 +241,11 @@ def list_times_two(x):
 
 
 REFUSALS = [
-    (read_while_growing, (1.5,), ["list `out`", "read in the loop that grows it"], "own"),
-    (append_under_condition, (1.5,), ["list `out`", "under a condition"], "once per iteration"),
+    (read_while_growing, (1.5,), ["list `out`", "read after this iteration appended to it"], "own"),
+    (append_under_condition, (1.5,), ["list `out`", "once on every path", "under a condition"], "once per iteration"),
+    (read_a_slice_while_growing, (1.5,), ["only an item `out[j]`"], "index the item"),
+    (len_while_growing, (1.5,), ["list `out`", "read in the loop that grows it"], "own"),
+    (appended_twice_on_a_path, (1.5,), ["list `out`", "once on every path"], "once per iteration"),
     (items_before_the_loop, (1.5,), ["list `out`", "items before the loop"], "empty"),
     (list_of_lists_grown, (1.5,), ["a list", "cannot be used as a number or array"], None),
     (append_to_an_argument, (1.5, 2.0), ["`items`", "not a list made in this function"], "preallocate"),

@@ -552,9 +552,10 @@ def grown_rows(rows, dims):
     return rows
 
 
-def nonempty_rows(rows):
-    """`rows` (a list grown by a loop, its items arrays), after checking that the loop appended one."""
-    if rows.shape[0] == 0:
+def nonempty_rows(rows, axis=0):
+    """`rows` (a list grown by a loop, its items arrays, along `axis`), after checking that the loop
+    appended one."""
+    if rows.shape[axis] == 0:
         raise ValueError("a list grown by a loop that ran no iteration is read as an array: NumPy makes an empty "
                          "list an array of shape (0,), which the items' shape cannot tell; give the loop an iteration")
     return rows

@@ -255,6 +255,7 @@ class ControlFlow:
         args = {n: Value(t, n) for n, t in carried.items()}
         self.entering(args, before)
         self.env = {**before, **{n: Sym(a) for n, a in args.items()}}
+        self.incoming_rows.update((n, self.env.get(n)) for n, (loop, _) in self.growing.items() if loop is node)
         test_args, test_ops, test = {}, [], None
         if kind is While:
             test_args = {n: Value(t, n) for n, t in carried.items()}

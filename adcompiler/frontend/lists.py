@@ -59,10 +59,36 @@ class Lists:
             self.refuse(node, f"`{name}` is not a list made in this function, so it cannot grow here", GROW_HINT)
         self.env[name] = Listed((*current, item))
 
+    def earlier_item(self, node, name: str) -> Sym:
+        """`name[j]` in the loop that grows the list `name`, before this iteration appends: the row
+        j of the k rows so far (j negative: from the end; IndexError outside [-k, k), as the list
+        of k items raises). Lowered before any item is (the loop's first lowering), a placeholder
+        of the items' type, which an append lowered earlier gave."""
+        loop, _ = self.growing[name]
+        current, k = self.env.get(name), self.iterations[id(loop)]
+        if isinstance(node.slice, (gast.Tuple, gast.Slice)):
+            self.refuse(node, f"only an item `{name}[j]` of the list `{name}` is read in the loop that grows it",
+                        "index the item after reading it: `item = out[j]`, then `item[...]`")
+        if current is not self.incoming_rows[name]:
+            self.refuse(node, f"the list `{name}` is read after this iteration appended to it",
+                        "keep the item appended in a variable of its own and use that")
+        index = self.operand(self.expression(node.slice), node)
+        if index.type.ndim or index.type.dtype not in ("int64", "bool"):
+            self.refuse(node, f"an item of the list `{name}` is read at a position that is not an integer",
+                        "index the list by one integer")
+        if current is None:
+            if name not in self.item_types:
+                self.refuse(node, f"the list `{name}` is read in the loop that grows it before an append "
+                                  "that gives its items' type", "append in an earlier branch, or preallocate an array")
+            item = self.item_types[name]
+            return P.placeholder(dtype=item.dtype, ndim=item.ndim, listed=0)
+        return P.getitem(current, P.checked_index(index, k), index=(IndexInt(),))
+
     def grown(self, node, current, item: Sym, k: Sym, trips: Sym) -> Sym:
         """The rows so far with `item` written at row k: at k == 0 into a new array of `trips` rows."""
         dtype = P.promote(item.type).dtype if item.type.weak else item.type.dtype
         item = item if item.type.dtype == dtype and not item.type.weak else P.cast(item, dtype=dtype)
+        self.item_types[node.value.func.value.id] = item.type
 
         dims = [trips, *(P.dim(item, axis=a) for a in range(item.type.ndim))]
         if isinstance(current, Sym):  # the carried rows (from the loop's second lowering on)
@@ -73,13 +99,15 @@ class Lists:
 
     @contextlib.contextmanager
     def growing_lists(self, node, kind, trips, before: dict):
-        """Within this block, the lists the loop `node` grows (bound to `[]` before it) are carried
-        as arrays of rows; yields the names in scope before the loop without them. Refused: a list
-        grown in a `while` loop, under a condition or in a nested loop, or not empty before it."""
-        names = _appended(node.body)
+        """Within this block, the lists the loop `node` grows (bound to `[]` before it) once per
+        iteration on every path are carried as arrays of rows; yields the names in scope before the
+        loop without them. Refused: a list grown in a `while` loop, not on every path or more than
+        once per iteration, in a nested loop, or not empty before it."""
+        names = [n for n in dict.fromkeys(_appended_anywhere(node.body)) if _appends_per_path(node.body, n) == 1]
         nested = [n for n in _appended_anywhere(node.body) if n not in names and isinstance(before.get(n), Listed)]
         if nested:
-            self.refuse(node, f"the list `{nested[0]}` grows under a condition or in a nested loop", GROW_HINT)
+            self.refuse(node, f"the list `{nested[0]}` is not appended to once on every path through the loop's "
+                              "body (under a condition, or in a nested loop)", GROW_HINT)
         grown = [n for n in names if isinstance(before.get(n), Listed)]
         for name in grown:
             if before[name]:
@@ -89,6 +117,8 @@ class Lists:
                                   "whose number of iterations is not known when it starts", GROW_HINT)
         saved = dict(self.growing)
         self.growing.update({n: (node, trips) for n in grown})
+        for name in grown:
+            self.item_types.pop(name, None)
         try:
             yield {n: v for n, v in before.items() if n not in grown}, grown
         finally:
@@ -155,9 +185,22 @@ class Lists:
         return bool(cond.operand.value)
 
 
-def _appended(statements) -> list:
-    """The names that `name.append(...)` statements directly in `statements` grow."""
-    return [s.value.func.value.id for s in statements if isinstance(s, gast.Expr) and _is_append(s.value)]
+def _appends_per_path(statements, name: str):
+    """How many times every path through `statements` appends to the list `name` (an `append`
+    statement in them, or an `if` each of whose branches appends as often), or None where paths
+    differ or an append is in a nested loop or other block."""
+    total = 0
+    for statement in statements:
+        if isinstance(statement, gast.Expr) and _is_append(statement.value):
+            total += statement.value.func.value.id == name
+        elif isinstance(statement, gast.If) and name in _appended_anywhere([statement]):
+            count = _appends_per_path(statement.body, name)
+            if count is None or count != _appends_per_path(statement.orelse, name):
+                return None
+            total += count
+        elif name in _appended_anywhere([statement]):
+            return None
+    return total
 
 
 def _appended_anywhere(statements) -> list:

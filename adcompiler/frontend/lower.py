@@ -125,6 +125,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
         self.growing: dict = {}  # lists that a loop being lowered grows (lists.py)
         self.appended: list = []  # (list name, array) appended to a grown list, which NumPy's list holds (lists.py)
         self.iterations: dict = {}  # id(loop node) -> its iteration number while its body is lowered
+        self.incoming_rows: dict = {}  # a grown list's name -> its rows as its loop's iteration starts (lists.py)
+        self.item_types: dict = {}  # a grown list's name -> the type of its items, by the last append lowered
 
     def body(self, args: list):
         """Lower the body with its parameters bound to `args`; the returned value."""
@@ -400,6 +402,8 @@ class Lowering(ControlFlow, Aliasing, Names, Inlining, Lists, TreeValues):
         self.refuse(node, f"calling `{name}` is not supported", "call NumPy functions or your own functions")
 
     def expr_Subscript(self, node):
+        if isinstance(node.value, gast.Name) and node.value.id in self.growing:
+            return self.earlier_item(node, node.value.id)
         base = self.expression(node.value)
         if isinstance(base, dict):
             return self.dict_item(base, self.constant(self.expression(node.slice), "a dict key"), node)

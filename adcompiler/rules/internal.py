@@ -7,7 +7,7 @@ from .creation import empty, repeated_over
 from .elementwise import floor_divide, maximum, where
 from .shapes import aligned, dim
 from .primitive import (BUFFER, ELEMENTWISE, FRESH, IDENTITY, LINEAR, NEW, UPDATE, VIEW, ZERO, Linear, Primitive,
-                        Recompute, promote, same_type)
+                        Recompute, WithLength, promote, same_type)
 
 stop_gradient = Primitive("stop_gradient", 1, "_0", same_type, memory=IDENTITY, vjps=ZERO, batch=ELEMENTWISE)
 # A Python number read back from a loop's tape, typed as the weak value it stored.
@@ -100,11 +100,19 @@ def _rows_template(types, dtype):
 # takes no gradient, so the rule passes g on unchanged.
 rows = Primitive("rows", None, _rows_template, lambda carried, k, *dims, dtype: carried, memory=VIEW, jvps=LINEAR)
 rows.defvjp(lambda g, carried, *rest, out, dtype: g)
+# Batched carried rows (batch, trips, *item): the batch is one more leading dim (the check reads
+# the trailing ones; at k == 0 the carried value is a placeholder, empty, hence `length`). Rows
+# whose trip count or item dims differ across the batch: not batched.
+rows.defbatch(WithLength(lambda carried, k, *dims, batched, length, dtype:
+                         None if any(batched[1:]) else rows(carried, k, length, *dims, dtype=dtype)))
 # A list grown by a loop read as an array (np.array, np.stack, sum, NumPy's functions): its rows,
 # after checking that there is one. NumPy makes an empty list an array of shape (0,), whatever its
 # items would have been; the rows of array items have more axes, which would change what follows.
-nonempty_rows = Primitive("nonempty_rows", 1, "rt.nonempty_rows(_0)", lambda rows: rows, memory=VIEW, jvps=LINEAR)
-nonempty_rows.defvjp(lambda g, rows, out: g)
+# Batched, the rows are along axis 1.
+nonempty_rows = Primitive("nonempty_rows", 1, lambda types, axis=0: f"rt.nonempty_rows(_0, {axis})",
+                          lambda rows, axis=0: rows, memory=VIEW, jvps=LINEAR,
+                          batch=lambda rows, batched, axis=0: nonempty_rows(rows, axis=axis + 1))
+nonempty_rows.defvjp(lambda g, rows, out, axis=0: g)
 
 # The length of the chunks of a loop checkpointed under `memory=` (transforms/checkpoint.py): of
 # `trips` iterations, each taping `step` bytes, with `snapshot` bytes of carried values per chunk, to

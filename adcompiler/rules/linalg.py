@@ -10,7 +10,7 @@ from ..ir.core import Type
 from .elementwise import equal, sqrt, where
 from .primitive import LINEAR, NEW, Primitive, Sym, promote, same_type
 from .reductions import axes_text, restored, sum_axes, total
-from .shapes import aligned, expand_dims, logical_rank, permute, squeeze
+from .shapes import aligned, dim, expand_dims, logical_rank, permute, reshape, shape_of, squeeze
 
 
 def _matmul_type(a: Type, b: Type) -> Type:
@@ -185,6 +185,8 @@ def _matmul_batched(a, b, batched):
     if b_rank == 1:
         b = expand_dims(b, axis=b.type.ndim)
     rank = max(a_rank, b_rank, 2)
+    if rank == 3:
+        return _stacks_batched(a, b, batched)
     out = aligned(a, batched[0], rank) @ aligned(b, batched[1], rank)
     if b_rank == 1:
         out = squeeze(out, axis=out.type.ndim - 1)
@@ -194,6 +196,47 @@ def _matmul_batched(a, b, batched):
 
 
 matmul.defbatch(_matmul_batched)
+
+
+def _stacks_batched(a, b, batched):
+    """`@` of each item where a stack of matrices (S, m, n) meets a matrix or a stack and one side
+    is batched (k items): the batch folded into the stack's axis, or into the matrices' rows or
+    columns, by a permute and a reshape each way, so that `@` stays of 2-D and 3-D operands."""
+    (m, n), p = shape_of(a)[-2:], dim(b, axis=b.type.ndim - 1)
+    k = dim(a if batched[0] else b, axis=0)
+    stacked = a if logical_rank(a, batched[0]) == 3 else b
+    stack = dim(stacked, axis=stacked.type.ndim - 3)
+
+    def rows_folded(x):  # (k, S, m, n) as (S, k m, n), or (k, m, n) as (k m, n)
+        if x.type.ndim == 4:
+            return reshape(permute(x, axes=(1, 0, 2, 3)), stack, k * m, n)
+        return reshape(x, k * m, n)
+
+    def rows_unfolded(x):  # (S, k m, p) as (k, S, m, p)
+        return permute(reshape(x, stack, k, m, p), axes=(1, 0, 2, 3))
+
+    def columns_folded(x):  # (k, S, n, p) as (S, n, k p), or (k, n, p) as (n, k p)
+        if x.type.ndim == 4:
+            return reshape(permute(x, axes=(1, 2, 0, 3)), stack, n, k * p)
+        return reshape(permute(x, axes=(1, 0, 2)), n, k * p)
+
+    def columns_unfolded(x):  # (S, m, k p) as (k, S, m, p)
+        return permute(reshape(x, stack, m, k, p), axes=(2, 0, 1, 3))
+
+    if all(batched):
+        if stacked is a and b.type.ndim == 3:  # (k, S, m, n) @ (k, n, p)
+            return reshape(reshape(a, k, stack * m, n) @ b, k, stack, m, p)
+        if stacked is b and a.type.ndim == 3:  # (k, m, n) @ (k, S, n, p)
+            columns = a @ reshape(permute(b, axes=(0, 2, 1, 3)), k, n, stack * p)
+            return permute(reshape(columns, k, m, stack, p), axes=(0, 2, 1, 3))
+        return reshape(reshape(a, k * stack, m, n) @ reshape(b, k * stack, n, p), k, stack, m, p)
+    if batched[0]:
+        if b.type.ndim == 2:  # (k, S, m, n) @ (n, p)
+            return reshape(reshape(a, k, stack * m, n) @ b, k, stack, m, p)
+        return rows_unfolded(rows_folded(a) @ b)  # against the stack (S, n, p)
+    if a.type.ndim == 2:  # (m, n) @ (k, S, n, p)
+        return reshape(a @ reshape(b, k * stack, n, p), k, stack, m, p)
+    return columns_unfolded(a @ columns_folded(b))  # the stack (S, m, n) against b
 
 
 def _outer_batched(a, b, batched):

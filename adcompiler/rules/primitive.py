@@ -33,6 +33,8 @@
   ELEMENTWISE (derived for ufuncs and broadcasting primitives) is rank alignment: a batched operand
   of logical rank r, in an op whose result has rank R, is reshaped to (k, 1.., *shape) and the op
   applied as it is. None: a batched value reaching the primitive is refused.
+  A rule wrapped in `WithLength` also gets `length=`, k as a symbol (for an array it makes from
+  unbatched lengths where a batched operand may be empty: a placeholder).
 - `jvps` holds the forward rules: one per operand, `rule(t, *operands, out, **params)`, returning
   the contribution of that operand's tangent `t` to the output's tangent (None: none); the sum of
   the contributions is the output's tangent. Two markers derive them where the maths allows:
@@ -113,6 +115,16 @@ LINEAR = Linear()
 
 
 OPERATORS: dict = {}  # Python operator spelling (`"+"`, `"T"`) -> what `Sym` calls for it
+
+
+class WithLength:
+    """A batching rule that also takes the batch's length (`length=`, a symbol)."""
+
+    def __init__(self, rule: Callable):
+        self.rule = rule
+
+    def __call__(self, *operands, **params):
+        return self.rule(*operands, **params)
 
 
 @dataclass(eq=False)

@@ -25,7 +25,7 @@ from ..errors import CompileError
 from ..ir.builder import Builder
 from ..ir.core import Block, Const, For, Function, If, Return, Structured, Type, Value, While, Yield
 from ..rules import primitives as P
-from ..rules.primitive import Unbatched
+from ..rules.primitive import Unbatched, WithLength
 from ..rules.creation import over_batch
 from ..rules.shapes import aligned
 
@@ -159,7 +159,8 @@ class Batching:
         if op.prim.elementwise:
             result = _elementwise(op.prim, [P.Sym(a) for a in args], flags, op.param_dict)
         elif callable(op.prim.batch):
-            result = op.prim.batch(*(P.Sym(a) for a in args), batched=flags, **op.param_dict)
+            length = {"length": P.dim(self.template, axis=0)} if isinstance(op.prim.batch, WithLength) else {}
+            result = op.prim.batch(*(P.Sym(a) for a in args), batched=flags, **length, **op.param_dict)
         else:
             result = None
         if result is None:

@@ -214,7 +214,7 @@ class _Shapes:
         self.assumed = set(self.carried)
         while True:
             self.memo, self.equal = {}, {}
-            kept = {key for key in self.assumed if self._keeps(*self.carried[key])}
+            kept = {key for key in self.carried if key in self.assumed and self._keeps(*self.carried[key])}
             if kept == self.assumed:
                 return
             self.assumed = kept

@@ -460,8 +460,9 @@ def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> Non
     is zero but for an indexed part (an element read `x[i]`'s) is added to that part only."""
     previous = adjoints.get(id(arg))
     producer = builder.producers.get(id(share.operand))
-    if previous is None or (isinstance(previous.operand, Const) and previous.operand.value == 0):
-        total = share
+    if previous is None or (isinstance(previous.operand, Const) and previous.operand.value == 0) or \
+            _made_by(builder, previous, P.zeros_like) and share.type.ndim == previous.type.ndim:
+        total = share  # (a zero adjoint made for a branch is its shape only where this iteration read it)
     elif producer is not None and producer.prim is P.index_add and \
             basic_index(producer.param_dict["index"]):
         total = P.index_accumulate(previous, *producer.args[1:], **producer.param_dict)
@@ -471,6 +472,11 @@ def _accumulate(adjoints: dict, arg: Value, share: Sym, builder: Builder) -> Non
     if total.operand is made and not made.hint and made.derived is None:
         made.derived = ("d_", arg)
     adjoints[id(arg)] = total
+
+
+def _made_by(builder: Builder, value: Sym, primitive) -> bool:
+    op = builder.producers.get(id(value.operand))
+    return op is not None and getattr(op, "prim", None) is primitive
 
 
 def _gradient(adjoint, param: Value) -> Sym:
