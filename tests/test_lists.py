@@ -82,7 +82,7 @@ def _stacked_squares(W, x):
 PARENTS = np.array([-1, 0, 0, 2])
 
 
-def appended_in_branches(x, W):
+def items_of_parents(x, W):
     """ADBench's hand skeleton: each item appended in one branch or the other, the second reading
     an earlier item at a run-time position (its parent) and the last one (-1)."""
     out = []
@@ -92,25 +92,18 @@ def appended_in_branches(x, W):
             out.append(row)
         else:
             out.append(out[PARENTS[i]] * row + 0.5 * out[-1])
-    return np.sum(np.stack(out) ** 2) + np.sum(out[0] * out[2])
+    return np.stack(out)
+
+
+def appended_in_branches(x, W):
+    items = items_of_parents(x, W)
+    return np.sum(items ** 2) + np.sum(items[0] * items[2])
 
 
 PROGRAMS = [(appended_rows, True), (appended_in_branches, True), (appended_scalars, True), (list_of_literals, False), (comprehensions, True),
             (iterate_a_grown_list, False), (list_in_a_loop_body, False), (grown_list_in_a_helper, False)]
 CASES = [pytest.param(f, False, wrt, id=f"{f.__name__}-{wrt}-nojit") for f, _ in PROGRAMS for wrt in (0, 1)] + \
     [pytest.param(f, True, 1, id=f"{f.__name__}-jit") for f, jit in PROGRAMS if jit]
-
-
-def items_of_parents(x, W):
-    """A vector per item: `appended_in_branches`'s items, stacked (for Jacobians)."""
-    out = []
-    for i in range(W.shape[0]):
-        row = np.sin(W[i] * x[i % 3])
-        if PARENTS[i] == -1:
-            out.append(row)
-        else:
-            out.append(out[PARENTS[i]] * row)
-    return np.stack(out)
 
 
 @pytest.mark.parametrize("mode", ["jacfwd", "jacrev"])
