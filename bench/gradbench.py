@@ -293,11 +293,11 @@ def main():
             theirs = jax.jit(jax.jacfwd(hand_jax(complicated, model["parents"].tolist()), argnums=wrt))
             problem = f"hand {'complicated' if complicated else 'simple'} c={len(points)}"
 
-            def ordered(jacobians):  # ADBench's layout (3 npts, columns)
-                return adbench.hand_jacobian_order(*(jacobians if complicated else (jacobians,)))
-            rows += [(problem, "jacfwd", lambda f=forward, a=args: ordered(f(*a))),
-                     (problem, "JAX jacfwd", lambda f=theirs, a=args: ordered([np.asarray(j) for j in f(*a)]
-                                                                             if complicated else np.asarray(f(*a))))]
+            def ordered(jacobians, complicated=complicated):  # ADBench's layout (3 npts, columns)
+                jacobians = [np.asarray(j) for j in jacobians] if complicated else [np.asarray(jacobians)]
+                return adbench.hand_jacobian_order(*jacobians)
+            rows += [(problem, "jacfwd", lambda f=forward, a=args, o=ordered: o(f(*a))),
+                     (problem, "JAX jacfwd", lambda f=theirs, a=args, o=ordered: o(f(*a)))]
             if HAND_CPP.exists():  # ADBench's manual C++: (min ms, the Jacobian's first 6 rows)
                 import subprocess
                 output = subprocess.run([str(HAND_CPP), f"{HAND_DATA / 'model'}/", str(HAND_DATA / f"{name}.txt"),
