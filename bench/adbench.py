@@ -381,9 +381,9 @@ def read_hand(model_dir, path, complicated=False):
     `triangles` (T, 3), as ADBench's Python reader (tools/python_common/hand_io.py) reads them; a
     complicated instance also holds `us`, the points' barycentric coordinates in their triangles."""
     model_dir = Path(model_dir)
-    bones = [line.strip().split(":") for line in open(model_dir / "bones.txt") if line.strip()]
+    bones = [line.split(":") for line in (model_dir / "bones.txt").read_text().splitlines() if line.strip()]
     matrices = np.array([[float(v) for v in bone[2:34]] for bone in bones]).reshape(len(bones), 2, 4, 4)
-    vertices = [line.strip().split(":") for line in open(model_dir / "vertices.txt") if line.strip()]
+    vertices = [line.split(":") for line in (model_dir / "vertices.txt").read_text().splitlines() if line.strip()]
     base_positions = np.ones((len(vertices), 4))
     weights = np.zeros((len(vertices), len(bones)))
     for i, fields in enumerate(vertices):
@@ -472,12 +472,6 @@ def skinned_positions(theta, parents, base_relatives, inverse_base_absolutes, ba
     return blended @ rotation.T + pose[2]
 
 
-def hand_model_args(model):
-    """The model's arrays in the objectives' parameter order (after theta, or theta and us)."""
-    return (model["parents"], model["base_relatives"], model["inverse_base_absolutes"], model["base_positions"],
-            model["weights"])
-
-
 def hand_objective(theta, parents, base_relatives, inverse_base_absolutes, base_positions, weights,
                    correspondences, points):
     """ADBench's hand objective (npts, 3): each point minus its corresponding posed vertex."""
@@ -494,6 +488,17 @@ def hand_objective_complicated(theta, us, parents, base_relatives, inverse_base_
     u0 = us[:, 0:1]
     u1 = us[:, 1:2]
     return points - (u0 * corners[:, 0] + u1 * corners[:, 1] + (1.0 - u0 - u1) * corners[:, 2])
+
+
+def hand_instance(model_dir, path, complicated=False):
+    """(the objective, its arguments) of ADBench's hand input at `path` (`read_hand`); the model's
+    `parents` are argument 1, after theta (simple) or 2, after theta and us (complicated)."""
+    theta, us, model, correspondences, points = read_hand(model_dir, path, complicated)
+    arrays = (model["parents"], model["base_relatives"], model["inverse_base_absolutes"], model["base_positions"],
+              model["weights"])
+    if complicated:
+        return hand_objective_complicated, (theta, us, *arrays, model["triangles"], correspondences, points)
+    return hand_objective, (theta, *arrays, correspondences, points)
 
 
 def hand_jacobian_order(d_theta, d_us=None):

@@ -40,6 +40,7 @@ cores.limit("1")
 os.environ.setdefault("ADCOMPILER_COMPILE", "sync")  # kernels compiled before the first call is timed
 
 import argparse  # noqa: E402
+import subprocess  # noqa: E402
 import types  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -272,7 +273,6 @@ def main():
                  (f"ba n={n} m={m} p={p}", "JAX vmap(jacrev)", lambda: np.asarray(ba_jax_reverse(parameters, features)))]
 
         if BA_CPP.exists():  # ADBench's manual C++: (min ms, first and last blocks in column-major order)
-            import subprocess
             output = subprocess.run([str(BA_CPP), str(BA_DATA / "test.txt"), *map(str, BA_STANDARD),
                                      str(options.repeats)], capture_output=True, text=True, check=True).stdout.split("\n")
             cpp_seconds = float(output[0]) / 1e3
@@ -283,15 +283,11 @@ def main():
 
     if "hand" in options.problems:
         for name, complicated in HAND_INPUTS:
-            theta, us, model, correspondences, points = adbench.read_hand(HAND_DATA / "model", HAND_DATA / f"{name}.txt",
-                                                                          complicated)
-            objective = adbench.hand_objective_complicated if complicated else adbench.hand_objective
-            args = (theta, us, *adbench.hand_model_args(model), model["triangles"], correspondences, points) \
-                if complicated else (theta, *adbench.hand_model_args(model), correspondences, points)
+            objective, args = adbench.hand_instance(HAND_DATA / "model", HAND_DATA / f"{name}.txt", complicated)
             wrt = (0, 1) if complicated else 0
             forward = ad.jacfwd(objective, wrt=wrt)
-            theirs = jax.jit(jax.jacfwd(hand_jax(complicated, model["parents"].tolist()), argnums=wrt))
-            problem = f"hand {'complicated' if complicated else 'simple'} c={len(points)}"
+            theirs = jax.jit(jax.jacfwd(hand_jax(complicated, args[1 + complicated].tolist()), argnums=wrt))
+            problem = f"hand {'complicated' if complicated else 'simple'} c={len(args[-1])}"
 
             def ordered(jacobians, complicated=complicated):  # ADBench's layout (3 npts, columns)
                 jacobians = [np.asarray(j) for j in jacobians] if complicated else [np.asarray(jacobians)]
@@ -299,7 +295,6 @@ def main():
             rows += [(problem, "jacfwd", lambda f=forward, a=args, o=ordered: o(f(*a))),
                      (problem, "JAX jacfwd", lambda f=theirs, a=args, o=ordered: o(f(*a)))]
             if HAND_CPP.exists():  # ADBench's manual C++: (min ms, the Jacobian's first 6 rows)
-                import subprocess
                 output = subprocess.run([str(HAND_CPP), f"{HAND_DATA / 'model'}/", str(HAND_DATA / f"{name}.txt"),
                                          "complicated" if complicated else "simple", str(options.repeats)],
                                         capture_output=True, text=True, check=True).stdout.split("\n")

@@ -23,16 +23,12 @@ OBJECTIVE = "objective_calculation_correctness:expected_objective"
 
 def instance(path, complicated):
     """The objective and its arguments for ADBench's hand input at `path`."""
-    theta, us, model, correspondences, points = adbench.read_hand(HAND / "model", HAND / path, complicated)
-    if complicated:
-        return adbench.hand_objective_complicated, (theta, us, *adbench.hand_model_args(model), model["triangles"],
-                                                    correspondences, points)
-    return adbench.hand_objective, (theta, *adbench.hand_model_args(model), correspondences, points)
+    return adbench.hand_instance(HAND / "model", HAND / path, complicated)
 
 
 CASES = {"simple": ("test.txt", False), "complicated": ("hand_complicated.txt", True)}
-TRANSFORMS = {(kind, mode, jit): getattr(adcompiler, mode)(instance(*CASES[kind])[0], wrt=(0, 1) if kind == "complicated"
-                                                          else 0, jit=jit)
+OBJECTIVES = {"simple": (adbench.hand_objective, 0), "complicated": (adbench.hand_objective_complicated, (0, 1))}
+TRANSFORMS = {(kind, mode, jit): getattr(adcompiler, mode)(OBJECTIVES[kind][0], wrt=OBJECTIVES[kind][1], jit=jit)
               for kind in CASES for mode in ("jacfwd", "jacrev", "jacobian") for jit in (False, True)}
 
 

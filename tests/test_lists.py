@@ -100,7 +100,8 @@ def appended_in_branches(x, W):
     return np.sum(items ** 2) + np.sum(items[0] * items[2])
 
 
-PROGRAMS = [(appended_rows, True), (appended_in_branches, True), (appended_scalars, True), (list_of_literals, False), (comprehensions, True),
+PROGRAMS = [(appended_rows, True), (appended_in_branches, True), (appended_scalars, True), (list_of_literals, False),
+            (comprehensions, True),
             (iterate_a_grown_list, False), (list_in_a_loop_body, False), (grown_list_in_a_helper, False)]
 CASES = [pytest.param(f, False, wrt, id=f"{f.__name__}-{wrt}-nojit") for f, _ in PROGRAMS for wrt in (0, 1)] + \
     [pytest.param(f, True, 1, id=f"{f.__name__}-jit") for f, jit in PROGRAMS if jit]

@@ -72,10 +72,7 @@ class Lists:
         if current is not self.incoming_rows[name]:
             self.refuse(node, f"the list `{name}` is read after this iteration appended to it",
                         "keep the item appended in a variable of its own and use that")
-        index = self.operand(self.expression(node.slice), node)
-        if index.type.ndim or index.type.dtype not in ("int64", "bool"):
-            self.refuse(node, f"an item of the list `{name}` is read at a position that is not an integer",
-                        "index the list by one integer")
+        index = self.integer(self.expression(node.slice), node, f"the position of an item of the list `{name}`")
         if current is None:
             if name not in self.item_types:
                 self.refuse(node, f"the list `{name}` is read in the loop that grows it before an append "

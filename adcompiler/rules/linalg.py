@@ -223,19 +223,18 @@ def _stacks_batched(a, b, batched):
     def columns_unfolded(x):  # (S, m, k p) as (k, S, m, p)
         return permute(reshape(x, stack, m, k, p), axes=(2, 0, 1, 3))
 
-    if all(batched):
-        if stacked is a and b.type.ndim == 3:  # (k, S, m, n) @ (k, n, p)
-            return reshape(reshape(a, k, stack * m, n) @ b, k, stack, m, p)
-        if stacked is b and a.type.ndim == 3:  # (k, m, n) @ (k, S, n, p)
-            columns = a @ reshape(permute(b, axes=(0, 2, 1, 3)), k, n, stack * p)
-            return permute(reshape(columns, k, m, stack, p), axes=(0, 2, 1, 3))
+    a_stack, b_stack = stacked is a, logical_rank(b, batched[1]) == 3
+    if all(batched) and a_stack and b_stack:  # (k, S, m, n) @ (k, S, n, p)
         return reshape(reshape(a, k * stack, m, n) @ reshape(b, k * stack, n, p), k, stack, m, p)
-    if batched[0]:
-        if b.type.ndim == 2:  # (k, S, m, n) @ (n, p)
-            return reshape(reshape(a, k, stack * m, n) @ b, k, stack, m, p)
-        return rows_unfolded(rows_folded(a) @ b)  # against the stack (S, n, p)
-    if a.type.ndim == 2:  # (m, n) @ (k, S, n, p)
+    if batched[0] and a_stack and not b_stack:  # (k, S, m, n) @ (n, p) or (k, n, p)
+        return reshape(reshape(a, k, stack * m, n) @ b, k, stack, m, p)
+    if all(batched):  # (k, m, n) @ (k, S, n, p)
+        columns = a @ reshape(permute(b, axes=(0, 2, 1, 3)), k, n, stack * p)
+        return permute(reshape(columns, k, m, stack, p), axes=(0, 2, 1, 3))
+    if batched[1] and not a_stack:  # (m, n) @ (k, S, n, p)
         return reshape(a @ reshape(b, k * stack, n, p), k, stack, m, p)
+    if batched[0]:  # against the stack (S, n, p)
+        return rows_unfolded(rows_folded(a) @ b)
     return columns_unfolded(a @ columns_folded(b))  # the stack (S, m, n) against b
 
 
