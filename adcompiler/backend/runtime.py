@@ -28,10 +28,12 @@ def unbroadcast(g, like):
 
 
 def broadcast_like(g, like):
-    """A fresh array of `like`'s shape holding `g` broadcast to it (`g` itself for a scalar `like`)."""
-    if np.ndim(like) == 0:
+    """`g` broadcast to `like`'s shape: `g` itself where it has that shape (or `like` is a
+    scalar), else a fresh array."""
+    shape = np.shape(like)
+    if not shape or np.shape(g) == shape:
         return g
-    return np.broadcast_to(g, np.shape(like)).copy()
+    return np.broadcast_to(g, shape).copy()
 
 
 def repeated(x, n):

@@ -92,14 +92,12 @@ def repeated_over(x: Sym, like: Sym) -> Sym:
 
 def _broadcast_like_batched(g, like, batched):
     """g spread over like's (logical) shape: both batched, g the same for every item (it broadcasts
-    against like's items, and so against like), or g's items each spread."""
+    against like's items, and so against like), or g's items each spread over like repeated (a
+    view: nothing made where g's items already have like's shape)."""
     if not batched[0]:
         return broadcast_like(g, like)
     g = aligned(g, True, logical_rank(like, batched[1]))
-    if batched[1]:
-        return broadcast_like(g, like)
-    zero = zeros_like(like)
-    return g + (zero if zero.type.dtype == g.type.dtype else cast(zero, dtype=g.type.dtype))
+    return broadcast_like(g, like if batched[1] else repeated_over(like, g))
 
 
 def _unbroadcast_batched(g, like, batched):
