@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.core import Const, Type
-from .elementwise import cast
 from .primitive import BUFFER, ELEMENTWISE, LINEAR, NEW, VIEW, ZERO, Linear, Primitive, Sym, filled_elements, \
     literal, literal_lengths, promote, same_type
 from .reductions import sum_axes, total
