@@ -57,8 +57,9 @@ def export(function, examples: list, wrt) -> str:
     positions, _ = _positions(wrt, names, parsed.described)
     arg_types = [_argument(v, n, i in positions)[0] for i, (n, v) in enumerate(zip(names, examples))]
     built = build(parsed, arg_types, positions, "value_and_grad", TRANSFORMS)
-    # fused chains run as element loops where Numba compiles them (backend/fuse.py): a module constant
-    source = built.source.replace("krt.ELEMENT_LOOPS", "ELEMENT_LOOPS")
+    # fused chains and N-D elementwise ops run as loops where Numba compiles them (backend/fuse.py):
+    # module constants
+    source = re.sub(r"\bkrt\.(ELEMENT_LOOPS|ARRAY_LOOPS)\b", r"\1", built.source)
     used = sorted(set(re.findall(r"\bk?rt\.(\w+)", source)))
     helpers, imports = _helpers(used)
     kernels = "\n@jit\n" in source
@@ -77,11 +78,11 @@ def export(function, examples: list, wrt) -> str:
              f"forward({params}) -> (value, *{residuals} residuals);  backward(*residuals, cotangent) -> gradients",
              '"""', *sorted(set(imports) | {"import numpy as np", "import types"}), ""]
     if kernels:
-        lines += (["try:", "    import numba", "    jit = numba.njit(cache=True)", "    ELEMENT_LOOPS = True",
+        lines += (["try:", "    import numba", "    jit = numba.njit(cache=True)", "    ELEMENT_LOOPS = ARRAY_LOOPS = True",
                    "except ImportError:  # plain Python", "    def jit(function):", "        return function",
-                   "    ELEMENT_LOOPS = False"] if numba_ok else
+                   "    ELEMENT_LOOPS = ARRAY_LOOPS = False"] if numba_ok else
                   ["def jit(function):  # its kernels call runtime helpers, whose Numba twins are not exported",
-                   "    return function", "ELEMENT_LOOPS = False"])
+                   "    return function", "ELEMENT_LOOPS = ARRAY_LOOPS = False"])
     lines += ["", "", "# ---------------------------------------------------------------- runtime helpers", "",
               *helpers, f"rt = krt = types.SimpleNamespace({', '.join(f'{n}={n}' for n in used)})", "", ""]
     if captured:

@@ -162,7 +162,7 @@ def test_an_exported_module_runs_fused_chains(inputs, tmp_path, monkeypatch):
     from adcompiler.export import export
     text = export(gated, list(inputs), (0, 1, 2))
     # (its kernels call runtime helpers, so it runs them as plain Python: the array statements)
-    assert "if ELEMENT_LOOPS and " in text and "\nELEMENT_LOOPS = False" in text
+    assert "if ELEMENT_LOOPS and " in text and "\nELEMENT_LOOPS = ARRAY_LOOPS = False" in text
     namespace = {}
     exec(compile(text, str(tmp_path / "gated_exported.py"), "exec"), namespace)
     value, grads = namespace["value_and_grad"](*inputs)
@@ -251,3 +251,58 @@ def test_a_parallel_kernel_whose_names_meet_numbas_versions_compiles(monkeypatch
         np.testing.assert_allclose(g, fd_grad(value_plus_gradient_numpy, args, k), rtol=1e-7)
     source = generated(value_plus_gradient, args, (0, 1), True, monkeypatch)
     assert "krt.prange" in source and "g__1" in source, source
+
+
+# ---------------------------------------------------------------- N-D elementwise ops as loops
+
+def blended(x, w, k, n):
+    """2-D and 3-D elementwise ops in a loop (a kernel): w broadcast over rows (an axis known to be
+    1), `x[:k]` of a length known only at run time (1 broadcasts), a comparison, where, a number,
+    tanh and exp, and `h` rebound to an op that reads it."""
+    h = x
+    total = 0.0
+    for t in range(n):
+        a = h * w + x[:k]
+        h = np.where(a > 0.0, np.tanh(a), 0.5 * a) * h
+        c = np.exp(h[:, None, :] - x[None, :, :])
+        total = total + np.sum(c / (1.0 + c))
+    return total + np.sum(h * h)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nd_elementwise_ops_in_kernels_are_loops_bit_identical_to_array_statements(k, dtype, monkeypatch):
+    rng = np.random.default_rng(11)
+    x, w = rng.uniform(-1, 1, (3, 4)).astype(dtype), rng.uniform(0.5, 1.5, (1, 4)).astype(dtype)
+    args = (x, w, k, 2)
+    source = generated(blended, args, (0, 1), True, monkeypatch)
+    unfused = generated(blended, args, (0, 1), False, monkeypatch)
+    for part in ("forward", "backward"):
+        looped = kernel(source, part)
+        assert "if krt.ARRAY_LOOPS:" in looped and re.search(r"^\s+for i2\w* in range\(", looped, re.M), looped
+        assert "ARRAY_LOOPS" not in kernel(unfused, part)
+    # x[:k] may have length 1 along its first axis: read there at the index times its step
+    assert re.search(r"\w+\[i0\w* \* \w+_steps\[0\], i1\w*\]", source)
+    results = {}
+    for fused in (True, False):
+        monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
+        results[fused] = adcompiler.value_and_grad(blended, wrt=(0, 1))(*args)
+    (v1, g1), (v0, g0) = results[True], results[False]
+    assert v1 == v0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))
+    assert all(g.dtype == dtype for g in g1)
+    plain_value, plain_grads = adcompiler.value_and_grad(blended, wrt=(0, 1), jit=False)(*args)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    assert v1 == pytest.approx(plain_value, rel=tolerance)
+    for got, plain in zip(g1, plain_grads):
+        np.testing.assert_allclose(got, plain, rtol=tolerance * 10, atol=tolerance)
+    if dtype == np.float64:
+        for position in range(2):
+            np.testing.assert_allclose(g1[position], fd_grad(blended, args, position), rtol=1e-6, atol=1e-9)
+
+
+def test_nd_operands_that_do_not_broadcast_raise_in_a_kernel(monkeypatch):
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    x, w = np.ones((3, 4)), np.ones((1, 4))
+    with pytest.raises(ValueError, match="broadcast"):
+        adcompiler.jit(blended)(x, w, 2, 2)  # x[:2] (2, 4) against h * w (3, 4)
+    assert np.array_equal(x, np.ones((3, 4)))

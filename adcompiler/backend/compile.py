@@ -109,6 +109,7 @@ def compiled_runtime() -> ModuleType:
              f"{numba_version()} for NumPy {np.__version__}.", "import numba", "from adcompiler.backend import runtime",
              "jit_inlined = numba.njit(cache=True, forceinline=True)",
              "ELEMENT_LOOPS = True  # compiled kernels run fused chains as loops over their elements (fuse.py)",
+             "ARRAY_LOOPS = True  # and elementwise ops of N-D arrays as loops (fuse.looped)",
              "# element loops outside loops run on threads; in them sin and cos are branch-free (vmath.py)",
              "from adcompiler.backend.vmath import beyond_reduced, cos_reduced as element_cos, sin_reduced as element_sin",
              "prange = numba.prange"]

@@ -22,7 +22,7 @@ import re
 
 import gast
 
-from .fuse import ELEMENT_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, scheduled
+from .fuse import ELEMENT_TEMPLATES, NUMBER_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, looped, scheduled
 from .inplace import REFILLED, in_place_writes, out_ufunc
 from .placement import place
 from ..ir.core import (Adjoint, Block, For, Function, If, Loop, Namer, Op, Return, Structured, Value, While,
@@ -283,11 +283,14 @@ class _Emitter:
                 # what waits to be read is read before the array is written (its own operands in it)
                 lines += self.flush(indent, keep={id(a) for a in op.args})
                 lines.append(_line(indent, _assign([self.target(op.result)], self.written_out(op)), op.loc))
+            elif self.kernel and fusion() and looped(op):
+                lines += self.loops(op, indent)
             else:
                 expression = _expression(op, self.name, self.nested, self.vector(op))
                 (reader, *others) = self.readers.get(id(op.result), [None, None])
                 if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
-                        not isinstance(reader, Structured) and reader.prim.ufunc:
+                        not isinstance(reader, Structured) and reader.prim.ufunc and \
+                        not (self.kernel and fusion() and looped(reader)):
                     self.nested[id(op.result)] = expression
                     self.pending[id(op.result)] = op
                 else:
@@ -378,6 +381,54 @@ class _Emitter:
                         _line(inner, f"{done} = False", chain.loc),
                         _line(indent, f"if not {done}:", chain.loc),
                         *unfused]
+
+    def loops(self, op: Op, indent: str) -> list:
+        """`op` (fuse.looped) as one `for` an axis of its result, which is made empty first; an
+        operand of unknown length along an axis is read there at the index times its step, 1 or 0
+        (where the length is 1), an axis known to be 1 at 0. Compiled only (`krt.ARRAY_LOOPS`, a
+        constant to Numba, which drops the branch not taken): plain Python runs the array statement."""
+        result, rank, loc = op.result, op.result.type.ndim, op.loc
+        operands = [a for a in op.args if isinstance(a, Value) and a.type.ndim]
+        names = [self.name(a) for a in operands]
+        full = [a for a in operands if a.type.ndim == rank]
+        if len(operands) == 1 and full:
+            shape = f"{names[0]}.shape"
+        else:
+            shape = f"np.broadcast_shapes({', '.join(f'{name}.shape' for name in names)})"
+        made = self.name(result) if self.name(result) not in names else self.name.reserve(f"{self.name(result)}_new")
+        dtype = "np.bool_" if result.type.dtype == "bool" else f"np.{result.type.dtype}"
+        inner = indent + INDENT
+        body = [_line(inner, f"{made} = np.empty({shape}, {dtype})", loc)]
+        indices = [self.name.reserve(f"i{axis}") for axis in range(rank)]
+        elements = {}
+        for operand, name in zip(operands, names):
+            if id(operand) in elements:
+                continue
+            unknown = [axis for axis, unit in enumerate(operand.type.units) if unit is None]
+            broadcasts = len(operands) > 1 and unknown
+            steps = self.name.reserve(f"{name}_steps") if broadcasts else None
+            if broadcasts:
+                each = ", ".join(f"int({name}.shape[{axis}] != 1)" for axis in unknown)
+                body.append(_line(inner, f"{steps} = ({each}{',' if len(unknown) == 1 else ''})", loc))
+            offset = rank - operand.type.ndim
+            index = ["0" if unit else
+                     f"{indices[offset + axis]} * {steps}[{unknown.index(axis)}]" if broadcasts and unit is None else
+                     indices[offset + axis] for axis, unit in enumerate(operand.type.units)]
+            elements[id(operand)] = _template(f"{name}[{', '.join(index)}]")
+        for axis, i in enumerate(indices):
+            body.append(_line(inner + INDENT * axis, f"for {i} in range({made}.shape[{axis}]):", loc))
+        dtype = result.type.dtype if op.prim.broadcasts or op.prim.ufunc else None
+        arguments = [copy.deepcopy(elements[id(a)]) if id(a) in elements else _operand(a, self.name, dtype)
+                     for a in op.args]
+        template = _template(NUMBER_TEMPLATES[op.prim.name]) if op.prim.name in NUMBER_TEMPLATES else \
+            _op_template(op, True)
+        target = copy.deepcopy(_template(f"{made}[{', '.join(indices)}]"))
+        target.ctx = gast.Store()
+        body.append(_line(inner + INDENT * rank, _assign([target], _filled(template, arguments)), loc))
+        if made != self.name(result):
+            body.append(_line(inner, _assign([self.target(result)], _template(made)), loc))
+        array_statement = _line(inner, _assign([self.target(result)], _expression(op, self.name, {}, True)), loc)
+        return [_line(indent, "if krt.ARRAY_LOOPS:", loc), *body, indent + "else:", array_statement]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
         """The entry block of `fn` with its kernel regions outlined: each kernel takes the values

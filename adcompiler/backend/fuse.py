@@ -22,6 +22,14 @@ array statements run after it (libm's Payne-Hanek). Between fused ops, a run may
 numbers or views (`w[b:2 * b]`, `2 * b`) and read nothing the chain makes: they are computed before
 the loop. A run with fewer than two fused ops stays as it is.
 
+An elementwise op of rank >= 2 is written in a kernel as loops of its own (`looped`), one `for` an
+axis, each operand read at the result's index where its axis has the result's length and at 0
+where it has length 1 (its step along the axis, 1 or 0, computed before the loops): Numba compiles
+NumPy's array expressions of N-D arrays slowly (a 4-D `a * b` 26 s, its loops 1 s) and the loops
+run at NumPy's speed. The element's template is the op's of numbers (vector math included), but
+for `where` (`NUMBER_TEMPLATES`: NumPy's of numbers is a 0-d array); `//` and `%` stay array
+statements (Python's division of numbers is not NumPy's of arrays, by zero).
+
 Outside loops, a chain with vector math in it (`worth_a_kernel`) is a kernel region of its own
 (placement.py): NumPy's ufuncs write a temporary per op, the loop none, and vmath vectorises. There
 its loop is `prange`d over `threads()` threads: each element is computed alone, so the results are
@@ -45,6 +53,9 @@ ELEMENT_TEMPLATES = {"sin": "krt.element_sin(_0)", "cos": "krt.element_cos(_0)"}
 VECTOR_MATH = frozenset({"exp", "log", "log1p", "expm1", "sin", "cos"})
 # Broadcast adjoints: under the loop's length check, their first operand itself.
 PASSED_THROUGH = frozenset({"unbroadcast", "broadcast_like"})
+# Elementwise primitives' spellings of numbers in `looped` ops where the template's is not a number.
+NUMBER_TEMPLATES = {"where": "_1 if _0 else _2"}
+_ARRAY_STATEMENTS = frozenset({"floor_divide", "remainder"})  # never `looped`
 FUSION_ENVIRONMENT_VARIABLE = "ADCOMPILER_FUSION"
 THREADS_ENVIRONMENT_VARIABLE = "ADCOMPILER_THREADS"
 _threads: list = []  # set_threads' setting, if any
@@ -100,6 +111,18 @@ def fuse(ops, readers: dict) -> list:
             run = []
             items.append(op)
     return items + _closed(run, readers)
+
+
+def looped(op) -> bool:
+    """Whether a kernel writes `op` as loops over its result's elements (see the module docstring):
+    an elementwise op whose template applies to numbers, of a float or bool result of rank >= 2, of
+    operands that are arrays and numbers (no lists)."""
+    if isinstance(op, Structured) or op.prim.updates or op.prim.identity or not op.prim.elementwise or \
+            op.prim.batch is not None or op.prim.name in _ARRAY_STATEMENTS:
+        return False
+    result = op.result.type
+    return result.ndim >= 2 and not result.listed and result.dtype in ("float32", "float64", "bool") and \
+        not any(isinstance(a, Value) and a.type.listed for a in op.args)
 
 
 def worth_a_kernel(ops) -> set:

@@ -657,6 +657,9 @@ HELPERS += ("cumsum_axis", "cumprod_axis", "cumprod_grad", "argsort_axis", "perm
 # Fused chains (fuse.py) run as loops over their elements in compiled kernels only (the compiled
 # runtime says True): plain Python runs their array statements, at NumPy's speed.
 ELEMENT_LOOPS = False
+# Kernels' elementwise ops of N-D arrays (fuse.looped) likewise; a name of its own, since kernels
+# with ELEMENT_LOOPS take NumPy's error model (compile.py), which N-D loops alone do not change.
+ARRAY_LOOPS = False
 
 VECTOR_MATH = ("exp", "expm1", "log", "log1p", "sin", "cos", "tanh", "expit", "power")
 
