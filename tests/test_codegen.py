@@ -644,3 +644,56 @@ def test_kernels_divide_floats_as_numpy_and_integers_as_python():
         with pytest.raises(ValueError, match="steps_of.*failed in its generated code.*integer division"):
             adcompiler.jit(steps_of, jit=jit)(x, 0)
     assert adcompiler.jit(steps_of, jit=True)(x, 2) == 2.0  # 0.5 * 0 + 0.0 * 0 + 2.0 * 1
+
+
+def shifted_rows(x, v, n):
+    """Region updates in a loop (a kernel): a row, a column from an overlapping one, a broadcast
+    column added, a row added to, and rows moved down over themselves."""
+    y = x.copy()
+    for i in range(n):
+        y[i] = v * i
+        y[1:, 0] = y[:-1, 1]
+        y[:, 1:2] += x[:, :1]
+        y[0, :] += 1.0
+        y[2:, :] = y[:-2, :]
+    return np.sum(y * y)
+
+
+def test_kernels_update_regions_by_arrays_with_cached_helpers():
+    """`y[index] = v` and `+=` of an array v into a view of y are `krt.assign_into`/`add_into` in
+    kernels (one loop an axis, compiled once; overlapping operands copied first), exactly NumPy's
+    assignment: the same values and gradients as plain Python, and finite differences."""
+    from fd import fd_grad
+    rng = np.random.default_rng(2)
+    args = (rng.uniform(-1, 1, (5, 3)), rng.uniform(-1, 1, 3), 4)
+    compiled = adcompiler.value_and_grad(shifted_rows, wrt=(0, 1))
+    value, grads = compiled(*args)
+    source = adcompiler.show(compiled, print_it=False)
+    assert re.search(r"^\s+krt\.assign_into\(\w+\[1:, 0\], \w+\)", source, re.M)
+    assert re.search(r"^\s+krt\.add_into\(\w+\[", source, re.M)
+    plain_value, plain_grads = adcompiler.value_and_grad(shifted_rows, wrt=(0, 1), jit=False)(*args)
+    assert value == plain_value == shifted_rows(*args)
+    assert all(np.array_equal(a, b) for a, b in zip(grads, plain_grads))
+    for position in range(2):
+        np.testing.assert_allclose(grads[position], fd_grad(shifted_rows, args, position), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        adcompiler.jit(shifted_rows)(args[0], np.ones(2), 2)
+
+
+@pytest.mark.parametrize("region, value", [
+    (lambda y: y[1:], lambda y: y[:-1]), (lambda y: y[:-1], lambda y: y[1:]),
+    (lambda y: y[::-1], lambda y: y[:, 0:1]), (lambda y: y[:, ::2], lambda y: y[0, ::2]),
+    (lambda y: y[2], lambda y: y[1, ::-1])])
+def test_the_compiled_region_helpers_are_numpys_assignment(region, value):
+    from adcompiler.backend.compile import compiled_runtime
+    krt = compiled_runtime()
+    for helper, numpy_spelling in (("assign_into", "="), ("add_into", "+=")):
+        y = np.arange(20.0).reshape(4, 5)
+        expected = y.copy()
+        if numpy_spelling == "=":
+            region(expected)[...] = value(expected)
+        else:
+            target = region(expected)
+            target += value(expected)
+        getattr(krt, helper)(region(y), value(y))
+        assert np.array_equal(y, expected), helper

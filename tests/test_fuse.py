@@ -258,12 +258,15 @@ def test_a_parallel_kernel_whose_names_meet_numbas_versions_compiles(monkeypatch
 def blended(x, w, k, n):
     """2-D and 3-D elementwise ops in a loop (a kernel): w broadcast over rows (an axis known to be
     1), `x[:k]` of a length known only at run time (1 broadcasts), a comparison, where, a number,
-    tanh and exp, and `h` rebound to an op that reads it."""
+    tanh and exp, `h` rebound to an op that reads it, and `b`, read once after an update."""
     h = x
     total = 0.0
     for t in range(n):
         a = h * w + x[:k]
-        h = np.where(a > 0.0, np.tanh(a), 0.5 * a) * h
+        b = a * a
+        y = x.copy()
+        y[0] = 2.0
+        h = np.where(a > 0.0, np.tanh(a), 0.5 * a) * h + 0.125 * b * y
         c = np.exp(h[:, None, :] - x[None, :, :])
         total = total + np.sum(c / (1.0 + c))
     return total + np.sum(h * h)

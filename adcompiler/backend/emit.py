@@ -22,11 +22,11 @@ import re
 
 import gast
 
-from .fuse import ELEMENT_TEMPLATES, NUMBER_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, looped, scheduled
+from .fuse import ELEMENT_TEMPLATES, NUMBER_TEMPLATES, PASSED_THROUGH, Fused, fuse, fusion, looped, of_elements, scheduled
 from .inplace import REFILLED, in_place_writes, out_ufunc
 from .placement import place
-from ..ir.core import (Adjoint, Block, For, Function, If, Loop, Namer, Op, Return, Structured, Value, While,
-                       results_of, walk)
+from ..ir.core import (Adjoint, Block, For, Function, If, IndexInt, Loop, Namer, Op, Return, Structured, Value, While,
+                       basic_index, results_of, walk)
 
 INDENT = "    "
 VECTOR_MATH_ENVIRONMENT_VARIABLE = "ADCOMPILER_VECTOR_MATH"
@@ -283,19 +283,29 @@ class _Emitter:
                 # what waits to be read is read before the array is written (its own operands in it)
                 lines += self.flush(indent, keep={id(a) for a in op.args})
                 lines.append(_line(indent, _assign([self.target(op.result)], self.written_out(op)), op.loc))
+            elif self.nests(op, local):
+                self.nested[id(op.result)] = _expression(op, self.name, self.nested, self.vector(op))
+                self.pending[id(op.result)] = op
             elif self.kernel and fusion() and looped(op):
                 lines += self.loops(op, indent)
             else:
                 expression = _expression(op, self.name, self.nested, self.vector(op))
-                (reader, *others) = self.readers.get(id(op.result), [None, None])
-                if op.prim.ufunc and not others and reader is not None and id(reader) in local and \
-                        not isinstance(reader, Structured) and reader.prim.ufunc and \
-                        not (self.kernel and fusion() and looped(reader)):
-                    self.nested[id(op.result)] = expression
-                    self.pending[id(op.result)] = op
-                else:
-                    lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
+                lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
         return lines
+
+    def nests(self, op: Op, local: set) -> bool:
+        """Whether `op` is written inside its reader's expression: a ufunc read once, by a ufunc of
+        `local`. In a kernel (with fusion) a `looped` reader (`where` too) computes the op in its
+        loop, so takes only an op `of_elements`, and so does a reader `of_elements`; a `looped` op
+        is nested in no other reader."""
+        (reader, *others) = self.readers.get(id(op.result), [None, None])
+        if not op.prim.ufunc or others or reader is None or id(reader) not in local or isinstance(reader, Structured):
+            return False
+        if not (self.kernel and fusion()):
+            return reader.prim.ufunc
+        if looped(reader):
+            return of_elements(op)
+        return reader.prim.ufunc and (of_elements(op) if of_elements(reader) else not looped(op))
 
     def vector(self, op: Op) -> bool:
         """Whether `op` is written with vector math (vmath.py, where it has a `kernel_template`): in a
@@ -382,16 +392,28 @@ class _Emitter:
                         _line(indent, f"if not {done}:", chain.loc),
                         *unfused]
 
-    def loops(self, op: Op, indent: str) -> list:
-        """`op` (fuse.looped) as one `for` an axis of its result, which is made empty first; an
-        operand of unknown length along an axis is read there at the index times its step, 1 or 0
-        (where the length is 1), an axis known to be 1 at 0. Compiled only (`krt.ARRAY_LOOPS`, a
-        constant to Numba, which drops the branch not taken): plain Python runs the array statement."""
+    def loops(self, op: Op, indent: str, expression=None) -> list:
+        """`op` (fuse.looped) as one `for` an axis of its result, which is made empty first, each
+        element computed with the ops nested in it (`nests`: its loop computes them too). An array
+        of unknown length along an axis is read there at the index times its step, 1 or 0 (where
+        the length is 1), along an axis known to be 1 at 0. Compiled only (`krt.ARRAY_LOOPS`, a
+        constant to Numba, which drops the branch not taken): plain Python runs the array statement
+        (`expression`, where the op's is built already: a nested op written before its reader)."""
         result, rank, loc = op.result, op.result.type.ndim, op.loc
-        operands = [a for a in op.args if isinstance(a, Value) and a.type.ndim]
-        names = [self.name(a) for a in operands]
-        full = [a for a in operands if a.type.ndim == rank]
-        if len(operands) == 1 and full:
+        arrays = {}  # id -> an array the element reads
+
+        def read(value):
+            """The arrays `value`'s element reads: itself, or those of the op nested in it."""
+            if id(value) in self.pending:
+                for arg in self.pending[id(value)].args:
+                    read(arg)
+            elif isinstance(value, Value) and value.type.ndim:
+                arrays.setdefault(id(value), value)
+
+        for arg in op.args:
+            read(arg)
+        names = [self.name(a) for a in arrays.values()]
+        if len(names) == 1 and next(iter(arrays.values())).type.ndim == rank:
             shape = f"{names[0]}.shape"
         else:
             shape = f"np.broadcast_shapes({', '.join(f'{name}.shape' for name in names)})"
@@ -401,33 +423,41 @@ class _Emitter:
         body = [_line(inner, f"{made} = np.empty({shape}, {dtype})", loc)]
         indices = [self.name.reserve(f"i{axis}") for axis in range(rank)]
         elements = {}
-        for operand, name in zip(operands, names):
-            if id(operand) in elements:
-                continue
-            unknown = [axis for axis, unit in enumerate(operand.type.units) if unit is None]
-            broadcasts = len(operands) > 1 and unknown
-            steps = self.name.reserve(f"{name}_steps") if broadcasts else None
-            if broadcasts:
+        for array, name in zip(arrays.values(), names):
+            unknown = [axis for axis, unit in enumerate(array.type.units) if unit is None]
+            steps = self.name.reserve(f"{name}_steps") if len(arrays) > 1 and unknown else None
+            if steps:
                 each = ", ".join(f"int({name}.shape[{axis}] != 1)" for axis in unknown)
                 body.append(_line(inner, f"{steps} = ({each}{',' if len(unknown) == 1 else ''})", loc))
-            offset = rank - operand.type.ndim
-            index = ["0" if unit else
-                     f"{indices[offset + axis]} * {steps}[{unknown.index(axis)}]" if broadcasts and unit is None else
-                     indices[offset + axis] for axis, unit in enumerate(operand.type.units)]
-            elements[id(operand)] = _template(f"{name}[{', '.join(index)}]")
+            offset = rank - array.type.ndim
+            index = ["0" if unit else f"{indices[offset + axis]} * {steps}[{unknown.index(axis)}]" if steps and unit is None
+                     else indices[offset + axis] for axis, unit in enumerate(array.type.units)]
+            elements[id(array)] = _template(f"{name}[{', '.join(index)}]")
+
+        def element(of: Op):
+            """The expression of `of`'s element, of its operands' (an op nested in it: its own)."""
+            dtype = of.result.type.dtype if of.prim.broadcasts or of.prim.ufunc else None
+            operands = []
+            for arg in of.args:
+                if id(arg) in self.pending:
+                    self.nested.pop(id(arg), None)
+                    operands.append(element(self.pending.pop(id(arg))))
+                else:
+                    operands.append(copy.deepcopy(elements[id(arg)]) if id(arg) in elements else
+                                    _operand(arg, self.name, dtype))
+            template = NUMBER_TEMPLATES.get(of.prim.name)
+            return _filled(_template(template) if template else _op_template(of, True), operands)
+
+        if expression is None:
+            expression = _expression(op, self.name, self.nested, True)
+        array_statement = _line(inner, _assign([self.target(result)], expression), loc)
         for axis, i in enumerate(indices):
             body.append(_line(inner + INDENT * axis, f"for {i} in range({made}.shape[{axis}]):", loc))
-        dtype = result.type.dtype if op.prim.broadcasts or op.prim.ufunc else None
-        arguments = [copy.deepcopy(elements[id(a)]) if id(a) in elements else _operand(a, self.name, dtype)
-                     for a in op.args]
-        template = _template(NUMBER_TEMPLATES[op.prim.name]) if op.prim.name in NUMBER_TEMPLATES else \
-            _op_template(op, True)
         target = copy.deepcopy(_template(f"{made}[{', '.join(indices)}]"))
         target.ctx = gast.Store()
-        body.append(_line(inner + INDENT * rank, _assign([target], _filled(template, arguments)), loc))
+        body.append(_line(inner + INDENT * rank, _assign([target], element(op)), loc))
         if made != self.name(result):
             body.append(_line(inner, _assign([self.target(result)], _template(made)), loc))
-        array_statement = _line(inner, _assign([self.target(result)], _expression(op, self.name, {}, True)), loc)
         return [_line(indent, "if krt.ARRAY_LOOPS:", loc), *body, indent + "else:", array_statement]
 
     def regions(self, fn: Function, regions, module: "_Module", part: str) -> list:
@@ -465,8 +495,15 @@ class _Emitter:
         """Statements for the expressions still waiting for their reader (but those of `keep`): an
         update, an `out=` or a loop may change an array they read, so they are computed before it,
         where the user wrote them."""
-        lines = [_line(indent, _assign([self.target(op.result)], self.nested.pop(key)), op.loc)
-                 for key, op in self.pending.items() if key in self.nested and key not in keep]
+        lines = []
+        for key, op in list(self.pending.items()):
+            if key not in self.nested or key in keep:
+                continue
+            expression = self.nested.pop(key)
+            if self.kernel and fusion() and looped(op):
+                lines += self.loops(op, indent, expression)
+            else:
+                lines.append(_line(indent, _assign([self.target(op.result)], expression), op.loc))
         self.pending = {key: op for key, op in self.pending.items() if key in keep}
         return lines
 
@@ -484,6 +521,12 @@ class _Emitter:
         operands = [self.name(op.result)] + [_operand(a, self.name, None) for a in op.args[1:]]
         operands[0] = gast.Name(id=operands[0], ctx=gast.Load(), annotation=None, type_comment=None)
         template = _statement_template(op.prim.python(tuple(a.type for a in op.args), op.param_dict))
+        if self.kernel and op.prim.name in _INTO and _array_into_region(op):
+            # `krt.assign_into(y[index], v)`: a helper compiled once, not Numba's slice assignment
+            region = copy.deepcopy(template.targets[0] if isinstance(template, gast.Assign) else template.target)
+            region.ctx = gast.Load()
+            template = gast.Expr(value=gast.Call(func=_template(f"krt.{_INTO[op.prim.name]}"),
+                                                 args=[region, _template("_1")], keywords=[]))
         lines.append(_line(indent, _filled(template, operands), op.loc))
         return lines
 
@@ -561,6 +604,20 @@ class _Emitter:
 
     def text(self, operand) -> str:
         return _unparse(_operand(operand, self.name, None))
+
+
+# Updates of a region of an array by an array, which kernels write as runtime helpers (`update`).
+_INTO = {"setitem": "assign_into", "index_accumulate": "add_into"}
+
+
+def _array_into_region(op: Op) -> bool:
+    """Whether update `op` (`y[index] = v`, `+=`) writes an array v into a view of y of rank >= 1
+    (a basic index with fewer integers than y has axes)."""
+    y, value = op.args[0], op.args[1]
+    index = op.param_dict["index"]
+    integers = sum(isinstance(item, IndexInt) for item in index)
+    return isinstance(value, Value) and value.type.ndim >= 1 and not value.type.listed and not y.type.listed and \
+        basic_index(index) and y.type.ndim - integers >= 1
 
 
 def _float32_number(value) -> bool:

@@ -115,13 +115,18 @@ def fuse(ops, readers: dict) -> list:
 
 def looped(op) -> bool:
     """Whether a kernel writes `op` as loops over its result's elements (see the module docstring):
-    an elementwise op whose template applies to numbers, of a float or bool result of rank >= 2, of
-    operands that are arrays and numbers (no lists)."""
+    an op `of_elements` of rank >= 2."""
+    return of_elements(op) and op.result.type.ndim >= 2
+
+
+def of_elements(op) -> bool:
+    """Whether `op` may be computed element by element in a `looped` op's loops: an elementwise op
+    whose template applies to numbers, of a float or bool array, of arrays and numbers (no lists)."""
     if isinstance(op, Structured) or op.prim.updates or op.prim.identity or not op.prim.elementwise or \
             op.prim.batch is not None or op.prim.name in _ARRAY_STATEMENTS:
         return False
     result = op.result.type
-    return result.ndim >= 2 and not result.listed and result.dtype in ("float32", "float64", "bool") and \
+    return result.ndim >= 1 and not result.listed and result.dtype in ("float32", "float64", "bool") and \
         not any(isinstance(a, Value) and a.type.listed for a in op.args)
 
 

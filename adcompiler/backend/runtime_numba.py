@@ -181,6 +181,69 @@ def reshape(x, shape):
 # ---------------------------------------------------------------- gradients of indexing and products
 
 
+@overload(runtime.assign_into)
+def assign_into(region, value):
+    return _into(region, value, "=")
+
+
+@overload(runtime.add_into)
+def add_into(region, value):
+    return _into(region, value, "+=")
+
+
+def _into(region, value, operator: str):
+    """`region[...] <operator> value` as one loop an axis of region, value read at the index times
+    its step along each axis (1, or 0 where it has length 1); from a copy where the two overlap.
+    Where value is not an array of at most region's rank, as Numba spells it."""
+    arrays = isinstance(region, types.Array) and isinstance(value, types.Array) and 1 <= value.ndim <= region.ndim
+    return _into_function(region.ndim if arrays else None, value.ndim if arrays else None, operator)
+
+
+@functools.lru_cache(maxsize=None)
+def _into_function(rank, value_rank, operator: str):
+    if rank is None:
+        lines = ["def into(region, value):", f"    region[...] {operator} value"]
+    else:
+        offset = rank - value_rank
+        indices = [f"i{axis}" for axis in range(rank)]
+        read = ", ".join(f"{indices[offset + axis]} * steps[{axis}]" for axis in range(value_rank))
+        lines = ["def into(region, value):",
+                 "    for axis in range(value.ndim):",
+                 f"        if value.shape[axis] != 1 and value.shape[axis] != region.shape[{offset} + axis]:",
+                 "            raise ValueError('the array assigned to a region of an array does not broadcast to its shape')",
+                 "    if _overlap(region, value):",
+                 "        value = value.copy()",
+                 f"    steps = ({''.join(f'int(value.shape[{axis}] != 1), ' for axis in range(value_rank))})"]
+        lines += [f"{'    ' * (axis + 1)}for {index} in range(region.shape[{axis}]):" for axis, index in enumerate(indices)]
+        lines.append(f"{'    ' * (rank + 1)}region[{', '.join(indices)}] {operator} value[{read}]")
+    namespace = {"_overlap": _overlap}
+    exec("\n".join(lines), namespace)
+    return namespace["into"]
+
+
+@register_jitable
+def _extent(a):
+    """The addresses [low, high) that array `a` (not empty) reads."""
+    low = high = a.ctypes.data
+    for axis in range(a.ndim):
+        span = a.strides[axis] * (a.shape[axis] - 1)
+        if span < 0:
+            low += span
+        else:
+            high += span
+    return low, high + a.itemsize
+
+
+@register_jitable
+def _overlap(a, b):
+    """Whether arrays `a` and `b` may share memory (their extents meet)."""
+    if a.size == 0 or b.size == 0:
+        return False
+    a_low, a_high = _extent(a)
+    b_low, b_high = _extent(b)
+    return a_low < b_high and b_low < a_high
+
+
 @overload(runtime.index_add)
 def index_add(like, g, index):
     dtype = g.dtype if isinstance(g, types.Array) else g
