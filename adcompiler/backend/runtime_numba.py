@@ -218,7 +218,7 @@ def _into_function(rank, value_rank, operator: str):
         lines.append(f"{'    ' * (rank + 1)}region[{', '.join(indices)}] {operator} value[{read}]")
     namespace = {"_overlap": _overlap}
     exec("\n".join(lines), namespace)
-    return namespace["into"]
+    return register_jitable(namespace["into"])
 
 
 @register_jitable
@@ -250,6 +250,17 @@ def index_add(like, g, index):
     items = index.types if isinstance(index, types.BaseTuple) else (index,)
     gathers = [item for item in items if isinstance(item, types.Array)]
     if not gathers:
+        region_rank = like.ndim - sum(isinstance(item, types.Integer) for item in items) \
+            if isinstance(like, types.Array) else 0
+        if isinstance(g, types.Array) and 1 <= g.ndim <= region_rank:  # (each element once: assigned)
+            into = _into_function(region_rank, g.ndim, "=")
+
+            def basic_of_an_array(like, g, index):
+                out = np.zeros(like.shape, dtype)
+                into(out[index], g)
+                return out
+            return basic_of_an_array
+
         def basic(like, g, index):
             out = np.zeros(like.shape, dtype)
             out[index] += g
@@ -348,7 +359,7 @@ def _product_into(out, a, b):
     if a.shape[1] != b.shape[0]:
         raise ValueError("matmul: the inner lengths of the matrices differ")
     if not _few_products(a, b):
-        out[:] = np.ascontiguousarray(a) @ np.ascontiguousarray(b)
+        np.dot(np.ascontiguousarray(a), np.ascontiguousarray(b), out)  # (BLAS writes into out)
         return
     for r in range(a.shape[0]):
         for c in range(b.shape[1]):
