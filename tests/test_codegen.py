@@ -127,6 +127,26 @@ def test_float32_program_stays_float32(jit):
     assert type(public[0]) is np.float32 and public[1].dtype == np.float32
 
 
+def thresholded(x, n):
+    """float32 compared with 0.1, which float32 cannot hold: as a matrix, a row and a number, in a
+    loop (a kernel)."""
+    total = 0.0
+    for i in range(n):
+        total = total + np.sum(np.where(x > 0.1, x, 0.0)) + np.sum(np.where(x[0] > 0.1, x[0], 0.0))
+        if x[0, 0] > 0.1:
+            total = total + 1.0
+    return total
+
+
+@JIT
+def test_a_float32_comparison_with_a_python_number_is_numpys(jit):
+    """NumPy compares float32 with 0.1 in float32 (NEP 50); Numba would promote to float64, where
+    float32(0.1) > 0.1: kernels write the number as float32."""
+    x = np.array([[0.1, 0.2], [0.3, 0.05]], np.float32)
+    assert adcompiler.jit(thresholded, jit=jit)(x, 2) == pytest.approx(thresholded(x, 2), rel=1e-6)
+    assert thresholded(x, 2) == pytest.approx(2 * (0.2 + 0.3 + 0.2), rel=1e-6)
+
+
 def test_forward_residuals_are_what_the_ir_says():
     """The forward returns exactly the values its IR returns: output first, then the residuals."""
     adjoint = built("tanh_layer").program

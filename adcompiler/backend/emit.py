@@ -436,7 +436,7 @@ class _Emitter:
 
         def element(of: Op):
             """The expression of `of`'s element, of its operands' (an op nested in it: its own)."""
-            dtype = of.result.type.dtype if of.prim.broadcasts or of.prim.ufunc else None
+            dtype = _literal_dtype(of)
             operands = []
             for arg in of.args:
                 if id(arg) in self.pending:
@@ -698,12 +698,21 @@ def _expression(op: Op, name: Namer, nested: dict, vector: bool = False):
     """`op`'s template filled with its operands (an operand in `nested` as its own expression); with
     `vector` (see `_op_template`), its `kernel_template` where it has one."""
     template = _op_template(op, vector)
-    # Numba promotes float32 with a Python number to float64: in arithmetic, write such operands
-    # as float32 (elsewhere, an index or a dimension, they stay integers).
-    arithmetic = op.prim.broadcasts or op.prim.ufunc
-    dtype = op.result.type.dtype if arithmetic else None
-    operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, dtype) for a in op.args]
+    operands = [nested.pop(id(a)) if id(a) in nested else _operand(a, name, _literal_dtype(op)) for a in op.args]
     return _filled(template, operands)
+
+
+def _literal_dtype(op: Op) -> str | None:
+    """The dtype of `op`'s Python-number operands: Numba promotes float32 with a Python number to
+    float64, where NumPy (NEP 50) makes the number float32; so in arithmetic and comparisons a
+    number meeting float32 is written float32 (`x > np.float32(0.1)`: in float64, float32(0.1) >
+    0.1 would be True). Elsewhere (an index, a dimension) numbers stay as they are (None)."""
+    if not (op.prim.broadcasts or op.prim.ufunc):
+        return None
+    if op.result.type.dtype != "bool":
+        return op.result.type.dtype
+    operands = {a.type.dtype for a in op.args if isinstance(a, Value) and not a.type.weak}
+    return "float32" if operands == {"float32"} else None
 
 
 def _op_template(op: Op, vector: bool):
