@@ -28,11 +28,19 @@ REPEATS = 100  # products a call: the calls into Numba must not be what is timed
 
 
 @numba.njit
+def ends(x):
+    """The first and the last element of `x` (read, so the product is made; summing it would time
+    the sum: Numba's is sequential, NumPy's pairwise SIMD, 3x faster on (26, 66, 544))."""
+    flat = x.ravel()
+    return flat[0] + flat[flat.size - 1]
+
+
+@numba.njit
 def kernel(a, b):
     """REPEATS products as a kernel makes them."""
     total = 0.0
     for _ in range(REPEATS):
-        total += runtime.matmul(a, b).sum()
+        total += ends(runtime.matmul(a, b))
     return total
 
 
@@ -42,12 +50,12 @@ def blas(a, b):
     total = 0.0
     for _ in range(REPEATS):
         if a.ndim == 2:
-            total += (a @ b).sum()
+            total += ends(a @ b)
         else:
             out = np.empty((a.shape[0], a.shape[1], b.shape[2]))
             for i in range(a.shape[0]):
                 out[i] = np.ascontiguousarray(a[i]) @ np.ascontiguousarray(b[i])
-            total += out.sum()
+            total += ends(out)
     return total
 
 
@@ -61,7 +69,11 @@ def stacked(a, b):
 
 def numpy(a, b):
     """REPEATS products by NumPy's matmul."""
-    return sum(np.matmul(a, b).sum() for _ in range(REPEATS))
+    total = 0.0
+    for _ in range(REPEATS):
+        flat = np.matmul(a, b).ravel()
+        total += flat[0] + flat[-1]
+    return total
 
 
 if __name__ == "__main__":
