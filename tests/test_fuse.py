@@ -6,6 +6,8 @@
   Numba and as plain Python, and agree with finite differences.
 - An operand of length 1 (broadcast) takes the array statements: the same results as NumPy.
 - A chain whose result shares a variable with an operand is not fused.
+- Elementwise ops of N-D arrays in a kernel are loops, one for an axis (broadcast axes read at 0),
+  with the ops read once computed in them: values and gradients NumPy's and finite differences'.
 """
 from __future__ import annotations
 
@@ -274,7 +276,10 @@ def blended(x, w, k, n):
 
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_nd_elementwise_ops_in_kernels_are_loops_bit_identical_to_array_statements(k, dtype, monkeypatch):
+def test_nd_elementwise_ops_in_kernels_are_loops_equal_to_numpys(k, dtype, monkeypatch):
+    """The loops' values and gradients are NumPy's (plain Python) to rounding (vector math's tanh
+    and exp are not NumPy's to the bit) and finite differences'. (Against the array statements in
+    a kernel, ADCOMPILER_FUSION=0, they were bit-identical, but compiling those took 40 s.)"""
     rng = np.random.default_rng(11)
     x, w = rng.uniform(-1, 1, (3, 4)).astype(dtype), rng.uniform(0.5, 1.5, (1, 4)).astype(dtype)
     args = (x, w, k, 2)
@@ -286,12 +291,8 @@ def test_nd_elementwise_ops_in_kernels_are_loops_bit_identical_to_array_statemen
         assert "ARRAY_LOOPS" not in kernel(unfused, part)
     # x[:k] may have length 1 along its first axis: read there at the index times its step
     assert re.search(r"\w+\[i0\w* \* \w+_steps\[0\], i1\w*\]", source)
-    results = {}
-    for fused in (True, False):
-        monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1" if fused else "0")
-        results[fused] = adcompiler.value_and_grad(blended, wrt=(0, 1))(*args)
-    (v1, g1), (v0, g0) = results[True], results[False]
-    assert v1 == v0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))
+    monkeypatch.setenv(fuse.FUSION_ENVIRONMENT_VARIABLE, "1")
+    v1, g1 = adcompiler.value_and_grad(blended, wrt=(0, 1))(*args)
     assert all(g.dtype == dtype for g in g1)
     plain_value, plain_grads = adcompiler.value_and_grad(blended, wrt=(0, 1), jit=False)(*args)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
